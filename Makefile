@@ -1,0 +1,52 @@
+# Docker from the kernel up: the lessons, the engine, the tests.
+#   sudo make demo     runs every lesson's demo (installs what it needs first)
+#   sudo make test     the whole suite; ends with "N passed, N failed, N skipped"
+# Also: make (all binaries), make deps, make rootfs, make doctor, make clean, make format,
+
+LESSON_DIRS := $(patsubst %/Makefile,%,$(sort $(wildcard lessons/*/Makefile)))
+ROOTFS      := build/rootfs
+MAKEFLAGS   += --no-print-directory
+
+.PHONY: all lessons doctor-bin demo test deps rootfs doctor clean format asan unit
+
+all: lessons doctor-bin
+
+lessons:
+	@for d in $(LESSON_DIRS); do $(MAKE) -C $$d || exit 1; done
+
+doctor-bin:
+	@$(MAKE) -C doctor
+
+deps:
+	@scripts/install-deps.sh
+
+rootfs: $(ROOTFS)/bin/busybox
+
+$(ROOTFS)/bin/busybox: scripts/build-rootfs.sh
+	@scripts/build-rootfs.sh $(ROOTFS)
+
+doctor: deps doctor-bin rootfs
+	@doctor/doctor
+
+demo: deps
+	@$(MAKE) all rootfs
+	@for d in $(LESSON_DIRS); do $(MAKE) -C $$d demo || exit 1; done
+
+unit:
+	@$(MAKE) -C tests/unit
+
+test: deps
+	@$(MAKE) all rootfs unit
+	@tests/run.sh
+
+asan: deps
+	@$(MAKE) SANITIZE=1 all unit
+	@$(MAKE) rootfs
+	@SANITIZE=1 tests/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	@for d in $(LESSON_DIRS) doctor tests/unit; do $(MAKE) -C $$d clean; done
+	rm -rf build

@@ -1,0 +1,52 @@
+#include "cli.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "error.hpp"
+#include "process.hpp"
+
+namespace lab {
+
+void add_output_options(CLI::App& app, OutputOptions& options) {
+  app.add_flag("--json", options.json,
+               "print the observed facts as one JSON object (for tests and scripts)");
+  app.add_flag("--quiet,-q", options.quiet, "print only the verdict line");
+}
+
+int parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+    return -1;
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    while (!what.empty() && what.back() == '\n') what.pop_back();
+    fmt::print(stderr, "{}: {}; see {} --help\n", app.get_name(), what, app.get_name());
+    return 2;
+  }
+}
+
+int run_guarded(const std::string& program, const std::function<int()>& body) {
+  install_interrupt_handlers();
+  try {
+    return body();
+  } catch (const Interrupted& e) {
+    std::cout.flush();
+    fmt::print(stderr, "\n{}: {}\n", program, e.what());
+    return 130;
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    fmt::print(stderr, "{}: {}\n", program, e.what());
+    return 1;
+  }
+}
+
+}  // namespace lab

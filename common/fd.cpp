@@ -1,0 +1,50 @@
+#include "fd.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+
+#include "error.hpp"
+
+namespace lab {
+
+namespace {
+
+std::string open_flags_to_string(int flags) {
+  std::string access = (flags & O_ACCMODE) == O_WRONLY ? "O_WRONLY"
+                       : (flags & O_ACCMODE) == O_RDWR ? "O_RDWR"
+                                                       : "O_RDONLY";
+  std::string rest = flags_to_string(
+      static_cast<unsigned long>(flags & ~O_ACCMODE),
+      {{O_CLOEXEC, "O_CLOEXEC"}, {O_CREAT, "O_CREAT"}, {O_TRUNC, "O_TRUNC"},
+       {O_DIRECTORY, "O_DIRECTORY"}, {O_PATH, "O_PATH"}, {O_NOFOLLOW, "O_NOFOLLOW"}});
+  return rest == "0" ? access : access + "|" + rest;
+}
+
+}  // namespace
+
+UniqueFd open_fd(const std::string& path, int flags, mode_t mode) {
+  int fd = check(::open(path.c_str(), flags, mode),
+                 [&] { return fmt::format("open({}, {})", quote(path), open_flags_to_string(flags)); });
+  return UniqueFd(fd);
+}
+
+std::string read_file(const std::string& path) {
+  UniqueFd fd = open_fd(path, O_RDONLY | O_CLOEXEC);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = check(::read(fd.get(), buf, sizeof buf),
+                      [&] { return fmt::format("read({})", quote(path)); });
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+void write_file(const std::string& path, const std::string& content) {
+  UniqueFd fd = open_fd(path, O_WRONLY | O_CLOEXEC);
+  check(::write(fd.get(), content.data(), content.size()),
+        [&] { return fmt::format("write({}, {})", quote(path), quote(content)); });
+}
+
+}  // namespace lab

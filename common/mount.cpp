@@ -1,0 +1,149 @@
+#include "mount.hpp"
+
+#include <fmt/format.h>
+#include <sys/mount.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+#include "error.hpp"
+#include "fd.hpp"
+
+namespace lab {
+
+void mount_fs(const char* source, const std::string& target, const char* fstype,
+              unsigned long flags, const char* data) {
+  check(::mount(source, target.c_str(), fstype, flags, data), [&] {
+    return fmt::format("mount({}, {}, {}, {}, {})", quote(source), quote(target), quote(fstype),
+                       mount_flags_to_string(flags), quote(data));
+  });
+}
+
+Mount& Mount::operator=(Mount&& other) noexcept {
+  if (this != &other) {
+    detach();
+    target_ = std::exchange(other.target_, {});
+  }
+  return *this;
+}
+
+void Mount::detach() noexcept {
+  if (target_.empty()) return;
+  ::umount2(target_.c_str(), MNT_DETACH);
+  target_.clear();
+}
+
+Mount bind_mount(const std::string& source, const std::string& target, bool recursive) {
+  mount_fs(source.c_str(), target, nullptr, MS_BIND | (recursive ? MS_REC : 0));
+  return Mount(target);
+}
+
+TempDir::TempDir(std::string_view prefix) {
+  std::string tmpl = fmt::format("{}XXXXXX", prefix);
+  if (!::mkdtemp(tmpl.data())) check(-1, [&] { return fmt::format("mkdtemp({})", quote(tmpl)); });
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string MountInfo::propagation() const {
+  std::string out;
+  for (const auto& f : optional_fields) {
+    std::string kind;
+    if (f.rfind("shared:", 0) == 0) kind = "shared";
+    else if (f.rfind("master:", 0) == 0) kind = "slave";
+    else if (f == "unbindable") kind = "unbindable";
+    if (kind.empty()) continue;
+    if (!out.empty()) out += ',';
+    out += kind;
+  }
+  return out.empty() ? "private" : out;
+}
+
+std::string MountInfo::super_option(std::string_view key) const {
+  // Overlay paths may hold commas escaped as "\,", so split on unescaped commas only.
+  std::string_view opts = super_options;
+  size_t start = 0;
+  while (start <= opts.size()) {
+    size_t end = start;
+    while (end < opts.size() && !(opts[end] == ',' && (end == 0 || opts[end - 1] != '\\'))) ++end;
+    std::string_view item = opts.substr(start, end - start);
+    if (item.size() > key.size() && item.substr(0, key.size()) == key && item[key.size()] == '=')
+      return std::string(item.substr(key.size() + 1));
+    if (item == key) return "";
+    start = end + 1;
+  }
+  return "";
+}
+
+std::string decode_mount_escapes(std::string_view s) {
+  auto is_octal = [](char c) { return c >= '0' && c <= '7'; };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() &&
+        is_octal(s[i + 1]) && is_octal(s[i + 2]) && is_octal(s[i + 3])) {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+MountInfo parse_mountinfo_line(std::string_view line) {
+  // 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
+  // (1)(2)(3)   (4)   (5)      (6)      (7)   (8) (9)     (10)         (11)
+  std::istringstream in{std::string(line)};
+  MountInfo m;
+  std::string root, mount_point, field;
+  if (!(in >> m.mount_id >> m.parent_id >> m.major_minor >> root >> mount_point >> m.options))
+    throw std::invalid_argument(fmt::format("malformed mountinfo line: {}", line));
+  bool saw_separator = false;
+  while (in >> field) {
+    if (field == "-") {
+      saw_separator = true;
+      break;
+    }
+    m.optional_fields.push_back(field);
+  }
+  if (!saw_separator || !(in >> m.fstype >> m.source))
+    throw std::invalid_argument(fmt::format("malformed mountinfo line: {}", line));
+  in >> m.super_options;  // may be absent
+  m.root = decode_mount_escapes(root);
+  m.mount_point = decode_mount_escapes(mount_point);
+  m.source = decode_mount_escapes(m.source);
+  return m;
+}
+
+std::vector<MountInfo> parse_mountinfo(std::string_view text) {
+  std::vector<MountInfo> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty()) out.push_back(parse_mountinfo_line(line));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::vector<MountInfo> read_mountinfo(const std::string& path) {
+  return parse_mountinfo(read_file(path));
+}
+
+const MountInfo* find_mount(const std::vector<MountInfo>& mounts, std::string_view mount_point) {
+  const MountInfo* found = nullptr;
+  for (const auto& m : mounts)
+    if (m.mount_point == mount_point) found = &m;
+  return found;
+}
+
+}  // namespace lab

@@ -1,0 +1,91 @@
+// Child processes made with clone(2), the pipe that parent and child talk over, and Ctrl-C.
+//
+// A Child owns a process: if it is still running when the owner goes away (an error, Ctrl-C),
+// it is killed with SIGKILL and reaped, so no lesson leaves a process behind. Killing PID 1 of a
+// PID namespace takes every process in that namespace with it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "fd.hpp"
+
+namespace lab {
+
+// How a process ended, in shell terms: exit code, or 128 + signal number.
+struct ExitStatus {
+  int code = 0;
+  int signal = 0;  // non-zero when killed by a signal
+  int shell_code() const { return signal ? 128 + signal : code; }
+  bool ok() const { return signal == 0 && code == 0; }
+  std::string describe() const;  // "exited 0" / "killed by SIGKILL"
+};
+ExitStatus decode_wait_status(int status);
+
+class Child {
+ public:
+  Child() = default;
+  explicit Child(pid_t pid) : pid_(pid) {}
+  Child(Child&& other) noexcept : pid_(std::exchange(other.pid_, -1)) {}
+  Child& operator=(Child&& other) noexcept;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() { kill_and_reap(); }
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
+  // Waits for the child to end. Ctrl-C while waiting throws Interrupted (the child is then killed
+  // by the destructor).
+  ExitStatus wait();
+  // The same, for an interactive shell: Ctrl-C belongs to the shell, so we ignore it meanwhile.
+  ExitStatus wait_foreground();
+  void kill_and_reap() noexcept;
+  pid_t release() { return std::exchange(pid_, -1); }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// clone(2) without CLONE_VM: the child gets a copy of our memory (like fork) and runs `body` on a
+// fresh stack, in the new namespaces that `flags` asks for. `body`'s return value is the exit
+// code. The child is killed if this process dies (PR_SET_PDEATHSIG), so nothing outlives us.
+// Throws SyscallError naming the flags, e.g. clone(CLONE_NEWUTS|SIGCHLD).
+Child clone_child(unsigned long flags, std::function<int()> body);
+
+// One end of a socketpair that carries short messages: "ok" or "error:<text>". Parent and child
+// each keep one end; a child that dies without a word closes its end, which the parent sees.
+class Channel {
+ public:
+  static std::pair<Channel, Channel> make_pair();
+  void send(std::string_view msg);
+  // The next message; "" if the other side closed. Ctrl-C while waiting throws Interrupted.
+  std::string receive();
+  void send_ok() { send("ok"); }
+  void send_error(std::string_view what);
+  // Waits for "ok"; otherwise throws UserError("<step>: <child's message>").
+  void expect_ok(std::string_view step);
+  void close() { fd_.reset(); }
+
+ private:
+  explicit Channel(int fd) : fd_(fd) {}
+  UniqueFd fd_;
+};
+
+// Ctrl-C, SIGTERM and SIGHUP set a flag instead of killing us, so that the owners above can undo
+// what was made. Blocking calls see EINTR and throw Interrupted.
+void install_interrupt_handlers();
+bool interrupted();
+void throw_if_interrupted();
+
+// The namespace a process is in, as /proc/PID/ns/TYPE shows it: "uts:[4026531838]". Two
+// processes share a namespace exactly when these links are equal. pid 0 means this process.
+std::string namespace_link(pid_t pid, std::string_view type);
+
+// Sleeps, but wakes up and throws Interrupted on Ctrl-C.
+void sleep_ms(long ms);
+
+}  // namespace lab

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs with apt-get only the Debian packages that are missing; a quick no-op when all are
+# present. Called by `make deps` (and so by `make demo` and `make test`).
+set -euo pipefail
+
+packages=(
+  g++ make pkg-config           # the compiler and build
+  libcli11-dev                  # command-line options
+  libfmt-dev                    # formatting
+  nlohmann-json3-dev            # --json output
+  libgtest-dev                  # unit tests (GoogleTest)
+  bats bats-support bats-assert # tests of the binaries as a user runs them
+  busybox-static                # the rootfs that lessons run in
+  util-linux                    # unshare, nsenter, setpriv, findmnt (demo.sh and tests)
+  iproute2 iptables iputils-ping # network lessons and leak check
+  libnl-3-dev libnl-route-3-dev # netlink for the bridge lesson
+  procps psmisc jq              # ps, pkill, JSON checks in tests
+  clang-format shellcheck       # make format, script checks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages: ${missing[*]}; run: sudo make deps" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Update the package lists only if an install from the current ones fails: usually they are fresh.
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

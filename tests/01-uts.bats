@@ -1,0 +1,135 @@
+#!/usr/bin/env bats
+# Lesson 01 as a user runs it: the hostname changes inside only; bad names are refused.
+load helpers
+
+setup() {
+  UTS="$LESSONS/01-uts/uts"
+}
+
+@test "uts: the name inside is the one asked for, the name outside is unchanged" {
+  requires root
+  before=$(hostname)
+  run "$UTS" --hostname lab-bats --json
+  assert_success
+  inside=$(jq -r .inside_hostname <<<"$output")
+  outside=$(jq -r .outside_hostname_after <<<"$output")
+  assert_equal "$inside" "lab-bats"
+  assert_equal "$outside" "$before"
+  assert_equal "$(hostname)" "$before"
+  assert_equal "$(jq -r .held <<<"$output")" "true"
+}
+
+@test "uts: the child is in another UTS namespace than the host" {
+  requires root
+  run "$UTS" --json
+  assert_success
+  ns_in=$(jq -r .ns_inside <<<"$output")
+  ns_out=$(jq -r .ns_outside <<<"$output")
+  assert_equal "$ns_out" "$(readlink /proc/self/ns/uts)"
+  [[ $ns_in =~ ^uts:\[[0-9]+\]$ ]]
+  [[ $ns_in != "$ns_out" ]]
+}
+
+@test "uts: the domain name is set inside too" {
+  requires root
+  run "$UTS" --domainname lab.test --json
+  assert_success
+  assert_equal "$(jq -r .inside_domainname <<<"$output")" "lab.test"
+}
+
+@test "uts: narration numbers four steps and ends with a verdict that held" {
+  requires root
+  run "$UTS" --hostname lab
+  assert_success
+  assert_line --index 0 --regexp '^\[1/4\] uname\(\)'
+  assert_line --regexp '^\[2/4\] clone\(CLONE_NEWUTS\|SIGCHLD\) +~ unshare -u$'
+  assert_line --regexp '^\[3/4\] sethostname\("lab", 3\)'
+  assert_line --regexp '^      inside: lab   outside: .* \(unchanged\)$'
+  assert_line --index -1 --regexp '^verdict: HELD - '
+}
+
+@test "uts: --quiet prints only the verdict; no colour without a terminal" {
+  requires root
+  run "$UTS" --quiet
+  assert_success
+  assert_equal "${#lines[@]}" 1
+  assert_output --regexp '^verdict: HELD - '
+  refute_output --partial $'\033['
+}
+
+@test "uts: colour on a terminal, none with NO_COLOR" {
+  requires root cmd:script
+  run script -qec "$UTS --quiet" /dev/null
+  assert_output --partial $'\033[1;32mverdict: HELD'
+  run env NO_COLOR=1 script -qec "$UTS --quiet" /dev/null
+  refute_output --partial $'\033['
+}
+
+@test "uts: --shell gives a shell inside whose hostname is the new name" {
+  requires root
+  before=$(hostname)
+  run bash -c "printf 'echo marker-\$(hostname)\n' | '$UTS' --shell --hostname lab-shell"
+  # only a command run by the shell inside can print this line
+  assert_output --partial "marker-lab-shell"
+  assert_equal "$(hostname)" "$before"
+}
+
+@test "uts: an empty hostname is refused in one line, before anything is made" {
+  run "$UTS" --hostname ''
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "the name is empty"
+}
+
+@test "uts: a 65-byte hostname is refused, 64 bytes are accepted" {
+  run "$UTS" --hostname "$(printf 'a%.0s' {1..65})"
+  assert_failure 2
+  assert_output --partial "65 bytes; the kernel allows at most 64"
+  requires root
+  run "$UTS" --quiet --hostname "$(printf 'a%.0s' {1..64})"
+  assert_success
+}
+
+@test "uts: an unknown option is refused in one line" {
+  run "$UTS" --hostnme lab
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "see uts --help"
+}
+
+@test "uts: without root it says so in one line and exits non-zero" {
+  run_as_nobody "$UTS"
+  assert_failure 1
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "needs root"
+  assert_output --partial "sudo ./uts"
+}
+
+@test "uts: --help explains every option" {
+  run "$UTS" --help
+  assert_success
+  for opt in --hostname --domainname --shell --json --quiet; do
+    assert_output --partial -- "$opt"
+  done
+}
+
+@test "uts demo.sh: unshare -u changes the name inside only" {
+  requires root cmd:unshare
+  before=$(hostname)
+  run "$LESSONS/01-uts/demo.sh" lab-demo
+  assert_success
+  assert_line --regexp '^      inside:  lab-demo '
+  assert_line --index -1 --partial 'verdict: HELD'
+  assert_equal "$(hostname)" "$before"
+}
+
+@test "uts demo.sh: refuses an over-long name and runs nothing" {
+  run "$LESSONS/01-uts/demo.sh" "$(printf 'a%.0s' {1..65})"
+  assert_failure 2
+  assert_output --partial "1-64 bytes"
+}
+
+@test "uts: README transcripts match the real output (English and Chinese)" {
+  requires root
+  check_transcript "$LESSONS/01-uts/README.md" "$LESSONS/01-uts/README.zh.md"
+}

@@ -1,0 +1,55 @@
+# Shared by every .bats file: load with `load helpers`.
+# shellcheck shell=bash
+
+load '/usr/lib/bats/bats-support/load.bash'
+load '/usr/lib/bats/bats-assert/load.bash'
+
+PROJECT_DIR="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+LESSONS="$PROJECT_DIR/lessons"
+ROOTFS="$PROJECT_DIR/build/rootfs"
+export PROJECT_DIR LESSONS ROOTFS
+
+# requires WHAT...: skip the test, saying why, when this machine lacks something. In CI
+# (CI=true) a privileged test must really run, so a would-be skip fails instead.
+#   root        running as uid 0
+#   rootfs      build/rootfs built by `make rootfs`
+#   overlay     overlayfs in the kernel
+#   cgroup_v1   a v1 cpu controller      cgroup_v2  a cgroup2 hierarchy holding cpu
+#   kvm         /dev/kvm usable          cmd:NAME   a command on PATH
+requires() {
+  local need reason=""
+  for need in "$@"; do
+    case $need in
+      root) [[ $(id -u) -eq 0 ]] || reason="needs root" ;;
+      rootfs) [[ -x $ROOTFS/bin/busybox ]] || reason="needs the busybox rootfs (make rootfs)" ;;
+      overlay) grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || reason="needs overlayfs" ;;
+      cgroup_v1) [[ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]] || reason="needs the cgroup v1 cpu controller" ;;
+      cgroup_v2) grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null || reason="needs cgroup v2 with cpu" ;;
+      kvm) [[ -r /dev/kvm && -w /dev/kvm ]] || reason="needs /dev/kvm" ;;
+      cmd:*) command -v "${need#cmd:}" >/dev/null || reason="needs ${need#cmd:}" ;;
+      *) fail "requires: unknown requirement '$need'" ;;
+    esac
+    [[ -z $reason ]] || break
+  done
+  [[ -z $reason ]] && return 0
+  if [[ ${CI:-} == true ]]; then
+    fail "CI=true: this privileged test would skip ($reason), and a skip in CI is a failure"
+  fi
+  skip "$reason"
+}
+
+# Runs a command as the unprivileged user nobody, to see how a lesson refuses without root.
+run_as_nobody() {
+  run setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all -- "$@"
+}
+
+# Checks the transcripts in a README against what the commands print now.
+check_transcript() {
+  run "$PROJECT_DIR/tests/transcript.sh" "$@"
+  assert_success
+}
+
+# Lists what a lesson could leave behind, for before/after comparisons inside one test.
+host_state() {
+  "$PROJECT_DIR/tests/leakcheck.sh" snapshot
+}
