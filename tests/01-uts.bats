@@ -133,3 +133,30 @@ setup() {
   requires root
   check_transcript "$LESSONS/01-uts/README.md" "$LESSONS/01-uts/README.zh.md"
 }
+
+@test "uts: SIGTERM while the --shell child runs removes the child and its namespace" {
+  requires root
+  fifo="$BATS_TEST_TMPDIR/stdin"
+  mkfifo "$fifo"
+  "$UTS" --shell --hostname lab-term <"$fifo" >"$BATS_TEST_TMPDIR/out" 2>&1 &
+  lesson=$!
+  exec {writer}>"$fifo"  # keeps the shell waiting for input (bats owns fd 3)
+  for _ in $(seq 50); do
+    child=$(pgrep -P "$lesson" || true)
+    [[ -n $child ]] && break
+    sleep 0.1
+  done
+  [[ -n $child ]]
+  ns=$(readlink "/proc/$child/ns/uts")
+  kill -TERM "$lesson"
+  code=0
+  wait "$lesson" || code=$?
+  exec {writer}>&-
+  assert_equal "$code" 130
+  grep -q "interrupted; everything created so far was removed" "$BATS_TEST_TMPDIR/out"
+  ! kill -0 "$child" 2>/dev/null
+  # no process is left in that UTS namespace
+  for p in /proc/[0-9]*; do
+    [[ $(readlink "$p/ns/uts" 2>/dev/null) != "$ns" ]]
+  done
+}

@@ -38,9 +38,18 @@ requires() {
   skip "$reason"
 }
 
-# Runs a command as the unprivileged user nobody, to see how a lesson refuses without root.
+# Runs a program as the unprivileged user nobody, to see how a lesson refuses without root. The
+# checkout may sit where nobody cannot read (/root/...), so the program runs from a copy in a
+# world-readable temporary folder.
 run_as_nobody() {
-  run setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all -- "$@"
+  local program=$1 dir
+  shift
+  dir=$(mktemp -d /tmp/lab-nobody-XXXXXX)
+  chmod 755 "$dir"
+  cp "$program" "$dir/"
+  run setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all -- \
+    "$dir/$(basename "$program")" "$@"
+  rm -rf "$dir"
 }
 
 # Checks the transcripts in a README against what the commands print now.
