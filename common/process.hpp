@@ -50,8 +50,8 @@ class Child {
   pid_t pid_ = -1;
 };
 
-// clone(2) without CLONE_VM: the child gets a copy of our memory (like fork) and runs `body` on a
-// fresh stack, in the new namespaces that `flags` asks for. `body`'s return value is the exit
+// clone(2) without CLONE_VM: the child gets a copy of our memory (like fork) and runs `body`, in
+// the new namespaces that `flags` asks for. `body`'s return value is the exit
 // code. The child is killed if this process dies (PR_SET_PDEATHSIG), so nothing outlives us.
 // Throws SyscallError naming the flags, e.g. clone(CLONE_NEWUTS|SIGCHLD).
 Child clone_child(unsigned long flags, std::function<int()> body);
