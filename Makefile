@@ -2,12 +2,13 @@
 #   sudo make demo     runs every lesson's demo (installs what it needs first)
 #   sudo make test     the whole suite; ends with "N passed, N failed, N skipped"
 # Also: make (all binaries), make deps, make rootfs, make doctor, make clean, make format,
+#       make asan (the suite under AddressSanitizer + UBSan), make bench (speed and accuracy)
 
 LESSON_DIRS := $(patsubst %/Makefile,%,$(sort $(wildcard lessons/*/Makefile)))
 ROOTFS      := build/rootfs
 MAKEFLAGS   += --no-print-directory
 
-.PHONY: all lessons doctor-bin demo test deps rootfs doctor clean format asan unit
+.PHONY: all lessons doctor-bin demo test deps rootfs doctor clean format asan unit bench
 
 all: lessons doctor-bin
 
@@ -43,6 +44,10 @@ asan: deps
 	@$(MAKE) SANITIZE=1 all unit
 	@$(MAKE) rootfs
 	@SANITIZE=1 tests/run.sh
+
+bench: deps
+	@$(MAKE) all rootfs
+	@tests/bench.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
