@@ -1,0 +1,187 @@
+#include "mount_chroot.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+
+#include "error.hpp"
+#include "fd.hpp"
+
+namespace mountns {
+
+namespace fs = std::filesystem;
+
+std::string_view to_string(RootSwitch s) { return s == RootSwitch::chroot ? "chroot" : "pivot_root"; }
+
+std::optional<RootSwitch> parse_root_switch(std::string_view text) {
+  if (text == "chroot") return RootSwitch::chroot;
+  if (text == "pivot_root") return RootSwitch::pivot_root;
+  return std::nullopt;
+}
+
+ldd::Resolution build_minimal_rootfs(const std::string& rootfs,
+                                     const std::vector<std::string>& programs) {
+  ldd::Resolution needs = ldd::resolve(programs);
+  if (!needs.missing.empty())
+    throw lab::UserError(fmt::format("cannot find {} (needed by {}); is it installed?",
+                                     fmt::join(needs.missing, ", "), fmt::join(programs, ", ")));
+  std::vector<std::string> files = programs;
+  for (const auto& f : needs.all()) files.push_back(f);
+  try {
+    for (const auto& host_path : files) {
+      // /bin/bash -> ROOTFS/bin/bash. copy_file follows symlinks (on merged-/usr hosts /bin is a
+      // link to usr/bin), so the rootfs gets real files at the paths the loader will look at.
+      fs::path target = fs::path(rootfs) / fs::path(host_path).relative_path();
+      fs::create_directories(target.parent_path());
+      fs::copy_file(host_path, target, fs::copy_options::overwrite_existing);
+    }
+    fs::create_directories(fs::path(rootfs) / fs::path(kVolumeMountPoint).relative_path());
+  } catch (const fs::filesystem_error& e) {
+    throw lab::UserError(fmt::format("building the rootfs in {}: {}", rootfs, e.what()));
+  }
+  return needs;
+}
+
+std::string validate_empty_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return fmt::format("{} is not an existing directory", dir);
+  if (!fs::is_empty(dir, ec) || ec)
+    return fmt::format("{} is not empty; give an empty directory to build the rootfs in", dir);
+  return "";
+}
+
+void make_mounts_private_in_child() { lab::mount_fs(nullptr, "/", nullptr, MS_REC | MS_PRIVATE); }
+
+void bind_volume_in_child(const std::string& volume, const std::string& target) {
+  lab::mount_fs(volume.c_str(), target, nullptr, MS_BIND);
+}
+
+void chroot_in_child(const std::string& rootfs) {
+  lab::check(::chroot(rootfs.c_str()), [&] { return fmt::format("chroot({})", lab::quote(rootfs)); });
+  lab::check(::chdir("/"), "chdir(\"/\")");
+}
+
+void pivot_root_in_child(const std::string& rootfs) {
+  // pivot_root wants the new root to be a mount point, not just a directory: bind it onto
+  // itself (MS_REC takes the volume mounted inside it along).
+  lab::mount_fs(rootfs.c_str(), rootfs, nullptr, MS_BIND | MS_REC);
+  lab::check(::chdir(rootfs.c_str()), [&] { return fmt::format("chdir({})", lab::quote(rootfs)); });
+  // new_root and put_old may be the same directory: the old root is then mounted on top of the
+  // new one, at "/", and our cwd stays in the new root underneath. glibc has no wrapper.
+  lab::check(static_cast<int>(::syscall(SYS_pivot_root, ".", ".")), "pivot_root(\".\", \".\")");
+  // Detach the old root stacked on top; the host's tree is no longer reachable from here.
+  lab::check(::umount2(".", MNT_DETACH),
+             [] { return fmt::format("umount2(\".\", {})", lab::umount_flags_to_string(MNT_DETACH)); });
+  lab::check(::chdir("/"), "chdir(\"/\")");
+}
+
+void switch_root_in_child(RootSwitch how, const std::string& rootfs) {
+  if (how == RootSwitch::chroot) {
+    chroot_in_child(rootfs);
+  } else {
+    pivot_root_in_child(rootfs);
+  }
+}
+
+EscapeAttempt try_chroot_escape_in_child(const std::string& host_marker, int climbs) {
+  // chroot() does not change the cwd. After chroot("lab-escape") our cwd is above our new root,
+  // and ".." is only stopped at the root itself, which we never pass through: so we climb to the
+  // top of the mount namespace's tree. After chroot that is the host's /. After pivot_root and
+  // the old root's detach, the top is the rootfs itself: there is nothing above it to climb to.
+  if (::mkdir("lab-escape", 0755) == -1 && errno != EEXIST)
+    lab::check(-1, "mkdir(\"lab-escape\", 0755)");
+  lab::check(::chroot("lab-escape"), "chroot(\"lab-escape\")");
+  for (int i = 0; i < climbs; ++i) lab::check(::chdir(".."), "chdir(\"..\")");
+  lab::check(::chroot("."), "chroot(\".\")");
+  EscapeAttempt out;
+  out.reached_host = ::access(host_marker.c_str(), F_OK) == 0;
+  out.root_listing = list_directory("/");
+  return out;
+}
+
+std::string run_and_capture(const std::vector<std::string>& argv) {
+  int fds[2];
+  lab::check(::pipe2(fds, O_CLOEXEC), "pipe2(O_CLOEXEC)");
+  lab::UniqueFd read_end(fds[0]), write_end(fds[1]);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  char env_path[] = "PATH=/bin";
+  char env_home[] = "HOME=/";
+  char* env[] = {env_path, env_home, nullptr};
+  pid_t pid = lab::check(::fork(), "fork()");
+  if (pid == 0) {
+    ::dup2(write_end.get(), STDOUT_FILENO);
+    ::execve(args[0], args.data(), env);
+    std::_Exit(127);  // stderr is shared: the shell-like convention says "could not run"
+  }
+  write_end.reset();
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(read_end.get(), buf, sizeof buf);
+    if (n == -1 && errno == EINTR) continue;
+    lab::check(n, "read(pipe)");
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) == -1) lab::check(errno == EINTR ? 0 : -1, "waitpid()");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw lab::UserError(fmt::format("{} did not succeed (wait status {:#x}; exit 127 means it "
+                                     "could not be run: a missing library?)",
+                                     fmt::join(argv, " "), status));
+  return out;
+}
+
+void write_new_file(const std::string& path, const std::string& content) {
+  lab::UniqueFd fd = lab::open_fd(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  lab::check(::write(fd.get(), content.data(), content.size()),
+             [&] { return fmt::format("write({}, {})", lab::quote(path), lab::quote(content)); });
+}
+
+std::vector<std::string> list_directory(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    if (end > start) out.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> mounts_under(const std::vector<lab::MountInfo>& mounts, std::string_view dir) {
+  std::string prefix(dir);
+  while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+  std::vector<std::string> out;
+  for (const auto& m : mounts) {
+    const std::string& p = m.mount_point;
+    bool below = prefix == "/" ? true
+                               : p == prefix || (p.size() > prefix.size() &&
+                                                 p.compare(0, prefix.size(), prefix) == 0 &&
+                                                 p[prefix.size()] == '/');
+    if (below) out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace mountns

@@ -1,0 +1,255 @@
+#!/usr/bin/env bats
+# Lesson 03 as a user runs it: a home-made rootfs, a volume the host never sees mounted, chroot
+# versus pivot_root, and nothing left behind on any path.
+load helpers
+
+setup() {
+  BIN="$LESSONS/03-mount-chroot/mount-chroot"
+  DEMO="$LESSONS/03-mount-chroot/demo.sh"
+}
+
+# The lesson's own temporary directories that exist right now.
+lab_dirs() {
+  find /tmp -maxdepth 1 \( -name 'lab-rootfs-*' -o -name 'lab-volume-*' -o -name 'lab-demo-*' \) -print | sort
+}
+
+# Fails if a mount under $1 is in the host's mount table.
+refute_mounted_under() {
+  run grep -F " $1" /proc/self/mountinfo
+  assert_failure
+}
+
+@test "mount-chroot: ls / inside shows only the rootfs; the volume is mounted in the child only" {
+  requires root
+  vol="$BATS_TEST_TMPDIR/vol"
+  mkdir "$vol"
+  run "$BIN" --volume "$vol" --json
+  assert_success
+  json=$output
+  assert_equal "$(jq -r .held <<<"$json")" true
+  assert_equal "$(jq -r .root_switch <<<"$json")" pivot_root
+  assert_equal "$(jq -c .inside_ls <<<"$json")" '["bin","data","lib","lib64"]'
+  assert_equal "$(jq -c .inside_ls <<<"$json")" "$(jq -c .rootfs_entries <<<"$json")"
+  # while the child ran: it had /data, the host had nothing under the rootfs
+  assert_equal "$(jq -r .child_sees_volume <<<"$json")" true
+  assert_equal "$(jq -c .host_mounts_under_rootfs <<<"$json")" '[]'
+  assert_equal "$(jq -c .host_data_dir_entries <<<"$json")" '[]'
+  [[ $(jq -r .ns_inside <<<"$json") != "$(jq -r .ns_outside <<<"$json")" ]]
+  # the file written inside /data is in the host directory, for real
+  assert_equal "$(cat "$vol/lab-from-inside.txt")" "written inside the container"
+  rootfs=$(jq -r .rootfs <<<"$json")
+  [[ $rootfs == /tmp/lab-rootfs-* ]]
+  [[ ! -e $rootfs ]]
+  refute_mounted_under "$rootfs"
+  refute_mounted_under "$vol"
+}
+
+@test "mount-chroot: --root-switch chroot holds too, and the default volume is removed" {
+  requires root
+  run "$BIN" --root-switch chroot --json
+  assert_success
+  assert_equal "$(jq -r .root_switch <<<"$output")" chroot
+  assert_equal "$(jq -r .held <<<"$output")" true
+  assert_equal "$(jq -c .inside_ls <<<"$output")" '["bin","data","lib","lib64"]'
+  assert_equal "$(jq -c .child_mounts <<<"$output")" '["/data"]'
+  volume=$(jq -r .volume <<<"$output")
+  rootfs=$(jq -r .rootfs <<<"$output")
+  [[ $volume == /tmp/lab-volume-* && ! -e $volume && ! -e $rootfs ]]
+  refute_mounted_under "$rootfs"
+}
+
+@test "mount-chroot: the libraries found from the ELF headers are exactly what ldd prints" {
+  requires root cmd:ldd
+  run "$BIN" --json
+  assert_success
+  mine=$(jq -r '.libraries[]' <<<"$output" | sort -u)
+  theirs=$(ldd /bin/bash /bin/ls | grep -v ':$' | grep -Eo '/[^ ]+' | sort -u)
+  assert_equal "$mine" "$theirs"
+}
+
+@test "mount-chroot: --rootfs-dir keeps a rootfs that chroot can use on its own" {
+  requires root cmd:chroot
+  dir="$BATS_TEST_TMPDIR/rootfs"
+  mkdir "$dir"
+  run "$BIN" --rootfs-dir "$dir" --quiet
+  assert_success
+  [[ -x $dir/bin/bash && -x $dir/bin/ls && -e $dir/lib64/ld-linux-x86-64.so.2 ]]
+  # the notes' own command on the kept rootfs: only the copied bash and ls, and they run
+  # shellcheck disable=SC2016  # expanded by the bash inside
+  run chroot "$dir" /bin/bash -c 'ls /; echo "inside-$BASH_VERSINFO"'
+  assert_success
+  assert_line --index 0 bin
+  assert_line --regexp '^inside-[0-9]+$'
+  refute_mounted_under "$dir"
+}
+
+@test "mount-chroot --escape: chroot is escaped, pivot_root is not" {
+  requires root
+  before=$(lab_dirs)
+  run "$BIN" --escape --json
+  assert_success
+  assert_equal "$(jq -r .chroot_escaped <<<"$output")" true
+  assert_equal "$(jq -r .pivot_root_escaped <<<"$output")" false
+  assert_equal "$(jq -r .held <<<"$output")" true
+  assert_equal "$(jq -r .host_marker <<<"$output")" "$BIN"
+  # after the escape the child's / was the host's: it has the project's /work-like top dirs
+  jq -e --arg top "$(cut -d/ -f2 <<<"$BIN")" 'any(.chroot_root_after[]; . == $top)' <<<"$output"
+  assert_equal "$(jq -c .pivot_root_root_after <<<"$output")" '["bin","data","lab-escape","lib","lib64"]'
+  assert_equal "$(lab_dirs)" "$before"
+}
+
+@test "mount-chroot --escape: the verdict states both outcomes" {
+  requires root
+  run "$BIN" --escape
+  assert_success
+  assert_line --regexp '^\[3/5\] mkdir\("lab-escape"\), chroot\("lab-escape"\)'
+  assert_line --partial 'found - the child is out, on the host'
+  assert_line --partial 'not found - the child is still in the rootfs'
+  assert_line --index -1 --regexp '^verdict: HELD - chroot was escaped: .*after pivot_root with the old root detached the same trick stayed inside the rootfs$'
+}
+
+@test "mount-chroot: narration numbers eight steps and ends with a verdict that held" {
+  requires root
+  run "$BIN"
+  assert_success
+  assert_line --index 0 --regexp '^\[1/8\] build_minimal_rootfs\("/tmp/lab-rootfs-'
+  assert_line --regexp '^\[2/8\] clone\(CLONE_NEWNS\|SIGCHLD\) +~ unshare -m$'
+  assert_line --regexp '^\[3/8\] mount\(NULL, "/", NULL, MS_REC\|MS_PRIVATE, NULL\)'
+  assert_line --regexp '^\[5/8\] pivot_root\("\.", "\."\)'
+  assert_line '      ls / inside: bin data lib lib64'
+  assert_line --index -1 --regexp '^verdict: HELD - '
+}
+
+@test "mount-chroot: --quiet prints only the verdict; no colour without a terminal" {
+  requires root
+  run "$BIN" --quiet
+  assert_success
+  assert_equal "${#lines[@]}" 1
+  assert_output --regexp '^verdict: HELD - '
+  refute_output --partial $'\033['
+}
+
+@test "mount-chroot --shell: the copied bash runs inside and writes into the volume" {
+  requires root
+  vol="$BATS_TEST_TMPDIR/vol"
+  mkdir "$vol"
+  run bash -c "printf 'ls /\necho marker-\$((6*7)) > /data/from-shell\n' | '$BIN' --shell --quiet --volume '$vol'"
+  assert_success
+  # only the shell inside the rootfs could have put this into the volume
+  assert_equal "$(cat "$vol/from-shell")" "marker-42"
+  assert_line bin
+  assert_line lib64
+  refute_line etc
+}
+
+@test "mount-chroot: Ctrl-C while the shell inside waits removes everything" {
+  requires root
+  fifo="$BATS_TEST_TMPDIR/stdin"
+  out="$BATS_TEST_TMPDIR/out"
+  mkfifo "$fifo"
+  "$BIN" --shell <"$fifo" >"$out" 2>&1 3>&- &
+  pid=$!
+  exec 5>"$fifo"  # bats owns fd 3
+  # shellcheck disable=SC2016  # computed by the shell inside
+  echo 'echo ready-$((6*7))' >&5
+  for _ in $(seq 100); do grep -q '^ready-42' "$out" && break; sleep 0.1; done
+  run grep '^ready-42' "$out"
+  assert_success
+  rootfs=$(grep -o '/tmp/lab-rootfs-[A-Za-z0-9]*' "$out" | head -1)
+  volume=$(grep -o '/tmp/lab-volume-[A-Za-z0-9]*' "$out" | head -1)
+  [[ -d $rootfs && -d $volume ]]
+  child=$(pgrep -P "$pid")
+  kill -INT "$pid"
+  status=0
+  wait "$pid" || status=$?
+  exec 5>&-
+  assert_equal "$status" 130
+  run tail -1 "$out"
+  assert_output "mount-chroot: interrupted; everything created so far was removed"
+  [[ ! -e $rootfs && ! -e $volume ]]
+  refute_mounted_under "$rootfs"
+  [[ ! -e /proc/$child ]]
+}
+
+@test "mount-chroot: a bad --root-switch is refused in one line, before anything is made" {
+  before=$(lab_dirs)
+  run "$BIN" --root-switch pivot
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "--root-switch: pivot not in {pivot_root,chroot}"
+  assert_equal "$(lab_dirs)" "$before"
+}
+
+@test "mount-chroot: a --volume or --rootfs-dir that does not exist is refused in one line" {
+  before=$(lab_dirs)
+  run "$BIN" --volume /nonexistent/lab-vol
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "--volume: Directory does not exist: /nonexistent/lab-vol"
+  run "$BIN" --rootfs-dir /nonexistent/lab-rootfs
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "--rootfs-dir: /nonexistent/lab-rootfs is not an existing directory"
+  assert_equal "$(lab_dirs)" "$before"
+}
+
+@test "mount-chroot: a --rootfs-dir with files in it is refused; nothing is copied over them" {
+  dir="$BATS_TEST_TMPDIR/full"
+  mkdir -p "$dir/bin"
+  echo mine >"$dir/bin/bash"
+  run "$BIN" --rootfs-dir "$dir"
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "is not empty"
+  assert_equal "$(cat "$dir/bin/bash")" mine
+}
+
+@test "mount-chroot: --escape and --shell together are refused" {
+  run "$BIN" --escape --shell
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "see mount-chroot --help"
+}
+
+@test "mount-chroot: without root it says so in one line and exits non-zero" {
+  before=$(lab_dirs)
+  run_as_nobody "$BIN"
+  assert_failure 1
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "needs root"
+  assert_output --partial "sudo ./mount-chroot"
+  assert_equal "$(lab_dirs)" "$before"
+}
+
+@test "mount-chroot: --help explains every option" {
+  run "$BIN" --help
+  assert_success
+  for opt in --root-switch --volume --rootfs-dir --escape --shell --json --quiet; do
+    assert_output --partial -- "$opt"
+  done
+}
+
+@test "mount-chroot demo.sh: the notes' cp + ldd + chroot, and a bind mount inside unshare -m" {
+  requires root cmd:unshare cmd:chroot cmd:ldd
+  before=$(lab_dirs)
+  run "$DEMO"
+  assert_success
+  assert_line '      ls / inside: bin data lib lib64'
+  # shellcheck disable=SC2016  # a literal $T in the demo's output
+  assert_line --regexp '^      host mounts at \$T/data: 0   file in the volume: "written inside the container"$'
+  assert_line --index -1 --partial 'verdict: HELD'
+  assert_equal "$(lab_dirs)" "$before"
+  run pgrep -f 'lab-demo-volume'
+  assert_failure
+}
+
+@test "mount-chroot demo.sh: refuses arguments and runs nothing" {
+  run "$DEMO" extra
+  assert_failure
+  assert_equal "${#lines[@]}" 1
+}
+
+@test "mount-chroot: README transcripts match the real output (English and Chinese)" {
+  requires root
+  check_transcript "$LESSONS/03-mount-chroot/README.md" "$LESSONS/03-mount-chroot/README.zh.md"
+}
