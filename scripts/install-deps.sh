@@ -16,6 +16,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev # netlink for the bridge lesson
   procps psmisc jq              # ps, pkill, JSON checks in tests
   clang-format shellcheck       # make format, script checks
+  qemu-system-x86 cpio          # the pure cgroup v2 VM test (tests/vm)
 )
 
 missing=()
