@@ -41,6 +41,9 @@ std::string errno_hint(int err, std::string_view call) {
       if (call.find("subtree_control") != std::string_view::npos)
         return "cgroup v2's 'no internal processes' rule: a cgroup with processes in it cannot "
                "hand controllers to children; move the processes into a leaf cgroup first";
+      if (call.find("cgroup.procs") != std::string_view::npos)
+        return "cgroup v2: this cgroup hands controllers to its children (its subtree_control is "
+               "not empty), so it may not hold processes; use a leaf cgroup";
       if (starts_with(call, "umount") || starts_with(call, "rmdir"))
         return "still in use: a process or a mount is still inside";
       return "";

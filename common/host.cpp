@@ -258,7 +258,7 @@ void require(const Check& check) {
 
 void require_root(std::string_view program) {
   if (is_root()) return;
-  throw UserError(fmt::format("this lesson needs root (namespaces and mounts need CAP_SYS_ADMIN); "
+  throw UserError(fmt::format("this lesson needs root (namespaces, mounts and cgroups need root); "
                               "run: sudo {}",
                               program));
 }

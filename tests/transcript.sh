@@ -25,6 +25,11 @@ to_regex() {
 
 status=0
 for readme in "$@"; do
+  if [[ ! -f $readme ]]; then
+    echo "$readme: missing"
+    status=1
+    continue
+  fi
   dir=$(cd "$(dirname "$readme")" && pwd)
   mapfile -t lines <"$readme"
   found=0

@@ -134,3 +134,27 @@ CPP
   assert_equal "$status" 143
   assert_equal "$(vm_leftovers)" ""
 }
+
+# Lesson 04 on the hierarchy most students have: pure cgroup v2 (cpu.max, cpu.weight,
+# cgroup.procs, +cpu in subtree_control), which this hybrid build machine cannot show.
+@test "vm: lesson 04 holds a loop to 20% with cpu.max on pure cgroup v2" {
+  requires root kvm
+  run --separate-stderr "$RUN" --timeout 120 "$LESSONS/04-cgroup-cpu/cgroup-cpu" --json --seconds 2
+  assert_success
+  assert_equal "$(jq -r .host_layout <<<"$output")" "v2"
+  assert_equal "$(jq -r .cgroup_version <<<"$output")" "v2"
+  assert_equal "$(jq -r .held <<<"$output")" "true"
+  assert_equal "$(jq -r .cgroup_removed <<<"$output")" "true"
+  # near quota/period (20%), and the kernel throttled the loop
+  jq -e '.limited_percent > 15 and .limited_percent < 25 and .nr_throttled > 0' <<<"$output"
+}
+
+@test "vm: lesson 04 splits one CPU 2:1 by cpu.weight on pure cgroup v2, and shows EBUSY" {
+  requires root kvm
+  run --separate-stderr "$RUN" --timeout 120 "$LESSONS/04-cgroup-cpu/cgroup-cpu" --mode shares --json --seconds 2
+  assert_success
+  assert_equal "$(jq -r .cgroup_version <<<"$output")" "v2"
+  assert_equal "$(jq -r .held <<<"$output")" "true"
+  # the "no internal processes" rule really refused the move
+  assert_equal "$(jq -r .internal_process_refused <<<"$output")" "true"
+}

@@ -1,0 +1,420 @@
+// Lesson 04: a CPU limit for a group of processes (the cgroup cpu controller).
+//
+// What it shows: a busy loop (`while : ; do : ; done`) eats a whole CPU; after
+// `echo 20000 > cpu.cfs_quota_us` (of a 100000 us period) and `echo PID > tasks` it gets 20%:
+// the scheduler lets the group run 20 ms in every 100 ms and throttles it for the rest, and
+// cpu.stat counts the throttled periods. With --mode shares, two loops pinned to one CPU in two
+// cgroups weighted 2:1 split that CPU about 2:1 (the other CFS control: proportional weights).
+//
+// The calls, in order (v1 file names; v2 in brackets):
+//   parent: read /proc/self/mountinfo          which hierarchy holds the cpu controller
+//   parent: [v2] write +cpu to the root's cgroup.subtree_control
+//   parent: mkdir /sys/fs/cgroup/cpu/lab-cpu-PID   the kernel fills it with control files
+//   parent: clone(SIGCHLD)                     the busy loop; measure its share from /proc/PID/stat
+//   parent: write cpu.cfs_quota_us [cpu.max], then the loop's PID to tasks [cgroup.procs]
+//   parent: measure again, read cpu.stat; kill the loop, rmdir the cgroup
+// Man pages: cgroups(7), sched(7), proc(5) (/proc/PID/stat), sched_setaffinity(2);
+// kernel docs: scheduler/sched-bwc.rst, admin-guide/cgroup-v2.rst.
+//
+// Run it:  make && sudo ./cgroup-cpu                 (--mode shares for the 2:1 split, --help)
+// Look for: about 100% before, about 20% after, and nr_throttled close to nr_periods.
+
+#include <fmt/format.h>
+#include <sys/prctl.h>
+
+#include <cerrno>
+#include <csignal>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cgroup.hpp"
+#include "cgroup_dir.hpp"
+#include "cli.hpp"
+#include "error.hpp"
+#include "host.hpp"
+#include "narrator.hpp"
+#include "process.hpp"
+
+namespace {
+
+struct Options {
+  long long quota_us = 20000;
+  long long period_us = cgroup::kDefaultPeriodUs;
+  long long seconds = 3;
+  std::string mode = "quota";
+  lab::OutputOptions output;
+};
+
+// --- the child's side: a busy loop --------------------------------------------------------------
+
+// `while : ; do : ; done`: never sleeps, never makes a system call, so every bit of CPU it gets
+// shows up as user time. It does not cooperate with anything; the parent moves it and kills it.
+int busy_loop_in_child() noexcept {
+  ::prctl(PR_SET_NAME, "lab-busy");
+  volatile unsigned long spins = 0;
+  for (;;) spins = spins + 1;
+}
+
+// --- the parent's side ------------------------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Samples the processes' CPU time once a second, like top does, and prints one line per second.
+// Returns each process's average share (percent of one CPU) over the whole time.
+std::vector<double> measure(lab::Narrator& say, const std::vector<pid_t>& pids,
+                            const std::vector<std::string>& labels, long long seconds,
+                            std::vector<std::vector<double>>& samples) {
+  const auto start = Clock::now();
+  std::vector<double> first, last;
+  for (pid_t pid : pids) first.push_back(cgroup::cpu_seconds_of_process(pid));
+  last = first;
+  samples.assign(pids.size(), {});
+  auto tick = start;
+  for (long long s = 1; s <= seconds; ++s) {
+    lab::sleep_ms(1000);
+    const double wall = seconds_since(tick);
+    tick = Clock::now();
+    std::string line = fmt::format("second {}:", s);
+    for (size_t i = 0; i < pids.size(); ++i) {
+      const double now = cgroup::cpu_seconds_of_process(pids[i]);
+      const double percent = cgroup::share_percent(now - last[i], wall);
+      last[i] = now;
+      samples[i].push_back(percent);
+      line += fmt::format("{} {}PID {} lab-busy %CPU {:5.1f}", i ? "   " : "", labels[i], pids[i],
+                          percent);
+    }
+    say.say(line);
+  }
+  const double wall = seconds_since(start);
+  std::vector<double> averages;
+  for (size_t i = 0; i < pids.size(); ++i)
+    averages.push_back(cgroup::share_percent(last[i] - first[i], wall));
+  return averages;
+}
+
+double round2(double x) { return static_cast<double>(std::llround(x * 100)) / 100; }
+
+std::vector<double> round_all(std::vector<double> xs) {
+  for (double& x : xs) x = round2(x);
+  return xs;
+}
+
+std::string limit_text(const cgroup::CpuLimit& limit, cgroup::Version v) {
+  if (v == cgroup::Version::v2) return fmt::format("cpu.max = \"{}\"", cgroup::format_cpu_max(limit));
+  return fmt::format("cpu.cfs_quota_us = {}{}   cpu.cfs_period_us = {}", limit.quota_us,
+                     limit.unlimited() ? " (no limit)" : "", limit.period_us);
+}
+
+// Step: which hierarchy holds cpu. Step (v2 only): +cpu in the root's subtree_control.
+cgroup::CpuController find_controller(lab::Narrator& say) {
+  say.step("read(\"/proc/self/mountinfo\")", "grep cgroup /proc/self/mountinfo");
+  const lab::host::CgroupLayout layout = lab::host::detect_cgroups();
+  cgroup::CpuController cpu = cgroup::find_cpu_controller(layout);
+  say.say(cpu.explanation);
+  say.fact("host_layout", std::string(lab::host::to_string(layout.mode)));
+  say.fact("cgroup_version", std::string(cgroup::to_string(cpu.version)));
+  say.fact("hierarchy", cpu.root);
+  return cpu;
+}
+
+lab::SubtreeControl enable_cpu_for_children(lab::Narrator& say, const std::string& dir) {
+  const std::string file = dir + "/cgroup.subtree_control";
+  say.step(fmt::format("write({}, \"+cpu\")", lab::quote(file)),
+           fmt::format("echo +cpu > {}", file));
+  lab::SubtreeControl grant = lab::SubtreeControl::enable(dir, "cpu");
+  say.say(grant.was_enabled_already()
+              ? "cpu was already enabled for the root's children"
+              : "cpu is now enabled for the root's children (and disabled again at the end)");
+  say.say("v2's \"no internal processes\" rule: a cgroup that holds processes cannot hand a");
+  say.say("controller to its children (EBUSY); the root is exempt, so lab-cpu-* goes right below it");
+  return grant;
+}
+
+int run_quota(const Options& opt, lab::Narrator& say) {
+  const cgroup::CpuController cpu = find_controller(say);
+  const cgroup::Version v = cpu.version;
+  const cgroup::CpuFiles files = cgroup::files_for(v);
+  lab::SubtreeControl grant;
+  if (v == cgroup::Version::v2) grant = enable_cpu_for_children(say, cpu.root);
+
+  const std::string path = fmt::format("{}/lab-cpu-{}", cpu.root, ::getpid());
+  say.step(fmt::format("mkdir({}, 0755)", lab::quote(path)), "mkdir " + path);
+  lab::CgroupDir group = lab::CgroupDir::create(path, cpu.root);
+  const cgroup::CpuLimit initial = cgroup::read_cpu_limit(path, v);
+  say.say(fmt::format("the kernel filled it with control files; {}", limit_text(initial, v)));
+  say.fact("cgroup", path);
+  say.fact("initial_quota_us", initial.quota_us);
+  say.fact("initial_period_us", initial.period_us);
+
+  say.step("clone(SIGCHLD) -> for (;;) spins++", "while : ; do : ; done &");
+  lab::Child loop = lab::clone_child(SIGCHLD, busy_loop_in_child);
+  say.say(fmt::format("busy loop PID {}; its CPU time from /proc/{}/schedstat every second:",
+                      loop.pid(), loop.pid()));
+  std::vector<std::vector<double>> free_samples, limited_samples;
+  const double free_share =
+      measure(say, {loop.pid()}, {""}, opt.seconds, free_samples).at(0);
+  // On a busy machine other work takes part of the CPU; the quota is a ceiling, so it still shows.
+  say.say(fmt::format("no limit: {:.1f}% of one CPU{}", free_share,
+                      free_share < 80 ? " (other work on this machine took the rest)" : ""));
+
+  const cgroup::CpuLimit limit{opt.quota_us, opt.period_us};
+  say.step(v == cgroup::Version::v1
+               ? fmt::format("write(\"{}/{}\", \"{}\")", path, files.quota, limit.quota_us)
+               : fmt::format("write(\"{}/cpu.max\", \"{}\")", path, cgroup::format_cpu_max(limit)),
+           cgroup::set_cpu_limit_shell(path, v, limit));
+  cgroup::set_cpu_limit(path, v, limit);
+  say.say(fmt::format("{} us of CPU in every {} us period: at most {:.1f}% of one CPU",
+                      limit.quota_us, limit.period_us, limit.percent()));
+
+  const std::string procs = fmt::format("{}/{}", path, files.procs);
+  say.step(fmt::format("write({}, \"{}\")", lab::quote(procs), loop.pid()),
+           fmt::format("echo {} > {}", loop.pid(), procs));
+  cgroup::move_process_from_parent(path, v, loop.pid());
+  const std::string loop_cgroup = cgroup::cgroup_of_process(loop.pid(), v);
+  say.say(fmt::format("/proc/{}/cgroup now says {}; measuring again:", loop.pid(), loop_cgroup));
+  const double limited_share =
+      measure(say, {loop.pid()}, {""}, opt.seconds, limited_samples).at(0);
+  say.say(fmt::format("limited: {:.1f}% of one CPU (asked for {:.1f}%)", limited_share,
+                      limit.percent()));
+
+  say.step(fmt::format("read(\"{}/cpu.stat\")", path), fmt::format("cat {}/cpu.stat", path));
+  const cgroup::CpuStat stat = cgroup::read_cpu_stat(path, v);
+  say.say(fmt::format("nr_periods {}   nr_throttled {}   throttled {:.1f} s", stat.nr_periods,
+                      stat.nr_throttled, double(stat.throttled_usec) / 1e6));
+  say.say("each period the loop used its quota early and waited, throttled, for the next one");
+
+  say.step(fmt::format("kill({}, SIGKILL); rmdir({})", loop.pid(), lab::quote(path)),
+           fmt::format("kill {}; rmdir {}", loop.pid(), path));
+  const pid_t loop_pid = loop.pid();
+  loop.kill_and_reap();
+  group.remove();
+  grant.restore();
+  const bool removed = !std::filesystem::exists(path);
+  say.say(removed ? "the loop is gone and so is the cgroup (rmdir works once it is empty)"
+                  : "the cgroup is STILL there");
+
+  say.fact("mode", "quota");
+  say.fact("quota_us", limit.quota_us);
+  say.fact("period_us", limit.period_us);
+  say.fact("seconds", opt.seconds);
+  say.fact("loop_pid", loop_pid);
+  say.fact("loop_cgroup", loop_cgroup);
+  say.fact("expected_percent", round2(limit.percent()));
+  say.fact("unlimited_percent", round2(free_share));
+  say.fact("limited_percent", round2(limited_share));
+  say.fact("samples_unlimited", round_all(free_samples.at(0)));
+  say.fact("samples_limited", round_all(limited_samples.at(0)));
+  say.fact("nr_periods", stat.nr_periods);
+  say.fact("nr_throttled", stat.nr_throttled);
+  say.fact("throttled_usec", stat.throttled_usec);
+  say.fact("cgroup_removed", removed);
+
+  const bool near = cgroup::share_near(limited_share, limit.percent());
+  const bool held = near && stat.nr_throttled > 0 && removed;
+  std::string what =
+      held ? fmt::format("the loop took {:.1f}% of a CPU, then {:.1f}% under a quota of {} of {} "
+                         "us ({:.1f}%), throttled in {} of {} periods",
+                         free_share, limited_share, limit.quota_us, limit.period_us,
+                         limit.percent(), stat.nr_throttled, stat.nr_periods)
+           : fmt::format("expected about {:.1f}% with throttling, measured {:.1f}% with {} "
+                         "throttled periods{}",
+                         limit.percent(), limited_share, stat.nr_throttled,
+                         removed ? "" : " (and the cgroup was not removed)");
+  return say.verdict(held, what) ? 0 : 1;
+}
+
+int run_shares(const Options& opt, lab::Narrator& say) {
+  const cgroup::CpuController cpu = find_controller(say);
+  const cgroup::Version v = cpu.version;
+  const cgroup::CpuFiles files = cgroup::files_for(v);
+  lab::SubtreeControl root_grant;
+  if (v == cgroup::Version::v2) root_grant = enable_cpu_for_children(say, cpu.root);
+
+  const std::string path = fmt::format("{}/lab-cpu-{}", cpu.root, ::getpid());
+  say.step(fmt::format("mkdir({}, 0755), then heavy/ and light/ in it", lab::quote(path)),
+           fmt::format("mkdir -p {}/heavy {}/light", path, path));
+  lab::CgroupDir group = lab::CgroupDir::create(path, cpu.root);
+  lab::SubtreeControl inner_grant;
+  if (v == cgroup::Version::v2) {
+    // lab-cpu-PID holds no process, so it may pass cpu on; its leaves will hold the loops.
+    inner_grant = lab::SubtreeControl::enable(path, "cpu");
+    say.say(fmt::format("echo +cpu > {}/cgroup.subtree_control: allowed, it holds no process",
+                        path));
+  }
+  lab::CgroupDir heavy = lab::CgroupDir::create(path + "/heavy", cpu.root);
+  lab::CgroupDir light = lab::CgroupDir::create(path + "/light", cpu.root);
+  say.say(fmt::format("both start at {} = {}", files.weight,
+                      cgroup::read_cpu_weight(light.path(), v)));
+  say.fact("cgroup", path);
+
+  const long long light_weight = cgroup::default_weight(v);
+  const long long heavy_weight = 2 * light_weight;
+  say.step(fmt::format("write(\"heavy/{}\", \"{}\"), write(\"light/{}\", \"{}\")", files.weight,
+                       heavy_weight, files.weight, light_weight),
+           fmt::format("echo {} > heavy/{}; echo {} > light/{}", heavy_weight, files.weight,
+                       light_weight, files.weight));
+  cgroup::set_cpu_weight(heavy.path(), v, heavy_weight);
+  cgroup::set_cpu_weight(light.path(), v, light_weight);
+  say.say("weights only matter when the CPU is contended: then heavy gets 2 parts, light 1");
+
+  const int cpu_number = cgroup::first_allowed_cpu();
+  say.step(fmt::format("clone(SIGCHLD) x2; sched_setaffinity(PID, {{cpu {}}})", cpu_number),
+           fmt::format("taskset -c {} sh -c 'while : ; do : ; done' &  (twice)", cpu_number));
+  lab::Child heavy_loop = lab::clone_child(SIGCHLD, busy_loop_in_child);
+  lab::Child light_loop = lab::clone_child(SIGCHLD, busy_loop_in_child);
+  cgroup::pin_to_cpu_from_parent(heavy_loop.pid(), cpu_number);
+  cgroup::pin_to_cpu_from_parent(light_loop.pid(), cpu_number);
+  say.say(fmt::format("loops {} and {} both on CPU {}: they must share it", heavy_loop.pid(),
+                      light_loop.pid(), cpu_number));
+
+  say.step(fmt::format("write(\"heavy/{}\", \"{}\"), write(\"light/{}\", \"{}\")", files.procs,
+                       heavy_loop.pid(), files.procs, light_loop.pid()),
+           fmt::format("echo {} > heavy/{}; echo {} > light/{}", heavy_loop.pid(), files.procs,
+                       light_loop.pid(), files.procs));
+  cgroup::move_process_from_parent(heavy.path(), v, heavy_loop.pid());
+  cgroup::move_process_from_parent(light.path(), v, light_loop.pid());
+  if (v == cgroup::Version::v2) {
+    // Show the rule instead of only stating it: lab-cpu-PID hands cpu to children that hold
+    // processes, so the kernel will not let a process live in it as well. (Before its children
+    // held any process the move would be allowed: cpu is also a "threaded" controller, and an
+    // empty-childed cgroup with only threaded controllers enabled may still become a thread root.
+    // That is why the loops go into the leaves first.)
+    try {
+      cgroup::move_process_from_parent(path, v, heavy_loop.pid());
+      say.say("the kernel let a process into a cgroup with +cpu in subtree_control (unexpected)");
+      say.fact("internal_process_refused", false);
+      cgroup::move_process_from_parent(heavy.path(), v, heavy_loop.pid());
+    } catch (const lab::SyscallError& e) {
+      if (e.code().value() != EBUSY) throw;
+      say.say(fmt::format("then: echo {} > {}/cgroup.procs -> EBUSY: it passes cpu to its",
+                          heavy_loop.pid(), path));
+      say.say("children, so it may not hold processes itself (\"no internal processes\")");
+      say.fact("internal_process_refused", true);
+    }
+  }
+  const std::string heavy_cgroup = cgroup::cgroup_of_process(heavy_loop.pid(), v);
+  const std::string light_cgroup = cgroup::cgroup_of_process(light_loop.pid(), v);
+  say.say(fmt::format("/proc/PID/cgroup: {} and {}", heavy_cgroup, light_cgroup));
+
+  say.step(fmt::format("read(\"/proc/{{{},{}}}/schedstat\") every second", heavy_loop.pid(),
+                       light_loop.pid()),
+           "top -p PID1,PID2");
+  std::vector<std::vector<double>> samples;
+  const std::vector<double> shares = measure(say, {heavy_loop.pid(), light_loop.pid()},
+                                             {"heavy ", "light "}, opt.seconds, samples);
+  const double ratio = shares.at(1) > 0 ? shares.at(0) / shares.at(1) : 0.0;
+  say.say(fmt::format("heavy {:.1f}%, light {:.1f}%: a ratio of {:.2f} (weights {}:{})",
+                      shares.at(0), shares.at(1), ratio, heavy_weight, light_weight));
+
+  say.step(fmt::format("kill(PID, SIGKILL) x2; rmdir heavy, light, {}", lab::quote(path)),
+           fmt::format("kill {} {}; rmdir {}/heavy {}/light {}", heavy_loop.pid(),
+                       light_loop.pid(), path, path, path));
+  const pid_t heavy_pid = heavy_loop.pid(), light_pid = light_loop.pid();
+  heavy_loop.kill_and_reap();
+  light_loop.kill_and_reap();
+  heavy.remove();
+  light.remove();
+  inner_grant.restore();
+  group.remove();
+  root_grant.restore();
+  const bool removed = !std::filesystem::exists(path);
+  say.say(removed ? "the loops are gone and so are the three cgroups" : "a cgroup is STILL there");
+
+  say.fact("mode", "shares");
+  say.fact("seconds", opt.seconds);
+  say.fact("cpu", cpu_number);
+  say.fact("weight_file", std::string(files.weight));
+  say.fact("heavy_weight", heavy_weight);
+  say.fact("light_weight", light_weight);
+  say.fact("heavy_pid", heavy_pid);
+  say.fact("light_pid", light_pid);
+  say.fact("heavy_cgroup", heavy_cgroup);
+  say.fact("light_cgroup", light_cgroup);
+  say.fact("heavy_percent", round2(shares.at(0)));
+  say.fact("light_percent", round2(shares.at(1)));
+  say.fact("samples_heavy", round_all(samples.at(0)));
+  say.fact("samples_light", round_all(samples.at(1)));
+  say.fact("ratio", static_cast<double>(static_cast<long long>(ratio * 100 + 0.5)) / 100);
+  say.fact("cgroup_removed", removed);
+
+  const bool held = cgroup::ratio_near(ratio, 2.0) && removed;
+  std::string what =
+      held ? fmt::format("two loops on CPU {} with weights {}:{} got {:.1f}% and {:.1f}%, a ratio "
+                         "of {:.2f}",
+                         cpu_number, heavy_weight, light_weight, shares.at(0), shares.at(1), ratio)
+           : fmt::format("expected a ratio near 2 (1.5 to 2.7), measured {:.2f} ({:.1f}% and "
+                         "{:.1f}%){}",
+                         ratio, shares.at(0), shares.at(1),
+                         removed ? "" : " (and a cgroup was not removed)");
+  return say.verdict(held, what) ? 0 : 1;
+}
+
+int run(const Options& opt) {
+  lab::host::require_root("./cgroup-cpu");
+  const bool v2 = cgroup::find_cpu_controller(lab::host::detect_cgroups()).version ==
+                  cgroup::Version::v2;
+  const int steps = 7 + (v2 ? 1 : 0);
+  lab::Narrator say("cgroup-cpu", opt.output.mode(), steps);
+  return opt.mode == "quota" ? run_quota(opt, say) : run_shares(opt, say);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  CLI::App app{
+      "Lesson 04: a CPU limit for a group of processes. Starts a busy loop, measures it at about\n"
+      "100% of a CPU, puts it in a cgroup with a CFS quota (cpu.cfs_quota_us on v1, cpu.max on\n"
+      "v2) and measures it again at quota/period, like `echo 20000 > cpu.cfs_quota_us`.\n"
+      "--mode shares instead splits one CPU 2:1 between two cgroups by weight.",
+      "cgroup-cpu"};
+  app.add_option("--quota-us", opt.quota_us,
+                 "CPU time the group may use per period, in microseconds (at least 1000)")
+      ->capture_default_str()
+      ->check([](const std::string& s) {
+        try {
+          return cgroup::validate_quota(std::stoll(s));
+        } catch (const std::exception&) {
+          return std::string("not a number of microseconds: ") + s;
+        }
+      });
+  app.add_option("--period-us", opt.period_us,
+                 "the length of a period, in microseconds (1000 to 1000000)")
+      ->capture_default_str()
+      ->check([](const std::string& s) {
+        try {
+          return cgroup::validate_period(std::stoll(s));
+        } catch (const std::exception&) {
+          return std::string("not a number of microseconds: ") + s;
+        }
+      });
+  app.add_option("--seconds", opt.seconds, "how long to measure each phase (1 to 60)")
+      ->capture_default_str()
+      ->check([](const std::string& s) {
+        try {
+          return cgroup::validate_seconds(std::stoll(s));
+        } catch (const std::exception&) {
+          return std::string("not a number of seconds: ") + s;
+        }
+      });
+  app.add_option("--mode", opt.mode,
+                 "quota: a hard cap (cfs_quota_us / cpu.max); shares: two loops weighted 2:1 "
+                 "(cpu.shares / cpu.weight)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"quota", "shares"}));
+  lab::add_output_options(app, opt.output);
+  if (int code = lab::parse_command_line(app, argc, argv); code >= 0) return code;
+  if (std::string why = cgroup::validate_quota_below_period(opt.quota_us, opt.period_us);
+      opt.mode == "quota" && !why.empty()) {
+    fmt::print(stderr, "cgroup-cpu: --quota-us: {}; see cgroup-cpu --help\n", why);
+    return 2;
+  }
+  return lab::run_guarded("cgroup-cpu", [&] { return run(opt); });
+}

@@ -1,0 +1,286 @@
+// Pure logic of lesson 04 (cgroup-cpu) and of common/cgroup_dir: which hierarchy holds cpu on
+// v1, v2 and hybrid hosts (fake mount tables), the cpu.max / cpu.stat / /proc files, option
+// checks, and the file writes on fake cgroup trees (plain directories), so the v2 path is
+// exercised even on a host that has none.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "cgroup.hpp"
+#include "cgroup_dir.hpp"
+#include "error.hpp"
+#include "fd.hpp"
+#include "host.hpp"
+#include "mount.hpp"
+
+namespace {
+
+using cgroup::Version;
+
+constexpr const char* kPureV2 =
+    "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 "
+    "rw,nsdelegate,memory_recursiveprot\n";
+constexpr const char* kPureV1 =
+    "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+    "33 31 0:30 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n";
+constexpr const char* kHybrid =  // this project's build machines
+    "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+    "33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n"
+    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+constexpr const char* kNone = "22 1 0:21 / /proc rw - proc proc rw\n";
+
+lab::host::CgroupLayout layout_of(const char* mountinfo, const std::string& v2_controllers) {
+  return lab::host::detect_cgroups(lab::parse_mountinfo(mountinfo),
+                                   [&](const std::string&) { return v2_controllers; });
+}
+
+TEST(CgroupCpu, FindsTheCpuControllerOnEveryLayout) {
+  struct Case {
+    const char* name;
+    const char* mountinfo;
+    std::string v2_controllers;
+    Version version;
+    std::string root;
+    std::string explanation_has;
+  } cases[] = {
+      {"pure v2", kPureV2, "cpuset cpu io memory pids\n", Version::v2, "/sys/fs/cgroup", "cgroup v2"},
+      {"pure v1", kPureV1, "", Version::v1, "/sys/fs/cgroup/cpu,cpuacct", "cgroup v1"},
+      {"hybrid, v2 without cpu", kHybrid, "hugetlb\n", Version::v1, "/sys/fs/cgroup/cpu",
+       "v2 tree at /sys/fs/cgroup/unified holds hugetlb but not cpu"},
+      {"hybrid, v2 empty", kHybrid, "", Version::v1, "/sys/fs/cgroup/cpu", "holds no controllers"},
+      {"hybrid, cpu in v2", kHybrid, "cpu\n", Version::v2, "/sys/fs/cgroup/unified", "hybrid"},
+  };
+  for (const auto& c : cases) {
+    auto cpu = cgroup::find_cpu_controller(layout_of(c.mountinfo, c.v2_controllers));
+    EXPECT_EQ(cpu.version, c.version) << c.name;
+    EXPECT_EQ(cpu.root, c.root) << c.name;
+    EXPECT_NE(cpu.explanation.find(c.explanation_has), std::string::npos)
+        << c.name << ": " << cpu.explanation;
+  }
+}
+
+TEST(CgroupCpu, NoCpuControllerIsAUserError) {
+  EXPECT_THROW(cgroup::find_cpu_controller(layout_of(kNone, "")), lab::UserError);
+  EXPECT_THROW(cgroup::find_cpu_controller(layout_of(kPureV2, "memory pids\n")), lab::UserError);
+}
+
+TEST(CgroupCpu, FileNamesByVersion) {
+  auto v1 = cgroup::files_for(Version::v1);
+  EXPECT_EQ(v1.quota, "cpu.cfs_quota_us");
+  EXPECT_EQ(v1.period, "cpu.cfs_period_us");
+  EXPECT_EQ(v1.weight, "cpu.shares");
+  EXPECT_EQ(v1.procs, "tasks");
+  auto v2 = cgroup::files_for(Version::v2);
+  EXPECT_EQ(v2.quota, "cpu.max");
+  EXPECT_EQ(v2.weight, "cpu.weight");
+  EXPECT_EQ(v2.procs, "cgroup.procs");
+  EXPECT_EQ(cgroup::default_weight(Version::v1), 1024);
+  EXPECT_EQ(cgroup::default_weight(Version::v2), 100);
+}
+
+TEST(CgroupCpu, ParsesAndFormatsCpuMax) {
+  struct Case {
+    const char* text;
+    long long quota, period;
+    const char* formatted;
+  } cases[] = {
+      {"max 100000\n", -1, 100000, "max 100000"},
+      {"20000 100000\n", 20000, 100000, "20000 100000"},
+      {"1000 1000", 1000, 1000, "1000 1000"},
+      {"max 50000", -1, 50000, "max 50000"},
+  };
+  for (const auto& c : cases) {
+    auto limit = cgroup::parse_cpu_max(c.text);
+    EXPECT_EQ(limit.quota_us, c.quota) << c.text;
+    EXPECT_EQ(limit.period_us, c.period) << c.text;
+    EXPECT_EQ(cgroup::format_cpu_max(limit), c.formatted);
+  }
+  for (const char* bad : {"", "max", "20000", "abc 100000", "20000 100000 7", "20000 x"})
+    EXPECT_THROW(cgroup::parse_cpu_max(bad), std::invalid_argument) << bad;
+  EXPECT_DOUBLE_EQ((cgroup::CpuLimit{20000, 100000}.percent()), 20.0);
+  EXPECT_DOUBLE_EQ((cgroup::CpuLimit{-1, 100000}.percent()), 100.0);
+}
+
+TEST(CgroupCpu, ParsesNumbers) {
+  EXPECT_EQ(cgroup::parse_number("-1\n"), -1);
+  EXPECT_EQ(cgroup::parse_number("100000\n"), 100000);
+  for (const char* bad : {"", "\n", "12ab", "max", "1.5"})
+    EXPECT_THROW(cgroup::parse_number(bad), std::invalid_argument) << bad;
+}
+
+TEST(CgroupCpu, ValidatesOptions) {
+  struct Case {
+    long long value;
+    bool ok;
+  };
+  for (auto c : {Case{0, false}, Case{-5, false}, Case{999, false}, Case{1000, true},
+                 Case{20000, true}})
+    EXPECT_EQ(cgroup::validate_quota(c.value).empty(), c.ok) << c.value;
+  for (auto c : {Case{0, false}, Case{999, false}, Case{1000, true}, Case{100000, true},
+                 Case{1000000, true}, Case{1000001, false}})
+    EXPECT_EQ(cgroup::validate_period(c.value).empty(), c.ok) << c.value;
+  for (auto c : {Case{0, false}, Case{1, true}, Case{60, true}, Case{61, false}, Case{-1, false}})
+    EXPECT_EQ(cgroup::validate_seconds(c.value).empty(), c.ok) << c.value;
+  EXPECT_TRUE(cgroup::validate_quota_below_period(20000, 100000).empty());
+  EXPECT_FALSE(cgroup::validate_quota_below_period(100000, 100000).empty());
+  EXPECT_EQ(cgroup::validate_quota(500), "the quota is 500 us; the kernel needs at least 1000 us (1 ms)");
+}
+
+TEST(CgroupCpu, ParsesCpuStatOfBothVersions) {
+  const char* v1 =
+      "nr_periods 30\nnr_throttled 29\nthrottled_time 2345678901\nnr_bursts 0\nburst_time 0\n";
+  auto s1 = cgroup::parse_cpu_stat(v1, Version::v1);
+  EXPECT_EQ(s1.nr_periods, 30);
+  EXPECT_EQ(s1.nr_throttled, 29);
+  EXPECT_EQ(s1.throttled_usec, 2345678);  // nanoseconds in v1
+  const char* v2 =
+      "usage_usec 612345\nuser_usec 612000\nsystem_usec 345\ncore_sched.force_idle_usec 0\n"
+      "nr_periods 31\nnr_throttled 30\nthrottled_usec 2400000\nnr_bursts 0\nburst_usec 0\n";
+  auto s2 = cgroup::parse_cpu_stat(v2, Version::v2);
+  EXPECT_EQ(s2.nr_periods, 31);
+  EXPECT_EQ(s2.nr_throttled, 30);
+  EXPECT_EQ(s2.throttled_usec, 2400000);
+  auto empty = cgroup::parse_cpu_stat("", Version::v2);
+  EXPECT_EQ(empty.nr_periods, 0);
+}
+
+TEST(CgroupCpu, FindsTheCgroupInProcPidCgroup) {
+  const char* hybrid =
+      "9:name=systemd:/\n4:memory:/x\n2:cpuacct:/\n1:cpu:/lab-cpu-42\n0::/\n";
+  const char* comounted = "3:cpu,cpuacct:/lab-cpu-7/heavy\n1:name=systemd:/user.slice\n";
+  const char* v2 = "0::/lab-cpu-42/light\n";
+  EXPECT_EQ(cgroup::cgroup_of(hybrid, Version::v1), "/lab-cpu-42");
+  EXPECT_EQ(cgroup::cgroup_of(hybrid, Version::v2), "/");
+  EXPECT_EQ(cgroup::cgroup_of(comounted, Version::v1), "/lab-cpu-7/heavy");
+  EXPECT_EQ(cgroup::cgroup_of(v2, Version::v2), "/lab-cpu-42/light");
+  EXPECT_EQ(cgroup::cgroup_of(v2, Version::v1), "");
+  EXPECT_EQ(cgroup::cgroup_of("5:cpuset:/a\n", Version::v1), "");  // cpuset is not cpu
+}
+
+TEST(CgroupCpu, ReadsCpuTimeFromProc) {
+  // utime (field 14) = 150, stime (field 15) = 7; the name holds ") (" to trip naive parsers.
+  const char* stat =
+      "4242 (lab ) (busy) R 1 4242 4242 0 -1 4194560 100 0 0 0 150 7 0 0 20 0 1 0 12345 "
+      "2000000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
+  EXPECT_EQ(cgroup::parse_proc_stat_ticks(stat), 157);
+  EXPECT_THROW(cgroup::parse_proc_stat_ticks("4242 no-parens"), std::invalid_argument);
+  EXPECT_THROW(cgroup::parse_proc_stat_ticks("4242 (x) R 1 2"), std::invalid_argument);
+  EXPECT_EQ(cgroup::parse_schedstat_ns("1234567890 5678 12\n"), 1234567890);
+  EXPECT_THROW(cgroup::parse_schedstat_ns("12"), std::invalid_argument);
+}
+
+TEST(CgroupCpu, VerdictTolerances) {
+  EXPECT_DOUBLE_EQ(cgroup::share_percent(0.2, 1.0), 20.0);
+  EXPECT_DOUBLE_EQ(cgroup::share_percent(1.0, 0.0), 0.0);
+  struct Case {
+    double measured;
+    bool near;
+  };
+  for (auto c : {Case{20.0, true}, Case{15.0, true}, Case{25.0, true}, Case{14.9, false},
+                 Case{25.1, false}, Case{100.0, false}})
+    EXPECT_EQ(cgroup::share_near(c.measured, 20.0), c.near) << c.measured;
+  for (auto c : {Case{2.0, true}, Case{1.5, true}, Case{2.7, true}, Case{1.4, false},
+                 Case{2.8, false}, Case{1.0, false}})
+    EXPECT_EQ(cgroup::ratio_near(c.measured, 2.0), c.near) << c.measured;
+}
+
+// --- fake cgroup trees: plain directories with the control files a real one would have ---------
+
+void put(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::trunc) << content;
+}
+
+TEST(CgroupCpuFakeTree, V2WritesCpuMaxWeightAndProcs) {
+  lab::TempDir dir("/tmp/lab-cgroup-test-");
+  const std::string d = dir.path();
+  put(d + "/cpu.max", "max 100000\n");
+  put(d + "/cpu.weight", "100\n");
+  put(d + "/cgroup.procs", "");
+  auto before = cgroup::read_cpu_limit(d, Version::v2);
+  EXPECT_TRUE(before.unlimited());
+  EXPECT_EQ(before.period_us, 100000);
+  cgroup::set_cpu_limit(d, Version::v2, {20000, 100000});
+  EXPECT_EQ(lab::read_file(d + "/cpu.max"), "20000 100000");
+  EXPECT_EQ(cgroup::read_cpu_limit(d, Version::v2).quota_us, 20000);
+  cgroup::set_cpu_weight(d, Version::v2, 200);
+  EXPECT_EQ(cgroup::read_cpu_weight(d, Version::v2), 200);
+  cgroup::move_process_from_parent(d, Version::v2, 4242);
+  EXPECT_EQ(lab::read_file(d + "/cgroup.procs"), "4242");
+  put(d + "/cpu.stat", "usage_usec 5\nnr_periods 3\nnr_throttled 2\nthrottled_usec 99\n");
+  EXPECT_EQ(cgroup::read_cpu_stat(d, Version::v2).nr_throttled, 2);
+  EXPECT_EQ(cgroup::set_cpu_limit_shell("/sys/fs/cgroup/lab-cpu-1", Version::v2, {20000, 100000}),
+            "echo \"20000 100000\" > /sys/fs/cgroup/lab-cpu-1/cpu.max");
+}
+
+TEST(CgroupCpuFakeTree, V1WritesQuotaSharesAndTasks) {
+  lab::TempDir dir("/tmp/lab-cgroup-test-");
+  const std::string d = dir.path();
+  put(d + "/cpu.cfs_quota_us", "-1\n");
+  put(d + "/cpu.cfs_period_us", "100000\n");
+  put(d + "/cpu.shares", "1024\n");
+  put(d + "/tasks", "");
+  auto before = cgroup::read_cpu_limit(d, Version::v1);
+  EXPECT_EQ(before.quota_us, -1);
+  EXPECT_EQ(before.period_us, 100000);
+  cgroup::set_cpu_limit(d, Version::v1, {20000, 100000});
+  EXPECT_EQ(lab::read_file(d + "/cpu.cfs_quota_us"), "20000");
+  EXPECT_EQ(lab::read_file(d + "/cpu.cfs_period_us"), "100000\n");  // unchanged, not rewritten
+  cgroup::set_cpu_weight(d, Version::v1, 2048);
+  EXPECT_EQ(cgroup::read_cpu_weight(d, Version::v1), 2048);
+  cgroup::move_process_from_parent(d, Version::v1, 4242);
+  EXPECT_EQ(lab::read_file(d + "/tasks"), "4242");
+  EXPECT_EQ(cgroup::set_cpu_limit_shell("/c", Version::v1, {20000, 100000}),
+            "echo 20000 > /c/cpu.cfs_quota_us");
+  EXPECT_EQ(cgroup::set_cpu_limit_shell("/c", Version::v1, {5000, 50000}),
+            "echo 50000 > /c/cpu.cfs_period_us; echo 5000 > /c/cpu.cfs_quota_us");
+}
+
+TEST(LabCgroupDir, ListsAndPids) {
+  EXPECT_TRUE(lab::controller_listed("cpuset cpu io memory pids\n", "cpu"));
+  EXPECT_FALSE(lab::controller_listed("cpuset io memory\n", "cpu"));
+  EXPECT_FALSE(lab::controller_listed("", "cpu"));
+  EXPECT_TRUE(lab::controller_listed("cpu", "cpu"));
+  EXPECT_EQ(lab::parse_pid_list("12\n345\n\n7\n"), (std::vector<pid_t>{12, 345, 7}));
+  EXPECT_TRUE(lab::parse_pid_list("").empty());
+}
+
+TEST(LabCgroupDir, SubtreeControlEnablesOnlyWhatIsMissingAndTakesItBack) {
+  lab::TempDir dir("/tmp/lab-cgroup-test-");
+  const std::string file = dir.path() + "/cgroup.subtree_control";
+  put(file, "");
+  {
+    auto grant = lab::SubtreeControl::enable(dir.path(), "cpu");
+    EXPECT_FALSE(grant.was_enabled_already());
+    EXPECT_EQ(lab::read_file(file), "+cpu");
+    put(file, "");  // a real file would now list "cpu"; the fake needs room for the undo
+  }
+  EXPECT_EQ(lab::read_file(file), "-cpu");
+  put(file, "cpu memory\n");
+  {
+    auto grant = lab::SubtreeControl::enable(dir.path(), "cpu");
+    EXPECT_TRUE(grant.was_enabled_already());
+  }
+  EXPECT_EQ(lab::read_file(file), "cpu memory\n");  // not ours to take back
+}
+
+TEST(LabCgroupDir, MakesAndRemovesTheDirectory) {
+  lab::TempDir dir("/tmp/lab-cgroup-test-");
+  const std::string path = dir.path() + "/lab-cpu-1";
+  {
+    auto group = lab::CgroupDir::create(path);
+    EXPECT_TRUE(std::filesystem::is_directory(path));
+    EXPECT_EQ(group.file("cpu.max"), path + "/cpu.max");
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+  auto again = lab::CgroupDir::create(path);
+  EXPECT_THROW(lab::CgroupDir::create(path), lab::SyscallError);  // EEXIST
+  again.remove();
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+}  // namespace
