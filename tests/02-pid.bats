@@ -1,0 +1,168 @@
+#!/usr/bin/env bats
+# Lesson 02 as a user runs it: sh is PID 1 of its own PID namespace, ps inside sees two
+# processes, and the kernel's rules for PID 1 (orphans, zombies, SIGTERM, exit) hold.
+load helpers
+
+setup() {
+  PID_BIN="$LESSONS/02-pid/pid"
+}
+
+# No process of the lesson's namespaces and no proc mount on the rootfs may outlive a run.
+assert_nothing_left() {
+  run grep -c "$ROOTFS/proc" /proc/self/mountinfo
+  assert_output 0
+  run pgrep -f '^sleep 1000$'
+  assert_failure
+}
+
+@test "pid: ps inside lists exactly PID 1 (/bin/sh) and ps; NSpid maps the host PID to 1" {
+  requires root rootfs
+  run "$PID_BIN" --json
+  assert_success
+  json=$output
+  assert_equal "$(jq -r .held <<<"$json")" "true"
+  assert_equal "$(jq -r '.ps | length' <<<"$json")" "2"
+  assert_equal "$(jq -r '.ps[0].pid' <<<"$json")" "1"
+  assert_equal "$(jq -r '.ps[0].command' <<<"$json")" "/bin/sh"
+  [[ $(jq -r '.ps[1].command' <<<"$json") =~ ps ]]
+  host_pid=$(jq -r .host_pid <<<"$json")
+  ((host_pid > 1))
+  assert_equal "$(jq -c .nspid <<<"$json")" "[$host_pid,1]"
+  # the child had its own PID namespace; ours is the host's
+  assert_equal "$(jq -r .ns_outside <<<"$json")" "$(readlink /proc/self/ns/pid)"
+  [[ $(jq -r .ns_inside <<<"$json") != "$(jq -r .ns_outside <<<"$json")" ]]
+  assert_nothing_left
+}
+
+@test "pid: the ps output really came from inside (a host ps would list far more)" {
+  requires root rootfs
+  run "$PID_BIN" --json
+  assert_success
+  ps_output=$(jq -r .ps_output <<<"$output")
+  [[ $(wc -l <<<"$ps_output") -eq 3 ]]
+  [[ $(ps -e --no-headers | wc -l) -gt 2 ]]
+}
+
+@test "pid: without an init, PID 1 adopts orphans, keeps their zombies, ignores SIGTERM, and its exit kills the rest" {
+  requires root rootfs
+  run "$PID_BIN" --json
+  assert_success
+  json=$output
+  pid1=$(jq -r .pid1_host <<<"$json")
+  assert_equal "$(jq -r .init <<<"$json")" "false"
+  assert_equal "$(jq -r .orphan_ppid_inside <<<"$json")" "1"
+  assert_equal "$(jq -r .orphan_ppid_host <<<"$json")" "$pid1"
+  assert_equal "$(jq -r .zombie_stays <<<"$json")" "true"
+  assert_equal "$(jq -r .zombie_reaped <<<"$json")" "false"
+  assert_equal "$(jq -r .sigterm_ignored <<<"$json")" "true"
+  assert_equal "$(jq -r .pid1_exit <<<"$json")" "0"
+  assert_equal "$(jq -c .left_in_namespace <<<"$json")" "[]"
+  # the orphans' host PIDs are gone now that PID 1 has exited
+  [[ ! -e /proc/$(jq -r .survivor_pid_host <<<"$json") ]]
+  [[ ! -e /proc/$pid1 ]]
+  assert_nothing_left
+}
+
+@test "pid --init: the init reaps the zombie and SIGTERM stops the container (exit 143)" {
+  requires root rootfs
+  run "$PID_BIN" --init --json
+  assert_success
+  json=$output
+  assert_equal "$(jq -r .held <<<"$json")" "true"
+  assert_equal "$(jq -r .init <<<"$json")" "true"
+  assert_equal "$(jq -r .orphan_ppid_inside <<<"$json")" "1"
+  assert_equal "$(jq -r .orphan_ppid_host <<<"$json")" "$(jq -r .pid1_host <<<"$json")"
+  assert_equal "$(jq -r .zombie_reaped <<<"$json")" "true"
+  assert_equal "$(jq -r .zombie_stays <<<"$json")" "false"
+  assert_equal "$(jq -r .sigterm_ignored <<<"$json")" "false"
+  assert_equal "$(jq -r .pid1_exit <<<"$json")" "143"
+  assert_equal "$(jq -c .left_in_namespace <<<"$json")" "[]"
+  assert_nothing_left
+}
+
+@test "pid: narration numbers ten steps and ends with a verdict that held" {
+  requires root rootfs
+  run "$PID_BIN"
+  assert_success
+  assert_line --regexp '^\[1/10\] clone\(CLONE_NEWNS\|CLONE_NEWPID\|SIGCHLD\) +~ unshare --pid --mount --fork$'
+  assert_line --regexp '^\[2/10\] mount\(NULL, "/", NULL, MS_REC\|MS_PRIVATE, NULL\)'
+  assert_line --regexp '^      /proc/[0-9]+/status on the host: NSpid: [0-9]+ 1$'
+  assert_line --regexp '^ +1 root +/bin/sh$'
+  assert_line --regexp '^\[10/10\] '
+  assert_line --index -1 --regexp '^verdict: HELD - '
+}
+
+@test "pid: --quiet prints only the verdict; no colour without a terminal" {
+  requires root rootfs
+  run "$PID_BIN" --quiet
+  assert_success
+  assert_equal "${#lines[@]}" 1
+  assert_output --regexp '^verdict: HELD - '
+  refute_output --partial $'\033['
+}
+
+@test "pid --shell: the shell you get is PID 1 and ps there sees two processes" {
+  requires root rootfs
+  run bash -c "printf 'echo marker-\$\$\nps\nkill -TERM 1\necho alive-after-term\n' | '$PID_BIN' --shell"
+  assert_success
+  # only the shell inside can print these: \$\$ is 1 there, and it survived SIGTERM
+  assert_line "marker-1"
+  assert_line "alive-after-term"
+  assert_line --regexp '^ +1 root +/bin/sh$'
+  assert_line --index -1 --regexp '^verdict: HELD - '
+  assert_nothing_left
+}
+
+@test "pid: a missing rootfs is refused in one line that says make rootfs, before anything is made" {
+  run "$PID_BIN" --rootfs /nonexistent/lab-rootfs
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "/nonexistent/lab-rootfs/bin/busybox is missing"
+  assert_output --partial "make rootfs"
+  [[ ! -e /nonexistent/lab-rootfs ]]
+}
+
+@test "pid: an unknown option is refused in one line" {
+  run "$PID_BIN" --innit
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "see pid --help"
+}
+
+@test "pid: without root it says so in one line and exits non-zero" {
+  run_as_nobody "$PID_BIN"
+  assert_failure 1
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "needs root"
+  assert_output --partial "sudo ./pid"
+}
+
+@test "pid: --help explains every option" {
+  run "$PID_BIN" --help
+  assert_success
+  for opt in --rootfs --init --shell --json --quiet; do
+    assert_output --partial -- "$opt"
+  done
+}
+
+@test "pid demo.sh: unshare --pid shows sh as PID 1, its host PID, and SIGTERM ignored" {
+  requires root rootfs cmd:unshare
+  run "$LESSONS/02-pid/demo.sh"
+  assert_success
+  assert_line --regexp '^ +1 root +/bin/sh$'
+  assert_line --regexp '^      host PID [0-9]+   NSpid: [0-9]+ 1$'
+  assert_line '      PID 1 survived'
+  assert_line --index -1 --partial 'verdict: HELD'
+  assert_nothing_left
+}
+
+@test "pid demo.sh: without root it refuses in one line" {
+  run_as_nobody "$LESSONS/02-pid/demo.sh"
+  assert_failure 1
+  assert_output --partial "needs root"
+}
+
+@test "pid: README transcripts match the real output (English and Chinese)" {
+  requires root rootfs
+  check_transcript "$LESSONS/02-pid/README.md" "$LESSONS/02-pid/README.zh.md"
+}
