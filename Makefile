@@ -6,7 +6,10 @@
 
 LESSON_DIRS := $(patsubst %/Makefile,%,$(sort $(wildcard lessons/*/Makefile)))
 ROOTFS      := build/rootfs
-MAKEFLAGS   += --no-print-directory
+MAKEFLAGS   += --no-print-directory -j$(shell nproc)
+# Targets here run one after another (programs share build/common-obj); each program's own
+# make compiles in parallel.
+.NOTPARALLEL:
 
 .PHONY: all lessons doctor-bin demo test deps rootfs doctor clean format asan unit bench
 

@@ -3,7 +3,9 @@
 #   PROGRAM := uts
 #   SOURCES := main.cpp uts.cpp
 #   include ../../common/common.mk
-# `make SANITIZE=1` builds with AddressSanitizer and UBSan into a separate object folder.
+# `make SANITIZE=1` builds with AddressSanitizer and UBSan into separate object folders.
+# common/ is compiled once into build/common-obj (build/common-obj-asan) and shared by every
+# program; each program's own objects go to .obj (.obj-asan) in its folder.
 
 PROJECT_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 COMMON_DIR  := $(PROJECT_DIR)/common
@@ -16,8 +18,10 @@ OPT      := -O2 -g
 ifeq ($(SANITIZE),1)
   OPT    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
   OBJDIR := .obj-asan
+  COMMON_OBJDIR := $(PROJECT_DIR)/build/common-obj-asan
 else
   OBJDIR := .obj
+  COMMON_OBJDIR := $(PROJECT_DIR)/build/common-obj
 endif
 CPPFLAGS += -I$(COMMON_DIR) -DLAB_PROJECT_DIR='"$(PROJECT_DIR)"' -MMD -MP
 CXXFLAGS += $(CXXSTD) $(WARNINGS) $(OPT)
@@ -25,7 +29,7 @@ LDFLAGS  += $(OPT)
 LDLIBS   += -lfmt
 
 OBJECTS := $(addprefix $(OBJDIR)/,$(SOURCES:.cpp=.o)) \
-           $(addprefix $(OBJDIR)/common/,$(notdir $(COMMON_SOURCES:.cpp=.o))) $(EXTRA_OBJECTS)
+           $(addprefix $(COMMON_OBJDIR)/,$(notdir $(COMMON_SOURCES:.cpp=.o))) $(EXTRA_OBJECTS)
 
 # The binary remembers which flags built it, so `make` after `make asan` relinks it plainly:
 # .build-mode is rewritten (and so newer than the binary) only when the mode changes.
@@ -41,9 +45,10 @@ $(OBJDIR)/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
 
-$(OBJDIR)/common/%.o: $(COMMON_DIR)/%.cpp
+# Only the flags common/ needs, so that every program can share these objects.
+$(COMMON_OBJDIR)/%.o: $(COMMON_DIR)/%.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c -o $@ $<
+	$(CXX) -I$(COMMON_DIR) -DLAB_PROJECT_DIR='"$(PROJECT_DIR)"' -MMD -MP $(CXXFLAGS) -c -o $@ $<
 
 .PHONY: clean
 clean:
