@@ -67,6 +67,8 @@ Child& Child::operator=(Child&& other) noexcept {
 ExitStatus Child::wait() {
   int status = 0;
   for (;;) {
+    // A Ctrl-C that came between two calls must not be lost while we block.
+    throw_if_interrupted();
     pid_t r = ::waitpid(pid_, &status, 0);
     if (r == pid_) break;
     if (r == -1 && errno == EINTR) {
@@ -137,6 +139,7 @@ void Channel::send_error(std::string_view what) { send(fmt::format("error:{}", w
 std::string Channel::receive() {
   char buf[4096];
   for (;;) {
+    throw_if_interrupted();
     ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
     if (n >= 0) return std::string(buf, static_cast<size_t>(n));
     if (errno == EINTR) {

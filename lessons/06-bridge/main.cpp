@@ -1,0 +1,636 @@
+// Lesson 06: a docker0 of our own (bridge, veth pairs, NAT, port mapping, network modes).
+//
+// What it shows: Docker's bridge network is made of ordinary kernel objects. A bridge (lab0, a
+// virtual switch) holds the gateway address of a private subnet; each container is a process in
+// its own network namespace whose eth0 is one end of a veth pair, the other end plugged into the
+// bridge. The containers reach each other and the gateway; MASQUERADE makes their connections to
+// "the internet" leave from the host's address; DNAT publishes a container port (-p 8080:80).
+// The other network modes are just other namespace choices: none, host, container.
+//
+// The calls, in order (all over rtnetlink with libnl, never by running `ip`):
+//   parent: rtnl_route_alloc_cache          is the subnet free?                ip -4 route
+//   parent: rtnl_link_add(type bridge)      + address, up                       ip link add lab0
+//   type bridge parent: clone(CLONE_NEWNET|CLONE_NEWUTS) two containers                     unshare
+//   -nu parent: rtnl_link_add(type veth)        + IFLA_MASTER, up                   ip link add ...
+//   type veth parent: rtnl_link_change(IFLA_NET_NS_PID) the peer into the container        ip link
+//   set X netns PID child:  rename to eth0, address, up, default route via the bridge parent:
+//   busybox ping in each namespace (setns), iptables -t nat MASQUERADE / DNAT
+// Man pages: network_namespaces(7), veth(4), rtnetlink(7), ip-link(8), bridge(8), iptables(8),
+// iptables-extensions(8) (MASQUERADE, DNAT), setns(2).
+//
+// Run it:  make && sudo ./bridge         (--mode none|host|container|bridge, --keep, --help)
+// Look for: the bridge's ports, four pings that got replies, "you came from 198.51.100.1" (the
+// host's address, not the container's), the page served through port 8080, and each mode's view.
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "error.hpp"
+#include "fd.hpp"
+#include "firewall.hpp"
+#include "host.hpp"
+#include "mount.hpp"
+#include "narrator.hpp"
+#include "net.hpp"
+#include "process.hpp"
+
+namespace {
+
+// "The internet" of the experiment: TEST-NET-2 (RFC 5737), reserved for documentation, so it
+// never clashes with a real network.
+constexpr const char* kOutsideSubnet = "198.51.100.0/24";
+constexpr int kOutsidePort = 9000;
+constexpr int kHostPort = 8080;
+constexpr int kContainerPort = 80;
+
+struct Options {
+  std::string bridge = "lab0";
+  std::string subnet = "172.29.0.0/24";
+  std::string mode = "all";
+  bool keep = false;
+  lab::OutputOptions output;
+};
+
+bool wants(const Options& opt, std::string_view mode) {
+  return opt.mode == "all" || opt.mode == mode;
+}
+
+// --- the child's side: a container (or "the internet") in new network and UTS namespaces -------
+
+struct ChildPlan {
+  std::string hostname;   // lab-c1, lab-c2, lab-outside
+  std::string temp_name;  // the veth peer's name until it becomes eth0
+  std::string cidr;       // eth0's address
+  std::string gateway;    // "" for no default route
+};
+
+// Waits for its veth end, makes it eth0, reports what it sees; then serves requests from the
+// parent ("serve": one HTTP request on kOutsidePort) until told to exit or the parent goes.
+int container_main(const ChildPlan& plan, lab::Channel& channel) noexcept {
+  try {
+    lab::check(::sethostname(plan.hostname.data(), plan.hostname.size()),
+               [&] { return fmt::format("sethostname(\"{}\")", plan.hostname); });
+    for (;;) {
+      std::string msg = channel.receive();
+      if (msg == "configure") {
+        net::configure_eth0_in_child(plan.temp_name, plan.cidr, plan.gateway);
+        channel.send_ok();
+        channel.send(net::encode(net::current_view()));
+      } else if (msg == "serve") {
+        std::string from =
+            net::serve_one_request_in_child(kOutsidePort, 5000, [&] { channel.send_ok(); });
+        channel.send(from);
+      } else {
+        return 0;  // "exit", or the parent closed its end
+      }
+    }
+  } catch (const std::exception& e) {
+    try {
+      channel.send_error(e.what());
+    } catch (...) {
+    }
+  }
+  return 1;
+}
+
+// A process that only looks: it reports its view of the network and exits. For the none and
+// host modes it is cloned with or without CLONE_NEWNET; for container mode it first joins
+// another container's namespace, as `docker run --network container:ID` does.
+int look_main(pid_t join_pid, lab::Channel& channel) noexcept {
+  try {
+    if (join_pid > 0) net::join_netns_of(join_pid);
+    channel.send_ok();
+    channel.send(net::encode(net::current_view()));
+    return 0;
+  } catch (const std::exception& e) {
+    try {
+      channel.send_error(e.what());
+    } catch (...) {
+    }
+  }
+  return 1;
+}
+
+// --- the parent's side ---------------------------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+struct Container {
+  ChildPlan plan;
+  lab::Child child;
+  std::optional<lab::Channel> channel;  // the parent's end
+  net::Link veth;                       // the host's end; owns the pair
+  std::string host_end;
+  std::string address;  // without prefix
+  net::View view;
+};
+
+Container start_container(ChildPlan plan, unsigned long flags) {
+  Container c;
+  c.plan = std::move(plan);
+  auto [parent_end, child_end] = lab::Channel::make_pair();
+  c.child = lab::clone_child(flags, [&, p = c.plan] {
+    parent_end.close();
+    return container_main(p, child_end);
+  });
+  child_end.close();
+  c.channel.emplace(std::move(parent_end));
+  return c;
+}
+
+std::string describe_view(const net::View& v) {
+  return fmt::format(
+      "sees {} ({})", fmt::join(v.interfaces, ", "),
+      v.addresses.empty() ? "no IPv4 address" : fmt::format("{}", fmt::join(v.addresses, ", ")));
+}
+
+net::View look(unsigned long flags, pid_t join_pid) {
+  auto [parent_end, child_end] = lab::Channel::make_pair();
+  lab::Child child = lab::clone_child(flags, [&] {
+    parent_end.close();
+    return look_main(join_pid, child_end);
+  });
+  child_end.close();
+  parent_end.expect_ok("looking at the network from the child");
+  net::View v = net::decode_view(parent_end.receive());
+  child.wait();
+  return v;
+}
+
+std::vector<std::string> busybox(std::initializer_list<std::string> args) {
+  std::vector<std::string> argv = {lab::host::default_rootfs() + "/bin/busybox"};
+  argv.insert(argv.end(), args);
+  return argv;
+}
+
+// busybox wget has no timeout of its own; run_in_netns stops it after 5 s.
+std::vector<std::string> wget(const std::string& url) {
+  return busybox({"wget", "-q", "-O", "-", url});
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+int steps_for(const std::string& mode) {
+  if (mode == "none" || mode == "host") return 1;
+  if (mode == "container") return 7;
+  if (mode == "bridge") return 13;
+  return 16;  // all
+}
+
+int run(const Options& opt) {
+  lab::host::require_root("./bridge");
+  const bool need_bridge = opt.mode != "none" && opt.mode != "host";
+  if (need_bridge) lab::host::require_rootfs(lab::host::default_rootfs());  // busybox ping, httpd
+  const bool need_nat = wants(opt, "bridge");
+  if (need_nat) lab::host::require(lab::host::check_command("iptables", "iptables"));
+
+  lab::Narrator say("bridge", opt.output.mode(), steps_for(opt.mode));
+  const net::Cidr subnet = *net::parse_cidr(opt.subnet);
+  const net::Cidr outside = *net::parse_cidr(kOutsideSubnet);
+  const std::string gateway = net::to_string(net::host_address(subnet, 1));
+  // Ctrl-C sets a flag; blocking waits notice it at once, and each step checks it before it
+  // starts, so a signal that lands between two netlink calls is not lost either.
+  auto step = [&](std::string_view call, std::string_view shell) {
+    lab::throw_if_interrupted();
+    say.step(call, shell);
+  };
+  nlohmann::json timings = nlohmann::json::object();
+  bool held = true;
+  std::vector<std::string> failures;
+  auto expect = [&](bool ok, const std::string& what) {
+    if (!ok) {
+      held = false;
+      failures.push_back(what);
+    }
+    return ok;
+  };
+
+  // Everything below is owned by locals: on any error or Ctrl-C the destructors undo it in
+  // reverse order (rules, ip_forward, servers, veths, containers, the bridge).
+  net::Netlink nl;
+  net::Link bridge;
+  std::vector<Container> containers;
+  std::optional<Container> world;
+  std::optional<net::Sysctl> ip_forward;
+  std::vector<net::IptablesRule> rules;
+  lab::Child httpd;
+  std::optional<lab::TempDir> www;
+
+  if (need_bridge) {
+    // Checked before anything is made or narrated: a clash is bad input, not a failed step.
+    std::vector<net::Cidr> routes = net::main_table_routes(nl);
+    for (const net::Cidr& ours : {subnet, outside}) {
+      if (auto clash = net::find_clash(ours, routes))
+        throw lab::UserError(fmt::format(
+            "the subnet {} overlaps the route {} on this host; choose another with --subnet",
+            net::to_string(ours), net::to_string(*clash)));
+    }
+    if (net::overlaps(subnet, outside))
+      throw lab::UserError(
+          fmt::format("--subnet {} overlaps the lesson's \"internet\" {}; choose another",
+                      opt.subnet, kOutsideSubnet));
+    if (net::find_link(nl, opt.bridge))
+      throw lab::UserError(
+          fmt::format("a link called {} exists already (an earlier --keep?); remove it "
+                      "with: sudo ip link del {}, or choose another with --bridge",
+                      opt.bridge, opt.bridge));
+    say.heading(fmt::format("bridge network {} on {}", opt.subnet, opt.bridge));
+    // ---- 1. the subnet must be free ----
+    step("rtnl_route_alloc_cache(AF_INET)", "ip -4 route");
+    say.say(fmt::format("{} route(s) here; none overlaps {} or {}", routes.size(), opt.subnet,
+                        kOutsideSubnet));
+
+    // ---- 2. the bridge, with the gateway address ----
+    step(fmt::format("rtnl_link_add(\"{}\", type bridge)", opt.bridge),
+         fmt::format("ip link add {} type bridge", opt.bridge));
+    auto t0 = Clock::now();
+    bridge = net::create_bridge(nl, opt.bridge);
+    timings["create bridge"] = ms_since(t0);
+    net::add_address(nl, bridge.ifindex(), opt.bridge,
+                     net::with_prefix(net::host_address(subnet, 1), subnet));
+    net::set_link_up(nl, bridge.ifindex(), opt.bridge);
+    say.say(
+        fmt::format("{} is up with {}: the containers' default gateway, as docker0 has 172.17.0.1",
+                    opt.bridge, net::with_prefix(net::host_address(subnet, 1), subnet)));
+    say.fact("bridge", opt.bridge);
+    say.fact("subnet", opt.subnet);
+    say.fact("gateway", gateway);
+
+    // ---- 3. two containers ----
+    const unsigned long flags = CLONE_NEWNET | CLONE_NEWUTS | SIGCHLD;
+    step(fmt::format("clone({}) x2", lab::clone_flags_to_string(flags)),
+         "unshare -nu sleep infinity &");
+    for (uint32_t i = 1; i <= 2; ++i) {
+      ChildPlan plan{fmt::format("lab-c{}", i), fmt::format("lab-veth{}c", i),
+                     net::with_prefix(net::host_address(subnet, i + 1), subnet), gateway};
+      containers.push_back(start_container(std::move(plan), flags));
+      containers.back().address = net::to_string(net::host_address(subnet, i + 1));
+      containers.back().host_end = fmt::format("lab-veth{}", i);
+    }
+    say.say(fmt::format("{} is pid {}, {} is pid {}; each has only a loopback device, down",
+                        containers[0].plan.hostname, containers[0].child.pid(),
+                        containers[1].plan.hostname, containers[1].child.pid()));
+
+    // ---- 4. one veth pair per container, the host's end on the bridge ----
+    step("rtnl_link_add(\"lab-veth1\", type veth, peer \"lab-veth1c\")",
+         "ip link add lab-veth1 type veth peer name lab-veth1c");
+    for (auto& c : containers) {
+      t0 = Clock::now();
+      c.veth = net::create_veth_pair(nl, c.host_end, c.plan.temp_name);
+      if (!timings.contains("create veth pair")) timings["create veth pair"] = ms_since(t0);
+      net::attach_to_bridge(nl, c.veth.ifindex(), bridge.ifindex(), c.host_end, opt.bridge);
+      net::set_link_up(nl, c.veth.ifindex(), c.host_end);
+    }
+    say.say(
+        fmt::format("lab-veth1 <-> lab-veth1c and lab-veth2 <-> lab-veth2c; IFLA_MASTER={} makes "
+                    "lab-veth1 and lab-veth2 its ports (ip link set lab-veth1 master {} up)",
+                    opt.bridge, opt.bridge));
+
+    // ---- 5. the peers move into the containers ----
+    step(fmt::format("rtnl_link_change(\"lab-veth1c\", IFLA_NET_NS_PID={})",
+                     containers[0].child.pid()),
+         fmt::format("ip link set lab-veth1c netns {}", containers[0].child.pid()));
+    for (auto& c : containers) {
+      t0 = Clock::now();
+      net::move_link_to_netns(nl, net::find_link(nl, c.plan.temp_name), c.plan.temp_name,
+                              c.child.pid());
+      if (!timings.contains("move veth into namespace"))
+        timings["move veth into namespace"] = ms_since(t0);
+    }
+    say.say(fmt::format("lab-veth1c is gone from here: it now lives in pid {}'s network namespace",
+                        containers[0].child.pid()));
+
+    // ---- 6. inside: eth0, its address, the default route ----
+    step(fmt::format("[in the child] IFLA_IFNAME=\"eth0\", rtnl_addr_add(\"{}\")",
+                     containers[0].plan.cidr),
+         fmt::format("ip addr add {} dev eth0", containers[0].plan.cidr));
+    say.say(
+        fmt::format("each child renames its end eth0, adds its address, sets lo and eth0 up, and "
+                    "routes everything else via {}",
+                    gateway));
+    nlohmann::json jcontainers = nlohmann::json::array();
+    for (auto& c : containers) {
+      t0 = Clock::now();
+      c.channel->send("configure");
+      c.channel->expect_ok(fmt::format("configuring eth0 in {}", c.plan.hostname));
+      if (!timings.contains("addresses and route")) timings["addresses and route"] = ms_since(t0);
+      c.view = net::decode_view(c.channel->receive());
+      say.say(fmt::format("{} {}", c.plan.hostname, describe_view(c.view)));
+      expect(
+          std::count(c.view.addresses.begin(), c.view.addresses.end(), "eth0 " + c.plan.cidr) == 1,
+          c.plan.hostname + " has no eth0 " + c.plan.cidr);
+      jcontainers.push_back({{"name", c.plan.hostname},
+                             {"pid", c.child.pid()},
+                             {"address", c.address},
+                             {"netns", c.view.netns},
+                             {"interfaces", c.view.interfaces},
+                             {"addresses", c.view.addresses},
+                             {"veth", c.host_end}});
+    }
+    say.fact("containers", jcontainers);
+  }
+
+  if (wants(opt, "bridge")) {
+    // ---- 7. what `bridge link` shows ----
+    step(fmt::format("rtnl_link_alloc_cache(), links with IFLA_MASTER={}", opt.bridge),
+         fmt::format("bridge link   (or brctl show {})", opt.bridge));
+    nlohmann::json jports = nlohmann::json::array();
+    std::vector<std::string> port_names;
+    for (const auto& p : net::bridge_ports(nl, bridge.ifindex())) {
+      say.say(fmt::format("{}: master {} state {}", p.name, opt.bridge, p.operstate));
+      jports.push_back({{"name", p.name}, {"state", p.operstate}});
+      port_names.push_back(p.name);
+    }
+    std::sort(port_names.begin(), port_names.end());
+    expect(port_names == std::vector<std::string>{"lab-veth1", "lab-veth2"},
+           "the bridge's ports are not lab-veth1 and lab-veth2");
+    say.fact("bridge_ports", jports);
+
+    // ---- 8. pings ----
+    step(fmt::format("[in each container] busybox ping -c 1 ..."),
+         fmt::format("nsenter -t {} -n ping -c 1 {}", containers[0].child.pid(),
+                     containers[1].address));
+    nlohmann::json jpings = nlohmann::json::array();
+    for (size_t i = 0; i < containers.size(); ++i) {
+      const auto& c = containers[i];
+      for (const std::string& to : {containers[1 - i].address, gateway}) {
+        auto t0 = Clock::now();
+        auto r = net::run_in_netns(c.child.pid(), busybox({"ping", "-c", "1", "-W", "2", to}));
+        if (!timings.contains("first ping")) timings["first ping"] = ms_since(t0);
+        bool ok = r.status.ok();
+        expect(ok, fmt::format("{} could not ping {}", c.plan.hostname, to));
+        say.say(fmt::format("{} -> {:<12} {}", c.plan.hostname, to, ok ? "reply" : "no reply"));
+        jpings.push_back({{"from", c.plan.hostname}, {"to", to}, {"ok", ok}});
+      }
+    }
+    say.fact("pings", jpings);
+
+    // ---- 9. "the internet": another namespace, joined to the host by its own veth ----
+    say.heading("NAT: MASQUERADE out, DNAT in (-p 8080:80)");
+    const std::string host_outside = net::to_string(net::host_address(outside, 1));
+    const std::string world_address = net::to_string(net::host_address(outside, 2));
+    step("clone(CLONE_NEWNET|CLONE_NEWUTS), rtnl_link_add(\"lab-out\", type veth)",
+         fmt::format(
+             "ip netns add lab-outside; ip link add lab-out type veth peer name lab-outc ..."));
+    world = start_container(ChildPlan{"lab-outside", "lab-outc",
+                                      net::with_prefix(net::host_address(outside, 2), outside), ""},
+                            CLONE_NEWNET | CLONE_NEWUTS | SIGCHLD);
+    world->address = world_address;
+    world->host_end = "lab-out";
+    world->veth = net::create_veth_pair(nl, "lab-out", "lab-outc");
+    net::add_address(nl, world->veth.ifindex(), "lab-out",
+                     net::with_prefix(net::host_address(outside, 1), outside));
+    net::set_link_up(nl, world->veth.ifindex(), "lab-out");
+    net::move_link_to_netns(nl, net::find_link(nl, "lab-outc"), "lab-outc", world->child.pid());
+    world->channel->send("configure");
+    world->channel->expect_ok("configuring eth0 in lab-outside");
+    world->view = net::decode_view(world->channel->receive());
+    say.say(fmt::format(
+        "lab-outside (pid {}) has eth0 {}; the host's end lab-out has {}; no route to {}",
+        world->child.pid(), world_address, host_outside, opt.subnet));
+
+    // ---- 10. forwarding and the rules ----
+    step("write(\"/proc/sys/net/ipv4/ip_forward\", \"1\"), iptables -t nat -A ...",
+         "sysctl -w net.ipv4.ip_forward=1; iptables -t nat -A POSTROUTING ...");
+    ip_forward.emplace("net/ipv4/ip_forward", "1");
+    say.fact("ip_forward_before", ip_forward->old_value());
+    rules.emplace_back(net::forward_rule(opt.subnet, false));
+    rules.emplace_back(net::forward_rule(opt.subnet, true));
+    rules.emplace_back(net::masquerade_rule(opt.subnet, opt.bridge));
+    rules.emplace_back(net::port_mapping_rule(kHostPort, containers[0].address, kContainerPort));
+    std::vector<std::string> listed = net::listed_lab_rules("nat");
+    for (const auto& l : net::listed_lab_rules("filter")) listed.push_back(l);
+    say.say(
+        fmt::format("ip_forward {} -> 1 (in this network namespace only); iptables -S now lists:",
+                    ip_forward->old_value()));
+    for (const auto& l : listed) say.say("  " + l);
+    expect(listed.size() == rules.size(), "iptables -S does not list the rules that were added");
+    say.fact("iptables_rules", listed);
+
+    // ---- 11. MASQUERADE: the container's connection leaves from the host's address ----
+    std::string url = fmt::format("http://{}:{}/", world_address, kOutsidePort);
+    step(fmt::format("[in lab-c1] busybox wget {}", url),
+         fmt::format("nsenter -t {} -n wget -qO- {}", containers[0].child.pid(), url));
+    world->channel->send("serve");
+    world->channel->expect_ok("starting the server in lab-outside");
+    auto fetched = net::run_in_netns(containers[0].child.pid(), wget(url));
+    std::string seen_from = world->channel->receive();
+    if (seen_from.rfind("error:", 0) == 0)
+      throw lab::UserError("server in lab-outside: " + seen_from.substr(6));
+    say.say(fmt::format("the server answered: \"{}\"", trim(fetched.output)));
+    bool masq =
+        expect(seen_from == host_outside,
+               fmt::format("the server saw {} instead of the host's {}", seen_from, host_outside));
+    say.say(
+        fmt::format("it saw {}: {}", seen_from.empty() ? "nobody" : seen_from,
+                    masq ? fmt::format("the host's address, not {} (MASQUERADE rewrote the source)",
+                                       containers[0].address)
+                         : "not the host's address"));
+    say.fact("masquerade", {{"server", url},
+                            {"seen_from", seen_from},
+                            {"container", containers[0].address},
+                            {"host_outside", host_outside},
+                            {"held", masq}});
+
+    // ---- 12. port mapping: outside -> host:8080 -> lab-c1:80 ----
+    std::string page = fmt::format("hello from {} ({}:{})", containers[0].plan.hostname,
+                                   containers[0].address, kContainerPort);
+    www.emplace("/tmp/lab-bridge-www-");
+    {
+      lab::UniqueFd f =
+          lab::open_fd(www->path() + "/index.html", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      std::string body = page + "\n";
+      lab::check(::write(f.get(), body.data(), body.size()), "write(index.html)");
+    }
+    std::string mapped = fmt::format("http://{}:{}/", host_outside, kHostPort);
+    step(fmt::format("[in lab-c1] busybox httpd -p {}; [in lab-outside] busybox wget {}",
+                     kContainerPort, mapped),
+         fmt::format("docker run -p {}:{} ...; curl {}", kHostPort, kContainerPort, mapped));
+    httpd = net::spawn_in_netns(
+        containers[0].child.pid(),
+        busybox({"httpd", "-f", "-p", std::to_string(kContainerPort), "-h", www->path()}));
+    net::CommandResult got;
+    for (int attempt = 0; attempt < 30; ++attempt) {  // until httpd listens
+      got = net::run_in_netns(world->child.pid(), wget(mapped));
+      if (got.status.ok()) break;
+      lab::sleep_ms(100);
+    }
+    bool mapped_ok = expect(got.status.ok() && trim(got.output) == page,
+                            fmt::format("{} did not give container one's page", mapped));
+    say.say(fmt::format("lab-outside got: \"{}\" {}", trim(got.output),
+                        mapped_ok ? "(DNAT sent it to the container)" : "(wrong)"));
+    say.fact(
+        "port_mapping",
+        {{"url", mapped}, {"page", trim(got.output)}, {"expected", page}, {"held", mapped_ok}});
+
+    // ---- 13. the rules go away (or stay, with --keep) ----
+    if (opt.keep) {
+      step("(--keep) the rules stay", "iptables -t nat -S");
+      say.say("they are removed by the commands printed at the end");
+    } else {
+      step("iptables -t nat -D ..., ip_forward restored", "iptables -t nat -D POSTROUTING ...");
+      for (auto& r : rules) r.remove();
+      ip_forward->restore();
+      std::vector<std::string> left = net::listed_lab_rules("nat");
+      for (const auto& l : net::listed_lab_rules("filter")) left.push_back(l);
+      std::string fwd = trim(lab::read_file("/proc/sys/net/ipv4/ip_forward"));
+      expect(left.empty(), "some lab-bridge rules are still listed");
+      say.say(fmt::format("iptables -S lists {} lab-bridge rule(s); ip_forward is {} again",
+                          left.size(), fwd));
+      say.fact("rules_left", left);
+    }
+  }
+
+  // ---- the other network modes ----
+  nlohmann::json modes = nlohmann::json::object();
+  if (wants(opt, "none") || wants(opt, "host") || opt.mode == "container")
+    say.heading("network modes");
+  if (wants(opt, "none")) {
+    step(fmt::format("clone({})   --network none",
+                     lab::clone_flags_to_string(CLONE_NEWNET | CLONE_NEWUTS | SIGCHLD)),
+         "docker run --network none busybox ip link");
+    net::View v = look(CLONE_NEWNET | CLONE_NEWUTS | SIGCHLD, 0);
+    bool ok =
+        expect(v.interfaces == std::vector<std::string>{"lo"}, "--network none saw more than lo");
+    say.say(fmt::format("none: {} - {}", describe_view(v),
+                        ok ? "only a loopback, no way out" : "unexpected"));
+    modes["none"] = {{"interfaces", v.interfaces}, {"netns", v.netns}, {"held", ok}};
+  }
+  if (wants(opt, "host")) {
+    step(fmt::format("clone({})   --network host",
+                     lab::clone_flags_to_string(CLONE_NEWUTS | SIGCHLD)),
+         "docker run --network host busybox ip link");
+    net::View v = look(CLONE_NEWUTS | SIGCHLD, 0);
+    net::View here = net::current_view();
+    bool ok = expect(v == here, "--network host did not see the host's interfaces");
+    say.say(fmt::format("host: {} interfaces, the same as the host's ({})", v.interfaces.size(),
+                        ok ? "no CLONE_NEWNET: the host's namespace " + v.netns : "differs"));
+    modes["host"] = {
+        {"interfaces", v.interfaces}, {"netns", v.netns}, {"host_netns", here.netns}, {"held", ok}};
+  }
+  if (opt.mode == "all" || opt.mode == "container") {
+    const Container& first = containers[0];
+    step(fmt::format(
+             "clone(CLONE_NEWUTS|SIGCHLD), setns(/proc/{}/ns/net)   --network container:lab-c1",
+             first.child.pid()),
+         fmt::format("nsenter -t {} -n ip addr", first.child.pid()));
+    net::View v = look(CLONE_NEWUTS | SIGCHLD, first.child.pid());
+    bool ok =
+        expect(v.netns == first.view.netns && std::count(v.addresses.begin(), v.addresses.end(),
+                                                         "eth0 " + first.plan.cidr) == 1,
+               "--network container did not share lab-c1's eth0");
+    say.say(fmt::format("container: {}, namespace {} = lab-c1's", describe_view(v), v.netns));
+    modes["container"] = {{"interfaces", v.interfaces},
+                          {"addresses", v.addresses},
+                          {"netns", v.netns},
+                          {"joined", first.view.netns},
+                          {"held", ok}};
+  }
+  if (!modes.empty()) say.fact("modes", modes);
+  say.fact("timings_ms", timings);
+  say.fact("kept", opt.keep);
+
+  if (opt.keep && need_bridge) {
+    // The namespaces outlive their processes only when pinned by a bind mount, like `ip netns`.
+    std::vector<std::string> names;
+    for (auto& c : containers) {
+      net::pin_netns(c.child.pid(), c.plan.hostname);
+      names.push_back(c.plan.hostname);
+    }
+    if (world) {
+      net::pin_netns(world->child.pid(), "lab-outside");
+      names.push_back("lab-outside");
+    }
+    bridge.release();
+    for (auto& c : containers) c.veth.release();
+    if (world) world->veth.release();
+    for (auto& r : rules) r.release();
+    if (ip_forward) ip_forward->release();
+    if (opt.output.mode() == lab::OutputMode::human) {
+      say.say(fmt::format("kept: try  sudo ip netns exec lab-c1 ping -c1 {}", gateway));
+      say.say("remove it all with:");
+      // Deleting the host's end of a veth deletes both ends at once; a namespace given up with
+      // `ip netns del` is torn down later, by a kernel worker, so its veths would linger a while.
+      std::vector<std::string> links = {opt.bridge};
+      for (auto& c : containers) links.push_back(c.host_end);
+      if (world) links.push_back(world->host_end);
+      say.say(fmt::format("  sudo ip link del {}", fmt::join(links, "; sudo ip link del ")));
+      say.say(fmt::format("  sudo ip netns del {}", fmt::join(names, "; sudo ip netns del ")));
+      for (auto& r : rules)
+        say.say("  sudo iptables " + net::join_argv(net::iptables_args(r.rule(), false)));
+      if (ip_forward)
+        say.say(fmt::format("  sudo sysctl -w net.ipv4.ip_forward={}", ip_forward->old_value()));
+    }
+  }
+
+  std::string what;
+  if (!held) {
+    what = fmt::format("{}", fmt::join(failures, "; "));
+  } else if (opt.mode == "none") {
+    what = "--network none: a new network namespace holds only lo";
+  } else if (opt.mode == "host") {
+    what = "--network host: without CLONE_NEWNET the process sees the host's interfaces";
+  } else if (opt.mode == "container") {
+    what = "--network container: the second process joined lab-c1's namespace and sees its eth0";
+  } else {
+    what = fmt::format(
+        "containers {} and {} on {} reach each other and the gateway; MASQUERADE hid them "
+        "behind {}; port {} reached lab-c1:{}",
+        containers[0].address, containers[1].address, opt.bridge,
+        net::to_string(net::host_address(outside, 1)), kHostPort, kContainerPort);
+    if (opt.mode == "all") what += "; none, host and container modes showed their views";
+  }
+  return say.verdict(held, what) ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  CLI::App app{
+      "Lesson 06: a docker0 of our own. Makes a bridge with the gateway address of a private "
+      "subnet, "
+      "two containers (network + UTS namespaces) each with a veth pair (eth0 inside, the other end "
+      "on "
+      "the bridge), checks they ping each other and the gateway, shows MASQUERADE and a port "
+      "mapping "
+      "against an \"outside\" namespace, and the none/host/container network modes. Removes "
+      "everything it made on every path, unless --keep.",
+      "bridge"};
+  app.add_option("--bridge", opt.bridge,
+                 "name of the bridge to create (1-15 bytes, no '/', ':' or spaces)")
+      ->capture_default_str()
+      ->check([](const std::string& s) { return net::validate_link_name(s); });
+  app.add_option("--subnet", opt.subnet,
+                 "the containers' private subnet; the bridge gets its first address (refused if it "
+                 "overlaps a route here)")
+      ->capture_default_str()
+      ->check([](const std::string& s) { return net::validate_subnet(s); });
+  app.add_option("--mode", opt.mode,
+                 "which network modes to show: all, bridge, none, host, container")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"all", "bridge", "none", "host", "container"}));
+  app.add_flag(
+      "--keep", opt.keep,
+      "leave the bridge, namespaces (as lab-c1, lab-c2, lab-outside in ip netns) and rules in "
+      "place for exploring, and print how to remove them");
+  lab::add_output_options(app, opt.output);
+  if (int rc = lab::parse_command_line(app, argc, argv); rc >= 0) return rc;
+  return lab::run_guarded("bridge", [&] { return run(opt); });
+}

@@ -1,0 +1,193 @@
+// Container networking the way Docker's bridge driver does it: a bridge, one veth pair per
+// container, addresses, a default route, all over rtnetlink (libnl-route-3), never by running `ip`.
+//
+// A network namespace has its own interfaces, addresses, routes, firewall and sysctls. A fresh
+// one holds only a loopback device that is down. A veth pair is a virtual cable: what goes in one
+// end comes out of the other, and the two ends may live in different namespaces. Put one end in
+// the container (renamed eth0), plug the other into a bridge (a virtual switch) on the host, give
+// the bridge the subnet's first address, and the bridge becomes the containers' default gateway.
+// See network_namespaces(7), veth(4), rtnetlink(7), ip-link(8), bridge(8).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "process.hpp"
+
+struct nl_sock;
+
+namespace net {
+
+// --- pure logic: addresses and names (unit-tested) -----------------------------------------------
+
+// An IPv4 prefix such as 172.29.0.0/24. `address` is in host byte order.
+struct Cidr {
+  uint32_t address = 0;
+  int prefix = 0;
+  bool operator==(const Cidr&) const = default;
+};
+
+std::string to_string(uint32_t address);  // 172.29.0.1
+std::string to_string(const Cidr& cidr);  // 172.29.0.0/24
+uint32_t netmask(int prefix);             // 24 -> 0xffffff00
+
+// Parses "a.b.c.d/n". On failure returns nullopt and puts the reason in `why`.
+std::optional<Cidr> parse_cidr(std::string_view text, std::string* why = nullptr);
+// Why `text` cannot be the containers' subnet ("" when it can): it must parse, be a network
+// address (host bits zero) and leave room for a gateway and two containers (/8 to /29).
+std::string validate_subnet(std::string_view text);
+// Two prefixes overlap exactly when one contains the other.
+bool overlaps(const Cidr& a, const Cidr& b);
+// The first route in `routes` that overlaps `subnet`, ignoring default routes (/0), which
+// overlap everything and are what packets for other subnets should use anyway.
+std::optional<Cidr> find_clash(const Cidr& subnet, const std::vector<Cidr>& routes);
+// The n-th address in the subnet: 1 is the gateway (the bridge), 2, 3 ... the containers.
+uint32_t host_address(const Cidr& subnet, uint32_t n);
+// The address with the subnet's prefix: "172.29.0.2/24".
+std::string with_prefix(uint32_t address, const Cidr& subnet);
+
+// Why `name` cannot be a network interface name ("" when it can): the kernel takes 1-15 bytes
+// (IFNAMSIZ 16 with the NUL) and refuses "/", ":", whitespace, "." and "..".
+std::string validate_link_name(std::string_view name);
+
+// --- the rtnetlink socket ------------------------------------------------------------------------
+
+// A NETLINK_ROUTE socket, bound to the network namespace of the process that opened it: a
+// socket keeps talking to that namespace even if its owner later moves (setns) elsewhere.
+class Netlink {
+ public:
+  Netlink();  // nl_socket_alloc + nl_connect(NETLINK_ROUTE)
+  ~Netlink();
+  Netlink(const Netlink&) = delete;
+  Netlink& operator=(const Netlink&) = delete;
+  nl_sock* get() const { return sock_; }
+
+ private:
+  nl_sock* sock_ = nullptr;
+};
+
+// Throws lab::SyscallError naming `call` when a libnl function returned a negative NLE_ code.
+void nl_check(int rc, const std::string& call);
+
+// --- links ---------------------------------------------------------------------------------------
+
+// Owns a link in the namespace it was made in and deletes it (RTM_DELLINK) when it goes away,
+// like `ip link del NAME`. Deleting either end of a veth pair deletes both; a link inside a
+// namespace also goes when the last process of that namespace exits.
+class Link {
+ public:
+  Link() = default;
+  Link(std::string name, int ifindex) : name_(std::move(name)), ifindex_(ifindex) {}
+  Link(Link&& other) noexcept
+      : name_(std::exchange(other.name_, {})), ifindex_(std::exchange(other.ifindex_, 0)) {}
+  Link& operator=(Link&& other) noexcept;
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+  ~Link() { remove(); }
+
+  const std::string& name() const { return name_; }
+  int ifindex() const { return ifindex_; }
+  void remove() noexcept;
+  std::string release() {
+    ifindex_ = 0;
+    return std::exchange(name_, {});
+  }
+
+ private:
+  std::string name_;
+  int ifindex_ = 0;
+};
+
+// The interface index of `name` in the socket's namespace, or 0 if there is none.
+int find_link(Netlink& nl, const std::string& name);
+
+// ip link add NAME type bridge
+Link create_bridge(Netlink& nl, const std::string& name);
+// ip link add NAME type veth peer name PEER. Returns the end called NAME; its peer is owned by
+// it (deleting one end deletes both).
+Link create_veth_pair(Netlink& nl, const std::string& name, const std::string& peer);
+// ip link set NAME master BRIDGE (plugs a port into the bridge)
+void attach_to_bridge(Netlink& nl, int ifindex, int bridge_ifindex, const std::string& name,
+                      const std::string& bridge);
+// ip link set NAME up
+void set_link_up(Netlink& nl, int ifindex, const std::string& name);
+// ip link set NAME netns PID: moves the link into the network namespace of process `pid`
+// (IFLA_NET_NS_PID). The link disappears from here and shows up there with the same name.
+void move_link_to_netns(Netlink& nl, int ifindex, const std::string& name, pid_t pid);
+// ip link set OLD name NEW (the link must be down)
+void rename_link(Netlink& nl, int ifindex, const std::string& old_name,
+                 const std::string& new_name);
+// ip addr add ADDRESS/PREFIX dev NAME
+void add_address(Netlink& nl, int ifindex, const std::string& name, const std::string& cidr);
+// ip route add default via GATEWAY dev NAME
+void add_default_route(Netlink& nl, int ifindex, const std::string& name,
+                       const std::string& gateway);
+
+// The IPv4 routes of the main table (ip -4 route), for the clash check.
+std::vector<Cidr> main_table_routes(Netlink& nl);
+
+// One line of `bridge link`: a port, its state and the bridge it is plugged into.
+struct BridgePort {
+  std::string name;
+  std::string operstate;  // "up", "down", "lowerlayerdown" ...
+};
+// The links whose master is `bridge_ifindex` (what `brctl show` lists as interfaces).
+std::vector<BridgePort> bridge_ports(Netlink& nl, int bridge_ifindex);
+
+// In the child, in its new namespace: the veth end called `temp_name` becomes eth0 with
+// `cidr`, lo and eth0 go up, and with a `gateway` the default route goes through it.
+void configure_eth0_in_child(const std::string& temp_name, const std::string& cidr,
+                             const std::string& gateway);
+
+// --- looking around a namespace ------------------------------------------------------------------
+
+// The interface names this process sees (if_nameindex(3)), in index order: "lo", "eth0".
+std::vector<std::string> interface_names();
+// "eth0 172.29.0.2/24" for each IPv4 address this process sees (getifaddrs(3)), lo left out.
+std::vector<std::string> ipv4_addresses();
+
+// What a process sees of the network, sent from a child to its parent in one message.
+struct View {
+  std::vector<std::string> interfaces;  // "lo", "eth0"
+  std::vector<std::string> addresses;   // "eth0 172.29.0.2/24"
+  std::string netns;                    // "net:[4026532290]"
+  bool operator==(const View&) const = default;
+};
+View current_view();  // this process's view
+std::string encode(const View& view);
+View decode_view(std::string_view text);
+
+// In the child playing "the internet": listen on `port`, call `listening()`, accept one HTTP
+// request (waiting at most `timeout_ms`), answer "you came from ADDRESS" and return ADDRESS, the
+// source address the connection arrived from. "" when nobody came.
+std::string serve_one_request_in_child(int port, int timeout_ms,
+                                       const std::function<void()>& listening);
+
+// setns(open("/proc/PID/ns/net"), CLONE_NEWNET): the calling process joins that namespace.
+void join_netns_of(pid_t pid);
+
+// What a command printed (stdout and stderr) and how it ended.
+struct CommandResult {
+  lab::ExitStatus status;
+  std::string output;
+};
+// nsenter -t PID -n ARGV...: runs `argv` in the network namespace of `pid` and waits for it,
+// at most `timeout_ms`; then it is killed (status.signal SIGKILL), as `timeout` would.
+CommandResult run_in_netns(pid_t pid, const std::vector<std::string>& argv, int timeout_ms = 5000);
+// The same, left running in the background (a server); its output is discarded.
+lab::Child spawn_in_netns(pid_t pid, const std::vector<std::string>& argv);
+// The argv as a shell would show it: "busybox ping -c 1 172.29.0.3".
+std::string join_argv(const std::vector<std::string>& argv);
+
+// ip netns attach NAME PID: bind-mounts /proc/PID/ns/net on /run/netns/NAME so the namespace
+// outlives its processes and `ip netns exec NAME ...` finds it (for --keep).
+void pin_netns(pid_t pid, const std::string& name);
+
+}  // namespace net
