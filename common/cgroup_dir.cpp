@@ -47,7 +47,9 @@ CgroupDir& CgroupDir::operator=(CgroupDir&& other) noexcept {
   return *this;
 }
 
-std::string CgroupDir::file(std::string_view name) const { return fmt::format("{}/{}", path_, name); }
+std::string CgroupDir::file(std::string_view name) const {
+  return fmt::format("{}/{}", path_, name);
+}
 
 void CgroupDir::remove() {
   if (path_.empty()) return;

@@ -54,7 +54,8 @@ class SubtreeControl {
   // already there. EBUSY here is v2's "no internal processes" rule (see errno_hint).
   static SubtreeControl enable(const std::string& dir, const std::string& controller);
   SubtreeControl(SubtreeControl&& other) noexcept
-      : file_(std::exchange(other.file_, {})), controller_(std::move(other.controller_)),
+      : file_(std::exchange(other.file_, {})),
+        controller_(std::move(other.controller_)),
         was_enabled_(other.was_enabled_) {}
   SubtreeControl& operator=(SubtreeControl&& other) noexcept;
   SubtreeControl(const SubtreeControl&) = delete;

@@ -12,7 +12,9 @@ namespace lab {
 struct OutputOptions {
   bool json = false;
   bool quiet = false;
-  OutputMode mode() const { return json ? OutputMode::json : quiet ? OutputMode::quiet : OutputMode::human; }
+  OutputMode mode() const {
+    return json ? OutputMode::json : quiet ? OutputMode::quiet : OutputMode::human;
+  }
 };
 
 // Adds --json and --quiet with their help text.

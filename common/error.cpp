@@ -12,7 +12,9 @@ namespace lab {
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 
 std::string errno_name(int err) {
   const char* name = strerrorname_np(err);
@@ -25,8 +27,9 @@ std::string errno_hint(int err, std::string_view call) {
   switch (err) {
     case EPERM:
       if (starts_with(call, "sethostname") || starts_with(call, "clone") ||
-          starts_with(call, "unshare") || starts_with(call, "mount") || starts_with(call, "chroot") ||
-          starts_with(call, "pivot_root") || starts_with(call, "setns"))
+          starts_with(call, "unshare") || starts_with(call, "mount") ||
+          starts_with(call, "chroot") || starts_with(call, "pivot_root") ||
+          starts_with(call, "setns"))
         return "this needs root (CAP_SYS_ADMIN); run it with sudo";
       return "not permitted: run it as root (sudo)";
     case EINVAL:
@@ -92,18 +95,18 @@ std::string flags_to_string(unsigned long flags, std::initializer_list<FlagName>
   return out.empty() ? "0" : out;
 }
 
-#define LAB_FLAG(f) FlagName { static_cast<unsigned long>(f), #f }
+#define LAB_FLAG(f) \
+  FlagName { static_cast<unsigned long>(f), #f }
 
 std::string clone_flags_to_string(unsigned long flags) {
   // The low byte of clone's flags is the signal sent to the parent when the child exits.
   unsigned long signal = flags & 0xff;
   std::string out = flags_to_string(
-      flags & ~0xffUL,
-      {LAB_FLAG(CLONE_NEWNS), LAB_FLAG(CLONE_NEWUTS), LAB_FLAG(CLONE_NEWIPC),
-       LAB_FLAG(CLONE_NEWPID), LAB_FLAG(CLONE_NEWNET), LAB_FLAG(CLONE_NEWUSER),
-       LAB_FLAG(CLONE_NEWCGROUP), LAB_FLAG(CLONE_VM), LAB_FLAG(CLONE_FS), LAB_FLAG(CLONE_FILES),
-       LAB_FLAG(CLONE_SIGHAND), LAB_FLAG(CLONE_THREAD), LAB_FLAG(CLONE_VFORK),
-       LAB_FLAG(CLONE_PARENT)});
+      flags & ~0xffUL, {LAB_FLAG(CLONE_NEWNS), LAB_FLAG(CLONE_NEWUTS), LAB_FLAG(CLONE_NEWIPC),
+                        LAB_FLAG(CLONE_NEWPID), LAB_FLAG(CLONE_NEWNET), LAB_FLAG(CLONE_NEWUSER),
+                        LAB_FLAG(CLONE_NEWCGROUP), LAB_FLAG(CLONE_VM), LAB_FLAG(CLONE_FS),
+                        LAB_FLAG(CLONE_FILES), LAB_FLAG(CLONE_SIGHAND), LAB_FLAG(CLONE_THREAD),
+                        LAB_FLAG(CLONE_VFORK), LAB_FLAG(CLONE_PARENT)});
   if (signal == SIGCHLD) {
     out = (out == "0") ? "SIGCHLD" : out + "|SIGCHLD";
   } else if (signal != 0) {
@@ -115,9 +118,9 @@ std::string clone_flags_to_string(unsigned long flags) {
 std::string mount_flags_to_string(unsigned long flags) {
   return flags_to_string(
       flags, {LAB_FLAG(MS_BIND), LAB_FLAG(MS_REC), LAB_FLAG(MS_PRIVATE), LAB_FLAG(MS_SHARED),
-              LAB_FLAG(MS_SLAVE), LAB_FLAG(MS_UNBINDABLE), LAB_FLAG(MS_RDONLY),
-              LAB_FLAG(MS_NOSUID), LAB_FLAG(MS_NODEV), LAB_FLAG(MS_NOEXEC), LAB_FLAG(MS_REMOUNT),
-              LAB_FLAG(MS_MOVE), LAB_FLAG(MS_RELATIME), LAB_FLAG(MS_STRICTATIME)});
+              LAB_FLAG(MS_SLAVE), LAB_FLAG(MS_UNBINDABLE), LAB_FLAG(MS_RDONLY), LAB_FLAG(MS_NOSUID),
+              LAB_FLAG(MS_NODEV), LAB_FLAG(MS_NOEXEC), LAB_FLAG(MS_REMOUNT), LAB_FLAG(MS_MOVE),
+              LAB_FLAG(MS_RELATIME), LAB_FLAG(MS_STRICTATIME)});
 }
 
 std::string umount_flags_to_string(int flags) {

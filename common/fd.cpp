@@ -13,18 +13,22 @@ std::string open_flags_to_string(int flags) {
   std::string access = (flags & O_ACCMODE) == O_WRONLY ? "O_WRONLY"
                        : (flags & O_ACCMODE) == O_RDWR ? "O_RDWR"
                                                        : "O_RDONLY";
-  std::string rest = flags_to_string(
-      static_cast<unsigned long>(flags & ~O_ACCMODE),
-      {{O_CLOEXEC, "O_CLOEXEC"}, {O_CREAT, "O_CREAT"}, {O_TRUNC, "O_TRUNC"},
-       {O_DIRECTORY, "O_DIRECTORY"}, {O_PATH, "O_PATH"}, {O_NOFOLLOW, "O_NOFOLLOW"}});
+  std::string rest =
+      flags_to_string(static_cast<unsigned long>(flags & ~O_ACCMODE), {{O_CLOEXEC, "O_CLOEXEC"},
+                                                                       {O_CREAT, "O_CREAT"},
+                                                                       {O_TRUNC, "O_TRUNC"},
+                                                                       {O_DIRECTORY, "O_DIRECTORY"},
+                                                                       {O_PATH, "O_PATH"},
+                                                                       {O_NOFOLLOW, "O_NOFOLLOW"}});
   return rest == "0" ? access : access + "|" + rest;
 }
 
 }  // namespace
 
 UniqueFd open_fd(const std::string& path, int flags, mode_t mode) {
-  int fd = check(::open(path.c_str(), flags, mode),
-                 [&] { return fmt::format("open({}, {})", quote(path), open_flags_to_string(flags)); });
+  int fd = check(::open(path.c_str(), flags, mode), [&] {
+    return fmt::format("open({}, {})", quote(path), open_flags_to_string(flags));
+  });
   return UniqueFd(fd);
 }
 

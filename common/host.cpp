@@ -58,19 +58,26 @@ bool contains(std::string_view haystack, std::string_view needle) {
 
 std::string_view to_string(Status s) {
   switch (s) {
-    case Status::ok: return "OK";
-    case Status::warn: return "WARN";
-    case Status::fail: return "FAIL";
+    case Status::ok:
+      return "OK";
+    case Status::warn:
+      return "WARN";
+    case Status::fail:
+      return "FAIL";
   }
   return "?";
 }
 
 std::string_view to_string(CgroupMode m) {
   switch (m) {
-    case CgroupMode::none: return "none";
-    case CgroupMode::v1: return "v1";
-    case CgroupMode::v2: return "v2";
-    case CgroupMode::hybrid: return "hybrid";
+    case CgroupMode::none:
+      return "none";
+    case CgroupMode::v1:
+      return "v1";
+    case CgroupMode::v2:
+      return "v2";
+    case CgroupMode::hybrid:
+      return "hybrid";
   }
   return "?";
 }
@@ -86,8 +93,8 @@ CgroupLayout detect_cgroups(const std::vector<MountInfo>& mounts,
                             const std::function<std::string(const std::string&)>& read_text) {
   // A v1 hierarchy lists its controllers among the superblock options: "rw,cpu,cpuacct".
   static const std::vector<std::string> kV1Controllers = {
-      "cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "devices", "freezer",
-      "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"};
+      "cpu",     "cpuacct", "cpuset",   "memory",     "pids",    "blkio", "devices",
+      "freezer", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma",  "misc"};
   CgroupLayout layout;
   for (const auto& m : mounts) {
     if (m.fstype == "cgroup2" && layout.v2_mount.empty()) {
@@ -103,8 +110,10 @@ CgroupLayout detect_cgroups(const std::vector<MountInfo>& mounts,
     layout.v2_controllers = split_words(read_text(layout.v2_mount + "/cgroup.controllers"), ' ');
   bool v1 = !layout.v1_controllers.empty();
   bool v2 = !layout.v2_mount.empty();
-  layout.mode = v1 && v2 ? CgroupMode::hybrid : v1 ? CgroupMode::v1 : v2 ? CgroupMode::v2
-                                                                         : CgroupMode::none;
+  layout.mode = v1 && v2 ? CgroupMode::hybrid
+                : v1     ? CgroupMode::v1
+                : v2     ? CgroupMode::v2
+                         : CgroupMode::none;
   return layout;
 }
 
@@ -135,8 +144,9 @@ Check check_cgroups() {
       detail = fmt::format("cgroup v1, {} controllers", l.v1_controllers.size());
       break;
     case CgroupMode::hybrid:
-      detail = fmt::format("hybrid: v1 controllers plus cgroup2 at {} (holding: {})", l.v2_mount,
-                           l.v2_controllers.empty() ? "none" : fmt::format("{}", fmt::join(l.v2_controllers, " ")));
+      detail = fmt::format(
+          "hybrid: v1 controllers plus cgroup2 at {} (holding: {})", l.v2_mount,
+          l.v2_controllers.empty() ? "none" : fmt::format("{}", fmt::join(l.v2_controllers, " ")));
       break;
   }
   if (cpu.empty())
@@ -173,7 +183,8 @@ Check check_overlay() {
     return {"overlayfs", Status::fail, "overlay is not in /proc/filesystems",
             "load it: modprobe overlay"};
   return {"overlayfs", Status::ok,
-          aufs ? "overlay and aufs both available" : "overlay available (aufs is not: mainline has no aufs)",
+          aufs ? "overlay and aufs both available"
+               : "overlay available (aufs is not: mainline has no aufs)",
           ""};
 }
 
@@ -194,7 +205,8 @@ Check check_root_propagation() {
 Check check_user_namespaces() {
   std::string max = trim(read_or_empty("/proc/sys/user/max_user_namespaces"));
   std::string debian = trim(read_or_empty("/proc/sys/kernel/unprivileged_userns_clone"));
-  std::string ubuntu = trim(read_or_empty("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"));
+  std::string ubuntu =
+      trim(read_or_empty("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"));
   if (max == "0")
     return {"user namespaces", Status::warn, "user.max_user_namespaces = 0",
             "sysctl -w user.max_user_namespaces=15000"};
@@ -210,8 +222,7 @@ Check check_user_namespaces() {
 
 Check check_rootfs(const std::string& rootfs) {
   std::string busybox = rootfs + "/bin/busybox";
-  if (::access(busybox.c_str(), X_OK) == 0)
-    return {"busybox rootfs", Status::ok, rootfs, ""};
+  if (::access(busybox.c_str(), X_OK) == 0) return {"busybox rootfs", Status::ok, rootfs, ""};
   return {"busybox rootfs", Status::fail, fmt::format("{} is missing", busybox),
           "build it: make rootfs"};
 }
@@ -231,20 +242,22 @@ std::string detect_environment(std::string_view osrelease, bool dockerenv, bool 
 }
 
 Check check_environment() {
-  std::string env = detect_environment(read_or_empty("/proc/sys/kernel/osrelease"),
-                                       fs::exists("/.dockerenv"), fs::exists("/run/.containerenv"),
-                                       read_or_empty("/proc/1/environ"));
+  std::string env =
+      detect_environment(read_or_empty("/proc/sys/kernel/osrelease"), fs::exists("/.dockerenv"),
+                         fs::exists("/run/.containerenv"), read_or_empty("/proc/1/environ"));
   if (env.empty()) return {"environment", Status::ok, "not inside a container or WSL", ""};
   if (env == "wsl")
     return {"environment", Status::warn, "WSL: namespaces work, cgroup and bridge lessons may not",
             "use WSL 2 with systemd enabled, or a Linux VM"};
-  return {"environment", Status::warn,
-          fmt::format("inside a container ({}): nested namespaces need a privileged container", env),
-          "run the lab on the host or in a VM, or start the container with --privileged"};
+  return {
+      "environment", Status::warn,
+      fmt::format("inside a container ({}): nested namespaces need a privileged container", env),
+      "run the lab on the host or in a VM, or start the container with --privileged"};
 }
 
 Check check_command(const std::string& command, const std::string& package) {
-  for (const char* dir : {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
+  for (const char* dir :
+       {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
     std::string path = fmt::format("{}/{}", dir, command);
     if (::access(path.c_str(), X_OK) == 0) return {command, Status::ok, path, ""};
   }
@@ -253,14 +266,16 @@ Check check_command(const std::string& command, const std::string& package) {
 
 void require(const Check& check) {
   if (check.status != Status::fail) return;
-  throw UserError(check.fix.empty() ? check.detail : fmt::format("{}; {}", check.detail, check.fix));
+  throw UserError(check.fix.empty() ? check.detail
+                                    : fmt::format("{}; {}", check.detail, check.fix));
 }
 
 void require_root(std::string_view program) {
   if (is_root()) return;
-  throw UserError(fmt::format("this lesson needs root (namespaces, mounts and cgroups need root); "
-                              "run: sudo {}",
-                              program));
+  throw UserError(
+      fmt::format("this lesson needs root (namespaces, mounts and cgroups need root); "
+                  "run: sudo {}",
+                  program));
 }
 
 void require_rootfs(const std::string& rootfs) { require(check_rootfs(rootfs)); }

@@ -33,8 +33,8 @@ std::string_view to_string(CgroupMode m);
 
 struct CgroupLayout {
   CgroupMode mode = CgroupMode::none;
-  std::string v2_mount;                              // "" when there is no cgroup2 mount
-  std::vector<std::string> v2_controllers;           // from <v2_mount>/cgroup.controllers
+  std::string v2_mount;                               // "" when there is no cgroup2 mount
+  std::vector<std::string> v2_controllers;            // from <v2_mount>/cgroup.controllers
   std::map<std::string, std::string> v1_controllers;  // controller -> its v1 mount point
 
   // Where `controller` can be used: "v1" (with v1_controllers[controller]), "v2", or "".

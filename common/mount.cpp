@@ -56,9 +56,12 @@ std::string MountInfo::propagation() const {
   std::string out;
   for (const auto& f : optional_fields) {
     std::string kind;
-    if (f.rfind("shared:", 0) == 0) kind = "shared";
-    else if (f.rfind("master:", 0) == 0) kind = "slave";
-    else if (f == "unbindable") kind = "unbindable";
+    if (f.rfind("shared:", 0) == 0)
+      kind = "shared";
+    else if (f.rfind("master:", 0) == 0)
+      kind = "slave";
+    else if (f == "unbindable")
+      kind = "unbindable";
     if (kind.empty()) continue;
     if (!out.empty()) out += ',';
     out += kind;
@@ -86,8 +89,8 @@ std::string decode_mount_escapes(std::string_view s) {
   auto is_octal = [](char c) { return c >= '0' && c <= '7'; };
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() &&
-        is_octal(s[i + 1]) && is_octal(s[i + 2]) && is_octal(s[i + 3])) {
+    if (s[i] == '\\' && i + 3 < s.size() && is_octal(s[i + 1]) && is_octal(s[i + 2]) &&
+        is_octal(s[i + 3])) {
       out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
       i += 3;
     } else {

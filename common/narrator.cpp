@@ -54,7 +54,9 @@ void Narrator::say(std::string_view line) {
   out_ << kIndent << line << '\n' << std::flush;
 }
 
-void Narrator::fact(const std::string& key, nlohmann::json value) { facts_[key] = std::move(value); }
+void Narrator::fact(const std::string& key, nlohmann::json value) {
+  facts_[key] = std::move(value);
+}
 
 bool Narrator::verdict(bool held, std::string_view what) {
   switch (mode_) {
@@ -70,8 +72,8 @@ bool Narrator::verdict(bool held, std::string_view what) {
     }
     case OutputMode::human:
     case OutputMode::quiet:
-      out_ << (held ? paint("verdict: HELD", "1;32") : paint("verdict: NOT HELD", "1;31"))
-           << " - " << what << '\n'
+      out_ << (held ? paint("verdict: HELD", "1;32") : paint("verdict: NOT HELD", "1;31")) << " - "
+           << what << '\n'
            << std::flush;
       break;
   }

@@ -21,8 +21,7 @@ enum class OutputMode { human, quiet, json, silent };
 
 class Narrator {
  public:
-  Narrator(std::string lesson, OutputMode mode, int total_steps, std::ostream& out,
-           bool colour);
+  Narrator(std::string lesson, OutputMode mode, int total_steps, std::ostream& out, bool colour);
   // The usual narrator: to stdout, colour when stdout is a terminal and NO_COLOR is unset.
   Narrator(std::string lesson, OutputMode mode, int total_steps);
 

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -13,7 +14,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <unistd.h>
 #include <iostream>
 
 #include "error.hpp"
@@ -45,7 +45,10 @@ extern "C" void on_interrupt(int) { g_interrupted = 1; }
 }  // namespace
 
 std::string ExitStatus::describe() const {
-  if (signal) return fmt::format("killed by {}", sigabbrev_np(signal) ? fmt::format("SIG{}", sigabbrev_np(signal)) : std::to_string(signal));
+  if (signal)
+    return fmt::format("killed by {}", sigabbrev_np(signal)
+                                           ? fmt::format("SIG{}", sigabbrev_np(signal))
+                                           : std::to_string(signal));
   return fmt::format("exited {}", code);
 }
 
@@ -82,7 +85,8 @@ ExitStatus Child::wait() {
 }
 
 ExitStatus Child::wait_foreground() {
-  struct sigaction ignore {}, old_int {}, old_quit {};
+  struct sigaction ignore {
+  }, old_int{}, old_quit{};
   ignore.sa_handler = SIG_IGN;
   ::sigaction(SIGINT, &ignore, &old_int);
   ::sigaction(SIGQUIT, &ignore, &old_quit);
@@ -136,6 +140,16 @@ void Channel::send(std::string_view msg) {
 
 void Channel::send_error(std::string_view what) { send(fmt::format("error:{}", what)); }
 
+void Channel::report_error(std::string_view what) noexcept {
+  try {
+    send_error(what);
+  } catch (...) {
+    // Nobody listens any more (the channel was closed before an exec, or the parent is gone):
+    // stderr is the last place where the message can still be seen.
+    std::fprintf(stderr, "child: %.*s\n", static_cast<int>(what.size()), what.data());
+  }
+}
+
 std::string Channel::receive() {
   char buf[4096];
   for (;;) {
@@ -173,8 +187,8 @@ void throw_if_interrupted() {
 }
 
 std::string namespace_link(pid_t pid, std::string_view type) {
-  std::string path = pid == 0 ? fmt::format("/proc/self/ns/{}", type)
-                              : fmt::format("/proc/{}/ns/{}", pid, type);
+  std::string path =
+      pid == 0 ? fmt::format("/proc/self/ns/{}", type) : fmt::format("/proc/{}/ns/{}", pid, type);
   char buf[256];
   ssize_t n = check(::readlink(path.c_str(), buf, sizeof buf - 1),
                     [&] { return fmt::format("readlink({})", quote(path)); });
@@ -182,7 +196,9 @@ std::string namespace_link(pid_t pid, std::string_view type) {
 }
 
 void sleep_ms(long ms) {
-  struct timespec left {ms / 1000, (ms % 1000) * 1000000};
+  struct timespec left {
+    ms / 1000, (ms % 1000) * 1000000
+  };
   while (::nanosleep(&left, &left) == -1 && errno == EINTR) throw_if_interrupted();
   throw_if_interrupted();
 }

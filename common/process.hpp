@@ -66,6 +66,9 @@ class Channel {
   std::string receive();
   void send_ok() { send("ok"); }
   void send_error(std::string_view what);
+  // For a child's last words in its catch block: like send_error, but never throws; if the
+  // message cannot be sent (channel closed, parent gone) it goes to stderr instead.
+  void report_error(std::string_view what) noexcept;
   // Waits for "ok"; otherwise throws UserError("<step>: <child's message>").
   void expect_ok(std::string_view step);
   void close() { fd_.reset(); }

@@ -51,8 +51,9 @@ int main(int argc, char** argv) {
     if (output.json) {
       fmt::print("{}\n", all.dump());
     } else {
-      fmt::print("{}\n", failures == 0 ? "doctor: this machine can run every lesson"
-                                       : fmt::format("doctor: {} problem(s) to fix first", failures));
+      fmt::print("{}\n", failures == 0
+                             ? "doctor: this machine can run every lesson"
+                             : fmt::format("doctor: {} problem(s) to fix first", failures));
     }
     return failures == 0 ? 0 : 1;
   });

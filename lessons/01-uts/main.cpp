@@ -55,10 +55,7 @@ int child_main(const Options& opt, lab::Channel& channel) noexcept {
     ::execl(shell, shell, "--norc", "-i", static_cast<char*>(nullptr));
     lab::check(-1, fmt::format("execl({})", lab::quote(shell)));
   } catch (const std::exception& e) {
-    try {
-      channel.send_error(e.what());
-    } catch (...) {
-    }
+    channel.report_error(e.what());
   }
   return 1;
 }
@@ -93,9 +90,10 @@ int run(const Options& opt) {
   const std::string reported = parent_end.receive();
   const std::string inside = reported.substr(0, reported.find('\n'));
   const std::string inside_domain = reported.substr(reported.find('\n') + 1);
-  say.say(fmt::format("setdomainname({}) too: uname() inside now says nodename \"{}\", "
-                      "domainname \"{}\"",
-                      lab::quote(opt.domainname), inside, inside_domain));
+  say.say(
+      fmt::format("setdomainname({}) too: uname() inside now says nodename \"{}\", "
+                  "domainname \"{}\"",
+                  lab::quote(opt.domainname), inside, inside_domain));
 
   say.step("uname() outside, readlink(\"/proc/{self,CHILD}/ns/uts\")",
            fmt::format("hostname; readlink /proc/$$/ns/uts /proc/{}/ns/uts", child.pid()));
@@ -116,7 +114,8 @@ int run(const Options& opt) {
 
   if (opt.shell) {
     say.say("a shell inside the namespace: try `hostname`, `hostname other`, `uname -n`;");
-    say.say("then in another terminal `hostname` shows the host's name is untouched. exit to leave.");
+    say.say(
+        "then in another terminal `hostname` shows the host's name is untouched. exit to leave.");
     parent_end.send("shell");
     child.wait_foreground();
   } else {
@@ -127,12 +126,14 @@ int run(const Options& opt) {
   bool held = inside == opt.hostname && inside_domain == opt.domainname &&
               outside_after == outside_before && ns_inside != ns_outside;
   std::string what =
-      held ? fmt::format("the hostname is \"{}\" inside the new UTS namespace and still \"{}\" "
-                         "outside",
-                         inside, outside_after)
-           : fmt::format("expected \"{}\" inside and \"{}\" unchanged outside, saw \"{}\" inside "
-                         "and \"{}\" outside",
-                         opt.hostname, outside_before, inside, outside_after);
+      held ? fmt::format(
+                 "the hostname is \"{}\" inside the new UTS namespace and still \"{}\" "
+                 "outside",
+                 inside, outside_after)
+           : fmt::format(
+                 "expected \"{}\" inside and \"{}\" unchanged outside, saw \"{}\" inside "
+                 "and \"{}\" outside",
+                 opt.hostname, outside_before, inside, outside_after);
   return say.verdict(held, what) ? 0 : 1;
 }
 

@@ -114,10 +114,7 @@ int shell_child(const Options& opt, lab::Channel& channel, int stdin_fd, int std
     // The channel is close-on-exec: the parent sees it close once the exec has happened.
     pid::exec_in_child({"/bin/sh"}, shell_environment());
   } catch (const std::exception& e) {
-    try {
-      channel.send_error(e.what());
-    } catch (...) {
-    }
+    channel.report_error(e.what());
   }
   return 1;
 }
@@ -148,10 +145,7 @@ int duties_app(lab::Channel& channel, int devnull) noexcept {
       }
     }
   } catch (const std::exception& e) {
-    try {
-      channel.send_error(e.what());
-    } catch (...) {
-    }
+    channel.report_error(e.what());
   }
   return 1;
 }
@@ -169,16 +163,12 @@ int duties_child(const Options& opt, lab::Channel& channel) noexcept {
     return pid::run_init([&] { return duties_app(channel, devnull.get()); },
                          [&] { channel.close(); });
   } catch (const std::exception& e) {
-    try {
-      channel.send_error(e.what());
-    } catch (...) {
-    }
+    channel.report_error(e.what());
   }
   return 1;
 }
 
 // --- the parent's side ---------------------------------------------------------------------------
-
 
 // The notes' experiment: /bin/sh as PID 1, then ps. Steps 1-5 (1-4 with --shell).
 bool show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
@@ -208,9 +198,10 @@ bool show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
   parent_end.expect_ok("making / private in the new mount namespace");
   say.say("mounts made from now on stay in the child's mount namespace");
 
-  say.step("mount(\"proc\", ROOTFS \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL); "
-           "chroot(ROOTFS)  [in the child]",
-           "mount -t proc proc ROOTFS/proc; chroot ROOTFS");
+  say.step(
+      "mount(\"proc\", ROOTFS \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL); "
+      "chroot(ROOTFS)  [in the child]",
+      "mount -t proc proc ROOTFS/proc; chroot ROOTFS");
   parent_end.expect_ok(fmt::format("mounting /proc and chroot into {}", opt.rootfs));
   say.say(fmt::format("ROOTFS = {}", opt.rootfs));
   say.say("a proc mounted from inside the new PID namespace lists that namespace's processes");
@@ -220,8 +211,8 @@ bool show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
   const std::string status = pid::read_status(child.pid());
   const std::vector<pid_t> nspid = pid::parse_nspid(status);
   const bool nspid_ok = nspid.size() == 2 && nspid[0] == child.pid() && nspid[1] == 1;
-  say.say(fmt::format("/proc/{}/status on the host: NSpid: {}", child.pid(),
-                      fmt::join(nspid, " ")));
+  say.say(
+      fmt::format("/proc/{}/status on the host: NSpid: {}", child.pid(), fmt::join(nspid, " ")));
   say.say(fmt::format("the same process is PID {} on the host and PID {} inside", child.pid(),
                       nspid.empty() ? 0 : nspid.back()));
   say.fact("host_pid", child.pid());
@@ -260,8 +251,9 @@ bool show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
   const std::string problem = pid::check_ps_shows_shell_and_ps(entries);
   if (problem.empty()) {
     say.say("two processes: the shell as PID 1, and ps; nothing of the host is visible");
-    say.say("(busybox sh runs ps in a fork of itself: \"{ps}\" is its name, \"/bin/sh\" its "
-            "command line)");
+    say.say(
+        "(busybox sh runs ps in a fork of itself: \"{ps}\" is its name, \"/bin/sh\" its "
+        "command line)");
   } else {
     say.say(problem);
   }
@@ -302,7 +294,8 @@ bool show_pid1_duties(const Options& opt, lab::Narrator& say) {
   parent_end.send("orphans");
   std::string reply = parent_end.receive();
   if (reply.empty() || reply.rfind("error:", 0) == 0)
-    throw lab::UserError(fmt::format("making orphans: {}", reply.empty() ? "the app died" : reply.substr(6)));
+    throw lab::UserError(
+        fmt::format("making orphans: {}", reply.empty() ? "the app died" : reply.substr(6)));
   pid_t orphan = 0, survivor = 0;
   int ppid_inside = 0;
   if (std::sscanf(reply.c_str(), "%d %d %d", &orphan, &survivor, &ppid_inside) != 3)
@@ -341,7 +334,8 @@ bool show_pid1_duties(const Options& opt, lab::Narrator& say) {
                            "start"
                          : "the zombie did not stay");
   } else {
-    std::string gone = wait_for_status(host_orphan, [](const std::string& st) { return st.empty(); });
+    std::string gone =
+        wait_for_status(host_orphan, [](const std::string& st) { return st.empty(); });
     zombie_reaped = gone.empty();
     say.say(fmt::format("/proc/{}: {}", host_orphan, zombie_reaped ? "gone" : "still there"));
     say.say(zombie_reaped ? "reaped: the init got SIGCHLD and called waitpid(-1, WNOHANG)"
@@ -369,9 +363,10 @@ bool show_pid1_duties(const Options& opt, lab::Narrator& say) {
                             : "PID 1 did not survive SIGTERM");
   } else {
     pid1_end = child.wait();
-    say.say(fmt::format("the init forwarded SIGTERM to the app (PID 2), which died of it; "
-                        "PID 1 then {}",
-                        pid1_end.describe()));
+    say.say(
+        fmt::format("the init forwarded SIGTERM to the app (PID 2), which died of it; "
+                    "PID 1 then {}",
+                    pid1_end.describe()));
     say.say("the container stopped at once, as docker stop expects");
   }
   say.fact("sigterm_ignored", sigterm_ignored);
@@ -386,8 +381,8 @@ bool show_pid1_duties(const Options& opt, lab::Narrator& say) {
   }
   const std::vector<pid_t> left = pid::host_pids_in_namespace(ns);
   const bool survivor_gone = pid::read_status(host_survivor).empty();
-  say.say(fmt::format("PID 1 {}; the orphan that was still running (host {}) is {}", pid1_end.describe(),
-                      host_survivor, survivor_gone ? "gone" : "STILL THERE"));
+  say.say(fmt::format("PID 1 {}; the orphan that was still running (host {}) is {}",
+                      pid1_end.describe(), host_survivor, survivor_gone ? "gone" : "STILL THERE"));
   say.say(left.empty() ? "no process is left in the namespace: the kernel killed them all"
                        : fmt::format("processes left: {}", fmt::join(left, " ")));
   say.fact("pid1_exit", pid1_end.shell_code());
@@ -395,7 +390,8 @@ bool show_pid1_duties(const Options& opt, lab::Narrator& say) {
   say.fact("left_in_namespace", left);
 
   const bool ended = left.empty() && survivor_gone;
-  if (opt.init) return orphan_held && zombie_reaped && pid1_end.shell_code() == 128 + SIGTERM && ended;
+  if (opt.init)
+    return orphan_held && zombie_reaped && pid1_end.shell_code() == 128 + SIGTERM && ended;
   return orphan_held && zombie_stays && sigterm_ignored && pid1_end.ok() && ended;
 }
 

@@ -44,8 +44,7 @@ std::string check_ps_shows_shell_and_ps(const std::vector<PsEntry>& entries) {
                        first.command);
   bool is_ps = second.command == "ps" || second.command.rfind("ps ", 0) == 0 ||
                second.command.rfind("{ps}", 0) == 0;
-  if (!is_ps)
-    return fmt::format("the second process is \"{}\", expected ps", second.command);
+  if (!is_ps) return fmt::format("the second process is \"{}\", expected ps", second.command);
   return "";
 }
 
@@ -59,7 +58,8 @@ std::string status_field(std::string_view status, std::string_view key) {
       std::string_view value = line.substr(key.size() + 1);
       while (!value.empty() && (value.front() == '\t' || value.front() == ' '))
         value.remove_prefix(1);
-      while (!value.empty() && (value.back() == '\t' || value.back() == ' ')) value.remove_suffix(1);
+      while (!value.empty() && (value.back() == '\t' || value.back() == ' '))
+        value.remove_suffix(1);
       return std::string(value);
     }
     start = end + 1;
@@ -89,7 +89,8 @@ void mount_proc_in_child(const std::string& rootfs) {
 }
 
 void chroot_in_child(const std::string& rootfs) {
-  lab::check(::chroot(rootfs.c_str()), [&] { return fmt::format("chroot({})", lab::quote(rootfs)); });
+  lab::check(::chroot(rootfs.c_str()),
+             [&] { return fmt::format("chroot({})", lab::quote(rootfs)); });
   lab::check(::chdir("/"), "chdir(\"/\")");
 }
 

@@ -75,7 +75,8 @@ int run_and_wait(const std::vector<std::string>& argv);
 // SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2: forwarded to the app. Returns the app's exit
 // code (128 + signal if a signal killed it) once the app has ended. Runs in PID 1; never throws.
 // `after_fork` runs in init once the app is forked (e.g. to close descriptors only the app needs).
-int run_init(const std::function<int()>& app, const std::function<void()>& after_fork = {}) noexcept;
+int run_init(const std::function<int()>& app,
+             const std::function<void()>& after_fork = {}) noexcept;
 
 // --- looking from the host -----------------------------------------------------------------------
 

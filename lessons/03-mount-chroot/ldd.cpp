@@ -24,8 +24,8 @@ namespace {
 template <typename T>
 T read_at(std::string_view image, std::uint64_t offset, const char* what) {
   if (offset > image.size() || image.size() - offset < sizeof(T))
-    throw std::invalid_argument(fmt::format("ELF {} at offset {} lies past the end of the file",
-                                            what, offset));
+    throw std::invalid_argument(
+        fmt::format("ELF {} at offset {} lies past the end of the file", what, offset));
   T out;
   std::memcpy(&out, image.data() + offset, sizeof(T));
   return out;
@@ -33,7 +33,8 @@ T read_at(std::string_view image, std::uint64_t offset, const char* what) {
 
 std::string string_at(std::string_view image, std::uint64_t offset, std::uint64_t limit) {
   if (offset >= image.size() || offset >= limit)
-    throw std::invalid_argument(fmt::format("ELF string at offset {} lies outside its table", offset));
+    throw std::invalid_argument(
+        fmt::format("ELF string at offset {} lies outside its table", offset));
   std::string_view rest = image.substr(offset, static_cast<size_t>(limit - offset));
   return std::string(rest.substr(0, rest.find('\0')));
 }
@@ -76,15 +77,16 @@ void parse_headers(std::string_view image, ElfInfo& info) {
   // where that address lives in the file.
   auto file_offset = [&](std::uint64_t vaddr) -> std::uint64_t {
     for (const auto& l : loads)
-      if (vaddr >= l.p_vaddr && vaddr < l.p_vaddr + l.p_filesz) return vaddr - l.p_vaddr + l.p_offset;
+      if (vaddr >= l.p_vaddr && vaddr < l.p_vaddr + l.p_filesz)
+        return vaddr - l.p_vaddr + l.p_offset;
     throw std::invalid_argument(fmt::format("ELF address {:#x} is in no loaded segment", vaddr));
   };
 
   std::vector<std::pair<std::int64_t, std::uint64_t>> entries;  // (d_tag, d_val)
   std::uint64_t strtab = 0, strsz = 0;
   bool have_strtab = false;
-  for (std::uint64_t off = dynamic->p_offset; off + sizeof(Dyn) <= dynamic->p_offset + dynamic->p_filesz;
-       off += sizeof(Dyn)) {
+  for (std::uint64_t off = dynamic->p_offset;
+       off + sizeof(Dyn) <= dynamic->p_offset + dynamic->p_filesz; off += sizeof(Dyn)) {
     const auto d = read_at<Dyn>(image, off, "dynamic entry");
     if (d.d_tag == DT_NULL) break;
     if (d.d_tag == DT_STRTAB) {
@@ -100,11 +102,20 @@ void parse_headers(std::string_view image, ElfInfo& info) {
   const std::uint64_t limit = strtab + strsz;
   for (const auto& [tag, val] : entries) {
     switch (tag) {
-      case DT_NEEDED: info.needed.push_back(string_at(image, strtab + val, limit)); break;
-      case DT_SONAME: info.soname = string_at(image, strtab + val, limit); break;
-      case DT_RPATH: info.rpath = split_path_list(string_at(image, strtab + val, limit)); break;
-      case DT_RUNPATH: info.runpath = split_path_list(string_at(image, strtab + val, limit)); break;
-      default: break;
+      case DT_NEEDED:
+        info.needed.push_back(string_at(image, strtab + val, limit));
+        break;
+      case DT_SONAME:
+        info.soname = string_at(image, strtab + val, limit);
+        break;
+      case DT_RPATH:
+        info.rpath = split_path_list(string_at(image, strtab + val, limit));
+        break;
+      case DT_RUNPATH:
+        info.runpath = split_path_list(string_at(image, strtab + val, limit));
+        break;
+      default:
+        break;
     }
   }
 }
@@ -131,7 +142,8 @@ void add_conf_dirs(const std::string& conf, int depth, std::vector<std::string>&
       if (std::find(out.begin(), out.end(), line.value) == out.end()) out.push_back(line.value);
       continue;
     }
-    std::string pattern = line.value.front() == '/' ? line.value : join(dirname_of(conf), line.value);
+    std::string pattern =
+        line.value.front() == '/' ? line.value : join(dirname_of(conf), line.value);
     glob_t g{};
     if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)  // glob(3) sorts its results
       for (size_t i = 0; i < g.gl_pathc; ++i) add_conf_dirs(g.gl_pathv[i], depth + 1, out);
@@ -146,7 +158,8 @@ ElfInfo parse_elf(std::string_view image) {
     throw std::invalid_argument("not an ELF file (no \\x7fELF magic)");
   const auto cls = static_cast<unsigned char>(image[EI_CLASS]);
   const auto data = static_cast<unsigned char>(image[EI_DATA]);
-  const unsigned char native = std::endian::native == std::endian::little ? ELFDATA2LSB : ELFDATA2MSB;
+  const unsigned char native =
+      std::endian::native == std::endian::little ? ELFDATA2LSB : ELFDATA2MSB;
   if (data != native) throw std::invalid_argument("ELF file of the other byte order");
   ElfInfo info;
   if (cls == ELFCLASS64) {
@@ -204,14 +217,19 @@ std::vector<std::string> ld_so_conf_dirs(const std::string& conf) {
 std::vector<std::string> default_dirs() {
   // glibc's system directories on a 64-bit multiarch system (Debian, Ubuntu), then the
   // traditional ones (Fedora, Arch use /lib64 and /usr/lib64).
-  return {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib",
+  return {"/lib/x86_64-linux-gnu",
+          "/usr/lib/x86_64-linux-gnu",
+          "/lib64",
+          "/usr/lib64",
+          "/lib",
           "/usr/lib"};
 }
 
 std::string expand_origin(std::string_view dir, std::string_view origin) {
   std::string out(dir);
   for (std::string_view token : {"${ORIGIN}", "$ORIGIN"}) {
-    for (size_t at = out.find(token); at != std::string::npos; at = out.find(token, at + origin.size()))
+    for (size_t at = out.find(token); at != std::string::npos;
+         at = out.find(token, at + origin.size()))
       out.replace(at, token.size(), origin);
   }
   return out;
@@ -269,7 +287,8 @@ Resolution resolve(const std::vector<std::string>& programs, const SearchPath& s
       std::vector<std::string> dirs;
       if (name.find('/') == std::string::npos) {
         if (obj.info.runpath.empty())
-          for (const auto& rpath : obj.rpath_chain) dirs.insert(dirs.end(), rpath.begin(), rpath.end());
+          for (const auto& rpath : obj.rpath_chain)
+            dirs.insert(dirs.end(), rpath.begin(), rpath.end());
         dirs.insert(dirs.end(), obj.info.runpath.begin(), obj.info.runpath.end());
         dirs.insert(dirs.end(), search.conf_dirs.begin(), search.conf_dirs.end());
         dirs.insert(dirs.end(), search.default_dirs.begin(), search.default_dirs.end());

@@ -26,13 +26,13 @@ namespace ldd {
 
 // What the loader reads from one ELF file.
 struct ElfInfo {
-  bool is_64bit = false;              // ELFCLASS64
-  std::uint16_t machine = 0;          // e_machine: EM_X86_64, EM_AARCH64, ...
-  std::string interpreter;            // PT_INTERP; "" for a library or a static program
-  std::vector<std::string> needed;    // DT_NEEDED, in order
-  std::vector<std::string> rpath;     // DT_RPATH, split on ':'
-  std::vector<std::string> runpath;   // DT_RUNPATH, split on ':'
-  std::string soname;                 // DT_SONAME; "" for a program
+  bool is_64bit = false;             // ELFCLASS64
+  std::uint16_t machine = 0;         // e_machine: EM_X86_64, EM_AARCH64, ...
+  std::string interpreter;           // PT_INTERP; "" for a library or a static program
+  std::vector<std::string> needed;   // DT_NEEDED, in order
+  std::vector<std::string> rpath;    // DT_RPATH, split on ':'
+  std::vector<std::string> runpath;  // DT_RUNPATH, split on ':'
+  std::string soname;                // DT_SONAME; "" for a program
 };
 
 // Parses an ELF image held in memory. Throws std::invalid_argument saying what is wrong when the

@@ -13,10 +13,10 @@
 //   parent: clone(CLONE_NEWNS|SIGCHLD)                       a child in a new mount namespace
 //   child:  mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)  mount --make-rprivate /
 //   child:  mount(VOLUME, ROOTFS/data, NULL, MS_BIND, NULL)  mount --bind VOLUME ROOTFS/data
-//   child:  pivot_root(".", "."); umount2(".", MNT_DETACH)    (or chroot(ROOTFS) with --root-switch)
-//   child:  execve("/bin/bash", ["bash", "-c", "ls /"])      the copied bash and ls, inside
-//   parent: read /proc/self/mountinfo and /proc/CHILD/mountinfo
-//   child:  write /data/lab-from-inside.txt; parent reads it in VOLUME
+//   child:  pivot_root(".", "."); umount2(".", MNT_DETACH)    (or chroot(ROOTFS) with
+//   --root-switch) child:  execve("/bin/bash", ["bash", "-c", "ls /"])      the copied bash and ls,
+//   inside parent: read /proc/self/mountinfo and /proc/CHILD/mountinfo child:  write
+//   /data/lab-from-inside.txt; parent reads it in VOLUME
 // Man pages: mount_namespaces(7), pivot_root(2), chroot(2), mount(2), ld.so(8), elf(5).
 //
 // Run it:  make && sudo ./mount-chroot        (--root-switch chroot, --escape, --shell, --help)
@@ -72,7 +72,9 @@ struct Plan {
   std::string host_marker;  // for the escape: a file only the host has
 };
 
-std::string joined(const std::vector<std::string>& names) { return fmt::format("{}", fmt::join(names, " ")); }
+std::string joined(const std::vector<std::string>& names) {
+  return fmt::format("{}", fmt::join(names, " "));
+}
 
 std::string switch_call(mountns::RootSwitch how, const std::string& rootfs) {
   return how == mountns::RootSwitch::chroot ? fmt::format("chroot({})", lab::quote(rootfs))
@@ -88,7 +90,8 @@ int child_main(const Plan& plan, lab::Channel& channel) noexcept {
     mountns::make_mounts_private_in_child();
     channel.send_ok();
     if (plan.bind_volume) {
-      mountns::bind_volume_in_child(plan.volume, plan.rootfs + std::string(mountns::kVolumeMountPoint));
+      mountns::bind_volume_in_child(plan.volume,
+                                    plan.rootfs + std::string(mountns::kVolumeMountPoint));
       channel.send_ok();
     }
     mountns::switch_root_in_child(plan.how, plan.rootfs);
@@ -122,10 +125,7 @@ int child_main(const Plan& plan, lab::Channel& channel) noexcept {
       }
     }
   } catch (const std::exception& e) {
-    try {
-      channel.send_error(e.what());
-    } catch (...) {
-    }
+    channel.report_error(e.what());
   }
   return 1;
 }
@@ -153,7 +153,8 @@ void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs, b
   ldd::Resolution needs = mountns::build_minimal_rootfs(dirs.rootfs, kPrograms);
   say.say(fmt::format("loader (PT_INTERP): {}", joined(needs.interpreters)));
   say.say(fmt::format("libraries (DT_NEEDED, searched like ld.so): {}", joined(needs.libraries)));
-  say.say(fmt::format("{} now holds: {}", dirs.rootfs, joined(mountns::list_directory(dirs.rootfs))));
+  say.say(
+      fmt::format("{} now holds: {}", dirs.rootfs, joined(mountns::list_directory(dirs.rootfs))));
   std::vector<std::string> copied = kPrograms;
   for (const auto& f : needs.all()) copied.push_back(f);
   say.fact("rootfs", dirs.rootfs);
@@ -201,24 +202,27 @@ int run_experiment(const Options& opt) {
   child_end.close();
   const std::string ns_outside = lab::namespace_link(0, "mnt");
   const std::string ns_inside = lab::namespace_link(child.pid(), "mnt");
-  say.say(fmt::format("child {} in mount namespace {} (the host's is {}), with a copy of the "
-                      "host's mount table",
-                      child.pid(), ns_inside, ns_outside));
+  say.say(
+      fmt::format("child {} in mount namespace {} (the host's is {}), with a copy of the "
+                  "host's mount table",
+                  child.pid(), ns_inside, ns_outside));
 
   say.step("mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL)  [in the child]",
            "mount --make-rprivate /");
   parent_end.expect_ok("making the child's mounts private");
   say.say(fmt::format("propagation of / on the host: {}; in the child every mount is private now,",
                       propagation));
-  say.say("so nothing the child mounts or unmounts reaches the host (and pivot_root will not "
-          "refuse with EINVAL)");
+  say.say(
+      "so nothing the child mounts or unmounts reaches the host (and pivot_root will not "
+      "refuse with EINVAL)");
 
   say.step(fmt::format("mount({}, {}, NULL, MS_BIND, NULL)  [in the child]",
                        lab::quote(dirs.volume), lab::quote(host_data)),
            "mount --bind $VOL $T/data");
   parent_end.expect_ok("bind-mounting the volume into the rootfs");
-  say.say("the volume goes in before the root switch, while the child still sees the host's "
-          "directories");
+  say.say(
+      "the volume goes in before the root switch, while the child still sees the host's "
+      "directories");
 
   if (how == mountns::RootSwitch::pivot_root) {
     say.step("pivot_root(\".\", \".\")  [in the child, cwd = the rootfs]",
@@ -230,8 +234,9 @@ int run_experiment(const Options& opt) {
   } else {
     say.step(fmt::format("chroot({})  [in the child]", lab::quote(dirs.rootfs)), "chroot $T");
     parent_end.expect_ok("switching the root with chroot");
-    say.say("only the child's root directory changed: the host's / is still mounted in its "
-            "namespace (see --escape)");
+    say.say(
+        "only the child's root directory changed: the host's / is still mounted in its "
+        "namespace (see --escape)");
   }
 
   say.step("execve(\"/bin/bash\", [\"bash\", \"-c\", \"ls /\"])  [in the child]",
@@ -250,22 +255,25 @@ int run_experiment(const Options& opt) {
   std::vector<std::string> child_mounts;
   for (const auto& m : lab::read_mountinfo(fmt::format("/proc/{}/mountinfo", child.pid())))
     child_mounts.push_back(m.mount_point);
-  const bool child_sees_volume =
-      std::find(child_mounts.begin(), child_mounts.end(), mountns::kVolumeMountPoint) != child_mounts.end();
+  const bool child_sees_volume = std::find(child_mounts.begin(), child_mounts.end(),
+                                           mountns::kVolumeMountPoint) != child_mounts.end();
   std::vector<std::string> host_leaks = mountns::mounts_under(lab::read_mountinfo(), dirs.rootfs);
   const std::vector<std::string> host_data_entries = mountns::list_directory(host_data);
   say.say(fmt::format("child: mounts at {} ({})", joined(child_mounts),
                       child_sees_volume ? "/data is the volume" : "NO /data mount"));
-  say.say(host_leaks.empty()
-              ? fmt::format("host:  no mount under {}; its data/ is an empty directory", dirs.rootfs)
-              : fmt::format("host:  LEAKED mounts: {}", joined(host_leaks)));
+  say.say(
+      host_leaks.empty()
+          ? fmt::format("host:  no mount under {}; its data/ is an empty directory", dirs.rootfs)
+          : fmt::format("host:  LEAKED mounts: {}", joined(host_leaks)));
   // If a mount did leak, take it away before the rootfs directory is removed.
-  for (auto it = host_leaks.rbegin(); it != host_leaks.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+  for (auto it = host_leaks.rbegin(); it != host_leaks.rend(); ++it)
+    ::umount2(it->c_str(), MNT_DETACH);
 
   const std::string file_inside = fmt::format("{}/{}", mountns::kVolumeMountPoint, kFileName);
   const std::string file_on_host = fmt::format("{}/{}", dirs.volume, kFileName);
-  say.step(fmt::format("open({}, O_WRONLY|O_CREAT), write()  [in the child]", lab::quote(file_inside)),
-           fmt::format("echo ... > {}", file_inside));
+  say.step(
+      fmt::format("open({}, O_WRONLY|O_CREAT), write()  [in the child]", lab::quote(file_inside)),
+      fmt::format("echo ... > {}", file_inside));
   parent_end.send("write");
   parent_end.expect_ok("writing a file into the volume");
   std::string on_host;
@@ -312,13 +320,15 @@ int run_experiment(const Options& opt) {
   const bool held = only_rootfs && child_sees_volume && host_leaks.empty() &&
                     host_data_entries.empty() && file_arrived;
   std::string what =
-      held ? fmt::format("after {}, `ls /` showed only the rootfs ({}); the volume at /data was "
-                         "mounted in the child only, and the file written to /data appeared in {}",
-                         mountns::to_string(how), joined(inside_ls), dirs.volume)
-           : fmt::format("ls / showed {} (rootfs: {}); child sees /data: {}; host mounts under "
-                         "the rootfs: {}; file on the host: {}",
-                         joined(inside_ls), joined(rootfs_entries), child_sees_volume,
-                         host_leaks.empty() ? "none" : joined(host_leaks), file_arrived);
+      held ? fmt::format(
+                 "after {}, `ls /` showed only the rootfs ({}); the volume at /data was "
+                 "mounted in the child only, and the file written to /data appeared in {}",
+                 mountns::to_string(how), joined(inside_ls), dirs.volume)
+           : fmt::format(
+                 "ls / showed {} (rootfs: {}); child sees /data: {}; host mounts under "
+                 "the rootfs: {}; file on the host: {}",
+                 joined(inside_ls), joined(rootfs_entries), child_sees_volume,
+                 host_leaks.empty() ? "none" : joined(host_leaks), file_arrived);
   return say.verdict(held, what) ? 0 : 1;
 }
 
@@ -353,8 +363,10 @@ mountns::EscapeAttempt escape_from(mountns::RootSwitch how, const HostDirs& dirs
   fs::remove(fs::path(dirs.rootfs) / "lab-escape", ec);
   say.say(fmt::format("child {}: ls / shows {}", pid, before));
 
-  say.step("mkdir(\"lab-escape\"), chroot(\"lab-escape\"), chdir(\"..\") x64, chroot(\".\")  [in the child]",
-           "mkdir x; chroot x; cd ../../..; chroot .");
+  say.step(
+      "mkdir(\"lab-escape\"), chroot(\"lab-escape\"), chdir(\"..\") x64, chroot(\".\")  [in the "
+      "child]",
+      "mkdir x; chroot x; cd ../../..; chroot .");
   say.say(fmt::format("access({}): {}", lab::quote(marker),
                       got.reached_host ? "found - the child is out, on the host's /"
                                        : "not found - the child is still in the rootfs"));
@@ -419,8 +431,8 @@ int main(int argc, char** argv) {
   auto* escape = app.add_flag(
       "--escape", opt.escape,
       "escape a chroot with the nested-chroot trick, then fail to escape pivot_root the same way");
-  auto* shell = app.add_flag("--shell", opt.shell,
-                             "after the experiment, leave you in the copied bash inside the rootfs");
+  auto* shell = app.add_flag(
+      "--shell", opt.shell, "after the experiment, leave you in the copied bash inside the rootfs");
   escape->excludes(shell);
   lab::add_output_options(app, opt.output);
   if (int code = lab::parse_command_line(app, argc, argv); code >= 0) return code;

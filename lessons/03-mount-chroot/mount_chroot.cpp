@@ -21,7 +21,9 @@ namespace mountns {
 
 namespace fs = std::filesystem;
 
-std::string_view to_string(RootSwitch s) { return s == RootSwitch::chroot ? "chroot" : "pivot_root"; }
+std::string_view to_string(RootSwitch s) {
+  return s == RootSwitch::chroot ? "chroot" : "pivot_root";
+}
 
 std::optional<RootSwitch> parse_root_switch(std::string_view text) {
   if (text == "chroot") return RootSwitch::chroot;
@@ -67,7 +69,8 @@ void bind_volume_in_child(const std::string& volume, const std::string& target) 
 }
 
 void chroot_in_child(const std::string& rootfs) {
-  lab::check(::chroot(rootfs.c_str()), [&] { return fmt::format("chroot({})", lab::quote(rootfs)); });
+  lab::check(::chroot(rootfs.c_str()),
+             [&] { return fmt::format("chroot({})", lab::quote(rootfs)); });
   lab::check(::chdir("/"), "chdir(\"/\")");
 }
 
@@ -80,8 +83,9 @@ void pivot_root_in_child(const std::string& rootfs) {
   // new one, at "/", and our cwd stays in the new root underneath. glibc has no wrapper.
   lab::check(static_cast<int>(::syscall(SYS_pivot_root, ".", ".")), "pivot_root(\".\", \".\")");
   // Detach the old root stacked on top; the host's tree is no longer reachable from here.
-  lab::check(::umount2(".", MNT_DETACH),
-             [] { return fmt::format("umount2(\".\", {})", lab::umount_flags_to_string(MNT_DETACH)); });
+  lab::check(::umount2(".", MNT_DETACH), [] {
+    return fmt::format("umount2(\".\", {})", lab::umount_flags_to_string(MNT_DETACH));
+  });
   lab::check(::chdir("/"), "chdir(\"/\")");
 }
 
@@ -138,9 +142,10 @@ std::string run_and_capture(const std::vector<std::string>& argv) {
   int status = 0;
   while (::waitpid(pid, &status, 0) == -1) lab::check(errno == EINTR ? 0 : -1, "waitpid()");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw lab::UserError(fmt::format("{} did not succeed (wait status {:#x}; exit 127 means it "
-                                     "could not be run: a missing library?)",
-                                     fmt::join(argv, " "), status));
+    throw lab::UserError(
+        fmt::format("{} did not succeed (wait status {:#x}; exit 127 means it "
+                    "could not be run: a missing library?)",
+                    fmt::join(argv, " "), status));
   return out;
 }
 
@@ -169,7 +174,8 @@ std::vector<std::string> split_lines(std::string_view text) {
   return out;
 }
 
-std::vector<std::string> mounts_under(const std::vector<lab::MountInfo>& mounts, std::string_view dir) {
+std::vector<std::string> mounts_under(const std::vector<lab::MountInfo>& mounts,
+                                      std::string_view dir) {
   std::string prefix(dir);
   while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
   std::vector<std::string> out;

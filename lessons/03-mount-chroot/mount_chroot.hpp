@@ -54,7 +54,7 @@ void pivot_root_in_child(const std::string& rootfs);
 void switch_root_in_child(RootSwitch how, const std::string& rootfs);
 
 struct EscapeAttempt {
-  bool reached_host = false;           // the host-only marker file was visible afterwards
+  bool reached_host = false;              // the host-only marker file was visible afterwards
   std::vector<std::string> root_listing;  // what "/" holds afterwards
 };
 // The classic escape by a root process: mkdir("lab-escape"), chroot("lab-escape") (the cwd is now
@@ -76,6 +76,7 @@ std::vector<std::string> list_directory(const std::string& dir);
 // Non-empty lines of `text`.
 std::vector<std::string> split_lines(std::string_view text);
 // Mount points in `mounts` at `dir` or below it.
-std::vector<std::string> mounts_under(const std::vector<lab::MountInfo>& mounts, std::string_view dir);
+std::vector<std::string> mounts_under(const std::vector<lab::MountInfo>& mounts,
+                                      std::string_view dir);
 
 }  // namespace mountns

@@ -61,16 +61,18 @@ CpuController find_cpu_controller(const lab::host::CgroupLayout& layout) {
     c.root = layout.v1_controllers.at("cpu");
     c.explanation =
         layout.mode == CgroupMode::hybrid
-            ? fmt::format("hybrid host: the cgroup v2 tree at {} holds {} but not cpu; cpu is a "
-                          "v1 hierarchy at {}: using cpu.cfs_quota_us",
-                          layout.v2_mount,
-                          layout.v2_controllers.empty()
-                              ? std::string("no controllers")
-                              : fmt::format("{}", fmt::join(layout.v2_controllers, " ")),
-                          c.root)
-            : fmt::format("cgroup v1: the cpu controller is its own hierarchy at {}: using "
-                          "cpu.cfs_quota_us",
-                          c.root);
+            ? fmt::format(
+                  "hybrid host: the cgroup v2 tree at {} holds {} but not cpu; cpu is a "
+                  "v1 hierarchy at {}: using cpu.cfs_quota_us",
+                  layout.v2_mount,
+                  layout.v2_controllers.empty()
+                      ? std::string("no controllers")
+                      : fmt::format("{}", fmt::join(layout.v2_controllers, " ")),
+                  c.root)
+            : fmt::format(
+                  "cgroup v1: the cpu controller is its own hierarchy at {}: using "
+                  "cpu.cfs_quota_us",
+                  c.root);
     return c;
   }
   throw lab::UserError(
@@ -99,10 +101,11 @@ std::string validate_period(long long period_us) {
 
 std::string validate_quota_below_period(long long quota_us, long long period_us) {
   if (quota_us >= period_us)
-    return fmt::format("a quota of {} us per {} us period is {}% of a CPU; one busy loop never "
-                       "uses more than 100%, so nothing would be throttled: give a quota below "
-                       "the period",
-                       quota_us, period_us, 100 * quota_us / period_us);
+    return fmt::format(
+        "a quota of {} us per {} us period is {}% of a CPU; one busy loop never "
+        "uses more than 100%, so nothing would be throttled: give a quota below "
+        "the period",
+        quota_us, period_us, 100 * quota_us / period_us);
   return "";
 }
 
@@ -124,8 +127,8 @@ long long parse_number(std::string_view text) {
 CpuLimit parse_cpu_max(std::string_view text) {
   auto words = split(trim(text), ' ');
   if (words.size() != 2)
-    throw std::invalid_argument(fmt::format("cpu.max should hold \"QUOTA PERIOD\", not \"{}\"",
-                                            trim(text)));
+    throw std::invalid_argument(
+        fmt::format("cpu.max should hold \"QUOTA PERIOD\", not \"{}\"", trim(text)));
   CpuLimit limit;
   limit.quota_us = words[0] == "max" ? -1 : parse_number(words[0]);
   limit.period_us = parse_number(words[1]);
@@ -156,8 +159,7 @@ void set_cpu_limit(const std::string& dir, Version v, const CpuLimit& limit) {
 }
 
 std::string set_cpu_limit_shell(const std::string& dir, Version v, const CpuLimit& limit) {
-  if (v == Version::v2)
-    return fmt::format("echo \"{}\" > {}/cpu.max", format_cpu_max(limit), dir);
+  if (v == Version::v2) return fmt::format("echo \"{}\" > {}/cpu.max", format_cpu_max(limit), dir);
   std::string quota = fmt::format("echo {} > {}/cpu.cfs_quota_us", limit.quota_us, dir);
   if (limit.period_us == kDefaultPeriodUs) return quota;
   return fmt::format("echo {} > {}/cpu.cfs_period_us; {}", limit.period_us, dir, quota);

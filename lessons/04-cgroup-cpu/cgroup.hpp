@@ -29,7 +29,7 @@ std::string_view to_string(Version v);
 // Where the cpu controller lives on this host.
 struct CpuController {
   Version version = Version::v2;
-  std::string root;         // the hierarchy's mount point, e.g. /sys/fs/cgroup/cpu or /sys/fs/cgroup
+  std::string root;  // the hierarchy's mount point, e.g. /sys/fs/cgroup/cpu or /sys/fs/cgroup
   std::string explanation;  // one line for the student: which layout, and why these files
 };
 // Pure: from lab::host::detect_cgroups(). v2 wins when its root offers cpu; otherwise a v1 cpu
@@ -46,7 +46,8 @@ struct CpuFiles {
 };
 CpuFiles files_for(Version v);
 
-// --- limits ---------------------------------------------------------------------------------------
+// --- limits
+// ---------------------------------------------------------------------------------------
 constexpr long long kMinQuotaUs = 1000;      // the kernel refuses less than 1 ms (EINVAL)
 constexpr long long kMinPeriodUs = 1000;     // 1 ms
 constexpr long long kMaxPeriodUs = 1000000;  // 1 s
@@ -56,7 +57,9 @@ struct CpuLimit {
   long long quota_us = -1;  // -1: no limit ("max" in v2)
   long long period_us = kDefaultPeriodUs;
   bool unlimited() const { return quota_us < 0; }
-  double percent() const { return unlimited() ? 100.0 : 100.0 * double(quota_us) / double(period_us); }
+  double percent() const {
+    return unlimited() ? 100.0 : 100.0 * double(quota_us) / double(period_us);
+  }
 };
 
 // Why a value cannot be used, or "" when it can (for CLI11 validators and for the engine).
@@ -78,14 +81,16 @@ void set_cpu_limit(const std::string& dir, Version v, const CpuLimit& limit);
 // The same as the shell would type it: echo 20000 > /sys/fs/cgroup/cpu/lab-cpu-1/cpu.cfs_quota_us
 std::string set_cpu_limit_shell(const std::string& dir, Version v, const CpuLimit& limit);
 
-// --- weights --------------------------------------------------------------------------------------
-// The default weight: 1024 cpu.shares in v1, 100 cpu.weight in v2. Weights `ratio`:1 are
-// ratio*default and default.
+// --- weights
+// -------------------------------------------------------------------------------------- The
+// default weight: 1024 cpu.shares in v1, 100 cpu.weight in v2. Weights `ratio`:1 are ratio*default
+// and default.
 long long default_weight(Version v);
 long long read_cpu_weight(const std::string& dir, Version v);
 void set_cpu_weight(const std::string& dir, Version v, long long weight);
 
-// --- accounting -----------------------------------------------------------------------------------
+// --- accounting
+// -----------------------------------------------------------------------------------
 struct CpuStat {
   long long nr_periods = 0;
   long long nr_throttled = 0;
@@ -95,8 +100,9 @@ struct CpuStat {
 CpuStat parse_cpu_stat(std::string_view text, Version v);
 CpuStat read_cpu_stat(const std::string& dir, Version v);
 
-// --- processes ------------------------------------------------------------------------------------
-// echo PID > DIR/tasks (v1) or DIR/cgroup.procs (v2), done by the parent.
+// --- processes
+// ------------------------------------------------------------------------------------ echo PID >
+// DIR/tasks (v1) or DIR/cgroup.procs (v2), done by the parent.
 void move_process_from_parent(const std::string& dir, Version v, pid_t pid);
 // Which cgroup of this hierarchy /proc/PID/cgroup names: "/lab-cpu-42". Pure on the file's text:
 // v1 lines look like "4:cpu,cpuacct:/lab-cpu-42", v2's like "0::/lab-cpu-42". "" if absent.
@@ -116,8 +122,9 @@ double cpu_seconds_of_process(pid_t pid);
 // Percent of one CPU.
 double share_percent(double cpu_seconds, double wall_seconds);
 
-// --- what the verdicts accept ---------------------------------------------------------------------
-// The measured share is within `tolerance` (relative) of the expected one.
+// --- what the verdicts accept
+// --------------------------------------------------------------------- The measured share is
+// within `tolerance` (relative) of the expected one.
 bool share_near(double measured_percent, double expected_percent, double tolerance = 0.25);
 // Two loops with weights 2:1 on one CPU: the measured ratio is in [1.5, 2.7].
 bool ratio_near(double measured, double expected);

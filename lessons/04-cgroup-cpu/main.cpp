@@ -23,9 +23,9 @@
 #include <sys/prctl.h>
 
 #include <cerrno>
-#include <csignal>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -107,7 +107,8 @@ std::vector<double> round_all(std::vector<double> xs) {
 }
 
 std::string limit_text(const cgroup::CpuLimit& limit, cgroup::Version v) {
-  if (v == cgroup::Version::v2) return fmt::format("cpu.max = \"{}\"", cgroup::format_cpu_max(limit));
+  if (v == cgroup::Version::v2)
+    return fmt::format("cpu.max = \"{}\"", cgroup::format_cpu_max(limit));
   return fmt::format("cpu.cfs_quota_us = {}{}   cpu.cfs_period_us = {}", limit.quota_us,
                      limit.unlimited() ? " (no limit)" : "", limit.period_us);
 }
@@ -133,7 +134,8 @@ lab::SubtreeControl enable_cpu_for_children(lab::Narrator& say, const std::strin
               ? "cpu was already enabled for the root's children"
               : "cpu is now enabled for the root's children (and disabled again at the end)");
   say.say("v2's \"no internal processes\" rule: a cgroup that holds processes cannot hand a");
-  say.say("controller to its children (EBUSY); the root is exempt, so lab-cpu-* goes right below it");
+  say.say(
+      "controller to its children (EBUSY); the root is exempt, so lab-cpu-* goes right below it");
   return grant;
 }
 
@@ -158,8 +160,7 @@ int run_quota(const Options& opt, lab::Narrator& say) {
   say.say(fmt::format("busy loop PID {}; its CPU time from /proc/{}/schedstat every second:",
                       loop.pid(), loop.pid()));
   std::vector<std::vector<double>> free_samples, limited_samples;
-  const double free_share =
-      measure(say, {loop.pid()}, {""}, opt.seconds, free_samples).at(0);
+  const double free_share = measure(say, {loop.pid()}, {""}, opt.seconds, free_samples).at(0);
   // On a busy machine other work takes part of the CPU; the quota is a ceiling, so it still shows.
   say.say(fmt::format("no limit: {:.1f}% of one CPU{}", free_share,
                       free_share < 80 ? " (other work on this machine took the rest)" : ""));
@@ -179,8 +180,7 @@ int run_quota(const Options& opt, lab::Narrator& say) {
   cgroup::move_process_from_parent(path, v, loop.pid());
   const std::string loop_cgroup = cgroup::cgroup_of_process(loop.pid(), v);
   say.say(fmt::format("/proc/{}/cgroup now says {}; measuring again:", loop.pid(), loop_cgroup));
-  const double limited_share =
-      measure(say, {loop.pid()}, {""}, opt.seconds, limited_samples).at(0);
+  const double limited_share = measure(say, {loop.pid()}, {""}, opt.seconds, limited_samples).at(0);
   say.say(fmt::format("limited: {:.1f}% of one CPU (asked for {:.1f}%)", limited_share,
                       limit.percent()));
 
@@ -219,14 +219,16 @@ int run_quota(const Options& opt, lab::Narrator& say) {
   const bool near = cgroup::share_near(limited_share, limit.percent());
   const bool held = near && stat.nr_throttled > 0 && removed;
   std::string what =
-      held ? fmt::format("the loop took {:.1f}% of a CPU, then {:.1f}% under a quota of {} of {} "
-                         "us ({:.1f}%), throttled in {} of {} periods",
-                         free_share, limited_share, limit.quota_us, limit.period_us,
-                         limit.percent(), stat.nr_throttled, stat.nr_periods)
-           : fmt::format("expected about {:.1f}% with throttling, measured {:.1f}% with {} "
-                         "throttled periods{}",
-                         limit.percent(), limited_share, stat.nr_throttled,
-                         removed ? "" : " (and the cgroup was not removed)");
+      held ? fmt::format(
+                 "the loop took {:.1f}% of a CPU, then {:.1f}% under a quota of {} of {} "
+                 "us ({:.1f}%), throttled in {} of {} periods",
+                 free_share, limited_share, limit.quota_us, limit.period_us, limit.percent(),
+                 stat.nr_throttled, stat.nr_periods)
+           : fmt::format(
+                 "expected about {:.1f}% with throttling, measured {:.1f}% with {} "
+                 "throttled periods{}",
+                 limit.percent(), limited_share, stat.nr_throttled,
+                 removed ? "" : " (and the cgroup was not removed)");
   return say.verdict(held, what) ? 0 : 1;
 }
 
@@ -245,13 +247,13 @@ int run_shares(const Options& opt, lab::Narrator& say) {
   if (v == cgroup::Version::v2) {
     // lab-cpu-PID holds no process, so it may pass cpu on; its leaves will hold the loops.
     inner_grant = lab::SubtreeControl::enable(path, "cpu");
-    say.say(fmt::format("echo +cpu > {}/cgroup.subtree_control: allowed, it holds no process",
-                        path));
+    say.say(
+        fmt::format("echo +cpu > {}/cgroup.subtree_control: allowed, it holds no process", path));
   }
   lab::CgroupDir heavy = lab::CgroupDir::create(path + "/heavy", cpu.root);
   lab::CgroupDir light = lab::CgroupDir::create(path + "/light", cpu.root);
-  say.say(fmt::format("both start at {} = {}", files.weight,
-                      cgroup::read_cpu_weight(light.path(), v)));
+  say.say(
+      fmt::format("both start at {} = {}", files.weight, cgroup::read_cpu_weight(light.path(), v)));
   say.fact("cgroup", path);
 
   const long long light_weight = cgroup::default_weight(v);
@@ -314,8 +316,8 @@ int run_shares(const Options& opt, lab::Narrator& say) {
                       shares.at(0), shares.at(1), ratio, heavy_weight, light_weight));
 
   say.step(fmt::format("kill(PID, SIGKILL) x2; rmdir heavy, light, {}", lab::quote(path)),
-           fmt::format("kill {} {}; rmdir {}/heavy {}/light {}", heavy_loop.pid(),
-                       light_loop.pid(), path, path, path));
+           fmt::format("kill {} {}; rmdir {}/heavy {}/light {}", heavy_loop.pid(), light_loop.pid(),
+                       path, path, path));
   const pid_t heavy_pid = heavy_loop.pid(), light_pid = light_loop.pid();
   heavy_loop.kill_and_reap();
   light_loop.kill_and_reap();
@@ -346,20 +348,22 @@ int run_shares(const Options& opt, lab::Narrator& say) {
 
   const bool held = cgroup::ratio_near(ratio, 2.0) && removed;
   std::string what =
-      held ? fmt::format("two loops on CPU {} with weights {}:{} got {:.1f}% and {:.1f}%, a ratio "
-                         "of {:.2f}",
-                         cpu_number, heavy_weight, light_weight, shares.at(0), shares.at(1), ratio)
-           : fmt::format("expected a ratio near 2 (1.5 to 2.7), measured {:.2f} ({:.1f}% and "
-                         "{:.1f}%){}",
-                         ratio, shares.at(0), shares.at(1),
-                         removed ? "" : " (and a cgroup was not removed)");
+      held ? fmt::format(
+                 "two loops on CPU {} with weights {}:{} got {:.1f}% and {:.1f}%, a ratio "
+                 "of {:.2f}",
+                 cpu_number, heavy_weight, light_weight, shares.at(0), shares.at(1), ratio)
+           : fmt::format(
+                 "expected a ratio near 2 (1.5 to 2.7), measured {:.2f} ({:.1f}% and "
+                 "{:.1f}%){}",
+                 ratio, shares.at(0), shares.at(1),
+                 removed ? "" : " (and a cgroup was not removed)");
   return say.verdict(held, what) ? 0 : 1;
 }
 
 int run(const Options& opt) {
   lab::host::require_root("./cgroup-cpu");
-  const bool v2 = cgroup::find_cpu_controller(lab::host::detect_cgroups()).version ==
-                  cgroup::Version::v2;
+  const bool v2 =
+      cgroup::find_cpu_controller(lab::host::detect_cgroups()).version == cgroup::Version::v2;
   const int steps = 7 + (v2 ? 1 : 0);
   lab::Narrator say("cgroup-cpu", opt.output.mode(), steps);
   return opt.mode == "quota" ? run_quota(opt, say) : run_shares(opt, say);

@@ -163,8 +163,9 @@ int run(const Options& opt) {
   step(fmt::format("mount(\"overlay\", \"C\", \"overlay\", 0, {})", lab::quote(options)),
        fmt::format("mount -t overlay overlay -o {} C", options));
   lab::Mount c_mount = overlay::mount_overlay(notes_layers, "C");
-  say.say("lowerdir A:B is read-only, A on top; every change goes to upper; work is the "
-          "kernel's scratch dir");
+  say.say(
+      "lowerdir A:B is read-only, A on top; every change goes to upper; work is the "
+      "kernel's scratch dir");
   say.fact("options", options);
   const bool aufs = overlay::kernel_has_filesystem("aufs");
   say.fact("aufs_available", aufs);
@@ -231,9 +232,9 @@ int run(const Options& opt) {
   say.heading("the Docker picture: image layers + init layer + rw layer = one rootfs");
   // Image layer 1 is the busybox rootfs itself: a lowerdir is never written to, so it can be used
   // as it is. Image layer 2 adds an app; the init layer holds what Docker writes per container.
-  for (const char* dir : {"layers", "layers/app", "layers/app/app", "layers/init",
-                          "layers/init/etc", "layers/rw", "layers/rw/diff", "layers/rw/work",
-                          "rootfs"})
+  for (const char* dir :
+       {"layers", "layers/app", "layers/app/app", "layers/init", "layers/init/etc", "layers/rw",
+        "layers/rw/diff", "layers/rw/work", "rootfs"})
     make_dir(dir);
   put_file("layers/app/app/hello.sh", "#!/bin/sh\necho hello from the app layer", 0755);
   put_file("layers/init/etc/hostname", "lab-container");
@@ -242,14 +243,15 @@ int run(const Options& opt) {
   const overlay::Layers docker_layers{
       {"layers/init", "layers/app", base_layer}, "layers/rw/diff", "layers/rw/work"};
   const std::string rootfs_options = overlay::mount_options(docker_layers);
-  step(fmt::format("mount(\"overlay\", \"rootfs\", \"overlay\", 0, {})",
-                   lab::quote(rootfs_options)),
-       fmt::format("mount -t overlay overlay -o {} rootfs", rootfs_options));
+  step(
+      fmt::format("mount(\"overlay\", \"rootfs\", \"overlay\", 0, {})", lab::quote(rootfs_options)),
+      fmt::format("mount -t overlay overlay -o {} rootfs", rootfs_options));
   lab::Mount rootfs_mount = overlay::mount_overlay(docker_layers, "rootfs");
   say.say(fmt::format("image layer 1: {} (busybox); image layer 2: layers/app (/app/hello.sh)",
                       base_layer));
-  say.say("init layer: layers/init (/etc/hostname, /etc/hosts, /etc/resolv.conf); rw layer: "
-          "layers/rw/diff (empty)");
+  say.say(
+      "init layer: layers/init (/etc/hostname, /etc/hosts, /etc/resolv.conf); rw layer: "
+      "layers/rw/diff (empty)");
   say.fact("rootfs_options", rootfs_options);
 
   step("read(\"/proc/self/mountinfo\")", "grep ' rootfs ' /proc/self/mountinfo");
@@ -265,10 +267,10 @@ int run(const Options& opt) {
   const std::string hostname = first_line("rootfs/etc/hostname");
   const bool busybox_seen = exists("rootfs/bin/busybox");
   const bool app_seen = exists("rootfs/app/hello.sh");
-  say.say(fmt::format("rootfs/etc/hostname says \"{}\" (init layer over busybox's); "
-                      "rootfs/bin/busybox {}; rootfs/app/hello.sh {}",
-                      hostname, busybox_seen ? "is there" : "MISSING",
-                      app_seen ? "is there" : "MISSING"));
+  say.say(fmt::format(
+      "rootfs/etc/hostname says \"{}\" (init layer over busybox's); "
+      "rootfs/bin/busybox {}; rootfs/app/hello.sh {}",
+      hostname, busybox_seen ? "is there" : "MISSING", app_seen ? "is there" : "MISSING"));
   say.fact("lowerdir_chain", chain);
   say.fact("upperdir", upperdir);
   say.fact("rootfs_hostname", hostname);
@@ -286,14 +288,15 @@ int run(const Options& opt) {
   const auto app_layer = overlay::list_dir("layers/app/app");
   const std::string init_hostname = first_line("layers/init/etc/hostname");
   say.say(fmt::format("the rw layer now holds: {}", words(rw_layer)));
-  say.say(fmt::format("layers/rw/diff/app has {}=\"{}\"{}: rootfs/app shows {}, though "
-                      "layers/app/app still holds {}",
-                      overlay::kOpaqueXattr, opaque,
-                      overlay::is_opaque(opaque) ? " (opaque)" : " (NOT opaque)",
-                      words(rootfs_app), words(app_layer)));
-  say.say(fmt::format("layers/init/etc/hostname still says \"{}\"; docker commit would save "
-                      "layers/rw/diff as a new image layer",
-                      init_hostname));
+  say.say(fmt::format(
+      "layers/rw/diff/app has {}=\"{}\"{}: rootfs/app shows {}, though "
+      "layers/app/app still holds {}",
+      overlay::kOpaqueXattr, opaque, overlay::is_opaque(opaque) ? " (opaque)" : " (NOT opaque)",
+      words(rootfs_app), words(app_layer)));
+  say.say(
+      fmt::format("layers/init/etc/hostname still says \"{}\"; docker commit would save "
+                  "layers/rw/diff as a new image layer",
+                  init_hostname));
   say.fact("rw_layer", rw_layer);
   say.fact("opaque_xattr", opaque);
   say.fact("rootfs_app_listing", rootfs_app);
@@ -303,8 +306,9 @@ int run(const Options& opt) {
 
   if (opt.shell) {
     say.say(fmt::format("a shell in {}, in this mount namespace: try ls C upper; cat C/x;", work));
-    say.say("ls -l upper; getfattr -n trusted.overlay.opaque layers/rw/diff/app; "
-            "chroot rootfs /bin/sh. exit to leave.");
+    say.say(
+        "ls -l upper; getfattr -n trusted.overlay.opaque layers/rw/diff/app; "
+        "chroot rootfs /bin/sh. exit to leave.");
     lab::Child shell = lab::clone_child(SIGCHLD, [] { return shell_in_child(); });
     shell.wait_foreground();
   }
@@ -313,9 +317,10 @@ int run(const Options& opt) {
   if (temp && opt.keep) temp->release();
   say.fact("kept", kept);
   if (kept)
-    say.say(fmt::format("kept {}: the mounts are gone with the namespace, the layers stay "
-                        "(rm -r it when done)",
-                        work));
+    say.say(
+        fmt::format("kept {}: the mounts are gone with the namespace, the layers stay "
+                    "(rm -r it when done)",
+                    work));
 
   const std::vector<std::string> abx = {"a", "b", "x"};
   const std::vector<std::string> expected_chain = docker_layers.lowerdirs;

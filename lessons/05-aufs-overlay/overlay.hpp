@@ -71,7 +71,8 @@ lab::Mount mount_overlay(const Layers& layers, const std::string& target);
 // Whether the running kernel knows the filesystem (from /proc/filesystems).
 bool kernel_has_filesystem(std::string_view fs);
 // mount("none", target, "aufs", MS_RDONLY, "br=..."), owned; only where the kernel has aufs.
-lab::Mount mount_aufs_read_only(const std::vector<std::string>& branches, const std::string& target);
+lab::Mount mount_aufs_read_only(const std::vector<std::string>& branches,
+                                const std::string& target);
 
 // lstat(2); nullopt when the path does not exist.
 std::optional<struct stat> lstat_path(const std::string& path);

@@ -95,10 +95,7 @@ int container_main(const ChildPlan& plan, lab::Channel& channel) noexcept {
       }
     }
   } catch (const std::exception& e) {
-    try {
-      channel.send_error(e.what());
-    } catch (...) {
-    }
+    channel.report_error(e.what());
   }
   return 1;
 }
@@ -113,10 +110,7 @@ int look_main(pid_t join_pid, lab::Channel& channel) noexcept {
     channel.send(net::encode(net::current_view()));
     return 0;
   } catch (const std::exception& e) {
-    try {
-      channel.send_error(e.what());
-    } catch (...) {
-    }
+    channel.report_error(e.what());
   }
   return 1;
 }

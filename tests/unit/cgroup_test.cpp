@@ -2,6 +2,8 @@
 // v1, v2 and hybrid hosts (fake mount tables), the cpu.max / cpu.stat / /proc files, option
 // checks, and the file writes on fake cgroup trees (plain directories), so the v2 path is
 // exercised even on a host that has none.
+#include "cgroup.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -9,7 +11,6 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "cgroup.hpp"
 #include "cgroup_dir.hpp"
 #include "error.hpp"
 #include "fd.hpp"
@@ -48,7 +49,8 @@ TEST(CgroupCpu, FindsTheCpuControllerOnEveryLayout) {
     std::string root;
     std::string explanation_has;
   } cases[] = {
-      {"pure v2", kPureV2, "cpuset cpu io memory pids\n", Version::v2, "/sys/fs/cgroup", "cgroup v2"},
+      {"pure v2", kPureV2, "cpuset cpu io memory pids\n", Version::v2, "/sys/fs/cgroup",
+       "cgroup v2"},
       {"pure v1", kPureV1, "", Version::v1, "/sys/fs/cgroup/cpu,cpuacct", "cgroup v1"},
       {"hybrid, v2 without cpu", kHybrid, "hugetlb\n", Version::v1, "/sys/fs/cgroup/cpu",
        "v2 tree at /sys/fs/cgroup/unified holds hugetlb but not cpu"},
@@ -118,8 +120,8 @@ TEST(CgroupCpu, ValidatesOptions) {
     long long value;
     bool ok;
   };
-  for (auto c : {Case{0, false}, Case{-5, false}, Case{999, false}, Case{1000, true},
-                 Case{20000, true}})
+  for (auto c :
+       {Case{0, false}, Case{-5, false}, Case{999, false}, Case{1000, true}, Case{20000, true}})
     EXPECT_EQ(cgroup::validate_quota(c.value).empty(), c.ok) << c.value;
   for (auto c : {Case{0, false}, Case{999, false}, Case{1000, true}, Case{100000, true},
                  Case{1000000, true}, Case{1000001, false}})
@@ -128,7 +130,8 @@ TEST(CgroupCpu, ValidatesOptions) {
     EXPECT_EQ(cgroup::validate_seconds(c.value).empty(), c.ok) << c.value;
   EXPECT_TRUE(cgroup::validate_quota_below_period(20000, 100000).empty());
   EXPECT_FALSE(cgroup::validate_quota_below_period(100000, 100000).empty());
-  EXPECT_EQ(cgroup::validate_quota(500), "the quota is 500 us; the kernel needs at least 1000 us (1 ms)");
+  EXPECT_EQ(cgroup::validate_quota(500),
+            "the quota is 500 us; the kernel needs at least 1000 us (1 ms)");
 }
 
 TEST(CgroupCpu, ParsesCpuStatOfBothVersions) {
@@ -150,8 +153,7 @@ TEST(CgroupCpu, ParsesCpuStatOfBothVersions) {
 }
 
 TEST(CgroupCpu, FindsTheCgroupInProcPidCgroup) {
-  const char* hybrid =
-      "9:name=systemd:/\n4:memory:/x\n2:cpuacct:/\n1:cpu:/lab-cpu-42\n0::/\n";
+  const char* hybrid = "9:name=systemd:/\n4:memory:/x\n2:cpuacct:/\n1:cpu:/lab-cpu-42\n0::/\n";
   const char* comounted = "3:cpu,cpuacct:/lab-cpu-7/heavy\n1:name=systemd:/user.slice\n";
   const char* v2 = "0::/lab-cpu-42/light\n";
   EXPECT_EQ(cgroup::cgroup_of(hybrid, Version::v1), "/lab-cpu-42");

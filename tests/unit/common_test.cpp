@@ -97,8 +97,8 @@ TEST(Mountinfo, Propagation) {
                {"shared:2 master:1", "shared,slave"},
                {"unbindable", "unbindable"}};
   for (const auto& c : cases) {
-    auto m = lab::parse_mountinfo_line(
-        std::string("1 0 8:1 / / rw ") + c.optional + (*c.optional ? " " : "") + "- ext4 /dev/sda1 rw");
+    auto m = lab::parse_mountinfo_line(std::string("1 0 8:1 / / rw ") + c.optional +
+                                       (*c.optional ? " " : "") + "- ext4 /dev/sda1 rw");
     EXPECT_EQ(m.propagation(), c.expected) << c.optional;
   }
 }
@@ -137,7 +137,9 @@ TEST(Mountinfo, FindsTheTopMount) {
 }
 
 // Fake mount tables for the three cgroup layouts DESIGN.md names.
-std::vector<lab::MountInfo> mounts_of(const std::string& text) { return lab::parse_mountinfo(text); }
+std::vector<lab::MountInfo> mounts_of(const std::string& text) {
+  return lab::parse_mountinfo(text);
+}
 
 TEST(Cgroups, DetectsPureV2) {
   auto layout = lab::host::detect_cgroups(
@@ -186,14 +188,15 @@ TEST(Host, DetectsEnvironment) {
   EXPECT_EQ(detect_environment("5.15.90.1-microsoft-standard-WSL2", false, false, ""), "wsl");
   EXPECT_EQ(detect_environment("6.1.0-13-amd64", true, false, ""), "docker");
   EXPECT_EQ(detect_environment("6.1.0-13-amd64", false, true, ""), "podman");
-  EXPECT_EQ(detect_environment("6.1.0", false, false, std::string("PATH=/bin\0container=lxc\0", 24)),
-            "container");
+  EXPECT_EQ(
+      detect_environment("6.1.0", false, false, std::string("PATH=/bin\0container=lxc\0", 24)),
+      "container");
   EXPECT_EQ(detect_environment("6.1.0-13-amd64", false, false, "HOME=/\0"), "");
 }
 
 TEST(Host, RequireThrowsTheFix) {
-  lab::host::Check failing{"busybox rootfs", lab::host::Status::fail, "build/rootfs/bin/busybox is missing",
-                           "build it: make rootfs"};
+  lab::host::Check failing{"busybox rootfs", lab::host::Status::fail,
+                           "build/rootfs/bin/busybox is missing", "build it: make rootfs"};
   try {
     lab::host::require(failing);
     FAIL();
@@ -220,11 +223,12 @@ TEST(Narrator, HumanStepsAndVerdict) {
   n.step("a very long call that does not leave room for the shell command at column 52", "x");
   n.fact("inside", "lab");
   EXPECT_TRUE(n.verdict(true, "it held"));
-  EXPECT_EQ(out.str(),
-            "[1/2] sethostname(\"lab\", 3)                         ~ hostname lab\n"
-            "      inside: lab\n"
-            "[2/2] a very long call that does not leave room for the shell command at column 52  ~ x\n"
-            "verdict: HELD - it held\n");
+  EXPECT_EQ(
+      out.str(),
+      "[1/2] sethostname(\"lab\", 3)                         ~ hostname lab\n"
+      "      inside: lab\n"
+      "[2/2] a very long call that does not leave room for the shell command at column 52  ~ x\n"
+      "verdict: HELD - it held\n");
 }
 
 TEST(Narrator, QuietPrintsOnlyTheVerdict) {

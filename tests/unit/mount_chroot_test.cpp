@@ -1,5 +1,7 @@
 // Lesson 03's pure logic: reading ELF headers, ld.so.conf, resolving libraries like ld.so does,
 // and the small helpers the story uses.
+#include "mount_chroot.hpp"
+
 #include <elf.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +9,6 @@
 #include <map>
 
 #include "ldd.hpp"
-#include "mount_chroot.hpp"
 
 namespace {
 
@@ -102,9 +103,17 @@ TEST(Elf, ParsesWhatTheLoaderReads) {
     const char* what;
     FakeElf elf;
   } cases[] = {
-      {"a program", {true, EM_X86_64, "/lib64/ld-linux-x86-64.so.2", {"libtinfo.so.6", "libc.so.6"}, "", "", ""}},
+      {"a program",
+       {true,
+        EM_X86_64,
+        "/lib64/ld-linux-x86-64.so.2",
+        {"libtinfo.so.6", "libc.so.6"},
+        "",
+        "",
+        ""}},
       {"a library", {true, EM_X86_64, "", {"ld-linux-x86-64.so.2"}, "", "", "libc.so.6"}},
-      {"rpath and runpath", {true, EM_X86_64, "/lib/ld.so", {"libx.so"}, "/opt/a:/opt/b", "$ORIGIN/../lib", ""}},
+      {"rpath and runpath",
+       {true, EM_X86_64, "/lib/ld.so", {"libx.so"}, "/opt/a:/opt/b", "$ORIGIN/../lib", ""}},
       {"a 32-bit program", {false, EM_386, "/lib/ld-linux.so.2", {"libc.so.6"}, "", "", ""}},
       {"an aarch64 library", {true, EM_AARCH64, "", {}, "", "", "libz.so.1"}},
   };
@@ -131,10 +140,21 @@ TEST(Elf, RefusesWhatIsNotElf) {
       {"empty", ""},
       {"a script", "#!/bin/sh\necho hi\n"},
       {"truncated after the header", good.substr(0, 70)},
-      {"bad class", [&] { auto s = good; s[EI_CLASS] = 7; return s; }()},
-      {"big endian", [&] { auto s = good; s[EI_DATA] = ELFDATA2MSB; return s; }()},
+      {"bad class",
+       [&] {
+         auto s = good;
+         s[EI_CLASS] = 7;
+         return s;
+       }()},
+      {"big endian",
+       [&] {
+         auto s = good;
+         s[EI_DATA] = ELFDATA2MSB;
+         return s;
+       }()},
   };
-  for (const auto& c : cases) EXPECT_THROW(ldd::parse_elf(c.image), std::invalid_argument) << c.what;
+  for (const auto& c : cases)
+    EXPECT_THROW(ldd::parse_elf(c.image), std::invalid_argument) << c.what;
 }
 
 TEST(LdSoConf, ParsesDirectoriesAndIncludes) {
@@ -202,7 +222,8 @@ FakeFs debian_like() {
   fs.files["/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"] = lib("ld-linux-x86-64.so.2");
   fs.files["/lib/x86_64-linux-gnu/libc.so.6"] = lib("libc.so.6", {"ld-linux-x86-64.so.2"});
   fs.files["/lib/x86_64-linux-gnu/libtinfo.so.6"] = lib("libtinfo.so.6", {"libc.so.6"});
-  fs.files["/lib/x86_64-linux-gnu/libselinux.so.1"] = lib("libselinux.so.1", {"libpcre2-8.so.0", "libc.so.6"});
+  fs.files["/lib/x86_64-linux-gnu/libselinux.so.1"] =
+      lib("libselinux.so.1", {"libpcre2-8.so.0", "libc.so.6"});
   fs.files["/lib/x86_64-linux-gnu/libpcre2-8.so.0"] = lib("libpcre2-8.so.0", {"libc.so.6"});
   fs.files["/lib32/libc.so.6"] = lib("libc.so.6", {}, false);
   return fs;
@@ -241,26 +262,58 @@ TEST(Resolve, SearchOrder) {
     std::vector<std::string> conf_dirs;
     std::string want_libfoo;  // "" = missing
   } cases[] = {
-      {"ld.so.conf directories in order", program({"libfoo.so"}),
+      {"ld.so.conf directories in order",
+       program({"libfoo.so"}),
        {{"/opt/b/libfoo.so", lib("libfoo.so")}, {"/opt/a/libfoo.so", lib("libfoo.so")}},
-       {"/opt/a", "/opt/b"}, "/opt/a/libfoo.so"},
-      {"a 32-bit library of the same name is skipped", program({"libfoo.so"}),
+       {"/opt/a", "/opt/b"},
+       "/opt/a/libfoo.so"},
+      {"a 32-bit library of the same name is skipped",
+       program({"libfoo.so"}),
        {{"/opt/a/libfoo.so", lib("libfoo.so", {}, false)}, {"/opt/b/libfoo.so", lib("libfoo.so")}},
-       {"/opt/a", "/opt/b"}, "/opt/b/libfoo.so"},
-      {"DT_RUNPATH before ld.so.conf", [] { auto p = program({"libfoo.so"}); p.runpath = {"/opt/run"}; return p; }(),
+       {"/opt/a", "/opt/b"},
+       "/opt/b/libfoo.so"},
+      {"DT_RUNPATH before ld.so.conf",
+       [] {
+         auto p = program({"libfoo.so"});
+         p.runpath = {"/opt/run"};
+         return p;
+       }(),
        {{"/opt/run/libfoo.so", lib("libfoo.so")}, {"/opt/a/libfoo.so", lib("libfoo.so")}},
-       {"/opt/a"}, "/opt/run/libfoo.so"},
-      {"$ORIGIN in DT_RUNPATH", [] { auto p = program({"libfoo.so"}); p.runpath = {"$ORIGIN/../lib"}; return p; }(),
-       {{"/bin/../lib/libfoo.so", lib("libfoo.so")}}, {}, "/bin/../lib/libfoo.so"},
-      {"DT_RPATH before ld.so.conf", [] { auto p = program({"libfoo.so"}); p.rpath = {"/opt/r"}; return p; }(),
+       {"/opt/a"},
+       "/opt/run/libfoo.so"},
+      {"$ORIGIN in DT_RUNPATH",
+       [] {
+         auto p = program({"libfoo.so"});
+         p.runpath = {"$ORIGIN/../lib"};
+         return p;
+       }(),
+       {{"/bin/../lib/libfoo.so", lib("libfoo.so")}},
+       {},
+       "/bin/../lib/libfoo.so"},
+      {"DT_RPATH before ld.so.conf",
+       [] {
+         auto p = program({"libfoo.so"});
+         p.rpath = {"/opt/r"};
+         return p;
+       }(),
        {{"/opt/r/libfoo.so", lib("libfoo.so")}, {"/opt/a/libfoo.so", lib("libfoo.so")}},
-       {"/opt/a"}, "/opt/r/libfoo.so"},
+       {"/opt/a"},
+       "/opt/r/libfoo.so"},
       {"DT_RPATH is ignored when DT_RUNPATH is present",
-       [] { auto p = program({"libfoo.so"}); p.rpath = {"/opt/r"}; p.runpath = {"/opt/run"}; return p; }(),
+       [] {
+         auto p = program({"libfoo.so"});
+         p.rpath = {"/opt/r"};
+         p.runpath = {"/opt/run"};
+         return p;
+       }(),
        {{"/opt/r/libfoo.so", lib("libfoo.so")}, {"/opt/run/libfoo.so", lib("libfoo.so")}},
-       {}, "/opt/run/libfoo.so"},
-      {"default directories last", program({"libfoo.so"}),
-       {{"/usr/lib/libfoo.so", lib("libfoo.so")}}, {"/opt/a"}, "/usr/lib/libfoo.so"},
+       {},
+       "/opt/run/libfoo.so"},
+      {"default directories last",
+       program({"libfoo.so"}),
+       {{"/usr/lib/libfoo.so", lib("libfoo.so")}},
+       {"/opt/a"},
+       "/usr/lib/libfoo.so"},
       {"missing", program({"libfoo.so"}), {}, {"/opt/a"}, ""},
   };
   for (const auto& c : cases) {

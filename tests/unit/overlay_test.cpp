@@ -1,5 +1,7 @@
 // Pure logic of lesson 05: overlay option strings and their escaping, the lowerdir chain read
 // back from mountinfo, aufs branch strings, whiteout and opaque detection, work dir checks.
+#include "overlay.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -7,8 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
-
-#include "overlay.hpp"
 
 namespace {
 
@@ -91,15 +91,15 @@ TEST(OverlayLowerdir, ChainReadBackFromMountinfo) {
       {"A::B", {"A", "B"}},  // "::" marks data-only layers
       {"", {}},
   };
-  for (const auto& c : cases) EXPECT_EQ(overlay::split_lowerdir(c.mountinfo_value), c.chain)
-      << c.mountinfo_value;
+  for (const auto& c : cases)
+    EXPECT_EQ(overlay::split_lowerdir(c.mountinfo_value), c.chain) << c.mountinfo_value;
 }
 
 TEST(OverlayLowerdir, RoundTripThroughEscaping) {
   // What we escape for mount(2) and the kernel prints back (octal for ',' and '\') splits into
   // the same paths.
-  for (const std::vector<std::string>& chain : std::vector<std::vector<std::string>>{
-           {"A", "B"}, {"a:b", "c"}, {"/tmp/x:y", "/tmp/z"}}) {
+  for (const std::vector<std::string>& chain :
+       std::vector<std::vector<std::string>>{{"A", "B"}, {"a:b", "c"}, {"/tmp/x:y", "/tmp/z"}}) {
     std::string joined;
     for (const auto& p : chain) joined += (joined.empty() ? "" : ":") + overlay::escape_path(p);
     EXPECT_EQ(overlay::split_lowerdir(joined), chain) << joined;
@@ -117,13 +117,10 @@ TEST(OverlayWhiteout, CharacterDeviceZeroZeroOnly) {
     dev_t rdev;
     bool whiteout;
   } cases[] = {
-      {S_IFCHR | 0000, makedev(0, 0), true},
-      {S_IFCHR | 0644, makedev(0, 0), true},
+      {S_IFCHR | 0000, makedev(0, 0), true},  {S_IFCHR | 0644, makedev(0, 0), true},
       {S_IFCHR | 0666, makedev(1, 3), false},  // /dev/null
-      {S_IFCHR | 0666, makedev(0, 1), false},
-      {S_IFBLK | 0660, makedev(0, 0), false},
-      {S_IFREG | 0644, makedev(0, 0), false},
-      {S_IFDIR | 0755, makedev(0, 0), false},
+      {S_IFCHR | 0666, makedev(0, 1), false}, {S_IFBLK | 0660, makedev(0, 0), false},
+      {S_IFREG | 0644, makedev(0, 0), false}, {S_IFDIR | 0755, makedev(0, 0), false},
       {S_IFLNK | 0777, makedev(0, 0), false},
   };
   for (const auto& c : cases) EXPECT_EQ(overlay::is_whiteout(c.mode, c.rdev), c.whiteout) << c.mode;
@@ -147,7 +144,10 @@ TEST(OverlayWorkDir, EmptyOrCreatableOnly) {
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   const std::string base = tmpl;
   fs::create_directory(base + "/full");
-  { std::FILE* f = std::fopen((base + "/full/file").c_str(), "w"); std::fclose(f); }
+  {
+    std::FILE* f = std::fopen((base + "/full/file").c_str(), "w");
+    std::fclose(f);
+  }
   fs::create_directory(base + "/empty");
   struct Case {
     std::string path;

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "pid.hpp"
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -12,8 +12,8 @@ TEST(PidStatus, Fields) {
   struct Case {
     std::string key, want;
   } cases[] = {
-      {"Name", "sleep"}, {"State", "Z (zombie)"}, {"PPid", "4325"}, {"Pid", "4331"},
-      {"NSpid", "4331\t3"}, {"Missing", ""}, {"Pi", ""},
+      {"Name", "sleep"},    {"State", "Z (zombie)"}, {"PPid", "4325"}, {"Pid", "4331"},
+      {"NSpid", "4331\t3"}, {"Missing", ""},         {"Pi", ""},
   };
   for (const auto& c : cases) EXPECT_EQ(pid::status_field(kStatus, c.key), c.want) << c.key;
 }
@@ -67,7 +67,8 @@ TEST(PidPs, ShellAndPsOnly) {
   for (const auto& c : cases)
     EXPECT_EQ(pid::check_ps_shows_shell_and_ps(c.entries).empty(), c.ok)
         << c.entries.size() << " entries";
-  EXPECT_EQ(pid::check_ps_shows_shell_and_ps({}), "ps listed 0 processes, expected 2 (the shell and ps)");
+  EXPECT_EQ(pid::check_ps_shows_shell_and_ps({}),
+            "ps listed 0 processes, expected 2 (the shell and ps)");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "uts.hpp"
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -17,7 +17,8 @@ TEST(UtsNames, Validation) {
       {"with-dash.and.dots", true},
   };
   for (const auto& c : cases) EXPECT_EQ(uts::validate_name(c.name).empty(), c.ok) << c.name;
-  EXPECT_EQ(uts::validate_name(std::string(65, 'x')), "the name is 65 bytes; the kernel allows at most 64");
+  EXPECT_EQ(uts::validate_name(std::string(65, 'x')),
+            "the name is 65 bytes; the kernel allows at most 64");
 }
 
 }  // namespace
