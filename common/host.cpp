@@ -11,6 +11,7 @@
 
 #include "error.hpp"
 #include "fd.hpp"
+#include "ipv4.hpp"
 
 #ifndef LAB_PROJECT_DIR
 #define LAB_PROJECT_DIR "."
@@ -262,6 +263,21 @@ Check check_command(const std::string& command, const std::string& package) {
     if (::access(path.c_str(), X_OK) == 0) return {command, Status::ok, path, ""};
   }
   return {command, Status::fail, "not installed", fmt::format("apt-get install {}", package)};
+}
+
+Check check_bridge_subnet() {
+  const std::string name = "bridge subnet";
+  auto subnet = ipv4::parse_cidr(ipv4::kLabSubnet);
+  auto routes = ipv4::parse_proc_net_route(read_or_empty("/proc/net/route"));
+  if (auto clash = ipv4::find_clash(*subnet, routes))
+    return {name, Status::warn,
+            fmt::format("{} overlaps the route to {} on this host", ipv4::kLabSubnet,
+                        ipv4::to_string(*clash)),
+            "give the bridge lesson another subnet: ./bridge --subnet 10.213.0.0/24"};
+  return {name, Status::ok,
+          fmt::format("{} is free (no route overlaps it; {} routes checked)", ipv4::kLabSubnet,
+                      routes.size()),
+          ""};
 }
 
 void require(const Check& check) {

@@ -56,6 +56,9 @@ Check check_user_namespaces();
 Check check_rootfs(const std::string& rootfs);
 Check check_environment();  // in a container, or WSL
 Check check_command(const std::string& command, const std::string& package);
+// The bridge lesson's subnet (172.29.0.0/24) must not overlap a route this host already has, or
+// its containers' packets would go the wrong way.
+Check check_bridge_subnet();
 
 bool filesystem_supported(std::string_view proc_filesystems, std::string_view fs);
 // "wsl", "docker", "podman", "container" or "" (bare metal or a VM), from what the host shows.

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
         lab::host::check_root_propagation(),
         lab::host::check_user_namespaces(),
         lab::host::check_rootfs(rootfs),
+        lab::host::check_bridge_subnet(),
         lab::host::check_command("unshare", "util-linux"),
         lab::host::check_command("nsenter", "util-linux"),
         lab::host::check_command("ip", "iproute2"),

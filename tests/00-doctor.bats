@@ -14,6 +14,7 @@ setup() {
   assert_line --regexp '^OK +cgroups .*cpu controller'
   assert_line --regexp '^OK +overlayfs '
   assert_line --regexp '^OK +busybox rootfs '
+  assert_line --regexp '^OK +bridge subnet +172\.29\.0\.0/24 is free'
   assert_line --index -1 "doctor: this machine can run every lesson"
   refute_line --regexp '^FAIL'
 }
@@ -38,6 +39,14 @@ setup() {
   assert_line --regexp '^FAIL +busybox rootfs +/nonexistent/rootfs/bin/busybox is missing$'
   assert_line --regexp 'fix: build it: make rootfs$'
   assert_line --index -1 --regexp '^doctor: [0-9]+ problem\(s\) to fix first$'
+}
+
+@test "doctor: a route that overlaps the bridge lesson's subnet is a WARN with the fix" {
+  requires root cmd:unshare cmd:ip
+  # in a throwaway network namespace, so the host's routes are never touched
+  run unshare -n sh -c "ip link set lo up && ip route add 172.29.0.0/16 dev lo && '$DOCTOR'"
+  assert_line --regexp '^WARN +bridge subnet +172\.29\.0\.0/24 overlaps the route to 172\.29\.0\.0/16 on this host$'
+  assert_line --partial 'fix: give the bridge lesson another subnet: ./bridge --subnet'
 }
 
 @test "doctor: without root it says to use sudo" {

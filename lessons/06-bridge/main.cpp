@@ -55,7 +55,7 @@ constexpr int kContainerPort = 80;
 
 struct Options {
   std::string bridge = "lab0";
-  std::string subnet = "172.29.0.0/24";
+  std::string subnet{lab::ipv4::kLabSubnet};
   std::string mode = "all";
   bool keep = false;
   lab::OutputOptions output;

@@ -37,41 +37,6 @@ namespace net {
 
 // --- pure logic ----------------------------------------------------------------------------------
 
-std::string to_string(uint32_t a) {
-  return fmt::format("{}.{}.{}.{}", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
-}
-
-std::string to_string(const Cidr& c) {
-  return fmt::format("{}/{}", to_string(c.address), c.prefix);
-}
-
-uint32_t netmask(int prefix) {
-  if (prefix <= 0) return 0;
-  if (prefix >= 32) return 0xffffffffu;
-  return ~((uint32_t{1} << (32 - prefix)) - 1);
-}
-
-std::optional<Cidr> parse_cidr(std::string_view text, std::string* why) {
-  auto fail = [&](std::string reason) -> std::optional<Cidr> {
-    if (why) *why = std::move(reason);
-    return std::nullopt;
-  };
-  size_t slash = text.find('/');
-  if (slash == std::string_view::npos)
-    return fail(fmt::format("\"{}\" has no /PREFIX; write it like 172.29.0.0/24", text));
-  std::string addr(text.substr(0, slash));
-  std::string_view len = text.substr(slash + 1);
-  in_addr in{};
-  if (::inet_pton(AF_INET, addr.c_str(), &in) != 1)
-    return fail(fmt::format("\"{}\" is not an IPv4 address", addr));
-  if (len.empty() || len.size() > 2 ||
-      len.find_first_not_of("0123456789") != std::string_view::npos)
-    return fail(fmt::format("\"{}\" is not a prefix length (0-32)", len));
-  int prefix = std::stoi(std::string(len));
-  if (prefix > 32) return fail(fmt::format("prefix /{} is longer than 32 bits", prefix));
-  return Cidr{ntohl(in.s_addr), prefix};
-}
-
 std::string validate_subnet(std::string_view text) {
   std::string why;
   auto cidr = parse_cidr(text, &why);
@@ -86,26 +51,6 @@ std::string validate_subnet(std::string_view text) {
     return fmt::format("{} is not a network address; did you mean {}?", text,
                        to_string(Cidr{network, cidr->prefix}));
   return "";
-}
-
-bool overlaps(const Cidr& a, const Cidr& b) {
-  int shorter = a.prefix < b.prefix ? a.prefix : b.prefix;
-  uint32_t mask = netmask(shorter);
-  return (a.address & mask) == (b.address & mask);
-}
-
-std::optional<Cidr> find_clash(const Cidr& subnet, const std::vector<Cidr>& routes) {
-  for (const auto& r : routes)
-    if (r.prefix > 0 && overlaps(subnet, r)) return r;
-  return std::nullopt;
-}
-
-uint32_t host_address(const Cidr& subnet, uint32_t n) {
-  return (subnet.address & netmask(subnet.prefix)) + n;
-}
-
-std::string with_prefix(uint32_t address, const Cidr& subnet) {
-  return fmt::format("{}/{}", to_string(address), subnet.prefix);
 }
 
 std::string validate_link_name(std::string_view name) {

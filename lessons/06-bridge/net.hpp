@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "ipv4.hpp"
 #include "process.hpp"
 
 struct nl_sock;
@@ -27,31 +28,19 @@ namespace net {
 
 // --- pure logic: addresses and names (unit-tested) -----------------------------------------------
 
-// An IPv4 prefix such as 172.29.0.0/24. `address` is in host byte order.
-struct Cidr {
-  uint32_t address = 0;
-  int prefix = 0;
-  bool operator==(const Cidr&) const = default;
-};
+// IPv4 prefixes and their arithmetic live in common/ipv4.hpp (make doctor uses them too).
+using lab::ipv4::Cidr;
+using lab::ipv4::find_clash;
+using lab::ipv4::host_address;
+using lab::ipv4::netmask;
+using lab::ipv4::overlaps;
+using lab::ipv4::parse_cidr;
+using lab::ipv4::to_string;
+using lab::ipv4::with_prefix;
 
-std::string to_string(uint32_t address);  // 172.29.0.1
-std::string to_string(const Cidr& cidr);  // 172.29.0.0/24
-uint32_t netmask(int prefix);             // 24 -> 0xffffff00
-
-// Parses "a.b.c.d/n". On failure returns nullopt and puts the reason in `why`.
-std::optional<Cidr> parse_cidr(std::string_view text, std::string* why = nullptr);
 // Why `text` cannot be the containers' subnet ("" when it can): it must parse, be a network
 // address (host bits zero) and leave room for a gateway and two containers (/8 to /29).
 std::string validate_subnet(std::string_view text);
-// Two prefixes overlap exactly when one contains the other.
-bool overlaps(const Cidr& a, const Cidr& b);
-// The first route in `routes` that overlaps `subnet`, ignoring default routes (/0), which
-// overlap everything and are what packets for other subnets should use anyway.
-std::optional<Cidr> find_clash(const Cidr& subnet, const std::vector<Cidr>& routes);
-// The n-th address in the subnet: 1 is the gateway (the bridge), 2, 3 ... the containers.
-uint32_t host_address(const Cidr& subnet, uint32_t n);
-// The address with the subnet's prefix: "172.29.0.2/24".
-std::string with_prefix(uint32_t address, const Cidr& subnet);
 
 // Why `name` cannot be a network interface name ("" when it can): the kernel takes 1-15 bytes
 // (IFNAMSIZ 16 with the NUL) and refuses "/", ":", whitespace, "." and "..".

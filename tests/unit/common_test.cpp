@@ -9,6 +9,7 @@
 
 #include "error.hpp"
 #include "host.hpp"
+#include "ipv4.hpp"
 #include "mount.hpp"
 #include "narrator.hpp"
 #include "process.hpp"
@@ -204,6 +205,36 @@ TEST(Host, RequireThrowsTheFix) {
     EXPECT_STREQ(e.what(), "build/rootfs/bin/busybox is missing; build it: make rootfs");
   }
   EXPECT_NO_THROW(lab::host::require({"x", lab::host::Status::warn, "meh", "fix"}));
+}
+
+TEST(Ipv4, ParsesProcNetRoute) {
+  // As the kernel prints it: hex of the raw network-order words.
+  const std::string text =
+      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+      "eth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+      "eth0\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+      "docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
+  auto routes = lab::ipv4::parse_proc_net_route(text);
+  ASSERT_EQ(routes.size(), 3u);
+  EXPECT_EQ(lab::ipv4::to_string(routes[0]), "0.0.0.0/0");
+  EXPECT_EQ(lab::ipv4::to_string(routes[1]), "192.168.0.0/24");
+  EXPECT_EQ(lab::ipv4::to_string(routes[2]), "172.17.0.0/16");
+}
+
+TEST(Ipv4, TheLabSubnetClashesOnlyWithOverlappingRoutes) {
+  auto lab_subnet = *lab::ipv4::parse_cidr(lab::ipv4::kLabSubnet);
+  struct Case {
+    const char* route;
+    bool clash;
+  } cases[] = {{"0.0.0.0/0", false},  // the default route overlaps everything, by design
+               {"172.17.0.0/16", false},
+               {"172.16.0.0/12", true},
+               {"172.29.0.128/25", true},
+               {"172.29.1.0/24", false}};
+  for (const auto& c : cases) {
+    auto route = *lab::ipv4::parse_cidr(c.route);
+    EXPECT_EQ(lab::ipv4::find_clash(lab_subnet, {route}).has_value(), c.clash) << c.route;
+  }
 }
 
 TEST(ExitStatus, Decodes) {
