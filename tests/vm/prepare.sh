@@ -52,8 +52,15 @@ if [[ ! -d $tree/boot ]]; then
   mkdir -p "$VM_DIR"
   echo "prepare.sh: downloading $package into $VM_DIR" >&2
   rm -f "$VM_DIR/$package"_*.deb
-  (cd "$VM_DIR" && apt-get download -q "$package" >&2) ||
-    die "apt-get download $package failed (no network to the Debian mirror?)"
+  if ! (cd "$VM_DIR" && apt-get download -q "$package" >&2); then
+    # Stale package lists name a kernel the mirror no longer has: refresh them and look again.
+    apt-get update -q >&2 || true
+    package=$(apt-cache depends linux-image-amd64 2>/dev/null |
+      sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n 1)
+    tree=$VM_DIR/$package
+    (cd "$VM_DIR" && apt-get download -q "$package" >&2) ||
+      die "apt-get download $package failed (no network to the Debian mirror?)"
+  fi
   rm -rf "$tree.tmp"
   dpkg-deb -x "$VM_DIR/$package"_*.deb "$tree.tmp"
   mv "$tree.tmp" "$tree"
