@@ -69,16 +69,6 @@ SyscallError::SyscallError(int err, std::string call)
   if (!hint.empty()) message_ += " - " + hint;
 }
 
-void rethrow_with_context(std::string_view context) {
-  try {
-    throw;
-  } catch (const Interrupted&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw UserError(fmt::format("{}: {}", context, e.what()));
-  }
-}
-
 std::string flags_to_string(unsigned long flags, std::initializer_list<FlagName> names) {
   std::string out;
   for (const auto& f : names) {

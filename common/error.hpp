@@ -60,9 +60,6 @@ Rc check(Rc rc, CallText&& call) {
   return rc;
 }
 
-// Adds context on the way up: "preparing rootfs /tmp/lab/rootfs: <inner message>".
-[[noreturn]] void rethrow_with_context(std::string_view context);
-
 // A flag word spelled by name: "CLONE_NEWUTS|CLONE_NEWPID|SIGCHLD".
 struct FlagName {
   unsigned long value;

@@ -35,11 +35,6 @@ void Mount::detach() noexcept {
   target_.clear();
 }
 
-Mount bind_mount(const std::string& source, const std::string& target, bool recursive) {
-  mount_fs(source.c_str(), target, nullptr, MS_BIND | (recursive ? MS_REC : 0));
-  return Mount(target);
-}
-
 TempDir::TempDir(std::string_view prefix) {
   std::string tmpl = fmt::format("{}XXXXXX", prefix);
   if (!::mkdtemp(tmpl.data())) check(-1, [&] { return fmt::format("mkdtemp({})", quote(tmpl)); });

@@ -34,9 +34,6 @@ class Mount {
   std::string target_;
 };
 
-// mount --bind SOURCE TARGET (with MS_REC when `recursive`), owned.
-Mount bind_mount(const std::string& source, const std::string& target, bool recursive = false);
-
 // A directory made with mkdtemp and removed with everything in it when the owner goes away.
 class TempDir {
  public:

@@ -32,6 +32,7 @@
 
 #include "error.hpp"
 #include "fd.hpp"
+#include "mount.hpp"
 
 namespace net {
 
@@ -511,9 +512,7 @@ void pin_netns(pid_t pid, const std::string& name) {
   std::string target = "/run/netns/" + name;
   lab::UniqueFd file = lab::open_fd(target, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   std::string source = fmt::format("/proc/{}/ns/net", pid);
-  lab::check(::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr), [&] {
-    return fmt::format("mount(\"{}\", \"{}\", NULL, MS_BIND, NULL)", source, target);
-  });
+  lab::mount_fs(source.c_str(), target, nullptr, MS_BIND);
 }
 
 }  // namespace net
