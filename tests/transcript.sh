@@ -10,7 +10,8 @@
 # The command (after "$ ", with "sudo " dropped) runs in the README's folder, in a fresh UTS
 # namespace named "vm" (the transcripts were recorded on a host called vm). Its stdout and stderr
 # must match the block line by line, except that numbers of two or more digits (PIDs, inode
-# numbers) match any number, and "…" matches any text.
+# numbers) match any number, a run of spaces matches any run of spaces (columns padded around a
+# PID shift when the PID has fewer digits), and "…" matches any text.
 #   transcript.sh README.md [README.zh.md ...]
 set -uo pipefail
 
@@ -20,6 +21,7 @@ to_regex() {
   sed -e 's/[][\.*^$(){}+?|/]/\\&/g' \
       -e 's/[0-9][0-9][0-9]*/[0-9]+/g' \
       -e 's/…/.*/g' \
+      -e 's/  */ +/g' \
       -e 's/^/^/' -e 's/$/$/'
 }
 
