@@ -142,33 +142,58 @@ refute_mounted_under() {
   refute_line etc
 }
 
-@test "mount-chroot: Ctrl-C while the shell inside waits removes everything" {
-  requires root
-  fifo="$BATS_TEST_TMPDIR/stdin"
-  out="$BATS_TEST_TMPDIR/out"
-  mkfifo "$fifo"
-  "$BIN" --shell <"$fifo" >"$out" 2>&1 3>&- &
-  pid=$!
-  exec 5>"$fifo"  # bats owns fd 3
+# Starts ./mount-chroot --shell in the background with its stdin on a fifo held open on fd 5 (bats
+# owns fd 3), and waits until the bash inside runs. Sets PID (the lesson), OUT, ROOTFS and VOLUME.
+start_shell() {
+  mkfifo "$BATS_TEST_TMPDIR/stdin"
+  OUT="$BATS_TEST_TMPDIR/out"
+  exec 5<>"$BATS_TEST_TMPDIR/stdin"
+  "$BIN" --shell <"$BATS_TEST_TMPDIR/stdin" >"$OUT" 2>&1 3>&- &
+  PID=$!
   # shellcheck disable=SC2016  # computed by the shell inside
   echo 'echo ready-$((6*7))' >&5
-  for _ in $(seq 100); do grep -q '^ready-42' "$out" && break; sleep 0.1; done
-  run grep '^ready-42' "$out"
-  assert_success
-  rootfs=$(grep -o '/tmp/lab-rootfs-[A-Za-z0-9]*' "$out" | head -1)
-  volume=$(grep -o '/tmp/lab-volume-[A-Za-z0-9]*' "$out" | head -1)
-  [[ -d $rootfs && -d $volume ]]
-  child=$(pgrep -P "$pid")
-  kill -INT "$pid"
+  for _ in $(seq 100); do grep -q '^ready-42' "$OUT" && break; sleep 0.1; done
+  grep -q '^ready-42' "$OUT"
+  ROOTFS=$(grep -o '/tmp/lab-rootfs-[A-Za-z0-9]*' "$OUT" | head -1)
+  VOLUME=$(grep -o '/tmp/lab-volume-[A-Za-z0-9]*' "$OUT" | head -1)
+  [[ -d $ROOTFS && -d $VOLUME ]]
+}
+
+@test "mount-chroot: Ctrl-C during --shell goes to the shell; leaving it removes everything" {
+  requires root
+  start_shell
+  # Ctrl-C: the terminal sends SIGINT to the lesson and the shell; both carry on
+  read -ra shell_pids <"/proc/$PID/task/$PID/children" || true  # no final newline there
+  kill -INT "$PID" "${shell_pids[@]}"
+  sleep 0.5  # let the shell handle it before it reads more (bash drops a half-read line on SIGINT)
+  # shellcheck disable=SC2016  # computed by the shell inside
+  echo 'echo still-here-$((6*7))' >&5
+  echo 'exit' >&5
   status=0
-  wait "$pid" || status=$?
+  wait "$PID" || status=$?
+  exec 5>&-
+  assert_equal "$status" 0
+  run cat "$OUT"
+  assert_line "still-here-42"
+  assert_line --index -1 --regexp '^verdict: HELD - '
+  [[ ! -e $ROOTFS && ! -e $VOLUME ]]
+  refute_mounted_under "$ROOTFS"
+}
+
+@test "mount-chroot: SIGTERM while the shell inside waits ends it and removes everything" {
+  requires root
+  start_shell
+  read -r shell_pid <"/proc/$PID/task/$PID/children" || true
+  kill -TERM "$PID"
+  status=0
+  wait "$PID" || status=$?
   exec 5>&-
   assert_equal "$status" 130
-  run tail -1 "$out"
+  run tail -1 "$OUT"
   assert_output "mount-chroot: interrupted; everything created so far was removed"
-  [[ ! -e $rootfs && ! -e $volume ]]
-  refute_mounted_under "$rootfs"
-  [[ ! -e /proc/$child ]]
+  [[ ! -e $ROOTFS && ! -e $VOLUME ]]
+  refute_mounted_under "$ROOTFS"
+  [[ ! -e /proc/$shell_pid ]]
 }
 
 @test "mount-chroot: a bad --root-switch is refused in one line, before anything is made" {

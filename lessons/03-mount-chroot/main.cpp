@@ -305,13 +305,9 @@ int run_experiment(const Options& opt) {
     say.say("a bash inside the rootfs: try `ls /`, `ls /data`, `echo $BASHPID`, `cd ..; ls`;");
     say.say("only bash and ls exist in here (use `echo *` to look around). exit to leave.");
     parent_end.send("shell");
-    // On a terminal, Ctrl-C belongs to the shell inside. Without one (commands piped in), Ctrl-C
-    // stops the lesson, which then removes everything it made.
-    if (::isatty(STDIN_FILENO)) {
-      child.wait_foreground();
-    } else {
-      child.wait();
-    }
+    // Ctrl-C belongs to the shell inside, as it would in a terminal; SIGTERM still stops the
+    // lesson, which then removes everything it made.
+    child.wait_foreground();
   } else {
     parent_end.send("exit");
     child.wait();
