@@ -5,8 +5,24 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
+# The kernel is fetched and unpacked once, here, so that no test carries the download; a
+# failure shows prepare.sh's own words.
+setup_file() {
+  if [[ $(id -u) -eq 0 && -r /dev/kvm && -w /dev/kvm ]]; then
+    "$PROJECT_DIR/tests/vm/prepare.sh"
+  fi
+}
+
 setup() {
   RUN="$PROJECT_DIR/tests/vm/run-in-vm.sh"
+}
+
+# Bats shows this only for a test that failed: what run-in-vm.sh last said on stderr (run
+# --separate-stderr keeps it out of $output).
+teardown() {
+  if [[ -n ${stderr-} ]]; then
+    printf 'stderr of the last run:\n%s\n' "$stderr"
+  fi
 }
 
 # What a run of ours could leave: a qemu started by run-in-vm.sh (its initramfs lives in

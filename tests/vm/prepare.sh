@@ -52,15 +52,19 @@ if [[ ! -d $tree/boot ]]; then
   mkdir -p "$VM_DIR"
   echo "prepare.sh: downloading $package into $VM_DIR" >&2
   rm -f "$VM_DIR/$package"_*.deb
-  if ! (cd "$VM_DIR" && apt-get download -q "$package" >&2); then
-    # Stale package lists name a kernel the mirror no longer has: refresh them and look again.
+  # Three tries. After a failure, stale package lists may name a kernel the mirror no longer
+  # has: refresh them and look again; a mirror that failed for a moment gets a pause.
+  for try in 1 2 3; do
+    (cd "$VM_DIR" && apt-get download -q "$package" >&2) && break
+    ((try < 3)) || die "apt-get download $package failed 3 times (no network to the Debian mirror?)"
+    echo "prepare.sh: download $try of $package failed; refreshing the package lists and trying again" >&2
+    sleep $((try * 3))
     apt-get update -q >&2 || true
     package=$(apt-cache depends linux-image-amd64 2>/dev/null |
       sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n 1)
+    [[ -n $package ]] || die "apt-cache knows no linux-image-amd64 kernel after apt-get update"
     tree=$VM_DIR/$package
-    (cd "$VM_DIR" && apt-get download -q "$package" >&2) ||
-      die "apt-get download $package failed (no network to the Debian mirror?)"
-  fi
+  done
   rm -rf "$tree.tmp"
   dpkg-deb -x "$VM_DIR/$package"_*.deb "$tree.tmp"
   mv "$tree.tmp" "$tree"

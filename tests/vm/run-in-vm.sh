@@ -195,9 +195,6 @@ chmod 755 "$root/init"
 # --- The VM ----------------------------------------------------------------------------------
 # ttyS0 (qemu's stdout) carries the console and BINARY's stdout; ttyS1 carries its stderr,
 # through a FIFO so it reaches our stderr as it is written.
-mkfifo "$tmp/stderr"
-cat "$tmp/stderr" >&2 &
-errcat_pid=$!
 loglevel="quiet loglevel=1"
 ((verbose)) && loglevel=""
 cmdline="console=ttyS0 panic=-1 mitigations=off cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 $loglevel lab.verbose=$verbose"
@@ -206,15 +203,6 @@ if [[ $accel == kvm ]]; then
 else
   accel_args=(-accel "tcg,thread=multi" -cpu max)
 fi
-((verbose)) && echo "$me: booting $(basename "$vmlinux") with $accel" >&2
-qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 512M \
-  -nographic -monitor none -no-reboot -nic none \
-  -kernel "$vmlinux" -initrd "$tmp/initramfs.gz" -append "$cmdline" \
-  -serial stdio -serial "file:$tmp/stderr" \
-  </dev/null >"$tmp/console" 2>"$tmp/qemu.err" &
-qemu_pid=$!
-sleep "$timeout" &
-timer_pid=$!
 
 # Show the console while it grows: lines between the markers are BINARY's stdout; the exit
 # marker may follow a last line that had no newline. Everything else is boot noise.
@@ -230,35 +218,63 @@ filter_console() {
     state == 1 { print; fflush(); next }
     verbose == 1 { print > "/dev/stderr"; fflush("/dev/stderr") }'
 }
-filter_console &
-filter_pid=$!
+
+# boot: one run of the VM, within the time left. Returns 0 when BINARY's exit code came back
+# (in $tmp/rc), 124 on timeout, 1 when the VM stopped without one.
+boot() {
+  rm -f "$tmp/stderr" "$tmp/rc"
+  mkfifo "$tmp/stderr"
+  cat "$tmp/stderr" >&2 &
+  errcat_pid=$!
+  ((verbose)) && echo "$me: booting $(basename "$vmlinux") with $accel" >&2
+  qemu-system-x86_64 "${accel_args[@]}" -smp 2 -m 512M \
+    -nographic -monitor none -no-reboot -nic none \
+    -kernel "$vmlinux" -initrd "$tmp/initramfs.gz" -append "$cmdline" \
+    -serial stdio -serial "file:$tmp/stderr" \
+    </dev/null >"$tmp/console" 2>"$tmp/qemu.err" &
+  qemu_pid=$!
+  sleep "$((timeout - (SECONDS - started)))" &
+  timer_pid=$!
+  filter_console &
+  local filter_pid=$! timed_out=0
+  qemu_status=0
+  wait -n "$qemu_pid" "$timer_pid" || true
+  if ! kill -0 "$qemu_pid" 2>/dev/null; then
+    wait "$qemu_pid" && qemu_status=0 || qemu_status=$?
+  else
+    kill "$qemu_pid" 2>/dev/null || true
+    wait "$qemu_pid" 2>/dev/null || true
+    timed_out=1
+  fi
+  qemu_pid=""
+  wait "$filter_pid" || true
+  kill "$timer_pid" 2>/dev/null || true
+  wait "$timer_pid" 2>/dev/null || true
+  timer_pid=""
+  # If qemu never opened the stderr FIFO, cat still waits in open(): a moment's writer ends it.
+  exec 3<>"$tmp/stderr" && exec 3>&-
+  wait "$errcat_pid" || true
+  errcat_pid=""
+  ((timed_out)) && return 124
+  [[ -s $tmp/rc ]] || return 1
+}
+
 started=$SECONDS
-timed_out=0
-qemu_status=0
-wait -n "$qemu_pid" "$timer_pid" || true
-if ! kill -0 "$qemu_pid" 2>/dev/null; then
-  wait "$qemu_pid" && qemu_status=0 || qemu_status=$?
-  qemu_pid=""
-else
-  kill "$qemu_pid" 2>/dev/null || true
-  wait "$qemu_pid" 2>/dev/null || true
-  qemu_pid=""
-  timed_out=1
+status=0
+boot || status=$?
+# A kernel that stopped before it ran /init (a boot that failed under emulation) gets one more
+# boot; once BINARY has started, its result stands, whatever it is.
+if ((status == 1)) && ! grep -q '@@lab-vm-begin@@' "$tmp/console" && ((SECONDS - started < timeout)); then
+  echo "$me: the VM stopped before its /init ran (qemu status $qemu_status); booting it again. Its last console lines:" >&2
+  tail -n 15 "$tmp/console" "$tmp/qemu.err" >&2
+  status=0
+  boot || status=$?
 fi
-wait "$filter_pid" || true
-kill "$timer_pid" 2>/dev/null || true
-wait "$timer_pid" 2>/dev/null || true
-timer_pid=""
-# If qemu never opened the stderr FIFO, cat still waits in open(): a moment's writer ends it.
-exec 3<>"$tmp/stderr" && exec 3>&-
-wait "$errcat_pid" || true
-errcat_pid=""
-if ((timed_out)); then
+if ((status == 124)); then
   echo "$me: timed out after ${timeout}s; VM stopped (use --timeout to allow longer)" >&2
   exit 124
 fi
-
-if [[ ! -s $tmp/rc ]]; then
+if ((status != 0)); then
   echo "$me: the VM stopped without reporting an exit code (qemu status $qemu_status); last console lines:" >&2
   tail -n 15 "$tmp/console" "$tmp/qemu.err" >&2
   exit 1
