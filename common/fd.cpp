@@ -45,10 +45,19 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
-void write_file(const std::string& path, const std::string& content) {
-  UniqueFd fd = open_fd(path, O_WRONLY | O_CLOEXEC);
+namespace {
+void write_all_at_once(const UniqueFd& fd, const std::string& path, const std::string& content) {
   check(::write(fd.get(), content.data(), content.size()),
         [&] { return fmt::format("write({}, {})", quote(path), quote(content)); });
+}
+}  // namespace
+
+void write_file(const std::string& path, const std::string& content) {
+  write_all_at_once(open_fd(path, O_WRONLY | O_CLOEXEC), path, content);
+}
+
+void create_file(const std::string& path, const std::string& content, mode_t mode) {
+  write_all_at_once(open_fd(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode), path, content);
 }
 
 }  // namespace lab

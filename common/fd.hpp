@@ -41,5 +41,7 @@ std::string read_file(const std::string& path);
 // Writes `content` to an existing file in one write(2), as `echo content > path` does; the
 // error names the file and the value, which is what a student needs for cgroup files.
 void write_file(const std::string& path, const std::string& content);
+// The same for a file that may not exist yet: created with `mode`, or emptied first.
+void create_file(const std::string& path, const std::string& content, mode_t mode = 0644);
 
 }  // namespace lab

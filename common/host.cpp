@@ -168,10 +168,13 @@ bool filesystem_supported(std::string_view proc_filesystems, std::string_view fs
   return false;
 }
 
+bool kernel_has_filesystem(std::string_view fs_name) {
+  return filesystem_supported(read_or_empty("/proc/filesystems"), fs_name);
+}
+
 Check check_overlay() {
-  std::string filesystems = read_or_empty("/proc/filesystems");
-  bool overlay = filesystem_supported(filesystems, "overlay");
-  bool aufs = filesystem_supported(filesystems, "aufs");
+  bool overlay = kernel_has_filesystem("overlay");
+  bool aufs = kernel_has_filesystem("aufs");
   if (!overlay && fs::exists("/lib/modules")) {
     // overlay is usually a module that loads on first mount; modinfo would know, but the module
     // directory is enough of a hint.
@@ -222,10 +225,18 @@ Check check_user_namespaces() {
 }
 
 Check check_rootfs(const std::string& rootfs) {
+  // busybox runs everything inside; /proc is where a new PID namespace mounts its own proc.
+  for (const char* needed : {"/bin/busybox", "/proc"}) {
+    std::string path = rootfs + needed;
+    if (::access(path.c_str(), F_OK) != 0)
+      return {"busybox rootfs", Status::fail, fmt::format("{} is missing", path),
+              "build it: make rootfs"};
+  }
   std::string busybox = rootfs + "/bin/busybox";
-  if (::access(busybox.c_str(), X_OK) == 0) return {"busybox rootfs", Status::ok, rootfs, ""};
-  return {"busybox rootfs", Status::fail, fmt::format("{} is missing", busybox),
-          "build it: make rootfs"};
+  if (::access(busybox.c_str(), X_OK) != 0)
+    return {"busybox rootfs", Status::fail, fmt::format("{} is not executable", busybox),
+            "build it: make rootfs"};
+  return {"busybox rootfs", Status::ok, rootfs, ""};
 }
 
 std::string detect_environment(std::string_view osrelease, bool dockerenv, bool containerenv,

@@ -61,6 +61,8 @@ Check check_command(const std::string& command, const std::string& package);
 Check check_bridge_subnet();
 
 bool filesystem_supported(std::string_view proc_filesystems, std::string_view fs);
+// Whether /proc/filesystems lists fs now (a module not yet loaded is not listed).
+bool kernel_has_filesystem(std::string_view fs);
 // "wsl", "docker", "podman", "container" or "" (bare metal or a VM), from what the host shows.
 std::string detect_environment(std::string_view osrelease, bool dockerenv, bool containerenv,
                                std::string_view pid1_environ);

@@ -37,8 +37,6 @@ class Narrator {
   bool verdict(bool held, std::string_view what);
 
   OutputMode mode() const { return mode_; }
-  const nlohmann::json& facts() const { return facts_; }
-  int steps_taken() const { return step_; }
 
   // Whether a stream on this fd should get colour: a terminal, and NO_COLOR unset or empty.
   static bool colour_wanted(int fd);

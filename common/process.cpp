@@ -164,12 +164,16 @@ std::string Channel::receive() {
   }
 }
 
-void Channel::expect_ok(std::string_view step) {
+std::string Channel::receive_reply(std::string_view step) {
   std::string msg = receive();
-  if (msg == "ok") return;
-  if (msg.rfind("error:", 0) == 0) throw UserError(fmt::format("{}: {}", step, msg.substr(6)));
+  if (msg.starts_with("error:")) throw UserError(fmt::format("{}: {}", step, msg.substr(6)));
   if (msg.empty()) throw UserError(fmt::format("{}: the child died without a word", step));
-  throw UserError(fmt::format("{}: unexpected message from child: {}", step, msg));
+  return msg;
+}
+
+void Channel::expect_ok(std::string_view step) {
+  std::string msg = receive_reply(step);
+  if (msg != "ok") throw UserError(fmt::format("{}: unexpected message from child: {}", step, msg));
 }
 
 void install_interrupt_handlers() {
@@ -179,8 +183,6 @@ void install_interrupt_handlers() {
   sa.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR so we notice
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
 }
-
-bool interrupted() { return g_interrupted != 0; }
 
 void throw_if_interrupted() {
   if (g_interrupted) throw Interrupted();

@@ -69,6 +69,9 @@ class Channel {
   // For a child's last words in its catch block: like send_error, but never throws; if the
   // message cannot be sent (channel closed, parent gone) it goes to stderr instead.
   void report_error(std::string_view what) noexcept;
+  // Waits for the child's answer and returns it; an "error:..." or a closed channel throws
+  // UserError("<step>: <child's message>").
+  std::string receive_reply(std::string_view step);
   // Waits for "ok"; otherwise throws UserError("<step>: <child's message>").
   void expect_ok(std::string_view step);
   void close() { fd_.reset(); }
@@ -81,7 +84,6 @@ class Channel {
 // Ctrl-C, SIGTERM and SIGHUP set a flag instead of killing us, so that the owners above can undo
 // what was made. Blocking calls see EINTR and throw Interrupted.
 void install_interrupt_handlers();
-bool interrupted();
 void throw_if_interrupted();
 
 // The namespace a process is in, as /proc/PID/ns/TYPE shows it: "uts:[4026531838]". Two

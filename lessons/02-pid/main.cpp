@@ -292,10 +292,7 @@ bool show_pid1_duties(const Options& opt, lab::Narrator& say) {
   // An orphan: its parent exits, and the kernel hands it to the namespace's init.
   say.step("fork(); fork(); _exit(0)  [in the app]", "sh -c 'sleep 1000 &'");
   parent_end.send("orphans");
-  std::string reply = parent_end.receive();
-  if (reply.empty() || reply.rfind("error:", 0) == 0)
-    throw lab::UserError(
-        fmt::format("making orphans: {}", reply.empty() ? "the app died" : reply.substr(6)));
+  std::string reply = parent_end.receive_reply("making orphans");
   pid_t orphan = 0, survivor = 0;
   int ppid_inside = 0;
   if (std::sscanf(reply.c_str(), "%d %d %d", &orphan, &survivor, &ppid_inside) != 3)
@@ -350,10 +347,7 @@ bool show_pid1_duties(const Options& opt, lab::Narrator& say) {
   bool sigterm_ignored = false;
   lab::ExitStatus pid1_end;
   if (!opt.init) {
-    reply = parent_end.receive();
-    if (reply.empty() || reply.rfind("error:", 0) == 0)
-      throw lab::UserError(fmt::format("sending SIGTERM to PID 1: {}",
-                                       reply.empty() ? "PID 1 died" : reply.substr(6)));
+    reply = parent_end.receive_reply("sending SIGTERM to PID 1");
     const std::string st = pid::read_status(pid1);
     sigterm_ignored = reply == "0" && !st.empty() && pid::process_state(st) != 'Z';
     say.say(fmt::format("kill -TERM 1 exited {}; PID 1 (host {}) is {}", reply, pid1,
@@ -436,10 +430,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check([](const std::string& path) -> std::string {
         lab::host::Check c = lab::host::check_rootfs(path);
-        if (c.status == lab::host::Status::fail) return c.detail + "; " + c.fix;
-        if (::access((path + "/proc").c_str(), F_OK) != 0)
-          return fmt::format("{}/proc is missing; build the rootfs again: make rootfs", path);
-        return "";
+        return c.status == lab::host::Status::fail ? c.detail + "; " + c.fix : "";
       });
   app.add_flag("--init", opt.init,
                "run the duties part under a small init at PID 1 that reaps zombies and forwards "

@@ -104,8 +104,8 @@ int child_main(const Plan& plan, lab::Channel& channel) noexcept {
         channel.send_ok();
         channel.send(listing);
       } else if (order == "write") {
-        mountns::write_new_file(fmt::format("{}/{}", mountns::kVolumeMountPoint, kFileName),
-                                std::string(kFileContent));
+        lab::create_file(fmt::format("{}/{}", mountns::kVolumeMountPoint, kFileName),
+                         std::string(kFileContent));
         channel.send_ok();
       } else if (order == "escape") {
         std::vector<std::string> before = mountns::list_directory("/");

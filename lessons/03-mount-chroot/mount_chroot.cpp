@@ -149,12 +149,6 @@ std::string run_and_capture(const std::vector<std::string>& argv) {
   return out;
 }
 
-void write_new_file(const std::string& path, const std::string& content) {
-  lab::UniqueFd fd = lab::open_fd(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  lab::check(::write(fd.get(), content.data(), content.size()),
-             [&] { return fmt::format("write({}, {})", lab::quote(path), lab::quote(content)); });
-}
-
 std::vector<std::string> list_directory(const std::string& dir) {
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(dir)) names.push_back(entry.path().filename());

@@ -66,9 +66,6 @@ EscapeAttempt try_chroot_escape_in_child(const std::string& host_marker, int cli
 // run or exits non-zero.
 std::string run_and_capture(const std::vector<std::string>& argv);
 
-// Writes a new file (O_CREAT|O_TRUNC), checked.
-void write_new_file(const std::string& path, const std::string& content);
-
 // --- pure helpers -------------------------------------------------------------------------------
 
 // The names in a directory, sorted.

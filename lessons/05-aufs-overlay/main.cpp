@@ -63,10 +63,7 @@ void make_dir(const std::string& path) {
 
 // echo TEXT > PATH: through C this is where copy-up happens (open with O_WRONLY on a lower file).
 void put_file(const std::string& path, const std::string& text, mode_t mode = 0644) {
-  lab::UniqueFd fd = lab::open_fd(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  const std::string line = text + "\n";
-  lab::check(::write(fd.get(), line.data(), line.size()),
-             [&] { return fmt::format("write({}, {})", lab::quote(path), lab::quote(text)); });
+  lab::create_file(path, text + "\n", mode);
 }
 
 // The first line of a small file, or "(missing)".
@@ -167,7 +164,7 @@ int run(const Options& opt) {
       "lowerdir A:B is read-only, A on top; every change goes to upper; work is the "
       "kernel's scratch dir");
   say.fact("options", options);
-  const bool aufs = overlay::kernel_has_filesystem("aufs");
+  const bool aufs = lab::host::kernel_has_filesystem("aufs");
   say.fact("aufs_available", aufs);
   if (aufs) {
     // Read-only branches, so that A and B stay as they are for the rest of the lesson.

@@ -13,7 +13,6 @@
 
 #include "error.hpp"
 #include "fd.hpp"
-#include "host.hpp"
 
 namespace overlay {
 
@@ -117,16 +116,6 @@ lab::Mount mount_overlay(const Layers& layers, const std::string& target) {
   const std::string options = mount_options(layers);
   lab::mount_fs("overlay", target, "overlay", 0, options.c_str());
   return lab::Mount(fs::absolute(target).string());
-}
-
-bool kernel_has_filesystem(std::string_view fs_name) {
-  std::string filesystems;
-  try {
-    filesystems = lab::read_file("/proc/filesystems");
-  } catch (const std::exception&) {
-    return false;
-  }
-  return lab::host::filesystem_supported(filesystems, fs_name);
 }
 
 lab::Mount mount_aufs_read_only(const std::vector<std::string>& branches,

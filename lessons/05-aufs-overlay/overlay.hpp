@@ -68,8 +68,6 @@ std::string check_work_dir(const std::string& path);
 void unshare_private_mount_namespace();
 // mount("overlay", target, "overlay", 0, mount_options(layers)), owned.
 lab::Mount mount_overlay(const Layers& layers, const std::string& target);
-// Whether the running kernel knows the filesystem (from /proc/filesystems).
-bool kernel_has_filesystem(std::string_view fs);
 // mount("none", target, "aufs", MS_RDONLY, "br=..."), owned; only where the kernel has aufs.
 lab::Mount mount_aufs_read_only(const std::vector<std::string>& branches,
                                 const std::string& target);

@@ -424,9 +424,7 @@ int run(const Options& opt) {
     world->channel->send("serve");
     world->channel->expect_ok("starting the server in lab-outside");
     auto fetched = net::run_in_netns(containers[0].child.pid(), wget(url));
-    std::string seen_from = world->channel->receive();
-    if (seen_from.rfind("error:", 0) == 0)
-      throw lab::UserError("server in lab-outside: " + seen_from.substr(6));
+    std::string seen_from = world->channel->receive_reply("server in lab-outside");
     say.say(fmt::format("the server answered: \"{}\"", trim(fetched.output)));
     bool masq =
         expect(seen_from == host_outside,

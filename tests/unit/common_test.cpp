@@ -207,6 +207,23 @@ TEST(Host, RequireThrowsTheFix) {
   EXPECT_NO_THROW(lab::host::require({"x", lab::host::Status::warn, "meh", "fix"}));
 }
 
+TEST(Host, RootfsNeedsBusyboxAndProc) {
+  lab::TempDir dir("/tmp/lab-rootfs-test-");
+  const std::string root = dir.path();
+  auto missing = lab::host::check_rootfs(root);
+  EXPECT_EQ(missing.status, lab::host::Status::fail);
+  EXPECT_EQ(missing.detail, root + "/bin/busybox is missing");
+  ::mkdir((root + "/bin").c_str(), 0755);
+  lab::create_file(root + "/bin/busybox", "");
+  ::chmod((root + "/bin/busybox").c_str(), 0755);
+  auto no_proc = lab::host::check_rootfs(root);
+  EXPECT_EQ(no_proc.status, lab::host::Status::fail);
+  EXPECT_EQ(no_proc.detail, root + "/proc is missing");
+  EXPECT_EQ(no_proc.fix, "build it: make rootfs");
+  ::mkdir((root + "/proc").c_str(), 0755);
+  EXPECT_EQ(lab::host::check_rootfs(root).status, lab::host::Status::ok);
+}
+
 TEST(Ipv4, ParsesProcNetRoute) {
   // As the kernel prints it: hex of the raw network-order words.
   const std::string text =
