@@ -12,10 +12,6 @@ namespace lab {
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
 std::string errno_name(int err) {
   const char* name = strerrorname_np(err);
   return name ? name : fmt::format("errno {}", err);
@@ -26,18 +22,17 @@ std::string errno_name(int err) {
 std::string errno_hint(int err, std::string_view call) {
   switch (err) {
     case EPERM:
-      if (starts_with(call, "sethostname") || starts_with(call, "clone") ||
-          starts_with(call, "unshare") || starts_with(call, "mount") ||
-          starts_with(call, "chroot") || starts_with(call, "pivot_root") ||
-          starts_with(call, "setns"))
+      if (call.starts_with("sethostname") || call.starts_with("clone") ||
+          call.starts_with("unshare") || call.starts_with("mount") || call.starts_with("chroot") ||
+          call.starts_with("pivot_root") || call.starts_with("setns"))
         return "this needs root (CAP_SYS_ADMIN); run it with sudo";
       return "not permitted: run it as root (sudo)";
     case EINVAL:
-      if (starts_with(call, "pivot_root"))
+      if (call.starts_with("pivot_root"))
         return "pivot_root refuses when the new root is not a mount point, or when / or the new "
                "root's parent has shared propagation: make / private first "
                "(mount --make-rprivate /)";
-      if (starts_with(call, "sethostname") || starts_with(call, "setdomainname"))
+      if (call.starts_with("sethostname") || call.starts_with("setdomainname"))
         return "names are limited to 64 bytes";
       return "";
     case EBUSY:
@@ -47,15 +42,15 @@ std::string errno_hint(int err, std::string_view call) {
       if (call.find("cgroup.procs") != std::string_view::npos)
         return "cgroup v2: this cgroup hands controllers to its children (its subtree_control is "
                "not empty), so it may not hold processes; use a leaf cgroup";
-      if (starts_with(call, "umount") || starts_with(call, "rmdir"))
+      if (call.starts_with("umount") || call.starts_with("rmdir"))
         return "still in use: a process or a mount is still inside";
       return "";
     case ENOSPC:
-      if (starts_with(call, "mount") || starts_with(call, "clone") || starts_with(call, "unshare"))
+      if (call.starts_with("mount") || call.starts_with("clone") || call.starts_with("unshare"))
         return "a kernel limit was reached (fs.mount-max, or user.max_*_namespaces in sysctl)";
       return "";
     case ENOENT:
-      if (starts_with(call, "execv")) return "the program is not inside the new root";
+      if (call.starts_with("execv")) return "the program is not inside the new root";
       return "";
     default:
       return "";

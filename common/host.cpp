@@ -249,7 +249,7 @@ std::string detect_environment(std::string_view osrelease, bool dockerenv, bool 
   // PID 1's environment holds container=lxc / container=podman / container=docker in most
   // container managers (systemd reads the same variable).
   for (const auto& var : split_words(pid1_environ, '\0'))
-    if (var.rfind("container=", 0) == 0) return "container";
+    if (var.starts_with("container=")) return "container";
   return "";
 }
 

@@ -1,7 +1,8 @@
 // What this host can do, checked the same way by `make doctor` and by the lessons.
 //
 // Each check says OK, WARN or FAIL, what it saw, and for a problem the exact fix. A lesson that
-// needs something missing stops early with the same words (require_*), before it changes anything.
+// needs something missing stops early (require_*) with that check's detail and fix, before it
+// changes anything; require_root words it for a lesson run without sudo.
 #pragma once
 
 #include <functional>

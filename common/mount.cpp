@@ -51,9 +51,9 @@ std::string MountInfo::propagation() const {
   std::string out;
   for (const auto& f : optional_fields) {
     std::string kind;
-    if (f.rfind("shared:", 0) == 0)
+    if (f.starts_with("shared:"))
       kind = "shared";
-    else if (f.rfind("master:", 0) == 0)
+    else if (f.starts_with("master:"))
       kind = "slave";
     else if (f == "unbindable")
       kind = "unbindable";
