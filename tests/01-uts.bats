@@ -74,6 +74,18 @@ setup() {
   assert_equal "$(hostname)" "$before"
 }
 
+@test "uts: --shell without bash falls back to sh, whose prompt shows the new name" {
+  requires root cmd:unshare
+  # a private mount namespace in which /bin/bash is not executable; it vanishes with the command
+  run unshare -m bash -c "mount --bind /dev/null \"\$(readlink -f /bin/bash)\" &&
+    printf 'echo marker-\$(hostname)\n' | '$UTS' --shell --hostname lab-sh 2>&1"
+  assert_success
+  assert_output --partial "marker-lab-sh"
+  assert_output --partial "[uts lesson] lab-sh# "
+  refute_output --partial "Illegal option"
+  assert_line --index -1 --regexp '^verdict: HELD - '
+}
+
 @test "uts: an empty hostname is refused in one line, before anything is made" {
   run "$UTS" --hostname ''
   assert_failure 2
@@ -127,6 +139,16 @@ setup() {
   run "$LESSONS/01-uts/demo.sh" "$(printf 'a%.0s' {1..65})"
   assert_failure 2
   assert_output --partial "1-64 bytes"
+}
+
+@test "uts demo.sh: checks the name before root: over-long exits 2, no root exits 1" {
+  requires root
+  run_as_nobody "$LESSONS/01-uts/demo.sh" "$(printf 'a%.0s' {1..65})"
+  assert_failure 2
+  assert_output --partial "1-64 bytes"
+  run_as_nobody "$LESSONS/01-uts/demo.sh" lab
+  assert_failure 1
+  assert_output --partial "needs root"
 }
 
 @test "uts: README transcripts match the real output (English and Chinese)" {

@@ -5,13 +5,13 @@
 set -euo pipefail
 
 name=${1-lab}
-if [[ $(id -u) -ne 0 ]]; then
-  echo "demo.sh: unshare -u needs root; run: sudo ./demo.sh" >&2
-  exit 1
-fi
 if [[ -z $name || ${#name} -gt 64 ]]; then
   echo "demo.sh: the hostname must be 1-64 bytes, got ${#name}" >&2
   exit 2
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "demo.sh: unshare -u needs root; run: sudo ./demo.sh" >&2
+  exit 1
 fi
 
 before=$(hostname)

@@ -7,19 +7,21 @@
 //   parent: uname()                          read the host's name
 //   parent: clone(CLONE_NEWUTS|SIGCHLD)      a child in a new UTS namespace (unshare -u)
 //   child:  sethostname("lab"), setdomainname(...)
-//   parent: uname() again, readlink /proc/{self,CHILD}/ns/uts
+//   parent: uname() again, readlink /proc/{self,CHILD}/ns/uts while the child is still alive
 // Man pages: uts_namespaces(7), clone(2), sethostname(2), uname(2), namespaces(7).
 //
-// Run it:  make && sudo ./uts --hostname lab     (--shell for a bash inside, --help for all)
+// Run it:  make && sudo ./uts --hostname lab     (--shell for a shell inside, --help for all)
 // Look for: the name inside is "lab", the name outside is unchanged, and the two ns/uts links
 // have different inode numbers: two namespaces, one kernel.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <string>
+#include <vector>
 
 #include "cli.hpp"
 #include "error.hpp"
@@ -50,10 +52,16 @@ int child_main(const Options& opt, lab::Channel& channel) noexcept {
     std::string go = channel.receive();  // "exit" or "shell" (or "" if the parent died)
     if (go != "shell") return 0;
     channel.close();
-    const char* shell = ::access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh";
-    ::setenv("PS1", "[uts lesson] \\u@\\h:\\w\\$ ", 1);
-    ::execl(shell, shell, "--norc", "-i", static_cast<char*>(nullptr));
-    lab::check(-1, fmt::format("execl({})", lab::quote(shell)));
+    // bash if present: its prompt escapes (\h) show the new name, and --norc keeps a user's
+    // .bashrc from replacing PS1. A plain sh (dash) knows neither, so it gets the name spelled out.
+    if (::access("/bin/bash", X_OK) == 0) {
+      ::setenv("PS1", "[uts lesson] \\u@\\h:\\w\\$ ", 1);
+      ::execl("/bin/bash", "bash", "--norc", "-i", static_cast<char*>(nullptr));
+      lab::check(-1, "execl(\"/bin/bash\", \"bash\", \"--norc\", \"-i\")");
+    }
+    ::setenv("PS1", fmt::format("[uts lesson] {}# ", uts::current_hostname()).c_str(), 1);
+    ::execl("/bin/sh", "sh", "-i", static_cast<char*>(nullptr));
+    lab::check(-1, "execl(\"/bin/sh\", \"sh\", \"-i\")");
   } catch (const std::exception& e) {
     channel.report_error(e.what());
   }
@@ -98,18 +106,21 @@ int run(const Options& opt) {
   say.step("uname() outside, readlink(\"/proc/{self,CHILD}/ns/uts\")",
            fmt::format("hostname; readlink /proc/$$/ns/uts /proc/{}/ns/uts", child.pid()));
   const std::string outside_after = uts::current_hostname();
+  // Read again now, while the child is alive and has set its names: the comparison that counts.
+  const std::string ns_inside_now = lab::namespace_link(child.pid(), "uts");
+  const std::string ns_outside_now = lab::namespace_link(0, "uts");
   say.say(fmt::format("inside: {}   outside: {} ({})", inside, outside_after,
                       outside_after == outside_before ? "unchanged" : "CHANGED"));
-  say.say(fmt::format("ns/uts inside: {}   outside: {} ({})", ns_inside, ns_outside,
-                      ns_inside != ns_outside ? "two namespaces" : "the SAME namespace"));
+  say.say(fmt::format("ns/uts inside: {}   outside: {} ({})", ns_inside_now, ns_outside_now,
+                      ns_inside_now != ns_outside_now ? "two namespaces" : "the SAME namespace"));
 
   say.fact("requested_hostname", opt.hostname);
   say.fact("inside_hostname", inside);
   say.fact("inside_domainname", inside_domain);
   say.fact("outside_hostname_before", outside_before);
   say.fact("outside_hostname_after", outside_after);
-  say.fact("ns_inside", ns_inside);
-  say.fact("ns_outside", ns_outside);
+  say.fact("ns_inside", ns_inside_now);
+  say.fact("ns_outside", ns_outside_now);
   say.fact("child_pid", child.pid());
 
   if (opt.shell) {
@@ -123,17 +134,26 @@ int run(const Options& opt) {
     child.wait();
   }
 
-  bool held = inside == opt.hostname && inside_domain == opt.domainname &&
-              outside_after == outside_before && ns_inside != ns_outside;
+  // The verdict names every part of the claim that failed, so it never contradicts the facts.
+  std::vector<std::string> failed;
+  if (inside != opt.hostname)
+    failed.push_back(
+        fmt::format("the hostname inside is \"{}\", not \"{}\"", inside, opt.hostname));
+  if (inside_domain != opt.domainname)
+    failed.push_back(
+        fmt::format("the domain name inside is \"{}\", not \"{}\"", inside_domain, opt.domainname));
+  if (outside_after != outside_before)
+    failed.push_back(fmt::format("the hostname outside changed from \"{}\" to \"{}\"",
+                                 outside_before, outside_after));
+  if (ns_inside_now == ns_outside_now)
+    failed.push_back(fmt::format("the child shares the host's UTS namespace {}", ns_outside_now));
+  const bool held = failed.empty();
   std::string what =
       held ? fmt::format(
                  "the hostname is \"{}\" inside the new UTS namespace and still \"{}\" "
                  "outside",
                  inside, outside_after)
-           : fmt::format(
-                 "expected \"{}\" inside and \"{}\" unchanged outside, saw \"{}\" inside "
-                 "and \"{}\" outside",
-                 opt.hostname, outside_before, inside, outside_after);
+           : fmt::format("{}", fmt::join(failed, "; "));
   return say.verdict(held, what) ? 0 : 1;
 }
 
@@ -151,8 +171,10 @@ int main(int argc, char** argv) {
   app.add_option("--domainname", opt.domainname, "the NIS domain name to set inside (1-64 bytes)")
       ->capture_default_str()
       ->check([](const std::string& name) { return uts::validate_name(name); });
-  app.add_flag("--shell", opt.shell,
-               "leave you in a bash inside the namespace (its prompt shows the new name)");
+  app.add_flag(
+      "--shell", opt.shell,
+      "leave you in a shell (bash if present) inside the namespace; its prompt shows the new "
+      "name");
   lab::add_output_options(app, opt.output);
   if (int code = lab::parse_command_line(app, argc, argv); code >= 0) return code;
   return lab::run_guarded("uts", [&] { return run(opt); });
