@@ -62,12 +62,17 @@ left_part() { sed '1,/^--- left:$/d' <<<"$1"; }
   assert_equal "$(jq -r .masquerade.seen_from <<<"$j")" 198.51.100.1
   assert_equal "$(jq -r .masquerade.container <<<"$j")" 172.29.0.2
   assert_equal "$(jq -r .masquerade.held <<<"$j")" true
+  # what "the internet" reported from inside its own namespace
+  assert_equal "$(jq -r '.outside.addresses | join(",")' <<<"$j")" "eth0 198.51.100.2/24"
+  [[ $(jq -r .outside.netns <<<"$j") != "$(jq -r '.containers[0].netns' <<<"$j")" ]]
   # the page was written for container one and served by busybox httpd inside it
   assert_equal "$(jq -r .port_mapping.page <<<"$j")" "hello from lab-c1 (172.29.0.2:80)"
   assert_equal "$(jq -r .port_mapping.url <<<"$j")" "http://198.51.100.1:8080/"
   assert_equal "$(jq -r '.iptables_rules | length' <<<"$j")" 4
   jq -e '.iptables_rules | any(. == "-A POSTROUTING -s 172.29.0.0/24 ! -o lab0 -m comment --comment lab-bridge -j MASQUERADE")' <<<"$j"
   jq -e '.iptables_rules | any(test("--dport 8080 .* -j DNAT --to-destination 172.29.0.2:80"))' <<<"$j"
+  jq -e '.iptables_rules | any(. == "-A FORWARD -s 172.29.0.0/24 -m comment --comment lab-bridge -j ACCEPT")' <<<"$j"
+  jq -e '.iptables_rules | any(. == "-A FORWARD -d 172.29.0.0/24 -m comment --comment lab-bridge -j ACCEPT")' <<<"$j"
   assert_equal "$(jq -r '.rules_left | length' <<<"$j")" 0
   assert_equal "$(jq -r .ip_forward_before <<<"$j")" 0
 }
@@ -89,6 +94,12 @@ left_part() { sed '1,/^--- left:$/d' <<<"$1"; }
   assert_success
   assert_equal "$(jq -r '.modes.none.interfaces | join(",")' <<<"$output")" lo
   [[ $(jq -r .modes.none.netns <<<"$output") != "$(readlink /proc/self/ns/net)" ]]
+  # under unshare -n the lesson itself has only lo: the child's namespace must not be the lesson's
+  host_ns=$(jq -r .modes.none.host_netns <<<"$output")
+  [[ $host_ns == net:\[* ]]
+  [[ $(jq -r .modes.none.netns <<<"$output") != "$host_ns" ]]
+  [[ $host_ns != "$(readlink /proc/self/ns/net)" ]]
+  assert_equal "$(jq -r .modes.none.held <<<"$output")" true
 }
 
 @test "bridge: --mode host sees the host's interfaces and namespace" {
@@ -120,6 +131,8 @@ left_part() { sed '1,/^--- left:$/d' <<<"$1"; }
   assert_line --regexp '^      lab-veth1: master lab0 state '
   assert_line --regexp '^      lab-c1 -> 172\.29\.0\.3 +reply$'
   assert_line --regexp '^\[16/16\] '
+  assert_line --regexp '^      lab-outside \(pid [0-9]+\) sees lo, eth0 \(eth0 198\.51\.100\.2/24\); '
+  assert_line --index -1 --partial "MASQUERADE hid lab-c1 behind 198.51.100.1"
   assert_line --index -1 --regexp '^verdict: HELD - '
 }
 

@@ -35,8 +35,8 @@ lab::ExitStatus run_iptables(const std::vector<std::string>& args, std::string* 
   }
   std::vector<std::string> argv = {path, "-w"};
   argv.insert(argv.end(), args.begin(), args.end());
-  // Our own pid: the command runs in the namespace this program is in, the lesson's "host".
-  CommandResult r = run_in_netns(::getpid(), argv);
+  // pid 0: the command runs in the namespace this program is in, the lesson's "host".
+  CommandResult r = run_in_netns(0, argv);
   if (output) *output = r.output;
   return r.status;
 }
@@ -75,9 +75,8 @@ IptablesRule::IptablesRule(Rule rule) : rule_(std::move(rule)) {
   std::string output;
   lab::ExitStatus s = run_iptables(iptables_args(rule_, true), &output);
   if (!s.ok()) {
-    while (!output.empty() && output.back() == '\n') output.pop_back();
     throw lab::UserError(fmt::format("iptables {} {}: {}", join_argv(iptables_args(rule_, true)),
-                                     s.describe(), output));
+                                     s.describe(), trim(output)));
   }
   active_ = true;
 }
@@ -105,8 +104,7 @@ std::vector<std::string> listed_lab_rules(const std::string& table) {
 }
 
 Sysctl::Sysctl(std::string path, const std::string& value) : path_("/proc/sys/" + std::move(path)) {
-  old_ = lab::read_file(path_);
-  while (!old_.empty() && old_.back() == '\n') old_.pop_back();
+  old_ = trim(lab::read_file(path_));
   lab::write_file(path_, value);
 }
 

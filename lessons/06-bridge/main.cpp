@@ -8,13 +8,15 @@
 // The other network modes are just other namespace choices: none, host, container.
 //
 // The calls, in order (all over rtnetlink with libnl, never by running `ip`):
-//   parent: rtnl_route_alloc_cache          is the subnet free?                ip -4 route
-//   parent: rtnl_link_add(type bridge)      + address, up                       ip link add lab0
-//   type bridge parent: clone(CLONE_NEWNET|CLONE_NEWUTS) two containers                     unshare
-//   -nu parent: rtnl_link_add(type veth)        + IFLA_MASTER, up                   ip link add ...
-//   type veth parent: rtnl_link_change(IFLA_NET_NS_PID) the peer into the container        ip link
-//   set X netns PID child:  rename to eth0, address, up, default route via the bridge parent:
-//   busybox ping in each namespace (setns), iptables -t nat MASQUERADE / DNAT
+// clang-format off
+//   parent: rtnl_route_alloc_cache             is the subnet free?  ip -4 route
+//   parent: rtnl_link_add(type bridge)         + address, up        ip link add lab0 type bridge
+//   parent: clone(CLONE_NEWNET|CLONE_NEWUTS)   two containers       unshare -nu
+//   parent: rtnl_link_add(type veth)           + IFLA_MASTER, up    ip link add ... type veth
+//   parent: rtnl_link_change(IFLA_NET_NS_PID)  peer into the child  ip link set X netns PID
+//   child:  rename to eth0, address, up, default route via the bridge
+//   parent: busybox ping in each namespace (setns), iptables -t nat MASQUERADE / DNAT
+// clang-format on
 // Man pages: network_namespaces(7), veth(4), rtnetlink(7), ip-link(8), bridge(8), iptables(8),
 // iptables-extensions(8) (MASQUERADE, DNAT), setns(2).
 //
@@ -173,11 +175,6 @@ std::vector<std::string> busybox(std::initializer_list<std::string> args) {
 // busybox wget has no timeout of its own; run_in_netns stops it after 5 s.
 std::vector<std::string> wget(const std::string& url) {
   return busybox({"wget", "-q", "-O", "-", url});
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
 }
 
 int steps_for(const std::string& mode) {
@@ -357,7 +354,7 @@ int run(const Options& opt) {
     say.fact("bridge_ports", jports);
 
     // ---- 8. pings ----
-    step(fmt::format("[in each container] busybox ping -c 1 ..."),
+    step("[in each container] busybox ping -c 1 ...",
          fmt::format("nsenter -t {} -n ping -c 1 {}", containers[0].child.pid(),
                      containers[1].address));
     nlohmann::json jpings = nlohmann::json::array();
@@ -380,12 +377,10 @@ int run(const Options& opt) {
     const std::string host_outside = net::to_string(net::host_address(outside, 1));
     const std::string world_address = net::to_string(net::host_address(outside, 2));
     step("clone(CLONE_NEWNET|CLONE_NEWUTS), rtnl_link_add(\"lab-out\", type veth)",
-         fmt::format(
-             "ip netns add lab-outside; ip link add lab-out type veth peer name lab-outc ..."));
+         "ip netns add lab-outside; ip link add lab-out type veth peer name lab-outc ...");
     world = start_container(ChildPlan{"lab-outside", "lab-outc",
                                       net::with_prefix(net::host_address(outside, 2), outside), ""},
                             CLONE_NEWNET | CLONE_NEWUTS | SIGCHLD);
-    world->address = world_address;
     world->host_end = "lab-out";
     world->veth = net::create_veth_pair(nl, "lab-out", "lab-outc");
     net::add_address(nl, world->veth.ifindex(), "lab-out",
@@ -395,9 +390,16 @@ int run(const Options& opt) {
     world->channel->send("configure");
     world->channel->expect_ok("configuring eth0 in lab-outside");
     world->view = net::decode_view(world->channel->receive());
-    say.say(fmt::format(
-        "lab-outside (pid {}) has eth0 {}; the host's end lab-out has {}; no route to {}",
-        world->child.pid(), world_address, host_outside, opt.subnet));
+    expect(std::count(world->view.addresses.begin(), world->view.addresses.end(),
+                      "eth0 " + world->plan.cidr) == 1,
+           "lab-outside has no eth0 " + world->plan.cidr);
+    say.say(fmt::format("lab-outside (pid {}) {}; the host's end lab-out has {}; no route to {}",
+                        world->child.pid(), describe_view(world->view), host_outside, opt.subnet));
+    say.fact("outside", {{"name", world->plan.hostname},
+                         {"pid", world->child.pid()},
+                         {"netns", world->view.netns},
+                         {"interfaces", world->view.interfaces},
+                         {"addresses", world->view.addresses}});
 
     // ---- 10. forwarding and the rules ----
     step("write(\"/proc/sys/net/ipv4/ip_forward\", \"1\"), iptables -t nat -A ...",
@@ -415,6 +417,11 @@ int run(const Options& opt) {
                     ip_forward->old_value()));
     for (const auto& l : listed) say.say("  " + l);
     expect(listed.size() == rules.size(), "iptables -S does not list the rules that were added");
+    for (const auto& r : rules) {
+      std::string want = net::rule_as_listed(r.rule());
+      expect(std::count(listed.begin(), listed.end(), want) == 1,
+             fmt::format("iptables -S does not list \"{}\"", want));
+    }
     say.fact("iptables_rules", listed);
 
     // ---- 11. MASQUERADE: the container's connection leaves from the host's address ----
@@ -425,7 +432,7 @@ int run(const Options& opt) {
     world->channel->expect_ok("starting the server in lab-outside");
     auto fetched = net::run_in_netns(containers[0].child.pid(), wget(url));
     std::string seen_from = world->channel->receive_reply("server in lab-outside");
-    say.say(fmt::format("the server answered: \"{}\"", trim(fetched.output)));
+    say.say(fmt::format("the server answered: \"{}\"", net::trim(fetched.output)));
     bool masq =
         expect(seen_from == host_outside,
                fmt::format("the server saw {} instead of the host's {}", seen_from, host_outside));
@@ -463,13 +470,14 @@ int run(const Options& opt) {
       if (got.status.ok()) break;
       lab::sleep_ms(100);
     }
-    bool mapped_ok = expect(got.status.ok() && trim(got.output) == page,
+    bool mapped_ok = expect(got.status.ok() && net::trim(got.output) == page,
                             fmt::format("{} did not give container one's page", mapped));
-    say.say(fmt::format("lab-outside got: \"{}\" {}", trim(got.output),
+    say.say(fmt::format("lab-outside got: \"{}\" {}", net::trim(got.output),
                         mapped_ok ? "(DNAT sent it to the container)" : "(wrong)"));
-    say.fact(
-        "port_mapping",
-        {{"url", mapped}, {"page", trim(got.output)}, {"expected", page}, {"held", mapped_ok}});
+    say.fact("port_mapping", {{"url", mapped},
+                              {"page", net::trim(got.output)},
+                              {"expected", page},
+                              {"held", mapped_ok}});
 
     // ---- 13. the rules go away (or stay, with --keep) ----
     if (opt.keep) {
@@ -481,8 +489,10 @@ int run(const Options& opt) {
       ip_forward->restore();
       std::vector<std::string> left = net::listed_lab_rules("nat");
       for (const auto& l : net::listed_lab_rules("filter")) left.push_back(l);
-      std::string fwd = trim(lab::read_file("/proc/sys/net/ipv4/ip_forward"));
+      std::string fwd = net::trim(lab::read_file("/proc/sys/net/ipv4/ip_forward"));
       expect(left.empty(), "some lab-bridge rules are still listed");
+      expect(fwd == ip_forward->old_value(),
+             fmt::format("ip_forward is {}, not {} as before", fwd, ip_forward->old_value()));
       say.say(fmt::format("iptables -S lists {} lab-bridge rule(s); ip_forward is {} again",
                           left.size(), fwd));
       say.fact("rules_left", left);
@@ -491,18 +501,24 @@ int run(const Options& opt) {
 
   // ---- the other network modes ----
   nlohmann::json modes = nlohmann::json::object();
-  if (wants(opt, "none") || wants(opt, "host") || opt.mode == "container")
-    say.heading("network modes");
+  if (opt.mode != "bridge") say.heading("network modes");
   if (wants(opt, "none")) {
     step(fmt::format("clone({})   --network none",
                      lab::clone_flags_to_string(CLONE_NEWNET | CLONE_NEWUTS | SIGCHLD)),
          "docker run --network none busybox ip link");
     net::View v = look(CLONE_NEWNET | CLONE_NEWUTS | SIGCHLD, 0);
-    bool ok =
+    // Under `unshare -n` this program's own namespace holds only lo too, so the interface list
+    // alone would not tell a new namespace from ours: the ns/net link must differ as well.
+    const std::string here = lab::namespace_link(0, "net");
+    bool own =
+        expect(v.netns != here, "--network none stayed in the lesson's own namespace " + here);
+    bool only_lo =
         expect(v.interfaces == std::vector<std::string>{"lo"}, "--network none saw more than lo");
-    say.say(fmt::format("none: {} - {}", describe_view(v),
+    bool ok = own && only_lo;
+    say.say(fmt::format("none: {}, namespace {} (ours is {}) - {}", describe_view(v), v.netns, here,
                         ok ? "only a loopback, no way out" : "unexpected"));
-    modes["none"] = {{"interfaces", v.interfaces}, {"netns", v.netns}, {"held", ok}};
+    modes["none"] = {
+        {"interfaces", v.interfaces}, {"netns", v.netns}, {"host_netns", here}, {"held", ok}};
   }
   if (wants(opt, "host")) {
     step(fmt::format("clone({})   --network host",
@@ -516,7 +532,7 @@ int run(const Options& opt) {
     modes["host"] = {
         {"interfaces", v.interfaces}, {"netns", v.netns}, {"host_netns", here.netns}, {"held", ok}};
   }
-  if (opt.mode == "all" || opt.mode == "container") {
+  if (wants(opt, "container")) {
     const Container& first = containers[0];
     step(fmt::format(
              "clone(CLONE_NEWUTS|SIGCHLD), setns(/proc/{}/ns/net)   --network container:lab-c1",
@@ -582,7 +598,7 @@ int run(const Options& opt) {
     what = "--network container: the second process joined lab-c1's namespace and sees its eth0";
   } else {
     what = fmt::format(
-        "containers {} and {} on {} reach each other and the gateway; MASQUERADE hid them "
+        "containers {} and {} on {} reach each other and the gateway; MASQUERADE hid lab-c1 "
         "behind {}; port {} reached lab-c1:{}",
         containers[0].address, containers[1].address, opt.bridge,
         net::to_string(net::host_address(outside, 1)), kHostPort, kContainerPort);
@@ -597,21 +613,19 @@ int main(int argc, char** argv) {
   Options opt;
   CLI::App app{
       "Lesson 06: a docker0 of our own. Makes a bridge with the gateway address of a private "
-      "subnet, "
-      "two containers (network + UTS namespaces) each with a veth pair (eth0 inside, the other end "
-      "on "
-      "the bridge), checks they ping each other and the gateway, shows MASQUERADE and a port "
-      "mapping "
-      "against an \"outside\" namespace, and the none/host/container network modes. Removes "
-      "everything it made on every path, unless --keep.",
+      "subnet, two containers (network + UTS namespaces) each with a veth pair (eth0 inside, the "
+      "other end on the bridge), checks they ping each other and the gateway, shows MASQUERADE "
+      "and a port mapping against an \"outside\" namespace, and the none/host/container network "
+      "modes. Removes everything it made on every path, unless --keep.",
       "bridge"};
   app.add_option("--bridge", opt.bridge,
                  "name of the bridge to create (1-15 bytes, no '/', ':' or spaces)")
       ->capture_default_str()
       ->check([](const std::string& s) { return net::validate_link_name(s); });
   app.add_option("--subnet", opt.subnet,
-                 "the containers' private subnet; the bridge gets its first address (refused if it "
-                 "overlaps a route here)")
+                 "the containers' private subnet: a network address with a prefix from /8 to /29 "
+                 "(host bits zero, e.g. 10.88.0.0/24); the bridge gets its first address; refused "
+                 "if it overlaps a route here")
       ->capture_default_str()
       ->check([](const std::string& s) { return net::validate_subnet(s); });
   app.add_option("--mode", opt.mode,

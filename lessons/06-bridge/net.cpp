@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -319,6 +320,9 @@ void configure_eth0_in_child(const std::string& temp_name, const std::string& ci
 
 // --- looking around ------------------------------------------------------------------------------
 
+namespace {
+
+// The interface names this process sees (if_nameindex(3)), in index order: "lo", "eth0".
 std::vector<std::string> interface_names() {
   struct if_nameindex* list = ::if_nameindex();
   if (!list) lab::check(-1, "if_nameindex()");
@@ -328,6 +332,7 @@ std::vector<std::string> interface_names() {
   return out;
 }
 
+// "eth0 172.29.0.2/24" for each IPv4 address this process sees (getifaddrs(3)), lo left out.
 std::vector<std::string> ipv4_addresses() {
   ifaddrs* list = nullptr;
   lab::check(::getifaddrs(&list), "getifaddrs()");
@@ -338,26 +343,20 @@ std::vector<std::string> ipv4_addresses() {
     uint32_t a = ntohl(reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr);
     uint32_t m =
         i->ifa_netmask ? ntohl(reinterpret_cast<sockaddr_in*>(i->ifa_netmask)->sin_addr.s_addr) : 0;
-    int prefix = __builtin_popcount(m);
+    int prefix = std::popcount(m);
     out.push_back(fmt::format("{} {}/{}", i->ifa_name, to_string(a), prefix));
   }
   ::freeifaddrs(list);
   return out;
 }
 
+}  // namespace
+
 View current_view() {
   return View{interface_names(), ipv4_addresses(), lab::namespace_link(0, "net")};
 }
 
 namespace {
-std::string join(const std::vector<std::string>& items, char sep) {
-  std::string out;
-  for (const auto& i : items) {
-    if (!out.empty()) out += sep;
-    out += i;
-  }
-  return out;
-}
 std::vector<std::string> split(std::string_view text, char sep) {
   std::vector<std::string> out;
   while (!text.empty()) {
@@ -372,7 +371,8 @@ std::vector<std::string> split(std::string_view text, char sep) {
 
 // interfaces;addresses;netns with ',' between items (none of them can hold ';' or ',').
 std::string encode(const View& v) {
-  return fmt::format("{};{};{}", join(v.interfaces, ','), join(v.addresses, ','), v.netns);
+  return fmt::format("{};{};{}", fmt::join(v.interfaces, ","), fmt::join(v.addresses, ","),
+                     v.netns);
 }
 
 View decode_view(std::string_view text) {
@@ -421,21 +421,22 @@ void join_netns_of(pid_t pid) {
 }
 
 std::string join_argv(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv) {
-    if (!out.empty()) out += ' ';
-    out += a;
-  }
-  return out;
+  return fmt::format("{}", fmt::join(argv, " "));
+}
+
+std::string trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.pop_back();
+  return text;
 }
 
 namespace {
 
-// The child of run_in_netns/spawn_in_netns: join the namespace, point stdout and stderr at
-// `out_fd`, exec. Runs in a cloned child, so it never returns normally.
+// The child of run_in_netns/spawn_in_netns: join the namespace (pid 0: stay in this one), point
+// stdout and stderr at `out_fd`, exec. Runs in a cloned child, so it never returns normally.
 int exec_in_netns(pid_t pid, const std::vector<std::string>& argv, int out_fd) noexcept {
   try {
-    join_netns_of(pid);
+    if (pid > 0) join_netns_of(pid);
     lab::UniqueFd null = lab::open_fd("/dev/null", O_RDONLY);
     ::dup2(null.get(), STDIN_FILENO);
     ::dup2(out_fd, STDOUT_FILENO);

@@ -11,9 +11,7 @@
 
 #include <sys/types.h>
 
-#include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -81,7 +79,6 @@ class Link {
   Link& operator=(const Link&) = delete;
   ~Link() { remove(); }
 
-  const std::string& name() const { return name_; }
   int ifindex() const { return ifindex_; }
   void remove() noexcept;
   std::string release() {
@@ -122,7 +119,7 @@ void add_default_route(Netlink& nl, int ifindex, const std::string& name,
 // The IPv4 routes of the main table (ip -4 route), for the clash check.
 std::vector<Cidr> main_table_routes(Netlink& nl);
 
-// One line of `bridge link`: a port, its state and the bridge it is plugged into.
+// One line of `bridge link`: a port of the bridge and its operational state.
 struct BridgePort {
   std::string name;
   std::string operstate;  // "up", "down", "lowerlayerdown" ...
@@ -137,12 +134,8 @@ void configure_eth0_in_child(const std::string& temp_name, const std::string& ci
 
 // --- looking around a namespace ------------------------------------------------------------------
 
-// The interface names this process sees (if_nameindex(3)), in index order: "lo", "eth0".
-std::vector<std::string> interface_names();
-// "eth0 172.29.0.2/24" for each IPv4 address this process sees (getifaddrs(3)), lo left out.
-std::vector<std::string> ipv4_addresses();
-
-// What a process sees of the network, sent from a child to its parent in one message.
+// What a process sees of the network (if_nameindex(3), getifaddrs(3), /proc/self/ns/net), sent
+// from a child to its parent in one message.
 struct View {
   std::vector<std::string> interfaces;  // "lo", "eth0"
   std::vector<std::string> addresses;   // "eth0 172.29.0.2/24"
@@ -167,13 +160,16 @@ struct CommandResult {
   lab::ExitStatus status;
   std::string output;
 };
-// nsenter -t PID -n ARGV...: runs `argv` in the network namespace of `pid` and waits for it,
-// at most `timeout_ms`; then it is killed (status.signal SIGKILL), as `timeout` would.
+// nsenter -t PID -n ARGV...: runs `argv` in the network namespace of `pid` (0: the caller's own,
+// no setns) and waits for it, at most `timeout_ms`; then it is killed (status.signal SIGKILL), as
+// `timeout` would.
 CommandResult run_in_netns(pid_t pid, const std::vector<std::string>& argv, int timeout_ms = 5000);
 // The same, left running in the background (a server); its output is discarded.
 lab::Child spawn_in_netns(pid_t pid, const std::vector<std::string>& argv);
 // The argv as a shell would show it: "busybox ping -c 1 172.29.0.3".
 std::string join_argv(const std::vector<std::string>& argv);
+// `text` without the line breaks and spaces at its end (a command's output, a /proc/sys value).
+std::string trim(std::string text);
 
 // ip netns attach NAME PID: bind-mounts /proc/PID/ns/net on /run/netns/NAME so the namespace
 // outlives its processes and `ip netns exec NAME ...` finds it (for --keep).

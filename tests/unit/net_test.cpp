@@ -142,6 +142,24 @@ TEST(NetFirewall, RulesAsIptablesListsThem) {
   }
 }
 
+TEST(NetText, JoinArgvAndTrim) {
+  EXPECT_EQ(net::join_argv({"busybox", "ping", "-c", "1", "172.29.0.3"}),
+            "busybox ping -c 1 172.29.0.3");
+  EXPECT_EQ(net::join_argv({}), "");
+  struct Case {
+    std::string in;
+    std::string out;
+  } cases[] = {
+      {"0\n", "0"},
+      {"you came from 198.51.100.1\r\n", "you came from 198.51.100.1"},
+      {"a b  \n\n", "a b"},
+      {"  lead\n", "  lead"},
+      {"", ""},
+      {"\n", ""},
+  };
+  for (const auto& c : cases) EXPECT_EQ(net::trim(c.in), c.out) << "'" << c.in << "'";
+}
+
 TEST(NetView, EncodeDecodeRoundTrip) {
   std::vector<net::View> views = {
       {{"lo"}, {}, "net:[4026531840]"},
