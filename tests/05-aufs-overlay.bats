@@ -97,6 +97,8 @@ overlay_mounts() {
   assert_equal "$(jq -c .app_layer_listing <<<"$output")" '["hello.sh"]'
   assert_equal "$(jq -r .init_hostname_after <<<"$output")" "lab-container"
   assert_equal "$(jq -r .rootfs_hostname_after <<<"$output")" "lab-web"
+  refute [ "$(jq -r .base_hostname_after <<<"$output")" = lab-web ]
+  assert_equal "$(jq -r .base_has_app <<<"$output")" "false"
   # the base image layer (the busybox rootfs itself) was never written to
   refute [ "$(cat "$ROOTFS/etc/hostname")" = lab-web ]
   [[ ! -e $ROOTFS/app ]]
@@ -153,6 +155,32 @@ overlay_mounts() {
   run "$OVERLAY" --dir "$BATS_TEST_TMPDIR/empty" --quiet
   assert_success
   [[ -d $BATS_TEST_TMPDIR/empty/upper ]]
+}
+
+@test "overlay: --dir with a trailing slash, or reached through a symlink, works too" {
+  requires root rootfs overlay
+  # a new directory given as "new/": its parent is the test dir, not "new" itself
+  dir="$BATS_TEST_TMPDIR/new"
+  run "$OVERLAY" --dir "$dir/" --json
+  assert_success
+  assert_equal "$(jq -r .work_dir <<<"$output")" "$(realpath "$dir")"
+  assert_equal "$(jq -r .held <<<"$output")" "true"
+  assert_equal "$(stat -c '%F %t:%T' "$dir/upper/a")" "character special file 0:0"
+  # an empty existing directory given as "empty/"
+  mkdir "$BATS_TEST_TMPDIR/empty"
+  run "$OVERLAY" --dir "$BATS_TEST_TMPDIR/empty/" --quiet
+  assert_success
+  [[ -d $BATS_TEST_TMPDIR/empty/upper ]]
+  # a path through a symlink: the mounts are found in mountinfo under the real path
+  mkdir "$BATS_TEST_TMPDIR/real"
+  ln -s "$BATS_TEST_TMPDIR/real" "$BATS_TEST_TMPDIR/link"
+  run "$OVERLAY" --dir "$BATS_TEST_TMPDIR/link/work" --json
+  assert_success
+  assert_equal "$(jq -r .work_dir <<<"$output")" "$(realpath "$BATS_TEST_TMPDIR/real/work")"
+  assert_equal "$(jq -r .held <<<"$output")" "true"
+  [[ -d $BATS_TEST_TMPDIR/real/work/layers/rw/diff ]]
+  run overlay_mounts
+  refute_output --partial "$BATS_TEST_TMPDIR"
 }
 
 @test "overlay: --shell runs a shell in the work dir with C mounted there only" {

@@ -12,6 +12,7 @@
 //   unshare(CLONE_NEWNS), mount(NULL, "/", NULL, MS_REC|MS_PRIVATE)   mounts stay private
 //   mkdir, open/write                       A, B, C, upper, work in /tmp/lab-overlay-XXXXXX
 //   mount("overlay", "C", "overlay", 0, "lowerdir=A:B,upperdir=upper,workdir=work")
+//   only where the kernel has aufs: mount("none", "C-aufs", "aufs", MS_RDONLY, "br=A=ro:B=ro")
 //   readdir, open/write, unlink through C; lstat in upper (S_ISCHR, st_rdev == 0/0)
 //   mount("overlay", "rootfs", ...) with four layers; /proc/self/mountinfo; lgetxattr(opaque)
 // Man pages: mount(2), unshare(2), mount_namespaces(7), xattr(7), lstat(2); the kernel's
@@ -21,7 +22,6 @@
 // Look for: C holds exactly a, b, x and x says "x from A"; B/b and A/a never change; upper
 // holds b (copied up), a (the whiteout) and new; the rw layer holds only what the container did.
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/stat.h>
@@ -79,24 +79,6 @@ std::string words(const std::vector<std::string>& names) {
   return names.empty() ? "(empty)" : fmt::format("{}", fmt::join(names, " "));
 }
 
-// Goes back to the directory we started in when the lesson ends (the work dir may be removed).
-class WorkingDirectory {
- public:
-  explicit WorkingDirectory(const std::string& dir)
-      : saved_(lab::open_fd(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
-    lab::check(::chdir(dir.c_str()), [&] { return fmt::format("chdir({})", lab::quote(dir)); });
-  }
-  WorkingDirectory(const WorkingDirectory&) = delete;
-  WorkingDirectory& operator=(const WorkingDirectory&) = delete;
-  ~WorkingDirectory() {
-    if (::fchdir(saved_.get()) == -1 && ::chdir("/") == -1) {
-    }
-  }
-
- private:
-  lab::UniqueFd saved_;
-};
-
 // --- the child's side: only with --shell ---------------------------------------------------------
 
 // A shell in our mount namespace, in the work dir: C, upper and rootfs are mounted there and
@@ -117,7 +99,8 @@ int shell_in_child() noexcept {
 
 int run(const Options& opt) {
   lab::host::require_root("./overlay");
-  const std::string base_layer = lab::host::default_rootfs();
+  // Absolute, because the mounts below are made after chdir into the work dir.
+  const std::string base_layer = fs::absolute(lab::host::default_rootfs()).string();
   lab::host::require_rootfs(base_layer);
   lab::host::require(lab::host::check_overlay());
 
@@ -134,18 +117,22 @@ int run(const Options& opt) {
   say.say("every mount below lives in this private mount namespace and vanishes with it");
 
   // The work dir: a fresh /tmp/lab-overlay-XXXXXX (removed at the end unless --keep), or --dir.
+  // Canonical (no symlinks, no trailing '/'), because the kernel resolves mount points and
+  // /proc/self/mountinfo names them that way: step 9 looks the rootfs up there by this path.
   std::optional<lab::TempDir> temp;
   std::string work;
   if (opt.dir.empty()) {
     temp.emplace("/tmp/lab-overlay-");
-    work = temp->path();
+    work = fs::canonical(temp->path()).string();
   } else {
     if (!exists(opt.dir)) make_dir(opt.dir);
-    work = fs::absolute(opt.dir).lexically_normal().string();
+    work = fs::canonical(opt.dir).string();
   }
   step("mkdir(\"A\"), mkdir(\"B\"), open(\"A/a\", O_CREAT) ...",
        "mkdir A B C upper work; echo 'x from A' > A/x ...");
-  WorkingDirectory in_work(work);
+  // From here on the lesson works in relative names, as the notes did. It never goes back: every
+  // path used after the run (the TempDir, the mounts' owners) is absolute.
+  lab::check(::chdir(work.c_str()), [&] { return fmt::format("chdir({})", lab::quote(work)); });
   for (const char* dir : {"A", "B", "C", "upper", "work"}) make_dir(dir);
   put_file("A/a", "a from A");
   put_file("A/x", "x from A");
@@ -166,11 +153,12 @@ int run(const Options& opt) {
   say.fact("options", options);
   const bool aufs = lab::host::kernel_has_filesystem("aufs");
   say.fact("aufs_available", aufs);
+  std::vector<std::string> aufs_listing;
   if (aufs) {
     // Read-only branches, so that A and B stay as they are for the rest of the lesson.
     make_dir("C-aufs");
     lab::Mount aufs_mount = overlay::mount_aufs_read_only({"A", "B"}, "C-aufs");
-    const auto aufs_listing = overlay::list_dir("C-aufs");
+    aufs_listing = overlay::list_dir("C-aufs");
     say.say(fmt::format("aufs is here too: mount -t aufs -o br=A=ro:B=ro none C-aufs shows {}",
                         words(aufs_listing)));
     say.fact("aufs_listing", aufs_listing);
@@ -284,6 +272,9 @@ int run(const Options& opt) {
   const auto rootfs_app = overlay::list_dir("rootfs/app");
   const auto app_layer = overlay::list_dir("layers/app/app");
   const std::string init_hostname = first_line("layers/init/etc/hostname");
+  const std::string hostname_after = first_line("rootfs/etc/hostname");
+  const std::string base_hostname = first_line(base_layer + "/etc/hostname");
+  const bool base_has_app = exists(base_layer + "/app");
   say.say(fmt::format("the rw layer now holds: {}", words(rw_layer)));
   say.say(fmt::format(
       "layers/rw/diff/app has {}=\"{}\"{}: rootfs/app shows {}, though "
@@ -299,7 +290,9 @@ int run(const Options& opt) {
   say.fact("rootfs_app_listing", rootfs_app);
   say.fact("app_layer_listing", app_layer);
   say.fact("init_hostname_after", init_hostname);
-  say.fact("rootfs_hostname_after", first_line("rootfs/etc/hostname"));
+  say.fact("rootfs_hostname_after", hostname_after);
+  say.fact("base_hostname_after", base_hostname);
+  say.fact("base_has_app", base_has_app);
 
   if (opt.shell) {
     say.say(fmt::format("a shell in {}, in this mount namespace: try ls C upper; cat C/x;", work));
@@ -320,7 +313,6 @@ int run(const Options& opt) {
                     work));
 
   const std::vector<std::string> abx = {"a", "b", "x"};
-  const std::vector<std::string> expected_chain = docker_layers.lowerdirs;
   const std::vector<std::string> expected_rw = {"app", "etc", "etc/hostname"};
   struct Claim {
     bool held;
@@ -328,16 +320,19 @@ int run(const Options& opt) {
   };
   const Claim claims[] = {
       {c_listing == abx, "C holds exactly a, b, x"},
+      {!aufs || aufs_listing == abx, "aufs on C-aufs shows exactly a, b, x too"},
       {x_content == "x from A", "x comes from A, the top lowerdir"},
       {!b_in_upper_before && b_upper == "b changed through C" && b_lower == "b from B",
        "writing b copies it up and leaves B/b alone"},
       {a_whiteout && a_in_lower && c_after_delete == std::vector<std::string>{"b", "x"},
        "deleting a leaves a 0/0 whiteout and A/a"},
       {new_in_upper && !new_in_lowers, "a new file lands in upper only"},
-      {chain == expected_chain, "mountinfo shows the lowerdir chain as mounted"},
+      {chain == docker_layers.lowerdirs && upperdir == docker_layers.upperdir,
+       "mountinfo shows the lowerdir chain and the rw layer as upperdir, as mounted"},
       {hostname == "lab-container" && busybox_seen && app_seen, "the four layers merge"},
-      {rw_layer == expected_rw && overlay::is_opaque(opaque) && rootfs_app.empty() &&
-           app_layer == std::vector<std::string>{"hello.sh"} && init_hostname == "lab-container",
+      {hostname_after == "lab-web" && rw_layer == expected_rw && overlay::is_opaque(opaque) &&
+           rootfs_app.empty() && app_layer == std::vector<std::string>{"hello.sh"} &&
+           init_hostname == "lab-container" && base_hostname != "lab-web" && !base_has_app,
        "the container's changes land in the rw layer only"},
   };
   for (const auto& claim : claims) {
@@ -369,7 +364,8 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", opt.keep,
                "keep the work dir (A, B, upper, layers) after the run; the mounts always go");
   app.add_flag("--shell", opt.shell,
-               "leave you in a bash in the work dir with C and rootfs still mounted");
+               "leave you in a shell (bash if present) in the work dir with C and rootfs "
+               "still mounted");
   lab::add_output_options(app, opt.output);
   if (int code = lab::parse_command_line(app, argc, argv); code >= 0) return code;
   return lab::run_guarded("overlay", [&] { return run(opt); });

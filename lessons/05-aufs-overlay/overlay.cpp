@@ -100,7 +100,10 @@ std::string check_work_dir(const std::string& path) {
       return fmt::format("{} is not empty; give an empty or a new directory", path);
     return "";
   }
-  fs::path parent = fs::absolute(p, ec).parent_path();
+  // The parent of "/tmp/new/" is /tmp, not /tmp/new (which is what parent_path() would say).
+  std::string trimmed = path;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  fs::path parent = fs::absolute(trimmed, ec).parent_path();
   if (ec || !fs::is_directory(parent, ec))
     return fmt::format("{} cannot be made: {} is not a directory", path, parent.string());
   return "";

@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
+
+#include "fd.hpp"
+#include "mount.hpp"
 
 namespace {
 
@@ -140,24 +142,24 @@ TEST(OverlayOpaque, OnlyYMeansOpaque) {
 
 TEST(OverlayWorkDir, EmptyOrCreatableOnly) {
   namespace fs = std::filesystem;
-  char tmpl[] = "/tmp/lab-ovunit-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string base = tmpl;
+  lab::TempDir dir("/tmp/lab-ovunit-");
+  const std::string base = dir.path();
   fs::create_directory(base + "/full");
-  {
-    std::FILE* f = std::fopen((base + "/full/file").c_str(), "w");
-    std::fclose(f);
-  }
+  lab::create_file(base + "/full/file", "");
   fs::create_directory(base + "/empty");
   struct Case {
     std::string path;
     const char* problem_part;  // "" when the dir is fine
   } cases[] = {
       {base + "/empty", ""},
+      {base + "/empty/", ""},
       {base + "/new", ""},
+      {base + "/new/", ""},  // the parent of "new/" is base, not "new" itself
+      {base + "/new//", ""},
       {base + "/full", "is not empty"},
       {base + "/full/file", "is not a directory"},
       {base + "/missing/new", "cannot be made"},
+      {base + "/missing/new/", "cannot be made"},
       {"", "empty"},
   };
   for (const auto& c : cases) {
@@ -168,7 +170,6 @@ TEST(OverlayWorkDir, EmptyOrCreatableOnly) {
       EXPECT_NE(problem.find(c.problem_part), std::string::npos) << c.path << ": " << problem;
   }
   EXPECT_FALSE(fs::exists(base + "/new"));  // looking never creates
-  fs::remove_all(base);
 }
 
 }  // namespace
