@@ -32,6 +32,9 @@ refute_mounted_under() {
   assert_equal "$(jq -c .inside_ls <<<"$json")" "$(jq -c .rootfs_entries <<<"$json")"
   # while the child ran: it had /data, the host had nothing under the rootfs
   assert_equal "$(jq -r .child_sees_volume <<<"$json")" true
+  # step 3's claim, read back from /proc/CHILD/mountinfo: every mount the child has is private
+  assert_equal "$(jq -r .child_mounts_private <<<"$json")" true
+  assert_equal "$(jq -c .child_mounts <<<"$json")" '["/","/data"]'
   assert_equal "$(jq -c .host_mounts_under_rootfs <<<"$json")" '[]'
   assert_equal "$(jq -c .host_data_dir_entries <<<"$json")" '[]'
   [[ $(jq -r .ns_inside <<<"$json") != "$(jq -r .ns_outside <<<"$json")" ]]
@@ -52,6 +55,7 @@ refute_mounted_under() {
   assert_equal "$(jq -r .held <<<"$output")" true
   assert_equal "$(jq -c .inside_ls <<<"$output")" '["bin","data","lib","lib64"]'
   assert_equal "$(jq -c .child_mounts <<<"$output")" '["/data"]'
+  assert_equal "$(jq -r .child_mounts_private <<<"$output")" true
   volume=$(jq -r .volume <<<"$output")
   rootfs=$(jq -r .rootfs <<<"$output")
   [[ $volume == /tmp/lab-volume-* && ! -e $volume && ! -e $rootfs ]]
@@ -95,6 +99,8 @@ refute_mounted_under() {
   # after the escape the child's / was the host's: it has the project's /work-like top dirs
   jq -e --arg top "$(cut -d/ -f2 <<<"$BIN")" 'any(.chroot_root_after[]; . == $top)' <<<"$output"
   assert_equal "$(jq -c .pivot_root_root_after <<<"$output")" '["bin","data","lab-escape","lib","lib64"]'
+  # "stayed inside" is not only the marker's absence: after pivot_root, / was the rootfs itself
+  assert_equal "$(jq -r .pivot_root_root_is_rootfs <<<"$output")" true
   assert_equal "$(lab_dirs)" "$before"
 }
 
@@ -115,6 +121,9 @@ refute_mounted_under() {
   assert_line --index 0 --regexp '^\[1/8\] build_minimal_rootfs\("/tmp/lab-rootfs-'
   assert_line --regexp '^\[2/8\] clone\(CLONE_NEWNS\|SIGCHLD\) +~ unshare -m$'
   assert_line --regexp '^\[3/8\] mount\(NULL, "/", NULL, MS_REC\|MS_PRIVATE, NULL\)'
+  # the shell equivalent of step 7 reads the child's mountinfo without entering its rootfs
+  assert_line --regexp '^\[7/8\] .* ~ findmnt; findmnt -N [0-9]+$'
+  assert_line '      child: mounts at / /data (/data is the volume), every one private'
   assert_line --regexp '^\[5/8\] pivot_root\("\.", "\."\)'
   assert_line '      ls / inside: bin data lib lib64'
   assert_line --index -1 --regexp '^verdict: HELD - '

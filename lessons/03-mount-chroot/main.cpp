@@ -8,15 +8,17 @@
 // trick stays inside after pivot_root with the old root detached.
 //
 // The calls, in order:
+// clang-format off
 //   parent: read the ELF headers of /bin/bash and /bin/ls (PT_INTERP, DT_NEEDED, DT_RUNPATH),
 //           find each library like ld.so does, copy everything into /tmp/lab-rootfs-XXXXXX
 //   parent: clone(CLONE_NEWNS|SIGCHLD)                       a child in a new mount namespace
 //   child:  mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)  mount --make-rprivate /
 //   child:  mount(VOLUME, ROOTFS/data, NULL, MS_BIND, NULL)  mount --bind VOLUME ROOTFS/data
-//   child:  pivot_root(".", "."); umount2(".", MNT_DETACH)    (or chroot(ROOTFS) with
-//   --root-switch) child:  execve("/bin/bash", ["bash", "-c", "ls /"])      the copied bash and ls,
-//   inside parent: read /proc/self/mountinfo and /proc/CHILD/mountinfo child:  write
-//   /data/lab-from-inside.txt; parent reads it in VOLUME
+//   child:  pivot_root(".", "."); umount2(".", MNT_DETACH)   (or chroot(ROOTFS): --root-switch)
+//   child:  execve("/bin/bash", ["bash", "-c", "ls /"])      the copied bash and ls, inside
+//   parent: read /proc/self/mountinfo and /proc/CHILD/mountinfo
+//   child:  write /data/lab-from-inside.txt; parent reads it in VOLUME
+// clang-format on
 // Man pages: mount_namespaces(7), pivot_root(2), chroot(2), mount(2), ld.so(8), elf(5).
 //
 // Run it:  make && sudo ./mount-chroot        (--root-switch chroot, --escape, --shell, --help)
@@ -29,10 +31,10 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,8 @@ namespace fs = std::filesystem;
 const std::vector<std::string> kPrograms = {"/bin/bash", "/bin/ls"};
 constexpr std::string_view kFileName = "lab-from-inside.txt";
 constexpr std::string_view kFileContent = "written inside the container\n";
+// Both experiments clone their child the same way: a new mount namespace, and SIGCHLD at its end.
+constexpr unsigned long kCloneFlags = CLONE_NEWNS | SIGCHLD;
 
 struct Options {
   std::string root_switch = "pivot_root";
@@ -66,14 +70,18 @@ struct Options {
 // What the child needs to know; it gets a copy of our memory, so plain strings do.
 struct Plan {
   std::string rootfs;
-  std::string volume;
+  std::string volume;  // "" -> no volume to bind (the escape)
   mountns::RootSwitch how = mountns::RootSwitch::pivot_root;
-  bool bind_volume = true;
   std::string host_marker;  // for the escape: a file only the host has
 };
 
 std::string joined(const std::vector<std::string>& names) {
   return fmt::format("{}", fmt::join(names, " "));
+}
+
+// One name a line: a listing as one channel message.
+std::string lines(const std::vector<std::string>& names) {
+  return fmt::format("{}", fmt::join(names, "\n"));
 }
 
 std::string switch_call(mountns::RootSwitch how, const std::string& rootfs) {
@@ -89,7 +97,7 @@ int child_main(const Plan& plan, lab::Channel& channel) noexcept {
   try {
     mountns::make_mounts_private_in_child();
     channel.send_ok();
-    if (plan.bind_volume) {
+    if (!plan.volume.empty()) {
       mountns::bind_volume_in_child(plan.volume,
                                     plan.rootfs + std::string(mountns::kVolumeMountPoint));
       channel.send_ok();
@@ -110,9 +118,9 @@ int child_main(const Plan& plan, lab::Channel& channel) noexcept {
       } else if (order == "escape") {
         std::vector<std::string> before = mountns::list_directory("/");
         mountns::EscapeAttempt got = mountns::try_chroot_escape_in_child(plan.host_marker);
-        channel.send_ok();
-        channel.send(fmt::format("{}\n{}\n{}", got.reached_host ? "reached" : "inside",
-                                 joined(before), joined(got.root_listing)));
+        channel.send(got.reached_host ? "reached" : "inside");
+        channel.send(lines(before));
+        channel.send(lines(got.root_listing));
       } else if (order == "shell") {
         channel.close();
         ::setenv("PATH", "/bin", 1);
@@ -132,7 +140,7 @@ int child_main(const Plan& plan, lab::Channel& channel) noexcept {
 
 // --- the parent's side ---------------------------------------------------------------------------
 
-// Step 1, shared by both experiments: the rootfs (and the volume) on the host.
+// Step 1, shared by both experiments: the rootfs on the host (and, for the main one, the volume).
 struct HostDirs {
   std::optional<lab::TempDir> rootfs_temp;
   std::optional<lab::TempDir> volume_temp;
@@ -140,7 +148,7 @@ struct HostDirs {
   std::string volume;
 };
 
-void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs, bool with_volume) {
+void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs) {
   if (opt.rootfs_dir.empty()) {
     dirs.rootfs_temp.emplace("/tmp/lab-rootfs-");
     dirs.rootfs = dirs.rootfs_temp->path();
@@ -155,14 +163,14 @@ void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs, b
   say.say(fmt::format("libraries (DT_NEEDED, searched like ld.so): {}", joined(needs.libraries)));
   say.say(
       fmt::format("{} now holds: {}", dirs.rootfs, joined(mountns::list_directory(dirs.rootfs))));
-  std::vector<std::string> copied = kPrograms;
-  for (const auto& f : needs.all()) copied.push_back(f);
   say.fact("rootfs", dirs.rootfs);
   say.fact("programs", kPrograms);
   say.fact("interpreters", needs.interpreters);
   say.fact("libraries", needs.all());
   say.fact("rootfs_entries", mountns::list_directory(dirs.rootfs));
-  if (!with_volume) return;
+}
+
+void choose_volume(const Options& opt, lab::Narrator& say, HostDirs& dirs) {
   if (opt.volume.empty()) {
     dirs.volume_temp.emplace("/tmp/lab-volume-");
     dirs.volume = dirs.volume_temp->path();
@@ -175,7 +183,7 @@ void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs, b
 
 lab::Child clone_into_mount_namespace(const Plan& plan, lab::Channel& parent_end,
                                       lab::Channel& child_end) {
-  return lab::clone_child(CLONE_NEWNS | SIGCHLD, [&] {
+  return lab::clone_child(kCloneFlags, [&] {
     parent_end.close();
     return child_main(plan, child_end);
   });
@@ -186,7 +194,8 @@ int run_experiment(const Options& opt) {
   lab::Narrator say("mount-chroot", opt.output.mode(), 8);
   const auto how = *mountns::parse_root_switch(opt.root_switch);
   HostDirs dirs;
-  build_rootfs_step(opt, say, dirs, true);
+  build_rootfs_step(opt, say, dirs);
+  choose_volume(opt, say, dirs);
   const std::string host_data = dirs.rootfs + std::string(mountns::kVolumeMountPoint);
   const std::string propagation = [] {
     const auto mounts = lab::read_mountinfo();
@@ -194,9 +203,8 @@ int run_experiment(const Options& opt) {
     return root ? root->propagation() : std::string("unknown");
   }();
 
-  const unsigned long flags = CLONE_NEWNS | SIGCHLD;
-  say.step(fmt::format("clone({})", lab::clone_flags_to_string(flags)), "unshare -m");
-  Plan plan{dirs.rootfs, dirs.volume, how, true, ""};
+  say.step(fmt::format("clone({})", lab::clone_flags_to_string(kCloneFlags)), "unshare -m");
+  Plan plan{dirs.rootfs, dirs.volume, how, ""};
   auto [parent_end, child_end] = lab::Channel::make_pair();
   lab::Child child = clone_into_mount_namespace(plan, parent_end, child_end);
   child_end.close();
@@ -251,16 +259,23 @@ int run_experiment(const Options& opt) {
                       : fmt::format("but the rootfs holds: {}", joined(rootfs_entries)));
 
   say.step("read(\"/proc/self/mountinfo\"), read(\"/proc/CHILD/mountinfo\")",
-           fmt::format("findmnt; nsenter -t {} -m findmnt", child.pid()));
+           fmt::format("findmnt; findmnt -N {}", child.pid()));
   std::vector<std::string> child_mounts;
-  for (const auto& m : lab::read_mountinfo(fmt::format("/proc/{}/mountinfo", child.pid())))
+  std::vector<std::string> child_not_private;  // step 3's claim, checked on what is left
+  for (const auto& m : lab::read_mountinfo(fmt::format("/proc/{}/mountinfo", child.pid()))) {
     child_mounts.push_back(m.mount_point);
+    if (m.propagation() != "private") child_not_private.push_back(m.mount_point);
+  }
+  const bool child_mounts_private = child_not_private.empty();
   const bool child_sees_volume = std::find(child_mounts.begin(), child_mounts.end(),
                                            mountns::kVolumeMountPoint) != child_mounts.end();
   std::vector<std::string> host_leaks = mountns::mounts_under(lab::read_mountinfo(), dirs.rootfs);
   const std::vector<std::string> host_data_entries = mountns::list_directory(host_data);
-  say.say(fmt::format("child: mounts at {} ({})", joined(child_mounts),
-                      child_sees_volume ? "/data is the volume" : "NO /data mount"));
+  say.say(fmt::format("child: mounts at {} ({}), {}", joined(child_mounts),
+                      child_sees_volume ? "/data is the volume" : "NO /data mount",
+                      child_mounts_private
+                          ? "every one private"
+                          : fmt::format("NOT private: {}", joined(child_not_private))));
   say.say(
       host_leaks.empty()
           ? fmt::format("host:  no mount under {}; its data/ is an empty directory", dirs.rootfs)
@@ -295,6 +310,7 @@ int run_experiment(const Options& opt) {
   say.fact("ls_shows_only_rootfs", only_rootfs);
   say.fact("child_mounts", child_mounts);
   say.fact("child_sees_volume", child_sees_volume);
+  say.fact("child_mounts_private", child_mounts_private);
   say.fact("host_mounts_under_rootfs", host_leaks);
   say.fact("host_data_dir_entries", host_data_entries);
   say.fact("file_inside", file_inside);
@@ -313,30 +329,38 @@ int run_experiment(const Options& opt) {
     child.wait();
   }
 
-  const bool held = only_rootfs && child_sees_volume && host_leaks.empty() &&
-                    host_data_entries.empty() && file_arrived;
+  const bool own_namespace = ns_inside != ns_outside;
+  const bool held = own_namespace && child_mounts_private && only_rootfs && child_sees_volume &&
+                    host_leaks.empty() && host_data_entries.empty() && file_arrived;
   std::string what =
       held ? fmt::format(
                  "after {}, `ls /` showed only the rootfs ({}); the volume at /data was "
                  "mounted in the child only, and the file written to /data appeared in {}",
                  mountns::to_string(how), joined(inside_ls), dirs.volume)
            : fmt::format(
-                 "ls / showed {} (rootfs: {}); child sees /data: {}; host mounts under "
-                 "the rootfs: {}; file on the host: {}",
-                 joined(inside_ls), joined(rootfs_entries), child_sees_volume,
-                 host_leaks.empty() ? "none" : joined(host_leaks), file_arrived);
+                 "own mount namespace: {}; child mounts all private: {}; ls / showed {} "
+                 "(rootfs: {}); child sees /data: {}; host mounts under the rootfs: {}; file "
+                 "on the host: {}",
+                 own_namespace, child_mounts_private, joined(inside_ls), joined(rootfs_entries),
+                 child_sees_volume, host_leaks.empty() ? "none" : joined(host_leaks), file_arrived);
   return say.verdict(held, what) ? 0 : 1;
 }
 
+// What one --escape child saw after the trick.
+struct EscapeOutcome {
+  bool reached_host = false;              // the host-only marker was visible
+  std::vector<std::string> root_listing;  // what its "/" held
+  bool root_is_rootfs = false;            // ...and that was exactly the rootfs directory
+};
+
 // One child for --escape: switch the root one way, then try the nested-chroot trick.
-mountns::EscapeAttempt escape_from(mountns::RootSwitch how, const HostDirs& dirs,
-                                   const std::string& marker, lab::Narrator& say) {
-  const unsigned long flags = CLONE_NEWNS | SIGCHLD;
+EscapeOutcome escape_from(mountns::RootSwitch how, const HostDirs& dirs, const std::string& marker,
+                          lab::Narrator& say) {
   say.step(fmt::format("clone({}), mount(NULL, \"/\", NULL, MS_REC|MS_PRIVATE, NULL), {}",
-                       lab::clone_flags_to_string(flags), switch_call(how, dirs.rootfs)),
+                       lab::clone_flags_to_string(kCloneFlags), switch_call(how, dirs.rootfs)),
            how == mountns::RootSwitch::chroot ? "unshare -m chroot $T"
                                               : "unshare -m; pivot_root . .; umount -l .");
-  Plan plan{dirs.rootfs, "", how, false, marker};
+  Plan plan{dirs.rootfs, "", how, marker};
   auto [parent_end, child_end] = lab::Channel::make_pair();
   lab::Child child = clone_into_mount_namespace(plan, parent_end, child_end);
   child_end.close();
@@ -344,20 +368,20 @@ mountns::EscapeAttempt escape_from(mountns::RootSwitch how, const HostDirs& dirs
   parent_end.expect_ok("making the child's mounts private");
   parent_end.expect_ok(fmt::format("switching the root with {}", mountns::to_string(how)));
   parent_end.send("escape");
-  parent_end.expect_ok("trying the nested-chroot escape");
-  const auto lines = mountns::split_lines(parent_end.receive() + "\n");
+  const std::string step = "trying the nested-chroot escape";
+  EscapeOutcome got;
+  got.reached_host = parent_end.receive_reply(step) == "reached";
+  const std::vector<std::string> before = mountns::split_lines(parent_end.receive_reply(step));
+  got.root_listing = mountns::split_lines(parent_end.receive_reply(step));
   parent_end.send("exit");
   child.wait();
-  mountns::EscapeAttempt got;
-  got.reached_host = !lines.empty() && lines[0] == "reached";
-  const std::string before = lines.size() > 1 ? lines[1] : "";
-  const std::string after = lines.size() > 2 ? lines[2] : "";
-  std::istringstream words(after);
-  for (std::string name; words >> name;) got.root_listing.push_back(name);
-  // The trick left its directory behind; remove it so that the next attempt starts clean.
+  // The trick left its directory behind in the rootfs: if the child's / is the rootfs, it lists
+  // exactly what the rootfs directory holds now, lab-escape included.
+  got.root_is_rootfs = got.root_listing == mountns::list_directory(dirs.rootfs);
+  // Remove it so that the next attempt starts clean.
   std::error_code ec;
   fs::remove(fs::path(dirs.rootfs) / "lab-escape", ec);
-  say.say(fmt::format("child {}: ls / shows {}", pid, before));
+  say.say(fmt::format("child {}: ls / shows {}", pid, joined(before)));
 
   say.step(
       "mkdir(\"lab-escape\"), chroot(\"lab-escape\"), chdir(\"..\") x64, chroot(\".\")  [in the "
@@ -366,14 +390,15 @@ mountns::EscapeAttempt escape_from(mountns::RootSwitch how, const HostDirs& dirs
   say.say(fmt::format("access({}): {}", lab::quote(marker),
                       got.reached_host ? "found - the child is out, on the host's /"
                                        : "not found - the child is still in the rootfs"));
-  say.say(fmt::format("/ now holds: {}", after));
+  say.say(fmt::format("/ now holds: {}{}", joined(got.root_listing),
+                      got.root_is_rootfs ? " (the rootfs)" : ""));
   return got;
 }
 
 int run_escape(const Options& opt) {
   lab::Narrator say("mount-chroot", opt.output.mode(), 5);
   HostDirs dirs;
-  build_rootfs_step(opt, say, dirs, false);
+  build_rootfs_step(opt, say, dirs);
   // A file the rootfs does not have but the host does: this very program.
   const std::string marker = fs::read_symlink("/proc/self/exe").string();
 
@@ -387,14 +412,19 @@ int run_escape(const Options& opt) {
   say.fact("chroot_root_after", after_chroot.root_listing);
   say.fact("pivot_root_escaped", after_pivot.reached_host);
   say.fact("pivot_root_root_after", after_pivot.root_listing);
+  say.fact("pivot_root_root_is_rootfs", after_pivot.root_is_rootfs);
 
-  const bool held = after_chroot.reached_host && !after_pivot.reached_host;
+  // "Stayed inside" is shown twice: the host's file is not there, and / is the rootfs itself.
+  const bool pivot_stayed = !after_pivot.reached_host && after_pivot.root_is_rootfs;
+  const bool held = after_chroot.reached_host && pivot_stayed;
   std::string what = fmt::format(
       "chroot {}: the nested-chroot trick {} the host's /; after pivot_root with the old root "
       "detached the same trick {}",
       after_chroot.reached_host ? "was escaped" : "was NOT escaped",
       after_chroot.reached_host ? "reached" : "did not reach",
-      after_pivot.reached_host ? "ALSO got out" : "stayed inside the rootfs");
+      after_pivot.reached_host ? "ALSO got out"
+      : pivot_stayed           ? "stayed inside the rootfs"
+                               : "did not find the host's file, but / was not the rootfs either");
   return say.verdict(held, what) ? 0 : 1;
 }
 

@@ -6,16 +6,16 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
+#include <csignal>
 #include <filesystem>
 
 #include "error.hpp"
 #include "fd.hpp"
+#include "process.hpp"
 
 namespace mountns {
 
@@ -123,29 +123,30 @@ std::string run_and_capture(const std::vector<std::string>& argv) {
   char env_path[] = "PATH=/bin";
   char env_home[] = "HOME=/";
   char* env[] = {env_path, env_home, nullptr};
-  pid_t pid = lab::check(::fork(), "fork()");
-  if (pid == 0) {
+  // A plain fork: no new namespaces. If reading below throws, the Child kills and reaps it.
+  lab::Child child = lab::clone_child(SIGCHLD, [&] {
     ::dup2(write_end.get(), STDOUT_FILENO);
     ::execve(args[0], args.data(), env);
-    std::_Exit(127);  // stderr is shared: the shell-like convention says "could not run"
-  }
+    return 127;  // stderr is shared: the shell-like convention says "could not run"
+  });
   write_end.reset();
   std::string out;
   char buf[4096];
   for (;;) {
     ssize_t n = ::read(read_end.get(), buf, sizeof buf);
-    if (n == -1 && errno == EINTR) continue;
+    if (n == -1 && errno == EINTR) {
+      lab::throw_if_interrupted();
+      continue;
+    }
     lab::check(n, "read(pipe)");
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) == -1) lab::check(errno == EINTR ? 0 : -1, "waitpid()");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw lab::UserError(
-        fmt::format("{} did not succeed (wait status {:#x}; exit 127 means it "
-                    "could not be run: a missing library?)",
-                    fmt::join(argv, " "), status));
+  const lab::ExitStatus status = child.wait();
+  if (!status.ok())
+    throw lab::UserError(fmt::format(
+        "{} did not succeed: {} (exit 127 means it could not be run: a missing library?)",
+        fmt::join(argv, " "), status.describe()));
   return out;
 }
 

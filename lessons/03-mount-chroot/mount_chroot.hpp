@@ -6,7 +6,7 @@
 // too), bind-mounts the volumes into the rootfs, and only then switches the root:
 //   chroot(2)       changes the process's root directory only. The old root is still mounted in
 //                   the namespace, and a root process can climb back out (the nested-chroot
-//                   trick in try_chroot_escape).
+//                   trick in try_chroot_escape_in_child).
 //   pivot_root(2)   swaps the namespace's root mount; once the old root is detached it is
 //                   unreachable from inside. This is what runc, crun and Docker use.
 // See mount_namespaces(7), chroot(2), pivot_root(2), mount(2), umount(2).
@@ -31,7 +31,8 @@ inline constexpr std::string_view kVolumeMountPoint = "/data";
 
 // Copies `programs` (absolute host paths such as /bin/bash) into `rootfs` at the same paths, with
 // the loader and every library they need (ldd::resolve), and makes the volume's mount point.
-// Throws lab::UserError when a library cannot be found. Returns what was copied.
+// Throws lab::UserError when a library cannot be found. Returns the loader and libraries it
+// copied (the programs themselves are not in it).
 ldd::Resolution build_minimal_rootfs(const std::string& rootfs,
                                      const std::vector<std::string>& programs);
 

@@ -371,6 +371,25 @@ TEST(MountHelpers, SplitLinesAndRootSwitch) {
   EXPECT_EQ(mountns::to_string(mountns::RootSwitch::pivot_root), "pivot_root");
 }
 
+// run_and_capture is how the story runs `ls /` inside: stdout comes back, and a program that
+// fails or cannot be run (exit 127, as when a library is missing) is an error, not empty output.
+TEST(MountHelpers, RunAndCaptureReturnsStdoutAndRefusesFailures) {
+  EXPECT_EQ(mountns::run_and_capture({"/bin/sh", "-c", "echo bin; echo data"}), "bin\ndata\n");
+  EXPECT_EQ(mountns::run_and_capture({"/bin/sh", "-c", "echo $PATH $HOME"}), "/bin /\n");
+  try {
+    mountns::run_and_capture({"/bin/sh", "-c", "exit 3"});
+    ADD_FAILURE() << "exit 3 did not throw";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("exited 3"), std::string::npos) << e.what();
+  }
+  try {
+    mountns::run_and_capture({"/nonexistent/lab-prog"});
+    ADD_FAILURE() << "a missing program did not throw";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("exited 127"), std::string::npos) << e.what();
+  }
+}
+
 TEST(MountHelpers, RootfsDirMustBeEmptyAndExist) {
   EXPECT_NE(mountns::validate_empty_dir("/nonexistent/lab-nowhere"), "");
   EXPECT_NE(mountns::validate_empty_dir("/proc/self/status"), "");
