@@ -78,6 +78,25 @@ assert_nothing_left() {
   name=$(basename "$(jq -r .cgroup <<<"$output")")
   assert_equal "$(jq -r .heavy_cgroup <<<"$output")" "/$name/heavy"
   assert_equal "$(jq -r .light_cgroup <<<"$output")" "/$name/light"
+  assert_equal "$(jq -r .cgroup_removed <<<"$output")" "true"
+  # v2's "no internal processes" rule is part of the verdict there; v1 has no such rule
+  if [[ $(cpu_version) == v2 ]]; then
+    assert_equal "$(jq -r .internal_process_refused <<<"$output")" "true"
+  fi
+  assert_nothing_left
+}
+
+@test "cgroup-cpu --mode shares: step 1 names the weight file, step 6 the /proc file it reads" {
+  requires root
+  run "$CG" --mode shares --seconds 1
+  assert_success
+  if [[ $(cpu_version) == v1 ]]; then want=cpu.shares; else want=cpu.weight; fi
+  assert_line --index 1 --regexp ": using $want\$"
+  assert_line --regexp '^\[[0-9]/[78]\] read\("/proc/\{[0-9]+,[0-9]+\}/(schedstat|stat)"\) every second'
+  if [[ $(cpu_version) == v2 ]]; then
+    assert_line --partial 'cgroup.procs -> EBUSY'
+  fi
+  assert_line --index -1 --regexp '^verdict: HELD - two loops on CPU [0-9]+ with weights '
   assert_nothing_left
 }
 
@@ -89,16 +108,33 @@ assert_nothing_left() {
   assert_line --regexp '^\[[0-9]/[78]\] mkdir\(".*/lab-cpu-[0-9]+", 0755\)'
   assert_line --regexp '^      second 1: PID [0-9]+ lab-busy %CPU +[0-9.]+$'
   assert_line --regexp '^      nr_periods [0-9]+   nr_throttled [0-9]+   throttled '
+  assert_line --regexp '^      busy loop PID [0-9]+; its CPU time from /proc/[0-9]+/(schedstat|stat) every second:$'
   if [[ $(cpu_version) == v1 ]]; then
+    assert_line --index 1 --regexp ': using cpu.cfs_quota_us$'
     assert_line --regexp 'cpu.cfs_quota_us = -1 \(no limit\)   cpu.cfs_period_us = 100000$'
     assert_line --regexp '~ echo 20000 > .*/lab-cpu-[0-9]+/cpu.cfs_quota_us$'
     assert_line --regexp '~ echo [0-9]+ > .*/lab-cpu-[0-9]+/tasks$'
   else
+    assert_line --index 1 --regexp ': using cpu.max$'
     assert_line --regexp 'cpu.max = "max 100000"$'
     assert_line --regexp '~ echo "20000 100000" > .*/lab-cpu-[0-9]+/cpu.max$'
     assert_line --partial 'no internal processes'
   fi
   assert_line --index -1 --regexp '^verdict: HELD - '
+}
+
+@test "cgroup-cpu: a period other than the default is narrated as the writes really made" {
+  requires root
+  run "$CG" --quota-us 10000 --period-us 50000 --seconds 1
+  assert_success
+  if [[ $(cpu_version) == v1 ]]; then
+    # set_cpu_limit writes the period first, then the quota: both columns say so
+    assert_line --regexp '^\[[0-9]/7\] write\(".*/lab-cpu-[0-9]+/cpu.cfs_period_us", "50000"\), write\(".*/lab-cpu-[0-9]+/cpu.cfs_quota_us", "10000"\) +~ echo 50000 > .*/cpu.cfs_period_us; echo 10000 > .*/cpu.cfs_quota_us$'
+  else
+    assert_line --regexp '^\[[0-9]/8\] write\(".*/lab-cpu-[0-9]+/cpu.max", "10000 50000"\) +~ echo "10000 50000" > .*/lab-cpu-[0-9]+/cpu.max$'
+  fi
+  assert_line --index -1 --regexp '^verdict: HELD - .* under a quota of 10000 of 50000 us \(20.0%\)'
+  assert_nothing_left
 }
 
 @test "cgroup-cpu: --quiet prints only the verdict; no colour without a terminal" {
@@ -165,6 +201,7 @@ assert_nothing_left() {
   for opt in --quota-us --period-us --seconds --mode --json --quiet; do
     assert_output --partial -- "$opt"
   done
+  assert_output --partial "at least 1000, and less than --period-us"
 }
 
 @test "cgroup-cpu demo.sh: the shell version holds the loop near 20% on this host's cgroups" {

@@ -48,12 +48,9 @@ CpuController find_cpu_controller(const lab::host::CgroupLayout& layout) {
   if (where == "v2") {
     c.version = Version::v2;
     c.root = layout.v2_mount;
-    c.explanation =
-        layout.mode == CgroupMode::hybrid
-            ? fmt::format("hybrid host, but cpu is in the cgroup v2 tree at {}: using cpu.max",
-                          c.root)
-            : fmt::format("cgroup v2 at {}: one tree for every controller, cpu.max and cpu.weight",
-                          c.root);
+    c.explanation = layout.mode == CgroupMode::hybrid
+                        ? fmt::format("hybrid host, but cpu is in the cgroup v2 tree at {}", c.root)
+                        : fmt::format("cgroup v2 at {}, one tree for every controller", c.root);
     return c;
   }
   if (where == "v1") {
@@ -63,16 +60,13 @@ CpuController find_cpu_controller(const lab::host::CgroupLayout& layout) {
         layout.mode == CgroupMode::hybrid
             ? fmt::format(
                   "hybrid host: the cgroup v2 tree at {} holds {} but not cpu; cpu is a "
-                  "v1 hierarchy at {}: using cpu.cfs_quota_us",
+                  "v1 hierarchy at {}",
                   layout.v2_mount,
                   layout.v2_controllers.empty()
                       ? std::string("no controllers")
                       : fmt::format("{}", fmt::join(layout.v2_controllers, " ")),
                   c.root)
-            : fmt::format(
-                  "cgroup v1: the cpu controller is its own hierarchy at {}: using "
-                  "cpu.cfs_quota_us",
-                  c.root);
+            : fmt::format("cgroup v1, the cpu controller in its own hierarchy at {}", c.root);
     return c;
   }
   throw lab::UserError(
@@ -141,28 +135,41 @@ std::string format_cpu_max(const CpuLimit& limit) {
 }
 
 CpuLimit read_cpu_limit(const std::string& dir, Version v) {
-  if (v == Version::v2) return parse_cpu_max(lab::read_file(path_in(dir, "cpu.max")));
+  const CpuFiles files = files_for(v);
+  if (v == Version::v2) return parse_cpu_max(lab::read_file(path_in(dir, files.quota)));
   CpuLimit limit;
-  limit.quota_us = parse_number(lab::read_file(path_in(dir, "cpu.cfs_quota_us")));
-  limit.period_us = parse_number(lab::read_file(path_in(dir, "cpu.cfs_period_us")));
+  limit.quota_us = parse_number(lab::read_file(path_in(dir, files.quota)));
+  limit.period_us = parse_number(lab::read_file(path_in(dir, files.period)));
   return limit;
 }
 
 void set_cpu_limit(const std::string& dir, Version v, const CpuLimit& limit) {
+  const CpuFiles files = files_for(v);
   if (v == Version::v2) {
-    lab::write_file(path_in(dir, "cpu.max"), format_cpu_max(limit));
+    lab::write_file(path_in(dir, files.quota), format_cpu_max(limit));
     return;
   }
   if (read_cpu_limit(dir, v).period_us != limit.period_us)
-    lab::write_file(path_in(dir, "cpu.cfs_period_us"), std::to_string(limit.period_us));
-  lab::write_file(path_in(dir, "cpu.cfs_quota_us"), std::to_string(limit.quota_us));
+    lab::write_file(path_in(dir, files.period), std::to_string(limit.period_us));
+  lab::write_file(path_in(dir, files.quota), std::to_string(limit.quota_us));
+}
+
+std::string set_cpu_limit_call(const std::string& dir, Version v, const CpuLimit& limit) {
+  const CpuFiles files = files_for(v);
+  if (v == Version::v2)
+    return fmt::format("write(\"{}/{}\", \"{}\")", dir, files.quota, format_cpu_max(limit));
+  std::string quota = fmt::format("write(\"{}/{}\", \"{}\")", dir, files.quota, limit.quota_us);
+  if (limit.period_us == kDefaultPeriodUs) return quota;
+  return fmt::format("write(\"{}/{}\", \"{}\"), {}", dir, files.period, limit.period_us, quota);
 }
 
 std::string set_cpu_limit_shell(const std::string& dir, Version v, const CpuLimit& limit) {
-  if (v == Version::v2) return fmt::format("echo \"{}\" > {}/cpu.max", format_cpu_max(limit), dir);
-  std::string quota = fmt::format("echo {} > {}/cpu.cfs_quota_us", limit.quota_us, dir);
+  const CpuFiles files = files_for(v);
+  if (v == Version::v2)
+    return fmt::format("echo \"{}\" > {}/{}", format_cpu_max(limit), dir, files.quota);
+  std::string quota = fmt::format("echo {} > {}/{}", limit.quota_us, dir, files.quota);
   if (limit.period_us == kDefaultPeriodUs) return quota;
-  return fmt::format("echo {} > {}/cpu.cfs_period_us; {}", limit.period_us, dir, quota);
+  return fmt::format("echo {} > {}/{}; {}", limit.period_us, dir, files.period, quota);
 }
 
 long long default_weight(Version v) { return v == Version::v1 ? 1024 : 100; }
@@ -256,15 +263,19 @@ long long parse_schedstat_ns(std::string_view text) {
   return parse_number(words[0]);
 }
 
-double cpu_seconds_of_process(pid_t pid) {
+std::string_view cpu_time_file(pid_t pid) {
   // top's utime+stime tick 100 times a second; over one second of a 10% share that is +-10%.
   // The scheduler's own sum in nanoseconds is in /proc/PID/schedstat (CONFIG_SCHED_INFO).
   const std::string schedstat = fmt::format("/proc/{}/schedstat", pid);
-  if (::access(schedstat.c_str(), R_OK) == 0)
-    return double(parse_schedstat_ns(lab::read_file(schedstat))) / 1e9;
+  return ::access(schedstat.c_str(), R_OK) == 0 ? "schedstat" : "stat";
+}
+
+double cpu_seconds_of_process(pid_t pid) {
+  const std::string_view file = cpu_time_file(pid);
+  const std::string text = lab::read_file(fmt::format("/proc/{}/{}", pid, file));
+  if (file == "schedstat") return double(parse_schedstat_ns(text)) / 1e9;
   static const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
-  long long ticks = parse_proc_stat_ticks(lab::read_file(fmt::format("/proc/{}/stat", pid)));
-  return double(ticks) / double(ticks_per_second);
+  return double(parse_proc_stat_ticks(text)) / double(ticks_per_second);
 }
 
 double share_percent(double cpu_seconds, double wall_seconds) {

@@ -30,7 +30,7 @@ std::string_view to_string(Version v);
 struct CpuController {
   Version version = Version::v2;
   std::string root;  // the hierarchy's mount point, e.g. /sys/fs/cgroup/cpu or /sys/fs/cgroup
-  std::string explanation;  // one line for the student: which layout, and why these files
+  std::string explanation;  // for the student: which layout, and why this hierarchy
 };
 // Pure: from lab::host::detect_cgroups(). v2 wins when its root offers cpu; otherwise a v1 cpu
 // hierarchy (hybrid hosts: v1 controllers plus a v2 tree without cpu). Throws lab::UserError if
@@ -46,8 +46,7 @@ struct CpuFiles {
 };
 CpuFiles files_for(Version v);
 
-// --- limits
-// ---------------------------------------------------------------------------------------
+// --- limits --------------------------------------------------------------------------------------
 constexpr long long kMinQuotaUs = 1000;      // the kernel refuses less than 1 ms (EINVAL)
 constexpr long long kMinPeriodUs = 1000;     // 1 ms
 constexpr long long kMaxPeriodUs = 1000000;  // 1 s
@@ -78,19 +77,21 @@ CpuLimit read_cpu_limit(const std::string& dir, Version v);
 // v1: period into cpu.cfs_period_us (only if it changes), then quota into cpu.cfs_quota_us.
 // v2: "QUOTA PERIOD" into cpu.max.
 void set_cpu_limit(const std::string& dir, Version v, const CpuLimit& limit);
-// The same as the shell would type it: echo 20000 > /sys/fs/cgroup/cpu/lab-cpu-1/cpu.cfs_quota_us
+// What set_cpu_limit writes, for the narration, when DIR starts at the default period:
+//   as calls:  write("/sys/fs/cgroup/cpu/lab-cpu-1/cpu.cfs_quota_us", "20000")
+//   as shell:  echo 20000 > /sys/fs/cgroup/cpu/lab-cpu-1/cpu.cfs_quota_us
+// A v1 period other than the default adds the cpu.cfs_period_us write before the quota's.
+std::string set_cpu_limit_call(const std::string& dir, Version v, const CpuLimit& limit);
 std::string set_cpu_limit_shell(const std::string& dir, Version v, const CpuLimit& limit);
 
-// --- weights
-// -------------------------------------------------------------------------------------- The
-// default weight: 1024 cpu.shares in v1, 100 cpu.weight in v2. Weights `ratio`:1 are ratio*default
-// and default.
+// --- weights -------------------------------------------------------------------------------------
+// The default weight: 1024 cpu.shares in v1, 100 cpu.weight in v2.
+// Weights `ratio`:1 are ratio*default and default.
 long long default_weight(Version v);
 long long read_cpu_weight(const std::string& dir, Version v);
 void set_cpu_weight(const std::string& dir, Version v, long long weight);
 
-// --- accounting
-// -----------------------------------------------------------------------------------
+// --- accounting ----------------------------------------------------------------------------------
 struct CpuStat {
   long long nr_periods = 0;
   long long nr_throttled = 0;
@@ -100,9 +101,8 @@ struct CpuStat {
 CpuStat parse_cpu_stat(std::string_view text, Version v);
 CpuStat read_cpu_stat(const std::string& dir, Version v);
 
-// --- processes
-// ------------------------------------------------------------------------------------ echo PID >
-// DIR/tasks (v1) or DIR/cgroup.procs (v2), done by the parent.
+// --- processes -----------------------------------------------------------------------------------
+// echo PID > DIR/tasks (v1) or DIR/cgroup.procs (v2), done by the parent.
 void move_process_from_parent(const std::string& dir, Version v, pid_t pid);
 // Which cgroup of this hierarchy /proc/PID/cgroup names: "/lab-cpu-42". Pure on the file's text:
 // v1 lines look like "4:cpu,cpuacct:/lab-cpu-42", v2's like "0::/lab-cpu-42". "" if absent.
@@ -115,16 +115,17 @@ void pin_to_cpu_from_parent(pid_t pid, int cpu);
 
 // CPU time a process has used. top reads utime + stime from /proc/PID/stat, in clock ticks (10 ms);
 // /proc/PID/schedstat's first number is the same time in nanoseconds. Both parsers are pure (the
-// command name in stat may hold spaces and parentheses); cpu_seconds_of_process prefers schedstat.
+// command name in stat may hold spaces and parentheses); cpu_seconds_of_process prefers schedstat
+// and cpu_time_file names the one it reads: "schedstat", or "stat" without CONFIG_SCHED_INFO.
 long long parse_proc_stat_ticks(std::string_view text);
 long long parse_schedstat_ns(std::string_view text);
+std::string_view cpu_time_file(pid_t pid);
 double cpu_seconds_of_process(pid_t pid);
 // Percent of one CPU.
 double share_percent(double cpu_seconds, double wall_seconds);
 
-// --- what the verdicts accept
-// --------------------------------------------------------------------- The measured share is
-// within `tolerance` (relative) of the expected one.
+// --- what the verdicts accept --------------------------------------------------------------------
+// The measured share is within `tolerance` (relative) of the expected one.
 bool share_near(double measured_percent, double expected_percent, double tolerance = 0.25);
 // Two loops with weights 2:1 on one CPU: the measured ratio is in [1.5, 2.7].
 bool ratio_near(double measured, double expected);

@@ -10,14 +10,17 @@
 //   parent: read /proc/self/mountinfo          which hierarchy holds the cpu controller
 //   parent: [v2] write +cpu to the root's cgroup.subtree_control
 //   parent: mkdir /sys/fs/cgroup/cpu/lab-cpu-PID   the kernel fills it with control files
-//   parent: clone(SIGCHLD)                     the busy loop; measure its share from /proc/PID/stat
+//   parent: clone(SIGCHLD)                     the busy loop; measure its share every second
+//                                              from /proc/PID/schedstat (else /proc/PID/stat)
 //   parent: write cpu.cfs_quota_us [cpu.max], then the loop's PID to tasks [cgroup.procs]
 //   parent: measure again, read cpu.stat; kill the loop, rmdir the cgroup
-// Man pages: cgroups(7), sched(7), proc(5) (/proc/PID/stat), sched_setaffinity(2);
+// Man pages: cgroups(7), sched(7), proc(5) (/proc/PID/schedstat, /proc/PID/stat),
+// sched_setaffinity(2);
 // kernel docs: scheduler/sched-bwc.rst, admin-guide/cgroup-v2.rst.
 //
 // Run it:  make && sudo ./cgroup-cpu                 (--mode shares for the 2:1 split, --help)
-// Look for: about 100% before, about 20% after, and nr_throttled close to nr_periods.
+// Look for: about 100% before, about 20% after, and nr_throttled > 0 in cpu.stat (usually most
+// of nr_periods: the loop uses up its quota early in a period and waits for the next one).
 
 #include <fmt/format.h>
 #include <sys/prctl.h>
@@ -27,7 +30,9 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cgroup.hpp"
@@ -113,18 +118,22 @@ std::string limit_text(const cgroup::CpuLimit& limit, cgroup::Version v) {
                      limit.unlimited() ? " (no limit)" : "", limit.period_us);
 }
 
-// Step: which hierarchy holds cpu. Step (v2 only): +cpu in the root's subtree_control.
-cgroup::CpuController find_controller(lab::Narrator& say) {
+// What run() found in /proc/self/mountinfo, once, before the first step.
+struct Host {
+  lab::host::CgroupLayout layout;
+  cgroup::CpuController cpu;
+};
+
+// Step: which hierarchy holds cpu, and the file this mode will write there.
+void narrate_controller(lab::Narrator& say, const Host& host, std::string_view file) {
   say.step("read(\"/proc/self/mountinfo\")", "grep cgroup /proc/self/mountinfo");
-  const lab::host::CgroupLayout layout = lab::host::detect_cgroups();
-  cgroup::CpuController cpu = cgroup::find_cpu_controller(layout);
-  say.say(cpu.explanation);
-  say.fact("host_layout", std::string(lab::host::to_string(layout.mode)));
-  say.fact("cgroup_version", std::string(cgroup::to_string(cpu.version)));
-  say.fact("hierarchy", cpu.root);
-  return cpu;
+  say.say(fmt::format("{}: using {}", host.cpu.explanation, file));
+  say.fact("host_layout", std::string(lab::host::to_string(host.layout.mode)));
+  say.fact("cgroup_version", std::string(cgroup::to_string(host.cpu.version)));
+  say.fact("hierarchy", host.cpu.root);
 }
 
+// Step (v2 only): +cpu in the root's subtree_control.
 lab::SubtreeControl enable_cpu_for_children(lab::Narrator& say, const std::string& dir) {
   const std::string file = dir + "/cgroup.subtree_control";
   say.step(fmt::format("write({}, \"+cpu\")", lab::quote(file)),
@@ -139,10 +148,11 @@ lab::SubtreeControl enable_cpu_for_children(lab::Narrator& say, const std::strin
   return grant;
 }
 
-int run_quota(const Options& opt, lab::Narrator& say) {
-  const cgroup::CpuController cpu = find_controller(say);
+int run_quota(const Options& opt, const Host& host, lab::Narrator& say) {
+  const cgroup::CpuController& cpu = host.cpu;
   const cgroup::Version v = cpu.version;
   const cgroup::CpuFiles files = cgroup::files_for(v);
+  narrate_controller(say, host, files.quota);
   lab::SubtreeControl grant;
   if (v == cgroup::Version::v2) grant = enable_cpu_for_children(say, cpu.root);
 
@@ -157,8 +167,8 @@ int run_quota(const Options& opt, lab::Narrator& say) {
 
   say.step("clone(SIGCHLD) -> for (;;) spins++", "while : ; do : ; done &");
   lab::Child loop = lab::clone_child(SIGCHLD, busy_loop_in_child);
-  say.say(fmt::format("busy loop PID {}; its CPU time from /proc/{}/schedstat every second:",
-                      loop.pid(), loop.pid()));
+  say.say(fmt::format("busy loop PID {}; its CPU time from /proc/{}/{} every second:", loop.pid(),
+                      loop.pid(), cgroup::cpu_time_file(loop.pid())));
   std::vector<std::vector<double>> free_samples, limited_samples;
   const double free_share = measure(say, {loop.pid()}, {""}, opt.seconds, free_samples).at(0);
   // On a busy machine other work takes part of the CPU; the quota is a ceiling, so it still shows.
@@ -166,15 +176,12 @@ int run_quota(const Options& opt, lab::Narrator& say) {
                       free_share < 80 ? " (other work on this machine took the rest)" : ""));
 
   const cgroup::CpuLimit limit{opt.quota_us, opt.period_us};
-  say.step(v == cgroup::Version::v1
-               ? fmt::format("write(\"{}/{}\", \"{}\")", path, files.quota, limit.quota_us)
-               : fmt::format("write(\"{}/cpu.max\", \"{}\")", path, cgroup::format_cpu_max(limit)),
-           cgroup::set_cpu_limit_shell(path, v, limit));
+  say.step(cgroup::set_cpu_limit_call(path, v, limit), cgroup::set_cpu_limit_shell(path, v, limit));
   cgroup::set_cpu_limit(path, v, limit);
   say.say(fmt::format("{} us of CPU in every {} us period: at most {:.1f}% of one CPU",
                       limit.quota_us, limit.period_us, limit.percent()));
 
-  const std::string procs = fmt::format("{}/{}", path, files.procs);
+  const std::string procs = group.file(files.procs);
   say.step(fmt::format("write({}, \"{}\")", lab::quote(procs), loop.pid()),
            fmt::format("echo {} > {}", loop.pid(), procs));
   cgroup::move_process_from_parent(path, v, loop.pid());
@@ -188,7 +195,7 @@ int run_quota(const Options& opt, lab::Narrator& say) {
   const cgroup::CpuStat stat = cgroup::read_cpu_stat(path, v);
   say.say(fmt::format("nr_periods {}   nr_throttled {}   throttled {:.1f} s", stat.nr_periods,
                       stat.nr_throttled, double(stat.throttled_usec) / 1e6));
-  say.say("each period the loop used its quota early and waited, throttled, for the next one");
+  say.say("a throttled period: the loop used up its quota early and waited for the next one");
 
   say.step(fmt::format("kill({}, SIGKILL); rmdir({})", loop.pid(), lab::quote(path)),
            fmt::format("kill {}; rmdir {}", loop.pid(), path));
@@ -232,10 +239,11 @@ int run_quota(const Options& opt, lab::Narrator& say) {
   return say.verdict(held, what) ? 0 : 1;
 }
 
-int run_shares(const Options& opt, lab::Narrator& say) {
-  const cgroup::CpuController cpu = find_controller(say);
+int run_shares(const Options& opt, const Host& host, lab::Narrator& say) {
+  const cgroup::CpuController& cpu = host.cpu;
   const cgroup::Version v = cpu.version;
   const cgroup::CpuFiles files = cgroup::files_for(v);
+  narrate_controller(say, host, files.weight);
   lab::SubtreeControl root_grant;
   if (v == cgroup::Version::v2) root_grant = enable_cpu_for_children(say, cpu.root);
 
@@ -282,6 +290,9 @@ int run_shares(const Options& opt, lab::Narrator& say) {
                        light_loop.pid(), files.procs));
   cgroup::move_process_from_parent(heavy.path(), v, heavy_loop.pid());
   cgroup::move_process_from_parent(light.path(), v, light_loop.pid());
+  // v1 has no "no internal processes" rule, so nothing to show there; on v2 the verdict needs
+  // the kernel's EBUSY below.
+  bool internal_process_refused = v == cgroup::Version::v1;
   if (v == cgroup::Version::v2) {
     // Show the rule instead of only stating it: lab-cpu-PID hands cpu to children that hold
     // processes, so the kernel will not let a process live in it as well. (Before its children
@@ -290,23 +301,25 @@ int run_shares(const Options& opt, lab::Narrator& say) {
     // That is why the loops go into the leaves first.)
     try {
       cgroup::move_process_from_parent(path, v, heavy_loop.pid());
-      say.say("the kernel let a process into a cgroup with +cpu in subtree_control (unexpected)");
-      say.fact("internal_process_refused", false);
+      say.say(fmt::format("then: echo {} > {}/cgroup.procs -> accepted: the kernel let a process",
+                          heavy_loop.pid(), path));
+      say.say("into a cgroup with +cpu in subtree_control (\"no internal processes\" NOT shown)");
       cgroup::move_process_from_parent(heavy.path(), v, heavy_loop.pid());
     } catch (const lab::SyscallError& e) {
       if (e.code().value() != EBUSY) throw;
       say.say(fmt::format("then: echo {} > {}/cgroup.procs -> EBUSY: it passes cpu to its",
                           heavy_loop.pid(), path));
       say.say("children, so it may not hold processes itself (\"no internal processes\")");
-      say.fact("internal_process_refused", true);
+      internal_process_refused = true;
     }
+    say.fact("internal_process_refused", internal_process_refused);
   }
   const std::string heavy_cgroup = cgroup::cgroup_of_process(heavy_loop.pid(), v);
   const std::string light_cgroup = cgroup::cgroup_of_process(light_loop.pid(), v);
   say.say(fmt::format("/proc/PID/cgroup: {} and {}", heavy_cgroup, light_cgroup));
 
-  say.step(fmt::format("read(\"/proc/{{{},{}}}/schedstat\") every second", heavy_loop.pid(),
-                       light_loop.pid()),
+  say.step(fmt::format("read(\"/proc/{{{},{}}}/{}\") every second", heavy_loop.pid(),
+                       light_loop.pid(), cgroup::cpu_time_file(heavy_loop.pid())),
            "top -p PID1,PID2");
   std::vector<std::vector<double>> samples;
   const std::vector<double> shares = measure(say, {heavy_loop.pid(), light_loop.pid()},
@@ -343,10 +356,11 @@ int run_shares(const Options& opt, lab::Narrator& say) {
   say.fact("light_percent", round2(shares.at(1)));
   say.fact("samples_heavy", round_all(samples.at(0)));
   say.fact("samples_light", round_all(samples.at(1)));
-  say.fact("ratio", static_cast<double>(static_cast<long long>(ratio * 100 + 0.5)) / 100);
+  say.fact("ratio", round2(ratio));
   say.fact("cgroup_removed", removed);
 
-  const bool held = cgroup::ratio_near(ratio, 2.0) && removed;
+  const bool near = cgroup::ratio_near(ratio, 2.0);
+  const bool held = near && internal_process_refused && removed;
   std::string what =
       held ? fmt::format(
                  "two loops on CPU {} with weights {}:{} got {:.1f}% and {:.1f}%, a ratio "
@@ -354,19 +368,36 @@ int run_shares(const Options& opt, lab::Narrator& say) {
                  cpu_number, heavy_weight, light_weight, shares.at(0), shares.at(1), ratio)
            : fmt::format(
                  "expected a ratio near 2 (1.5 to 2.7), measured {:.2f} ({:.1f}% and "
-                 "{:.1f}%){}",
+                 "{:.1f}%){}{}",
                  ratio, shares.at(0), shares.at(1),
+                 internal_process_refused
+                     ? ""
+                     : " (and the kernel let a process into lab-cpu-PID although it passes cpu "
+                       "to its children: no EBUSY)",
                  removed ? "" : " (and a cgroup was not removed)");
   return say.verdict(held, what) ? 0 : 1;
 }
 
 int run(const Options& opt) {
   lab::host::require_root("./cgroup-cpu");
-  const bool v2 =
-      cgroup::find_cpu_controller(lab::host::detect_cgroups()).version == cgroup::Version::v2;
-  const int steps = 7 + (v2 ? 1 : 0);
+  Host host;
+  host.layout = lab::host::detect_cgroups();
+  host.cpu = cgroup::find_cpu_controller(host.layout);
+  const int steps = 7 + (host.cpu.version == cgroup::Version::v2 ? 1 : 0);
   lab::Narrator say("cgroup-cpu", opt.output.mode(), steps);
-  return opt.mode == "quota" ? run_quota(opt, say) : run_shares(opt, say);
+  return opt.mode == "quota" ? run_quota(opt, host, say) : run_shares(opt, host, say);
+}
+
+// A CLI11 check for a whole number that `validate` accepts ("" when it does).
+std::function<std::string(const std::string&)> whole_number(std::string (*validate)(long long),
+                                                            std::string_view unit) {
+  return [validate, unit](const std::string& s) {
+    try {
+      return validate(std::stoll(s));
+    } catch (const std::exception&) {
+      return fmt::format("not a number of {}: {}", unit, s);
+    }
+  };
 }
 
 }  // namespace
@@ -380,34 +411,17 @@ int main(int argc, char** argv) {
       "--mode shares instead splits one CPU 2:1 between two cgroups by weight.",
       "cgroup-cpu"};
   app.add_option("--quota-us", opt.quota_us,
-                 "CPU time the group may use per period, in microseconds (at least 1000)")
+                 "CPU time the group may use per period, in microseconds (at least 1000, and "
+                 "less than --period-us)")
       ->capture_default_str()
-      ->check([](const std::string& s) {
-        try {
-          return cgroup::validate_quota(std::stoll(s));
-        } catch (const std::exception&) {
-          return std::string("not a number of microseconds: ") + s;
-        }
-      });
+      ->check(whole_number(cgroup::validate_quota, "microseconds"));
   app.add_option("--period-us", opt.period_us,
                  "the length of a period, in microseconds (1000 to 1000000)")
       ->capture_default_str()
-      ->check([](const std::string& s) {
-        try {
-          return cgroup::validate_period(std::stoll(s));
-        } catch (const std::exception&) {
-          return std::string("not a number of microseconds: ") + s;
-        }
-      });
+      ->check(whole_number(cgroup::validate_period, "microseconds"));
   app.add_option("--seconds", opt.seconds, "how long to measure each phase (1 to 60)")
       ->capture_default_str()
-      ->check([](const std::string& s) {
-        try {
-          return cgroup::validate_seconds(std::stoll(s));
-        } catch (const std::exception&) {
-          return std::string("not a number of seconds: ") + s;
-        }
-      });
+      ->check(whole_number(cgroup::validate_seconds, "seconds"));
   app.add_option("--mode", opt.mode,
                  "quota: a hard cap (cfs_quota_us / cpu.max); shares: two loops weighted 2:1 "
                  "(cpu.shares / cpu.weight)")

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -174,6 +175,10 @@ TEST(CgroupCpu, ReadsCpuTimeFromProc) {
   EXPECT_THROW(cgroup::parse_proc_stat_ticks("4242 (x) R 1 2"), std::invalid_argument);
   EXPECT_EQ(cgroup::parse_schedstat_ns("1234567890 5678 12\n"), 1234567890);
   EXPECT_THROW(cgroup::parse_schedstat_ns("12"), std::invalid_argument);
+  // The file the narration names is the one cpu_seconds_of_process reads.
+  const bool has_schedstat = ::access("/proc/self/schedstat", R_OK) == 0;
+  EXPECT_EQ(cgroup::cpu_time_file(::getpid()), has_schedstat ? "schedstat" : "stat");
+  EXPECT_GT(cgroup::cpu_seconds_of_process(::getpid()), 0.0);
 }
 
 TEST(CgroupCpu, VerdictTolerances) {
@@ -217,6 +222,10 @@ TEST(CgroupCpuFakeTree, V2WritesCpuMaxWeightAndProcs) {
   EXPECT_EQ(cgroup::read_cpu_stat(d, Version::v2).nr_throttled, 2);
   EXPECT_EQ(cgroup::set_cpu_limit_shell("/sys/fs/cgroup/lab-cpu-1", Version::v2, {20000, 100000}),
             "echo \"20000 100000\" > /sys/fs/cgroup/lab-cpu-1/cpu.max");
+  EXPECT_EQ(cgroup::set_cpu_limit_call("/sys/fs/cgroup/lab-cpu-1", Version::v2, {20000, 100000}),
+            "write(\"/sys/fs/cgroup/lab-cpu-1/cpu.max\", \"20000 100000\")");
+  EXPECT_EQ(cgroup::set_cpu_limit_call("/c", Version::v2, {5000, 50000}),
+            "write(\"/c/cpu.max\", \"5000 50000\")");
 }
 
 TEST(CgroupCpuFakeTree, V1WritesQuotaSharesAndTasks) {
@@ -240,6 +249,18 @@ TEST(CgroupCpuFakeTree, V1WritesQuotaSharesAndTasks) {
             "echo 20000 > /c/cpu.cfs_quota_us");
   EXPECT_EQ(cgroup::set_cpu_limit_shell("/c", Version::v1, {5000, 50000}),
             "echo 50000 > /c/cpu.cfs_period_us; echo 5000 > /c/cpu.cfs_quota_us");
+  // The call column names the same writes as set_cpu_limit makes, the period's first.
+  EXPECT_EQ(cgroup::set_cpu_limit_call("/c", Version::v1, {20000, 100000}),
+            "write(\"/c/cpu.cfs_quota_us\", \"20000\")");
+  EXPECT_EQ(cgroup::set_cpu_limit_call("/c", Version::v1, {5000, 50000}),
+            "write(\"/c/cpu.cfs_period_us\", \"50000\"), write(\"/c/cpu.cfs_quota_us\", \"5000\")");
+  // A write(2) to a plain file does not truncate it as a cgroup file would: keep the lengths.
+  EXPECT_EQ(
+      cgroup::set_cpu_limit_call("/c", Version::v1, {50000, 200000}),
+      "write(\"/c/cpu.cfs_period_us\", \"200000\"), write(\"/c/cpu.cfs_quota_us\", \"50000\")");
+  cgroup::set_cpu_limit(d, Version::v1, {50000, 200000});
+  EXPECT_EQ(lab::read_file(d + "/cpu.cfs_period_us"), "200000\n");
+  EXPECT_EQ(lab::read_file(d + "/cpu.cfs_quota_us"), "50000");
 }
 
 TEST(LabCgroupDir, ListsAndPids) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs one program in a throwaway KVM virtual machine whose only cgroup hierarchy is cgroup v2,
-# the layout students have on current Debian, Ubuntu and Fedora, whatever layout this host has.
+# Runs one program in a throwaway virtual machine (KVM where it can, else qemu's tcg) whose only
+# cgroup hierarchy is cgroup v2, as students have on current Debian, Ubuntu and Fedora.
 #
 #   sudo tests/vm/run-in-vm.sh [OPTIONS] BINARY [ARGS...]
 #     --timeout SECONDS   power the VM off and fail (exit 124) after this long (default 120)
