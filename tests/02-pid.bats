@@ -31,6 +31,23 @@ assert_nothing_left() {
   # the child had its own PID namespace; ours is the host's
   assert_equal "$(jq -r .ns_outside <<<"$json")" "$(readlink /proc/self/ns/pid)"
   [[ $(jq -r .ns_inside <<<"$json") != "$(jq -r .ns_outside <<<"$json")" ]]
+  assert_equal "$(jq -r .nspid_held <<<"$json")" "true"
+  # the fresh proc on ROOTFS/proc stayed in the child's mount namespace
+  assert_equal "$(jq -r .proc_on_host <<<"$json")" "false"
+  assert_nothing_left
+}
+
+@test "pid: a proc mount on ROOTFS/proc in the host's table fails the verdict and is named" {
+  requires root rootfs cmd:unshare
+  # a private mount namespace stands in for "the host" whose table already has that mount
+  run unshare --mount --propagation private sh -c \
+    'mount -t proc proc "$1/proc" && exec "$2" --json' sh "$ROOTFS" "$PID_BIN"
+  assert_failure 1
+  assert_equal "$(jq -r .proc_on_host <<<"$output")" "true"
+  assert_equal "$(jq -r .held <<<"$output")" "false"
+  assert_equal "$(jq -r .ps_held <<<"$output")" "true"
+  [[ $(jq -r .verdict <<<"$output") == *"proc mount on"*"/proc showed up on the host"* ]]
+  [[ $(jq -r .verdict <<<"$output") != *"ps inside"* ]]
   assert_nothing_left
 }
 
@@ -103,11 +120,13 @@ assert_nothing_left() {
 
 @test "pid --shell: the shell you get is PID 1 and ps there sees two processes" {
   requires root rootfs
-  run bash -c "printf 'echo marker-\$\$\nps\nkill -TERM 1\necho alive-after-term\n' | '$PID_BIN' --shell"
+  run bash -c "printf 'echo marker-\$\$\nps\nkill -TERM 1\necho alive-after-term\nkill -KILL 1\necho alive-after-kill\n' | '$PID_BIN' --shell"
   assert_success
-  # only the shell inside can print these: \$\$ is 1 there, and it survived SIGTERM
+  # only the shell inside can print these: \$\$ is 1 there, and it survived SIGTERM and even
+  # SIGKILL sent from inside its own namespace, as the --shell hint promises
   assert_line "marker-1"
   assert_line "alive-after-term"
+  assert_line "alive-after-kill"
   assert_line --regexp '^ +1 root +/bin/sh$'
   assert_line --index -1 --regexp '^verdict: HELD - '
   assert_nothing_left

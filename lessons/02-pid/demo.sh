@@ -26,6 +26,8 @@ ps_output=$(unshare --pid --mount --fork sh -c \
 while IFS= read -r line; do echo "        $line"; done <<<"$ps_output"
 mapfile -t procs < <(tail -n +2 <<<"$ps_output")
 first=$(awk 'NR == 2 { print $1, $3 }' <<<"$ps_output")
+# busybox sh runs ps in a fork of itself, so ps shows up as "{ps} /bin/sh" (or plain "ps").
+second=$(awk 'NR == 3 { print $3 }' <<<"$ps_output")
 
 # 2. The host's view of a PID 1: NSpid lists its PID in every namespace, the host's first.
 echo "[2/3] unshare --pid --fork --mount-proc --kill-child sleep 1000 &; grep NSpid /proc/CHILD/status"
@@ -57,9 +59,10 @@ echo "[3/3] unshare --pid --fork --mount-proc sh -c 'kill -TERM 1; echo PID \$\$
 survived=$(unshare --pid --fork --mount-proc sh -c 'kill -TERM 1; echo "PID $$ survived"')
 echo "      $survived"
 
-if [[ ${#procs[@]} -eq 2 && $first == "1 /bin/sh" && $nspid == "$child 1" && $survived == "PID 1 survived" ]]; then
-  echo "verdict: HELD - ps inside listed only PID 1 (/bin/sh) and ps; the host calls that PID 1 $child; SIGTERM from inside did not kill it"
+if [[ ${#procs[@]} -eq 2 && $first == "1 /bin/sh" && ($second == "{ps}" || $second == "ps") &&
+  $nspid == "$child 1" && $survived == "PID 1 survived" ]]; then
+  echo "verdict: HELD - ps inside listed only PID 1 (/bin/sh) and ps; step 2's PID 1 (sleep) was PID $child on the host (NSpid: $child 1); SIGTERM from inside did not kill step 3's PID 1"
 else
-  echo "verdict: NOT HELD - ps listed ${#procs[@]} processes (first: $first), NSpid \"$nspid\", after SIGTERM: \"$survived\""
+  echo "verdict: NOT HELD - ps listed ${#procs[@]} processes (first: $first, second: $second), NSpid \"$nspid\" for host PID $child, after SIGTERM: \"$survived\""
   exit 1
 fi

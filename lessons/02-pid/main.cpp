@@ -16,24 +16,28 @@
 //
 // Run it:  make && sudo ./pid          (--init, --shell, --help for all)
 // Look for: ps lists PID 1 and ps only; NSpid shows the host's number and 1 for the same process;
-// the orphan's PPid is 1; the zombie stays (or, with --init, is reaped); SIGTERM is ignored (or,
-// with --init, stops the container); nothing of the namespace outlives PID 1.
+// the host's mountinfo has no proc on ROOTFS/proc; the orphan's PPid is 1; the zombie stays (or,
+// with --init, is reaped); SIGTERM is ignored (or, with --init, stops the container); nothing of
+// the namespace outlives PID 1.
 
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sched.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cli.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "host.hpp"
+#include "mount.hpp"
 #include "narrator.hpp"
 #include "pid.hpp"
 #include "process.hpp"
@@ -171,7 +175,8 @@ int duties_child(const Options& opt, lab::Channel& channel) noexcept {
 // --- the parent's side ---------------------------------------------------------------------------
 
 // The notes' experiment: /bin/sh as PID 1, then ps. Steps 1-5 (1-4 with --shell).
-bool show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
+// Returns what did not hold, "" when everything did.
+std::string show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
   say.heading("docker run -it busybox /bin/sh; ps");
   say.step(fmt::format("clone({})", lab::clone_flags_to_string(kCloneFlags)),
            "unshare --pid --mount --fork");
@@ -205,6 +210,13 @@ bool show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
   parent_end.expect_ok(fmt::format("mounting /proc and chroot into {}", opt.rootfs));
   say.say(fmt::format("ROOTFS = {}", opt.rootfs));
   say.say("a proc mounted from inside the new PID namespace lists that namespace's processes");
+  // The kernel records the mount under the resolved path, so look for that in the host's table.
+  const std::string proc_path = std::filesystem::canonical(opt.rootfs).string() + "/proc";
+  const bool proc_on_host = lab::find_mount(lab::read_mountinfo(), proc_path) != nullptr;
+  say.say(proc_on_host ? "the host's /proc/self/mountinfo HAS a mount on ROOTFS/proc: it leaked out"
+                       : "the host's /proc/self/mountinfo has no mount on ROOTFS/proc: it stayed "
+                         "in the child's mount namespace");
+  say.fact("proc_on_host", proc_on_host);
 
   say.step("execve(\"/bin/sh\", [\"/bin/sh\"], env)  [in the child]", "/bin/sh");
   // A process keeps its PIDs across execve(), so the host's view can be read just before it.
@@ -219,19 +231,28 @@ bool show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
   say.fact("nspid", nspid);
   say.fact("ns_inside", ns_inside);
   say.fact("ns_outside", ns_outside);
+  say.fact("nspid_held", nspid_ok);
 
   if (opt.shell) {
     say.say("you are in busybox sh, PID 1 of the new namespace. Try: ps; echo $$;");
-    say.say("sleep 1000 & ps; kill -TERM 1 (nothing happens); exit to leave.");
+    say.say(
+        "sleep 1000 & ps; kill -KILL 1 (nothing happens: the kernel drops even SIGKILL sent to "
+        "PID 1 from inside its own namespace); exit to leave.");
   }
   parent_end.send("exec");
   if (std::string msg = parent_end.receive(); !msg.empty())
     throw lab::UserError(fmt::format("starting /bin/sh in the child: {}",
                                      msg.rfind("error:", 0) == 0 ? msg.substr(6) : msg));
+  std::vector<std::string> failed;
+  if (!nspid_ok)
+    failed.push_back(fmt::format("NSpid on the host was \"{}\", expected \"{} 1\"",
+                                 fmt::join(nspid, " "), child.pid()));
+  if (proc_on_host)
+    failed.push_back(fmt::format("the proc mount on {} showed up on the host", proc_path));
   if (opt.shell) {
     lab::ExitStatus s = child.wait_foreground();
     say.fact("shell_exit", s.shell_code());
-    return nspid_ok;
+    return fmt::format("{}", fmt::join(failed, "; "));
   }
 
   say.step("write(PID 1's stdin, \"ps\\n\")", "/ # ps");
@@ -264,7 +285,9 @@ bool show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
   say.fact("ps_output", output);
   say.fact("ps_held", problem.empty());
   say.fact("shell_exit", s.shell_code());
-  return problem.empty() && nspid_ok && s.ok();
+  if (!problem.empty()) failed.insert(failed.begin(), "ps inside: " + problem);
+  if (!s.ok()) failed.push_back(fmt::format("/bin/sh {}", s.describe()));
+  return fmt::format("{}", fmt::join(failed, "; "));
 }
 
 // PID 1's duties, with the app at PID 1, or with --init under a small init. Steps 6-10.
@@ -394,20 +417,24 @@ int run(const Options& opt) {
   lab::host::require_rootfs(opt.rootfs);
   lab::Narrator say("pid", opt.output.mode(), opt.shell ? 4 : 10);
 
-  const bool part1 = show_shell_as_pid1(opt, say);
+  const std::string part1_failed = show_shell_as_pid1(opt, say);
+  const bool part1 = part1_failed.empty();
   if (opt.shell)
     return say.verdict(part1, part1 ? "the shell you left ran as PID 1 of its own PID namespace"
-                                    : "the shell was not PID 1 of a new PID namespace")
+                                    : part1_failed)
                ? 0
                : 1;
   const bool part2 = show_pid1_duties(opt, say);
   std::string what;
-  if (!part1) {
-    what = "ps inside did not list exactly PID 1 (/bin/sh) and ps";
-  } else if (!part2) {
-    what = opt.init ? "the init did not reap the zombie or stop on SIGTERM, or left processes"
-                    : "PID 1 did not adopt, keep the zombie, ignore SIGTERM and take the "
-                      "namespace down as the kernel promises";
+  if (!part1 || !part2) {
+    std::vector<std::string> failed;
+    if (!part1) failed.push_back(part1_failed);
+    if (!part2)
+      failed.push_back(
+          opt.init ? "the init did not reap the zombie or stop on SIGTERM, or left processes"
+                   : "PID 1 did not adopt, keep the zombie, ignore SIGTERM and take the "
+                     "namespace down as the kernel promises");
+    what = fmt::format("{}", fmt::join(failed, "; "));
   } else {
     what = opt.init ? "/bin/sh was PID 1 and ps saw only itself and the shell; with --init, PID 1 "
                       "reaped the zombie and SIGTERM stopped the container"

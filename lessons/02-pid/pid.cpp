@@ -1,6 +1,7 @@
 #include "pid.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -114,8 +115,8 @@ void exec_in_child(const std::vector<std::string>& argv, const std::vector<std::
   auto args = c_strings(argv);
   auto envp = c_strings(env);
   ::execve(args[0], args.data(), envp.data());
-  lab::check(-1, [&] { return fmt::format("execve({})", lab::quote(argv[0])); });
-  std::abort();  // not reached: check throws
+  const int err = errno;  // saved before formatting the message can change it
+  throw lab::SyscallError(err, fmt::format("execve({})", lab::quote(argv[0])));
 }
 
 pid_t spawn_orphan(const std::vector<std::string>& argv, int stdio_fd) {

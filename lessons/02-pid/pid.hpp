@@ -54,8 +54,9 @@ void make_mounts_private_in_child();
 void mount_proc_in_child(const std::string& rootfs);
 // In the child: chroot(ROOTFS) and chdir("/"), so /bin/sh and /proc are the rootfs's.
 void chroot_in_child(const std::string& rootfs);
-// Sets SIGINT, SIGTERM, SIGHUP and SIGQUIT back to SIG_DFL (clone copies the parent's handlers),
-// so that what PID 1 does with a signal is the kernel's rule, not an inherited handler.
+// Sets SIGINT, SIGTERM, SIGHUP and SIGQUIT back to SIG_DFL (clone copies the parent's handlers)
+// and clears the signal mask (inherited too), so that what PID 1 does with a signal is the
+// kernel's rule, not an inherited handler or a signal left blocked.
 void reset_signals_in_child();
 // execve(argv[0], argv, env); returns only by throwing.
 [[noreturn]] void exec_in_child(const std::vector<std::string>& argv,
@@ -67,7 +68,7 @@ void reset_signals_in_child();
 // caller's namespace numbers it).
 pid_t spawn_orphan(const std::vector<std::string>& argv, int stdio_fd);
 
-// Runs `program` in a forked child and waits for it; returns its wait status in shell terms.
+// Runs `argv` (argv[0] a path) in a forked child and waits; returns its status in shell terms.
 int run_and_wait(const std::vector<std::string>& argv);
 
 // A minimal init, what `docker run --init` (tini) puts at PID 1: forks `app` as PID 2, then
