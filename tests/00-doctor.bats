@@ -214,6 +214,7 @@ assert_passing_verdict() {
   requires root cmd:unshare cmd:ip cmd:iptables
   local ns_script
   # All of it inside a throwaway network namespace; doctor runs in that same namespace.
+  # shellcheck disable=SC2016  # expanded by the bash inside the namespace
   ns_script='
     set -e
     ip link add lab0 type bridge
