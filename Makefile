@@ -6,7 +6,12 @@
 
 LESSON_DIRS := $(patsubst %/Makefile,%,$(sort $(wildcard lessons/*/Makefile)))
 ROOTFS      := build/rootfs
-MAKEFLAGS   += --no-print-directory -j$(shell nproc)
+MAKEFLAGS   += --no-print-directory
+# -j only where make starts: a make started by this one (make demo runs make all) shares its
+# jobserver, and setting -j again there would make it warn "resetting jobserver mode".
+ifeq ($(MAKELEVEL),0)
+MAKEFLAGS   += -j$(shell nproc)
+endif
 # Targets here run one after another (programs share build/common-obj); each program's own
 # make compiles in parallel.
 .NOTPARALLEL:
