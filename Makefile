@@ -1,6 +1,6 @@
-# Docker from the kernel up: the lessons, the engine, the tests.
-#   sudo make demo     runs every lesson's demo (installs what it needs first)
-#   sudo make test     the whole suite; ends with "N passed, N failed, N skipped"
+# Docker from the kernel up: the lessons, the engine, the tests. Run as root (or with sudo):
+#   make demo     runs every lesson's demo (installs what it needs first)
+#   make test     the whole suite; ends with "N passed, N failed, N skipped"
 # Also: make (all binaries), make deps, make rootfs, make doctor, make clean, make format,
 #       make asan (the suite under AddressSanitizer + UBSan), make bench (speed and accuracy)
 
