@@ -9,7 +9,7 @@
 set -euo pipefail
 
 packages=(
-  g++ make pkg-config           # the compiler and build
+  g++ make pkg-config binutils  # the compiler and build; readelf (lesson 03)
   libcli11-dev                  # command-line options
   libfmt-dev                    # formatting
   nlohmann-json3-dev            # --json output

@@ -18,6 +18,7 @@ EXTRA_COMMANDS=(
   setfattr getfattr                                                  # lesson 05's exercises
   modprobe                                                           # tests/helpers.bash
   xz cpio                                                            # tests/vm/prepare.sh
+  readelf                                                            # lesson 03's README
 )
 NOT_COMMANDS=(
   as       # jq's `as` (lessons/06-bridge/bench.sh), prose
