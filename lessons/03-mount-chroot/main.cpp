@@ -148,9 +148,41 @@ struct HostDirs {
   std::string volume;
 };
 
+// Where the rootfs goes, in the user's terms, and what to do when that place does not fit.
+struct RootfsPlace {
+  std::string dir;    // the directory it is made in ($TMPDIR or /tmp) or is (--rootfs-dir)
+  std::string label;  // how the user chose it: "TMPDIR" or "--rootfs-dir"
+  std::string fix_noexec;
+  std::string fix_no_space;
+  std::string name() const { return fmt::format("{} ({})", dir, label); }
+};
+
+RootfsPlace rootfs_place(const Options& opt) {
+  if (!opt.rootfs_dir.empty())
+    return {opt.rootfs_dir, "--rootfs-dir", "give a --rootfs-dir on a file system that allows exec",
+            "free some space there, or give a --rootfs-dir on a roomier file system"};
+  return {mountns::temp_dir_base(), "TMPDIR",
+          "point TMPDIR at a directory that allows exec, e.g. TMPDIR=/var/tmp ./mount-chroot",
+          "free some space there, or point TMPDIR at a roomier directory, e.g. TMPDIR=/var/tmp "
+          "./mount-chroot"};
+}
+
+// Before anything is made: a rootfs on a noexec mount could be built, but its bash could never
+// run (execve says EACCES, which reads like a permissions problem). Say so up front.
+void check_rootfs_can_exec(const Options& opt) {
+  const RootfsPlace place = rootfs_place(opt);
+  const std::string problem = mountns::exec_problem(place.dir);
+  if (!problem.empty())
+    throw lab::UserError(
+        fmt::format("{} ({}): the bash and ls copied into a rootfs there could not run (execve "
+                    "fails with EACCES); {}",
+                    problem, place.label, place.fix_noexec));
+}
+
 void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs) {
+  const RootfsPlace place = rootfs_place(opt);
   if (opt.rootfs_dir.empty()) {
-    dirs.rootfs_temp.emplace("/tmp/lab-rootfs-");
+    dirs.rootfs_temp.emplace(place.dir + "/lab-rootfs-");
     dirs.rootfs = dirs.rootfs_temp->path();
   } else {
     dirs.rootfs = fs::absolute(opt.rootfs_dir).lexically_normal().string();
@@ -158,7 +190,8 @@ void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs) {
   say.step(fmt::format("build_minimal_rootfs({}, {{\"/bin/bash\", \"/bin/ls\"}})",
                        lab::quote(dirs.rootfs)),
            "cp -v /bin/{bash,ls} $T/bin; ldd ... | cp");
-  ldd::Resolution needs = mountns::build_minimal_rootfs(dirs.rootfs, kPrograms);
+  ldd::Resolution needs =
+      mountns::build_minimal_rootfs(dirs.rootfs, kPrograms, place.name(), place.fix_no_space);
   say.say(fmt::format("loader (PT_INTERP): {}", joined(needs.interpreters)));
   say.say(fmt::format("libraries (DT_NEEDED, searched like ld.so): {}", joined(needs.libraries)));
   say.say(
@@ -172,7 +205,7 @@ void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs) {
 
 void choose_volume(const Options& opt, lab::Narrator& say, HostDirs& dirs) {
   if (opt.volume.empty()) {
-    dirs.volume_temp.emplace("/tmp/lab-volume-");
+    dirs.volume_temp.emplace(mountns::temp_dir_base() + "/lab-volume-");
     dirs.volume = dirs.volume_temp->path();
   } else {
     dirs.volume = fs::absolute(opt.volume).lexically_normal().string();
@@ -430,6 +463,7 @@ int run_escape(const Options& opt) {
 
 int run(const Options& opt) {
   lab::host::require_root("./mount-chroot");
+  check_rootfs_can_exec(opt);
   return opt.escape ? run_escape(opt) : run_experiment(opt);
 }
 
