@@ -13,6 +13,31 @@ lab_dirs() {
   find /tmp -maxdepth 1 \( -name 'lab-rootfs-*' -o -name 'lab-volume-*' -o -name 'lab-demo-*' \) -print | sort
 }
 
+# A fresh directory /tmp/lab-test-* for a tmpfs that only a private mount namespace of the test
+# sees (removed by teardown; `doctor --clean` would find it by its name).
+make_lab_test_dir() {
+  LAB_TEST_DIR=$(mktemp -d /tmp/lab-test-XXXXXX)
+}
+
+teardown() {
+  if [[ -n ${LAB_TEST_DIR:-} ]]; then
+    rm -rf "$LAB_TEST_DIR"
+  fi
+}
+
+# Runs `sh -c SCRIPT sh ARGS...` in a new private mount namespace (util-linux makes its mounts
+# private), after mounting a tmpfs with OPTIONS on $LAB_TEST_DIR there: $1 inside SCRIPT is that
+# tmpfs. Nothing of it is visible outside, and it all goes when the sh ends.
+#   in_private_tmpfs OPTIONS SCRIPT ARGS...
+in_private_tmpfs() {
+  local options=$1 script=$2
+  shift 2
+  # shellcheck disable=SC2016  # expanded by the sh in the namespace
+  run timeout 120 unshare -m sh -c \
+    'mount -t tmpfs -o "$1" lab-test "$2" || exit 99; dir=$2 script=$3; shift 3; set -- "$dir" "$@"; eval "$script"' \
+    sh "$options" "$LAB_TEST_DIR" "$script" "$@"
+}
+
 # Fails if a mount under $1 is in the host's mount table.
 refute_mounted_under() {
   run grep -F " $1" /proc/self/mountinfo
@@ -286,4 +311,169 @@ start_shell() {
 @test "mount-chroot: README transcripts match the real output (English and Chinese)" {
   requires root
   check_transcript "$LESSONS/03-mount-chroot/README.md" "$LESSONS/03-mount-chroot/README.zh.md"
+}
+
+@test "mount-chroot README: the --escape host listing matches any real root, a clean one too" {
+  requires root
+  # The transcript checker itself, on a README whose command prints the listing of a clean root:
+  # a debootstrap --variant=minbase root (no dotfile before bin), an Alpine-like root without
+  # /boot, and a root with a dotfile first (this machine's kind).
+  local readme listing
+  for readme in README.md README.zh.md; do
+    line=$(grep -E '^ +/ now holds: ' "$LESSONS/03-mount-chroot/$readme" | grep -v '(the rootfs)$')
+    [[ -n $line ]]
+    for listing in "bin boot dev etc home lib lib64 media mnt opt proc root run sbin srv sys tmp usr var" \
+      "bin dev etc home lib media mnt opt proc root run sbin srv sys tmp usr var" \
+      ".dockerenv bin boot dev etc home lib lib32 lib64 libx32 media mnt opt proc root run sbin srv sys tmp usr var work"; do
+      dir="$BATS_TEST_TMPDIR/fake-$RANDOM"
+      mkdir "$dir"
+      printf '      / now holds: %s\n' "$listing" >"$dir/listing"
+      # shellcheck disable=SC2016  # a literal "$ " prompt
+      printf '<!-- transcript -->\n```console\n$ cat listing\n%s\n```\n' "$line" >"$dir/README.md"
+      run "$PROJECT_DIR/tests/transcript.sh" "$dir/README.md"
+      assert_success
+    done
+    # ...and it still tells a host's / from the rootfs
+    dir="$BATS_TEST_TMPDIR/fake-rootfs"
+    mkdir -p "$dir"
+    printf '      / now holds: bin data lab-escape lib lib64\n' >"$dir/listing"
+    # shellcheck disable=SC2016  # a literal "$ " prompt
+    printf '<!-- transcript -->\n```console\n$ cat listing\n%s\n```\n' "$line" >"$dir/README.md"
+    run "$PROJECT_DIR/tests/transcript.sh" "$dir/README.md"
+    assert_failure
+    rm -rf "$dir"
+  done
+}
+
+@test "mount-chroot README: Docker keeps CAP_SYS_CHROOT; pivot_root, not a dropped chroot, is what holds" {
+  # Docker's default capability set (moby's oci/caps defaults) keeps CAP_SYS_CHROOT and drops
+  # CAP_SYS_ADMIN. The lesson shows why that is safe: the pivot_root child of --escape still has
+  # CAP_SYS_CHROOT (its chroot("lab-escape") succeeds: lab-escape is in its /) and stays inside.
+  en=$(tr '\n' ' ' <"$LESSONS/03-mount-chroot/README.md")
+  zh=$(tr -d '\n' <"$LESSONS/03-mount-chroot/README.zh.md")
+  # shellcheck disable=SC2016  # backquotes are Markdown here
+  local cap='`CAP_SYS_CHROOT`'
+  [[ $en != *"drop $cap as well"* ]]
+  [[ $en == *"keeps $cap"* ]]
+  [[ $zh != *"去掉 $cap"* ]]
+  [[ $zh == *"保留了$cap"* ]]
+}
+
+@test "mount-chroot README exercise 1: plain unshare -m does not leak a bind mount; --propagation unchanged does" {
+  requires root cmd:unshare cmd:findmnt
+  make_lab_test_dir
+  for readme in README.md README.zh.md; do
+    text=$(tr '\n' ' ' <"$LESSONS/03-mount-chroot/$readme" | sed 's/   */ /g')
+    # the two commands of the exercise, run as the README shows them, with /tmp and /mnt moved
+    # into a tmpfs made shared inside the test's own throwaway mount namespace (as systemd makes /)
+    plain=$(grep -o "unshare -m sh -c 'mount --bind /tmp /mnt'" <<<"$text" | head -1)
+    unchanged=$(grep -o "unshare -m --propagation unchanged sh -c 'mount --bind /tmp /mnt'" <<<"$text" | head -1)
+    [[ -n $plain && -n $unchanged ]]
+    plain=${plain//\/tmp \/mnt/$LAB_TEST_DIR/src $LAB_TEST_DIR/mnt}
+    unchanged=${unchanged//\/tmp \/mnt/$LAB_TEST_DIR/src $LAB_TEST_DIR/mnt}
+    # shellcheck disable=SC2016  # $1 is the tmpfs, inside the namespace
+    in_private_tmpfs size=1m '
+      mount --make-shared "$1" && mkdir "$1/src" "$1/mnt" && touch "$1/src/from-src" || exit 98
+      echo "shared: $(findmnt -n -o PROPAGATION "$1")"
+      eval "$2"
+      if findmnt "$1/mnt" >/dev/null; then echo "plain: leaked"; else echo "plain: stayed inside"; fi
+      eval "$3"
+      if findmnt "$1/mnt" >/dev/null && [ -e "$1/mnt/from-src" ]; then echo "unchanged: leaked"; else echo "unchanged: stayed inside"; fi
+    ' "$plain" "$unchanged"
+    assert_success
+    assert_line "shared: shared"
+    assert_line "plain: stayed inside"
+    assert_line "unchanged: leaked"
+  done
+  refute_mounted_under "$LAB_TEST_DIR"
+}
+
+@test "mount-chroot README: the readelf command of 'see for yourself' prints the interpreter" {
+  requires cmd:readelf
+  for readme in README.md README.zh.md; do
+    cmd=$(grep -E '^\$ readelf -l /bin/bash ' "$LESSONS/03-mount-chroot/$readme" | sed -e 's/^\$ //' -e 's/ *#.*//')
+    [[ -n $cmd ]]
+    run bash -c "$cmd"
+    assert_success
+    assert_line --regexp '\[Requesting program interpreter: /lib64/ld-linux-x86-64\.so\.2\]$'
+  done
+}
+
+@test "mount-chroot demo.sh: without CAP_SYS_ADMIN the failed unshare child ends the demo at once" {
+  requires root cmd:setpriv cmd:capsh
+  before=$(lab_dirs)
+  # The demo used to wait forever on a fifo that the dead child never opened; timeout only
+  # keeps that old failure from hanging the suite.
+  run timeout 120 setpriv --bounding-set -sys_admin -- "$DEMO"
+  assert_failure 1
+  assert_line "unshare: unshare failed: Operation not permitted"
+  assert_line "demo.sh: the child in unshare -m ended (exit 1) before it was ready; its error is above"
+  assert_line --partial "lacks CAP_SYS_ADMIN"
+  refute_line --partial "verdict:"
+  run timeout 120 capsh --drop=cap_sys_admin -- -c "$DEMO"
+  assert_failure 1
+  assert_line --partial "ended (exit 1) before it was ready"
+  assert_equal "$(lab_dirs)" "$before"
+  run pgrep -f 'lab-demo-volume'
+  assert_failure
+}
+
+@test "mount-chroot demo.sh: TMPDIR on a noexec mount: the child fails, the demo says noexec and stops" {
+  requires root cmd:unshare cmd:chroot
+  make_lab_test_dir
+  before=$(lab_dirs)
+  # shellcheck disable=SC2016  # expanded inside the namespace
+  in_private_tmpfs noexec,size=64m 'TMPDIR="$1" "$2"; echo "exit=$?"; echo "left: $(ls -A "$1")"' "$DEMO"
+  assert_success
+  assert_line "exit=1"
+  assert_line "left: "
+  assert_line --regexp "^chroot: failed to run command .*/bin/bash.*: Permission denied$"
+  assert_line "demo.sh: the child in unshare -m ended (exit 126) before it was ready; its error is above"
+  assert_line --regexp "^demo\.sh: $LAB_TEST_DIR/lab-demo-rootfs-[A-Za-z0-9]+ is on a file system mounted noexec, .* TMPDIR=/var/tmp \./demo\.sh$"
+  refute_line --partial "verdict:"
+  assert_equal "$(lab_dirs)" "$before"
+  refute_mounted_under "$LAB_TEST_DIR"
+}
+
+@test "mount-chroot: a noexec /tmp or TMPDIR is named, with the fix, before anything is made" {
+  requires root cmd:unshare
+  make_lab_test_dir
+  before=$(lab_dirs)
+  # TMPDIR on the noexec tmpfs; a --rootfs-dir on it; then the tmpfs on /tmp itself, no TMPDIR
+  # shellcheck disable=SC2016  # expanded inside the namespace
+  in_private_tmpfs noexec,size=64m '
+    TMPDIR="$1" "$2"; echo "exit=$?"; echo "left: $(ls -A "$1")"
+    mkdir "$1/r" && "$2" --rootfs-dir "$1/r"; echo "exit=$?"; echo "left: $(ls -A "$1/r")"; rmdir "$1/r"
+    mount --bind "$1" /tmp || exit 97
+    env -u TMPDIR "$2"; echo "exit=$?"; echo "left: $(ls -A /tmp)"' "$BIN"
+  assert_success
+  assert_equal "${#lines[@]}" 9
+  assert_line --index 0 "mount-chroot: $LAB_TEST_DIR is on a file system mounted noexec (TMPDIR): the bash and ls copied into a rootfs there could not run (execve fails with EACCES); point TMPDIR at a directory that allows exec, e.g. TMPDIR=/var/tmp ./mount-chroot"
+  assert_line --index 3 "mount-chroot: $LAB_TEST_DIR/r is on a file system mounted noexec (--rootfs-dir): the bash and ls copied into a rootfs there could not run (execve fails with EACCES); give a --rootfs-dir on a file system that allows exec"
+  assert_line --index 6 "mount-chroot: /tmp is on a file system mounted noexec (TMPDIR): the bash and ls copied into a rootfs there could not run (execve fails with EACCES); point TMPDIR at a directory that allows exec, e.g. TMPDIR=/var/tmp ./mount-chroot"
+  for i in 1 4 7; do assert_line --index "$i" "exit=1"; done
+  for i in 2 5 8; do assert_line --index "$i" --regexp '^left: ?$'; done
+  refute_output --partial "missing library"
+  assert_equal "$(lab_dirs)" "$before"
+}
+
+@test "mount-chroot: a full /tmp or TMPDIR says no space left, not an I/O error, and leaves nothing" {
+  requires root cmd:unshare
+  make_lab_test_dir
+  before=$(lab_dirs)
+  # shellcheck disable=SC2016  # expanded inside the namespace
+  in_private_tmpfs size=1m '
+    TMPDIR="$1" "$2"; echo "exit=$?"; echo "left: $(ls -A "$1")"
+    mount --bind "$1" /tmp || exit 97
+    env -u TMPDIR "$2"; echo "exit=$?"; echo "left: $(ls -A /tmp)"' "$BIN"
+  assert_success
+  assert_equal "${#lines[@]}" 8
+  assert_line --index 0 --regexp "^\[1/8\] build_minimal_rootfs\(\"$LAB_TEST_DIR/lab-rootfs-"
+  assert_line --index 4 --regexp "^\[1/8\] build_minimal_rootfs\(\"/tmp/lab-rootfs-"
+  assert_line --index 1 --regexp "^mount-chroot: no space left on $LAB_TEST_DIR \(TMPDIR\): ENOSPC while writing $LAB_TEST_DIR/lab-rootfs-[A-Za-z0-9]+/[^ ]+ \(the rootfs needs [0-9.]+ MiB in all\); free some space there, or point TMPDIR at a roomier directory, e.g. TMPDIR=/var/tmp \./mount-chroot$"
+  assert_line --index 5 --regexp "^mount-chroot: no space left on /tmp \(TMPDIR\): ENOSPC while writing /tmp/lab-rootfs-[A-Za-z0-9]+/[^ ]+ \(the rootfs needs [0-9.]+ MiB in all\); free some space there, or point TMPDIR at a roomier directory, e.g. TMPDIR=/var/tmp \./mount-chroot$"
+  refute_output --partial "Input/output error"
+  for i in 2 6; do assert_line --index "$i" "exit=1"; done
+  for i in 3 7; do assert_line --index "$i" --regexp '^left: ?$'; done
+  assert_equal "$(lab_dirs)" "$before"
 }
