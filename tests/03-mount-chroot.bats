@@ -1,7 +1,11 @@
 #!/usr/bin/env bats
 # Lesson 03 as a user runs it: a home-made rootfs, a volume the host never sees mounted, chroot
 # versus pivot_root, and nothing left behind on any path.
+# Each test runs in its own subshell: PID, set by one test and cleared once it is reaped, is meant
+# to be local to it.
+# shellcheck disable=SC2030,SC2031
 load helpers
+load kill-points
 
 setup() {
   BIN="$LESSONS/03-mount-chroot/mount-chroot"
@@ -20,6 +24,11 @@ make_lab_test_dir() {
 }
 
 teardown() {
+  # a test that failed before its own kill: end what it started in the background
+  if [[ -n ${PID:-} ]]; then
+    kill -KILL "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+  fi
   if [[ -n ${LAB_TEST_DIR:-} ]]; then
     rm -rf "$LAB_TEST_DIR"
   fi
@@ -186,8 +195,7 @@ start_shell() {
   PID=$!
   # shellcheck disable=SC2016  # computed by the shell inside
   echo 'echo ready-$((6*7))' >&5
-  for _ in $(seq 100); do grep -q '^ready-42' "$OUT" && break; sleep 0.1; done
-  grep -q '^ready-42' "$OUT"
+  kp_wait_for "the bash inside ./mount-chroot --shell" grep -q '^ready-42' "$OUT"
   ROOTFS=$(grep -o '/tmp/lab-rootfs-[A-Za-z0-9]*' "$OUT" | head -1)
   VOLUME=$(grep -o '/tmp/lab-volume-[A-Za-z0-9]*' "$OUT" | head -1)
   [[ -d $ROOTFS && -d $VOLUME ]]
@@ -205,6 +213,7 @@ start_shell() {
   echo 'exit' >&5
   status=0
   wait "$PID" || status=$?
+  PID=""
   exec 5>&-
   assert_equal "$status" 0
   run cat "$OUT"
@@ -221,6 +230,7 @@ start_shell() {
   kill -TERM "$PID"
   status=0
   wait "$PID" || status=$?
+  PID=""
   exec 5>&-
   assert_equal "$status" 130
   run tail -1 "$OUT"
@@ -475,5 +485,79 @@ start_shell() {
   refute_output --partial "Input/output error"
   for i in 2 6; do assert_line --index "$i" "exit=1"; done
   for i in 3 7; do assert_line --index "$i" --regexp '^left: ?$'; done
+  assert_equal "$(lab_dirs)" "$before"
+}
+
+@test "mount-chroot: SIGKILL during --shell: the shell and its namespace die with it, doctor --clean removes the dirs, nothing else is left, the next run holds" {
+  requires root
+  kp_before
+  start_shell  # blocked: the bash inside reads its stdin, a fifo this test holds open on fd 5
+  mapfile -t inside < <(kp_descendants "$PID")
+  [[ ${#inside[@]} -ge 1 ]]
+  # the bash inside is in the lesson's own mount namespace, with the volume at /data
+  [[ $(readlink "/proc/${inside[0]}/ns/mnt") != "$(readlink /proc/self/ns/mnt)" ]]
+  grep -q ' /data ' "/proc/${inside[0]}/mountinfo"
+  kp_kill "$PID"
+  PID=""
+  exec 5>&-
+  # the bash had PR_SET_PDEATHSIG(SIGKILL); with it goes the namespace and the volume's mount
+  kp_processes_gone "${inside[@]}"
+  # what the kernel cannot remove: the two lab-named dirs, which doctor lists and --clean removes
+  [[ -x $ROOTFS/bin/bash && -d $VOLUME ]]
+  refute_mounted_under "$ROOTFS"
+  run "$PROJECT_DIR/doctor/doctor"
+  assert_line "      - dir $ROOTFS: temporary directory of a lesson"
+  assert_line "      - dir $VOLUME: temporary directory of a lesson"
+  kp_after
+  [[ $KP_CLEANED == *"removed dir $ROOTFS (temporary directory of a lesson)"* ]]
+  [[ $KP_CLEANED == *"removed dir $VOLUME (temporary directory of a lesson)"* ]]
+  [[ ! -e $ROOTFS && ! -e $VOLUME ]]
+  run "$BIN" --quiet
+  assert_success
+  assert_output --regexp '^verdict: HELD - '
+}
+
+@test "mount-chroot demo.sh: SIGKILL while it pauses: its unshare child and namespace die with it, doctor --clean removes its dirs, the next run holds" {
+  requires root cmd:setpriv cmd:unshare cmd:chroot
+  kp_before
+  mkfifo "$BATS_TEST_TMPDIR/in"
+  exec 8<>"$BATS_TEST_TMPDIR/in"
+  "$DEMO" --pause <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- 8>&- &
+  PID=$!
+  # blocked: demo.sh reads a line from its stdin, a fifo this test holds open on fd 8
+  kp_wait_for "demo.sh --pause to wait for Enter" grep -q '^      paused: ' "$BATS_TEST_TMPDIR/out"
+  T=$(sed -n 's/.*(T=\(\/tmp\/lab-demo-rootfs-[A-Za-z0-9]*\))$/\1/p' "$BATS_TEST_TMPDIR/out")
+  inner=$(sed -n 's/^      paused: the child (PID \([0-9]*\)).*/\1/p' "$BATS_TEST_TMPDIR/out")
+  [[ -d $T && -n $inner ]]
+  # the child (unshare, then sh, now sleep) holds its own mount namespace with the volume bound
+  grep -q " $T/data " "/proc/$inner/mountinfo"
+  mapfile -t args < <(tr '\0' '\n' <"/proc/$inner/cmdline")
+  VOL=${args[-2]}
+  [[ $VOL == /tmp/lab-demo-volume-* && ${args[-1]} == "$T" ]]
+  mapfile -t children < <(kp_descendants "$PID")
+  [[ ${#children[@]} -ge 2 ]]
+  kp_kill "$PID"
+  PID=""
+  exec 8>&-
+  # setpriv --pdeathsig KILL ends unshare, unshare --kill-child ends the sleep: no process, and
+  # so no mount namespace, outlives the demo
+  kp_processes_gone "${children[@]}"
+  [[ -d $T && -d $VOL ]]
+  kp_after
+  [[ $KP_CLEANED == *"removed dir $T (temporary directory of a lesson)"* ]]
+  [[ $KP_CLEANED == *"removed dir $VOL (temporary directory of a lesson)"* ]]
+  [[ ! -e $T && ! -e $VOL ]]
+  run "$DEMO"
+  assert_success
+  assert_line --index -1 --regexp '^verdict: HELD - '
+}
+
+@test "mount-chroot demo.sh --pause: Enter ends it with the verdict, and nothing is left" {
+  requires root cmd:setpriv
+  before=$(lab_dirs)
+  run bash -c "echo | '$DEMO' --pause"
+  assert_success
+  assert_line --regexp '^      paused: the child \(PID [0-9]+\) still holds the volume mount; '
+  assert_line --index -1 --regexp '^verdict: HELD - '
   assert_equal "$(lab_dirs)" "$before"
 }
