@@ -531,11 +531,10 @@ start_shell() {
   [[ -d $T && -n $inner ]]
   # the child (unshare, then sh, now sleep) holds its own mount namespace with the volume bound
   grep -q " $T/data " "/proc/$inner/mountinfo"
-  mapfile -t args < <(tr '\0' '\n' <"/proc/$inner/cmdline")
-  VOL=${args[-2]}
-  [[ $VOL == /tmp/lab-demo-volume-* && ${args[-1]} == "$T" ]]
+  VOL=$(sed -n 's/^      paused: .* the volume \(\/tmp\/lab-demo-volume-[A-Za-z0-9]*\) at .*/\1/p' "$BATS_TEST_TMPDIR/out")
+  [[ -d $VOL ]]
   mapfile -t children < <(kp_descendants "$PID")
-  [[ ${#children[@]} -ge 2 ]]
+  [[ ${#children[@]} -ge 1 ]]
   kp_kill "$PID"
   PID=""
   exec 8>&-
@@ -557,7 +556,8 @@ start_shell() {
   before=$(lab_dirs)
   run bash -c "echo | '$DEMO' --pause"
   assert_success
-  assert_line --regexp '^      paused: the child \(PID [0-9]+\) still holds the volume mount; '
+  # shellcheck disable=SC2016  # a literal $T in the demo's output
+  assert_line --regexp '^      paused: the child \(PID [0-9]+\) still holds the volume /tmp/lab-demo-volume-[A-Za-z0-9]+ at \$T/data; '
   assert_line --index -1 --regexp '^verdict: HELD - '
   assert_equal "$(lab_dirs)" "$before"
 }
