@@ -21,7 +21,7 @@
 // clang-format on
 // Man pages: mount_namespaces(7), pivot_root(2), chroot(2), mount(2), ld.so(8), elf(5).
 //
-// Run it:  make && sudo ./mount-chroot        (--root-switch chroot, --escape, --shell, --help)
+// Run it:  make && ./mount-chroot   as root (--root-switch chroot, --escape, --shell, --help)
 // Look for: `ls /` inside lists bin data lib lib64 and nothing of the host; the host has no mount
 // at ROOTFS/data while the child has one at /data; the file written inside is in VOLUME.
 
@@ -60,8 +60,8 @@ constexpr unsigned long kCloneFlags = CLONE_NEWNS | SIGCHLD;
 
 struct Options {
   std::string root_switch = "pivot_root";
-  std::string volume;      // "" -> a fresh /tmp/lab-volume-XXXXXX
-  std::string rootfs_dir;  // "" -> a fresh /tmp/lab-rootfs-XXXXXX, removed at the end
+  std::string volume;      // "" -> a fresh $TMPDIR/lab-volume-XXXXXX (TMPDIR: /tmp by default)
+  std::string rootfs_dir;  // "" -> a fresh $TMPDIR/lab-rootfs-XXXXXX, removed at the end
   bool escape = false;
   bool shell = false;
   lab::OutputOptions output;
@@ -481,12 +481,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"pivot_root", "chroot"}));
   app.add_option("--volume", opt.volume,
-                 "host directory to bind-mount at /data inside (default: a new /tmp/lab-volume-*, "
-                 "removed at the end); the file written inside stays in it")
+                 "host directory to bind-mount at /data inside (default: a new "
+                 "$TMPDIR/lab-volume-*, /tmp without TMPDIR, removed at the end); the file "
+                 "written inside stays in it")
       ->check(CLI::ExistingDirectory);
   app.add_option("--rootfs-dir", opt.rootfs_dir,
                  "an empty directory to build the rootfs in, kept afterwards (default: a new "
-                 "/tmp/lab-rootfs-*, removed at the end)")
+                 "$TMPDIR/lab-rootfs-*, /tmp without TMPDIR, removed at the end)")
       ->check([](const std::string& dir) { return mountns::validate_empty_dir(dir); });
   auto* escape = app.add_flag(
       "--escape", opt.escape,

@@ -12,11 +12,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <csignal>
 #include <filesystem>
 
 #include "error.hpp"
@@ -59,9 +59,8 @@ void copy_regular_file(const std::string& from, const std::string& to) {
   bool use_sendfile = false;
   for (off_t left = st.st_size; left > 0;) {
     const auto chunk = static_cast<size_t>(left);
-    ssize_t n = use_sendfile
-                    ? ::sendfile(out.get(), in.get(), nullptr, chunk)
-                    : ::copy_file_range(in.get(), nullptr, out.get(), nullptr, chunk, 0);
+    ssize_t n = use_sendfile ? ::sendfile(out.get(), in.get(), nullptr, chunk)
+                             : ::copy_file_range(in.get(), nullptr, out.get(), nullptr, chunk, 0);
     if (n == -1 && !use_sendfile &&
         (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
       use_sendfile = true;
@@ -112,10 +111,11 @@ ldd::Resolution build_minimal_rootfs(const std::string& rootfs,
   }
   std::string current = rootfs;  // what was being made when it failed
   const auto no_space = [&](int err) {
-    return lab::UserError(fmt::format(
-        "no space left on {}: {} while writing {} (the rootfs needs {} in all){}{}",
-        where.empty() ? rootfs : std::string(where), err == EDQUOT ? "EDQUOT (disk quota)" : "ENOSPC",
-        current, mebibytes(total), fix.empty() ? "" : "; ", fix));
+    return lab::UserError(
+        fmt::format("no space left on {}: {} while writing {} (the rootfs needs {} in all){}{}",
+                    where.empty() ? rootfs : std::string(where),
+                    err == EDQUOT ? "EDQUOT (disk quota)" : "ENOSPC", current, mebibytes(total),
+                    fix.empty() ? "" : "; ", fix));
   };
   try {
     for (const auto& host_path : files) {
