@@ -13,6 +13,8 @@ load helpers
 # - listed: EXTRA_COMMANDS, the ones the extraction cannot see (called through unshare, nsenter,
 #   setpriv or sh -c, or from a README's exercises). A listed command must be installed here.
 # tests/vm/init.sh is left out: it runs inside the VM, where busybox provides every command.
+# tests/minimal-root.sh too: it runs on the host that bootstraps the minimal root (and installs
+# debootstrap there itself), never inside the suite.
 EXTRA_COMMANDS=(
   ip iptables ping sysctl nsenter unshare setpriv pkill xargs flock  # called through wrappers
   setfattr getfattr                                                  # lesson 05's exercises
@@ -33,7 +35,7 @@ script_files() {
   for f in "$PROJECT_DIR"/scripts/*.sh "$PROJECT_DIR"/lessons/*/demo.sh \
     "$PROJECT_DIR"/lessons/*/bench.sh "$PROJECT_DIR"/tests/*.bats "$PROJECT_DIR"/tests/*.bash \
     "$PROJECT_DIR"/tests/*.sh "$PROJECT_DIR"/tests/vm/*.sh; do
-    [[ $f == */tests/vm/init.sh ]] || echo "$f"
+    [[ $f == */tests/vm/init.sh || $f == */tests/minimal-root.sh ]] || echo "$f"
   done
 }
 
