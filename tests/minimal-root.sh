@@ -112,7 +112,12 @@ in_namespace() {
   return "$status"
 }
 
-say "testing $(git -C "$repo" rev-parse --short HEAD) of $repo ($(git -C "$repo" log -1 --format=%s))"
+# The commit tested: HEAD now, as a bundle that git inside the root clones (a branch that moves
+# during the run does not change what is tested).
+branch=$(git -C "$repo" symbolic-ref --short -q HEAD || echo main)
+git -C "$repo" bundle create -q "$work/repo.bundle" HEAD
+rev=$(git bundle list-heads "$work/repo.bundle" | awk '$2 == "HEAD" { print $1 }')
+say "testing ${rev:0:7} of $repo ($(git -C "$repo" log -1 --format=%s "$rev"))"
 say "root: $root; mirror: $mirror"
 
 # 1. debootstrap (in its own namespaces too: the proc and sys it mounts die with them).
@@ -132,8 +137,7 @@ in_namespace debootstrap --variant=minbase "$SUITE" "$root" "$mirror" >"$work/de
   }
 say "root bootstrapped after $(elapsed)"
 
-# 2. The host's apt sources (with the keyrings they name), its DNS, and the repository as a
-#    bundle that git inside the root clones.
+# 2. The host's apt sources (with the keyrings they name), its DNS, and the repository's bundle.
 rm -f "$root/etc/apt/sources.list"
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
   [[ -f $f ]] || continue
@@ -146,9 +150,7 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
   done
 done
 cp -L --remove-destination /etc/resolv.conf "$root/etc/resolv.conf"
-branch=$(git -C "$repo" symbolic-ref --short -q HEAD || echo main)
-git -C "$repo" bundle create -q "$root/root/repo.bundle" HEAD 2>/dev/null ||
-  git -C "$repo" bundle create "$root/root/repo.bundle" HEAD
+mv "$work/repo.bundle" "$root/root/repo.bundle"
 mkdir "$root/.oldroot"
 
 # 3. Inside: the machine-like mounts, pivot_root, then as a new machine's root would.
