@@ -9,7 +9,10 @@ set -uo pipefail
 project_dir=$(cd "$(dirname "$0")/.." && pwd)
 
 snapshot() {
-  awk '{ for (i = 7; $i != "-"; i++); print "mount " $5 " " $(i + 1) }' /proc/self/mountinfo
+  # /run/netns itself is left out: the first `ip netns add` after boot makes it a mount (bound
+  # onto itself) and iproute2 keeps it for good; the namespaces mounted under it are listed.
+  awk '$5 != "/run/netns" { for (i = 7; $i != "-"; i++); print "mount " $5 " " $(i + 1) }' \
+    /proc/self/mountinfo
   ip netns list 2>/dev/null | awk '{print "netns " $1}'
   find /run/netns -mindepth 1 -maxdepth 1 -printf 'netns-file %f\n' 2>/dev/null
   ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print "link " $2 }'
