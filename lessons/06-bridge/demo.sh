@@ -169,7 +169,7 @@ for pair in "$c1 $net.3" "$c1 $net.1" "$c2 $net.2" "$c2 $net.1"; do
   fi
 done
 
-echo "[5/7] outside namespace; ip_forward=1; Docker's rules, each with -m comment --comment lab-bridge:"
+echo "[5/7] outside namespace; ip_forward=1 (the old value saved in /run/lab/sysctl first); Docker's rules, each with -m comment --comment lab-bridge:"
 container
 out=${pids[-1]}
 ip link add lab-out type veth peer name eth0 netns "$out"
@@ -240,7 +240,7 @@ for _ in $(seq 10); do
   inside=$(fetch "$c1" "http://$net.3/") && break
   sleep 0.2
 done
-echo "      http://$net.3/ from C1 -> \"$inside\"  (-i $br -o $br -j ACCEPT)"
+echo "      http://$net.3/ from C1 -> \"$inside\"  (container to container, over the bridge)"
 in_ns "$out" ip route add "$net.0/24" via 198.51.100.1
 drops() { iptables -w -S LAB-DOCKER -v | sed -n 's/.* -c \([0-9]*\) [0-9]* -j DROP$/\1/p'; }
 before=$(drops)

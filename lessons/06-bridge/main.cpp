@@ -426,7 +426,7 @@ int run(const Options& opt) {
     say.fact("pings", jpings);
 
     // ---- 9. "the internet": another namespace, joined to the host by its own veth ----
-    say.heading("NAT: MASQUERADE out, DNAT in (-p 8080:80)");
+    say.heading("Docker's rules: MASQUERADE out, DNAT in (-p 8080:80), nothing unpublished in");
     const std::string host_outside = net::to_string(net::host_address(outside, 1));
     const std::string world_address = net::to_string(net::host_address(outside, 2));
     step("clone(CLONE_NEWNET|CLONE_NEWUTS), rtnl_link_add(\"lab-out\", type veth)",
@@ -645,6 +645,7 @@ int run(const Options& opt) {
         ::setenv("C1", std::to_string(containers[0].child.pid()).c_str(), 1);
         ::setenv("C2", std::to_string(containers[1].child.pid()).c_str(), 1);
         ::setenv("OUTSIDE", std::to_string(world->child.pid()).c_str(), 1);
+        ::setenv("BUSYBOX", (lab::host::default_rootfs() + "/bin/busybox").c_str(), 1);
         ::setenv("PS1", "lab-bridge# ", 1);
         ::execl("/bin/sh", "sh", static_cast<char*>(nullptr));
         return 127;
@@ -828,8 +829,9 @@ int main(int argc, char** argv) {
       "place for exploring, and print how to remove them");
   app.add_flag("--shell", opt.shell,
                "before removing anything, open a shell in the lesson's network namespace with the "
-               "bridge, the containers ($C1, $C2, $OUTSIDE are their pids, for nsenter -t) and the "
-               "rules in place; exit it to go on (needs --mode all or bridge)");
+               "bridge, the containers ($C1, $C2, $OUTSIDE are their pids, for nsenter -t; "
+               "$BUSYBOX has wget, nc, httpd) and the rules in place; exit it to go on (needs "
+               "--mode all or bridge)");
   lab::add_output_options(app, opt.output);
   app.final_callback([&] {
     if (opt.shell && opt.mode != "all" && opt.mode != "bridge")
