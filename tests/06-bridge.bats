@@ -3,10 +3,23 @@
 # network modes. Every run happens in a throwaway network namespace (unshare -n), so the machine's
 # own interfaces and firewall are never touched; the tests check that too.
 load helpers
+load kill-points
 
 setup() {
   BRIDGE="$LESSONS/06-bridge/bridge"
   DIR="$LESSONS/06-bridge"
+  HOLDER=""
+  PID=""
+}
+
+teardown() {
+  # a test that failed half-way must not leave its processes (and their network namespace) behind
+  [[ -z $PID ]] || kill -KILL "$PID" 2>/dev/null || true
+  if [[ -n $HOLDER ]]; then
+    # what a killed run left in the holder's namespace, a saved ip_forward in /run/lab included
+    nsenter -t "$HOLDER" -n "$PROJECT_DIR/doctor/doctor" --clean >/dev/null 2>&1 || true
+    kill -KILL "$HOLDER" 2>/dev/null || true
+  fi
 }
 
 # What the real host's network looks like: links and firewall rules, one per line.
@@ -168,6 +181,143 @@ EOF
   f=$(sed -n 's/^saved=.* file=//p' <<<"$output")
   [[ ! -e $f && ! -e ${f%/*} ]]
   assert_line "ip_forward=0"
+}
+
+# A network namespace that outlives the lesson run in it, as the host's own does: held by a
+# sleeping process (HOLDER). Waits (bounded) until unshare has made it.
+start_holder() {
+  unshare -n sleep infinity 3>&- 8>&- &
+  HOLDER=$!
+  kp_wait_for "unshare -n to make a network namespace" holder_ready
+}
+holder_ready() {
+  local ns
+  ns=$(readlink "/proc/$HOLDER/ns/net") && [[ $ns != "$(readlink /proc/self/ns/net)" ]]
+}
+in_holder() { nsenter -t "$HOLDER" -n "$@"; }
+
+# What is left in the holder's namespace: links, every iptables line that is not a policy,
+# ip_forward, and the saved value (or "none").
+holder_state() {
+  in_holder sh -c 'ip -o link show | cut -d: -f2 | tr -d " " | sed "s/@.*//"
+    iptables -S | grep -v "^-P"; iptables -t nat -S | grep -v "^-P"
+    echo "ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)"
+    f=/run/lab/sysctl/$(stat -L -c %i /proc/self/ns/net)/net.ipv4.ip_forward
+    echo "saved=$(cat "$f" 2>/dev/null || echo none)"'
+}
+
+@test "bridge: SIGKILL during --shell: its processes die with it, all it leaves is lab-named, doctor --clean removes it and restores ip_forward, the next run holds" {
+  requires root rootfs cmd:iptables cmd:nsenter
+  kp_before
+  start_holder
+  mkfifo "$BATS_TEST_TMPDIR/in"
+  exec 8<>"$BATS_TEST_TMPDIR/in"
+  nsenter -t "$HOLDER" -n "$BRIDGE" --mode bridge --shell <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- 8>&- &
+  PID=$!
+  echo 'echo shell-ready' >&8
+  # blocked: the shell reads its stdin, a fifo this test holds open; bridge waits for the shell
+  kp_wait_for "the shell of ./bridge --shell" grep -q '^shell-ready' "$BATS_TEST_TMPDIR/out"
+  mapfile -t inside < <(kp_descendants "$PID")  # containers, lab-outside, httpds, the shell
+  [[ ${#inside[@]} -ge 5 ]]
+  kp_kill "$PID"
+  PID=""
+  exec 8>&-
+  kp_processes_gone "${inside[@]}"
+  # what the kernel could not remove: the bridge, the rules, the chains, ip_forward (the veths
+  # went with the containers' namespaces); every rule marked lab-bridge, every chain LAB-*
+  run holder_state
+  assert_line "lab0"
+  refute_line --regexp '^lab-(veth|out)'
+  assert_line "ip_forward=1"
+  assert_line "saved=0"
+  assert_line --partial -- "-A LAB-DOCKER ! -i lab0 -p tcp -m tcp --dport 8080 -m comment --comment lab-bridge -j DNAT"
+  [[ $(grep -c "^-A " <<<"$output") -eq 12 ]]
+  while read -r line; do
+    [[ $line == *"--comment lab-bridge"* ]] || fail "a rule without the lab comment: $line"
+  done < <(grep '^-A ' <<<"$output")
+  while read -r line; do
+    [[ $line == "-N LAB-"* ]] || fail "a chain without a LAB- name: $line"
+  done < <(grep '^-N ' <<<"$output")
+  # the next run refuses, pointing at doctor, and changes nothing
+  run in_holder "$BRIDGE" --mode bridge
+  assert_failure 1
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "an earlier run (killed, or --keep) left a link called lab0"
+  assert_output --partial "doctor/doctor --clean"
+  # doctor, in that namespace, lists it all and --clean removes it and puts ip_forward back
+  run in_holder "$PROJECT_DIR/doctor/doctor"
+  assert_line --partial "- link lab0: "
+  assert_line --partial "- iptables-chain nat: LAB-DOCKER"
+  run in_holder "$PROJECT_DIR/doctor/doctor" --clean
+  assert_success
+  run holder_state
+  assert_equal "$output" "lo
+ip_forward=0
+saved=none"
+  # the next run holds, and leaves the namespace as it found it
+  run in_holder "$BRIDGE" --mode bridge --quiet
+  assert_success
+  assert_output --regexp '^verdict: HELD - '
+  run holder_state
+  assert_equal "$output" "lo
+ip_forward=0
+saved=none"
+  kp_kill "$HOLDER"
+  HOLDER=""
+  kp_after
+}
+
+@test "bridge demo.sh: SIGKILL while it waits (--wait): its processes die with it, all it leaves is lab-named, doctor --clean removes it, the next run holds" {
+  requires root rootfs cmd:ip cmd:iptables cmd:nsenter cmd:bridge cmd:setpriv
+  kp_before
+  start_holder
+  mkfifo "$BATS_TEST_TMPDIR/in"
+  exec 8<>"$BATS_TEST_TMPDIR/in"
+  nsenter -t "$HOLDER" -n "$DIR/demo.sh" --wait <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- 8>&- &
+  PID=$!
+  # blocked: demo.sh reads a line from its stdin, a fifo this test holds open
+  kp_wait_for "demo.sh --wait to wait for Enter" grep -q 'press Enter to remove it' "$BATS_TEST_TMPDIR/out"
+  mapfile -t inside < <(kp_descendants "$PID")  # three sleeping namespaces, four httpds
+  [[ ${#inside[@]} -ge 7 ]]
+  www=$(ls -d /tmp/lab-bridge-demo-*)
+  kp_kill "$PID"
+  PID=""
+  exec 8>&-
+  kp_processes_gone "${inside[@]}"
+  run holder_state
+  assert_line "lab0"
+  assert_line "ip_forward=1"
+  assert_line "saved=0"
+  [[ $(grep -c "^-A " <<<"$output") -eq 12 ]]
+  while read -r line; do
+    [[ $line == *"--comment lab-bridge"* ]] || fail "a rule without the lab comment: $line"
+  done < <(grep '^-A ' <<<"$output")
+  while read -r line; do
+    [[ $line == "-N LAB-"* ]] || fail "a chain without a LAB- name: $line"
+  done < <(grep '^-N ' <<<"$output")
+  [[ -d $www ]]
+  # the next run refuses, pointing at doctor
+  run in_holder "$DIR/demo.sh"
+  assert_failure 1
+  assert_output --partial "doctor/doctor --clean"
+  run in_holder "$PROJECT_DIR/doctor/doctor" --clean
+  assert_success
+  assert_output --partial "$www"
+  [[ ! -e $www ]]
+  run holder_state
+  assert_equal "$output" "lo
+ip_forward=0
+saved=none"
+  run in_holder "$DIR/demo.sh"
+  assert_success
+  assert_line --index -1 --regexp '^verdict: HELD - '
+  run holder_state
+  assert_equal "$output" "lo
+ip_forward=0
+saved=none"
+  kp_kill "$HOLDER"
+  HOLDER=""
+  kp_after
 }
 
 @test "bridge: --bridge and --subnet choose the names and addresses" {
