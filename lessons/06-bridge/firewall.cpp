@@ -188,8 +188,7 @@ std::vector<std::string> listed_lab_rules(const std::string& table) {
   std::istringstream in(output);
   std::string line;
   while (std::getline(in, line))
-    if (line.find(comment) != std::string::npos || line.starts_with("-N LAB-"))
-      out.push_back(line);
+    if (line.find(comment) != std::string::npos || line.starts_with("-N LAB-")) out.push_back(line);
   return out;
 }
 

@@ -103,8 +103,8 @@ int container_main(const ChildPlan& plan, lab::Channel& channel) noexcept {
         channel.send_ok();
         channel.send(net::encode(net::current_view()));
       } else if (words.size() == 2 && words[0] == "serve") {
-        std::string from = net::serve_one_request_in_child(std::stoi(words[1]), 5000,
-                                                           [&] { channel.send_ok(); });
+        std::string from =
+            net::serve_one_request_in_child(std::stoi(words[1]), 5000, [&] { channel.send_ok(); });
         channel.send(from);
       } else if (words.size() == 4 && words[0] == "route") {
         net::Netlink nl;  // opened here: it talks to this child's namespace
@@ -220,7 +220,8 @@ std::vector<std::string> leftovers(net::Netlink& nl, const std::string& bridge,
           ++rules;
       }
     }
-    if (rules) found.push_back(fmt::format("{} iptables rule(s) marked {}", rules, net::kRuleComment));
+    if (rules)
+      found.push_back(fmt::format("{} iptables rule(s) marked {}", rules, net::kRuleComment));
   }
   for (const char* name : {"lab-c1", "lab-c2", "lab-outside"})
     if (::access(fmt::format("/run/netns/{}", name).c_str(), F_OK) == 0)
@@ -463,8 +464,8 @@ int run(const Options& opt) {
     for (const net::Chain& c : net::docker_chains()) chains.emplace_back(c);
     for (net::Rule& r : net::bridge_network_rules(opt.subnet, opt.bridge))
       rules.emplace_back(std::move(r));
-    for (net::Rule& r : net::published_port_rules(opt.bridge, kHostPort, containers[0].address,
-                                                  kContainerPort))
+    for (net::Rule& r :
+         net::published_port_rules(opt.bridge, kHostPort, containers[0].address, kContainerPort))
       rules.emplace_back(std::move(r));
     say.say(fmt::format(
         "ip_forward {} -> 1 (in this network namespace only; the old value is kept in {} until "
@@ -482,9 +483,9 @@ int run(const Options& opt) {
       // LAB-DOCKER-USER first in FORWARD, the published port's ACCEPT before LAB-DOCKER's DROP.
       for (const auto& c : chains)
         if (c.chain().table == table)
-          expect(std::count(listed.begin(), listed.end(), "-N " + c.chain().name) == 1,
-                 fmt::format("iptables -t {} -S does not list the chain {}", table,
-                             c.chain().name));
+          expect(
+              std::count(listed.begin(), listed.end(), "-N " + c.chain().name) == 1,
+              fmt::format("iptables -t {} -S does not list the chain {}", table, c.chain().name));
       std::vector<std::string> chain_names;
       for (const auto& r : added)
         if (r.table == table &&
@@ -549,8 +550,9 @@ int run(const Options& opt) {
     }
     bool mapped_ok = expect(got.status.ok() && net::trim(got.output) == page,
                             fmt::format("{} did not give container one's page", mapped));
-    say.say(fmt::format("lab-outside got: \"{}\" {}", net::trim(got.output),
-                        mapped_ok ? "(DNAT in nat LAB-DOCKER sent it to the container)" : "(wrong)"));
+    say.say(
+        fmt::format("lab-outside got: \"{}\" {}", net::trim(got.output),
+                    mapped_ok ? "(DNAT in nat LAB-DOCKER sent it to the container)" : "(wrong)"));
     say.fact("port_mapping", {{"url", mapped},
                               {"page", net::trim(got.output)},
                               {"expected", page},
@@ -591,8 +593,7 @@ int run(const Options& opt) {
                                         {"held", elsewhere_ok}});
 
     // ---- 15. an unpublished port is not reachable from outside ----
-    std::string unpublished =
-        fmt::format("http://{}:{}/", containers[1].address, kContainerPort);
+    std::string unpublished = fmt::format("http://{}:{}/", containers[1].address, kContainerPort);
     step(fmt::format("[in lab-c2] busybox httpd -p {}; [in lab-outside] ip route add {} via {}; "
                      "busybox wget {}",
                      kContainerPort, opt.subnet, host_outside, unpublished),

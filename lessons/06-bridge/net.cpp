@@ -309,17 +309,17 @@ void add_default_route(Netlink& nl, int ifindex, const std::string& name,
 void add_route(Netlink& nl, int ifindex, const std::string& name, const std::string& destination,
                const std::string& gateway) {
   RoutePtr route = via_route(ifindex, destination, gateway);
-  nl_check(rtnl_route_add(nl.get(), route.get(), NLM_F_CREATE | NLM_F_EXCL),
-           fmt::format("rtnl_route_add(\"{}\" via \"{}\", dev \"{}\")", destination, gateway,
-                       name));
+  nl_check(
+      rtnl_route_add(nl.get(), route.get(), NLM_F_CREATE | NLM_F_EXCL),
+      fmt::format("rtnl_route_add(\"{}\" via \"{}\", dev \"{}\")", destination, gateway, name));
 }
 
-void delete_route(Netlink& nl, int ifindex, const std::string& name,
-                  const std::string& destination, const std::string& gateway) {
+void delete_route(Netlink& nl, int ifindex, const std::string& name, const std::string& destination,
+                  const std::string& gateway) {
   RoutePtr route = via_route(ifindex, destination, gateway);
-  nl_check(rtnl_route_delete(nl.get(), route.get(), 0),
-           fmt::format("rtnl_route_delete(\"{}\" via \"{}\", dev \"{}\")", destination,
-                       gateway, name));
+  nl_check(
+      rtnl_route_delete(nl.get(), route.get(), 0),
+      fmt::format("rtnl_route_delete(\"{}\" via \"{}\", dev \"{}\")", destination, gateway, name));
 }
 
 std::vector<Cidr> main_table_routes(Netlink& nl) {

@@ -132,8 +132,8 @@ void add_default_route(Netlink& nl, int ifindex, const std::string& name,
 // ip route add|del DESTINATION via GATEWAY dev NAME (DESTINATION like "172.29.0.0/24")
 void add_route(Netlink& nl, int ifindex, const std::string& name, const std::string& destination,
                const std::string& gateway);
-void delete_route(Netlink& nl, int ifindex, const std::string& name,
-                  const std::string& destination, const std::string& gateway);
+void delete_route(Netlink& nl, int ifindex, const std::string& name, const std::string& destination,
+                  const std::string& gateway);
 
 // The IPv4 routes of the main table (ip -4 route), for the clash check.
 std::vector<Cidr> main_table_routes(Netlink& nl);

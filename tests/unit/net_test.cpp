@@ -115,9 +115,9 @@ TEST(NetLinkName, BridgeMustBeALabName) {
     std::string name;
     bool ok;
   } cases[] = {
-      {"lab0", true},   {"lab-test0", true}, {"lab-br1", true}, {"eth0", false},
-      {"lo", false},    {"docker0", false},  {"lab1", false},   {"labrador", false},
-      {"LAB0", false},  {"lab-", true},      {"", false},       {"lab-abcdefghijkl", false},
+      {"lab0", true},  {"lab-test0", true}, {"lab-br1", true}, {"eth0", false},
+      {"lo", false},   {"docker0", false},  {"lab1", false},   {"labrador", false},
+      {"LAB0", false}, {"lab-", true},      {"", false},       {"lab-abcdefghijkl", false},
   };
   for (const auto& c : cases)
     EXPECT_EQ(net::validate_bridge_name(c.name).empty(), c.ok) << "'" << c.name << "'";
