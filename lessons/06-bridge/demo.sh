@@ -6,7 +6,7 @@
 # Ctrl-C. Run it as root (or with sudo) where you would run ./bridge, or in a throwaway network
 # namespace:   unshare -n ./demo.sh [--wait] [BRIDGE [SUBNET_PREFIX]]
 #   e.g. unshare -n ./demo.sh lab0 172.29.0
-#   --wait  before removing anything, wait for Enter (look around with iptables -S, bridge link)
+#   --wait  before removing anything, wait for Enter (to explore with iptables -S, bridge link)
 #
 # If the script itself is killed (SIGKILL gives it no chance to clean up), what it started dies
 # with it: every background process is started with `setpriv --pdeathsig KILL`, so the kernel
@@ -197,7 +197,7 @@ rule -t nat -A POSTROUTING -s "$net.0/24" ! -o "$br" -j MASQUERADE
 rule -t nat -A LAB-DOCKER ! -i "$br" -p tcp --dport 8080 -j DNAT --to-destination "$net.2:80"
 rule -I LAB-DOCKER 1 -d "$net.2/32" ! -i "$br" -o "$br" -p tcp --dport 80 -j ACCEPT
 
-echo "[6/7] wget http://198.51.100.2:9000/cgi-bin/ip from C1; wget http://198.51.100.1:8080/ from outside and from the host"
+echo "[6/7] wget http://198.51.100.2:9000/cgi-bin/ip from C1, then http://198.51.100.1:8080/ from outside and from the host"
 www=$(mktemp -d /tmp/lab-bridge-demo-XXXXXX)
 mkdir "$www/c1" "$www/c2" "$www/out" "$www/out/cgi-bin"
 echo "hello from container one" >"$www/c1/index.html"
@@ -227,7 +227,7 @@ echo "      http://198.51.100.1:8080/ from outside -> \"$page\""
 own=$(timeout 5 "$busybox" wget -q -O - http://198.51.100.1:8080/ 2>/dev/null) || true
 echo "      http://198.51.100.1:8080/ from the host -> \"$own\"  (nat OUTPUT)"
 
-echo "[7/7] wget http://198.51.100.2:8080/cgi-bin/ip from C2; wget http://$net.3/ from C1, and from outside via a route through the host"
+echo "[7/7] wget http://198.51.100.2:8080/cgi-bin/ip from C2, then http://$net.3/ from C1 and from outside (via a route through the host)"
 other=""
 for _ in $(seq 10); do
   other=$(fetch "$c2" http://198.51.100.2:8080/cgi-bin/ip) && break
@@ -250,7 +250,7 @@ in_ns "$out" ip route del "$net.0/24" via 198.51.100.1
 echo "      http://$net.3/ from outside -> \"$outside\"  ($( ((dropped > 0)) && echo "dropped by" || echo "not dropped by") ! -i $br -o $br -j DROP: port 80 of C2 is not published)"
 
 if ((wait_at_end)); then
-  echo "everything is in place; look around (iptables -S, bridge link), then press Enter to remove it"
+  echo "everything is in place: look around with iptables -S or bridge link, then press Enter to remove it"
   read -r _ || true
 fi
 if [[ $pings -eq 4 && $seen == 198.51.100.1 && $page == "hello from container one" &&
