@@ -131,28 +131,37 @@ long long wait_for_nr_periods(const std::string& dir, cgroup::Version v, long lo
   return now;
 }
 
-// The limited phase, measured over whole periods: from one period boundary to another, at least
+// The limited phase, measured over whole periods: from one period boundary to another, about
 // `seconds` apart. Within a period the loop runs its quota at once and then waits, so a window
 // that starts or ends mid-period is off by up to one quota: over three 1 s windows with a 1 s
 // period that is a third of the answer. Between two boundaries the group had exactly one quota
-// per period. Prints the same line a second as measure() does.
+// per period. Prints a line a second as measure() does; the last one ends at the last boundary.
 struct PeriodMeasurement {
   double percent = 0;
   long long periods = 0;
   std::vector<double> samples;
 };
 PeriodMeasurement measure_whole_periods(lab::Narrator& say, pid_t pid, const std::string& dir,
-                                        cgroup::Version v, long long period_us,
-                                        long long seconds) {
+                                        cgroup::Version v, long long period_us, long long seconds) {
   const long long first_boundary =
       wait_for_nr_periods(dir, v, cgroup::read_cpu_stat(dir, v).nr_periods + 1, period_us);
   const auto start = Clock::now();
   const double first = cgroup::cpu_seconds_of_process(pid);
+  const long long wanted = first_boundary + (seconds * 1000000 + period_us - 1) / period_us;
   PeriodMeasurement m;
+  long long last_boundary = first_boundary;
   double last = first;
   auto tick = start;
   for (long long s = 1; s <= seconds; ++s) {
-    lab::sleep_ms(1000);
+    if (s < seconds) {
+      const double left = double(s) - seconds_since(start);
+      if (left > 0) lab::sleep_ms(std::lround(left * 1000));
+    } else {
+      // `wanted` is the boundary `seconds` worth of periods after the first; if the samples
+      // above ran past it, the next one.
+      const long long current = cgroup::read_cpu_stat(dir, v).nr_periods;
+      last_boundary = wait_for_nr_periods(dir, v, std::max(wanted, current + 1), period_us);
+    }
     const double wall = seconds_since(tick);
     tick = Clock::now();
     const double now = cgroup::cpu_seconds_of_process(pid);
@@ -160,14 +169,8 @@ PeriodMeasurement measure_whole_periods(lab::Narrator& say, pid_t pid, const std
     last = now;
     say.say(fmt::format("second {}: PID {} lab-busy %CPU {:5.1f}", s, pid, m.samples.back()));
   }
-  // The last boundary: `seconds` worth of periods after the first, or the next one if the
-  // samples above ran past it.
-  const long long wanted = first_boundary + (seconds * 1000000 + period_us - 1) / period_us;
-  const long long current = cgroup::read_cpu_stat(dir, v).nr_periods;
-  const long long last_boundary =
-      wait_for_nr_periods(dir, v, std::max(wanted, current + 1), period_us);
-  const double wall = seconds_since(start);
-  m.percent = cgroup::share_percent(cgroup::cpu_seconds_of_process(pid) - first, wall);
+  m.percent =
+      cgroup::share_percent(last - first, std::chrono::duration<double>(tick - start).count());
   m.periods = last_boundary - first_boundary;
   return m;
 }
@@ -211,8 +214,7 @@ lab::SubtreeControl enable_cpu_for_children(lab::Narrator& say, const std::strin
               ? "cpu was already enabled for the root's children"
               : "cpu is now enabled for the root's children (and disabled again at the end)");
   say.say("v2's \"no internal processes\" rule: a cgroup that holds processes cannot hand a");
-  say.say(
-      "domain controller (memory, io) to its children (EBUSY); the root is exempt from it");
+  say.say("domain controller (memory, io) to its children (EBUSY); the root is exempt from it");
   return grant;
 }
 
@@ -255,8 +257,8 @@ RuleAnswers show_no_internal_processes(lab::Narrator& say, const std::string& ro
   } else {
     memory_grant = lab::SubtreeControl::enable(root, "memory");
     if (!memory_grant.was_enabled_already())
-      say.say(fmt::format("(first echo +memory > {}/cgroup.subtree_control, undone at the end)",
-                          root));
+      say.say(
+          fmt::format("(first echo +memory > {}/cgroup.subtree_control, undone at the end)", root));
     a.memory = answer_to(file, "+memory");
     if (a.memory == "accepted") lab::write_file(file, "-memory");
     say.say(fmt::format("+memory -> {}: the cgroup holds the loop (PID {}), and memory is a",
@@ -269,8 +271,8 @@ RuleAnswers show_no_internal_processes(lab::Narrator& say, const std::string& ro
     while (!a.type_with_cpu.empty() && a.type_with_cpu.back() == '\n') a.type_with_cpu.pop_back();
     lab::write_file(file, "-cpu");
   }
-  say.say(fmt::format("+cpu -> {}: cpu is a threaded controller; cgroup.type became \"{}\"",
-                      a.cpu, a.type_with_cpu));
+  say.say(fmt::format("+cpu -> {}: cpu is a threaded controller; cgroup.type became \"{}\"", a.cpu,
+                      a.type_with_cpu));
   say.say("(a thread root: its children could only be threaded); echo -cpu undid it");
   say.fact("subtree_memory_answer", a.memory);
   say.fact("subtree_cpu_answer", a.cpu);

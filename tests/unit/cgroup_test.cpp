@@ -314,8 +314,8 @@ TEST(LabCgroupDir, MakesAndRemovesTheDirectory) {
 // (memory, io); cpu is threaded and is accepted in a cgroup with processes while its children
 // hold none. The hint must not say that every controller is refused.
 TEST(CgroupHints, EbusyExplainsDomainAndThreadedControllers) {
-  const std::string subtree =
-      lab::errno_hint(EBUSY, "write(\"/sys/fs/cgroup/lab-cpu-1/cgroup.subtree_control\", \"+memory\")");
+  const std::string subtree = lab::errno_hint(
+      EBUSY, "write(\"/sys/fs/cgroup/lab-cpu-1/cgroup.subtree_control\", \"+memory\")");
   EXPECT_NE(subtree.find("no internal processes"), std::string::npos);
   EXPECT_NE(subtree.find("domain controller such as memory"), std::string::npos);
   EXPECT_NE(subtree.find("threaded one such as cpu only while its children hold no processes"),

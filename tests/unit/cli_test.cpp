@@ -1,12 +1,12 @@
 // lab::whole_number and the CLI11 option built on it: numbers as a person types them, in decimal,
 // and nothing else.
+#include "cli.hpp"
+
 #include <gtest/gtest.h>
 
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "cli.hpp"
 
 namespace {
 
@@ -42,8 +42,8 @@ TEST(WholeNumber, TakesPlainDecimalOnly) {
 TEST(WholeNumber, OptionRefusesAndNormalises) {
   struct Case {
     std::string text;
-    long long want;      // when accepted
-    std::string error;   // part of the message when refused
+    long long want;     // when accepted
+    std::string error;  // part of the message when refused
   };
   const std::vector<Case> cases = {
       {"20000", 20000, ""},
