@@ -2,6 +2,7 @@
 # Lesson 04 as a user runs it: a busy loop held to its CFS quota, two loops splitting one CPU by
 # weight, on whichever cgroup version the host has; bad values refused; nothing left behind.
 load helpers
+load kill-points
 
 setup() {
   CG="$LESSONS/04-cgroup-cpu/cgroup-cpu"
@@ -9,16 +10,22 @@ setup() {
   CLEANUP_CGROUPS=()
 }
 
-# What a failed test could leave: its own processes and cgroups (never anything else).
+# What a failed test could leave: its own processes and cgroups (never anything else). After a
+# test that passed they are gone, and their PIDs are not touched again.
 teardown() {
   local pid dir
-  for pid in "${CLEANUP_PIDS[@]}"; do
-    kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  done
+  if [[ -z ${BATS_TEST_COMPLETED-} ]]; then
+    for pid in "${CLEANUP_PIDS[@]}"; do
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  fi
+  # a process killed just now leaves its cgroup a moment later
   for dir in "${CLEANUP_CGROUPS[@]}"; do
-    [[ -d $dir ]] && rmdir "$dir"
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      [[ -d $dir ]] && ! rmdir "$dir" 2>/dev/null || break
+      sleep 0.2
+    done
   done
-  true
 }
 
 # v1 or v2: where this host's cpu controller is, found the way the lesson and demo.sh find it.
@@ -337,6 +344,131 @@ assert_nothing_left() {
     assert_success
     [[ ! -d $root/lab-x ]]
   done
+}
+
+# --- SIGKILL ------------------------------------------------------------------------------------
+# The program and demo.sh are killed at points where they are blocked on the test, then the
+# kernel must have ended their loops (parent-death signal), doctor --clean must remove their
+# lab-cpu-* cgroup (which the kernel cannot), nothing else may be left, and the next run holds.
+
+# The busy loop of ./cgroup-cpu PID: its child named lab-busy.
+busy_child() {
+  pgrep -P "$1" -x lab-busy | head -n 1
+}
+
+# Whether ./cgroup-cpu PID is at WHERE with its cgroup CG: "outside" (the cgroup made and the
+# loop running, not yet moved: the unlimited phase) or "inside" (the loop in the cgroup).
+program_at() {
+  local where=$1 pid=$2 cg=$3 loop
+  loop=$(busy_child "$pid")
+  [[ -n $loop && -d $cg ]] || return 1
+  if [[ $where == inside ]]; then
+    grep -qx "$loop" "$cg/cgroup.procs"
+  else
+    ! grep -qx "$loop" "$cg/cgroup.procs"
+  fi
+}
+
+stopped() {
+  [[ $(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) == T ]]
+}
+
+# SIGKILL of ./cgroup-cpu at WHERE (see program_at). Each phase lasts 5 s; once the point is
+# seen the program is stopped (SIGSTOP), so it is blocked on the test from there on: the point is
+# checked again while nothing moves, then SIGKILL.
+kill_program_at() {
+  local where=$1 cg loop
+  kp_before
+  "$CG" --seconds 5 >"$BATS_TEST_TMPDIR/out" 2>&1 &
+  PID=$!
+  CLEANUP_PIDS+=("$PID")
+  cg=$(cpu_root)/lab-cpu-$PID
+  CLEANUP_CGROUPS+=("$cg")
+  kp_wait_for "cgroup-cpu with its loop $where $cg" program_at "$where" "$PID" "$cg"
+  kill -STOP "$PID"
+  kp_wait_for "cgroup-cpu $PID to stop" stopped "$PID"
+  program_at "$where" "$PID" "$cg"
+  loop=$(busy_child "$PID")
+  CLEANUP_PIDS+=("$loop")
+  kp_kill "$PID"
+  kp_processes_gone "$loop"
+  [[ -d $cg ]] # the kernel does not remove a cgroup: it is lab-named for doctor
+  kp_after
+  [[ $KP_CLEANED == *"$cg"* ]]
+  [[ ! -e $cg ]]
+  run "$CG" --seconds 1
+  assert_success
+  assert_line --index -1 --regexp '^verdict: HELD - '
+}
+
+@test "cgroup-cpu: SIGKILL with its loop running outside lab-cpu-PID: the loop dies, doctor --clean removes the cgroup, next run holds" {
+  requires root
+  kill_program_at outside
+}
+
+@test "cgroup-cpu: SIGKILL with its loop held in lab-cpu-PID: the loop dies, doctor --clean removes the cgroup, next run holds" {
+  requires root
+  kill_program_at inside
+}
+
+# SIGKILL of demo.sh while it waits in its Nth `sleep` (1: the loop runs outside the cgroup;
+# 2: the loop is in it). The sleep it finds on PATH is the test's: it says where it is and waits
+# on a fifo the test holds open. That sleep is the test's instrument, ended by the test itself.
+kill_demo_at() {
+  local n=$1 cg shim loop inner
+  kp_before
+  mkdir "$BATS_TEST_TMPDIR/bin"
+  mkfifo "$BATS_TEST_TMPDIR/gate"
+  exec 8<>"$BATS_TEST_TMPDIR/gate"
+  cat >"$BATS_TEST_TMPDIR/bin/sleep" <<EOF
+#!/bin/sh
+calls=\$(( \$(cat "$BATS_TEST_TMPDIR/calls" 2>/dev/null || echo 0) + 1 ))
+echo \$calls >"$BATS_TEST_TMPDIR/calls"
+if [ \$calls -eq $n ]; then
+  echo \$\$ >"$BATS_TEST_TMPDIR/blocked"
+  read -r _ <"$BATS_TEST_TMPDIR/gate"
+fi
+exec $(command -v sleep) "\$@"
+EOF
+  chmod +x "$BATS_TEST_TMPDIR/bin/sleep"
+  (cd "$LESSONS/04-cgroup-cpu" && PATH="$BATS_TEST_TMPDIR/bin:$PATH" exec ./demo.sh 20000 1) \
+    >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- 8>&- &
+  PID=$!
+  CLEANUP_PIDS+=("$PID")
+  kp_wait_for "demo.sh to reach its sleep number $n" test -s "$BATS_TEST_TMPDIR/blocked"
+  read -r shim <"$BATS_TEST_TMPDIR/blocked"
+  CLEANUP_PIDS+=("$shim")
+  cg=$(cpu_root)/lab-cpu-demo-$PID
+  CLEANUP_CGROUPS+=("$cg")
+  [[ -d $cg ]]
+  # the loop's PID as demo.sh printed it in step 3
+  loop=$(sed -n 's/^\[3\/6\] .* -> PID \([0-9][0-9]*\)$/\1/p' "$BATS_TEST_TMPDIR/out")
+  [[ -n $loop ]]
+  CLEANUP_PIDS+=("$loop")
+  if ((n == 2)); then grep -qx "$loop" "$cg/cgroup.procs"; else ! grep -qx "$loop" "$cg/cgroup.procs"; fi
+  mapfile -t inner < <(kp_descendants "$PID" | grep -vx "$shim")
+  kp_kill "$PID"
+  kp_processes_gone "$loop"
+  kp_kill "$shim"
+  exec 8>&-
+  kp_processes_gone "${inner[@]}" # the $(measure ...) subshell ends once its sleep has gone
+  [[ -d $cg ]]
+  kp_after
+  [[ $KP_CLEANED == *"$cg"* ]]
+  [[ ! -e $cg ]]
+  run "$LESSONS/04-cgroup-cpu/demo.sh" 20000 1
+  assert_success
+  assert_line --index -1 --regexp '^verdict: HELD - '
+}
+
+@test "cgroup-cpu demo.sh: SIGKILL with its loop outside the cgroup: the loop dies with it, doctor --clean removes the cgroup, next run holds" {
+  requires root cmd:setpriv
+  kill_demo_at 1
+}
+
+@test "cgroup-cpu demo.sh: SIGKILL with its loop held in the cgroup: the loop dies with it, doctor --clean removes the cgroup, next run holds" {
+  requires root cmd:setpriv
+  kill_demo_at 2
 }
 
 @test "cgroup-cpu: without root it says so in one line and exits non-zero" {
