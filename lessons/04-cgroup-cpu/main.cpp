@@ -24,7 +24,7 @@
 // sched_setaffinity(2);
 // kernel docs: scheduler/sched-bwc.rst, admin-guide/cgroup-v2.rst.
 //
-// Run it:  make && sudo ./cgroup-cpu                 (--mode shares for the 2:1 split, --help)
+// Run it, as root:  make && ./cgroup-cpu             (--mode shares for the 2:1 split, --help)
 // Look for: about 100% before, about 20% after, and nr_throttled > 0 in cpu.stat (usually most
 // of nr_periods: the loop uses up its quota early in a period and waits for the next one).
 
@@ -261,9 +261,13 @@ RuleAnswers show_no_internal_processes(lab::Narrator& say, const std::string& ro
           fmt::format("(first echo +memory > {}/cgroup.subtree_control, undone at the end)", root));
     a.memory = answer_to(file, "+memory");
     if (a.memory == "accepted") lab::write_file(file, "-memory");
-    say.say(fmt::format("+memory -> {}: the cgroup holds the loop (PID {}), and memory is a",
-                        a.memory, loop));
-    say.say("domain controller: \"no internal processes\" forbids passing it on");
+    if (a.memory == "EBUSY") {
+      say.say(fmt::format("+memory -> EBUSY: the cgroup holds the loop (PID {}), and memory is a",
+                          loop));
+      say.say("domain controller: \"no internal processes\" forbids passing it on");
+    } else {
+      say.say(fmt::format("+memory -> {}: NOT the EBUSY of \"no internal processes\"", a.memory));
+    }
   }
   a.cpu = answer_to(file, "+cpu");
   if (a.cpu == "accepted") {
@@ -271,9 +275,13 @@ RuleAnswers show_no_internal_processes(lab::Narrator& say, const std::string& ro
     while (!a.type_with_cpu.empty() && a.type_with_cpu.back() == '\n') a.type_with_cpu.pop_back();
     lab::write_file(file, "-cpu");
   }
-  say.say(fmt::format("+cpu -> {}: cpu is a threaded controller; cgroup.type became \"{}\"", a.cpu,
-                      a.type_with_cpu));
-  say.say("(a thread root: its children could only be threaded); echo -cpu undid it");
+  if (a.cpu == "accepted") {
+    say.say(fmt::format("+cpu -> accepted: cpu is a threaded controller; cgroup.type became \"{}\"",
+                        a.type_with_cpu));
+    say.say("(a thread root: its children could only be threaded); echo -cpu undid it");
+  } else {
+    say.say(fmt::format("+cpu -> {}: NOT accepted, although cpu is a threaded controller", a.cpu));
+  }
   say.fact("subtree_memory_answer", a.memory);
   say.fact("subtree_cpu_answer", a.cpu);
   say.fact("cgroup_type_with_cpu", a.type_with_cpu);
