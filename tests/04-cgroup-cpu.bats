@@ -22,7 +22,7 @@ teardown() {
   # a process killed just now leaves its cgroup a moment later
   for dir in "${CLEANUP_CGROUPS[@]}"; do
     for _ in 1 2 3 4 5 6 7 8 9 10; do
-      [[ -d $dir ]] && ! rmdir "$dir" 2>/dev/null || break
+      if [[ ! -d $dir ]] || rmdir "$dir" 2>/dev/null; then break; fi
       sleep 0.2
     done
   done
@@ -70,12 +70,18 @@ CPP
 # How many threads of PID are in the cgroup DIR: its thread IDs listed by the kernel there
 # (v1: tasks; v2: cgroup.threads lists them too).
 threads_in() {
-  local dir=$1 pid=$2 file=tasks tid n=0
+  local dir=$1 pid=$2 file=tasks task n=0
   [[ -e $dir/tasks ]] || file=cgroup.threads
-  for tid in $(ls "/proc/$pid/task"); do
-    grep -qx "$tid" "$dir/$file" && n=$((n + 1))
+  for task in "/proc/$pid/task/"*; do
+    if grep -qx "${task##*/}" "$dir/$file"; then n=$((n + 1)); fi
   done
   echo "$n"
+}
+
+# How many threads PID has.
+thread_count() {
+  local tasks=("/proc/$1/task/"*)
+  echo "${#tasks[@]}"
 }
 
 assert_nothing_left() {
@@ -297,10 +303,10 @@ assert_nothing_left() {
   pid=$!
   CLEANUP_PIDS+=("$pid")
   for ((i = 0; i < 300; i++)); do
-    [[ $(ls "/proc/$pid/task" | wc -l) -eq 3 ]] && break
+    [[ $(thread_count "$pid") -eq 3 ]] && break
     sleep 0.1
   done
-  assert_equal "$(ls "/proc/$pid/task" | wc -l)" 3
+  assert_equal "$(thread_count "$pid")" 3
   a=$root/lab-cpu-threads-$$-tasks b=$root/lab-cpu-threads-$$-procs
   CLEANUP_CGROUPS+=("$a" "$b")
   mkdir "$a" "$b"
