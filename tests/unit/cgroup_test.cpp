@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -178,6 +179,14 @@ TEST(CgroupCpu, ReadsCpuTimeFromProc) {
   // The file the narration names is the one cpu_seconds_of_process reads.
   const bool has_schedstat = ::access("/proc/self/schedstat", R_OK) == 0;
   EXPECT_EQ(cgroup::cpu_time_file(::getpid()), has_schedstat ? "schedstat" : "stat");
+  // Spend a little CPU first, so that even a clock counted in 10 ms ticks has moved.
+  const auto cpu_ns = [] {
+    timespec t{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1'000'000'000L + t.tv_nsec;
+  };
+  for (const long start = cpu_ns(); cpu_ns() - start < 30'000'000L;) {
+  }
   EXPECT_GT(cgroup::cpu_seconds_of_process(::getpid()), 0.0);
 }
 
