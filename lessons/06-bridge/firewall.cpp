@@ -145,7 +145,7 @@ IptablesChain::IptablesChain(Chain chain) : chain_(std::move(chain)) {
   lab::ExitStatus s = run_iptables(args, &output);
   if (!s.ok())
     throw lab::UserError(
-        fmt::format("iptables {} {}: {}", join_argv(args), s.describe(), trim(output)));
+        fmt::format("iptables {} {}: {}", join_argv(args), s.describe(), lab::trim(output)));
   active_ = true;
 }
 
@@ -164,7 +164,7 @@ IptablesRule::IptablesRule(Rule rule) : rule_(std::move(rule)) {
   lab::ExitStatus s = run_iptables(iptables_args(rule_, true), &output);
   if (!s.ok()) {
     throw lab::UserError(fmt::format("iptables {} {}: {}", join_argv(iptables_args(rule_, true)),
-                                     s.describe(), trim(output)));
+                                     s.describe(), lab::trim(output)));
   }
   active_ = true;
 }
@@ -197,7 +197,7 @@ long long rule_packets(const Rule& rule) {
   lab::ExitStatus s = run_iptables({"-t", rule.table, "-S", rule.chain, "-v"}, &output);
   if (!s.ok())
     throw lab::UserError(fmt::format("iptables -t {} -S {} -v {}: {}", rule.table, rule.chain,
-                                     s.describe(), trim(output)));
+                                     s.describe(), lab::trim(output)));
   const std::string want = rule_as_listed(rule);
   std::istringstream in(output);
   std::string line;
@@ -242,7 +242,7 @@ Sysctl::Sysctl(std::string key, const std::string& value) : saved_(saved_sysctl_
         "{} holds the {} of an earlier run that did not finish; put it back with: doctor/doctor "
         "--clean",
         saved_, key));
-  old_ = trim(lab::read_file(proc));
+  old_ = lab::trim(lab::read_file(proc));
   // mkdir -p /run/lab/sysctl/INODE (each level may exist already)
   const std::string dir = parent_dir(saved_);
   for (size_t at = std::string("/run/").size(); at != std::string::npos;) {

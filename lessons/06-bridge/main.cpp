@@ -510,7 +510,7 @@ int run(const Options& opt) {
     world->channel->expect_ok("starting the server in lab-outside");
     auto fetched = net::run_in_netns(containers[0].child.pid(), wget(url));
     std::string seen_from = world->channel->receive_reply("server in lab-outside");
-    say.say(fmt::format("the server answered: \"{}\"", net::trim(fetched.output)));
+    say.say(fmt::format("the server answered: \"{}\"", lab::trim(fetched.output)));
     bool masq =
         expect(seen_from == host_outside,
                fmt::format("the server saw {} instead of the host's {}", seen_from, host_outside));
@@ -548,27 +548,27 @@ int run(const Options& opt) {
       if (got.status.ok()) break;
       lab::sleep_ms(100);
     }
-    bool mapped_ok = expect(got.status.ok() && net::trim(got.output) == page,
+    bool mapped_ok = expect(got.status.ok() && lab::trim(got.output) == page,
                             fmt::format("{} did not give container one's page", mapped));
     say.say(
-        fmt::format("lab-outside got: \"{}\" {}", net::trim(got.output),
+        fmt::format("lab-outside got: \"{}\" {}", lab::trim(got.output),
                     mapped_ok ? "(DNAT in nat LAB-DOCKER sent it to the container)" : "(wrong)"));
     say.fact("port_mapping", {{"url", mapped},
-                              {"page", net::trim(got.output)},
+                              {"page", lab::trim(got.output)},
                               {"expected", page},
                               {"held", mapped_ok}});
 
     // ---- 13. the host's own connection to its published port: nat OUTPUT ----
     step(fmt::format("[on the host] busybox wget {}", mapped), fmt::format("curl {}", mapped));
     net::CommandResult own = net::run_in_netns(0, wget(mapped));
-    bool own_ok = expect(own.status.ok() && net::trim(own.output) == page,
+    bool own_ok = expect(own.status.ok() && lab::trim(own.output) == page,
                          fmt::format("the host's own wget {} did not get lab-c1's page", mapped));
     say.say(fmt::format(
-        "the host got: \"{}\" {}", net::trim(own.output),
+        "the host got: \"{}\" {}", lab::trim(own.output),
         own_ok ? "(its own packets never pass PREROUTING: nat OUTPUT sent them to LAB-DOCKER)"
                : "(wrong)"));
     say.fact("host_to_published",
-             {{"url", mapped}, {"page", net::trim(own.output)}, {"held", own_ok}});
+             {{"url", mapped}, {"page", lab::trim(own.output)}, {"held", own_ok}});
 
     // ---- 14. a container's connection to another server's port 8080 is not DNATed ----
     std::string elsewhere = fmt::format("http://{}:{}/", world_address, kHostPort);
@@ -582,13 +582,13 @@ int run(const Options& opt) {
         expect(answer.status.ok() && elsewhere_from == host_outside,
                fmt::format("lab-c2's wget {} did not reach lab-outside's own server", elsewhere));
     say.say(fmt::format(
-        "lab-c2 got: \"{}\" {}", net::trim(answer.output),
+        "lab-c2 got: \"{}\" {}", lab::trim(answer.output),
         elsewhere_ok ? fmt::format("from lab-outside's own server: {} is not the host's, and "
                                    "DNAT is only for --dst-type LOCAL",
                                    world_address)
                      : "(not lab-outside's server)"));
     say.fact("container_to_elsewhere", {{"url", elsewhere},
-                                        {"answer", net::trim(answer.output)},
+                                        {"answer", lab::trim(answer.output)},
                                         {"seen_from", elsewhere_from},
                                         {"held", elsewhere_ok}});
 
@@ -607,7 +607,7 @@ int run(const Options& opt) {
       if (inside.status.ok()) break;
       lab::sleep_ms(100);
     }
-    bool inside_ok = expect(inside.status.ok() && net::trim(inside.output) == page2,
+    bool inside_ok = expect(inside.status.ok() && lab::trim(inside.output) == page2,
                             fmt::format("lab-c1 did not get lab-c2's page from {}", unpublished));
     // "The internet" is given a route to the subnet through the host, as a machine next to the
     // host could add: only the firewall stands between it and lab-c2 now.
@@ -623,7 +623,7 @@ int run(const Options& opt) {
                           fmt::format("lab-outside reached lab-c2's unpublished {}", unpublished));
     say.say(fmt::format(
         "lab-c1 got: \"{}\" (container to container over the bridge; the DROP is only for ! -i {})",
-        net::trim(inside.output), opt.bridge));
+        lab::trim(inside.output), opt.bridge));
     say.say(fmt::format(
         "lab-outside got {}: {}", from_outside.status.ok() ? "the page" : "nothing",
         blocked ? fmt::format("LAB-DOCKER's DROP (! -i {} -o {}) counted its packets; port {} of "
@@ -631,7 +631,7 @@ int run(const Options& opt) {
                               opt.bridge, opt.bridge, kContainerPort)
                 : "port 80 of lab-c2 is not published, yet it was reachable"));
     say.fact("unpublished", {{"url", unpublished},
-                             {"inside_page", net::trim(inside.output)},
+                             {"inside_page", lab::trim(inside.output)},
                              {"from_outside_ok", from_outside.status.ok()},
                              {"dropped", dropped},
                              {"held", inside_ok && blocked}});
@@ -666,7 +666,7 @@ int run(const Options& opt) {
       ip_forward->restore();
       std::vector<std::string> left = net::listed_lab_rules("filter");
       for (const auto& l : net::listed_lab_rules("nat")) left.push_back(l);
-      std::string fwd = net::trim(lab::read_file("/proc/sys/net/ipv4/ip_forward"));
+      std::string fwd = lab::trim(lab::read_file("/proc/sys/net/ipv4/ip_forward"));
       bool saved_gone = ::access(ip_forward->saved_path().c_str(), F_OK) != 0;
       expect(left.empty(), "some lab-bridge rules or LAB- chains are still listed");
       expect(fwd == ip_forward->old_value(),

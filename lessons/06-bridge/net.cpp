@@ -474,12 +474,6 @@ std::string join_argv(const std::vector<std::string>& argv) {
   return fmt::format("{}", fmt::join(argv, " "));
 }
 
-std::string trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
-    text.pop_back();
-  return text;
-}
-
 namespace {
 
 // The child of run_in_netns/spawn_in_netns: join the namespace (pid 0: stay in this one), point

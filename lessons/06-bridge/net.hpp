@@ -187,8 +187,6 @@ CommandResult run_in_netns(pid_t pid, const std::vector<std::string>& argv, int 
 lab::Child spawn_in_netns(pid_t pid, const std::vector<std::string>& argv);
 // The argv as a shell would show it: "busybox ping -c 1 172.29.0.3".
 std::string join_argv(const std::vector<std::string>& argv);
-// `text` without the line breaks and spaces at its end (a command's output, a /proc/sys value).
-std::string trim(std::string text);
 
 // ip netns attach NAME PID: bind-mounts /proc/PID/ns/net on /run/netns/NAME so the namespace
 // outlives its processes and `ip netns exec NAME ...` finds it (for --keep).

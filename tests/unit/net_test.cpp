@@ -1,4 +1,5 @@
 // Lesson 06's pure logic: subnets, route clashes, interface names, iptables rule text, views.
+#include "fd.hpp"
 #include "net.hpp"
 
 #include <gtest/gtest.h>
@@ -247,7 +248,7 @@ TEST(NetText, JoinArgvAndTrim) {
       {"", ""},
       {"\n", ""},
   };
-  for (const auto& c : cases) EXPECT_EQ(net::trim(c.in), c.out) << "'" << c.in << "'";
+  for (const auto& c : cases) EXPECT_EQ(lab::trim(c.in), c.out) << "'" << c.in << "'";
 }
 
 TEST(NetView, EncodeDecodeRoundTrip) {
