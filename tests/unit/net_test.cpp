@@ -1,9 +1,9 @@
 // Lesson 06's pure logic: subnets, route clashes, interface names, iptables rule text, views.
-#include "fd.hpp"
 #include "net.hpp"
 
 #include <gtest/gtest.h>
 
+#include "fd.hpp"
 #include "firewall.hpp"
 
 namespace {
