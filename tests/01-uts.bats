@@ -86,6 +86,39 @@ setup() {
   assert_line --index -1 --regexp '^verdict: HELD - '
 }
 
+# The child reports each name as a message of its own, so any byte but NUL (which a name cannot
+# hold) comes back exactly: a newline, a tab, an "error:" prefix, a byte that is not UTF-8.
+@test "uts: names with a newline, a tab, an error: prefix and a \\xff byte come back exactly" {
+  requires root
+  for pair in $'a\nb|d\ne' $'tab\there|dom\tain' $'error:x|error:y' $'h\xffx|d\xff' \
+    $'error:\n\xff\t|\n'; do
+    name=${pair%%|*} domain=${pair#*|}
+    run "$UTS" --json --hostname "$name" --domainname "$domain"
+    assert_success
+    assert_equal "$(jq -r .held <<<"$output")" "true"
+    # the exact bytes, as hex (xxd -p), requested and seen inside
+    want_host=$(printf '%s' "$name" | od -An -tx1 | tr -d ' \n')
+    want_domain=$(printf '%s' "$domain" | od -An -tx1 | tr -d ' \n')
+    assert_equal "$(jq -r .requested_hostname_hex <<<"$output")" "$want_host"
+    assert_equal "$(jq -r .inside_hostname_hex <<<"$output")" "$want_host"
+    assert_equal "$(jq -r .inside_domainname_hex <<<"$output")" "$want_domain"
+    # and as JSON text where the bytes are UTF-8 (jq -j: no newline added)
+    if [[ $pair != *$'\xff'* ]]; then
+      assert_equal "$(jq -j .inside_hostname <<<"$output"; echo .)" "$name."
+      assert_equal "$(jq -j .inside_domainname <<<"$output"; echo .)" "$domain."
+    fi
+  done
+}
+
+@test "uts: the narration spells an odd name with escapes, as C and bash would read it back" {
+  requires root
+  run "$UTS" --hostname $'a\nb\xff' --domainname $'error:\tx'
+  assert_success
+  assert_line --regexp '^\[3/4\] sethostname\("a\\nb\\377", 4\)  \[in the child\] +~ hostname \$'"'"'a\\nb\\377'"'"'$'
+  assert_line --partial 'domainname "error:\tx"'
+  assert_line --index -1 'verdict: HELD - the hostname is "a\nb\377" inside the new UTS namespace and still "'"$(hostname)"'" outside'
+}
+
 @test "uts: an empty hostname is refused in one line, before anything is made" {
   run "$UTS" --hostname ''
   assert_failure 2
