@@ -11,6 +11,8 @@ setup() {
 assert_nothing_left() {
   run grep -c "$ROOTFS/proc" /proc/self/mountinfo
   assert_output 0
+  run grep -c "$ROOTFS/dev" /proc/self/mountinfo
+  assert_output 0
   run pgrep -f '^sleep 1000$'
   assert_failure
 }
@@ -130,6 +132,49 @@ assert_nothing_left() {
   assert_line --regexp '^ +1 root +/bin/sh$'
   assert_line --index -1 --regexp '^verdict: HELD - '
   assert_nothing_left
+}
+
+@test "pid --shell: a job in the background works; /dev holds the basic devices, /dev/null is char 1,3" {
+  requires root rootfs
+  # `sleep 1 &` in a non-interactive sh opens /dev/null for the job's stdin: it failed with
+  # "can't open '/dev/null'" while the rootfs's /dev was empty
+  run bash -c "printf '%s\n' 'sleep 1 &' 'echo job-started-\$?' 'wait \$!' 'echo job-ended-\$?' \
+    'stat -c \"%n %F %t,%T %a\" /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty' \
+    'echo written >/dev/null && echo wrote-dev-null' | '$PID_BIN' --shell 2>&1"
+  assert_success
+  refute_output --partial "can't open"
+  assert_line "job-started-0"
+  assert_line "job-ended-0"
+  assert_line "/dev/null character special file 1,3 666"
+  assert_line "/dev/zero character special file 1,5 666"
+  assert_line "/dev/full character special file 1,7 666"
+  assert_line "/dev/random character special file 1,8 666"
+  assert_line "/dev/urandom character special file 1,9 666"
+  assert_line "/dev/tty character special file 5,0 666"
+  assert_line "wrote-dev-null"
+  assert_line --index -1 --regexp '^verdict: HELD - '
+  # the rootfs's own /dev is untouched: the tmpfs was in the child's mount namespace only
+  [[ -z $(ls -A "$ROOTFS/dev") ]]
+  assert_nothing_left
+}
+
+@test "pid --init --shell: the init is PID 1 and the shell you get is PID 2" {
+  requires root rootfs
+  run bash -c "printf 'echo marker-\$\$\nps\n' | '$PID_BIN' --init --shell"
+  assert_success
+  assert_line "marker-2"
+  assert_line --regexp '^ +1 root +.*pid --init --shell$'
+  assert_line --regexp '^ +2 root +/bin/sh$'
+  assert_line --index -1 'verdict: HELD - the shell you left ran as PID 2, under an init at PID 1 of its own PID namespace'
+  assert_nothing_left
+}
+
+@test "pid: an empty --rootfs is refused in one line, before anything is made" {
+  run "$PID_BIN" --rootfs ''
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "--rootfs: the path is empty"
+  refute_output --partial "chroot"
 }
 
 @test "pid: a missing rootfs is refused in one line that says make rootfs, before anything is made" {
