@@ -184,6 +184,38 @@ setup() {
   assert_output --partial "needs root"
 }
 
+# Exercise 2: the README's two commands, run as the user nobody. Without a uid map nobody is the
+# overflow UID 65534 in the new user namespace and execve leaves sh no capability; -r maps it to
+# root there, and sh keeps CAP_SYS_ADMIN for the UTS namespace that user namespace owns.
+@test "uts exercise 2: as nobody, unshare -U -u cannot set the hostname; unshare -U -r -u can (README en, zh)" {
+  requires root cmd:unshare cmd:setpriv
+  before=$(hostname)
+  for readme in README.md README.zh.md; do
+    mapfile -t cmds < <(sed -n 's/^\$ \(setpriv --reuid=nobody .* unshare -U .*\)$/\1/p' \
+      "$LESSONS/01-uts/$readme")
+    assert_equal "${#cmds[@]}" 2
+    [[ ${cmds[0]} == *"unshare -U -u sh"* ]]
+    [[ ${cmds[1]} == *"unshare -U -r -u sh"* ]]
+    run bash -c "cd /tmp && ${cmds[0]}"
+    assert_line --index 0 65534
+    assert_line --partial "you must be root to change the host name"
+    refute_line lab
+    run bash -c "cd /tmp && ${cmds[1]}"
+    assert_success
+    assert_line --index 0 0
+    assert_line --index 1 --regexp '^ +0 +65534 +1$'
+    assert_line --index 2 lab
+    assert_line --index 3 "$before"
+  done
+  assert_equal "$(hostname)" "$before"
+  # the reason the README gives: no capability after execve without the map, all of them with it
+  as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  run "${as_nobody[@]}" unshare -U -u sh -c 'grep CapEff /proc/self/status'
+  assert_output --regexp '^CapEff:[[:space:]]+0+$'
+  run "${as_nobody[@]}" unshare -U -r -u sh -c 'grep CapEff /proc/self/status'
+  refute_output --regexp '^CapEff:[[:space:]]+0+$'
+}
+
 @test "uts: README transcripts match the real output (English and Chinese)" {
   requires root
   check_transcript "$LESSONS/01-uts/README.md" "$LESSONS/01-uts/README.zh.md"

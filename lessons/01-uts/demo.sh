@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lesson 01 the shell way, as the notes did it: `unshare -u`, then `hostname NAME` inside.
 # Checked the same way as ./uts: the name inside is NAME, the name outside is unchanged.
-#   sudo ./demo.sh [NAME]
+#   ./demo.sh [NAME]      (as root, or with sudo)
 set -euo pipefail
 
 name=${1-lab}
@@ -10,7 +10,7 @@ if [[ -z $name || ${#name} -gt 64 ]]; then
   exit 2
 fi
 if [[ $(id -u) -ne 0 ]]; then
-  echo "demo.sh: unshare -u needs root; run: sudo ./demo.sh" >&2
+  echo "demo.sh: unshare -u needs root; run it as root (or with sudo ./demo.sh)" >&2
   exit 1
 fi
 

@@ -10,7 +10,7 @@
 //   parent: uname() again, readlink /proc/{self,CHILD}/ns/uts while the child is still alive
 // Man pages: uts_namespaces(7), clone(2), sethostname(2), uname(2), namespaces(7).
 //
-// Run it:  make && sudo ./uts --hostname lab     (--shell for a shell inside, --help for all)
+// Run it as root (or with sudo):  make && ./uts --hostname lab   (--shell, --help for all)
 // Look for: the name inside is "lab", the name outside is unchanged, and the two ns/uts links
 // have different inode numbers: two namespaces, one kernel.
 

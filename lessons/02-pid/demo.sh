@@ -2,13 +2,13 @@
 # Lesson 02 the shell way: busybox sh as PID 1 of a new PID namespace (what `docker run -it
 # busybox /bin/sh` makes), `ps` in it, the same shell's PID on the host, and PID 1 shrugging off
 # SIGTERM. Checked the same way as ./pid.
-#   sudo ./demo.sh            (LAB_ROOTFS=DIR to use another busybox rootfs)
+#   ./demo.sh                 as root, or with sudo (LAB_ROOTFS=DIR to use another busybox rootfs)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 rootfs=${LAB_ROOTFS:-$here/../../build/rootfs}
 if [[ $(id -u) -ne 0 ]]; then
-  echo "demo.sh: unshare --pid needs root; run: sudo ./demo.sh" >&2
+  echo "demo.sh: unshare --pid needs root; run it as root (or with sudo ./demo.sh)" >&2
   exit 1
 fi
 if [[ ! -x $rootfs/bin/busybox ]]; then

@@ -14,7 +14,7 @@
 //   then a second namespace whose PID 1 makes an orphan, a zombie, gets SIGTERM, and exits.
 // Man pages: pid_namespaces(7), clone(2), proc(5) (NSpid, State, PPid), wait(2), signal(7).
 //
-// Run it:  make && sudo ./pid          (--init, --shell, --help for all)
+// Run it as root (or with sudo):  make && ./pid   (--init, --shell, --help for all)
 // Look for: ps lists PID 1 and ps only; NSpid shows the host's number and 1 for the same process;
 // the host's mountinfo has no proc on ROOTFS/proc; the orphan's PPid is 1; the zombie stays (or,
 // with --init, is reaped); SIGTERM is ignored (or, with --init, stops the container); nothing of
