@@ -9,7 +9,8 @@
 // The calls, in order:
 //   parent: clone(CLONE_NEWNS|CLONE_NEWPID|SIGCHLD)       unshare --pid --mount --fork
 //   child:  mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL) mount --make-rprivate /
-//   child:  mount("proc", ROOTFS/proc, "proc", ...), chroot(ROOTFS)
+//   child:  mount("proc", ROOTFS/proc, "proc", ...), a tmpfs on ROOTFS/dev with mknod'ed
+//           null, zero, full, random, urandom, tty; chroot(ROOTFS)
 //   child:  execve("/bin/sh") - PID 1; the parent types `ps` into it and reads NSpid on the host
 //   then a second namespace whose PID 1 makes an orphan, a zombie, gets SIGTERM, and exits.
 // Man pages: pid_namespaces(7), clone(2), proc(5) (NSpid, State, PPid), wait(2), signal(7).
