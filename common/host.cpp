@@ -1,11 +1,15 @@
 #include "host.hpp"
 
 #include <fmt/format.h>
+#include <net/if.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -280,15 +284,42 @@ Check check_bridge_subnet() {
   const std::string name = "bridge subnet";
   auto subnet = ipv4::parse_cidr(ipv4::kLabSubnet);
   auto routes = ipv4::parse_proc_net_route(read_or_empty("/proc/net/route"));
-  if (auto clash = ipv4::find_clash(*subnet, routes))
+  if (auto clash = ipv4::find_clash(*subnet, routes)) {
+    // A bridge lesson killed before it could clean up leaves its lab0 (and lab0's route) behind:
+    // that is not a reason to pick another subnet, but something to remove.
+    if (::if_nametoindex("lab0") != 0)
+      return {name, Status::warn,
+              fmt::format("{} overlaps the route to {}: a stale lab0 bridge left by an earlier run "
+                          "of the bridge lesson",
+                          ipv4::kLabSubnet, ipv4::to_string(*clash)),
+              "remove it (and the other lab leftovers): doctor/doctor --clean"};
     return {name, Status::warn,
             fmt::format("{} overlaps the route to {} on this host", ipv4::kLabSubnet,
                         ipv4::to_string(*clash)),
             "give the bridge lesson another subnet: ./bridge --subnet 10.213.0.0/24"};
+  }
   return {name, Status::ok,
           fmt::format("{} is free (no route overlaps it; {} routes checked)", ipv4::kLabSubnet,
                       routes.size()),
           ""};
+}
+
+Check check_temp_dir_exec() {
+  // The lessons copy programs into /tmp/lab-* and run them there (other tools follow TMPDIR): a
+  // noexec mount makes every such exec fail with EACCES, which looks like a missing library.
+  std::vector<std::string> dirs = {"/tmp"};
+  if (const char* t = std::getenv("TMPDIR"); t && *t && std::string(t) != "/tmp") dirs.push_back(t);
+  for (const auto& dir : dirs) {
+    struct statvfs v {};
+    if (::statvfs(dir.c_str(), &v) != 0)
+      return {"temp dir exec", Status::fail, fmt::format("{}: {}", dir, std::strerror(errno)),
+              fmt::format("create it: mkdir -p {}", dir)};
+    if (v.f_flag & ST_NOEXEC)
+      return {"temp dir exec", Status::fail,
+              fmt::format("{} is mounted noexec: programs copied there cannot run", dir),
+              fmt::format("allow exec there: mount -o remount,exec {}", dir)};
+  }
+  return {"temp dir exec", Status::ok, fmt::format("{} allows exec", fmt::join(dirs, " and ")), ""};
 }
 
 void require(const Check& check) {

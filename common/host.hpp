@@ -59,7 +59,10 @@ Check check_environment();  // in a container, or WSL
 Check check_command(const std::string& command, const std::string& package);
 // The bridge lesson's subnet (172.29.0.0/24) must not overlap a route this host already has, or
 // its containers' packets would go the wrong way.
+// A stale lab0 (from a killed bridge lesson) is named as such, with doctor --clean as the fix.
 Check check_bridge_subnet();
+// /tmp (and TMPDIR if set) must allow exec: lessons copy programs there and run them.
+Check check_temp_dir_exec();
 
 bool filesystem_supported(std::string_view proc_filesystems, std::string_view fs);
 // Whether /proc/filesystems lists fs now (a module not yet loaded is not listed).

@@ -2,6 +2,7 @@
 # Lesson 05 as a user runs it: A{a,x} and B{b,x} union-mounted on C give a, b and one x; changes
 # go to upper (copy-up, whiteout, new file); four layers make one rootfs; nothing is left behind.
 load helpers
+load kill-points
 
 setup() {
   OVERLAY="$LESSONS/05-aufs-overlay/overlay"
@@ -14,6 +15,11 @@ teardown() {
   if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then
     kill -TERM "$PID"
     wait "$PID" || true
+  fi
+  # the demo SIGKILL test's own blocking stat, if that test failed before ending it
+  if [[ -s $BATS_TEST_TMPDIR/blocked ]]; then
+    read -r stat_pid _ <"$BATS_TEST_TMPDIR/blocked"
+    kill -KILL "$stat_pid" 2>/dev/null || true
   fi
 }
 
@@ -202,11 +208,7 @@ start_shell() {
   "$OVERLAY" --shell <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
   PID=$!
   echo 'echo shell-ready' >&8
-  for _ in $(seq 100); do
-    grep -q '^shell-ready' "$BATS_TEST_TMPDIR/out" && break
-    sleep 0.1
-  done
-  grep -q '^shell-ready' "$BATS_TEST_TMPDIR/out"
+  kp_wait_for "the shell inside ./overlay --shell" grep -q '^shell-ready' "$BATS_TEST_TMPDIR/out"
   WORK=$(sed -n 's/^      in \(\/tmp\/lab-overlay-[^:]*\): .*/\1/p' "$BATS_TEST_TMPDIR/out")
   [[ -d $WORK/C ]]
 }
@@ -249,6 +251,68 @@ start_shell() {
   assert_equal "$(lab_dirs)" "$before_dirs"
   run cat "$BATS_TEST_TMPDIR/out"
   assert_output --partial "overlay: interrupted; everything created so far was removed"
+}
+
+@test "overlay: SIGKILL during --shell: the shell dies with it, doctor --clean removes its work dir, nothing else is left, the next run holds" {
+  requires root rootfs overlay
+  kp_before
+  start_shell  # blocked: the shell inside reads its stdin, a fifo this test holds open
+  mapfile -t inside < <(kp_descendants "$PID")
+  [[ ${#inside[@]} -ge 1 ]]
+  kp_kill "$PID"
+  PID=""
+  exec 8>&-
+  # the shell had PR_SET_PDEATHSIG(SIGKILL); with it goes the lesson's mount namespace and C
+  kp_processes_gone "${inside[@]}"
+  # what the kernel cannot remove is a /tmp/lab-* dir, which doctor lists and --clean removes
+  [[ -d $WORK/C ]]
+  run "$PROJECT_DIR/doctor/doctor"
+  assert_line "      - dir $WORK: temporary directory of a lesson"
+  kp_after
+  [[ $KP_CLEANED == *"removed dir $WORK (temporary directory of a lesson)"* ]]
+  [[ ! -e $WORK ]]
+  run "$OVERLAY" --quiet
+  assert_success
+  assert_output --regexp '^verdict: HELD - '
+}
+
+@test "overlay demo.sh: SIGKILL while its inner run is blocked: the inner run dies with it, doctor --clean removes the work dir, the next run holds" {
+  requires root rootfs overlay cmd:setpriv
+  kp_before
+  # The blocked point: a stat on PATH that says where it is and waits on a fifo this test holds
+  # open. demo.sh calls stat once, in step 5, inside its private mount namespace with C mounted.
+  # That stat is the test's instrument: the test ends it itself once the rest is checked.
+  mkdir "$BATS_TEST_TMPDIR/bin"
+  mkfifo "$BATS_TEST_TMPDIR/gate"
+  exec 8<>"$BATS_TEST_TMPDIR/gate"
+  cat >"$BATS_TEST_TMPDIR/bin/stat" <<EOF
+#!/bin/sh
+echo "\$\$ \$PWD" >"$BATS_TEST_TMPDIR/blocked"
+read -r _ <"$BATS_TEST_TMPDIR/gate"
+exec $(command -v stat) "\$@"
+EOF
+  chmod +x "$BATS_TEST_TMPDIR/bin/stat"
+  (cd "$LESSONS/05-aufs-overlay" && PATH="$BATS_TEST_TMPDIR/bin:$PATH" exec ./demo.sh) \
+    >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- 8>&- &
+  PID=$!
+  kp_wait_for "demo.sh to reach its stat in step 5" test -s "$BATS_TEST_TMPDIR/blocked"
+  read -r stat_pid work <"$BATS_TEST_TMPDIR/blocked"  # demo.sh works in its work dir
+  [[ $work == /tmp/lab-overlay-demo-* ]]
+  # the inner run: unshare and the script inside it (not the test's own stat, ended below)
+  mapfile -t inner < <(kp_descendants "$PID" | grep -vx "$stat_pid")
+  [[ ${#inner[@]} -ge 1 ]]
+  kp_kill "$PID"
+  PID=""
+  kp_processes_gone "${inner[@]}"
+  kp_kill "$stat_pid"
+  exec 8>&-
+  [[ -d $work/C ]]
+  kp_after
+  [[ $KP_CLEANED == *"removed dir $work (temporary directory of a lesson)"* ]]
+  [[ ! -e $work ]]
+  run "$LESSONS/05-aufs-overlay/demo.sh"
+  assert_success
+  assert_line --index -1 --regexp '^verdict: HELD - '
 }
 
 @test "overlay: a --dir that is not empty is refused in one line, before anything is made" {

@@ -5,19 +5,22 @@
 # Checked like ./overlay: C holds a, b, x with A's x; a write copies b up, a deletion leaves a
 # whiteout (character device 0/0) in upper, a new file lands in upper; A and B never change.
 # Everything runs in a private mount namespace (unshare -m), so the mount cannot outlive it.
-#   sudo ./demo.sh
+#   ./demo.sh     (as root)
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
-  echo "demo.sh: mount and unshare -m needs root; run: sudo ./demo.sh" >&2
+  echo "demo.sh: mount and unshare -m: this needs root; run it as root (or with sudo)" >&2
   exit 1
 fi
 
 # The outer run: a work dir that is always removed, and this script again in a new mount namespace.
+# If this script is killed (SIGKILL skips the trap), the inner run dies with it: setpriv gives
+# unshare a parent-death signal and --kill-child passes it on to the script inside; the work dir,
+# which the kernel cannot remove, is a /tmp/lab-* dir that doctor/doctor --clean removes.
 if [[ ${1:-} != --inside ]]; then
   work=$(mktemp -d /tmp/lab-overlay-demo-XXXXXX)
   trap 'rm -rf "$work"' EXIT
-  unshare -m --propagation private "$0" --inside "$work"
+  setpriv --pdeathsig KILL unshare -m --propagation private --kill-child "$0" --inside "$work"
   exit
 fi
 
