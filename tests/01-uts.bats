@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Lesson 01 as a user runs it: the hostname changes inside only; bad names are refused.
 load helpers
+load kill-points
 
 setup() {
   UTS="$LESSONS/01-uts/uts"
@@ -246,4 +247,34 @@ setup() {
   for p in /proc/[0-9]*; do
     [[ $(readlink "$p/ns/uts" 2>/dev/null) != "$ns" ]]
   done
+}
+
+@test "uts: SIGKILL during --shell: the shell dies with it, nothing is left, the next run holds" {
+  requires root
+  kp_before
+  before=$(hostname)
+  mkfifo "$BATS_TEST_TMPDIR/in"
+  exec 8<>"$BATS_TEST_TMPDIR/in"
+  "$UTS" --shell --hostname lab-kill <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+  PID=$!
+  # shellcheck disable=SC2016  # expanded by the shell inside
+  echo 'echo shell-ready-$(hostname)' >&8
+  # blocked: the shell inside reads its stdin, a fifo this test holds open
+  kp_wait_for "the shell inside ./uts --shell" grep -q '^shell-ready-lab-kill$' "$BATS_TEST_TMPDIR/out"
+  mapfile -t inside < <(kp_descendants "$PID")
+  [[ ${#inside[@]} -ge 1 ]]
+  ns=$(readlink "/proc/${inside[0]}/ns/uts")
+  kp_kill "$PID"
+  PID=""
+  exec 8>&-
+  # the shell had PR_SET_PDEATHSIG(SIGKILL): it dies, and the UTS namespace with its last process
+  kp_processes_gone "${inside[@]}"
+  for p in /proc/[0-9]*; do
+    [[ $(readlink "$p/ns/uts" 2>/dev/null) != "$ns" ]]
+  done
+  assert_equal "$(hostname)" "$before"
+  kp_after
+  run "$UTS" --quiet
+  assert_success
+  assert_output --regexp '^verdict: HELD - '
 }
