@@ -278,3 +278,47 @@ setup() {
   assert_success
   assert_output --regexp '^verdict: HELD - '
 }
+
+@test "uts demo.sh: SIGKILL while the sh inside unshare -u runs: it dies with the script, the next run holds" {
+  requires root cmd:setpriv cmd:unshare
+  kp_before
+  before=$(hostname)
+  # The blocked point: a hostname on PATH that, asked to set a name (only the sh inside the new
+  # UTS namespace does that), says so and waits on a fifo this test holds open. It is the test's
+  # instrument: the test ends it itself once the rest is checked.
+  mkdir "$BATS_TEST_TMPDIR/bin"
+  mkfifo "$BATS_TEST_TMPDIR/gate"
+  exec 8<>"$BATS_TEST_TMPDIR/gate"
+  cat >"$BATS_TEST_TMPDIR/bin/hostname" <<FAKE
+#!/bin/sh
+if [ \$# -gt 0 ]; then
+  echo "\$\$" >"$BATS_TEST_TMPDIR/blocked"
+  read -r _ <"$BATS_TEST_TMPDIR/gate"
+fi
+exec $(command -v hostname) "\$@"
+FAKE
+  chmod +x "$BATS_TEST_TMPDIR/bin/hostname"
+  PATH="$BATS_TEST_TMPDIR/bin:$PATH" "$LESSONS/01-uts/demo.sh" lab-kill >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- 8>&- &
+  PID=$!
+  kp_wait_for "demo.sh's sh to set the name inside" test -s "$BATS_TEST_TMPDIR/blocked"
+  read -r hostname_pid <"$BATS_TEST_TMPDIR/blocked"
+  ns=$(readlink "/proc/$hostname_pid/ns/uts")
+  [[ $ns != "$(readlink /proc/self/ns/uts)" ]]
+  # the sh that unshare -u became, not the test's own hostname
+  mapfile -t inner < <(kp_descendants "$PID" | grep -vx "$hostname_pid")
+  [[ ${#inner[@]} -ge 1 ]]
+  kp_kill "$PID"
+  PID=""
+  kp_processes_gone "${inner[@]}"
+  kp_kill "$hostname_pid"
+  exec 8>&-
+  # no process is left in that UTS namespace, so it is gone
+  for p in /proc/[0-9]*; do
+    [[ $(readlink "$p/ns/uts" 2>/dev/null) != "$ns" ]]
+  done
+  assert_equal "$(hostname)" "$before"
+  kp_after
+  run "$LESSONS/01-uts/demo.sh" lab-demo
+  assert_success
+  assert_line --index -1 --partial 'verdict: HELD'
+}
