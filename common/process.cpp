@@ -1,8 +1,8 @@
 #include "process.hpp"
 
 #include <fmt/format.h>
-#include <sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>

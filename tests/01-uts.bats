@@ -226,14 +226,14 @@ setup() {
   requires root
   fifo="$BATS_TEST_TMPDIR/stdin"
   mkfifo "$fifo"
-  "$UTS" --shell --hostname lab-term <"$fifo" >"$BATS_TEST_TMPDIR/out" 2>&1 &
+  "$UTS" --shell --hostname lab-term <"$fifo" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
   lesson=$!
   exec {writer}>"$fifo"  # keeps the shell waiting for input (bats owns fd 3)
-  for _ in $(seq 50); do
-    child=$(pgrep -P "$lesson" || true)
-    [[ -n $child ]] && break
-    sleep 0.1
-  done
+  # shellcheck disable=SC2016  # expanded by the shell inside
+  echo 'echo shell-ready-$(hostname)' >&"$writer"
+  # blocked: the shell inside has run a command and reads its stdin again
+  kp_wait_for "the shell inside ./uts --shell" grep -q '^shell-ready-lab-term$' "$BATS_TEST_TMPDIR/out"
+  child=$(pgrep -P "$lesson")
   [[ -n $child ]]
   ns=$(readlink "/proc/$child/ns/uts")
   kill -TERM "$lesson"
@@ -242,7 +242,8 @@ setup() {
   exec {writer}>&-
   assert_equal "$code" 130
   grep -q "interrupted; everything created so far was removed" "$BATS_TEST_TMPDIR/out"
-  ! kill -0 "$child" 2>/dev/null
+  run kill -0 "$child"
+  assert_failure
   # no process is left in that UTS namespace
   for p in /proc/[0-9]*; do
     [[ $(readlink "$p/ns/uts" 2>/dev/null) != "$ns" ]]

@@ -100,10 +100,9 @@ int run(const Options& opt) {
   parent_end.expect_ok("setting the names inside the new UTS namespace");
   const std::string inside = parent_end.receive_reply("reading the hostname inside");
   const std::string inside_domain = parent_end.receive_reply("reading the domain name inside");
-  say.say(
-      fmt::format("setdomainname({}) too: uname() inside now says nodename {}, domainname {}",
-                  uts::c_literal(opt.domainname), uts::c_literal(inside),
-                  uts::c_literal(inside_domain)));
+  say.say(fmt::format("setdomainname({}) too: uname() inside now says nodename {}, domainname {}",
+                      uts::c_literal(opt.domainname), uts::c_literal(inside),
+                      uts::c_literal(inside_domain)));
 
   say.step("uname() outside, readlink(\"/proc/{self,CHILD}/ns/uts\")",
            fmt::format("hostname; readlink /proc/$$/ns/uts /proc/{}/ns/uts", child.pid()));
@@ -146,13 +145,11 @@ int run(const Options& opt) {
   // The verdict names every part of the claim that failed, so it never contradicts the facts.
   std::vector<std::string> failed;
   if (inside != opt.hostname)
-    failed.push_back(
-        fmt::format("the hostname inside is {}, not {}", uts::c_literal(inside),
-                    uts::c_literal(opt.hostname)));
+    failed.push_back(fmt::format("the hostname inside is {}, not {}", uts::c_literal(inside),
+                                 uts::c_literal(opt.hostname)));
   if (inside_domain != opt.domainname)
-    failed.push_back(
-        fmt::format("the domain name inside is {}, not {}", uts::c_literal(inside_domain),
-                    uts::c_literal(opt.domainname)));
+    failed.push_back(fmt::format("the domain name inside is {}, not {}",
+                                 uts::c_literal(inside_domain), uts::c_literal(opt.domainname)));
   if (outside_after != outside_before)
     failed.push_back(fmt::format("the hostname outside changed from {} to {}",
                                  uts::c_literal(outside_before), uts::c_literal(outside_after)));
@@ -160,9 +157,8 @@ int run(const Options& opt) {
     failed.push_back(fmt::format("the child shares the host's UTS namespace {}", ns_outside_now));
   const bool held = failed.empty();
   std::string what =
-      held ? fmt::format(
-                 "the hostname is {} inside the new UTS namespace and still {} outside",
-                 uts::c_literal(inside), uts::c_literal(outside_after))
+      held ? fmt::format("the hostname is {} inside the new UTS namespace and still {} outside",
+                         uts::c_literal(inside), uts::c_literal(outside_after))
            : fmt::format("{}", fmt::join(failed, "; "));
   return say.verdict(held, what) ? 0 : 1;
 }

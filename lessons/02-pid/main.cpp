@@ -220,7 +220,8 @@ std::string show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
   say.step(
       "mount(\"proc\", ROOTFS \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL); "
       "mount(\"tmpfs\", ROOTFS \"/dev\", \"tmpfs\", MS_NOSUID|MS_NOEXEC, \"mode=755,size=64k\"); "
-      "mknod(ROOTFS \"/dev/null\", S_IFCHR|0666, makedev(1, 3)) ...; chroot(ROOTFS)  [in the child]",
+      "mknod(ROOTFS \"/dev/null\", S_IFCHR|0666, makedev(1, 3)) ...; chroot(ROOTFS)  [in the "
+      "child]",
       "mount -t proc proc ROOTFS/proc; mount -t tmpfs tmpfs ROOTFS/dev; mknod -m 666 "
       "ROOTFS/dev/null c 1 3 ...; chroot ROOTFS");
   parent_end.expect_ok(fmt::format("mounting /proc and /dev and chroot into {}", opt.rootfs));

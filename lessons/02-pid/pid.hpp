@@ -58,7 +58,8 @@ struct DeviceNode {
   unsigned int major, minor;
 };
 inline constexpr DeviceNode kDeviceNodes[] = {
-    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 // In the child: a fresh tmpfs on ROOTFS/dev holding kDeviceNodes, made with mknod(2), mode 0666,
 // as runc does. The busybox rootfs's own /dev is empty, and a shell needs /dev/null at least

@@ -13,8 +13,13 @@ namespace {
 
 TEST(Channel, ValuesComeBackExactlyOneMessageEach) {
   auto [a, b] = lab::Channel::make_pair();
-  const std::string values[] = {"lab", "a\nb", "tab\there", "error:not an error",
-                                std::string("\xff\x01", 2), "ok", std::string(100000, 'x')};
+  const std::string values[] = {"lab",
+                                "a\nb",
+                                "tab\there",
+                                "error:not an error",
+                                std::string("\xff\x01", 2),
+                                "ok",
+                                std::string(100000, 'x')};
   for (const auto& v : values) a.send(v);
   for (const auto& v : values) EXPECT_EQ(b.receive_reply("reading"), v);
 }

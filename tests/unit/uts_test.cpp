@@ -29,7 +29,9 @@ TEST(UtsNames, SpelledSoTheyCanBeReadBack) {
       {"a\nb", "\"a\\nb\"", "$'a\\nb'", "610a62"},
       {"tab\there", "\"tab\\there\"", "$'tab\\there'", "7461620968657265"},
       {"error:x", "\"error:x\"", "$'error:x'", "6572726f723a78"},
-      {"\xff" "1", "\"\\3771\"", "$'\\3771'", "ff31"},
+      {"\xff"
+       "1",
+       "\"\\3771\"", "$'\\3771'", "ff31"},
       {"q\"'\\", "\"q\\\"'\\\\\"", "$'q\"\\'\\\\'", "7122275c"},
   };
   for (const auto& c : cases) {
