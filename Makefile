@@ -1,12 +1,17 @@
-# Docker from the kernel up: the lessons, the engine, the tests.
-#   sudo make demo     runs every lesson's demo (installs what it needs first)
-#   sudo make test     the whole suite; ends with "N passed, N failed, N skipped"
+# Docker from the kernel up: the lessons, the engine, the tests. Run as root (or with sudo):
+#   make demo     runs every lesson's demo (installs what it needs first)
+#   make test     the whole suite; ends with "N passed, N failed, N skipped"
 # Also: make (all binaries), make deps, make rootfs, make doctor, make clean, make format,
 #       make asan (the suite under AddressSanitizer + UBSan), make bench (speed and accuracy)
 
 LESSON_DIRS := $(patsubst %/Makefile,%,$(sort $(wildcard lessons/*/Makefile)))
 ROOTFS      := build/rootfs
-MAKEFLAGS   += --no-print-directory -j$(shell nproc)
+MAKEFLAGS   += --no-print-directory
+# -j only where make starts: a make started by this one (make demo runs make all) shares its
+# jobserver, and setting -j again there would make it warn "resetting jobserver mode".
+ifeq ($(MAKELEVEL),0)
+MAKEFLAGS   += -j$(shell nproc)
+endif
 # Targets here run one after another (programs share build/common-obj); each program's own
 # make compiles in parallel.
 .NOTPARALLEL:

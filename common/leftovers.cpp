@@ -115,14 +115,15 @@ ino_t inode_of(const std::string& path) {
 
 // --- cgroups -----------------------------------------------------------------------------------
 
-// One mount per hierarchy, the whole hierarchy ("/" as its root): a v1 controller hierarchy is
-// often visible twice (cpu and cpu,cpuacct), and a bind mount of a sub-tree shows only part of it.
+// One mount per hierarchy and root: a v1 controller hierarchy is often mounted twice (cpu and
+// cpu,cpuacct). In a container without a cgroup namespace the root is the container's own cgroup
+// (/docker/ID), which is all that can be seen there.
 std::vector<std::string> cgroup_mounts() {
   std::vector<std::string> out;
   std::set<std::string> seen;
   for (const auto& m : read_mountinfo()) {
     if (m.fstype != "cgroup" && m.fstype != "cgroup2") continue;
-    if (m.root != "/" || !seen.insert(m.major_minor).second) continue;
+    if (!seen.insert(m.major_minor + " " + m.root).second) continue;
     out.push_back(m.mount_point);
   }
   return out;

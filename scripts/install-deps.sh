@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Installs with apt-get only the Debian packages that are missing; a quick no-op when all are
 # present. Called by `make deps` (and so by `make demo` and `make test`).
+# The list is what the lessons, scripts and tests call beyond a minimal Debian 12 root
+# (debootstrap --variant=minbase: tests/deps/minbase-packages.txt); tests/00-deps.bats checks
+# that every command they call comes from one of the two lists.
+#   install-deps.sh          install what is missing
+#   install-deps.sh --list   print the packages, one a line
 set -euo pipefail
 
 packages=(
-  g++ make pkg-config           # the compiler and build
+  g++ make pkg-config binutils  # the compiler and build; readelf (lesson 03)
   libcli11-dev                  # command-line options
   libfmt-dev                    # formatting
   nlohmann-json3-dev            # --json output
@@ -14,10 +19,17 @@ packages=(
   util-linux                    # unshare, nsenter, setpriv, findmnt (demo.sh and tests)
   iproute2 iptables iputils-ping # network lessons and leak check
   libnl-3-dev libnl-route-3-dev # netlink for the bridge lesson
-  procps psmisc jq              # ps, pkill, JSON checks in tests
+  procps psmisc jq              # ps, pkill, sysctl, JSON checks in tests
+  attr                          # setfattr, getfattr (lesson 05: whiteouts and opaque dirs)
+  kmod                          # modprobe overlay (tests/helpers.bash, doctor's fix)
   clang-format shellcheck       # make format, script checks
-  qemu-system-x86 cpio          # the pure cgroup v2 VM test (tests/vm)
+  qemu-system-x86 cpio xz-utils # the pure cgroup v2 VM test (tests/vm; prepare.sh unpacks .xz)
 )
+
+if [[ ${1:-} == --list ]]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -30,7 +42,7 @@ if ((${#missing[@]} == 0)); then
 fi
 
 if [[ $(id -u) -ne 0 ]]; then
-  echo "install-deps: missing packages: ${missing[*]}; run: sudo make deps" >&2
+  echo "install-deps: missing packages: ${missing[*]}; run make deps as root (or with sudo)" >&2
   exit 1
 fi
 

@@ -1,7 +1,11 @@
 #!/usr/bin/env bats
 # Lesson 03 as a user runs it: a home-made rootfs, a volume the host never sees mounted, chroot
 # versus pivot_root, and nothing left behind on any path.
+# Each test runs in its own subshell: PID, set by one test and cleared once it is reaped, is meant
+# to be local to it.
+# shellcheck disable=SC2030,SC2031
 load helpers
+load kill-points
 
 setup() {
   BIN="$LESSONS/03-mount-chroot/mount-chroot"
@@ -11,6 +15,36 @@ setup() {
 # The lesson's own temporary directories that exist right now.
 lab_dirs() {
   find /tmp -maxdepth 1 \( -name 'lab-rootfs-*' -o -name 'lab-volume-*' -o -name 'lab-demo-*' \) -print | sort
+}
+
+# A fresh directory /tmp/lab-test-* for a tmpfs that only a private mount namespace of the test
+# sees (removed by teardown; `doctor --clean` would find it by its name).
+make_lab_test_dir() {
+  LAB_TEST_DIR=$(mktemp -d /tmp/lab-test-XXXXXX)
+}
+
+teardown() {
+  # a test that failed before its own kill: end what it started in the background
+  if [[ -n ${PID:-} ]]; then
+    kill -KILL "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+  fi
+  if [[ -n ${LAB_TEST_DIR:-} ]]; then
+    rm -rf "$LAB_TEST_DIR"
+  fi
+}
+
+# Runs `sh -c SCRIPT sh ARGS...` in a new private mount namespace (util-linux makes its mounts
+# private), after mounting a tmpfs with OPTIONS on $LAB_TEST_DIR there: $1 inside SCRIPT is that
+# tmpfs. Nothing of it is visible outside, and it all goes when the sh ends.
+#   in_private_tmpfs OPTIONS SCRIPT ARGS...
+in_private_tmpfs() {
+  local options=$1 script=$2
+  shift 2
+  # shellcheck disable=SC2016  # expanded by the sh in the namespace
+  run timeout 120 unshare -m sh -c \
+    'mount -t tmpfs -o "$1" lab-test "$2" || exit 99; dir=$2 script=$3; shift 3; set -- "$dir" "$@"; eval "$script"' \
+    sh "$options" "$LAB_TEST_DIR" "$script" "$@"
 }
 
 # Fails if a mount under $1 is in the host's mount table.
@@ -161,8 +195,7 @@ start_shell() {
   PID=$!
   # shellcheck disable=SC2016  # computed by the shell inside
   echo 'echo ready-$((6*7))' >&5
-  for _ in $(seq 100); do grep -q '^ready-42' "$OUT" && break; sleep 0.1; done
-  grep -q '^ready-42' "$OUT"
+  kp_wait_for "the bash inside ./mount-chroot --shell" grep -q '^ready-42' "$OUT"
   ROOTFS=$(grep -o '/tmp/lab-rootfs-[A-Za-z0-9]*' "$OUT" | head -1)
   VOLUME=$(grep -o '/tmp/lab-volume-[A-Za-z0-9]*' "$OUT" | head -1)
   [[ -d $ROOTFS && -d $VOLUME ]]
@@ -180,6 +213,7 @@ start_shell() {
   echo 'exit' >&5
   status=0
   wait "$PID" || status=$?
+  PID=""
   exec 5>&-
   assert_equal "$status" 0
   run cat "$OUT"
@@ -196,6 +230,7 @@ start_shell() {
   kill -TERM "$PID"
   status=0
   wait "$PID" || status=$?
+  PID=""
   exec 5>&-
   assert_equal "$status" 130
   run tail -1 "$OUT"
@@ -251,7 +286,8 @@ start_shell() {
   assert_failure 1
   assert_equal "${#lines[@]}" 1
   assert_output --partial "needs root"
-  assert_output --partial "sudo ./mount-chroot"
+  # how to run it as root (common/host.cpp words the advice for every lesson)
+  assert_output --partial "./mount-chroot"
   assert_equal "$(lab_dirs)" "$before"
 }
 
@@ -286,4 +322,243 @@ start_shell() {
 @test "mount-chroot: README transcripts match the real output (English and Chinese)" {
   requires root
   check_transcript "$LESSONS/03-mount-chroot/README.md" "$LESSONS/03-mount-chroot/README.zh.md"
+}
+
+@test "mount-chroot README: the --escape host listing matches any real root, a clean one too" {
+  requires root
+  # The transcript checker itself, on a README whose command prints the listing of a clean root:
+  # a debootstrap --variant=minbase root (no dotfile before bin), an Alpine-like root without
+  # /boot, and a root with a dotfile first (this machine's kind).
+  local readme listing
+  for readme in README.md README.zh.md; do
+    line=$(grep -E '^ +/ now holds: ' "$LESSONS/03-mount-chroot/$readme" | grep -v '(the rootfs)$')
+    [[ -n $line ]]
+    for listing in "bin boot dev etc home lib lib64 media mnt opt proc root run sbin srv sys tmp usr var" \
+      "bin dev etc home lib media mnt opt proc root run sbin srv sys tmp usr var" \
+      ".dockerenv bin boot dev etc home lib lib32 lib64 libx32 media mnt opt proc root run sbin srv sys tmp usr var work"; do
+      dir="$BATS_TEST_TMPDIR/fake-$RANDOM"
+      mkdir "$dir"
+      printf '      / now holds: %s\n' "$listing" >"$dir/listing"
+      # shellcheck disable=SC2016  # a literal "$ " prompt
+      printf '<!-- transcript -->\n```console\n$ cat listing\n%s\n```\n' "$line" >"$dir/README.md"
+      run "$PROJECT_DIR/tests/transcript.sh" "$dir/README.md"
+      assert_success
+    done
+    # ...and it still tells a host's / from the rootfs
+    dir="$BATS_TEST_TMPDIR/fake-rootfs"
+    mkdir -p "$dir"
+    printf '      / now holds: bin data lab-escape lib lib64\n' >"$dir/listing"
+    # shellcheck disable=SC2016  # a literal "$ " prompt
+    printf '<!-- transcript -->\n```console\n$ cat listing\n%s\n```\n' "$line" >"$dir/README.md"
+    run "$PROJECT_DIR/tests/transcript.sh" "$dir/README.md"
+    assert_failure
+    rm -rf "$dir"
+  done
+}
+
+@test "mount-chroot README: Docker keeps CAP_SYS_CHROOT; pivot_root, not a dropped chroot, is what holds" {
+  # Docker's default capability set (moby's oci/caps defaults) keeps CAP_SYS_CHROOT and drops
+  # CAP_SYS_ADMIN. The lesson shows why that is safe: the pivot_root child of --escape still has
+  # CAP_SYS_CHROOT (its chroot("lab-escape") succeeds: lab-escape is in its /) and stays inside.
+  en=$(tr '\n' ' ' <"$LESSONS/03-mount-chroot/README.md")
+  zh=$(tr -d '\n' <"$LESSONS/03-mount-chroot/README.zh.md")
+  # shellcheck disable=SC2016  # backquotes are Markdown here
+  local cap='`CAP_SYS_CHROOT`'
+  [[ $en != *"drop $cap as well"* ]]
+  [[ $en == *"keeps $cap"* ]]
+  [[ $zh != *"去掉 $cap"* ]]
+  [[ $zh == *"保留了$cap"* ]]
+}
+
+@test "mount-chroot README exercise 1: plain unshare -m does not leak a bind mount; --propagation unchanged does" {
+  requires root cmd:unshare cmd:findmnt
+  make_lab_test_dir
+  for readme in README.md README.zh.md; do
+    text=$(tr '\n' ' ' <"$LESSONS/03-mount-chroot/$readme" | sed 's/   */ /g')
+    # the two commands of the exercise, run as the README shows them, with /tmp and /mnt moved
+    # into a tmpfs made shared inside the test's own throwaway mount namespace (as systemd makes /)
+    plain=$(grep -o "unshare -m sh -c 'mount --bind /tmp /mnt'" <<<"$text" | head -1)
+    unchanged=$(grep -o "unshare -m --propagation unchanged sh -c 'mount --bind /tmp /mnt'" <<<"$text" | head -1)
+    [[ -n $plain && -n $unchanged ]]
+    plain=${plain//\/tmp \/mnt/$LAB_TEST_DIR/src $LAB_TEST_DIR/mnt}
+    unchanged=${unchanged//\/tmp \/mnt/$LAB_TEST_DIR/src $LAB_TEST_DIR/mnt}
+    # shellcheck disable=SC2016  # $1 is the tmpfs, inside the namespace
+    in_private_tmpfs size=1m '
+      mount --make-shared "$1" && mkdir "$1/src" "$1/mnt" && touch "$1/src/from-src" || exit 98
+      echo "shared: $(findmnt -n -o PROPAGATION "$1")"
+      eval "$2"
+      if findmnt "$1/mnt" >/dev/null; then echo "plain: leaked"; else echo "plain: stayed inside"; fi
+      eval "$3"
+      if findmnt "$1/mnt" >/dev/null && [ -e "$1/mnt/from-src" ]; then echo "unchanged: leaked"; else echo "unchanged: stayed inside"; fi
+    ' "$plain" "$unchanged"
+    assert_success
+    assert_line "shared: shared"
+    assert_line "plain: stayed inside"
+    assert_line "unchanged: leaked"
+  done
+  refute_mounted_under "$LAB_TEST_DIR"
+}
+
+@test "mount-chroot README: the readelf command of 'see for yourself' prints the interpreter" {
+  requires cmd:readelf
+  for readme in README.md README.zh.md; do
+    cmd=$(grep -E '^\$ readelf -l /bin/bash ' "$LESSONS/03-mount-chroot/$readme" | sed -e 's/^\$ //' -e 's/ *#.*//')
+    [[ -n $cmd ]]
+    run bash -c "$cmd"
+    assert_success
+    assert_line --regexp '\[Requesting program interpreter: /lib64/ld-linux-x86-64\.so\.2\]$'
+  done
+}
+
+@test "mount-chroot demo.sh: without CAP_SYS_ADMIN the failed unshare child ends the demo at once" {
+  requires root cmd:setpriv cmd:capsh
+  before=$(lab_dirs)
+  # The demo used to wait forever on a fifo that the dead child never opened; timeout only
+  # keeps that old failure from hanging the suite.
+  run timeout 120 setpriv --bounding-set -sys_admin -- "$DEMO"
+  assert_failure 1
+  assert_line "unshare: unshare failed: Operation not permitted"
+  assert_line "demo.sh: the child in unshare -m ended (exit 1) before it was ready; its error is above"
+  assert_line --partial "lacks CAP_SYS_ADMIN"
+  refute_line --partial "verdict:"
+  run timeout 120 capsh --drop=cap_sys_admin -- -c "$DEMO"
+  assert_failure 1
+  assert_line --partial "ended (exit 1) before it was ready"
+  assert_equal "$(lab_dirs)" "$before"
+  run pgrep -f 'lab-demo-volume'
+  assert_failure
+}
+
+@test "mount-chroot demo.sh: TMPDIR on a noexec mount: the child fails, the demo says noexec and stops" {
+  requires root cmd:unshare cmd:chroot
+  make_lab_test_dir
+  before=$(lab_dirs)
+  # shellcheck disable=SC2016  # expanded inside the namespace
+  in_private_tmpfs noexec,size=64m 'TMPDIR="$1" "$2"; echo "exit=$?"; echo "left: $(ls -A "$1")"' "$DEMO"
+  assert_success
+  assert_line "exit=1"
+  assert_line "left: "
+  assert_line --regexp "^chroot: failed to run command .*/bin/bash.*: Permission denied$"
+  assert_line "demo.sh: the child in unshare -m ended (exit 126) before it was ready; its error is above"
+  assert_line --regexp "^demo\.sh: $LAB_TEST_DIR/lab-demo-rootfs-[A-Za-z0-9]+ is on a file system mounted noexec, .* TMPDIR=/var/tmp \./demo\.sh$"
+  refute_line --partial "verdict:"
+  assert_equal "$(lab_dirs)" "$before"
+  refute_mounted_under "$LAB_TEST_DIR"
+}
+
+@test "mount-chroot: a noexec /tmp or TMPDIR is named, with the fix, before anything is made" {
+  requires root cmd:unshare
+  make_lab_test_dir
+  before=$(lab_dirs)
+  # TMPDIR on the noexec tmpfs; a --rootfs-dir on it; then the tmpfs on /tmp itself, no TMPDIR
+  # shellcheck disable=SC2016  # expanded inside the namespace
+  in_private_tmpfs noexec,size=64m '
+    TMPDIR="$1" "$2"; echo "exit=$?"; echo "left: $(ls -A "$1")"
+    mkdir "$1/r" && "$2" --rootfs-dir "$1/r"; echo "exit=$?"; echo "left: $(ls -A "$1/r")"; rmdir "$1/r"
+    mount --bind "$1" /tmp || exit 97
+    env -u TMPDIR "$2"; echo "exit=$?"; echo "left: $(ls -A /tmp)"' "$BIN"
+  assert_success
+  assert_equal "${#lines[@]}" 9
+  assert_line --index 0 "mount-chroot: $LAB_TEST_DIR is on a file system mounted noexec (TMPDIR): the bash and ls copied into a rootfs there could not run (execve fails with EACCES); point TMPDIR at a directory that allows exec, e.g. TMPDIR=/var/tmp ./mount-chroot"
+  assert_line --index 3 "mount-chroot: $LAB_TEST_DIR/r is on a file system mounted noexec (--rootfs-dir): the bash and ls copied into a rootfs there could not run (execve fails with EACCES); give a --rootfs-dir on a file system that allows exec"
+  assert_line --index 6 "mount-chroot: /tmp is on a file system mounted noexec (TMPDIR): the bash and ls copied into a rootfs there could not run (execve fails with EACCES); point TMPDIR at a directory that allows exec, e.g. TMPDIR=/var/tmp ./mount-chroot"
+  for i in 1 4 7; do assert_line --index "$i" "exit=1"; done
+  for i in 2 5 8; do assert_line --index "$i" --regexp '^left: ?$'; done
+  refute_output --partial "missing library"
+  assert_equal "$(lab_dirs)" "$before"
+}
+
+@test "mount-chroot: a full /tmp or TMPDIR says no space left, not an I/O error, and leaves nothing" {
+  requires root cmd:unshare
+  make_lab_test_dir
+  before=$(lab_dirs)
+  # shellcheck disable=SC2016  # expanded inside the namespace
+  in_private_tmpfs size=1m '
+    TMPDIR="$1" "$2"; echo "exit=$?"; echo "left: $(ls -A "$1")"
+    mount --bind "$1" /tmp || exit 97
+    env -u TMPDIR "$2"; echo "exit=$?"; echo "left: $(ls -A /tmp)"' "$BIN"
+  assert_success
+  assert_equal "${#lines[@]}" 8
+  assert_line --index 0 --regexp "^\[1/8\] build_minimal_rootfs\(\"$LAB_TEST_DIR/lab-rootfs-"
+  assert_line --index 4 --regexp "^\[1/8\] build_minimal_rootfs\(\"/tmp/lab-rootfs-"
+  assert_line --index 1 --regexp "^mount-chroot: no space left on $LAB_TEST_DIR \(TMPDIR\): ENOSPC while writing $LAB_TEST_DIR/lab-rootfs-[A-Za-z0-9]+/[^ ]+ \(the rootfs needs [0-9.]+ MiB in all\); free some space there, or point TMPDIR at a roomier directory, e.g. TMPDIR=/var/tmp \./mount-chroot$"
+  assert_line --index 5 --regexp "^mount-chroot: no space left on /tmp \(TMPDIR\): ENOSPC while writing /tmp/lab-rootfs-[A-Za-z0-9]+/[^ ]+ \(the rootfs needs [0-9.]+ MiB in all\); free some space there, or point TMPDIR at a roomier directory, e.g. TMPDIR=/var/tmp \./mount-chroot$"
+  refute_output --partial "Input/output error"
+  for i in 2 6; do assert_line --index "$i" "exit=1"; done
+  for i in 3 7; do assert_line --index "$i" --regexp '^left: ?$'; done
+  assert_equal "$(lab_dirs)" "$before"
+}
+
+@test "mount-chroot: SIGKILL during --shell: the shell and its namespace die with it, doctor --clean removes the dirs, nothing else is left, the next run holds" {
+  requires root
+  kp_before
+  start_shell  # blocked: the bash inside reads its stdin, a fifo this test holds open on fd 5
+  mapfile -t inside < <(kp_descendants "$PID")
+  [[ ${#inside[@]} -ge 1 ]]
+  # the bash inside is in the lesson's own mount namespace, with the volume at /data
+  [[ $(readlink "/proc/${inside[0]}/ns/mnt") != "$(readlink /proc/self/ns/mnt)" ]]
+  grep -q ' /data ' "/proc/${inside[0]}/mountinfo"
+  kp_kill "$PID"
+  PID=""
+  exec 5>&-
+  # the bash had PR_SET_PDEATHSIG(SIGKILL); with it goes the namespace and the volume's mount
+  kp_processes_gone "${inside[@]}"
+  # what the kernel cannot remove: the two lab-named dirs, which doctor lists and --clean removes
+  [[ -x $ROOTFS/bin/bash && -d $VOLUME ]]
+  refute_mounted_under "$ROOTFS"
+  run "$PROJECT_DIR/doctor/doctor"
+  assert_line "      - dir $ROOTFS: temporary directory of a lesson"
+  assert_line "      - dir $VOLUME: temporary directory of a lesson"
+  kp_after
+  [[ $KP_CLEANED == *"removed dir $ROOTFS (temporary directory of a lesson)"* ]]
+  [[ $KP_CLEANED == *"removed dir $VOLUME (temporary directory of a lesson)"* ]]
+  [[ ! -e $ROOTFS && ! -e $VOLUME ]]
+  run "$BIN" --quiet
+  assert_success
+  assert_output --regexp '^verdict: HELD - '
+}
+
+@test "mount-chroot demo.sh: SIGKILL while it pauses: its unshare child and namespace die with it, doctor --clean removes its dirs, the next run holds" {
+  requires root cmd:setpriv cmd:unshare cmd:chroot
+  kp_before
+  mkfifo "$BATS_TEST_TMPDIR/in"
+  exec 8<>"$BATS_TEST_TMPDIR/in"
+  "$DEMO" --pause <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- 8>&- &
+  PID=$!
+  # blocked: demo.sh reads a line from its stdin, a fifo this test holds open on fd 8
+  kp_wait_for "demo.sh --pause to wait for Enter" grep -q '^      paused: ' "$BATS_TEST_TMPDIR/out"
+  T=$(sed -n 's/.*(T=\(\/tmp\/lab-demo-rootfs-[A-Za-z0-9]*\))$/\1/p' "$BATS_TEST_TMPDIR/out")
+  inner=$(sed -n 's/^      paused: the child (PID \([0-9]*\)).*/\1/p' "$BATS_TEST_TMPDIR/out")
+  [[ -d $T && -n $inner ]]
+  # the child (unshare, then sh, now sleep) holds its own mount namespace with the volume bound
+  grep -q " $T/data " "/proc/$inner/mountinfo"
+  VOL=$(sed -n 's/^      paused: .* the volume \(\/tmp\/lab-demo-volume-[A-Za-z0-9]*\) at .*/\1/p' "$BATS_TEST_TMPDIR/out")
+  [[ -d $VOL ]]
+  mapfile -t children < <(kp_descendants "$PID")
+  [[ ${#children[@]} -ge 1 ]]
+  kp_kill "$PID"
+  PID=""
+  exec 8>&-
+  # setpriv --pdeathsig KILL ends unshare, unshare --kill-child ends the sleep: no process, and
+  # so no mount namespace, outlives the demo
+  kp_processes_gone "${children[@]}"
+  [[ -d $T && -d $VOL ]]
+  kp_after
+  [[ $KP_CLEANED == *"removed dir $T (temporary directory of a lesson)"* ]]
+  [[ $KP_CLEANED == *"removed dir $VOL (temporary directory of a lesson)"* ]]
+  [[ ! -e $T && ! -e $VOL ]]
+  run "$DEMO"
+  assert_success
+  assert_line --index -1 --regexp '^verdict: HELD - '
+}
+
+@test "mount-chroot demo.sh --pause: Enter ends it with the verdict, and nothing is left" {
+  requires root cmd:setpriv
+  before=$(lab_dirs)
+  run bash -c "echo | '$DEMO' --pause"
+  assert_success
+  # shellcheck disable=SC2016  # a literal $T in the demo's output
+  assert_line --regexp '^      paused: the child \(PID [0-9]+\) still holds the volume /tmp/lab-demo-volume-[A-Za-z0-9]+ at \$T/data; '
+  assert_line --index -1 --regexp '^verdict: HELD - '
+  assert_equal "$(lab_dirs)" "$before"
 }

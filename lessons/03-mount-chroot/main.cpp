@@ -21,7 +21,7 @@
 // clang-format on
 // Man pages: mount_namespaces(7), pivot_root(2), chroot(2), mount(2), ld.so(8), elf(5).
 //
-// Run it:  make && sudo ./mount-chroot        (--root-switch chroot, --escape, --shell, --help)
+// Run it:  make && ./mount-chroot   as root (--root-switch chroot, --escape, --shell, --help)
 // Look for: `ls /` inside lists bin data lib lib64 and nothing of the host; the host has no mount
 // at ROOTFS/data while the child has one at /data; the file written inside is in VOLUME.
 
@@ -60,8 +60,8 @@ constexpr unsigned long kCloneFlags = CLONE_NEWNS | SIGCHLD;
 
 struct Options {
   std::string root_switch = "pivot_root";
-  std::string volume;      // "" -> a fresh /tmp/lab-volume-XXXXXX
-  std::string rootfs_dir;  // "" -> a fresh /tmp/lab-rootfs-XXXXXX, removed at the end
+  std::string volume;      // "" -> a fresh $TMPDIR/lab-volume-XXXXXX (TMPDIR: /tmp by default)
+  std::string rootfs_dir;  // "" -> a fresh $TMPDIR/lab-rootfs-XXXXXX, removed at the end
   bool escape = false;
   bool shell = false;
   lab::OutputOptions output;
@@ -148,9 +148,41 @@ struct HostDirs {
   std::string volume;
 };
 
+// Where the rootfs goes, in the user's terms, and what to do when that place does not fit.
+struct RootfsPlace {
+  std::string dir;    // the directory it is made in ($TMPDIR or /tmp) or is (--rootfs-dir)
+  std::string label;  // how the user chose it: "TMPDIR" or "--rootfs-dir"
+  std::string fix_noexec;
+  std::string fix_no_space;
+  std::string name() const { return fmt::format("{} ({})", dir, label); }
+};
+
+RootfsPlace rootfs_place(const Options& opt) {
+  if (!opt.rootfs_dir.empty())
+    return {opt.rootfs_dir, "--rootfs-dir", "give a --rootfs-dir on a file system that allows exec",
+            "free some space there, or give a --rootfs-dir on a roomier file system"};
+  return {mountns::temp_dir_base(), "TMPDIR",
+          "point TMPDIR at a directory that allows exec, e.g. TMPDIR=/var/tmp ./mount-chroot",
+          "free some space there, or point TMPDIR at a roomier directory, e.g. TMPDIR=/var/tmp "
+          "./mount-chroot"};
+}
+
+// Before anything is made: a rootfs on a noexec mount could be built, but its bash could never
+// run (execve says EACCES, which reads like a permissions problem). Say so up front.
+void check_rootfs_can_exec(const Options& opt) {
+  const RootfsPlace place = rootfs_place(opt);
+  const std::string problem = mountns::exec_problem(place.dir);
+  if (!problem.empty())
+    throw lab::UserError(
+        fmt::format("{} ({}): the bash and ls copied into a rootfs there could not run (execve "
+                    "fails with EACCES); {}",
+                    problem, place.label, place.fix_noexec));
+}
+
 void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs) {
+  const RootfsPlace place = rootfs_place(opt);
   if (opt.rootfs_dir.empty()) {
-    dirs.rootfs_temp.emplace("/tmp/lab-rootfs-");
+    dirs.rootfs_temp.emplace(place.dir + "/lab-rootfs-");
     dirs.rootfs = dirs.rootfs_temp->path();
   } else {
     dirs.rootfs = fs::absolute(opt.rootfs_dir).lexically_normal().string();
@@ -158,7 +190,8 @@ void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs) {
   say.step(fmt::format("build_minimal_rootfs({}, {{\"/bin/bash\", \"/bin/ls\"}})",
                        lab::quote(dirs.rootfs)),
            "cp -v /bin/{bash,ls} $T/bin; ldd ... | cp");
-  ldd::Resolution needs = mountns::build_minimal_rootfs(dirs.rootfs, kPrograms);
+  ldd::Resolution needs =
+      mountns::build_minimal_rootfs(dirs.rootfs, kPrograms, place.name(), place.fix_no_space);
   say.say(fmt::format("loader (PT_INTERP): {}", joined(needs.interpreters)));
   say.say(fmt::format("libraries (DT_NEEDED, searched like ld.so): {}", joined(needs.libraries)));
   say.say(
@@ -172,7 +205,7 @@ void build_rootfs_step(const Options& opt, lab::Narrator& say, HostDirs& dirs) {
 
 void choose_volume(const Options& opt, lab::Narrator& say, HostDirs& dirs) {
   if (opt.volume.empty()) {
-    dirs.volume_temp.emplace("/tmp/lab-volume-");
+    dirs.volume_temp.emplace(mountns::temp_dir_base() + "/lab-volume-");
     dirs.volume = dirs.volume_temp->path();
   } else {
     dirs.volume = fs::absolute(opt.volume).lexically_normal().string();
@@ -430,6 +463,7 @@ int run_escape(const Options& opt) {
 
 int run(const Options& opt) {
   lab::host::require_root("./mount-chroot");
+  check_rootfs_can_exec(opt);
   return opt.escape ? run_escape(opt) : run_experiment(opt);
 }
 
@@ -447,12 +481,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"pivot_root", "chroot"}));
   app.add_option("--volume", opt.volume,
-                 "host directory to bind-mount at /data inside (default: a new /tmp/lab-volume-*, "
-                 "removed at the end); the file written inside stays in it")
+                 "host directory to bind-mount at /data inside (default: a new "
+                 "$TMPDIR/lab-volume-*, /tmp without TMPDIR, removed at the end); the file "
+                 "written inside stays in it")
       ->check(CLI::ExistingDirectory);
   app.add_option("--rootfs-dir", opt.rootfs_dir,
                  "an empty directory to build the rootfs in, kept afterwards (default: a new "
-                 "/tmp/lab-rootfs-*, removed at the end)")
+                 "$TMPDIR/lab-rootfs-*, /tmp without TMPDIR, removed at the end)")
       ->check([](const std::string& dir) { return mountns::validate_empty_dir(dir); });
   auto* escape = app.add_flag(
       "--escape", opt.escape,

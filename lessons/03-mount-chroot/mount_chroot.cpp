@@ -4,13 +4,19 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "error.hpp"
@@ -31,24 +37,103 @@ std::optional<RootSwitch> parse_root_switch(std::string_view text) {
   return std::nullopt;
 }
 
+std::string temp_dir_base() {
+  const char* tmpdir = std::getenv("TMPDIR");
+  return tmpdir && *tmpdir ? std::string(tmpdir) : std::string("/tmp");
+}
+
+std::string exec_problem(const std::string& dir) {
+  struct statvfs fs_info {};
+  if (::statvfs(dir.c_str(), &fs_info) == -1) return "";  // the step that uses it will say why
+  if ((fs_info.f_flag & ST_NOEXEC) == 0) return "";
+  return fmt::format("{} is on a file system mounted noexec", dir);
+}
+
+void copy_regular_file(const std::string& from, const std::string& to) {
+  lab::UniqueFd in = lab::open_fd(from, O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  lab::check(::fstat(in.get(), &st), [&] { return fmt::format("fstat({})", lab::quote(from)); });
+  lab::UniqueFd out = lab::open_fd(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // copy_file_range copies inside the kernel; between different file system types (ext4 to
+  // tmpfs) it says EXDEV, and sendfile, which works from any file to any file, takes over.
+  bool use_sendfile = false;
+  for (off_t left = st.st_size; left > 0;) {
+    const auto chunk = static_cast<size_t>(left);
+    ssize_t n = use_sendfile ? ::sendfile(out.get(), in.get(), nullptr, chunk)
+                             : ::copy_file_range(in.get(), nullptr, out.get(), nullptr, chunk, 0);
+    if (n == -1 && !use_sendfile &&
+        (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+      use_sendfile = true;
+      continue;
+    }
+    if (n == -1 && errno == EINTR) {
+      lab::throw_if_interrupted();
+      continue;
+    }
+    lab::check(n, [&] {
+      return fmt::format("{}({} -> {})", use_sendfile ? "sendfile" : "copy_file_range",
+                         lab::quote(from), lab::quote(to));
+    });
+    if (n == 0) break;  // the source shrank while we copied
+    left -= n;
+  }
+  lab::check(::fchmod(out.get(), st.st_mode & 07777),
+             [&] { return fmt::format("fchmod({}, {:o})", lab::quote(to), st.st_mode & 07777); });
+  // A full disk can show up only here, on some file systems: close(2) is checked too.
+  lab::check(::close(out.release()), [&] { return fmt::format("close({})", lab::quote(to)); });
+}
+
+namespace {
+
+bool is_no_space(int err) { return err == ENOSPC || err == EDQUOT; }
+
+std::string mebibytes(std::uintmax_t bytes) {
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+}
+
+}  // namespace
+
 ldd::Resolution build_minimal_rootfs(const std::string& rootfs,
-                                     const std::vector<std::string>& programs) {
+                                     const std::vector<std::string>& programs,
+                                     std::string_view where, std::string_view fix) {
   ldd::Resolution needs = ldd::resolve(programs);
   if (!needs.missing.empty())
     throw lab::UserError(fmt::format("cannot find {} (needed by {}); is it installed?",
                                      fmt::join(needs.missing, ", "), fmt::join(programs, ", ")));
   std::vector<std::string> files = programs;
   for (const auto& f : needs.all()) files.push_back(f);
+  // What the rootfs needs in all, for the message when the disk is full.
+  std::uintmax_t total = 0;
+  for (const auto& f : files) {
+    std::error_code ec;
+    const auto size = fs::file_size(f, ec);
+    if (!ec) total += size;
+  }
+  std::string current = rootfs;  // what was being made when it failed
+  const auto no_space = [&](int err) {
+    return lab::UserError(
+        fmt::format("no space left on {}: {} while writing {} (the rootfs needs {} in all){}{}",
+                    where.empty() ? rootfs : std::string(where),
+                    err == EDQUOT ? "EDQUOT (disk quota)" : "ENOSPC", current, mebibytes(total),
+                    fix.empty() ? "" : "; ", fix));
+  };
   try {
     for (const auto& host_path : files) {
-      // /bin/bash -> ROOTFS/bin/bash. copy_file follows symlinks (on merged-/usr hosts /bin is a
-      // link to usr/bin), so the rootfs gets real files at the paths the loader will look at.
+      // /bin/bash -> ROOTFS/bin/bash. open() follows symlinks (on merged-/usr hosts /bin is a link
+      // to usr/bin), so the rootfs gets real files at the paths the loader will look at.
       fs::path target = fs::path(rootfs) / fs::path(host_path).relative_path();
+      current = target.parent_path();
       fs::create_directories(target.parent_path());
-      fs::copy_file(host_path, target, fs::copy_options::overwrite_existing);
+      current = target;
+      copy_regular_file(host_path, target.string());
     }
-    fs::create_directories(fs::path(rootfs) / fs::path(kVolumeMountPoint).relative_path());
+    current = fs::path(rootfs) / fs::path(kVolumeMountPoint).relative_path();
+    fs::create_directories(current);
+  } catch (const lab::SyscallError& e) {
+    if (is_no_space(e.code().value())) throw no_space(e.code().value());
+    throw lab::UserError(fmt::format("building the rootfs in {}: {}", rootfs, e.what()));
   } catch (const fs::filesystem_error& e) {
+    if (is_no_space(e.code().value())) throw no_space(e.code().value());
     throw lab::UserError(fmt::format("building the rootfs in {}: {}", rootfs, e.what()));
   }
   return needs;
@@ -127,7 +212,11 @@ std::string run_and_capture(const std::vector<std::string>& argv) {
   lab::Child child = lab::clone_child(SIGCHLD, [&] {
     ::dup2(write_end.get(), STDOUT_FILENO);
     ::execve(args[0], args.data(), env);
-    return 127;  // stderr is shared: the shell-like convention says "could not run"
+    // stderr is shared with the parent: say why, then exit 127 like a shell ("could not run").
+    const int err = errno;
+    std::fprintf(stderr, "execve(%s): %s%s\n", lab::quote(args[0]).c_str(), std::strerror(err),
+                 err == EACCES ? " (is the rootfs on a file system mounted noexec?)" : "");
+    return 127;
   });
   write_end.reset();
   std::string out;
@@ -145,8 +234,10 @@ std::string run_and_capture(const std::vector<std::string>& argv) {
   const lab::ExitStatus status = child.wait();
   if (!status.ok())
     throw lab::UserError(fmt::format(
-        "{} did not succeed: {} (exit 127 means it could not be run: a missing library?)",
-        fmt::join(argv, " "), status.describe()));
+        "{} did not succeed: {}{}", fmt::join(argv, " "), status.describe(),
+        status.code == 127 ? " (exit 127: it could not be run; the line above says why, e.g. "
+                             "execve's error or the loader's missing library)"
+                           : ""));
   return out;
 }
 

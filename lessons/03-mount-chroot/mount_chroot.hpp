@@ -29,12 +29,27 @@ std::optional<RootSwitch> parse_root_switch(std::string_view text);
 // Where the volume appears inside the container.
 inline constexpr std::string_view kVolumeMountPoint = "/data";
 
+// Where temporary directories go: $TMPDIR when it is set, /tmp otherwise (as mktemp(1) does).
+std::string temp_dir_base();
+
+// Why programs copied into `dir` could not run ("" when they can): `dir` is on a file system
+// mounted noexec (statvfs(2) reports ST_NOEXEC), where execve(2) fails with EACCES.
+std::string exec_problem(const std::string& dir);
+
+// Copies one regular file with its permission bits, like `cp`, checking every step:
+// copy_file_range(2), or sendfile(2) where the kernel cannot copy between these file systems.
+// A full disk comes back as SyscallError with ENOSPC (or EDQUOT for a quota), not as EIO.
+void copy_regular_file(const std::string& from, const std::string& to);
+
 // Copies `programs` (absolute host paths such as /bin/bash) into `rootfs` at the same paths, with
 // the loader and every library they need (ldd::resolve), and makes the volume's mount point.
-// Throws lab::UserError when a library cannot be found. Returns the loader and libraries it
-// copied (the programs themselves are not in it).
+// Throws lab::UserError when a library cannot be found, and when the file system is full:
+// "no space left on WHERE: ..., FIX" (`where` and `fix` name the place and the remedy in the
+// user's terms, e.g. "/tmp (TMPDIR)" and "point TMPDIR at a roomier directory"). Returns the
+// loader and libraries it copied (the programs themselves are not in it).
 ldd::Resolution build_minimal_rootfs(const std::string& rootfs,
-                                     const std::vector<std::string>& programs);
+                                     const std::vector<std::string>& programs,
+                                     std::string_view where = "", std::string_view fix = "");
 
 // Why `dir` cannot hold a new rootfs ("" when it can): it must be an existing, empty directory,
 // so that copying never overwrites anything of the user's.

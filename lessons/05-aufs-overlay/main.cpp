@@ -18,7 +18,7 @@
 // Man pages: mount(2), unshare(2), mount_namespaces(7), xattr(7), lstat(2); the kernel's
 // Documentation/filesystems/overlayfs.rst.
 //
-// Run it:  make && sudo ./overlay        (--shell to explore C and the layers, --help for all)
+// Run it:  make && ./overlay   as root   (--shell to explore C and the layers, --help for all)
 // Look for: C holds exactly a, b, x and x says "x from A"; B/b and A/a never change; upper
 // holds b (copied up), a (the whiteout) and new; the rw layer holds only what the container did.
 

@@ -5,7 +5,9 @@
 #include <elf.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "ldd.hpp"
@@ -394,6 +396,44 @@ TEST(MountHelpers, RootfsDirMustBeEmptyAndExist) {
   EXPECT_NE(mountns::validate_empty_dir("/nonexistent/lab-nowhere"), "");
   EXPECT_NE(mountns::validate_empty_dir("/proc/self/status"), "");
   EXPECT_NE(mountns::validate_empty_dir("/usr"), "");  // has content: never copy over it
+}
+
+// A directory that cannot be looked at is not called noexec: the step that uses it says why.
+// (A real noexec mount is in tests/03-mount-chroot.bats, in a throwaway mount namespace.)
+TEST(MountHelpers, ExecProblemOnlyForNoexec) {
+  EXPECT_EQ(mountns::exec_problem("/nonexistent/lab-nowhere"), "");
+}
+
+// The rootfs goes where mktemp(1) would put it: $TMPDIR when set and not empty, else /tmp.
+TEST(MountHelpers, TempDirBaseHonoursTmpdir) {
+  const char* saved = std::getenv("TMPDIR");
+  const std::string old = saved ? saved : "";
+  ::setenv("TMPDIR", "/var/tmp", 1);
+  EXPECT_EQ(mountns::temp_dir_base(), "/var/tmp");
+  ::setenv("TMPDIR", "", 1);
+  EXPECT_EQ(mountns::temp_dir_base(), "/tmp");
+  ::unsetenv("TMPDIR");
+  EXPECT_EQ(mountns::temp_dir_base(), "/tmp");
+  if (saved) ::setenv("TMPDIR", old.c_str(), 1);
+}
+
+// The checked copy keeps the bytes and the permission bits (bash must stay executable), and a
+// source that cannot be opened is an error naming it.
+TEST(MountHelpers, CopyRegularFileKeepsBytesAndMode) {
+  char dir_template[] = "/tmp/lab-unit-copy-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::filesystem::path dir = dir_template;
+  mountns::copy_regular_file("/bin/sh", (dir / "sh").string());
+  EXPECT_EQ(std::filesystem::file_size(dir / "sh"), std::filesystem::file_size("/bin/sh"));
+  EXPECT_EQ(std::filesystem::status(dir / "sh").permissions(),
+            std::filesystem::status("/bin/sh").permissions());
+  try {
+    mountns::copy_regular_file("/nonexistent/lab-file", (dir / "x").string());
+    ADD_FAILURE() << "a missing source did not throw";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/lab-file"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -1,0 +1,59 @@
+#!/usr/bin/env bats
+# The READMEs, as a reader meets them: one name for each recurring section of a Chinese lesson
+# README, and commands shown as root types them (a fresh Debian root has no sudo; each README
+# says once "as root (or with sudo)" in words, not in a command).
+load helpers
+
+HEADINGS=("## 笔记里的实验" "## C++ 的做法" "## 运行记录" "## 自己看看" "## 常见错误" "## 练习")
+
+readmes() {
+  ls "$PROJECT_DIR"/README*.md "$PROJECT_DIR"/lessons/*/README*.md "$PROJECT_DIR"/tests/vm/README*.md \
+    2>/dev/null
+}
+
+# The lines of a Markdown file that show a command with sudo, as FILE:LINE: TEXT: inside a fenced
+# block (```), or in an inline code span (`sudo ...`).
+sudo_command_lines() {
+  awk -v f="${1#"$PROJECT_DIR"/}" '
+    /^[[:space:]]*```/ { fenced = !fenced; next }
+    fenced && /(^|[^[:alnum:]_-])sudo / { print f ":" FNR ": " $0; next }
+    !fenced && /`(sudo |[^`]*[^[:alnum:]_`-]sudo )[^`]*`/ { print f ":" FNR ": " $0 }
+  ' "$1"
+}
+
+@test "docs: every lesson's README.zh.md has each recurring heading exactly once" {
+  local readme heading count problems=()
+  for readme in "$PROJECT_DIR"/lessons/*/README.zh.md; do
+    for heading in "${HEADINGS[@]}"; do
+      count=$(grep -cxF "$heading" "$readme" || true)
+      ((count == 1)) ||
+        problems+=("${readme#"$PROJECT_DIR"/}: '$heading' $count times")
+    done
+  done
+  ((${#problems[@]} == 0)) || fail "$(printf '%s\n' "${problems[@]}")"
+}
+
+@test "docs: no README shows sudo in a command" {
+  local readme found=()
+  while read -r readme; do
+    mapfile -t -O "${#found[@]}" found < <(sudo_command_lines "$readme")
+  done < <(readmes)
+  ((${#found[@]} == 0)) || fail "$(printf '%s\n' "${found[@]}")"
+}
+
+@test "docs: the top-level READMEs say once that the commands run as root (or with sudo)" {
+  [[ $(grep -c 'as root (or with sudo)' "$PROJECT_DIR/README.md") -eq 1 ]]
+  [[ $(grep -c '以 root 身份(或用 sudo)' "$PROJECT_DIR/README.zh.md") -eq 1 ]]
+}
+
+@test "docs: the sudo finder sees commands in code blocks and code spans, not words" {
+  local md="$BATS_TEST_TMPDIR/t.md"
+  # shellcheck disable=SC2016  # Markdown, not shell
+  printf '%s\n' 'Run it as root (or with sudo).' 'Run `sudo ./x`.' '```console' '$ sudo ./y' \
+    '$ ./z   # pseudo tool' '```' 'plain sudo words here' >"$md"
+  run sudo_command_lines "$md"
+  # shellcheck disable=SC2016  # Markdown, not shell
+  assert_line --partial ':2: Run `sudo ./x`.'
+  assert_line --partial ':4: $ sudo ./y'
+  assert_equal "${#lines[@]}" 2
+}
