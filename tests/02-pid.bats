@@ -316,3 +316,33 @@ FAKE
   assert_success
   assert_line --index -1 --partial 'verdict: HELD'
 }
+
+@test "pid demo.sh: SIGKILL while step 1's PID 1 runs: unshare and the namespace die with it, the next run holds" {
+  requires root rootfs cmd:setpriv
+  kp_before
+  # The blocked point: a copy of the rootfs whose /bin/sh, PID 1 of step 1's namespace, says it
+  # runs and then opens a fifo inside the copy that nobody ever writes to.
+  copy="$BATS_TEST_TMPDIR/rootfs"
+  cp -a "$ROOTFS" "$copy"
+  mkfifo "$copy/gate"
+  rm "$copy/bin/sh"
+  printf '%s\n' '#!/bin/busybox sh' 'echo "$$" >/blocked' 'read -r _ </gate' >"$copy/bin/sh"
+  chmod +x "$copy/bin/sh"
+  LAB_ROOTFS="$copy" "$LESSONS/02-pid/demo.sh" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+  PID=$!
+  kp_wait_for "step 1's PID 1 to run" test -s "$copy/blocked"
+  [[ $(<"$copy/blocked") == 1 ]]
+  # unshare and its child, PID 1 of the new namespace
+  mapfile -t inner < <(kp_descendants "$PID")
+  [[ ${#inner[@]} -ge 2 ]]
+  kp_kill "$PID"
+  PID=""
+  kp_processes_gone "${inner[@]}"
+  kp_after
+  assert_nothing_left
+  run grep -c "$copy/proc" /proc/self/mountinfo
+  assert_output 0
+  run "$LESSONS/02-pid/demo.sh"
+  assert_success
+  assert_line --index -1 --partial 'verdict: HELD'
+}

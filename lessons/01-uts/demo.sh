@@ -19,9 +19,9 @@ echo "[1/3] hostname                                      -> $before"
 echo "[2/3] unshare -u sh -c 'hostname $name; hostname; readlink /proc/self/ns/uts'"
 # shellcheck disable=SC2016  # $1 is expanded by the inner sh
 # The new UTS namespace lives only as long as this one sh; nothing to clean up afterwards. The
-# sh gets SIGKILL if this script dies (setpriv --pdeathsig KILL), so even a SIGKILL of the
-# script leaves no namespace behind.
-mapfile -t inside < <(setpriv --pdeathsig KILL unshare -u \
+# sh gets SIGKILL if this script dies (setpriv --pdeathsig KILL; exec, so that its parent is
+# this script and not a subshell), so even a SIGKILL of the script leaves no namespace behind.
+mapfile -t inside < <(exec setpriv --pdeathsig KILL unshare -u \
   sh -c 'hostname "$1" && hostname && readlink /proc/self/ns/uts' sh "$name")
 echo "      inside:  ${inside[0]}   ${inside[1]}"
 after=$(hostname)

@@ -20,13 +20,15 @@ rootfs=$(cd "$rootfs" && pwd)
 # Nothing may outlive this script, even a SIGKILL of it: every unshare gets SIGKILL when this
 # shell dies (setpriv --pdeathsig KILL), and takes its child, PID 1 of the new namespace, with it
 # (--kill-child); the kernel then kills the rest of that namespace.
+# (exec in a command substitution: its subshell would otherwise be unshare's parent, and it does
+# not die with this script.)
 die_with_me=(setpriv --pdeathsig KILL)
 
 # 1. The notes' experiment. unshare makes the new mount namespace's mounts private, so the proc
 #    mounted on ROOTFS/proc vanishes with the namespace; exec keeps /bin/sh the namespace's PID 1.
 echo "[1/3] unshare --pid --mount --fork sh -c 'mount -t proc proc ROOTFS/proc; exec chroot ROOTFS /bin/sh' <<< ps"
 # shellcheck disable=SC2016  # $1 is expanded by the inner sh
-ps_output=$("${die_with_me[@]}" unshare --pid --mount --fork --kill-child sh -c \
+ps_output=$(exec "${die_with_me[@]}" unshare --pid --mount --fork --kill-child sh -c \
   'mount -t proc proc "$1/proc" && exec chroot "$1" /bin/sh' sh "$rootfs" <<<ps)
 while IFS= read -r line; do echo "        $line"; done <<<"$ps_output"
 mapfile -t procs < <(tail -n +2 <<<"$ps_output")
@@ -61,7 +63,7 @@ trap - EXIT
 # 3. PID 1 has no SIGTERM handler, so a SIGTERM from inside its namespace is dropped.
 echo "[3/3] unshare --pid --fork --mount-proc sh -c 'kill -TERM 1; echo PID \$\$ survived'"
 # shellcheck disable=SC2016  # $$ is expanded by the inner sh
-survived=$("${die_with_me[@]}" unshare --pid --fork --mount-proc --kill-child \
+survived=$(exec "${die_with_me[@]}" unshare --pid --fork --mount-proc --kill-child \
   sh -c 'kill -TERM 1; echo "PID $$ survived"')
 echo "      $survived"
 
