@@ -142,15 +142,15 @@ Child clone_child(unsigned long flags, std::function<int()> body) {
   // Buffered output would be printed twice, once by each process.
   std::cout.flush();
   std::fflush(nullptr);
+  // For the child to see whether we are still alive once it has asked for its death signal
+  // (see run_child_body); -1 where pidfd_open(2) does not exist.
+  const pid_t parent = ::getpid();
+  UniqueFd parent_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
   // The raw system call with no new stack behaves like fork(2): the child goes on from here on a
   // copy of our memory and stack, in the new namespaces that `flags` asks for. (glibc's clone()
   // wrapper insists on a separate stack, which sanitizers and debuggers find confusing.) All
   // arguments after the flags are zero, so their order, which differs between architectures,
   // does not matter.
-  // For the child to see whether we are still alive once it has asked for its death signal
-  // (see run_child_body); -1 where pidfd_open(2) does not exist.
-  const pid_t parent = ::getpid();
-  UniqueFd parent_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
   long pid = ::syscall(SYS_clone, flags, 0, 0, 0, 0);
   if (pid == 0) run_child_body(body, parent, parent_pidfd.get());
   check(pid, [&] { return fmt::format("clone({})", clone_flags_to_string(flags)); });
