@@ -216,6 +216,10 @@ Check check_user_namespaces() {
 }
 
 Check check_rootfs(const std::string& rootfs) {
+  // "" + "/bin/busybox" would be the host's own busybox: an empty path is no rootfs.
+  if (rootfs.empty())
+    return {"busybox rootfs", Status::fail, "the rootfs path is empty",
+            "give the rootfs directory, e.g. build/rootfs (make rootfs builds it)"};
   // busybox runs everything inside; /proc is where a new PID namespace mounts its own proc.
   for (const char* needed : {"/bin/busybox", "/proc"}) {
     std::string path = rootfs + needed;
