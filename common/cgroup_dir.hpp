@@ -51,7 +51,9 @@ class SubtreeControl {
  public:
   SubtreeControl() = default;
   // Makes sure `controller` is in <dir>/cgroup.subtree_control: writes "+controller" unless it is
-  // already there. EBUSY here is v2's "no internal processes" rule (see errno_hint).
+  // already there. EBUSY here is v2's "no internal processes" rule: `dir` holds processes and the
+  // controller is a domain one (memory, io), or a threaded one (cpu) while its children hold
+  // processes too (see errno_hint).
   static SubtreeControl enable(const std::string& dir, const std::string& controller);
   SubtreeControl(SubtreeControl&& other) noexcept
       : file_(std::exchange(other.file_, {})),

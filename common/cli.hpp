@@ -3,7 +3,9 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "narrator.hpp"
 
@@ -24,6 +26,19 @@ void add_output_options(CLI::App& app, OutputOptions& options);
 // "<program>: <what is wrong>; see <program> --help" and exits 2.
 // Returns -1 when the program should go on, or the exit code to return.
 int parse_command_line(CLI::App& app, int argc, char** argv);
+
+// A whole number as a person types it in decimal: digits only, so "020000" is 20000 (not octal).
+// Refused (nullopt): "", a sign ("+5", "-5"), spaces, "1e4", "0x5000", "20000abc", "1.5" and
+// anything above the largest long long. std::stoll and CLI11's own conversion (strtoll with base
+// 0) would read "1e4" as 1, "0x5000" as 20480 and "020000" as 8192.
+std::optional<long long> whole_number(std::string_view text);
+
+// For CLI11: `->transform(lab::whole_number_option(validate, "microseconds"))` on an option read
+// into a long long. Refuses what whole_number refuses ("not a whole number of microseconds: 1e4"),
+// then what `validate` refuses (its message, "" when it accepts), and hands CLI11 the number in
+// plain decimal, so CLI11's conversion cannot read it differently.
+CLI::Validator whole_number_option(std::function<std::string(long long)> validate,
+                                   std::string unit);
 
 // Runs a lesson: installs the Ctrl-C handlers, and turns any error into one line on stderr
 // "<program>: <message>" with exit 1 (130 on Ctrl-C). Everything created is released by its owner

@@ -36,12 +36,19 @@ std::string errno_hint(int err, std::string_view call) {
         return "names are limited to 64 bytes";
       return "";
     case EBUSY:
+      // The rule binds domain controllers (memory, io): +cpu, a threaded controller, is accepted
+      // in a cgroup with processes as long as none of its children holds any (it then becomes a
+      // thread root), so EBUSY for it means the children are populated too.
       if (call.find("subtree_control") != std::string_view::npos)
         return "cgroup v2's 'no internal processes' rule: a cgroup with processes in it cannot "
-               "hand controllers to children; move the processes into a leaf cgroup first";
+               "hand a domain controller such as memory or io to its children (a threaded one "
+               "such as cpu only while its children hold no processes); move the processes into "
+               "a leaf cgroup first";
       if (call.find("cgroup.procs") != std::string_view::npos)
-        return "cgroup v2: this cgroup hands controllers to its children (its subtree_control is "
-               "not empty), so it may not hold processes; use a leaf cgroup";
+        return "cgroup v2's 'no internal processes' rule: this cgroup hands controllers to its "
+               "children (its subtree_control is not empty), so it may not hold processes (it "
+               "could if they were only threaded ones such as cpu and its children held none); "
+               "use a leaf cgroup";
       if (call.starts_with("umount") || call.starts_with("rmdir"))
         return "still in use: a process or a mount is still inside";
       return "";

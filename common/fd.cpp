@@ -45,6 +45,20 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
+std::string read_file_or_empty(const std::string& path) {
+  try {
+    return read_file(path);
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+std::string trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.pop_back();
+  return text;
+}
+
 namespace {
 void write_all_at_once(const UniqueFd& fd, const std::string& path, const std::string& content) {
   check(::write(fd.get(), content.data(), content.size()),

@@ -38,6 +38,10 @@ UniqueFd open_fd(const std::string& path, int flags, mode_t mode = 0);
 
 // The whole content of a small file such as /proc/self/status or a cgroup file.
 std::string read_file(const std::string& path);
+// The same, or "" when the file cannot be read (a /proc or /sys file this kernel may lack).
+std::string read_file_or_empty(const std::string& path);
+// `text` without its trailing newlines, carriage returns and spaces (a value read from a file).
+std::string trim(std::string text);
 // Writes `content` to an existing file in one write(2), as `echo content > path` does; the
 // error names the file and the value, which is what a student needs for cgroup files.
 void write_file(const std::string& path, const std::string& content);

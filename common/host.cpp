@@ -27,19 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_or_empty(const std::string& path) {
-  try {
-    return read_file(path);
-  } catch (const std::exception&) {
-    return "";
-  }
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 std::vector<std::string> split_words(std::string_view text, char sep) {
   std::vector<std::string> out;
   std::string word;
@@ -122,7 +109,7 @@ CgroupLayout detect_cgroups(const std::vector<MountInfo>& mounts,
   return layout;
 }
 
-CgroupLayout detect_cgroups() { return detect_cgroups(read_mountinfo(), read_or_empty); }
+CgroupLayout detect_cgroups() { return detect_cgroups(read_mountinfo(), read_file_or_empty); }
 
 bool is_root() { return ::geteuid() == 0; }
 
@@ -173,7 +160,7 @@ bool filesystem_supported(std::string_view proc_filesystems, std::string_view fs
 }
 
 bool kernel_has_filesystem(std::string_view fs_name) {
-  return filesystem_supported(read_or_empty("/proc/filesystems"), fs_name);
+  return filesystem_supported(read_file_or_empty("/proc/filesystems"), fs_name);
 }
 
 Check check_overlay() {
@@ -211,10 +198,10 @@ Check check_root_propagation() {
 }
 
 Check check_user_namespaces() {
-  std::string max = trim(read_or_empty("/proc/sys/user/max_user_namespaces"));
-  std::string debian = trim(read_or_empty("/proc/sys/kernel/unprivileged_userns_clone"));
+  std::string max = trim(read_file_or_empty("/proc/sys/user/max_user_namespaces"));
+  std::string debian = trim(read_file_or_empty("/proc/sys/kernel/unprivileged_userns_clone"));
   std::string ubuntu =
-      trim(read_or_empty("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"));
+      trim(read_file_or_empty("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"));
   if (max == "0")
     return {"user namespaces", Status::warn, "user.max_user_namespaces = 0",
             "sysctl -w user.max_user_namespaces=15000"};
@@ -229,6 +216,10 @@ Check check_user_namespaces() {
 }
 
 Check check_rootfs(const std::string& rootfs) {
+  // "" + "/bin/busybox" would be the host's own busybox: an empty path is no rootfs.
+  if (rootfs.empty())
+    return {"busybox rootfs", Status::fail, "the rootfs path is empty",
+            "give the rootfs directory, e.g. build/rootfs (make rootfs builds it)"};
   // busybox runs everything inside; /proc is where a new PID namespace mounts its own proc.
   for (const char* needed : {"/bin/busybox", "/proc"}) {
     std::string path = rootfs + needed;
@@ -258,9 +249,9 @@ std::string detect_environment(std::string_view osrelease, bool dockerenv, bool 
 }
 
 Check check_environment() {
-  std::string env =
-      detect_environment(read_or_empty("/proc/sys/kernel/osrelease"), fs::exists("/.dockerenv"),
-                         fs::exists("/run/.containerenv"), read_or_empty("/proc/1/environ"));
+  std::string env = detect_environment(read_file_or_empty("/proc/sys/kernel/osrelease"),
+                                       fs::exists("/.dockerenv"), fs::exists("/run/.containerenv"),
+                                       read_file_or_empty("/proc/1/environ"));
   if (env.empty()) return {"environment", Status::ok, "not inside a container or WSL", ""};
   if (env == "wsl")
     return {"environment", Status::warn, "WSL: namespaces work, cgroup and bridge lessons may not",
@@ -283,7 +274,7 @@ Check check_command(const std::string& command, const std::string& package) {
 Check check_bridge_subnet() {
   const std::string name = "bridge subnet";
   auto subnet = ipv4::parse_cidr(ipv4::kLabSubnet);
-  auto routes = ipv4::parse_proc_net_route(read_or_empty("/proc/net/route"));
+  auto routes = ipv4::parse_proc_net_route(read_file_or_empty("/proc/net/route"));
   if (auto clash = ipv4::find_clash(*subnet, routes)) {
     // A bridge lesson killed before it could clean up leaves its lab0 (and lab0's route) behind:
     // that is not a reason to pick another subnet, but something to remove.

@@ -55,6 +55,19 @@ std::optional<Cidr> find_clash(const Cidr& subnet, const std::vector<Cidr>& rout
   return std::nullopt;
 }
 
+std::optional<SpecialRange> special_purpose_overlap(const Cidr& subnet) {
+  static const SpecialRange ranges[] = {
+      {{0x00000000u, 8}, "\"this network\", never a destination"},
+      {{0x7f000000u, 8}, "loopback: it never leaves the host"},
+      {{0xa9fe0000u, 16}, "link-local: never routed"},
+      {{0xe0000000u, 4}, "multicast"},
+      {{0xf0000000u, 4}, "reserved, with the broadcast address 255.255.255.255"},
+  };
+  for (const auto& r : ranges)
+    if (overlaps(subnet, r.range)) return r;
+  return std::nullopt;
+}
+
 uint32_t host_address(const Cidr& subnet, uint32_t n) {
   return (subnet.address & netmask(subnet.prefix)) + n;
 }

@@ -32,6 +32,16 @@ bool overlaps(const Cidr& a, const Cidr& b);
 // The first route in `routes` that overlaps `subnet`, ignoring default routes (/0), which
 // overlap everything and are what packets for other subnets should use anyway.
 std::optional<Cidr> find_clash(const Cidr& subnet, const std::vector<Cidr>& routes);
+// A special-purpose block of IPv4 (RFC 6890) that cannot hold a bridge network, and why.
+struct SpecialRange {
+  Cidr range;
+  std::string_view what;  // "loopback", "link-local", ...
+};
+// The special-purpose block that `subnet` overlaps, if any: 0.0.0.0/8 ("this network"),
+// 127.0.0.0/8 (loopback), 169.254.0.0/16 (link-local), 224.0.0.0/4 (multicast) and 240.0.0.0/4
+// (reserved, with the broadcast address 255.255.255.255). Packets for these never go through a
+// bridge's gateway the way a container's traffic must.
+std::optional<SpecialRange> special_purpose_overlap(const Cidr& subnet);
 // The n-th address in the subnet: 1 is the gateway (the bridge), 2, 3 ... the containers.
 uint32_t host_address(const Cidr& subnet, uint32_t n);
 // The address with the subnet's prefix: "172.29.0.2/24".

@@ -38,19 +38,6 @@ namespace {
 constexpr const char* kSysctlDir = "/run/lab/sysctl";
 const std::vector<std::string> kTables = {"filter", "nat"};
 
-std::string read_or_empty(const std::string& path) {
-  try {
-    return read_file(path);
-  } catch (const std::exception&) {
-    return "";
-  }
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // Runs argv (PATH is searched), returns its exit code and, if asked, its stdout. stderr is
 // collected into `err` so that a failure can say why.
 int run(const std::vector<std::string>& argv, std::string* out = nullptr,
@@ -163,7 +150,7 @@ std::vector<std::string> cgroup_subtree(const std::string& top) {
 std::vector<pid_t> cgroup_pids(const std::vector<std::string>& dirs) {
   std::vector<pid_t> pids;
   for (const auto& d : dirs)
-    for (pid_t p : parse_pid_list(read_or_empty(d + "/cgroup.procs"))) pids.push_back(p);
+    for (pid_t p : parse_pid_list(read_file_or_empty(d + "/cgroup.procs"))) pids.push_back(p);
   return pids;
 }
 
@@ -416,7 +403,7 @@ std::vector<SavedSysctl> saved_sysctls() {
     std::error_code ec2;
     for (fs::directory_iterator f(ns->path(), ec2); !ec2 && f != end; f.increment(ec2))
       out.push_back({f->path().string(), f->path().filename().string(),
-                     trim(read_or_empty(f->path().string())), inode, where});
+                     trim(read_file_or_empty(f->path().string())), inode, where});
   }
   return out;
 }
@@ -431,7 +418,7 @@ Leftover sysctl_leftover(const SavedSysctl& s) {
             rm};
   std::string set = fmt::format("sysctl -w {}={}", s.key, s.saved_value);
   if (s.netns_path == "/proc/self/ns/net") {
-    std::string now = sysctl_path(s.key) ? trim(read_or_empty(*sysctl_path(s.key))) : "";
+    std::string now = sysctl_path(s.key) ? trim(read_file_or_empty(*sysctl_path(s.key))) : "";
     return {"sysctl", s.file,
             fmt::format("{} was {} before a lesson changed it (now {}), in this network namespace",
                         s.key, s.saved_value, now.empty() ? "?" : now),

@@ -67,7 +67,10 @@ bool Narrator::verdict(bool held, std::string_view what) {
       all["lesson"] = lesson_;
       all["held"] = held;
       all["verdict"] = std::string(what);
-      out_ << all.dump() << '\n' << std::flush;
+      // A fact may hold bytes that are not UTF-8 (a hostname may be any bytes): they become
+      // U+FFFD instead of an exception; a lesson that needs the exact bytes adds them as hex.
+      out_ << all.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n'
+           << std::flush;
       break;
     }
     case OutputMode::human:

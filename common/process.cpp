@@ -1,6 +1,7 @@
 #include "process.hpp"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -26,10 +27,31 @@ volatile std::sig_atomic_t g_interrupted = 0;
 
 extern "C" void on_interrupt(int) { g_interrupted = 1; }
 
+// True when the process that cloned us has already exited. `parent_pidfd` (from pidfd_open) turns
+// readable when it has; without one (a kernel before 5.3) the parent's PID is compared with
+// getppid(), which says 0 in a new PID namespace, where the parent is not visible: then we cannot
+// tell, and say no.
+bool parent_is_gone(pid_t parent, int parent_pidfd) noexcept {
+  if (parent_pidfd >= 0) {
+    struct pollfd p {
+      parent_pidfd, POLLIN, 0
+    };
+    return ::poll(&p, 1, 0) == 1;
+  }
+  const pid_t now = ::getppid();
+  return now != 0 && now != parent;
+}
+
 // Runs in the child. It must never return into the parent's code, and an exception must never
 // unwind through the frames it shares (as a copy) with the parent: catch everything and _exit.
-[[noreturn]] void run_child_body(const std::function<int()>& body) noexcept {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+[[noreturn]] void run_child_body(const std::function<int()>& body, pid_t parent,
+                                 int parent_pidfd) noexcept {
+  // SIGKILL when the parent dies, so the child (and, as PID 1, its whole PID namespace) never
+  // outlives it. The death signal is asked for only now, after the clone: if the parent was
+  // killed in between, no signal will ever come, so look whether it is still there.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || parent_is_gone(parent, parent_pidfd))
+    std::_Exit(127);
+  if (parent_pidfd >= 0) ::close(parent_pidfd);
   int code = 127;
   try {
     code = body();
@@ -41,6 +63,11 @@ extern "C" void on_interrupt(int) { g_interrupted = 1; }
   std::fflush(nullptr);
   std::_Exit(code);
 }
+
+// The first byte of every channel message: what kind it is.
+constexpr char kOk = 'o';
+constexpr char kError = 'e';
+constexpr char kValue = 'v';
 
 }  // namespace
 
@@ -115,13 +142,17 @@ Child clone_child(unsigned long flags, std::function<int()> body) {
   // Buffered output would be printed twice, once by each process.
   std::cout.flush();
   std::fflush(nullptr);
+  // For the child to see whether we are still alive once it has asked for its death signal
+  // (see run_child_body); -1 where pidfd_open(2) does not exist.
+  const pid_t parent = ::getpid();
+  UniqueFd parent_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
   // The raw system call with no new stack behaves like fork(2): the child goes on from here on a
   // copy of our memory and stack, in the new namespaces that `flags` asks for. (glibc's clone()
   // wrapper insists on a separate stack, which sanitizers and debuggers find confusing.) All
   // arguments after the flags are zero, so their order, which differs between architectures,
   // does not matter.
   long pid = ::syscall(SYS_clone, flags, 0, 0, 0, 0);
-  if (pid == 0) run_child_body(body);
+  if (pid == 0) run_child_body(body, parent, parent_pidfd.get());
   check(pid, [&] { return fmt::format("clone({})", clone_flags_to_string(flags)); });
   return Child(static_cast<pid_t>(pid));
 }
@@ -133,12 +164,18 @@ std::pair<Channel, Channel> Channel::make_pair() {
   return {Channel(fds[0]), Channel(fds[1])};
 }
 
-void Channel::send(std::string_view msg) {
+void Channel::send_message(char kind, std::string_view text) {
+  std::string message(1, kind);
+  message.append(text);
   // MSG_NOSIGNAL: a peer that already died must not kill us with SIGPIPE.
-  check(::send(fd_.get(), msg.data(), msg.size(), MSG_NOSIGNAL), "send(channel)");
+  check(::send(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL), "send(channel)");
 }
 
-void Channel::send_error(std::string_view what) { send(fmt::format("error:{}", what)); }
+void Channel::send(std::string_view value) { send_message(kValue, value); }
+
+void Channel::send_ok() { send_message(kOk, ""); }
+
+void Channel::send_error(std::string_view what) { send_message(kError, what); }
 
 void Channel::report_error(std::string_view what) noexcept {
   try {
@@ -150,30 +187,77 @@ void Channel::report_error(std::string_view what) noexcept {
   }
 }
 
-std::string Channel::receive() {
-  char buf[4096];
-  for (;;) {
+Channel::Message Channel::receive_message() {
+  // First the size of the next message (MSG_PEEK|MSG_TRUNC returns it without taking it), then
+  // the message itself, so that no message is ever cut short. 0 bytes means the other end is
+  // closed: every message holds at least its kind byte.
+  std::string buf;
+  for (int flags = MSG_PEEK | MSG_TRUNC;;) {
     throw_if_interrupted();
-    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
-    if (n >= 0) return std::string(buf, static_cast<size_t>(n));
-    if (errno == EINTR) {
-      throw_if_interrupted();
+    ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), flags);
+    if (n == -1 && errno == EINTR) continue;
+    check(n, "recv(channel)");
+    if (n == 0) return {Kind::closed, ""};
+    if (flags != 0) {
+      buf.resize(static_cast<size_t>(n));
+      flags = 0;
       continue;
     }
-    check(n, "recv(channel)");
+    buf.resize(static_cast<size_t>(n));
+    break;
+  }
+  const char kind = buf[0];
+  buf.erase(0, 1);
+  switch (kind) {
+    case kOk:
+      return {Kind::ok, ""};
+    case kError:
+      return {Kind::error, std::move(buf)};
+    case kValue:
+      return {Kind::value, std::move(buf)};
+    default:
+      throw std::runtime_error(fmt::format("recv(channel): a message of unknown kind {:#04x}",
+                                           static_cast<unsigned char>(kind)));
   }
 }
 
+std::string Channel::receive() {
+  Message m = receive_message();
+  switch (m.kind) {
+    case Kind::ok:
+      return "ok";
+    case Kind::error:
+      return "error:" + m.text;
+    case Kind::value:
+      return m.text;
+    case Kind::closed:
+      break;
+  }
+  return "";
+}
+
 std::string Channel::receive_reply(std::string_view step) {
-  std::string msg = receive();
-  if (msg.starts_with("error:")) throw UserError(fmt::format("{}: {}", step, msg.substr(6)));
-  if (msg.empty()) throw UserError(fmt::format("{}: the child died without a word", step));
-  return msg;
+  Message m = receive_message();
+  switch (m.kind) {
+    case Kind::ok:
+      return "ok";
+    case Kind::error:
+      throw UserError(fmt::format("{}: {}", step, m.text));
+    case Kind::value:
+      return m.text;
+    case Kind::closed:
+      break;
+  }
+  throw UserError(fmt::format("{}: the child died without a word", step));
 }
 
 void Channel::expect_ok(std::string_view step) {
-  std::string msg = receive_reply(step);
-  if (msg != "ok") throw UserError(fmt::format("{}: unexpected message from child: {}", step, msg));
+  Message m = receive_message();
+  if (m.kind == Kind::ok) return;
+  if (m.kind == Kind::error) throw UserError(fmt::format("{}: {}", step, m.text));
+  if (m.kind == Kind::closed)
+    throw UserError(fmt::format("{}: the child died without a word", step));
+  throw UserError(fmt::format("{}: unexpected message from child: {}", step, quote(m.text)));
 }
 
 void install_interrupt_handlers() {

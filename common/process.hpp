@@ -51,26 +51,41 @@ class Child {
 };
 
 // clone(2) without CLONE_VM: the child gets a copy of our memory (like fork) and runs `body`, in
-// the new namespaces that `flags` asks for. `body`'s return value is the exit
-// code. The child is killed if this process dies (PR_SET_PDEATHSIG), so nothing outlives us.
-// Throws SyscallError naming the flags, e.g. clone(CLONE_NEWUTS|SIGCHLD).
+// the new namespaces that `flags` asks for. `body`'s return value is the exit code.
+// The child asks for SIGKILL when this process dies (PR_SET_PDEATHSIG), so nothing outlives us;
+// if we died before it could ask, it exits at once. Throws SyscallError naming the flags, e.g.
+// clone(CLONE_NEWUTS|SIGCHLD).
 Child clone_child(unsigned long flags, std::function<int()> body);
 
-// One end of a socketpair that carries short messages: "ok" or "error:<text>". Parent and child
-// each keep one end; a child that dies without a word closes its end, which the parent sees.
+// One end of a socketpair(AF_UNIX, SOCK_SEQPACKET) between parent and child. Each send is one
+// message, received whole and on its own (the socket keeps the boundaries), so a value may hold
+// any bytes: a newline, a tab, "error:", \xff. Every message starts with one byte that says what
+// it is (ok, an error, a value), so a value is never mistaken for an error or for the end; a
+// child that dies without a word closes its end, which the parent sees.
 class Channel {
  public:
+  enum class Kind { ok, error, value, closed };
+  struct Message {
+    Kind kind = Kind::closed;
+    std::string text;  // the value, or the error's text
+  };
+
   static std::pair<Channel, Channel> make_pair();
-  void send(std::string_view msg);
-  // The next message; "" if the other side closed. Ctrl-C while waiting throws Interrupted.
-  std::string receive();
-  void send_ok() { send("ok"); }
+  // One value, as one message.
+  void send(std::string_view value);
+  void send_ok();
   void send_error(std::string_view what);
   // For a child's last words in its catch block: like send_error, but never throws; if the
   // message cannot be sent (channel closed, parent gone) it goes to stderr instead.
   void report_error(std::string_view what) noexcept;
-  // Waits for the child's answer and returns it; an "error:..." or a closed channel throws
-  // UserError("<step>: <child's message>").
+
+  // The next message, whatever it is. Ctrl-C while waiting throws Interrupted.
+  Message receive_message();
+  // The next message as text, for commands such as "exit": a value as it is, "ok", an error as
+  // "error:<text>", and "" when the other side closed.
+  std::string receive();
+  // Waits for the child's answer and returns the value (or "ok"); an error or a closed channel
+  // throws UserError("<step>: <child's message>").
   std::string receive_reply(std::string_view step);
   // Waits for "ok"; otherwise throws UserError("<step>: <child's message>").
   void expect_ok(std::string_view step);
@@ -78,6 +93,7 @@ class Channel {
 
  private:
   explicit Channel(int fd) : fd_(fd) {}
+  void send_message(char kind, std::string_view text);
   UniqueFd fd_;
 };
 

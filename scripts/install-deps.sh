@@ -20,6 +20,7 @@ packages=(
   iproute2 iptables iputils-ping # network lessons and leak check
   libnl-3-dev libnl-route-3-dev # netlink for the bridge lesson
   procps psmisc jq              # ps, pkill, sysctl, JSON checks in tests
+  libcap2-bin                   # capsh (lesson 03 tests: a demo without CAP_SYS_ADMIN)
   attr                          # setfattr, getfattr (lesson 05: whiteouts and opaque dirs)
   kmod                          # modprobe overlay (tests/helpers.bash, doctor's fix)
   clang-format shellcheck       # make format, script checks

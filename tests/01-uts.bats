@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Lesson 01 as a user runs it: the hostname changes inside only; bad names are refused.
 load helpers
+load kill-points
 
 setup() {
   UTS="$LESSONS/01-uts/uts"
@@ -86,6 +87,39 @@ setup() {
   assert_line --index -1 --regexp '^verdict: HELD - '
 }
 
+# The child reports each name as a message of its own, so any byte but NUL (which a name cannot
+# hold) comes back exactly: a newline, a tab, an "error:" prefix, a byte that is not UTF-8.
+@test "uts: names with a newline, a tab, an error: prefix and a \\xff byte come back exactly" {
+  requires root
+  for pair in $'a\nb|d\ne' $'tab\there|dom\tain' $'error:x|error:y' $'h\xffx|d\xff' \
+    $'error:\n\xff\t|\n'; do
+    name=${pair%%|*} domain=${pair#*|}
+    run "$UTS" --json --hostname "$name" --domainname "$domain"
+    assert_success
+    assert_equal "$(jq -r .held <<<"$output")" "true"
+    # the exact bytes, as hex (xxd -p), requested and seen inside
+    want_host=$(printf '%s' "$name" | od -An -tx1 | tr -d ' \n')
+    want_domain=$(printf '%s' "$domain" | od -An -tx1 | tr -d ' \n')
+    assert_equal "$(jq -r .requested_hostname_hex <<<"$output")" "$want_host"
+    assert_equal "$(jq -r .inside_hostname_hex <<<"$output")" "$want_host"
+    assert_equal "$(jq -r .inside_domainname_hex <<<"$output")" "$want_domain"
+    # and as JSON text where the bytes are UTF-8 (jq -j: no newline added)
+    if [[ $pair != *$'\xff'* ]]; then
+      assert_equal "$(jq -j .inside_hostname <<<"$output"; echo .)" "$name."
+      assert_equal "$(jq -j .inside_domainname <<<"$output"; echo .)" "$domain."
+    fi
+  done
+}
+
+@test "uts: the narration spells an odd name with escapes, as C and bash would read it back" {
+  requires root
+  run "$UTS" --hostname $'a\nb\xff' --domainname $'error:\tx'
+  assert_success
+  assert_line --regexp '^\[3/4\] sethostname\("a\\nb\\377", 4\)  \[in the child\] +~ hostname \$'"'"'a\\nb\\377'"'"'$'
+  assert_line --partial 'domainname "error:\tx"'
+  assert_line --index -1 'verdict: HELD - the hostname is "a\nb\377" inside the new UTS namespace and still "'"$(hostname)"'" outside'
+}
+
 @test "uts: an empty hostname is refused in one line, before anything is made" {
   run "$UTS" --hostname ''
   assert_failure 2
@@ -151,6 +185,38 @@ setup() {
   assert_output --partial "needs root"
 }
 
+# Exercise 2: the README's two commands, run as the user nobody. Without a uid map nobody is the
+# overflow UID 65534 in the new user namespace and execve leaves sh no capability; -r maps it to
+# root there, and sh keeps CAP_SYS_ADMIN for the UTS namespace that user namespace owns.
+@test "uts exercise 2: as nobody, unshare -U -u cannot set the hostname; unshare -U -r -u can (README en, zh)" {
+  requires root cmd:unshare cmd:setpriv
+  before=$(hostname)
+  for readme in README.md README.zh.md; do
+    mapfile -t cmds < <(sed -n 's/^\$ \(setpriv --reuid=nobody .* unshare -U .*\)$/\1/p' \
+      "$LESSONS/01-uts/$readme")
+    assert_equal "${#cmds[@]}" 2
+    [[ ${cmds[0]} == *"unshare -U -u sh"* ]]
+    [[ ${cmds[1]} == *"unshare -U -r -u sh"* ]]
+    run bash -c "cd /tmp && ${cmds[0]}"
+    assert_line --index 0 65534
+    assert_line --partial "you must be root to change the host name"
+    refute_line lab
+    run bash -c "cd /tmp && ${cmds[1]}"
+    assert_success
+    assert_line --index 0 0
+    assert_line --index 1 --regexp '^ +0 +65534 +1$'
+    assert_line --index 2 lab
+    assert_line --index 3 "$before"
+  done
+  assert_equal "$(hostname)" "$before"
+  # the reason the README gives: no capability after execve without the map, all of them with it
+  as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  run "${as_nobody[@]}" unshare -U -u sh -c 'grep CapEff /proc/self/status'
+  assert_output --regexp '^CapEff:[[:space:]]+0+$'
+  run "${as_nobody[@]}" unshare -U -r -u sh -c 'grep CapEff /proc/self/status'
+  refute_output --regexp '^CapEff:[[:space:]]+0+$'
+}
+
 @test "uts: README transcripts match the real output (English and Chinese)" {
   requires root
   check_transcript "$LESSONS/01-uts/README.md" "$LESSONS/01-uts/README.zh.md"
@@ -160,14 +226,14 @@ setup() {
   requires root
   fifo="$BATS_TEST_TMPDIR/stdin"
   mkfifo "$fifo"
-  "$UTS" --shell --hostname lab-term <"$fifo" >"$BATS_TEST_TMPDIR/out" 2>&1 &
+  "$UTS" --shell --hostname lab-term <"$fifo" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
   lesson=$!
   exec {writer}>"$fifo"  # keeps the shell waiting for input (bats owns fd 3)
-  for _ in $(seq 50); do
-    child=$(pgrep -P "$lesson" || true)
-    [[ -n $child ]] && break
-    sleep 0.1
-  done
+  # shellcheck disable=SC2016  # expanded by the shell inside
+  echo 'echo shell-ready-$(hostname)' >&"$writer"
+  # blocked: the shell inside has run a command and reads its stdin again
+  kp_wait_for "the shell inside ./uts --shell" grep -q '^shell-ready-lab-term$' "$BATS_TEST_TMPDIR/out"
+  child=$(pgrep -P "$lesson")
   [[ -n $child ]]
   ns=$(readlink "/proc/$child/ns/uts")
   kill -TERM "$lesson"
@@ -176,9 +242,84 @@ setup() {
   exec {writer}>&-
   assert_equal "$code" 130
   grep -q "interrupted; everything created so far was removed" "$BATS_TEST_TMPDIR/out"
-  ! kill -0 "$child" 2>/dev/null
+  run kill -0 "$child"
+  assert_failure
   # no process is left in that UTS namespace
   for p in /proc/[0-9]*; do
     [[ $(readlink "$p/ns/uts" 2>/dev/null) != "$ns" ]]
   done
+}
+
+@test "uts: SIGKILL during --shell: the shell dies with it, nothing is left, the next run holds" {
+  requires root
+  kp_before
+  before=$(hostname)
+  mkfifo "$BATS_TEST_TMPDIR/in"
+  exec 8<>"$BATS_TEST_TMPDIR/in"
+  "$UTS" --shell --hostname lab-kill <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+  PID=$!
+  # shellcheck disable=SC2016  # expanded by the shell inside
+  echo 'echo shell-ready-$(hostname)' >&8
+  # blocked: the shell inside reads its stdin, a fifo this test holds open
+  kp_wait_for "the shell inside ./uts --shell" grep -q '^shell-ready-lab-kill$' "$BATS_TEST_TMPDIR/out"
+  mapfile -t inside < <(kp_descendants "$PID")
+  [[ ${#inside[@]} -ge 1 ]]
+  ns=$(readlink "/proc/${inside[0]}/ns/uts")
+  kp_kill "$PID"
+  PID=""
+  exec 8>&-
+  # the shell had PR_SET_PDEATHSIG(SIGKILL): it dies, and the UTS namespace with its last process
+  kp_processes_gone "${inside[@]}"
+  for p in /proc/[0-9]*; do
+    [[ $(readlink "$p/ns/uts" 2>/dev/null) != "$ns" ]]
+  done
+  assert_equal "$(hostname)" "$before"
+  kp_after
+  run "$UTS" --quiet
+  assert_success
+  assert_output --regexp '^verdict: HELD - '
+}
+
+@test "uts demo.sh: SIGKILL while the sh inside unshare -u runs: it dies with the script, the next run holds" {
+  requires root cmd:setpriv cmd:unshare
+  kp_before
+  before=$(hostname)
+  # The blocked point: a hostname on PATH that, asked to set a name (only the sh inside the new
+  # UTS namespace does that), says so and waits on a fifo this test holds open. It is the test's
+  # instrument: the test ends it itself once the rest is checked.
+  mkdir "$BATS_TEST_TMPDIR/bin"
+  mkfifo "$BATS_TEST_TMPDIR/gate"
+  exec 8<>"$BATS_TEST_TMPDIR/gate"
+  cat >"$BATS_TEST_TMPDIR/bin/hostname" <<FAKE
+#!/bin/sh
+if [ \$# -gt 0 ]; then
+  echo "\$\$" >"$BATS_TEST_TMPDIR/blocked"
+  read -r _ <"$BATS_TEST_TMPDIR/gate"
+fi
+exec $(command -v hostname) "\$@"
+FAKE
+  chmod +x "$BATS_TEST_TMPDIR/bin/hostname"
+  PATH="$BATS_TEST_TMPDIR/bin:$PATH" "$LESSONS/01-uts/demo.sh" lab-kill >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- 8>&- &
+  PID=$!
+  kp_wait_for "demo.sh's sh to set the name inside" test -s "$BATS_TEST_TMPDIR/blocked"
+  read -r hostname_pid <"$BATS_TEST_TMPDIR/blocked"
+  ns=$(readlink "/proc/$hostname_pid/ns/uts")
+  [[ $ns != "$(readlink /proc/self/ns/uts)" ]]
+  # the sh that unshare -u became, not the test's own hostname
+  mapfile -t inner < <(kp_descendants "$PID" | grep -vx "$hostname_pid")
+  [[ ${#inner[@]} -ge 1 ]]
+  kp_kill "$PID"
+  PID=""
+  kp_processes_gone "${inner[@]}"
+  kp_kill "$hostname_pid"
+  exec 8>&-
+  # no process is left in that UTS namespace, so it is gone
+  for p in /proc/[0-9]*; do
+    [[ $(readlink "$p/ns/uts" 2>/dev/null) != "$ns" ]]
+  done
+  assert_equal "$(hostname)" "$before"
+  kp_after
+  run "$LESSONS/01-uts/demo.sh" lab-demo
+  assert_success
+  assert_line --index -1 --partial 'verdict: HELD'
 }

@@ -2,6 +2,7 @@
 # Lesson 02 as a user runs it: sh is PID 1 of its own PID namespace, ps inside sees two
 # processes, and the kernel's rules for PID 1 (orphans, zombies, SIGTERM, exit) hold.
 load helpers
+load kill-points
 
 setup() {
   PID_BIN="$LESSONS/02-pid/pid"
@@ -10,6 +11,8 @@ setup() {
 # No process of the lesson's namespaces and no proc mount on the rootfs may outlive a run.
 assert_nothing_left() {
   run grep -c "$ROOTFS/proc" /proc/self/mountinfo
+  assert_output 0
+  run grep -c "$ROOTFS/dev" /proc/self/mountinfo
   assert_output 0
   run pgrep -f '^sleep 1000$'
   assert_failure
@@ -132,6 +135,49 @@ assert_nothing_left() {
   assert_nothing_left
 }
 
+@test "pid --shell: a job in the background works; /dev holds the basic devices, /dev/null is char 1,3" {
+  requires root rootfs
+  # `sleep 1 &` in a non-interactive sh opens /dev/null for the job's stdin: it failed with
+  # "can't open '/dev/null'" while the rootfs's /dev was empty
+  run bash -c "printf '%s\n' 'sleep 1 &' 'echo job-started-\$?' 'wait \$!' 'echo job-ended-\$?' \
+    'stat -c \"%n %F %t,%T %a\" /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty' \
+    'echo written >/dev/null && echo wrote-dev-null' | '$PID_BIN' --shell 2>&1"
+  assert_success
+  refute_output --partial "can't open"
+  assert_line "job-started-0"
+  assert_line "job-ended-0"
+  assert_line "/dev/null character special file 1,3 666"
+  assert_line "/dev/zero character special file 1,5 666"
+  assert_line "/dev/full character special file 1,7 666"
+  assert_line "/dev/random character special file 1,8 666"
+  assert_line "/dev/urandom character special file 1,9 666"
+  assert_line "/dev/tty character special file 5,0 666"
+  assert_line "wrote-dev-null"
+  assert_line --index -1 --regexp '^verdict: HELD - '
+  # the rootfs's own /dev is untouched: the tmpfs was in the child's mount namespace only
+  [[ -z $(ls -A "$ROOTFS/dev") ]]
+  assert_nothing_left
+}
+
+@test "pid --init --shell: the init is PID 1 and the shell you get is PID 2" {
+  requires root rootfs
+  run bash -c "printf 'echo marker-\$\$\nps\n' | '$PID_BIN' --init --shell"
+  assert_success
+  assert_line "marker-2"
+  assert_line --regexp '^ +1 root +.*pid --init --shell$'
+  assert_line --regexp '^ +2 root +/bin/sh$'
+  assert_line --index -1 'verdict: HELD - the shell you left ran as PID 2, under an init at PID 1 of its own PID namespace'
+  assert_nothing_left
+}
+
+@test "pid: an empty --rootfs is refused in one line, before anything is made" {
+  run "$PID_BIN" --rootfs ''
+  assert_failure 2
+  assert_equal "${#lines[@]}" 1
+  assert_output --partial "--rootfs: the path is empty"
+  refute_output --partial "chroot"
+}
+
 @test "pid: a missing rootfs is refused in one line that says make rootfs, before anything is made" {
   run "$PID_BIN" --rootfs /nonexistent/lab-rootfs
   assert_failure 2
@@ -184,4 +230,119 @@ assert_nothing_left() {
 @test "pid: README transcripts match the real output (English and Chinese)" {
   requires root rootfs
   check_transcript "$LESSONS/02-pid/README.md" "$LESSONS/02-pid/README.zh.md"
+}
+
+# Starts PROGRAM ARGS... in the background with its stdin on a fifo held open on fd 8 (bats owns
+# fd 3), and waits until the shell inside has run a command. Sets PID (the lesson).
+start_shell() {
+  mkfifo "$BATS_TEST_TMPDIR/in"
+  exec 8<>"$BATS_TEST_TMPDIR/in"
+  "$@" <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+  PID=$!
+  # shellcheck disable=SC2016  # expanded by the shell inside
+  echo 'sleep 1000 & echo shell-ready-$$' >&8
+  kp_wait_for "the shell inside $*" grep -q '^shell-ready-' "$BATS_TEST_TMPDIR/out"
+}
+
+# After SIGKILL of a lesson blocked in --shell: its namespace's processes die with it (PID 1 had
+# PR_SET_PDEATHSIG), doctor --clean finds nothing of it, and the next run holds.
+kill_shell_and_check() {
+  local inside
+  mapfile -t inside < <(kp_descendants "$PID")
+  # PID 1 of the namespace (the shell, or --init's init), and the sleep started inside
+  [[ ${#inside[@]} -ge 2 ]]
+  kp_kill "$PID"
+  PID=""
+  exec 8>&-
+  kp_processes_gone "${inside[@]}"
+  kp_after
+  assert_nothing_left
+  run "$PID_BIN" --quiet
+  assert_success
+  assert_output --regexp '^verdict: HELD - '
+}
+
+@test "pid: SIGKILL during --shell: PID 1 and its namespace die with it, nothing is left, the next run holds" {
+  requires root rootfs
+  kp_before
+  start_shell "$PID_BIN" --shell  # blocked: sh reads its stdin, a fifo this test holds open
+  grep -q '^shell-ready-1$' "$BATS_TEST_TMPDIR/out"
+  kill_shell_and_check
+}
+
+@test "pid: SIGKILL during --init --shell: the init, the shell and the rest die with it, the next run holds" {
+  requires root rootfs
+  kp_before
+  start_shell "$PID_BIN" --init --shell
+  grep -q '^shell-ready-2$' "$BATS_TEST_TMPDIR/out"
+  kill_shell_and_check
+}
+
+@test "pid demo.sh: SIGKILL while step 2's namespace runs: its unshare and sleep die with it, the next run holds" {
+  requires root rootfs cmd:setpriv
+  kp_before
+  # The blocked point: an awk on PATH that, called for step 2's NSpid (while unshare and its
+  # sleep 1000 run), says so and waits on a fifo this test holds open. It is the test's
+  # instrument: the test ends it itself once the rest is checked.
+  mkdir "$BATS_TEST_TMPDIR/bin"
+  mkfifo "$BATS_TEST_TMPDIR/gate"
+  exec 8<>"$BATS_TEST_TMPDIR/gate"
+  cat >"$BATS_TEST_TMPDIR/bin/awk" <<FAKE
+#!/bin/sh
+case "\$*" in
+  *NSpid*)
+    echo "\$\$" >"$BATS_TEST_TMPDIR/blocked"
+    read -r _ <"$BATS_TEST_TMPDIR/gate" ;;
+esac
+exec $(command -v awk) "\$@"
+FAKE
+  chmod +x "$BATS_TEST_TMPDIR/bin/awk"
+  PATH="$BATS_TEST_TMPDIR/bin:$PATH" "$LESSONS/02-pid/demo.sh" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- 8>&- &
+  PID=$!
+  kp_wait_for "demo.sh to read step 2's NSpid" test -s "$BATS_TEST_TMPDIR/blocked"
+  read -r awk_pid <"$BATS_TEST_TMPDIR/blocked"
+  # step 2's unshare and its sleep 1000 (PID 1 of the new namespace), not the test's own awk
+  mapfile -t inner < <(kp_descendants "$PID" | grep -vx "$awk_pid")
+  run pgrep -f '^sleep 1000$'
+  assert_success
+  kp_kill "$PID"
+  PID=""
+  kp_processes_gone "${inner[@]}"
+  kp_kill "$awk_pid"
+  exec 8>&-
+  kp_after
+  assert_nothing_left
+  run "$LESSONS/02-pid/demo.sh"
+  assert_success
+  assert_line --index -1 --partial 'verdict: HELD'
+}
+
+@test "pid demo.sh: SIGKILL while step 1's PID 1 runs: unshare and the namespace die with it, the next run holds" {
+  requires root rootfs cmd:setpriv
+  kp_before
+  # The blocked point: a copy of the rootfs whose /bin/sh, PID 1 of step 1's namespace, says it
+  # runs and then opens a fifo inside the copy that nobody ever writes to.
+  copy="$BATS_TEST_TMPDIR/rootfs"
+  cp -a "$ROOTFS" "$copy"
+  mkfifo "$copy/gate"
+  rm "$copy/bin/sh"
+  printf '%s\n' '#!/bin/busybox sh' 'echo "$$" >/blocked' 'read -r _ </gate' >"$copy/bin/sh"
+  chmod +x "$copy/bin/sh"
+  LAB_ROOTFS="$copy" "$LESSONS/02-pid/demo.sh" >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+  PID=$!
+  kp_wait_for "step 1's PID 1 to run" test -s "$copy/blocked"
+  [[ $(<"$copy/blocked") == 1 ]]
+  # unshare and its child, PID 1 of the new namespace
+  mapfile -t inner < <(kp_descendants "$PID")
+  [[ ${#inner[@]} -ge 2 ]]
+  kp_kill "$PID"
+  PID=""
+  kp_processes_gone "${inner[@]}"
+  kp_after
+  assert_nothing_left
+  run grep -c "$copy/proc" /proc/self/mountinfo
+  assert_output 0
+  run "$LESSONS/02-pid/demo.sh"
+  assert_success
+  assert_line --index -1 --partial 'verdict: HELD'
 }

@@ -558,7 +558,7 @@ start_shell() {
   run bash -c "echo | '$DEMO' --pause"
   assert_success
   # shellcheck disable=SC2016  # a literal $T in the demo's output
-  assert_line --regexp '^      paused: the child \(PID [0-9]+\) still holds the volume /tmp/lab-demo-volume-[A-Za-z0-9]+ at \$T/data; '
+  assert_line --regexp '^      paused: the child \(PID [0-9]+\) still holds the volume /tmp/lab-demo-volume-[A-Za-z0-9]+ at \$T/data, which findmnt -N [0-9]+ shows from another terminal\. Enter ends the demo\.$'
   assert_line --index -1 --regexp '^verdict: HELD - '
   assert_equal "$(lab_dirs)" "$before"
 }

@@ -10,7 +10,7 @@
 //   parent: uname() again, readlink /proc/{self,CHILD}/ns/uts while the child is still alive
 // Man pages: uts_namespaces(7), clone(2), sethostname(2), uname(2), namespaces(7).
 //
-// Run it:  make && sudo ./uts --hostname lab     (--shell for a shell inside, --help for all)
+// Run it as root (or with sudo):  make && ./uts --hostname lab   (--shell, --help for all)
 // Look for: the name inside is "lab", the name outside is unchanged, and the two ns/uts links
 // have different inode numbers: two namespaces, one kernel.
 
@@ -48,7 +48,9 @@ int child_main(const Options& opt, lab::Channel& channel) noexcept {
     uts::set_hostname_in_child(opt.hostname);
     uts::set_domainname_in_child(opt.domainname);
     channel.send_ok();
-    channel.send(uts::current_hostname() + "\n" + uts::current_domainname());
+    // Each name is a message of its own: a name may hold any byte but NUL, a newline included.
+    channel.send(uts::current_hostname());
+    channel.send(uts::current_domainname());
     std::string go = channel.receive();  // "exit" or "shell" (or "" if the parent died)
     if (go != "shell") return 0;
     channel.close();
@@ -77,7 +79,8 @@ int run(const Options& opt) {
   say.step("uname()", "hostname");
   const std::string outside_before = uts::current_hostname();
   const std::string ns_outside = lab::namespace_link(0, "uts");
-  say.say(fmt::format("the host is called \"{}\" (namespace {})", outside_before, ns_outside));
+  say.say(fmt::format("the host is called {} (namespace {})", uts::c_literal(outside_before),
+                      ns_outside));
 
   const unsigned long flags = CLONE_NEWUTS | SIGCHLD;
   say.step(fmt::format("clone({})", lab::clone_flags_to_string(flags)), "unshare -u");
@@ -91,17 +94,15 @@ int run(const Options& opt) {
   say.say(fmt::format("child {} starts with a copy of the host's names, in namespace {}",
                       child.pid(), ns_inside));
 
-  say.step(fmt::format("sethostname({}, {})  [in the child]", lab::quote(opt.hostname),
+  say.step(fmt::format("sethostname({}, {})  [in the child]", uts::c_literal(opt.hostname),
                        opt.hostname.size()),
-           "hostname " + opt.hostname);
+           "hostname " + uts::shell_word(opt.hostname));
   parent_end.expect_ok("setting the names inside the new UTS namespace");
-  const std::string reported = parent_end.receive();
-  const std::string inside = reported.substr(0, reported.find('\n'));
-  const std::string inside_domain = reported.substr(reported.find('\n') + 1);
-  say.say(
-      fmt::format("setdomainname({}) too: uname() inside now says nodename \"{}\", "
-                  "domainname \"{}\"",
-                  lab::quote(opt.domainname), inside, inside_domain));
+  const std::string inside = parent_end.receive_reply("reading the hostname inside");
+  const std::string inside_domain = parent_end.receive_reply("reading the domain name inside");
+  say.say(fmt::format("setdomainname({}) too: uname() inside now says nodename {}, domainname {}",
+                      uts::c_literal(opt.domainname), uts::c_literal(inside),
+                      uts::c_literal(inside_domain)));
 
   say.step("uname() outside, readlink(\"/proc/{self,CHILD}/ns/uts\")",
            fmt::format("hostname; readlink /proc/$$/ns/uts /proc/{}/ns/uts", child.pid()));
@@ -109,7 +110,8 @@ int run(const Options& opt) {
   // Read again now, while the child is alive and has set its names: the comparison that counts.
   const std::string ns_inside_now = lab::namespace_link(child.pid(), "uts");
   const std::string ns_outside_now = lab::namespace_link(0, "uts");
-  say.say(fmt::format("inside: {}   outside: {} ({})", inside, outside_after,
+  say.say(fmt::format("inside: {}   outside: {} ({})", uts::shell_word(inside),
+                      uts::shell_word(outside_after),
                       outside_after == outside_before ? "unchanged" : "CHANGED"));
   say.say(fmt::format("ns/uts inside: {}   outside: {} ({})", ns_inside_now, ns_outside_now,
                       ns_inside_now != ns_outside_now ? "two namespaces" : "the SAME namespace"));
@@ -117,6 +119,12 @@ int run(const Options& opt) {
   say.fact("requested_hostname", opt.hostname);
   say.fact("inside_hostname", inside);
   say.fact("inside_domainname", inside_domain);
+  // The names exactly, byte for byte, as hex: JSON strings cannot hold bytes that are not UTF-8.
+  say.fact("requested_hostname_hex", uts::hex(opt.hostname));
+  say.fact("inside_hostname_hex", uts::hex(inside));
+  say.fact("requested_domainname", opt.domainname);
+  say.fact("requested_domainname_hex", uts::hex(opt.domainname));
+  say.fact("inside_domainname_hex", uts::hex(inside_domain));
   say.fact("outside_hostname_before", outside_before);
   say.fact("outside_hostname_after", outside_after);
   say.fact("ns_inside", ns_inside_now);
@@ -137,22 +145,20 @@ int run(const Options& opt) {
   // The verdict names every part of the claim that failed, so it never contradicts the facts.
   std::vector<std::string> failed;
   if (inside != opt.hostname)
-    failed.push_back(
-        fmt::format("the hostname inside is \"{}\", not \"{}\"", inside, opt.hostname));
+    failed.push_back(fmt::format("the hostname inside is {}, not {}", uts::c_literal(inside),
+                                 uts::c_literal(opt.hostname)));
   if (inside_domain != opt.domainname)
-    failed.push_back(
-        fmt::format("the domain name inside is \"{}\", not \"{}\"", inside_domain, opt.domainname));
+    failed.push_back(fmt::format("the domain name inside is {}, not {}",
+                                 uts::c_literal(inside_domain), uts::c_literal(opt.domainname)));
   if (outside_after != outside_before)
-    failed.push_back(fmt::format("the hostname outside changed from \"{}\" to \"{}\"",
-                                 outside_before, outside_after));
+    failed.push_back(fmt::format("the hostname outside changed from {} to {}",
+                                 uts::c_literal(outside_before), uts::c_literal(outside_after)));
   if (ns_inside_now == ns_outside_now)
     failed.push_back(fmt::format("the child shares the host's UTS namespace {}", ns_outside_now));
   const bool held = failed.empty();
   std::string what =
-      held ? fmt::format(
-                 "the hostname is \"{}\" inside the new UTS namespace and still \"{}\" "
-                 "outside",
-                 inside, outside_after)
+      held ? fmt::format("the hostname is {} inside the new UTS namespace and still {} outside",
+                         uts::c_literal(inside), uts::c_literal(outside_after))
            : fmt::format("{}", fmt::join(failed, "; "));
   return say.verdict(held, what) ? 0 : 1;
 }

@@ -20,6 +20,16 @@ constexpr size_t kMaxNameBytes = 64;
 // is created: sethostname would fail with EINVAL past 64 bytes, and an empty name is a mistake.
 std::string validate_name(std::string_view name);
 
+// A name may hold any byte but NUL: the kernel checks only the length. These spell one so that
+// it can be read and typed again, for the narration and for error messages:
+//   c_literal("a\nb")  == "\"a\\nb\""    as C writes it in sethostname("a\nb", 3)
+//   shell_word("a\nb") == "$'a\\nb'"      as bash takes it in hostname $'a\nb'; "lab" stays lab
+//   hex("a\n")         == "610a"          every byte, as `xxd -p` prints them
+// Bytes outside printable ASCII become octal escapes (\377), which C and bash both read back.
+std::string c_literal(std::string_view name);
+std::string shell_word(std::string_view name);
+std::string hex(std::string_view bytes);
+
 // uname(2)'s nodename and domainname for the calling process's UTS namespace.
 std::string current_hostname();
 std::string current_domainname();

@@ -9,12 +9,13 @@
 // The calls, in order:
 //   parent: clone(CLONE_NEWNS|CLONE_NEWPID|SIGCHLD)       unshare --pid --mount --fork
 //   child:  mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL) mount --make-rprivate /
-//   child:  mount("proc", ROOTFS/proc, "proc", ...), chroot(ROOTFS)
+//   child:  mount("proc", ROOTFS/proc, "proc", ...), a tmpfs on ROOTFS/dev with mknod'ed
+//           null, zero, full, random, urandom, tty; chroot(ROOTFS)
 //   child:  execve("/bin/sh") - PID 1; the parent types `ps` into it and reads NSpid on the host
 //   then a second namespace whose PID 1 makes an orphan, a zombie, gets SIGTERM, and exits.
 // Man pages: pid_namespaces(7), clone(2), proc(5) (NSpid, State, PPid), wait(2), signal(7).
 //
-// Run it:  make && sudo ./pid          (--init, --shell, --help for all)
+// Run it as root (or with sudo):  make && ./pid   (--init, --shell, --help for all)
 // Look for: ps lists PID 1 and ps only; NSpid shows the host's number and 1 for the same process;
 // the host's mountinfo has no proc on ROOTFS/proc; the orphan's PPid is 1; the zombie stays (or,
 // with --init, is reaped); SIGTERM is ignored (or, with --init, stops the container); nothing of
@@ -106,6 +107,7 @@ int shell_child(const Options& opt, lab::Channel& channel, int stdin_fd, int std
     pid::make_mounts_private_in_child();
     channel.send_ok();
     pid::mount_proc_in_child(opt.rootfs);
+    pid::mount_dev_in_child(opt.rootfs);
     pid::chroot_in_child(opt.rootfs);
     channel.send_ok();
     // Wait until the parent has looked at us from the host and said what it needs to say.
@@ -116,7 +118,19 @@ int shell_child(const Options& opt, lab::Channel& channel, int stdin_fd, int std
       lab::check(::dup2(stdout_fd, 2), "dup2(stderr)");
     }
     // The channel is close-on-exec: the parent sees it close once the exec has happened.
-    pid::exec_in_child({"/bin/sh"}, shell_environment());
+    if (!(opt.init && opt.shell)) pid::exec_in_child({"/bin/sh"}, shell_environment());
+    // `docker run --init -it busybox sh`: the small init stays PID 1, the shell is its child,
+    // PID 2. The init closes its copy of the channel; the shell's copy closes on exec.
+    return pid::run_init(
+        [&]() -> int {
+          try {
+            pid::exec_in_child({"/bin/sh"}, shell_environment());
+          } catch (const std::exception& e) {
+            channel.report_error(e.what());
+          }
+          return 127;
+        },
+        [&] { channel.close(); });
   } catch (const std::exception& e) {
     channel.report_error(e.what());
   }
@@ -205,20 +219,38 @@ std::string show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
 
   say.step(
       "mount(\"proc\", ROOTFS \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL); "
-      "chroot(ROOTFS)  [in the child]",
-      "mount -t proc proc ROOTFS/proc; chroot ROOTFS");
-  parent_end.expect_ok(fmt::format("mounting /proc and chroot into {}", opt.rootfs));
+      "mount(\"tmpfs\", ROOTFS \"/dev\", \"tmpfs\", MS_NOSUID|MS_NOEXEC, \"mode=755,size=64k\"); "
+      "mknod(ROOTFS \"/dev/null\", S_IFCHR|0666, makedev(1, 3)) ...; chroot(ROOTFS)  [in the "
+      "child]",
+      "mount -t proc proc ROOTFS/proc; mount -t tmpfs tmpfs ROOTFS/dev; mknod -m 666 "
+      "ROOTFS/dev/null c 1 3 ...; chroot ROOTFS");
+  parent_end.expect_ok(fmt::format("mounting /proc and /dev and chroot into {}", opt.rootfs));
   say.say(fmt::format("ROOTFS = {}", opt.rootfs));
   say.say("a proc mounted from inside the new PID namespace lists that namespace's processes");
-  // The kernel records the mount under the resolved path, so look for that in the host's table.
-  const std::string proc_path = std::filesystem::canonical(opt.rootfs).string() + "/proc";
-  const bool proc_on_host = lab::find_mount(lab::read_mountinfo(), proc_path) != nullptr;
-  say.say(proc_on_host ? "the host's /proc/self/mountinfo HAS a mount on ROOTFS/proc: it leaked out"
-                       : "the host's /proc/self/mountinfo has no mount on ROOTFS/proc: it stayed "
-                         "in the child's mount namespace");
+  say.say(
+      "the rootfs's /dev is empty: a tmpfs there gets null, zero, full, random, urandom and tty "
+      "(as runc gives every container)");
+  // The kernel records the mounts under the resolved path, so look for that in the host's table.
+  const std::string rootfs_path = std::filesystem::canonical(opt.rootfs).string();
+  const std::string proc_path = rootfs_path + "/proc";
+  const std::string dev_path = rootfs_path + "/dev";
+  const auto host_mounts = lab::read_mountinfo();
+  const bool proc_on_host = lab::find_mount(host_mounts, proc_path) != nullptr;
+  const bool dev_on_host = lab::find_mount(host_mounts, dev_path) != nullptr;
+  say.say(proc_on_host || dev_on_host
+              ? "the host's /proc/self/mountinfo HAS a mount on ROOTFS/proc or ROOTFS/dev: it "
+                "leaked out"
+              : "the host's /proc/self/mountinfo has no mount on ROOTFS/proc or ROOTFS/dev: they "
+                "stayed in the child's mount namespace");
+  say.fact("dev_on_host", dev_on_host);
   say.fact("proc_on_host", proc_on_host);
 
-  say.step("execve(\"/bin/sh\", [\"/bin/sh\"], env)  [in the child]", "/bin/sh");
+  const bool shell_under_init = opt.shell && opt.init;
+  if (shell_under_init)
+    say.step("fork(); execve(\"/bin/sh\", [\"/bin/sh\"], env)  [in the child, now an init]",
+             "docker run --init -it busybox /bin/sh");
+  else
+    say.step("execve(\"/bin/sh\", [\"/bin/sh\"], env)  [in the child]", "/bin/sh");
   // A process keeps its PIDs across execve(), so the host's view can be read just before it.
   const std::string status = pid::read_status(child.pid());
   const std::vector<pid_t> nspid = pid::parse_nspid(status);
@@ -233,7 +265,12 @@ std::string show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
   say.fact("ns_outside", ns_outside);
   say.fact("nspid_held", nspid_ok);
 
-  if (opt.shell) {
+  if (shell_under_init) {
+    say.say(
+        "the child stays PID 1 as a small init (like docker run --init) and runs busybox sh as "
+        "PID 2.");
+    say.say("Try: ps; echo $$; sleep 1000 & kill %1; exit to leave (the init then exits too).");
+  } else if (opt.shell) {
     say.say("you are in busybox sh, PID 1 of the new namespace. Try: ps; echo $$;");
     say.say(
         "sleep 1000 & ps; kill -KILL 1 (nothing happens: the kernel drops even SIGKILL sent to "
@@ -249,6 +286,8 @@ std::string show_shell_as_pid1(const Options& opt, lab::Narrator& say) {
                                  fmt::join(nspid, " "), child.pid()));
   if (proc_on_host)
     failed.push_back(fmt::format("the proc mount on {} showed up on the host", proc_path));
+  if (dev_on_host)
+    failed.push_back(fmt::format("the tmpfs mount on {} showed up on the host", dev_path));
   if (opt.shell) {
     lab::ExitStatus s = child.wait_foreground();
     say.fact("shell_exit", s.shell_code());
@@ -420,8 +459,11 @@ int run(const Options& opt) {
   const std::string part1_failed = show_shell_as_pid1(opt, say);
   const bool part1 = part1_failed.empty();
   if (opt.shell)
-    return say.verdict(part1, part1 ? "the shell you left ran as PID 1 of its own PID namespace"
-                                    : part1_failed)
+    return say.verdict(part1, !part1     ? part1_failed
+                              : opt.init ? "the shell you left ran as PID 2, under an init at "
+                                           "PID 1 of its own PID namespace"
+                                         : "the shell you left ran as PID 1 of its own PID "
+                                           "namespace")
                ? 0
                : 1;
   const bool part2 = show_pid1_duties(opt, say);
@@ -456,12 +498,15 @@ int main(int argc, char** argv) {
   app.add_option("--rootfs", opt.rootfs, "the busybox rootfs to chroot into (made by make rootfs)")
       ->capture_default_str()
       ->check([](const std::string& path) -> std::string {
+        // "" + "/bin/busybox" is the host's own busybox: the check below would pass, and
+        // chroot("") would fail only after the namespaces were made.
+        if (path.empty()) return "the path is empty; give the busybox rootfs, e.g. build/rootfs";
         lab::host::Check c = lab::host::check_rootfs(path);
         return c.status == lab::host::Status::fail ? c.detail + "; " + c.fix : "";
       });
   app.add_flag("--init", opt.init,
-               "run the duties part under a small init at PID 1 that reaps zombies and forwards "
-               "SIGTERM (like docker run --init / tini)");
+               "run the duties part (with --shell: the shell) under a small init at PID 1 that "
+               "reaps zombies and forwards SIGTERM (like docker run --init / tini)");
   app.add_flag("--shell", opt.shell,
                "leave you in busybox sh as PID 1 of the new namespace (try ps, echo $$)");
   lab::add_output_options(app, opt.output);

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,6 +89,21 @@ void make_mounts_private_in_child() { lab::mount_fs(nullptr, "/", nullptr, MS_RE
 
 void mount_proc_in_child(const std::string& rootfs) {
   lab::mount_fs("proc", rootfs + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}
+
+void mount_dev_in_child(const std::string& rootfs) {
+  const std::string dev = rootfs + "/dev";
+  lab::mount_fs("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k");
+  for (const DeviceNode& node : kDeviceNodes) {
+    const std::string path = fmt::format("{}/{}", dev, node.name);
+    lab::check(::mknod(path.c_str(), S_IFCHR | 0666, makedev(node.major, node.minor)), [&] {
+      return fmt::format("mknod({}, S_IFCHR|0666, makedev({}, {}))", lab::quote(path), node.major,
+                         node.minor);
+    });
+    // mknod applies the umask (0022 makes 0644); every process must be able to write /dev/null.
+    lab::check(::chmod(path.c_str(), 0666),
+               [&] { return fmt::format("chmod({}, 0666)", lab::quote(path)); });
+  }
 }
 
 void chroot_in_child(const std::string& rootfs) {

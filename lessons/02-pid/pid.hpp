@@ -52,6 +52,19 @@ void make_mounts_private_in_child();
 // In the child: a fresh proc filesystem on ROOTFS/proc. Mounted from inside the new PID
 // namespace, it shows that namespace's processes and numbers.
 void mount_proc_in_child(const std::string& rootfs);
+// The device nodes every container gets (runc's default set, without the ptys): name, major, minor.
+struct DeviceNode {
+  const char* name;
+  unsigned int major, minor;
+};
+inline constexpr DeviceNode kDeviceNodes[] = {
+    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+};
+// In the child: a fresh tmpfs on ROOTFS/dev holding kDeviceNodes, made with mknod(2), mode 0666,
+// as runc does. The busybox rootfs's own /dev is empty, and a shell needs /dev/null at least
+// (`sleep 1000 &` opens it for the job's stdin).
+void mount_dev_in_child(const std::string& rootfs);
 // In the child: chroot(ROOTFS) and chdir("/"), so /bin/sh and /proc are the rootfs's.
 void chroot_in_child(const std::string& rootfs);
 // Sets SIGINT, SIGTERM, SIGHUP and SIGQUIT back to SIG_DFL (clone copies the parent's handlers)

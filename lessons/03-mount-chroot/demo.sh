@@ -97,7 +97,7 @@ echo "      host mounts at \$T/data: $leaked   file in the volume: \"$content\""
 
 expected=$(cd "$T" && printf '%s ' *)
 if ((pause)); then
-  echo "      paused: the child (PID $inner) still holds the volume $VOL at \$T/data; look from another terminal: findmnt -N $inner. Enter ends the demo."
+  echo "      paused: the child (PID $inner) still holds the volume $VOL at \$T/data, which findmnt -N $inner shows from another terminal. Enter ends the demo."
   read -r _ || true
 fi
 if [[ "${inside[*]} " == "$expected" && $leaked -eq 0 && $content == "written inside the container" ]]; then

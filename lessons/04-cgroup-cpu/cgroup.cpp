@@ -75,7 +75,10 @@ CpuController find_cpu_controller(const lab::host::CgroupLayout& layout) {
 }
 
 CpuFiles files_for(Version v) {
-  if (v == Version::v1) return {"cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares", "tasks"};
+  // Both versions move a process through cgroup.procs: every thread of it. v1's `tasks` (the
+  // notes' file) takes a thread ID and moves that one thread only.
+  if (v == Version::v1)
+    return {"cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares", "cgroup.procs"};
   return {"cpu.max", "cpu.max", "cpu.weight", "cgroup.procs"};
 }
 

@@ -10,7 +10,7 @@
 //
 // The same idea sits behind different files in v1 and v2, so every function takes the Version.
 // Functions that touch a running process say which side does it: the loop never cooperates, the
-// parent moves it (echo PID > tasks). See cgroups(7), sched(7), and the kernel's
+// parent moves it (echo PID > cgroup.procs). See cgroups(7), sched(7), and the kernel's
 // Documentation/scheduler/sched-bwc.rst and Documentation/admin-guide/cgroup-v2.rst.
 #pragma once
 
@@ -42,7 +42,10 @@ struct CpuFiles {
   std::string_view quota;   // cpu.cfs_quota_us | cpu.max
   std::string_view period;  // cpu.cfs_period_us | cpu.max
   std::string_view weight;  // cpu.shares | cpu.weight
-  std::string_view procs;   // tasks | cgroup.procs  (where a PID is written to move it)
+  // Where a PID is written to move a process: cgroup.procs in both versions, which moves all of
+  // its threads. (v1 also has `tasks`, as in the notes: a thread ID written there moves that one
+  // thread, so a three-thread process would leave two threads behind.)
+  std::string_view procs;
 };
 CpuFiles files_for(Version v);
 
@@ -102,7 +105,7 @@ CpuStat parse_cpu_stat(std::string_view text, Version v);
 CpuStat read_cpu_stat(const std::string& dir, Version v);
 
 // --- processes -----------------------------------------------------------------------------------
-// echo PID > DIR/tasks (v1) or DIR/cgroup.procs (v2), done by the parent.
+// echo PID > DIR/cgroup.procs, done by the parent: the whole process, every thread.
 void move_process_from_parent(const std::string& dir, Version v, pid_t pid);
 // Which cgroup of this hierarchy /proc/PID/cgroup names: "/lab-cpu-42". Pure on the file's text:
 // v1 lines look like "4:cpu,cpuacct:/lab-cpu-42", v2's like "0::/lab-cpu-42". "" if absent.

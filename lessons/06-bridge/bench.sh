@@ -2,13 +2,13 @@
 # The cost of each step of lesson 06, as markdown table rows (median of N runs):
 #   | bridge: create bridge | 4.8 ms |
 # Each run happens in a throwaway network namespace (unshare -n), so the host is never touched.
-#   sudo ./bench.sh [N]        (default 5; tests/bench.sh calls every lesson's bench.sh)
+#   ./bench.sh [N]        as root (default 5; tests/bench.sh calls every lesson's bench.sh)
 set -euo pipefail
 
 runs=${1-5}
 here=$(cd "$(dirname "$0")" && pwd)
 if [[ $(id -u) -ne 0 ]]; then
-  echo "bench.sh: the lesson needs root; run: sudo ./bench.sh" >&2
+  echo "bench.sh: the lesson needs root; run it as root: ./bench.sh" >&2
   exit 1
 fi
 if ! [[ $runs =~ ^[1-9][0-9]*$ ]]; then

@@ -1,8 +1,12 @@
 #include "firewall.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <sstream>
 
 #include "error.hpp"
@@ -44,8 +48,13 @@ lab::ExitStatus run_iptables(const std::vector<std::string>& args, std::string* 
 }  // namespace
 
 std::vector<std::string> iptables_args(const Rule& rule, bool add) {
-  std::vector<std::string> out = {"-t", rule.table, add ? (rule.insert_first ? "-I" : "-A") : "-D",
-                                  rule.chain};
+  std::vector<std::string> out = {"-t", rule.table};
+  if (!add)
+    out.insert(out.end(), {"-D", rule.chain});
+  else if (rule.position > 0)
+    out.insert(out.end(), {"-I", rule.chain, std::to_string(rule.position)});
+  else
+    out.insert(out.end(), {"-A", rule.chain});
   auto spec = with_comment(rule.spec);
   out.insert(out.end(), spec.begin(), spec.end());
   return out;
@@ -55,20 +64,99 @@ std::string rule_as_listed(const Rule& rule) {
   return fmt::format("-A {} {}", rule.chain, join_argv(with_comment(rule.spec)));
 }
 
-Rule masquerade_rule(const std::string& subnet, const std::string& bridge) {
-  return {"nat", "POSTROUTING", {"-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"}, false};
+std::vector<Chain> docker_chains() {
+  return {{"filter", kDockerChain}, {"filter", kDockerUserChain}, {"nat", kDockerChain}};
 }
 
-Rule forward_rule(const std::string& subnet, bool to_subnet) {
-  return {"filter", "FORWARD", {to_subnet ? "-d" : "-s", subnet, "-j", "ACCEPT"}, true};
+// Docker's own words for these, as `iptables -S` shows them on a host with docker0:
+//   -A FORWARD -j DOCKER-USER
+//   -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+//   -A FORWARD -o docker0 -j DOCKER
+//   -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+//   -A FORWARD -i docker0 -o docker0 -j ACCEPT
+//   -A DOCKER ! -i docker0 -o docker0 -j DROP
+//   -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+//   -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+//   -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+// (Docker also has DOCKER-ISOLATION chains, which keep two Docker bridges apart; with one bridge
+// they have nothing to do.) The FORWARD rules go first in the chain, as Docker puts them: a
+// firewall's own REJECT at the end of FORWARD would otherwise be seen before them.
+std::vector<Rule> bridge_network_rules(const std::string& subnet, const std::string& bridge) {
+  const std::string user = kDockerUserChain, docker = kDockerChain;
+  return {
+      {"filter", user, {"-j", "RETURN"}, 0},
+      {"filter", "FORWARD", {"-j", user}, 1},
+      {"filter",
+       "FORWARD",
+       {"-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"},
+       2},
+      {"filter", "FORWARD", {"-o", bridge, "-j", docker}, 3},
+      {"filter", "FORWARD", {"-i", bridge, "!", "-o", bridge, "-j", "ACCEPT"}, 4},
+      {"filter", "FORWARD", {"-i", bridge, "-o", bridge, "-j", "ACCEPT"}, 5},
+      isolation_rule(bridge),
+      {"nat", "PREROUTING", {"-m", "addrtype", "--dst-type", "LOCAL", "-j", docker}, 0},
+      {"nat",
+       "OUTPUT",
+       {"!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", docker},
+       0},
+      {"nat", "POSTROUTING", {"-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"}, 0},
+  };
 }
 
-Rule port_mapping_rule(int host_port, const std::string& container_address, int container_port) {
-  return {"nat",
-          "PREROUTING",
-          {"-p", "tcp", "-m", "tcp", "--dport", std::to_string(host_port), "-j", "DNAT",
-           "--to-destination", fmt::format("{}:{}", container_address, container_port)},
-          false};
+Rule isolation_rule(const std::string& bridge) {
+  return {"filter", kDockerChain, {"!", "-i", bridge, "-o", bridge, "-j", "DROP"}, 0};
+}
+
+std::vector<std::string> listed_order(const std::vector<Rule>& rules, const std::string& table,
+                                      const std::string& chain) {
+  std::vector<std::string> out;
+  for (const auto& r : rules) {
+    if (r.table != table || r.chain != chain) continue;
+    auto at = r.position > 0 && static_cast<size_t>(r.position) <= out.size()
+                  ? out.begin() + (r.position - 1)
+                  : out.end();
+    out.insert(at, rule_as_listed(r));
+  }
+  return out;
+}
+
+// Docker's, for `docker run -p 8080:80` of a container at 172.17.0.2:
+//   -t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+//   -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT
+std::vector<Rule> published_port_rules(const std::string& bridge, int host_port,
+                                       const std::string& container_address, int container_port) {
+  return {
+      {"nat",
+       kDockerChain,
+       {"!", "-i", bridge, "-p", "tcp", "-m", "tcp", "--dport", std::to_string(host_port), "-j",
+        "DNAT", "--to-destination", fmt::format("{}:{}", container_address, container_port)},
+       0},
+      {"filter",
+       kDockerChain,
+       {"-d", container_address + "/32", "!", "-i", bridge, "-o", bridge, "-p", "tcp", "-m", "tcp",
+        "--dport", std::to_string(container_port), "-j", "ACCEPT"},
+       1},
+  };
+}
+
+IptablesChain::IptablesChain(Chain chain) : chain_(std::move(chain)) {
+  std::vector<std::string> args = {"-t", chain_.table, "-N", chain_.name};
+  std::string output;
+  lab::ExitStatus s = run_iptables(args, &output);
+  if (!s.ok())
+    throw lab::UserError(
+        fmt::format("iptables {} {}: {}", join_argv(args), s.describe(), lab::trim(output)));
+  active_ = true;
+}
+
+void IptablesChain::remove() noexcept {
+  if (!active_) return;
+  active_ = false;
+  try {
+    run_iptables({"-t", chain_.table, "-F", chain_.name}, nullptr);
+    run_iptables({"-t", chain_.table, "-X", chain_.name}, nullptr);
+  } catch (...) {
+  }
 }
 
 IptablesRule::IptablesRule(Rule rule) : rule_(std::move(rule)) {
@@ -76,7 +164,7 @@ IptablesRule::IptablesRule(Rule rule) : rule_(std::move(rule)) {
   lab::ExitStatus s = run_iptables(iptables_args(rule_, true), &output);
   if (!s.ok()) {
     throw lab::UserError(fmt::format("iptables {} {}: {}", join_argv(iptables_args(rule_, true)),
-                                     s.describe(), trim(output)));
+                                     s.describe(), lab::trim(output)));
   }
   active_ = true;
 }
@@ -95,26 +183,101 @@ std::vector<std::string> listed_lab_rules(const std::string& table) {
   lab::ExitStatus s = run_iptables({"-t", table, "-S"}, &output);
   if (!s.ok())
     throw lab::UserError(fmt::format("iptables -t {} -S {}: {}", table, s.describe(), output));
+  const std::string comment = fmt::format("--comment {}", kRuleComment);
   std::vector<std::string> out;
   std::istringstream in(output);
   std::string line;
   while (std::getline(in, line))
-    if (line.find(kRuleComment) != std::string::npos) out.push_back(line);
+    if (line.find(comment) != std::string::npos || line.starts_with("-N LAB-")) out.push_back(line);
   return out;
 }
 
-Sysctl::Sysctl(std::string path, const std::string& value) : path_("/proc/sys/" + std::move(path)) {
-  old_ = trim(lab::read_file(path_));
-  lab::write_file(path_, value);
+long long rule_packets(const Rule& rule) {
+  std::string output;
+  lab::ExitStatus s = run_iptables({"-t", rule.table, "-S", rule.chain, "-v"}, &output);
+  if (!s.ok())
+    throw lab::UserError(fmt::format("iptables -t {} -S {} -v {}: {}", rule.table, rule.chain,
+                                     s.describe(), lab::trim(output)));
+  const std::string want = rule_as_listed(rule);
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line)) {
+    // "-A CHAIN ... -c 3 180 -j DROP": take the counters out, then compare.
+    size_t at = line.find(" -c ");
+    if (at == std::string::npos) continue;
+    std::istringstream counters(line.substr(at + 4));
+    long long packets = 0, bytes = 0;
+    if (!(counters >> packets >> bytes)) continue;
+    std::string rest;
+    std::getline(counters, rest);
+    if (line.substr(0, at) + rest == want) return packets;
+  }
+  return -1;
+}
+
+// --- sysctls -------------------------------------------------------------------------------------
+
+std::string saved_sysctl_path(const std::string& key) {
+  struct stat st {};
+  lab::check(::stat("/proc/self/ns/net", &st), "stat(\"/proc/self/ns/net\")");
+  return fmt::format("/run/lab/sysctl/{}/{}", st.st_ino, key);
+}
+
+namespace {
+
+// net.ipv4.ip_forward -> /proc/sys/net/ipv4/ip_forward, as sysctl(8) maps them.
+std::string proc_sys_path(std::string key) {
+  std::replace(key.begin(), key.end(), '.', '/');
+  return "/proc/sys/" + key;
+}
+
+std::string parent_dir(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+}  // namespace
+
+Sysctl::Sysctl(std::string key, const std::string& value) : saved_(saved_sysctl_path(key)) {
+  const std::string proc = proc_sys_path(key);
+  if (::access(saved_.c_str(), F_OK) == 0)
+    throw lab::UserError(fmt::format(
+        "{} holds the {} of an earlier run that did not finish; put it back with: doctor/doctor "
+        "--clean",
+        saved_, key));
+  old_ = lab::trim(lab::read_file(proc));
+  // mkdir -p /run/lab/sysctl/INODE (each level may exist already)
+  const std::string dir = parent_dir(saved_);
+  for (size_t at = std::string("/run/").size(); at != std::string::npos;) {
+    at = dir.find('/', at + 1);
+    std::string level = dir.substr(0, at);
+    if (::mkdir(level.c_str(), 0755) != 0 && errno != EEXIST)
+      lab::check(-1, [&] { return fmt::format("mkdir(\"{}\", 0755)", level); });
+  }
+  {
+    lab::UniqueFd f = lab::open_fd(saved_, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    std::string line = old_ + "\n";
+    lab::check(::write(f.get(), line.data(), line.size()),
+               [&] { return fmt::format("write(\"{}\")", saved_); });
+  }
+  key_ = std::move(key);
+  try {
+    lab::write_file(proc, value);
+  } catch (...) {
+    restore();
+    throw;
+  }
 }
 
 void Sysctl::restore() noexcept {
-  if (path_.empty()) return;
+  if (key_.empty()) return;
   try {
-    lab::write_file(path_, old_);
+    lab::write_file(proc_sys_path(key_), old_);
+    // The saved value has done its job; the directories go too once empty.
+    ::unlink(saved_.c_str());
+    std::string dir = parent_dir(saved_);
+    while (dir.size() > std::string("/run").size() && ::rmdir(dir.c_str()) == 0)
+      dir = parent_dir(dir);
   } catch (...) {
   }
-  path_.clear();
+  key_.clear();
 }
 
 }  // namespace net

@@ -4,8 +4,11 @@
 // virtual switch) holds the gateway address of a private subnet; each container is a process in
 // its own network namespace whose eth0 is one end of a veth pair, the other end plugged into the
 // bridge. The containers reach each other and the gateway; MASQUERADE makes their connections to
-// "the internet" leave from the host's address; DNAT publishes a container port (-p 8080:80).
-// The other network modes are just other namespace choices: none, host, container.
+// "the internet" leave from the host's address; DNAT publishes a container port (-p 8080:80),
+// for connections to the host's own addresses only (from outside, and from the host itself);
+// a port that is not published stays unreachable from outside. The rules are Docker's, in chains
+// called LAB-DOCKER and LAB-DOCKER-USER. The other network modes are just other namespace
+// choices: none, host, container.
 //
 // The calls, in order (all over rtnetlink with libnl, never by running `ip`):
 // clang-format off
@@ -15,18 +18,22 @@
 //   parent: rtnl_link_add(type veth)           + IFLA_MASTER, up    ip link add ... type veth
 //   parent: rtnl_link_change(IFLA_NET_NS_PID)  peer into the child  ip link set X netns PID
 //   child:  rename to eth0, address, up, default route via the bridge
-//   parent: busybox ping in each namespace (setns), iptables -t nat MASQUERADE / DNAT
+//   parent: busybox ping in each namespace (setns)
+//   parent: ip_forward=1 (old value saved in /run/lab/sysctl), iptables -N LAB-DOCKER, FORWARD,
+//           nat PREROUTING/OUTPUT --dst-type LOCAL, MASQUERADE, DNAT + ACCEPT of the port
 // clang-format on
 // Man pages: network_namespaces(7), veth(4), rtnetlink(7), ip-link(8), bridge(8), iptables(8),
-// iptables-extensions(8) (MASQUERADE, DNAT), setns(2).
+// iptables-extensions(8) (MASQUERADE, DNAT, addrtype, conntrack), setns(2).
 //
-// Run it:  make && sudo ./bridge         (--mode none|host|container|bridge, --keep, --help)
-// Look for: the bridge's ports, four pings that got replies, "you came from 198.51.100.1" (the
-// host's address, not the container's), the page served through port 8080, and each mode's view.
+// Run it:  make && ./bridge (as root)  (--mode none|host|container|bridge, --keep, --shell, --help)
+// Look for: the bridge's ports, four pings that got replies, the rules iptables -S lists, "you
+// came from 198.51.100.1" (the host's address, not the container's), the page served through
+// port 8080 to the outside and to the host, lab-c2's unpublished port dropped, each mode's view.
 
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,9 +55,7 @@
 
 namespace {
 
-// "The internet" of the experiment: TEST-NET-2 (RFC 5737), reserved for documentation, so it
-// never clashes with a real network.
-constexpr const char* kOutsideSubnet = "198.51.100.0/24";
+using net::kOutsideSubnet;  // "the internet": 198.51.100.0/24
 constexpr int kOutsidePort = 9000;
 constexpr int kHostPort = 8080;
 constexpr int kContainerPort = 80;
@@ -60,6 +65,7 @@ struct Options {
   std::string subnet{lab::ipv4::kLabSubnet};
   std::string mode = "all";
   bool keep = false;
+  bool shell = false;
   lab::OutputOptions output;
 };
 
@@ -76,22 +82,38 @@ struct ChildPlan {
   std::string gateway;    // "" for no default route
 };
 
-// Waits for its veth end, makes it eth0, reports what it sees; then serves requests from the
-// parent ("serve": one HTTP request on kOutsidePort) until told to exit or the parent goes.
+// Waits for its veth end, makes it eth0, reports what it sees; then does what the parent asks
+// until told to exit or the parent goes:
+//   "serve PORT"                 answer one HTTP request on PORT with the address it came from
+//   "route add|del CIDR GATEWAY" ip route add|del CIDR via GATEWAY dev eth0
 int container_main(const ChildPlan& plan, lab::Channel& channel) noexcept {
   try {
     lab::check(::sethostname(plan.hostname.data(), plan.hostname.size()),
                [&] { return fmt::format("sethostname(\"{}\")", plan.hostname); });
     for (;;) {
       std::string msg = channel.receive();
+      std::vector<std::string> words;
+      for (size_t at = 0; at < msg.size();) {
+        size_t end = std::min(msg.find(' ', at), msg.size());
+        words.push_back(msg.substr(at, end - at));
+        at = end + 1;
+      }
       if (msg == "configure") {
         net::configure_eth0_in_child(plan.temp_name, plan.cidr, plan.gateway);
         channel.send_ok();
         channel.send(net::encode(net::current_view()));
-      } else if (msg == "serve") {
+      } else if (words.size() == 2 && words[0] == "serve") {
         std::string from =
-            net::serve_one_request_in_child(kOutsidePort, 5000, [&] { channel.send_ok(); });
+            net::serve_one_request_in_child(std::stoi(words[1]), 5000, [&] { channel.send_ok(); });
         channel.send(from);
+      } else if (words.size() == 4 && words[0] == "route") {
+        net::Netlink nl;  // opened here: it talks to this child's namespace
+        int eth0 = net::find_link(nl, "eth0");
+        if (words[1] == "add")
+          net::add_route(nl, eth0, "eth0", words[2], words[3]);
+        else
+          net::delete_route(nl, eth0, "eth0", words[2], words[3]);
+        channel.send_ok();
       } else {
         return 0;  // "exit", or the parent closed its end
       }
@@ -177,11 +199,44 @@ std::vector<std::string> wget(const std::string& url) {
   return busybox({"wget", "-q", "-O", "-", url});
 }
 
+// What an earlier run that could not clean up (SIGKILL, a power cut, or --keep) left here under
+// the lesson's names: the links this run would make, rules with the lab-bridge comment, LAB-
+// chains, a saved ip_forward. Such a run would fail half-way, so it is refused up front.
+std::vector<std::string> leftovers(net::Netlink& nl, const std::string& bridge,
+                                   bool with_iptables) {
+  std::vector<std::string> found;
+  if (net::find_link(nl, bridge)) found.push_back(fmt::format("a link called {}", bridge));
+  for (const char* name :
+       {"lab-veth1", "lab-veth1c", "lab-veth2", "lab-veth2c", "lab-out", "lab-outc"})
+    if (name != bridge && net::find_link(nl, name))
+      found.push_back(fmt::format("a link called {}", name));
+  if (with_iptables) {
+    size_t rules = 0;
+    for (const char* table : {"filter", "nat"}) {
+      for (const auto& line : net::listed_lab_rules(table)) {
+        if (line.starts_with("-N "))
+          found.push_back(fmt::format("the {} chain {}", table, line.substr(3)));
+        else
+          ++rules;
+      }
+    }
+    if (rules)
+      found.push_back(fmt::format("{} iptables rule(s) marked {}", rules, net::kRuleComment));
+  }
+  for (const char* name : {"lab-c1", "lab-c2", "lab-outside"})
+    if (::access(fmt::format("/run/netns/{}", name).c_str(), F_OK) == 0)
+      found.push_back(fmt::format("the pinned namespace /run/netns/{}", name));
+  std::string saved = net::saved_sysctl_path("net.ipv4.ip_forward");
+  if (::access(saved.c_str(), F_OK) == 0)
+    found.push_back(fmt::format("the saved ip_forward {}", saved));
+  return found;
+}
+
 int steps_for(const std::string& mode) {
   if (mode == "none" || mode == "host") return 1;
   if (mode == "container") return 7;
-  if (mode == "bridge") return 13;
-  return 16;  // all
+  if (mode == "bridge") return 16;
+  return 19;  // all
 }
 
 int run(const Options& opt) {
@@ -219,12 +274,20 @@ int run(const Options& opt) {
   std::vector<Container> containers;
   std::optional<Container> world;
   std::optional<net::Sysctl> ip_forward;
+  std::vector<net::IptablesChain> chains;
   std::vector<net::IptablesRule> rules;
-  lab::Child httpd;
+  lab::Child httpd, httpd2;
   std::optional<lab::TempDir> www;
 
   if (need_bridge) {
-    // Checked before anything is made or narrated: a clash is bad input, not a failed step.
+    // Checked before anything is made or narrated: leftovers and clashes are the host's state,
+    // not a failed step. Leftovers first: a stale lab0 also shows up as a route.
+    std::vector<std::string> left = leftovers(nl, opt.bridge, need_nat);
+    if (!left.empty())
+      throw lab::UserError(fmt::format(
+          "an earlier run (killed, or --keep) left {} here; remove what the lessons left with: "
+          "doctor/doctor --clean",
+          fmt::join(left, ", ")));
     std::vector<net::Cidr> routes = net::main_table_routes(nl);
     for (const net::Cidr& ours : {subnet, outside}) {
       if (auto clash = net::find_clash(ours, routes))
@@ -232,15 +295,6 @@ int run(const Options& opt) {
             "the subnet {} overlaps the route {} on this host; choose another with --subnet",
             net::to_string(ours), net::to_string(*clash)));
     }
-    if (net::overlaps(subnet, outside))
-      throw lab::UserError(
-          fmt::format("--subnet {} overlaps the lesson's \"internet\" {}; choose another",
-                      opt.subnet, kOutsideSubnet));
-    if (net::find_link(nl, opt.bridge))
-      throw lab::UserError(
-          fmt::format("a link called {} exists already (an earlier --keep?); remove it "
-                      "with: sudo ip link del {}, or choose another with --bridge",
-                      opt.bridge, opt.bridge));
     say.heading(fmt::format("bridge network {} on {}", opt.subnet, opt.bridge));
     // ---- 1. the subnet must be free ----
     step("rtnl_route_alloc_cache(AF_INET)", "ip -4 route");
@@ -373,7 +427,7 @@ int run(const Options& opt) {
     say.fact("pings", jpings);
 
     // ---- 9. "the internet": another namespace, joined to the host by its own veth ----
-    say.heading("NAT: MASQUERADE out, DNAT in (-p 8080:80)");
+    say.heading("Docker's rules: MASQUERADE out, DNAT in (-p 8080:80), nothing unpublished in");
     const std::string host_outside = net::to_string(net::host_address(outside, 1));
     const std::string world_address = net::to_string(net::host_address(outside, 2));
     step("clone(CLONE_NEWNET|CLONE_NEWUTS), rtnl_link_add(\"lab-out\", type veth)",
@@ -401,38 +455,62 @@ int run(const Options& opt) {
                          {"interfaces", world->view.interfaces},
                          {"addresses", world->view.addresses}});
 
-    // ---- 10. forwarding and the rules ----
-    step("write(\"/proc/sys/net/ipv4/ip_forward\", \"1\"), iptables -t nat -A ...",
-         "sysctl -w net.ipv4.ip_forward=1; iptables -t nat -A POSTROUTING ...");
-    ip_forward.emplace("net/ipv4/ip_forward", "1");
+    // ---- 10. forwarding and Docker's rules ----
+    step("write(\"/proc/sys/net/ipv4/ip_forward\", \"1\"), iptables -N LAB-DOCKER, -A/-I ...",
+         "sysctl -w net.ipv4.ip_forward=1; iptables -N LAB-DOCKER; iptables -I FORWARD ...");
+    ip_forward.emplace("net.ipv4.ip_forward", "1");
     say.fact("ip_forward_before", ip_forward->old_value());
-    rules.emplace_back(net::forward_rule(opt.subnet, false));
-    rules.emplace_back(net::forward_rule(opt.subnet, true));
-    rules.emplace_back(net::masquerade_rule(opt.subnet, opt.bridge));
-    rules.emplace_back(net::port_mapping_rule(kHostPort, containers[0].address, kContainerPort));
-    std::vector<std::string> listed = net::listed_lab_rules("nat");
-    for (const auto& l : net::listed_lab_rules("filter")) listed.push_back(l);
-    say.say(
-        fmt::format("ip_forward {} -> 1 (in this network namespace only); iptables -S now lists:",
-                    ip_forward->old_value()));
-    for (const auto& l : listed) say.say("  " + l);
-    expect(listed.size() == rules.size(), "iptables -S does not list the rules that were added");
-    for (const auto& r : rules) {
-      std::string want = net::rule_as_listed(r.rule());
-      expect(std::count(listed.begin(), listed.end(), want) == 1,
-             fmt::format("iptables -S does not list \"{}\"", want));
+    say.fact("ip_forward_saved", ip_forward->saved_path());
+    for (const net::Chain& c : net::docker_chains()) chains.emplace_back(c);
+    for (net::Rule& r : net::bridge_network_rules(opt.subnet, opt.bridge))
+      rules.emplace_back(std::move(r));
+    for (net::Rule& r :
+         net::published_port_rules(opt.bridge, kHostPort, containers[0].address, kContainerPort))
+      rules.emplace_back(std::move(r));
+    say.say(fmt::format(
+        "ip_forward {} -> 1 (in this network namespace only; the old value is kept in {} until "
+        "it is put back); iptables -S now lists:",
+        ip_forward->old_value(), ip_forward->saved_path()));
+    std::vector<net::Rule> added;
+    for (const auto& r : rules) added.push_back(r.rule());
+    nlohmann::json jlisted = nlohmann::json::object();
+    for (const std::string table : {"filter", "nat"}) {
+      std::vector<std::string> listed = net::listed_lab_rules(table);
+      say.say(fmt::format("  -t {}", table));
+      for (const auto& l : listed) say.say("    " + l);
+      jlisted[table] = listed;
+      // Each chain made once, each rule listed once, and in each chain in the order intended:
+      // LAB-DOCKER-USER first in FORWARD, the published port's ACCEPT before LAB-DOCKER's DROP.
+      for (const auto& c : chains)
+        if (c.chain().table == table)
+          expect(
+              std::count(listed.begin(), listed.end(), "-N " + c.chain().name) == 1,
+              fmt::format("iptables -t {} -S does not list the chain {}", table, c.chain().name));
+      std::vector<std::string> chain_names;
+      for (const auto& r : added)
+        if (r.table == table &&
+            std::find(chain_names.begin(), chain_names.end(), r.chain) == chain_names.end())
+          chain_names.push_back(r.chain);
+      for (const auto& chain : chain_names) {
+        std::vector<std::string> got;
+        for (const auto& l : listed)
+          if (l.starts_with("-A " + chain + " ")) got.push_back(l);
+        auto want = net::listed_order(added, table, chain);
+        expect(got == want, fmt::format("iptables -t {} -S {} does not list \"{}\"", table, chain,
+                                        fmt::join(want, "\", \"")));
+      }
     }
-    say.fact("iptables_rules", listed);
+    say.fact("iptables_rules", jlisted);
 
     // ---- 11. MASQUERADE: the container's connection leaves from the host's address ----
     std::string url = fmt::format("http://{}:{}/", world_address, kOutsidePort);
     step(fmt::format("[in lab-c1] busybox wget {}", url),
          fmt::format("nsenter -t {} -n wget -qO- {}", containers[0].child.pid(), url));
-    world->channel->send("serve");
+    world->channel->send(fmt::format("serve {}", kOutsidePort));
     world->channel->expect_ok("starting the server in lab-outside");
     auto fetched = net::run_in_netns(containers[0].child.pid(), wget(url));
     std::string seen_from = world->channel->receive_reply("server in lab-outside");
-    say.say(fmt::format("the server answered: \"{}\"", net::trim(fetched.output)));
+    say.say(fmt::format("the server answered: \"{}\"", lab::trim(fetched.output)));
     bool masq =
         expect(seen_from == host_outside,
                fmt::format("the server saw {} instead of the host's {}", seen_from, host_outside));
@@ -450,12 +528,12 @@ int run(const Options& opt) {
     // ---- 12. port mapping: outside -> host:8080 -> lab-c1:80 ----
     std::string page = fmt::format("hello from {} ({}:{})", containers[0].plan.hostname,
                                    containers[0].address, kContainerPort);
+    std::string page2 = fmt::format("hello from {} ({}:{})", containers[1].plan.hostname,
+                                    containers[1].address, kContainerPort);
     www.emplace("/tmp/lab-bridge-www-");
-    {
-      lab::UniqueFd f =
-          lab::open_fd(www->path() + "/index.html", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-      std::string body = page + "\n";
-      lab::check(::write(f.get(), body.data(), body.size()), "write(index.html)");
+    for (const auto& [dir, body] : {std::pair{"c1", page}, std::pair{"c2", page2}}) {
+      lab::check(::mkdir((www->path() + "/" + dir).c_str(), 0755), "mkdir(www)");
+      lab::create_file(fmt::format("{}/{}/index.html", www->path(), dir), body + "\n");
     }
     std::string mapped = fmt::format("http://{}:{}/", host_outside, kHostPort);
     step(fmt::format("[in lab-c1] busybox httpd -p {}; [in lab-outside] busybox wget {}",
@@ -463,38 +541,141 @@ int run(const Options& opt) {
          fmt::format("docker run -p {}:{} ...; curl {}", kHostPort, kContainerPort, mapped));
     httpd = net::spawn_in_netns(
         containers[0].child.pid(),
-        busybox({"httpd", "-f", "-p", std::to_string(kContainerPort), "-h", www->path()}));
+        busybox({"httpd", "-f", "-p", std::to_string(kContainerPort), "-h", www->path() + "/c1"}));
     net::CommandResult got;
     for (int attempt = 0; attempt < 30; ++attempt) {  // until httpd listens
       got = net::run_in_netns(world->child.pid(), wget(mapped));
       if (got.status.ok()) break;
       lab::sleep_ms(100);
     }
-    bool mapped_ok = expect(got.status.ok() && net::trim(got.output) == page,
+    bool mapped_ok = expect(got.status.ok() && lab::trim(got.output) == page,
                             fmt::format("{} did not give container one's page", mapped));
-    say.say(fmt::format("lab-outside got: \"{}\" {}", net::trim(got.output),
-                        mapped_ok ? "(DNAT sent it to the container)" : "(wrong)"));
+    say.say(
+        fmt::format("lab-outside got: \"{}\" {}", lab::trim(got.output),
+                    mapped_ok ? "(DNAT in nat LAB-DOCKER sent it to the container)" : "(wrong)"));
     say.fact("port_mapping", {{"url", mapped},
-                              {"page", net::trim(got.output)},
+                              {"page", lab::trim(got.output)},
                               {"expected", page},
                               {"held", mapped_ok}});
 
-    // ---- 13. the rules go away (or stay, with --keep) ----
+    // ---- 13. the host's own connection to its published port: nat OUTPUT ----
+    step(fmt::format("[on the host] busybox wget {}", mapped), fmt::format("curl {}", mapped));
+    net::CommandResult own = net::run_in_netns(0, wget(mapped));
+    bool own_ok = expect(own.status.ok() && lab::trim(own.output) == page,
+                         fmt::format("the host's own wget {} did not get lab-c1's page", mapped));
+    say.say(fmt::format(
+        "the host got: \"{}\" {}", lab::trim(own.output),
+        own_ok ? "(its own packets never pass PREROUTING: nat OUTPUT sent them to LAB-DOCKER)"
+               : "(wrong)"));
+    say.fact("host_to_published",
+             {{"url", mapped}, {"page", lab::trim(own.output)}, {"held", own_ok}});
+
+    // ---- 14. a container's connection to another server's port 8080 is not DNATed ----
+    std::string elsewhere = fmt::format("http://{}:{}/", world_address, kHostPort);
+    step(fmt::format("[in lab-c2] busybox wget {}", elsewhere),
+         fmt::format("nsenter -t {} -n wget -qO- {}", containers[1].child.pid(), elsewhere));
+    world->channel->send(fmt::format("serve {}", kHostPort));
+    world->channel->expect_ok("starting a server on port 8080 in lab-outside");
+    auto answer = net::run_in_netns(containers[1].child.pid(), wget(elsewhere));
+    std::string elsewhere_from = world->channel->receive_reply("server in lab-outside");
+    bool elsewhere_ok =
+        expect(answer.status.ok() && elsewhere_from == host_outside,
+               fmt::format("lab-c2's wget {} did not reach lab-outside's own server", elsewhere));
+    say.say(fmt::format(
+        "lab-c2 got: \"{}\" {}", lab::trim(answer.output),
+        elsewhere_ok ? fmt::format("from lab-outside's own server: {} is not the host's, and "
+                                   "DNAT is only for --dst-type LOCAL",
+                                   world_address)
+                     : "(not lab-outside's server)"));
+    say.fact("container_to_elsewhere", {{"url", elsewhere},
+                                        {"answer", lab::trim(answer.output)},
+                                        {"seen_from", elsewhere_from},
+                                        {"held", elsewhere_ok}});
+
+    // ---- 15. an unpublished port is not reachable from outside ----
+    std::string unpublished = fmt::format("http://{}:{}/", containers[1].address, kContainerPort);
+    step(fmt::format("[in lab-c2] busybox httpd -p {}; [in lab-outside] ip route add {} via {}; "
+                     "busybox wget {}",
+                     kContainerPort, opt.subnet, host_outside, unpublished),
+         fmt::format("docker run ... (no -p); curl {}", unpublished));
+    httpd2 = net::spawn_in_netns(
+        containers[1].child.pid(),
+        busybox({"httpd", "-f", "-p", std::to_string(kContainerPort), "-h", www->path() + "/c2"}));
+    net::CommandResult inside;
+    for (int attempt = 0; attempt < 30; ++attempt) {  // until httpd listens
+      inside = net::run_in_netns(containers[0].child.pid(), wget(unpublished));
+      if (inside.status.ok()) break;
+      lab::sleep_ms(100);
+    }
+    bool inside_ok = expect(inside.status.ok() && lab::trim(inside.output) == page2,
+                            fmt::format("lab-c1 did not get lab-c2's page from {}", unpublished));
+    // "The internet" is given a route to the subnet through the host, as a machine next to the
+    // host could add: only the firewall stands between it and lab-c2 now.
+    const net::Rule drop = net::isolation_rule(opt.bridge);
+    world->channel->send(fmt::format("route add {} {}", opt.subnet, host_outside));
+    world->channel->expect_ok("adding a route in lab-outside");
+    long long before = net::rule_packets(drop);
+    auto from_outside = net::run_in_netns(world->child.pid(), wget(unpublished), 2000);
+    long long dropped = net::rule_packets(drop) - before;
+    world->channel->send(fmt::format("route del {} {}", opt.subnet, host_outside));
+    world->channel->expect_ok("deleting the route in lab-outside");
+    bool blocked = expect(!from_outside.status.ok() && dropped > 0,
+                          fmt::format("lab-outside reached lab-c2's unpublished {}", unpublished));
+    say.say(fmt::format(
+        "lab-c1 got: \"{}\" (container to container over the bridge; the DROP is only for ! -i {})",
+        lab::trim(inside.output), opt.bridge));
+    say.say(fmt::format(
+        "lab-outside got {}: {}", from_outside.status.ok() ? "the page" : "nothing",
+        blocked ? fmt::format("LAB-DOCKER's DROP (! -i {} -o {}) counted its packets; port {} of "
+                              "lab-c2 is not published",
+                              opt.bridge, opt.bridge, kContainerPort)
+                : "port 80 of lab-c2 is not published, yet it was reachable"));
+    say.fact("unpublished", {{"url", unpublished},
+                             {"inside_page", lab::trim(inside.output)},
+                             {"from_outside_ok", from_outside.status.ok()},
+                             {"dropped", dropped},
+                             {"held", inside_ok && blocked}});
+
+    if (opt.shell) {
+      say.say(fmt::format(
+          "a shell here, in the lesson's network namespace, with {}, the containers and the rules "
+          "in place: try iptables -S, bridge link, nsenter -t $C1 -n ip addr (C1={}, C2={}, "
+          "OUTSIDE={}); exit it to remove everything",
+          opt.bridge, containers[0].child.pid(), containers[1].child.pid(), world->child.pid()));
+      lab::Child shell = lab::clone_child(SIGCHLD, [&] {
+        ::setenv("C1", std::to_string(containers[0].child.pid()).c_str(), 1);
+        ::setenv("C2", std::to_string(containers[1].child.pid()).c_str(), 1);
+        ::setenv("OUTSIDE", std::to_string(world->child.pid()).c_str(), 1);
+        ::setenv("BUSYBOX", (lab::host::default_rootfs() + "/bin/busybox").c_str(), 1);
+        ::setenv("PS1", "lab-bridge# ", 1);
+        ::execl("/bin/sh", "sh", static_cast<char*>(nullptr));
+        return 127;
+      });
+      shell.wait_foreground();
+    }
+
+    // ---- 16. the rules go away (or stay, with --keep) ----
     if (opt.keep) {
-      step("(--keep) the rules stay", "iptables -t nat -S");
+      step("(--keep) the rules stay", "iptables -S; iptables -t nat -S");
       say.say("they are removed by the commands printed at the end");
     } else {
-      step("iptables -t nat -D ..., ip_forward restored", "iptables -t nat -D POSTROUTING ...");
-      for (auto& r : rules) r.remove();
+      step("iptables -D ..., iptables -X LAB-DOCKER ..., ip_forward restored",
+           "iptables -D FORWARD ...; iptables -X LAB-DOCKER; sysctl -w net.ipv4.ip_forward=0");
+      for (auto r = rules.rbegin(); r != rules.rend(); ++r) r->remove();
+      for (auto& c : chains) c.remove();
       ip_forward->restore();
-      std::vector<std::string> left = net::listed_lab_rules("nat");
-      for (const auto& l : net::listed_lab_rules("filter")) left.push_back(l);
-      std::string fwd = net::trim(lab::read_file("/proc/sys/net/ipv4/ip_forward"));
-      expect(left.empty(), "some lab-bridge rules are still listed");
+      std::vector<std::string> left = net::listed_lab_rules("filter");
+      for (const auto& l : net::listed_lab_rules("nat")) left.push_back(l);
+      std::string fwd = lab::trim(lab::read_file("/proc/sys/net/ipv4/ip_forward"));
+      bool saved_gone = ::access(ip_forward->saved_path().c_str(), F_OK) != 0;
+      expect(left.empty(), "some lab-bridge rules or LAB- chains are still listed");
       expect(fwd == ip_forward->old_value(),
              fmt::format("ip_forward is {}, not {} as before", fwd, ip_forward->old_value()));
-      say.say(fmt::format("iptables -S lists {} lab-bridge rule(s); ip_forward is {} again",
-                          left.size(), fwd));
+      expect(saved_gone, ip_forward->saved_path() + " is still there");
+      say.say(fmt::format(
+          "iptables -S lists {} lab-bridge rule(s) or LAB- chain(s); ip_forward is {} again; the "
+          "saved value is {}",
+          left.size(), fwd, saved_gone ? "removed" : "still there"));
       say.fact("rules_left", left);
     }
   }
@@ -569,21 +750,26 @@ int run(const Options& opt) {
     for (auto& c : containers) c.veth.release();
     if (world) world->veth.release();
     for (auto& r : rules) r.release();
+    for (auto& c : chains) c.release();
     if (ip_forward) ip_forward->release();
     if (opt.output.mode() == lab::OutputMode::human) {
-      say.say(fmt::format("kept: try  sudo ip netns exec lab-c1 ping -c1 {}", gateway));
-      say.say("remove it all with:");
+      say.say(fmt::format("kept: try  ip netns exec lab-c1 ping -c1 {}", gateway));
+      say.say("remove it all with (or with doctor/doctor --clean, which finds all of it):");
       // Deleting the host's end of a veth deletes both ends at once; a namespace given up with
       // `ip netns del` is torn down later, by a kernel worker, so its veths would linger a while.
       std::vector<std::string> links = {opt.bridge};
       for (auto& c : containers) links.push_back(c.host_end);
       if (world) links.push_back(world->host_end);
-      say.say(fmt::format("  sudo ip link del {}", fmt::join(links, "; sudo ip link del ")));
-      say.say(fmt::format("  sudo ip netns del {}", fmt::join(names, "; sudo ip netns del ")));
-      for (auto& r : rules)
-        say.say("  sudo iptables " + net::join_argv(net::iptables_args(r.rule(), false)));
+      say.say(fmt::format("  ip link del {}", fmt::join(links, "; ip link del ")));
+      say.say(fmt::format("  ip netns del {}", fmt::join(names, "; ip netns del ")));
+      // Rules first, newest first; a chain can go (-X) only once nothing jumps to it.
+      for (auto r = rules.rbegin(); r != rules.rend(); ++r)
+        say.say("  iptables " + net::join_argv(net::iptables_args(r->rule(), false)));
+      for (auto& c : chains)
+        say.say(fmt::format("  iptables -t {} -X {}", c.chain().table, c.chain().name));
       if (ip_forward)
-        say.say(fmt::format("  sudo sysctl -w net.ipv4.ip_forward={}", ip_forward->old_value()));
+        say.say(fmt::format("  sysctl -w net.ipv4.ip_forward={}; rm {}", ip_forward->old_value(),
+                            ip_forward->saved_path()));
     }
   }
 
@@ -599,9 +785,11 @@ int run(const Options& opt) {
   } else {
     what = fmt::format(
         "containers {} and {} on {} reach each other and the gateway; MASQUERADE hid lab-c1 "
-        "behind {}; port {} reached lab-c1:{}",
+        "behind {}; port {} reached lab-c1:{} from outside and from the host itself; lab-c2 "
+        "reached another server's port {}; lab-c2's unpublished port {} was dropped from outside",
         containers[0].address, containers[1].address, opt.bridge,
-        net::to_string(net::host_address(outside, 1)), kHostPort, kContainerPort);
+        net::to_string(net::host_address(outside, 1)), kHostPort, kContainerPort, kHostPort,
+        kContainerPort);
     if (opt.mode == "all") what += "; none, host and container modes showed their views";
   }
   return say.verdict(held, what) ? 0 : 1;
@@ -614,18 +802,22 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Lesson 06: a docker0 of our own. Makes a bridge with the gateway address of a private "
       "subnet, two containers (network + UTS namespaces) each with a veth pair (eth0 inside, the "
-      "other end on the bridge), checks they ping each other and the gateway, shows MASQUERADE "
-      "and a port mapping against an \"outside\" namespace, and the none/host/container network "
-      "modes. Removes everything it made on every path, unless --keep.",
+      "other end on the bridge), checks they ping each other and the gateway, adds Docker's "
+      "iptables rules (chains LAB-DOCKER and LAB-DOCKER-USER) and shows MASQUERADE, a published "
+      "port, and an unpublished one, against an \"outside\" namespace, then the "
+      "none/host/container network modes. Removes everything it made on every path, unless "
+      "--keep.",
       "bridge"};
   app.add_option("--bridge", opt.bridge,
-                 "name of the bridge to create (1-15 bytes, no '/', ':' or spaces)")
+                 "name of the bridge to create: lab0 or lab-NAME (1-15 bytes, no '/', ':' or "
+                 "spaces); the host's own links are never touched")
       ->capture_default_str()
-      ->check([](const std::string& s) { return net::validate_link_name(s); });
+      ->check([](const std::string& s) { return net::validate_bridge_name(s); });
   app.add_option("--subnet", opt.subnet,
                  "the containers' private subnet: a network address with a prefix from /8 to /29 "
                  "(host bits zero, e.g. 10.88.0.0/24); the bridge gets its first address; refused "
-                 "if it overlaps a route here")
+                 "if it is loopback, link-local, multicast or reserved, overlaps the lesson's "
+                 "\"internet\" 198.51.100.0/24, or overlaps a route here")
       ->capture_default_str()
       ->check([](const std::string& s) { return net::validate_subnet(s); });
   app.add_option("--mode", opt.mode,
@@ -636,7 +828,16 @@ int main(int argc, char** argv) {
       "--keep", opt.keep,
       "leave the bridge, namespaces (as lab-c1, lab-c2, lab-outside in ip netns) and rules in "
       "place for exploring, and print how to remove them");
+  app.add_flag("--shell", opt.shell,
+               "before removing anything, open a shell in the lesson's network namespace with the "
+               "bridge, the containers ($C1, $C2, $OUTSIDE are their pids, for nsenter -t; "
+               "$BUSYBOX has wget, nc, httpd) and the rules in place; exit it to go on (needs "
+               "--mode all or bridge)");
   lab::add_output_options(app, opt.output);
+  app.final_callback([&] {
+    if (opt.shell && opt.mode != "all" && opt.mode != "bridge")
+      throw CLI::ValidationError("--shell", "needs the bridge network: --mode all or bridge");
+  });
   if (int rc = lab::parse_command_line(app, argc, argv); rc >= 0) return rc;
   return lab::run_guarded("bridge", [&] { return run(opt); });
 }

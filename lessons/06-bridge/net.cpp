@@ -52,6 +52,16 @@ std::string validate_subnet(std::string_view text) {
   if (network != cidr->address)
     return fmt::format("{} is not a network address; did you mean {}?", text,
                        to_string(Cidr{network, cidr->prefix}));
+  if (auto special = lab::ipv4::special_purpose_overlap(*cidr))
+    return fmt::format(
+        "{} lies in {} ({}), which no bridge network can use; choose a private range such as "
+        "10.88.0.0/24",
+        text, to_string(special->range), special->what);
+  if (overlaps(*cidr, *parse_cidr(kOutsideSubnet)))
+    return fmt::format(
+        "{} overlaps {}, the lesson's own \"internet\" (lab-outside); choose another, such as "
+        "10.88.0.0/24",
+        text, kOutsideSubnet);
   return "";
 }
 
@@ -67,6 +77,18 @@ std::string validate_link_name(std::string_view name) {
       return fmt::format("\"{}\" holds {}; interface names cannot contain '/', ':' or spaces", name,
                          c == '/' || c == ':' ? fmt::format("'{}'", c) : "a space");
   }
+  return "";
+}
+
+bool is_lab_link_name(std::string_view name) { return name == "lab0" || name.starts_with("lab-"); }
+
+std::string validate_bridge_name(std::string_view name) {
+  if (std::string why = validate_link_name(name); !why.empty()) return why;
+  if (!is_lab_link_name(name))
+    return fmt::format(
+        "\"{}\" is not a lab name; the lesson makes only links called lab0 or lab-..., and never "
+        "touches the host's own (choose e.g. lab-br1)",
+        name);
   return "";
 }
 
@@ -255,12 +277,16 @@ void add_address(Netlink& nl, int ifindex, const std::string& name, const std::s
            fmt::format("rtnl_addr_add(\"{}\", dev \"{}\")", cidr, name));
 }
 
-void add_default_route(Netlink& nl, int ifindex, const std::string& name,
-                       const std::string& gateway) {
-  std::unique_ptr<rtnl_route, void (*)(rtnl_route*)> route(rtnl_route_alloc(), rtnl_route_put);
+namespace {
+
+using RoutePtr = std::unique_ptr<rtnl_route, void (*)(rtnl_route*)>;
+
+// A route to `destination` via `gateway` on link `ifindex`, ready for rtnl_route_add/delete.
+RoutePtr via_route(int ifindex, const std::string& destination, const std::string& gateway) {
+  RoutePtr route(rtnl_route_alloc(), rtnl_route_put);
   if (!route) throw std::bad_alloc();
   rtnl_route_set_family(route.get(), AF_INET);
-  AddrPtr dst = parse_addr("0.0.0.0/0");
+  AddrPtr dst = parse_addr(destination);
   nl_check(rtnl_route_set_dst(route.get(), dst.get()), "rtnl_route_set_dst");
   rtnl_nexthop* nh = rtnl_route_nh_alloc();
   if (!nh) throw std::bad_alloc();
@@ -268,8 +294,32 @@ void add_default_route(Netlink& nl, int ifindex, const std::string& name,
   rtnl_route_nh_set_gateway(nh, gw.get());
   rtnl_route_nh_set_ifindex(nh, ifindex);
   rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh from here on
+  return route;
+}
+
+}  // namespace
+
+void add_default_route(Netlink& nl, int ifindex, const std::string& name,
+                       const std::string& gateway) {
+  RoutePtr route = via_route(ifindex, "0.0.0.0/0", gateway);
   nl_check(rtnl_route_add(nl.get(), route.get(), NLM_F_CREATE | NLM_F_EXCL),
            fmt::format("rtnl_route_add(default via \"{}\", dev \"{}\")", gateway, name));
+}
+
+void add_route(Netlink& nl, int ifindex, const std::string& name, const std::string& destination,
+               const std::string& gateway) {
+  RoutePtr route = via_route(ifindex, destination, gateway);
+  nl_check(
+      rtnl_route_add(nl.get(), route.get(), NLM_F_CREATE | NLM_F_EXCL),
+      fmt::format("rtnl_route_add(\"{}\" via \"{}\", dev \"{}\")", destination, gateway, name));
+}
+
+void delete_route(Netlink& nl, int ifindex, const std::string& name, const std::string& destination,
+                  const std::string& gateway) {
+  RoutePtr route = via_route(ifindex, destination, gateway);
+  nl_check(
+      rtnl_route_delete(nl.get(), route.get(), 0),
+      fmt::format("rtnl_route_delete(\"{}\" via \"{}\", dev \"{}\")", destination, gateway, name));
 }
 
 std::vector<Cidr> main_table_routes(Netlink& nl) {
@@ -422,12 +472,6 @@ void join_netns_of(pid_t pid) {
 
 std::string join_argv(const std::vector<std::string>& argv) {
   return fmt::format("{}", fmt::join(argv, " "));
-}
-
-std::string trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
-    text.pop_back();
-  return text;
 }
 
 namespace {

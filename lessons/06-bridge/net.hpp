@@ -36,13 +36,27 @@ using lab::ipv4::parse_cidr;
 using lab::ipv4::to_string;
 using lab::ipv4::with_prefix;
 
+// "The internet" of the experiment: TEST-NET-2 (RFC 5737), reserved for documentation, so it
+// never clashes with a real network. The containers' subnet must stay out of it.
+inline constexpr std::string_view kOutsideSubnet = "198.51.100.0/24";
+
 // Why `text` cannot be the containers' subnet ("" when it can): it must parse, be a network
-// address (host bits zero) and leave room for a gateway and two containers (/8 to /29).
+// address (host bits zero), leave room for a gateway and two containers (/8 to /29), stay out
+// of the special-purpose ranges no bridge can use (loopback, link-local, multicast, 0/8, 240/4)
+// and out of the lesson's own "internet" kOutsideSubnet.
 std::string validate_subnet(std::string_view text);
 
 // Why `name` cannot be a network interface name ("" when it can): the kernel takes 1-15 bytes
 // (IFNAMSIZ 16 with the NUL) and refuses "/", ":", whitespace, "." and "..".
 std::string validate_link_name(std::string_view name);
+
+// Why `name` cannot be the lesson's bridge ("" when it can): a valid link name that is lab0 or
+// starts with "lab-", the names of what the lessons make (and `doctor --clean` removes). A
+// name such as eth0 or lo belongs to the host, and the lesson never touches it.
+std::string validate_bridge_name(std::string_view name);
+
+// Whether `name` is one the lessons use for links: lab0 or lab-*.
+bool is_lab_link_name(std::string_view name);
 
 // --- the rtnetlink socket ------------------------------------------------------------------------
 
@@ -115,6 +129,11 @@ void add_address(Netlink& nl, int ifindex, const std::string& name, const std::s
 // ip route add default via GATEWAY dev NAME
 void add_default_route(Netlink& nl, int ifindex, const std::string& name,
                        const std::string& gateway);
+// ip route add|del DESTINATION via GATEWAY dev NAME (DESTINATION like "172.29.0.0/24")
+void add_route(Netlink& nl, int ifindex, const std::string& name, const std::string& destination,
+               const std::string& gateway);
+void delete_route(Netlink& nl, int ifindex, const std::string& name, const std::string& destination,
+                  const std::string& gateway);
 
 // The IPv4 routes of the main table (ip -4 route), for the clash check.
 std::vector<Cidr> main_table_routes(Netlink& nl);
@@ -168,8 +187,6 @@ CommandResult run_in_netns(pid_t pid, const std::vector<std::string>& argv, int 
 lab::Child spawn_in_netns(pid_t pid, const std::vector<std::string>& argv);
 // The argv as a shell would show it: "busybox ping -c 1 172.29.0.3".
 std::string join_argv(const std::vector<std::string>& argv);
-// `text` without the line breaks and spaces at its end (a command's output, a /proc/sys value).
-std::string trim(std::string text);
 
 // ip netns attach NAME PID: bind-mounts /proc/PID/ns/net on /run/netns/NAME so the namespace
 // outlives its processes and `ip netns exec NAME ...` finds it (for --keep).

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -77,7 +78,7 @@ TEST(CgroupCpu, FileNamesByVersion) {
   EXPECT_EQ(v1.quota, "cpu.cfs_quota_us");
   EXPECT_EQ(v1.period, "cpu.cfs_period_us");
   EXPECT_EQ(v1.weight, "cpu.shares");
-  EXPECT_EQ(v1.procs, "tasks");
+  EXPECT_EQ(v1.procs, "cgroup.procs");  // the whole process, not `tasks` (one thread)
   auto v2 = cgroup::files_for(Version::v2);
   EXPECT_EQ(v2.quota, "cpu.max");
   EXPECT_EQ(v2.weight, "cpu.weight");
@@ -178,6 +179,14 @@ TEST(CgroupCpu, ReadsCpuTimeFromProc) {
   // The file the narration names is the one cpu_seconds_of_process reads.
   const bool has_schedstat = ::access("/proc/self/schedstat", R_OK) == 0;
   EXPECT_EQ(cgroup::cpu_time_file(::getpid()), has_schedstat ? "schedstat" : "stat");
+  // Spend a little CPU first, so that even a clock counted in 10 ms ticks has moved.
+  const auto cpu_ns = [] {
+    timespec t{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1'000'000'000L + t.tv_nsec;
+  };
+  for (const long start = cpu_ns(); cpu_ns() - start < 30'000'000L;) {
+  }
   EXPECT_GT(cgroup::cpu_seconds_of_process(::getpid()), 0.0);
 }
 
@@ -228,13 +237,14 @@ TEST(CgroupCpuFakeTree, V2WritesCpuMaxWeightAndProcs) {
             "write(\"/c/cpu.max\", \"5000 50000\")");
 }
 
-TEST(CgroupCpuFakeTree, V1WritesQuotaSharesAndTasks) {
+TEST(CgroupCpuFakeTree, V1WritesQuotaSharesAndCgroupProcs) {
   lab::TempDir dir("/tmp/lab-cgroup-test-");
   const std::string d = dir.path();
   put(d + "/cpu.cfs_quota_us", "-1\n");
   put(d + "/cpu.cfs_period_us", "100000\n");
   put(d + "/cpu.shares", "1024\n");
   put(d + "/tasks", "");
+  put(d + "/cgroup.procs", "");
   auto before = cgroup::read_cpu_limit(d, Version::v1);
   EXPECT_EQ(before.quota_us, -1);
   EXPECT_EQ(before.period_us, 100000);
@@ -244,7 +254,8 @@ TEST(CgroupCpuFakeTree, V1WritesQuotaSharesAndTasks) {
   cgroup::set_cpu_weight(d, Version::v1, 2048);
   EXPECT_EQ(cgroup::read_cpu_weight(d, Version::v1), 2048);
   cgroup::move_process_from_parent(d, Version::v1, 4242);
-  EXPECT_EQ(lab::read_file(d + "/tasks"), "4242");
+  EXPECT_EQ(lab::read_file(d + "/cgroup.procs"), "4242");
+  EXPECT_EQ(lab::read_file(d + "/tasks"), "");
   EXPECT_EQ(cgroup::set_cpu_limit_shell("/c", Version::v1, {20000, 100000}),
             "echo 20000 > /c/cpu.cfs_quota_us");
   EXPECT_EQ(cgroup::set_cpu_limit_shell("/c", Version::v1, {5000, 50000}),
@@ -307,3 +318,19 @@ TEST(LabCgroupDir, MakesAndRemovesTheDirectory) {
 }
 
 }  // namespace
+
+// EBUSY from cgroup.subtree_control: the "no internal processes" rule binds domain controllers
+// (memory, io); cpu is threaded and is accepted in a cgroup with processes while its children
+// hold none. The hint must not say that every controller is refused.
+TEST(CgroupHints, EbusyExplainsDomainAndThreadedControllers) {
+  const std::string subtree = lab::errno_hint(
+      EBUSY, "write(\"/sys/fs/cgroup/lab-cpu-1/cgroup.subtree_control\", \"+memory\")");
+  EXPECT_NE(subtree.find("no internal processes"), std::string::npos);
+  EXPECT_NE(subtree.find("domain controller such as memory"), std::string::npos);
+  EXPECT_NE(subtree.find("threaded one such as cpu only while its children hold no processes"),
+            std::string::npos);
+  const std::string procs =
+      lab::errno_hint(EBUSY, "write(\"/sys/fs/cgroup/lab-cpu-1/cgroup.procs\", \"42\")");
+  EXPECT_NE(procs.find("its subtree_control is not empty"), std::string::npos);
+  EXPECT_NE(procs.find("only threaded ones such as cpu"), std::string::npos);
+}

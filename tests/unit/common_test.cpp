@@ -222,6 +222,10 @@ TEST(Host, RootfsNeedsBusyboxAndProc) {
   EXPECT_EQ(no_proc.fix, "build it: make rootfs");
   ::mkdir((root + "/proc").c_str(), 0755);
   EXPECT_EQ(lab::host::check_rootfs(root).status, lab::host::Status::ok);
+  // An empty path would otherwise find the host's own /bin/busybox and /proc.
+  auto empty = lab::host::check_rootfs("");
+  EXPECT_EQ(empty.status, lab::host::Status::fail);
+  EXPECT_EQ(empty.detail, "the rootfs path is empty");
 }
 
 TEST(Ipv4, ParsesProcNetRoute) {
