@@ -13,7 +13,6 @@ teardown() {
   [[ -n ${KEEP_PID:-} ]] && { kill -KILL "$KEEP_PID" 2>/dev/null; wait "$KEEP_PID" 2>/dev/null; }
   for m in $(findmnt -rno TARGET | grep "^/tmp/keep-$TAG" | sort -r); do umount -l "$m"; done
   rm -rf --one-file-system "/tmp/keep-$TAG"
-  ip netns delete "keep-$TAG" 2>/dev/null || true
   for m in $(cgroup_hierarchies); do
     [[ -d $m/keep-$TAG ]] && rmdir "$m/keep-$TAG"
   done
@@ -192,22 +191,24 @@ assert_passing_verdict() {
 }
 
 @test "doctor: a named netns lab-* is listed and --clean deletes it; a non-lab one survives" {
-  requires root cmd:ip
-  ip netns add "lab-$TAG"
-  ip netns add "keep-$TAG"
-
-  run "$DOCTOR"
+  requires root cmd:ip cmd:unshare
+  # In a private mount namespace with its own /run: `ip netns add` makes /run/netns a mount of
+  # its own the first time, and that mount must not outlive the test on the host.
+  run unshare -m --propagation private bash -c '
+    mount -t tmpfs lab-run /run || exit 1
+    ip netns add "lab-$1" && ip netns add "keep-$1" || exit 1
+    echo "== doctor"; "$2"
+    echo "== clean"; "$2" --clean; echo "clean status $?"
+    echo "== after"; ip netns list; [ -e "/run/netns/lab-$1" ] && echo "lab netns still there"
+    ip netns delete "keep-$1"' _ "$TAG" "$DOCTOR"
   assert_line "      - netns /run/netns/lab-$TAG: named network namespace made by a lesson"
   assert_line "        removed by: ip netns delete lab-$TAG"
-  refute_line --partial "keep-$TAG"
-
-  run "$DOCTOR" --clean
-  assert_success
+  refute_line --partial "netns /run/netns/keep-$TAG"
   assert_line "removed netns /run/netns/lab-$TAG (named network namespace made by a lesson)"
-  [[ ! -e /run/netns/lab-$TAG ]]
-  run ip netns list
+  assert_line "clean status 0"
   assert_line --regexp "^keep-$TAG( |$)"
   refute_line --regexp "^lab-$TAG( |$)"
+  refute_line "lab netns still there"
 }
 
 @test "doctor: lab links, iptables rules and chains and a saved sysctl are listed; --clean removes them and restores the sysctl; the rest survives" {

@@ -2,8 +2,8 @@
 # The top-level Makefile as a user runs it.
 load helpers
 
-# make as a user types it at a shell: the suite itself runs under `make test`, whose MAKELEVEL=1
-# and MAKEFLAGS would otherwise reach this make and change what the top-level Makefile does.
+# make as a user types it at a shell: the suite itself runs under `make test`, whose MAKELEVEL,
+# MAKEFLAGS and MFLAGS would otherwise make this make a sub-make.
 user_make() { env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS make "$@"; }
 
 @test "make: a make that runs make (make demo, make test) does not warn about the jobserver" {

@@ -195,6 +195,7 @@ holder_ready() {
   ns=$(readlink "/proc/$HOLDER/ns/net") && [[ $ns != "$(readlink /proc/self/ns/net)" ]]
 }
 in_holder() { nsenter -t "$HOLDER" -n "$@"; }
+no_veth_in_holder() { ! in_holder ip -o link show | grep -qE '^[0-9]+: lab-(veth|out)'; }
 
 # What is left in the holder's namespace: links, every iptables line that is not a policy,
 # ip_forward, and the saved value (or "none").
@@ -223,8 +224,11 @@ holder_state() {
   PID=""
   exec 8>&-
   kp_processes_gone "${inside[@]}"
-  # what the kernel could not remove: the bridge, the rules, the chains, ip_forward (the veths
-  # went with the containers' namespaces); every rule marked lab-bridge, every chain LAB-*
+  # The veths go with the containers' namespaces, but the kernel dismantles a dead namespace
+  # later, from a work queue: wait (bounded) for that.
+  kp_wait_for "the veths to go with the containers' namespaces" no_veth_in_holder
+  # what the kernel could not remove: the bridge, the rules, the chains, ip_forward; every rule
+  # marked lab-bridge, every chain LAB-*
   run holder_state
   assert_line "lab0"
   refute_line --regexp '^lab-(veth|out)'
