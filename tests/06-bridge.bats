@@ -195,6 +195,18 @@ holder_ready() {
   ns=$(readlink "/proc/$HOLDER/ns/net") && [[ $ns != "$(readlink /proc/self/ns/net)" ]]
 }
 in_holder() { nsenter -t "$HOLDER" -n "$@"; }
+# In holder_state's $output: the twelve rules of the lesson, every one with the lab-bridge
+# comment, every chain named LAB-* (what doctor --clean finds and removes).
+assert_twelve_lab_rules() {
+  local line
+  [[ $(grep -c "^-A " <<<"$output") -eq 12 ]] || fail "not the twelve rules: $output"
+  while read -r line; do
+    [[ $line == *"--comment lab-bridge"* ]] || fail "a rule without the lab comment: $line"
+  done < <(grep '^-A ' <<<"$output")
+  while read -r line; do
+    [[ $line == "-N LAB-"* ]] || fail "a chain without a LAB- name: $line"
+  done < <(grep '^-N ' <<<"$output")
+}
 no_veth_in_holder() { ! in_holder ip -o link show | grep -qE '^[0-9]+: lab-(veth|out)'; }
 
 # What is left in the holder's namespace: links, every iptables line that is not a policy,
@@ -235,13 +247,7 @@ holder_state() {
   assert_line "ip_forward=1"
   assert_line "saved=0"
   assert_line --partial -- "-A LAB-DOCKER ! -i lab0 -p tcp -m tcp --dport 8080 -m comment --comment lab-bridge -j DNAT"
-  [[ $(grep -c "^-A " <<<"$output") -eq 12 ]]
-  while read -r line; do
-    [[ $line == *"--comment lab-bridge"* ]] || fail "a rule without the lab comment: $line"
-  done < <(grep '^-A ' <<<"$output")
-  while read -r line; do
-    [[ $line == "-N LAB-"* ]] || fail "a chain without a LAB- name: $line"
-  done < <(grep '^-N ' <<<"$output")
+  assert_twelve_lab_rules
   # the next run refuses, pointing at doctor, and changes nothing
   run in_holder "$BRIDGE" --mode bridge
   assert_failure 1
@@ -292,13 +298,7 @@ saved=none"
   assert_line "lab0"
   assert_line "ip_forward=1"
   assert_line "saved=0"
-  [[ $(grep -c "^-A " <<<"$output") -eq 12 ]]
-  while read -r line; do
-    [[ $line == *"--comment lab-bridge"* ]] || fail "a rule without the lab comment: $line"
-  done < <(grep '^-A ' <<<"$output")
-  while read -r line; do
-    [[ $line == "-N LAB-"* ]] || fail "a chain without a LAB- name: $line"
-  done < <(grep '^-N ' <<<"$output")
+  assert_twelve_lab_rules
   [[ -d $www ]]
   # the next run refuses, pointing at doctor
   run in_holder "$DIR/demo.sh"

@@ -130,6 +130,16 @@ chain() {
   undo+=("-t $1 -X $2")
 }
 fetch() { timeout 5 nsenter -t "$1" -n "$busybox" wget -q -O - "$2" 2>/dev/null; }
+# The same, tried up to 10 times 0.2 s apart: a server just started may not listen yet. Prints
+# the last try's answer (empty when none came).
+fetch_soon() {
+  local answer=""
+  for _ in $(seq 10); do
+    answer=$(fetch "$1" "$2") && break
+    sleep 0.2
+  done
+  echo "$answer"
+}
 
 echo "[1/7] ip link add $br type bridge; ip addr add $net.1/24 dev $br; ip link set $br up"
 ip link add "$br" type bridge
@@ -211,35 +221,19 @@ background nsenter -t "$c2" -n "$busybox" httpd -f -p 80 -h "$www/c2"
 background nsenter -t "$out" -n "$busybox" httpd -f -p 9000 -h "$www/out"
 background nsenter -t "$out" -n "$busybox" httpd -f -p 8080 -h "$www/out"
 unmask() { local a=${1#"[::ffff:"}; echo "${a%"]"}"; }
-seen=""
-for _ in $(seq 10); do
-  seen=$(fetch "$c1" http://198.51.100.2:9000/cgi-bin/ip) && break
-  sleep 0.2
-done
+seen=$(fetch_soon "$c1" http://198.51.100.2:9000/cgi-bin/ip)
 seen=$(unmask "$seen")
 echo "      the outside server saw the connection from ${seen:-nobody}"
-page=""
-for _ in $(seq 10); do
-  page=$(fetch "$out" http://198.51.100.1:8080/) && break
-  sleep 0.2
-done
+page=$(fetch_soon "$out" http://198.51.100.1:8080/)
 echo "      http://198.51.100.1:8080/ from outside -> \"$page\""
 own=$(timeout 5 "$busybox" wget -q -O - http://198.51.100.1:8080/ 2>/dev/null) || true
 echo "      http://198.51.100.1:8080/ from the host -> \"$own\"  (nat OUTPUT)"
 
 echo "[7/7] wget http://198.51.100.2:8080/cgi-bin/ip from C2, then http://$net.3/ from C1 and from outside (via a route through the host)"
-other=""
-for _ in $(seq 10); do
-  other=$(fetch "$c2" http://198.51.100.2:8080/cgi-bin/ip) && break
-  sleep 0.2
-done
+other=$(fetch_soon "$c2" http://198.51.100.2:8080/cgi-bin/ip)
 other=$(unmask "$other")
 echo "      the outside server on 8080 saw C2's connection from ${other:-nobody} (no DNAT: not a local address)"
-inside=""
-for _ in $(seq 10); do
-  inside=$(fetch "$c1" "http://$net.3/") && break
-  sleep 0.2
-done
+inside=$(fetch_soon "$c1" "http://$net.3/")
 echo "      http://$net.3/ from C1 -> \"$inside\"  (container to container, over the bridge)"
 in_ns "$out" ip route add "$net.0/24" via 198.51.100.1
 drops() { iptables -w -S LAB-DOCKER -v | sed -n 's/.* -c \([0-9]*\) [0-9]* -j DROP$/\1/p'; }
