@@ -207,6 +207,13 @@ assert_twelve_lab_rules() {
     [[ $line == "-N LAB-"* ]] || fail "a chain without a LAB- name: $line"
   done < <(grep '^-N ' <<<"$output")
 }
+# The holder's namespace as start_holder made it: only lo, ip_forward 0, no saved value.
+assert_holder_as_found() {
+  run holder_state
+  assert_equal "$output" "lo
+ip_forward=0
+saved=none"
+}
 no_veth_in_holder() { ! in_holder ip -o link show | grep -qE '^[0-9]+: lab-(veth|out)'; }
 
 # What is left in the holder's namespace: links, every iptables line that is not a policy,
@@ -260,18 +267,12 @@ holder_state() {
   assert_line --partial "- iptables-chain nat: LAB-DOCKER"
   run in_holder "$PROJECT_DIR/doctor/doctor" --clean
   assert_success
-  run holder_state
-  assert_equal "$output" "lo
-ip_forward=0
-saved=none"
+  assert_holder_as_found
   # the next run holds, and leaves the namespace as it found it
   run in_holder "$BRIDGE" --mode bridge --quiet
   assert_success
   assert_output --regexp '^verdict: HELD - '
-  run holder_state
-  assert_equal "$output" "lo
-ip_forward=0
-saved=none"
+  assert_holder_as_found
   kp_kill "$HOLDER"
   HOLDER=""
   kp_after
@@ -308,17 +309,11 @@ saved=none"
   assert_success
   assert_output --partial "$www"
   [[ ! -e $www ]]
-  run holder_state
-  assert_equal "$output" "lo
-ip_forward=0
-saved=none"
+  assert_holder_as_found
   run in_holder "$DIR/demo.sh"
   assert_success
   assert_line --index -1 --regexp '^verdict: HELD - '
-  run holder_state
-  assert_equal "$output" "lo
-ip_forward=0
-saved=none"
+  assert_holder_as_found
   kp_kill "$HOLDER"
   HOLDER=""
   kp_after
