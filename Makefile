@@ -16,15 +16,19 @@ endif
 # make compiles in parallel.
 .NOTPARALLEL:
 
-.PHONY: all lessons doctor-bin demo test deps rootfs doctor clean format asan unit bench
+# final/: minidocker, the engine built from the lessons
+.PHONY: all lessons final doctor-bin demo test deps rootfs doctor clean format asan unit bench
 
-all: lessons doctor-bin
+all: lessons final doctor-bin
 
 lessons:
 	@for d in $(LESSON_DIRS); do $(MAKE) -C $$d || exit 1; done
 
 doctor-bin:
 	@$(MAKE) -C doctor
+
+final:
+	@$(MAKE) -C final
 
 deps:
 	@scripts/install-deps.sh
@@ -61,5 +65,5 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	@for d in $(LESSON_DIRS) doctor tests/unit; do $(MAKE) -C $$d clean; done
+	@for d in $(LESSON_DIRS) final doctor tests/unit; do $(MAKE) -C $$d clean; done
 	rm -rf build

@@ -26,7 +26,7 @@ endif
 CPPFLAGS += -I$(COMMON_DIR) -DLAB_PROJECT_DIR='"$(PROJECT_DIR)"' -MMD -MP
 CXXFLAGS += $(CXXSTD) $(WARNINGS) $(OPT)
 LDFLAGS  += $(OPT)
-LDLIBS   += -lfmt
+LDLIBS   += -lfmt -lseccomp -lcap
 
 OBJECTS := $(addprefix $(OBJDIR)/,$(SOURCES:.cpp=.o)) \
            $(addprefix $(COMMON_OBJDIR)/,$(notdir $(COMMON_SOURCES:.cpp=.o))) $(EXTRA_OBJECTS)

@@ -19,6 +19,8 @@ packages=(
   util-linux                    # unshare, nsenter, setpriv, findmnt (demo.sh and tests)
   iproute2 iptables iputils-ping # network lessons and leak check
   libnl-3-dev libnl-route-3-dev # netlink for the bridge lesson
+  libseccomp-dev libcap-dev     # final/'s runtime: seccomp filters, capability sets
+  runc crun                     # final/'s runtime checked against the real ones (tests, bench)
   procps psmisc jq              # ps, pkill, sysctl, JSON checks in tests
   libcap2-bin                   # capsh (lesson 03 tests: a demo without CAP_SYS_ADMIN)
   attr                          # setfattr, getfattr (lesson 05: whiteouts and opaque dirs)
