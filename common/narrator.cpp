@@ -49,6 +49,19 @@ void Narrator::step(std::string_view call, std::string_view shell) {
   out_ << line << '\n' << std::flush;
 }
 
+void Narrator::labelled_step(std::string_view label, std::string_view call,
+                             std::string_view shell) {
+  if (!human()) return;
+  std::string head = fmt::format("[{}] ", label);
+  std::string line = paint(head, "1;36") + paint(call, "1");
+  if (!shell.empty()) {
+    size_t used = head.size() + call.size();
+    size_t pad = used < kShellColumn ? kShellColumn - used : 2;
+    line += std::string(pad, ' ') + paint(fmt::format("~ {}", shell), "2");
+  }
+  out_ << line << '\n' << std::flush;
+}
+
 void Narrator::say(std::string_view line) {
   if (!human()) return;
   out_ << kIndent << line << '\n' << std::flush;

@@ -29,6 +29,9 @@ class Narrator {
   void heading(std::string_view title);
   // The next numbered step: the call as C would write it, and the shell equivalent ("" if none).
   void step(std::string_view call, std::string_view shell = {});
+  // An unnumbered step labelled with where it comes from, for the engine's --explain, whose
+  // steps come from many lessons: "[lesson 03] pivot_root(".", ".")   ~ pivot_root . .".
+  void labelled_step(std::string_view label, std::string_view call, std::string_view shell = {});
   // An observation or explanation under the current step.
   void say(std::string_view line);
   // A fact for --json; the human story says it in words with say().

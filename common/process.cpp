@@ -45,11 +45,12 @@ bool parent_is_gone(pid_t parent, int parent_pidfd) noexcept {
 // Runs in the child. It must never return into the parent's code, and an exception must never
 // unwind through the frames it shares (as a copy) with the parent: catch everything and _exit.
 [[noreturn]] void run_child_body(const std::function<int()>& body, pid_t parent,
-                                 int parent_pidfd) noexcept {
+                                 int parent_pidfd, ParentDeath on_parent_death) noexcept {
   // SIGKILL when the parent dies, so the child (and, as PID 1, its whole PID namespace) never
   // outlives it. The death signal is asked for only now, after the clone: if the parent was
   // killed in between, no signal will ever come, so look whether it is still there.
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || parent_is_gone(parent, parent_pidfd))
+  if (on_parent_death == ParentDeath::kill_child &&
+      (::prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || parent_is_gone(parent, parent_pidfd)))
     std::_Exit(127);
   if (parent_pidfd >= 0) ::close(parent_pidfd);
   int code = 127;
@@ -138,7 +139,7 @@ void Child::kill_and_reap() noexcept {
   pid_ = -1;
 }
 
-Child clone_child(unsigned long flags, std::function<int()> body) {
+Child clone_child(unsigned long flags, std::function<int()> body, ParentDeath on_parent_death) {
   // Buffered output would be printed twice, once by each process.
   std::cout.flush();
   std::fflush(nullptr);
@@ -152,7 +153,7 @@ Child clone_child(unsigned long flags, std::function<int()> body) {
   // arguments after the flags are zero, so their order, which differs between architectures,
   // does not matter.
   long pid = ::syscall(SYS_clone, flags, 0, 0, 0, 0);
-  if (pid == 0) run_child_body(body, parent, parent_pidfd.get());
+  if (pid == 0) run_child_body(body, parent, parent_pidfd.get(), on_parent_death);
   check(pid, [&] { return fmt::format("clone({})", clone_flags_to_string(flags)); });
   return Child(static_cast<pid_t>(pid));
 }

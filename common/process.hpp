@@ -50,12 +50,19 @@ class Child {
   pid_t pid_ = -1;
 };
 
+// What happens to the child when the process that cloned it dies.
+enum class ParentDeath {
+  kill_child,  // PR_SET_PDEATHSIG(SIGKILL): nothing a lesson starts outlives it
+  keep_child,  // the child lives on (a container's init after `runtime create` has exited)
+};
+
 // clone(2) without CLONE_VM: the child gets a copy of our memory (like fork) and runs `body`, in
 // the new namespaces that `flags` asks for. `body`'s return value is the exit code.
-// The child asks for SIGKILL when this process dies (PR_SET_PDEATHSIG), so nothing outlives us;
-// if we died before it could ask, it exits at once. Throws SyscallError naming the flags, e.g.
-// clone(CLONE_NEWUTS|SIGCHLD).
-Child clone_child(unsigned long flags, std::function<int()> body);
+// By default the child asks for SIGKILL when this process dies (PR_SET_PDEATHSIG), so nothing
+// outlives us; if we died before it could ask, it exits at once. Throws SyscallError naming the
+// flags, e.g. clone(CLONE_NEWUTS|SIGCHLD).
+Child clone_child(unsigned long flags, std::function<int()> body,
+                  ParentDeath on_parent_death = ParentDeath::kill_child);
 
 // One end of a socketpair(AF_UNIX, SOCK_SEQPACKET) between parent and child. Each send is one
 // message, received whole and on its own (the socket keeps the boundaries), so a value may hold

@@ -1,0 +1,32 @@
+// --explain: every kernel step of create and start, labelled with the lesson it comes from and
+// the shell command that does the same, told through the project's narrator on stderr (stdout
+// belongs to the container). Silent without --explain, as runc is.
+#pragma once
+
+#include <iostream>
+#include <memory>
+#include <string_view>
+
+#include "narrator.hpp"
+
+namespace runtime {
+
+class Explainer {
+ public:
+  explicit Explainer(bool on)
+      : narrator_(std::make_unique<lab::Narrator>(
+            "minidocker", on ? lab::OutputMode::human : lab::OutputMode::silent, 0, std::cerr,
+            lab::Narrator::colour_wanted(2))) {}
+  // `lesson` is "01".."06", or "" for a step that is new in the runtime.
+  void step(std::string_view lesson, std::string_view call, std::string_view shell = {}) const {
+    std::string label = lesson.empty() ? std::string("runtime") : "lesson " + std::string(lesson);
+    narrator_->labelled_step(label, call, shell);
+  }
+  void say(std::string_view line) const { narrator_->say(line); }
+  bool on() const { return narrator_->mode() == lab::OutputMode::human; }
+
+ private:
+  std::unique_ptr<lab::Narrator> narrator_;
+};
+
+}  // namespace runtime

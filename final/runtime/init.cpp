@@ -1,0 +1,270 @@
+#include "init.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <map>
+
+#include "capabilities.hpp"
+#include "error.hpp"
+#include "hooks.hpp"
+#include "process_limits.hpp"
+#include "runtime/mounts.hpp"
+#include "runtime/terminal.hpp"
+#include "seccomp.hpp"
+#include "uts.hpp"
+
+namespace runtime {
+
+namespace {
+
+const std::map<std::string, int> kNamespaceFlags = {
+    {"pid", CLONE_NEWPID},  {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC},  {"uts", CLONE_NEWUTS},     {"cgroup", CLONE_NEWCGROUP}};
+
+const std::map<std::string, std::string> kProcNames = {
+    {"pid", "pid"}, {"network", "net"}, {"mount", "mnt"},
+    {"ipc", "ipc"}, {"uts", "uts"},     {"cgroup", "cgroup"}};
+
+// setns(2) into the namespace at `path` (a /proc/PID/ns/TYPE link or a bind mount of one, such
+// as the engine's pinned /run/netns/NAME).
+void join_namespace_in_child(const std::string& type, const std::string& path,
+                             const Explainer& explain) {
+  int flag = kNamespaceFlags.at(type);
+  explain.step(type == "network" ? "06" : "", fmt::format("setns(open(\"{}\"), {})", path,
+                                                          lab::clone_flags_to_string(
+                                                              static_cast<unsigned long>(flag))),
+               fmt::format("nsenter --{}={}", kProcNames.at(type) == "mnt" ? "mount"
+                                                                            : kProcNames.at(type),
+                           path));
+  lab::UniqueFd fd = lab::open_fd(path, O_RDONLY | O_CLOEXEC);
+  lab::check(::setns(fd.get(), flag), [&] {
+    return fmt::format("setns(\"{}\", {})", path,
+                       lab::clone_flags_to_string(static_cast<unsigned long>(flag)));
+  });
+}
+
+bool executable_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (std::string& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// What init and exec share once the namespaces and the root are in place, in runc's order:
+// limits, the working directory, then privileges dropped step by step (bounding set, user,
+// capabilities, no_new_privs), fds closed, and seccomp as late as it can be.
+struct Prepared {
+  std::string program;
+  bool seccomp_loaded = false;
+};
+
+Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann::json>& seccomp,
+                                  int preserve_fds, const Explainer& explain) {
+  Prepared out;
+  if (!p.rlimits.empty()) {
+    for (const auto& r : p.rlimits)
+      explain.step("", fmt::format("setrlimit({}, {{{}, {}}})", r.type, r.soft, r.hard),
+                   fmt::format("prlimit --{}={}:{}", r.type, r.soft, r.hard));
+    lab::limits::set_rlimits_in_child(p.rlimits);
+  }
+  explain.step("03", fmt::format("chdir(\"{}\")", p.cwd), fmt::format("cd {}", p.cwd));
+  lab::check(::chdir(p.cwd.c_str()), [&] {
+    return fmt::format("chdir(\"{}\") (process.cwd)", p.cwd);
+  });
+  out.program = find_program(p.args[0], p.env, executable_file);
+
+  // Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, so it must happen while
+  // we still have it (runc does the same); with it, the filter goes on last of all.
+  std::optional<lab::seccomp::Filter> filter;
+  if (seccomp) filter.emplace(lab::seccomp::compile(*seccomp));
+  if (filter && !p.no_new_privileges) {
+    explain.step("", "seccomp_load(filter)  (before dropping capabilities: no no_new_privs)");
+    lab::seccomp::load_in_child(*filter);
+    out.seccomp_loaded = true;
+  }
+  if (p.capabilities) {
+    explain.step("", fmt::format("prctl(PR_CAPBSET_DROP, ...) keeping {}",
+                                 fmt::join(p.capabilities->bounding, ",")),
+                 "capsh --drop=...");
+    lab::caps::drop_bounding_in_child(*p.capabilities);
+  }
+  explain.step("", fmt::format("setgroups({}), setgid({}), setuid({})",
+                               fmt::join(p.user.additional_gids, ","), p.user.gid, p.user.uid),
+               fmt::format("setpriv --reuid={} --regid={} --groups={}", p.user.uid, p.user.gid,
+                           p.user.additional_gids.empty()
+                               ? std::string("''")
+                               : fmt::format("{}", fmt::join(p.user.additional_gids, ","))));
+  lab::limits::switch_user_in_child(p.user);
+  if (p.capabilities) {
+    explain.step("", "capset(effective, permitted, inheritable) + PR_CAP_AMBIENT_RAISE");
+    lab::caps::apply_in_child(*p.capabilities);
+  }
+  if (p.no_new_privileges) {
+    explain.step("", "prctl(PR_SET_NO_NEW_PRIVS, 1)", "setpriv --no-new-privs");
+    lab::limits::set_no_new_privileges_in_child();
+  }
+  // Nothing the runtime had open may leak into the container: every fd from 3 (after the ones
+  // the caller asked to pass on) is closed by the coming execve.
+  unsigned first = 3 + static_cast<unsigned>(preserve_fds);
+  lab::check(static_cast<int>(::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC)),
+             [&] { return fmt::format("close_range({}, ~0U, CLOSE_RANGE_CLOEXEC)", first); });
+  if (filter && !out.seccomp_loaded) {
+    explain.step("", "seccomp_load(filter)  (last, just before execve)");
+    lab::seccomp::load_in_child(*filter);
+    out.seccomp_loaded = true;
+  }
+  return out;
+}
+
+[[noreturn]] void exec_program(const Prepared& prepared, const Process& p) {
+  std::vector<std::string> args = p.args, env = p.env;
+  std::vector<char*> argv = c_strings(args), envp = c_strings(env);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(prepared.program.c_str(), argv.data(), envp.data());
+  int err = errno;
+  throw lab::SyscallError(err, fmt::format("execve(\"{}\")", prepared.program));
+}
+
+}  // namespace
+
+int container_init(const InitArgs& a) noexcept {
+  const Spec& spec = *a.spec;
+  lab::Channel& channel = *a.channel;
+  const Explainer& explain = *a.explain;
+  try {
+    // 1. The parent puts us into the container's cgroup before we may do anything that forks or
+    //    allocates much (the limits hold from the first step).
+    channel.expect_ok("waiting for the cgroup");
+    // 2. Namespaces given by path are joined; new ones were made by clone() itself.
+    for (const Namespace& ns : spec.namespaces)
+      if (!ns.path.empty() && ns.type != "pid") join_namespace_in_child(ns.type, ns.path, explain);
+    // A cgroup namespace made now, after joining the cgroup, has that cgroup as its root: the
+    // container's /proc/self/cgroup says "0::/" (cgroup_namespaces(7)).
+    if (const Namespace* ns = spec.find_namespace("cgroup"); ns && ns->path.empty()) {
+      explain.step("04", "unshare(CLONE_NEWCGROUP)", "unshare --cgroup");
+      lab::check(::unshare(CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
+    }
+    if (spec.process.oom_score_adj) {
+      explain.step("", fmt::format("write /proc/self/oom_score_adj \"{}\"", *spec.process.oom_score_adj),
+                   fmt::format("choom -n {} -p $$", *spec.process.oom_score_adj));
+      lab::limits::set_oom_score_adj(0, *spec.process.oom_score_adj);
+    }
+    if (!spec.hostname.empty()) {
+      explain.step("01", fmt::format("sethostname({})", uts::c_literal(spec.hostname)),
+                   fmt::format("hostname {}", uts::shell_word(spec.hostname)));
+      uts::set_hostname_in_child(spec.hostname);
+    }
+    if (!spec.domainname.empty()) {
+      explain.step("01", fmt::format("setdomainname({})", uts::c_literal(spec.domainname)),
+                   fmt::format("domainname {}", uts::shell_word(spec.domainname)));
+      uts::set_domainname_in_child(spec.domainname);
+    }
+    // 3. prestart and createRuntime hooks run now, in the runtime's namespaces, with our PID.
+    channel.send("hooks");
+    channel.expect_ok("running the prestart and createRuntime hooks");
+    // The fifo is on the host, where the pivot will take us away from: keep a handle (O_PATH)
+    // to reopen it through /proc/self/fd afterwards, as runc does.
+    lab::UniqueFd fifo;
+    if (!a.fifo_path.empty()) fifo = lab::open_fd(a.fifo_path, O_PATH | O_CLOEXEC);
+    // 4. The root filesystem: mounts, /dev, pivot_root, sysctls, masked and read-only paths.
+    mounts::prepare_rootfs_in_child(spec.rootfs, [&](std::string_view lesson,
+                                                     std::string_view call,
+                                                     std::string_view shell) {
+      explain.step(lesson, call, shell);
+    });
+    hooks::run_all(spec.hooks.create_container, "", "createContainer");
+    if (spec.process.terminal) {
+      explain.step("", "open(\"/dev/ptmx\"), sendmsg(console socket, SCM_RIGHTS), setsid(), "
+                       "ioctl(TIOCSCTTY)");
+      terminal::setup_console_in_child(a.console_socket, spec.process.console_size);
+      ::close(a.console_socket);
+    }
+    // 5. Privileges, limits and seccomp; the program is looked up now, so that a missing one is
+    //    reported by create, not lost after start.
+    Prepared prepared = prepare_process_in_child(spec.process, spec.seccomp, a.preserve_fds,
+                                                 explain);
+    // 6. Ready. From here we must outlive the create process, so the death signal goes; if the
+    //    parent dies before it has recorded us, the channel closes and we leave.
+    ::prctl(PR_SET_PDEATHSIG, 0);
+    channel.send_ok();
+    if (channel.receive_message().kind != lab::Channel::Kind::ok) return 1;
+    channel.close();
+    if (fifo) {
+      // Blocks until `start` opens the fifo for reading: the created state (runtime.md).
+      std::string again = fmt::format("/proc/self/fd/{}", fifo.get());
+      lab::UniqueFd writer;
+      for (;;) {
+        writer.reset(::open(again.c_str(), O_WRONLY | O_CLOEXEC));
+        if (writer || errno != EINTR) break;
+      }
+      lab::check(writer.get(), "open(exec.fifo, O_WRONLY)");
+      char zero = '0';
+      lab::check(::write(writer.get(), &zero, 1), "write(exec.fifo, \"0\")");
+    }
+    hooks::run_all(spec.hooks.start_container, "", "startContainer");
+    exec_program(prepared, spec.process);
+  } catch (const std::exception& e) {
+    channel.report_error(e.what());
+  }
+  return 1;
+}
+
+int exec_in_container(const ExecArgs& a) noexcept {
+  lab::Channel& channel = *a.channel;
+  const Explainer& explain = *a.explain;
+  try {
+    // Open every namespace first: once we are in the container's mount namespace, the host's
+    // /proc/PID/ns paths are out of reach.
+    std::vector<std::pair<std::string, lab::UniqueFd>> fds;
+    for (const char* type : {"cgroup", "ipc", "uts", "network", "mount"}) {
+      if (!a.spec->has_namespace(type)) continue;
+      std::string path = fmt::format("/proc/{}/ns/{}", a.container_pid, kProcNames.at(type));
+      fds.emplace_back(type, lab::open_fd(path, O_RDONLY | O_CLOEXEC));
+    }
+    channel.expect_ok("waiting for the cgroup");
+    for (auto& [type, fd] : fds) {
+      int flag = kNamespaceFlags.at(type);
+      explain.step("", fmt::format("setns(/proc/{}/ns/{}, {})", a.container_pid,
+                                   kProcNames.at(type),
+                                   lab::clone_flags_to_string(static_cast<unsigned long>(flag))),
+                   fmt::format("nsenter --target {} --{}", a.container_pid,
+                               kProcNames.at(type) == "mnt" ? "mount" : kProcNames.at(type)));
+      lab::check(::setns(fd.get(), flag), [&] {
+        return fmt::format("setns(/proc/{}/ns/{}, {})", a.container_pid, kProcNames.at(type),
+                           lab::clone_flags_to_string(static_cast<unsigned long>(flag)));
+      });
+    }
+    if (a.process->terminal) {
+      terminal::setup_console_in_child(a.console_socket, a.process->console_size);
+      ::close(a.console_socket);
+    }
+    Prepared prepared = prepare_process_in_child(*a.process, a.spec->seccomp, a.preserve_fds,
+                                                 explain);
+    if (!a.keep_parent_death_signal) ::prctl(PR_SET_PDEATHSIG, 0);
+    // The channel is close-on-exec: the parent sees it close when execve succeeds.
+    exec_program(prepared, *a.process);
+  } catch (const std::exception& e) {
+    channel.report_error(e.what());
+  }
+  return 1;
+}
+
+}  // namespace runtime
