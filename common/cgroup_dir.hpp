@@ -67,6 +67,8 @@ class SubtreeControl {
   ~SubtreeControl() { restore(); }
 
   bool was_enabled_already() const { return was_enabled_; }
+  // Leaves the grant in place for good: the owner no longer takes it back.
+  void release() { file_.clear(); }
   void restore() noexcept;
 
  private:
