@@ -197,8 +197,9 @@ TEST(RuntimeCgroupsOnHost, CreatesLimitsKillsAndRemoves) {
   EXPECT_EQ(lab::trim(lab::read_file(cg.path_in("memory") + memory_file)),
             std::to_string(64 << 20));
   EXPECT_EQ(lab::trim(lab::read_file(cg.path_in("pids") + "/pids.max")), "10");
-  if (v1_devices)  // nothing but /dev/null
+  if (v1_devices) {  // nothing but /dev/null
     EXPECT_EQ(lab::trim(lab::read_file(cg.path_in("devices") + "/devices.list")), "c 1:3 rwm");
+  }
   bool narrated_pids = false;
   for (const auto& [call, shell] : cg.steps())
     if (shell == "echo 10 > " + cg.path_in("pids") + "/pids.max") narrated_pids = true;
