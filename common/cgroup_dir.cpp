@@ -1,6 +1,8 @@
 #include "cgroup_dir.hpp"
 
 #include <fmt/format.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +31,24 @@ void evacuate(const std::string& dir, const std::string& to) {
       if (e.code().value() != ESRCH) throw;
     }
   }
+}
+
+bool has_child_cgroup(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  while (const dirent* entry = ::readdir(d)) {
+    const std::string_view name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(d), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode)) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
 }
 
 }  // namespace
@@ -98,7 +118,10 @@ SubtreeControl& SubtreeControl::operator=(SubtreeControl&& other) noexcept {
 void SubtreeControl::restore() noexcept {
   if (file_.empty()) return;
   try {
-    write_file(file_, "-" + controller_);
+    // The kernel lets "-cpu" through while child cgroups still use cpu as leaves (it refuses
+    // only when a child passes it further down): their cpu.max would vanish under them. So
+    // the grant is taken back only when no child cgroup is left (ours is removed by now).
+    if (!has_child_cgroup(parent_of(file_))) write_file(file_, "-" + controller_);
   } catch (...) {
     // Another cgroup below may use the controller by now; then it must stay enabled.
   }

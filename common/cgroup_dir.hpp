@@ -62,10 +62,13 @@ class SubtreeControl {
   SubtreeControl& operator=(SubtreeControl&& other) noexcept;
   SubtreeControl(const SubtreeControl&) = delete;
   SubtreeControl& operator=(const SubtreeControl&) = delete;
-  // Writes "-controller" again if enable() was the one that added it (best effort).
+  // Writes "-controller" again if enable() was the one that added it and no child cgroup is
+  // left below the directory (a sibling may still use the controller); best effort.
   ~SubtreeControl() { restore(); }
 
   bool was_enabled_already() const { return was_enabled_; }
+  // Leaves the grant in place for good: the owner no longer takes it back.
+  void release() { file_.clear(); }
   void restore() noexcept;
 
  private:

@@ -1,8 +1,14 @@
 #include "mount.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -41,10 +47,75 @@ TempDir::TempDir(std::string_view prefix) {
   path_ = tmpl;
 }
 
+namespace {
+
+// The id of the mount that `name` (in `dirfd`) lives on, as mountinfo's first field numbers it;
+// 0 when it cannot be told. st_dev is not enough: a bind mount of /home/u/vol into a directory on
+// the same file system has the same st_dev as its parent, yet it is someone else's data.
+unsigned long long mount_id_at(int dirfd, const char* name) {
+  struct statx stx {};
+  if (::statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) == -1)
+    return 0;
+  return (stx.stx_mask & STATX_MNT_ID) != 0 ? stx.stx_mnt_id : 0;
+}
+
+// rm -r of `name` in `dirfd` that never leaves the mount it started on: a directory with another
+// mount on it is left in place, with whatever that mount shows. Returns whether all went.
+bool remove_tree_on_one_mount(int dirfd, const char* name, unsigned long long mount_id) {
+  const unsigned long long here = mount_id_at(dirfd, name);
+  if (here == 0 || here != mount_id) return false;
+  const int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd == -1) return ::unlinkat(dirfd, name, 0) == 0;  // not a directory (or a link to one)
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return false;
+  }
+  bool all = true;
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view n = entry->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  for (const auto& n : names) all = remove_tree_on_one_mount(fd, n.c_str(), mount_id) && all;
+  ::closedir(dir);
+  return all && ::unlinkat(dirfd, name, AT_REMOVEDIR) == 0;
+}
+
+}  // namespace
+
+void remove_tree_without_crossing_mounts(const std::string& path) noexcept {
+  try {
+    // First detach what is still mounted below (deepest first), in this mount namespace: a test
+    // that failed halfway, a volume bound into a rootfs. Then remove, refusing to cross any mount
+    // that remains (one made meanwhile, or one we could not detach): removing through a bind
+    // mount deletes the files of the directory it shows, on the host.
+    char real[PATH_MAX];
+    if (::realpath(path.c_str(), real) != nullptr) {
+      const std::string root = real;
+      std::vector<std::string> below;
+      for (const auto& m : read_mountinfo()) {
+        const std::string& p = m.mount_point;
+        if (p == root || (p.size() > root.size() && p.compare(0, root.size(), root) == 0 &&
+                          p[root.size()] == '/'))
+          below.push_back(p);
+      }
+      std::sort(below.begin(), below.end(),
+                [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+      for (const auto& p : below) ::umount2(p.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+    }
+  } catch (...) {
+    // No /proc to read: the walk below still refuses to cross a mount.
+  }
+  // The mount of the directory that holds `path` (".." climbs out of a mount's root, so this is
+  // the parent mount when `path` itself is still a mount point, and then nothing is removed).
+  const std::string parent = path + "/..";
+  remove_tree_on_one_mount(AT_FDCWD, path.c_str(), mount_id_at(AT_FDCWD, parent.c_str()));
+}
+
 TempDir::~TempDir() {
   if (path_.empty()) return;
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  remove_tree_without_crossing_mounts(path_);
 }
 
 std::string MountInfo::propagation() const {

@@ -34,7 +34,13 @@ class Mount {
   std::string target_;
 };
 
-// A directory made with mkdtemp and removed with everything in it when the owner goes away.
+// rm -r that never deletes through a mount: mounts at or below `path` are detached first
+// (MNT_DETACH, this mount namespace only), and the walk leaves alone any directory that is still
+// another mount's mount point. Best effort, never throws: what could not go stays.
+void remove_tree_without_crossing_mounts(const std::string& path) noexcept;
+
+// A directory made with mkdtemp and removed with everything in it when the owner goes away (by
+// remove_tree_without_crossing_mounts: a volume still bound inside it keeps its files).
 class TempDir {
  public:
   explicit TempDir(std::string_view prefix);  // e.g. "/tmp/lab-chroot-"

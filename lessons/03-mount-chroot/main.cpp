@@ -102,6 +102,8 @@ int child_main(const Plan& plan, lab::Channel& channel) noexcept {
                                     plan.rootfs + std::string(mountns::kVolumeMountPoint));
       channel.send_ok();
     }
+    if (plan.how == mountns::RootSwitch::pivot_root)
+      mountns::bind_rootfs_onto_itself_in_child(plan.rootfs);
     mountns::switch_root_in_child(plan.how, plan.rootfs);
     channel.send_ok();
     for (;;) {

@@ -159,10 +159,11 @@ void chroot_in_child(const std::string& rootfs) {
   lab::check(::chdir("/"), "chdir(\"/\")");
 }
 
-void pivot_root_in_child(const std::string& rootfs) {
-  // pivot_root wants the new root to be a mount point, not just a directory: bind it onto
-  // itself (MS_REC takes the volume mounted inside it along).
+void bind_rootfs_onto_itself_in_child(const std::string& rootfs) {
   lab::mount_fs(rootfs.c_str(), rootfs, nullptr, MS_BIND | MS_REC);
+}
+
+void pivot_root_in_child(const std::string& rootfs) {
   lab::check(::chdir(rootfs.c_str()), [&] { return fmt::format("chdir({})", lab::quote(rootfs)); });
   // new_root and put_old may be the same directory: the old root is then mounted on top of the
   // new one, at "/", and our cwd stays in the new root underneath. glibc has no wrapper.

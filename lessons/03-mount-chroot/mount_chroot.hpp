@@ -64,9 +64,15 @@ void make_mounts_private_in_child();
 void bind_volume_in_child(const std::string& volume, const std::string& target);
 // chroot(rootfs) then chdir("/").
 void chroot_in_child(const std::string& rootfs);
-// The runc sequence: bind the rootfs onto itself (pivot_root needs a mount point), chdir into it,
-// pivot_root(".", "."), umount2(".", MNT_DETACH) to drop the old root stacked on top, chdir("/").
+// mount(rootfs, rootfs, NULL, MS_BIND|MS_REC, NULL): pivot_root needs the new root to be a mount
+// point, not just a directory. MS_REC takes the mounts already inside it (the volume) along.
+// runc does this first, before any of the container's mounts go in on top of it.
+void bind_rootfs_onto_itself_in_child(const std::string& rootfs);
+// The runc sequence, once `rootfs` is a mount point (bind_rootfs_onto_itself_in_child): chdir
+// into it, pivot_root(".", "."), umount2(".", MNT_DETACH) to drop the old root stacked on top,
+// chdir("/").
 void pivot_root_in_child(const std::string& rootfs);
+// chroot_in_child, or pivot_root_in_child (after the bind onto itself, which the caller does).
 void switch_root_in_child(RootSwitch how, const std::string& rootfs);
 
 struct EscapeAttempt {

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <stdexcept>
 #include <vector>
@@ -292,6 +293,134 @@ bool share_near(double measured_percent, double expected_percent, double toleran
 
 bool ratio_near(double measured, double expected) {
   return measured >= expected * 0.75 && measured <= expected * 1.35;
+}
+
+}  // namespace cgroup
+
+namespace cgroup {
+
+std::string FileWrite::call() const { return fmt::format("write(\"{}\", \"{}\")", file, value); }
+
+std::string FileWrite::shell() const {
+  const bool needs_quotes = value.find(' ') != std::string::npos;
+  return needs_quotes ? fmt::format("echo \"{}\" > {}", value, file)
+                      : fmt::format("echo {} > {}", value, file);
+}
+
+long long shares_to_weight(long long shares) {
+  if (shares == 0) return 0;
+  return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+std::string validate_memory(long long limit_bytes, std::optional<long long> swap) {
+  if (limit_bytes == 0 || limit_bytes < -1)
+    return fmt::format(
+        "memory.limit is {} bytes; give a positive number of bytes, or -1 for no limit",
+        limit_bytes);
+  if (!swap || *swap == -1) return "";
+  if (*swap <= 0)
+    return fmt::format(
+        "memory.swap is {}; it is memory plus swap in bytes (at least memory.limit), or -1 for "
+        "no limit",
+        *swap);
+  if (limit_bytes == -1)
+    return fmt::format(
+        "memory.swap ({}) limits memory plus swap, so it needs a memory.limit as well", *swap);
+  if (*swap < limit_bytes)
+    return fmt::format(
+        "memory.swap ({}) is memory plus swap and cannot be below memory.limit ({}); give the "
+        "same value for no swap at all",
+        *swap, limit_bytes);
+  return "";
+}
+
+std::string v2_swap_max(long long limit_bytes, long long swap) {
+  std::string why = validate_memory(limit_bytes, swap);
+  if (!why.empty()) throw std::invalid_argument(why);
+  return swap == -1 ? "max" : std::to_string(swap - limit_bytes);
+}
+
+namespace {
+
+bool file_exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// The kernel answers EBUSY to a memory limit below what the group already uses when it cannot
+// reclaim enough (anonymous memory with no swap to go to); say how much is in use.
+[[noreturn]] void explain_memory_busy(const lab::SyscallError& e, const std::string& usage_file) {
+  std::string usage = lab::trim(lab::read_file_or_empty(usage_file));
+  throw lab::SyscallError(
+      e.code().value(),
+      fmt::format("{} (the group already uses {} bytes, which the kernel could not reclaim)",
+                  e.call(), usage.empty() ? "?" : usage));
+}
+
+}  // namespace
+
+std::vector<FileWrite> set_memory_limit(const std::string& dir, Version v, long long limit_bytes,
+                                        std::optional<long long> swap) {
+  std::string why = validate_memory(limit_bytes, swap);
+  if (!why.empty()) throw lab::UserError(why);
+  std::vector<FileWrite> done;
+  auto write = [&](std::string_view file, const std::string& value) {
+    FileWrite w{path_in(dir, file), value};
+    try {
+      lab::write_file(w.file, w.value);
+    } catch (const lab::SyscallError& e) {
+      if (e.code().value() != EBUSY) throw;
+      explain_memory_busy(e, path_in(dir, v == Version::v1 ? "memory.usage_in_bytes"
+                                                           : "memory.current"));
+    }
+    done.push_back(std::move(w));
+  };
+
+  if (v == Version::v2) {
+    write("memory.max", limit_bytes < 0 ? "max" : std::to_string(limit_bytes));
+    if (swap) {
+      std::string swap_max = v2_swap_max(limit_bytes, *swap);
+      if (file_exists(path_in(dir, "memory.swap.max"))) {
+        write("memory.swap.max", swap_max);
+      } else if (swap_max != "max" && swap_max != "0") {
+        throw lab::UserError(fmt::format(
+            "memory.swap {} needs swap accounting, and this kernel has none ({} is missing); "
+            "leave memory.swap out or set it to -1",
+            *swap, path_in(dir, "memory.swap.max")));
+      }
+    }
+    return done;
+  }
+
+  // v1 keeps memory.memsw.limit_in_bytes >= memory.limit_in_bytes at every moment (EINVAL
+  // otherwise), so the order of the two writes depends on which way the limits move.
+  const std::string limit = std::to_string(limit_bytes);
+  const bool has_memsw = file_exists(path_in(dir, "memory.memsw.limit_in_bytes"));
+  if (swap && !has_memsw && *swap != -1)
+    throw lab::UserError(fmt::format(
+        "memory.swap {} needs swap accounting, and this kernel has it off "
+        "({} is missing; boot with swapaccount=1); leave memory.swap out or set it to -1",
+        *swap, path_in(dir, "memory.memsw.limit_in_bytes")));
+  if (!swap || !has_memsw) {
+    write("memory.limit_in_bytes", limit);
+    return done;
+  }
+  const long long current = parse_number(lab::read_file(path_in(dir, "memory.limit_in_bytes")));
+  if (*swap == -1 || current < *swap) {
+    write("memory.memsw.limit_in_bytes", std::to_string(*swap));
+    write("memory.limit_in_bytes", limit);
+  } else {
+    write("memory.limit_in_bytes", limit);
+    write("memory.memsw.limit_in_bytes", std::to_string(*swap));
+  }
+  return done;
+}
+
+std::string format_pids_max(long long limit) {
+  return limit <= 0 ? "max" : std::to_string(limit);
+}
+
+std::vector<FileWrite> set_pids_limit(const std::string& dir, long long limit) {
+  FileWrite w{path_in(dir, "pids.max"), format_pids_max(limit)};
+  lab::write_file(w.file, w.value);
+  return {w};
 }
 
 }  // namespace cgroup

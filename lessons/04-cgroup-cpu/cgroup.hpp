@@ -16,8 +16,10 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "host.hpp"
 
@@ -132,5 +134,42 @@ double share_percent(double cpu_seconds, double wall_seconds);
 bool share_near(double measured_percent, double expected_percent, double tolerance = 0.25);
 // Two loops with weights 2:1 on one CPU: the measured ratio is in [1.5, 2.7].
 bool ratio_near(double measured, double expected);
+
+// --- beyond cpu: the controllers a container runtime sets -----------------------------------------
+// The runtime (final/runtime/cgroups) applies an OCI spec's linux.resources through these, so each
+// write it makes is one this lesson's module knows how to explain.
+
+// One write into a control file, as the functions below made it (for --explain narration).
+struct FileWrite {
+  std::string file;
+  std::string value;
+  std::string call() const;   // write("/sys/fs/cgroup/pids/c/pids.max", "10")
+  std::string shell() const;  // echo 10 > /sys/fs/cgroup/pids/c/pids.max
+};
+
+// OCI's cpu.shares (v1's 2..262144, default 1024) as v2's cpu.weight (1..10000, default 100),
+// runc's linear map: 1 + ((shares - 2) * 9999) / 262142. 0 (unset) stays 0.
+long long shares_to_weight(long long shares);
+
+// Memory. OCI's memory.limit is bytes (-1: unlimited); memory.swap is memory PLUS swap, as v1's
+// memory.memsw.limit_in_bytes. v2 splits them: memory.max and memory.swap.max (swap alone), so
+// v2 gets swap - limit. Why a pair cannot be used, or "" (pure). There is no minimum: the kernel
+// takes any size, but one below what the group already uses fails with EBUSY when it cannot be
+// reclaimed, and a container's init alone needs a few hundred KiB.
+std::string validate_memory(long long limit_bytes, std::optional<long long> swap);
+// The value memory.swap.max gets for OCI's memory+swap total: "max" for -1, else swap - limit.
+// Throws std::invalid_argument when validate_memory would refuse the pair.
+std::string v2_swap_max(long long limit_bytes, long long swap);
+// v1: memory.limit_in_bytes and memory.memsw.limit_in_bytes, in the order the kernel accepts
+// (memsw may never drop below the limit: raising both writes memsw first). Without swap
+// accounting (swapaccount=0, no memsw file) a swap value other than -1 is refused (UserError).
+// v2: memory.max, then memory.swap.max (skipped without the file if the value is "max" or "0").
+// Returns the writes made, in order.
+std::vector<FileWrite> set_memory_limit(const std::string& dir, Version v, long long limit_bytes,
+                                        std::optional<long long> swap);
+
+// Pids: pids.max, the same file in v1 and v2; a limit <= 0 means none ("max").
+std::string format_pids_max(long long limit);
+std::vector<FileWrite> set_pids_limit(const std::string& dir, long long limit);
 
 }  // namespace cgroup

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 
 #include "cgroup_dir.hpp"
@@ -334,3 +335,114 @@ TEST(CgroupHints, EbusyExplainsDomainAndThreadedControllers) {
   EXPECT_NE(procs.find("its subtree_control is not empty"), std::string::npos);
   EXPECT_NE(procs.find("only threaded ones such as cpu"), std::string::npos);
 }
+
+namespace {
+
+TEST(LabCgroupDir, SubtreeControlStaysWhileASiblingCgroupRemains) {
+  lab::TempDir dir("/tmp/lab-cgroup-test-");
+  const std::string file = dir.path() + "/cgroup.subtree_control";
+  put(file, "");
+  ASSERT_EQ(::mkdir((dir.path() + "/lab-sibling").c_str(), 0755), 0);
+  {
+    auto grant = lab::SubtreeControl::enable(dir.path(), "cpu");
+    put(file, "cpu\n");
+  }
+  EXPECT_EQ(lab::read_file(file), "cpu\n");  // the sibling still uses cpu: no "-cpu"
+  ::rmdir((dir.path() + "/lab-sibling").c_str());
+}
+
+TEST(CgroupControllers, SharesToWeightIsRuncsMap) {
+  struct Case {
+    long long shares, weight;
+  } cases[] = {{0, 0}, {2, 1}, {1024, 39}, {262144, 10000}, {512, 20}, {2048, 79}};
+  for (const auto& c : cases) EXPECT_EQ(cgroup::shares_to_weight(c.shares), c.weight) << c.shares;
+}
+
+TEST(CgroupControllers, ValidatesMemoryAndSwap) {
+  const long long MiB = 1 << 20;
+  struct Case {
+    long long limit;
+    std::optional<long long> swap;
+    const char* reason_has;  // "" when accepted
+  } cases[] = {
+      {64 * MiB, std::nullopt, ""},
+      {64 * MiB, 64 * MiB, ""},
+      {64 * MiB, 128 * MiB, ""},
+      {64 * MiB, -1, ""},
+      {-1, std::nullopt, ""},
+      {-1, -1, ""},
+      {0, std::nullopt, "positive number of bytes"},
+      {-5, std::nullopt, "positive number of bytes"},
+      {64 * MiB, 32 * MiB, "cannot be below memory.limit"},
+      {-1, 128 * MiB, "needs a memory.limit"},
+      {64 * MiB, -7, "memory plus swap"},
+  };
+  for (const auto& c : cases) {
+    std::string why = cgroup::validate_memory(c.limit, c.swap);
+    if (std::string(c.reason_has).empty())
+      EXPECT_EQ(why, "") << c.limit;
+    else
+      EXPECT_NE(why.find(c.reason_has), std::string::npos) << why;
+  }
+  EXPECT_EQ(cgroup::v2_swap_max(64 * MiB, 128 * MiB), std::to_string(64 * MiB));
+  EXPECT_EQ(cgroup::v2_swap_max(64 * MiB, 64 * MiB), "0");
+  EXPECT_EQ(cgroup::v2_swap_max(64 * MiB, -1), "max");
+  EXPECT_THROW(cgroup::v2_swap_max(64 * MiB, MiB), std::invalid_argument);
+  EXPECT_EQ(cgroup::format_pids_max(10), "10");
+  EXPECT_EQ(cgroup::format_pids_max(0), "max");
+  EXPECT_EQ(cgroup::format_pids_max(-1), "max");
+}
+
+TEST(CgroupControllersFakeTree, V2MemoryMaxAndSwapMax) {
+  lab::TempDir dir("/tmp/lab-cgroup-test-");
+  const std::string d = dir.path();
+  put(d + "/memory.max", "max\n");
+  put(d + "/memory.swap.max", "max\n");
+  auto done = cgroup::set_memory_limit(d, Version::v2, 67108864, 134217728);
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(lab::read_file(d + "/memory.max"), "67108864");
+  EXPECT_EQ(lab::read_file(d + "/memory.swap.max"), "67108864");  // swap alone: total - memory
+  EXPECT_EQ(done[0].call(), "write(\"" + d + "/memory.max\", \"67108864\")");
+  EXPECT_EQ(done[1].shell(), "echo 67108864 > " + d + "/memory.swap.max");
+  // Without swap accounting: "max" is quietly fine, a real swap limit is refused.
+  ::unlink((d + "/memory.swap.max").c_str());
+  EXPECT_EQ(cgroup::set_memory_limit(d, Version::v2, 67108864, -1).size(), 1u);
+  EXPECT_THROW(cgroup::set_memory_limit(d, Version::v2, 67108864, 134217728), lab::UserError);
+  EXPECT_THROW(cgroup::set_memory_limit(d, Version::v2, 67108864, 1), lab::UserError);
+}
+
+TEST(CgroupControllersFakeTree, V1MemoryOrdersTheTwoWritesAndPidsMax) {
+  lab::TempDir dir("/tmp/lab-cgroup-test-");
+  const std::string d = dir.path();
+  put(d + "/memory.limit_in_bytes", "9223372036854771712\n");
+  put(d + "/memory.memsw.limit_in_bytes", "9223372036854771712\n");
+  // Lowering from unlimited: the limit first, then memsw (never below the limit).
+  auto down = cgroup::set_memory_limit(d, Version::v1, 67108864, 100000000);
+  ASSERT_EQ(down.size(), 2u);
+  EXPECT_EQ(down[0].file, d + "/memory.limit_in_bytes");
+  EXPECT_EQ(down[1].file, d + "/memory.memsw.limit_in_bytes");
+  // A write(2) to a plain file does not truncate it as a cgroup file would: the fake is reset.
+  put(d + "/memory.limit_in_bytes", "67108864\n");
+  put(d + "/memory.memsw.limit_in_bytes", "100000000\n");
+  // Raising above the current limit: memsw first.
+  auto up = cgroup::set_memory_limit(d, Version::v1, 134217728, 200000000);
+  ASSERT_EQ(up.size(), 2u);
+  EXPECT_EQ(up[0].file, d + "/memory.memsw.limit_in_bytes");
+  EXPECT_EQ(up[0].value, "200000000");
+  EXPECT_EQ(up[1].value, "134217728");
+  // Without memsw (swap accounting off): -1 is fine, a real value is refused.
+  ::unlink((d + "/memory.memsw.limit_in_bytes").c_str());
+  EXPECT_EQ(cgroup::set_memory_limit(d, Version::v1, 67108864, -1).size(), 1u);
+  EXPECT_THROW(cgroup::set_memory_limit(d, Version::v1, 67108864, 100000000), lab::UserError);
+  EXPECT_EQ(cgroup::set_memory_limit(d, Version::v1, 67108864, std::nullopt).size(), 1u);
+
+  put(d + "/pids.max", "");
+  auto pids = cgroup::set_pids_limit(d, 10);
+  EXPECT_EQ(lab::read_file(d + "/pids.max"), "10");
+  EXPECT_EQ(pids.at(0).shell(), "echo 10 > " + d + "/pids.max");
+  put(d + "/pids.max", "");
+  cgroup::set_pids_limit(d, 0);
+  EXPECT_EQ(lab::read_file(d + "/pids.max"), "max");
+}
+
+}  // namespace
