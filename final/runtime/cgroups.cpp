@@ -1,16 +1,16 @@
 #include "runtime/cgroups.hpp"
 
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <linux/bpf.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cerrno>
+#include <cstring>
 #include <exception>
 #include <map>
 
@@ -24,7 +24,7 @@ using cgroup::Version;
 
 namespace {
 
-constexpr int kRemoveAttempts = 200;  // x 10 ms: killed processes leave within a moment
+constexpr int kRemoveAttempts = 200;   // x 10 ms: killed processes leave within a moment
 constexpr int kFreezeAttempts = 1000;  // x 1 ms
 
 // The controllers a v2 ancestor hands down, so the leaf has cpu.max, memory.max, pids.max.
@@ -70,8 +70,7 @@ std::string validate_path(const std::string& cgroups_path) {
     return fmt::format("cgroupsPath \"{}\" must be absolute, e.g. /minidocker/NAME", cgroups_path);
   if (cgroups_path == "/")
     return "cgroupsPath \"/\" is the root cgroup; a container needs its own, e.g. /minidocker/NAME";
-  if (cgroups_path.find('\n') != std::string::npos)
-    return "cgroupsPath may not hold a newline";
+  if (cgroups_path.find('\n') != std::string::npos) return "cgroupsPath may not hold a newline";
   size_t start = 1;
   while (start <= cgroups_path.size()) {
     size_t end = cgroups_path.find('/', start);
@@ -116,8 +115,7 @@ std::string validate(const Resources& r) {
 
 std::string device_rule_text(const DeviceRule& rule) {
   auto number = [](long long n) { return n < 0 ? std::string("*") : std::to_string(n); };
-  return fmt::format("{} {}:{} {}", rule.type, number(rule.major), number(rule.minor),
-                     rule.access);
+  return fmt::format("{} {}:{} {}", rule.type, number(rule.major), number(rule.minor), rule.access);
 }
 
 std::vector<FileWrite> v1_device_writes(const std::string& dir,
@@ -139,8 +137,8 @@ std::vector<Hierarchy> hierarchies_for(const lab::host::CgroupLayout& layout) {
     for (const auto& [controller, mount] : layout.v1_controllers)
       by_mount[mount].push_back(controller);
     for (const auto& [mount, controllers] : by_mount)
-      out.push_back({fmt::format("{}", fmt::join(controllers, ",")), mount, Version::v1,
-                     controllers});
+      out.push_back(
+          {fmt::format("{}", fmt::join(controllers, ",")), mount, Version::v1, controllers});
   }
   if (!layout.v2_mount.empty() &&
       (layout.mode == CgroupMode::v2 || layout.mode == CgroupMode::hybrid))
@@ -322,7 +320,9 @@ void Cgroup::make_in(const Hierarchy& h) {
   const bool hands_down = h.version == Version::v2 && h.name == "unified" &&
                           std::any_of(kV2Controllers.begin(), kV2Controllers.end(),
                                       [&](const std::string& c) { return has(h.controllers, c); });
-  const bool cpuset = has(h.controllers, "cpuset");
+  // (v2's cpuset starts from its parent's CPUs by itself, and its leaf gets no cpuset files
+  // unless a parent hands cpuset down.)
+  const bool cpuset = h.version == Version::v1 && has(h.controllers, "cpuset");
   std::string parent = h.root;
   for (const std::string& prefix : prefixes(path_)) {
     const std::string dir = h.root + prefix;

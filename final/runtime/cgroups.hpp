@@ -31,7 +31,7 @@ namespace runtime::cgroups {
 // One linux.resources.devices entry: allow or deny access to a device node.
 struct DeviceRule {
   bool allow = false;
-  char type = 'a';  // 'a' (all), 'c' (char), 'b' (block)
+  char type = 'a';                   // 'a' (all), 'c' (char), 'b' (block)
   long long major = -1, minor = -1;  // -1: any ("*")
   std::string access = "rwm";        // read, write, mknod
 };
@@ -136,8 +136,9 @@ class Cgroup {
   std::string path_in(const std::string& controller) const;
   // The version of the tree path_in(controller) is in.
   cgroup::Version version_of(const std::string& controller) const;
-  // What was done, as (call, shell): ("mkdir(\"/sys/fs/cgroup/pids/minidocker/x\", 0755)",
-  // "mkdir /sys/fs/cgroup/pids/minidocker/x"), ("write(\".../pids.max\", \"10\")", "echo 10 > ...").
+  // What was done, in order, as (call, shell) pairs for --explain:
+  //   ("mkdir(\"/sys/fs/cgroup/pids/minidocker/x\", 0755)", "mkdir /sys/fs/cgroup/pids/...")
+  //   ("write(\".../pids.max\", \"10\")", "echo 10 > .../pids.max")
   const std::vector<std::pair<std::string, std::string>>& steps() const { return steps_; }
 
  private:

@@ -1,11 +1,9 @@
 // final/runtime/cgroups: the checks on resources and cgroupsPath, the v1 devices writes, the
 // trees a container joins on each layout, and (as root, holding /work/test.lock's machine lock
 // like every privileged test) a real cgroup made, filled, limited, killed and removed.
-#include "runtime/cgroups.hpp"
-
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <linux/bpf.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,6 +16,7 @@
 #include "fd.hpp"
 #include "host.hpp"
 #include "mount.hpp"
+#include "runtime/cgroups.hpp"
 
 namespace {
 
@@ -113,21 +112,21 @@ lab::host::CgroupLayout layout_of(const char* mountinfo, const std::string& v2_c
 }
 
 TEST(RuntimeCgroups, JoinsEveryTreeOfTheLayout) {
-  auto v2 = rc::hierarchies_for(layout_of(
-      "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "cpuset cpu io memory pids\n"));
+  auto v2 = rc::hierarchies_for(layout_of("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+                                          "cpuset cpu io memory pids\n"));
   ASSERT_EQ(v2.size(), 1u);
   EXPECT_EQ(v2[0].name, "unified");
   EXPECT_EQ(v2[0].root, "/sys/fs/cgroup");
   EXPECT_EQ(v2[0].version, Version::v2);
 
-  auto hybrid = rc::hierarchies_for(layout_of(
-      "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
-      "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
-      "33 31 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-      "34 31 0:31 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
-      "35 31 0:32 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
-      "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
-      "hugetlb\n"));
+  auto hybrid = rc::hierarchies_for(
+      layout_of("31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+                "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+                "33 31 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+                "34 31 0:31 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
+                "35 31 0:32 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+                "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+                "hugetlb\n"));
   ASSERT_EQ(hybrid.size(), 4u);  // cpu and cpuacct share one tree; name=systemd is not joined
   EXPECT_EQ(hybrid[0].name, "cpu,cpuacct");
   EXPECT_EQ(hybrid[0].root, "/sys/fs/cgroup/cpu,cpuacct");
@@ -313,8 +312,8 @@ TEST(RuntimeCgroupsOnHost, DeviceFilterRefusesWhatNoRuleAllows) {
   if (!lab::host::is_root()) GTEST_SKIP() << "needs root (cgroups, bpf)";
   auto layout = lab::host::detect_cgroups();
   if (layout.v2_mount.empty()) GTEST_SKIP() << "no cgroup v2 tree on this host";
-  auto dir = lab::CgroupDir::create(
-      fmt::format("{}/lab-rt-unit-bpf-{}", layout.v2_mount, ::getpid()));
+  auto dir =
+      lab::CgroupDir::create(fmt::format("{}/lab-rt-unit-bpf-{}", layout.v2_mount, ::getpid()));
   rc::attach_device_filter(dir.path(), {{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rw"}});
   int go[2];
   ASSERT_EQ(::pipe(go), 0);
