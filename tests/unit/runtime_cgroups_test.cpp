@@ -179,7 +179,7 @@ TEST(RuntimeCgroupsOnHost, CreatesLimitsKillsAndRemoves) {
   r.memory_limit = 64 << 20;
   r.pids_limit = 10;
   const bool v1_devices = lab::host::detect_cgroups().where("devices") == "v1";
-  if (v1_devices) r.devices = {{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rwm"}};
+  r.devices = {{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rwm"}};
   auto cg = rc::Cgroup::create(path, r);
   const auto dirs = cg.paths();
   ASSERT_FALSE(dirs.empty());
@@ -202,10 +202,17 @@ TEST(RuntimeCgroupsOnHost, CreatesLimitsKillsAndRemoves) {
   if (v1_devices) {  // nothing but /dev/null
     EXPECT_EQ(lab::trim(lab::read_file(cg.path_in("devices") + "/devices.list")), "c 1:3 rwm");
   }
-  bool narrated_pids = false;
-  for (const auto& [call, shell] : cg.steps())
+  bool narrated_pids = false, narrated_devices = false;
+  for (const auto& [call, shell] : cg.steps()) {
     if (shell == "echo 10 > " + cg.path_in("pids") + "/pids.max") narrated_pids = true;
+    if (call.find(v1_devices ? "devices.allow" : "BPF_PROG_ATTACH") != std::string::npos)
+      narrated_devices = true;
+  }
   EXPECT_TRUE(narrated_pids);
+  EXPECT_TRUE(narrated_devices);
+  // The same path again is refused, and the refusal removes nothing of the first.
+  EXPECT_THROW(rc::Cgroup::create(path, {}), lab::UserError);
+  for (const auto& d : dirs) EXPECT_TRUE(std::filesystem::is_directory(d)) << d;
 
   WaitingChild waiting;
   const pid_t child = waiting.pid;
