@@ -1,8 +1,8 @@
 #include "cgroup_dir.hpp"
 
-#include <fmt/format.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -1,12 +1,16 @@
 #include "runtime/cgroups.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <linux/bpf.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <exception>
 #include <map>
 
@@ -20,7 +24,7 @@ using cgroup::Version;
 
 namespace {
 
-constexpr int kRemoveAttempts = 200;  // x 10 ms: killed processes leave within a moment
+constexpr int kRemoveAttempts = 200;   // x 10 ms: killed processes leave within a moment
 constexpr int kFreezeAttempts = 1000;  // x 1 ms
 
 // The controllers a v2 ancestor hands down, so the leaf has cpu.max, memory.max, pids.max.
@@ -66,8 +70,7 @@ std::string validate_path(const std::string& cgroups_path) {
     return fmt::format("cgroupsPath \"{}\" must be absolute, e.g. /minidocker/NAME", cgroups_path);
   if (cgroups_path == "/")
     return "cgroupsPath \"/\" is the root cgroup; a container needs its own, e.g. /minidocker/NAME";
-  if (cgroups_path.find('\n') != std::string::npos)
-    return "cgroupsPath may not hold a newline";
+  if (cgroups_path.find('\n') != std::string::npos) return "cgroupsPath may not hold a newline";
   size_t start = 1;
   while (start <= cgroups_path.size()) {
     size_t end = cgroups_path.find('/', start);
@@ -112,8 +115,7 @@ std::string validate(const Resources& r) {
 
 std::string device_rule_text(const DeviceRule& rule) {
   auto number = [](long long n) { return n < 0 ? std::string("*") : std::to_string(n); };
-  return fmt::format("{} {}:{} {}", rule.type, number(rule.major), number(rule.minor),
-                     rule.access);
+  return fmt::format("{} {}:{} {}", rule.type, number(rule.major), number(rule.minor), rule.access);
 }
 
 std::vector<FileWrite> v1_device_writes(const std::string& dir,
@@ -135,8 +137,8 @@ std::vector<Hierarchy> hierarchies_for(const lab::host::CgroupLayout& layout) {
     for (const auto& [controller, mount] : layout.v1_controllers)
       by_mount[mount].push_back(controller);
     for (const auto& [mount, controllers] : by_mount)
-      out.push_back({fmt::format("{}", fmt::join(controllers, ",")), mount, Version::v1,
-                     controllers});
+      out.push_back(
+          {fmt::format("{}", fmt::join(controllers, ",")), mount, Version::v1, controllers});
   }
   if (!layout.v2_mount.empty() &&
       (layout.mode == CgroupMode::v2 || layout.mode == CgroupMode::hybrid))
@@ -149,6 +151,121 @@ std::string cpu_max_value(std::optional<long long> quota, std::optional<long lon
   if (quota && *quota > 0) limit.quota_us = *quota;
   if (period && *period > 0) limit.period_us = *period;
   return cgroup::format_cpu_max(limit);
+}
+
+// --- v2 devices: a BPF program ------------------------------------------------------------------
+
+namespace {
+
+static_assert(sizeof(BpfInsn) == sizeof(bpf_insn));
+
+BpfInsn insn(int code, int dst, int src, int off, int imm) {
+  return {static_cast<unsigned char>(code), static_cast<unsigned char>((src << 4) | dst),
+          static_cast<short>(off), imm};
+}
+
+// struct bpf_cgroup_dev_ctx's access_type: the device type in the low 16 bits, the access
+// asked for in the high 16.
+int bpf_device_type(char type) {
+  return type == 'b' ? BPF_DEVCG_DEV_BLOCK : type == 'c' ? BPF_DEVCG_DEV_CHAR : 0;
+}
+
+int bpf_access(const std::string& access) {
+  int bits = 0;
+  if (access.find('r') != std::string::npos) bits |= BPF_DEVCG_ACC_READ;
+  if (access.find('w') != std::string::npos) bits |= BPF_DEVCG_ACC_WRITE;
+  if (access.find('m') != std::string::npos) bits |= BPF_DEVCG_ACC_MKNOD;
+  return bits;
+}
+
+long bpf(int cmd, bpf_attr* attr) { return ::syscall(SYS_bpf, cmd, attr, sizeof(*attr)); }
+
+}  // namespace
+
+std::vector<BpfInsn> device_filter_program(const std::vector<DeviceRule>& rules) {
+  constexpr int all = BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD;
+  std::vector<BpfInsn> prog = {
+      // r2 = type, r3 = access, r4 = major, r5 = minor (r1 points at bpf_cgroup_dev_ctx)
+      insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, 0, 0),
+      insn(BPF_ALU | BPF_AND | BPF_K, BPF_REG_2, 0, 0, 0xFFFF),
+      insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_1, 0, 0),
+      insn(BPF_ALU | BPF_RSH | BPF_K, BPF_REG_3, 0, 0, 16),
+      insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_4, BPF_REG_1, 4, 0),
+      insn(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_5, BPF_REG_1, 8, 0),
+  };
+  for (auto rule = rules.rbegin(); rule != rules.rend(); ++rule) {
+    // Each test jumps past this rule's block to the next rule; the jump offsets are filled in
+    // once the block's length is known.
+    std::vector<BpfInsn> block;
+    std::vector<size_t> exits;
+    auto skip_unless = [&](BpfInsn test) {
+      exits.push_back(block.size());
+      block.push_back(test);
+    };
+    if (rule->type != 'a')
+      skip_unless(insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 0, bpf_device_type(rule->type)));
+    const int access = bpf_access(rule->access);
+    if (access != all) {
+      block.push_back(insn(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_3, 0, 0));
+      block.push_back(insn(BPF_ALU | BPF_AND | BPF_K, BPF_REG_1, 0, 0, access));
+      if (rule->allow)  // every access asked for is granted: (asked & rule) == asked
+        skip_unless(insn(BPF_JMP | BPF_JNE | BPF_X, BPF_REG_1, BPF_REG_3, 0, 0));
+      else  // some access asked for is refused: (asked & rule) != 0
+        skip_unless(insn(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 0, 0));
+    }
+    if (rule->major >= 0)
+      skip_unless(insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_4, 0, 0, static_cast<int>(rule->major)));
+    if (rule->minor >= 0)
+      skip_unless(insn(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_5, 0, 0, static_cast<int>(rule->minor)));
+    block.push_back(insn(BPF_ALU | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, rule->allow ? 1 : 0));
+    block.push_back(insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+    for (size_t at : exits) block[at].off = static_cast<short>(block.size() - at - 1);
+    prog.insert(prog.end(), block.begin(), block.end());
+    // A rule that matches everything ("a *:* rwm") decides every request: the rules before it
+    // in the list can never be reached, and the verifier refuses unreachable instructions.
+    if (exits.empty()) return prog;
+  }
+  // No rule matched: refused.
+  prog.push_back(insn(BPF_ALU | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0));
+  prog.push_back(insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
+  return prog;
+}
+
+void attach_device_filter(const std::string& dir, const std::vector<DeviceRule>& rules) {
+  const std::vector<BpfInsn> prog = device_filter_program(rules);
+  std::vector<char> log(64 * 1024);
+  static const char license[] = "GPL";
+  bpf_attr load;
+  std::memset(&load, 0, sizeof load);
+  load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  load.insns = reinterpret_cast<uintptr_t>(prog.data());
+  load.insn_cnt = static_cast<__u32>(prog.size());
+  load.license = reinterpret_cast<uintptr_t>(license);
+  load.log_buf = reinterpret_cast<uintptr_t>(log.data());
+  load.log_size = static_cast<__u32>(log.size());
+  load.log_level = 1;
+  const int prog_fd = static_cast<int>(bpf(BPF_PROG_LOAD, &load));
+  if (prog_fd == -1) {
+    const int err = errno;
+    std::string verifier = lab::trim(std::string(log.data()));
+    if (verifier.size() > 400) verifier = "..." + verifier.substr(verifier.size() - 400);
+    throw lab::SyscallError(
+        err, fmt::format("bpf(BPF_PROG_LOAD, {{BPF_PROG_TYPE_CGROUP_DEVICE, {} insns}}){}",
+                         prog.size(), verifier.empty() ? "" : " [verifier: " + verifier + "]"));
+  }
+  lab::UniqueFd program(prog_fd);
+  lab::UniqueFd cgroup = lab::open_fd(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  bpf_attr attach;
+  std::memset(&attach, 0, sizeof attach);
+  attach.target_fd = static_cast<__u32>(cgroup.get());
+  attach.attach_bpf_fd = static_cast<__u32>(program.get());
+  attach.attach_type = BPF_CGROUP_DEVICE;
+  attach.attach_flags = BPF_F_ALLOW_MULTI;
+  lab::check(bpf(BPF_PROG_ATTACH, &attach), [&] {
+    return fmt::format("bpf(BPF_PROG_ATTACH, {{{}, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI}})",
+                       lab::quote(dir));
+  });
+  // Closing the program's fd is fine: the cgroup holds the program until it is removed.
 }
 
 // --- the owner -----------------------------------------------------------------------------------
@@ -203,7 +320,9 @@ void Cgroup::make_in(const Hierarchy& h) {
   const bool hands_down = h.version == Version::v2 && h.name == "unified" &&
                           std::any_of(kV2Controllers.begin(), kV2Controllers.end(),
                                       [&](const std::string& c) { return has(h.controllers, c); });
-  const bool cpuset = has(h.controllers, "cpuset");
+  // (v2's cpuset starts from its parent's CPUs by itself, and its leaf gets no cpuset files
+  // unless a parent hands cpuset down.)
+  const bool cpuset = h.version == Version::v1 && has(h.controllers, "cpuset");
   std::string parent = h.root;
   for (const std::string& prefix : prefixes(path_)) {
     const std::string dir = h.root + prefix;
@@ -302,9 +421,18 @@ void Cgroup::apply_devices(const std::vector<DeviceRule>& rules) {
     for (const FileWrite& w : v1_device_writes(dir, rules)) write(w.file, w.value);
     return;
   }
-  throw lab::UserError(
-      "linux.resources.devices on cgroup v2 needs a BPF device program, which minidocker does "
-      "not build yet");
+  const std::string unified = path_in("unified");
+  if (unified.empty())
+    throw lab::UserError(
+        "linux.resources.devices needs the devices controller (v1) or a cgroup v2 tree for a BPF "
+        "device program; this host has neither");
+  attach_device_filter(unified, rules);
+  steps_.emplace_back(
+      fmt::format("bpf(BPF_PROG_LOAD, {{BPF_PROG_TYPE_CGROUP_DEVICE, {} insns}}), "
+                  "bpf(BPF_PROG_ATTACH, {{{}, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI}})",
+                  device_filter_program(rules).size(), lab::quote(unified)),
+      fmt::format("bpftool cgroup attach {} device <the program> multi  # v2 has no devices files",
+                  unified));
 }
 
 Cgroup Cgroup::open(const std::string& cgroups_path) {

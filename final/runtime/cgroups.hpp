@@ -31,7 +31,7 @@ namespace runtime::cgroups {
 // One linux.resources.devices entry: allow or deny access to a device node.
 struct DeviceRule {
   bool allow = false;
-  char type = 'a';  // 'a' (all), 'c' (char), 'b' (block)
+  char type = 'a';                   // 'a' (all), 'c' (char), 'b' (block)
   long long major = -1, minor = -1;  // -1: any ("*")
   std::string access = "rwm";        // read, write, mknod
 };
@@ -61,6 +61,24 @@ std::string validate_path(const std::string& cgroups_path);
 std::string device_rule_text(const DeviceRule& rule);
 std::vector<cgroup::FileWrite> v1_device_writes(const std::string& dir,
                                                 const std::vector<DeviceRule>& rules);
+
+// cgroup v2 has no devices files: the kernel asks a BPF program of type
+// BPF_PROG_TYPE_CGROUP_DEVICE, attached to the cgroup, on every open(2) and mknod(2) of a device
+// node. The program below checks the rules last first (in OCI the last matching rule wins; an
+// allow rule matches when it grants every access asked for, a deny rule when it refuses any of
+// them) and refuses what no rule matches. Its instructions (pure, as raw struct bpf_insn, so
+// tests can read them):
+struct BpfInsn {
+  unsigned char code;
+  unsigned char regs;  // dst_reg in the low 4 bits, src_reg in the high 4
+  short off;
+  int imm;
+};
+std::vector<BpfInsn> device_filter_program(const std::vector<DeviceRule>& rules);
+// bpf(BPF_PROG_LOAD) the program and bpf(BPF_PROG_ATTACH) it to the cgroup v2 directory
+// `dir` with BPF_F_ALLOW_MULTI (a parent's programs still run too). The attachment lives as long
+// as the cgroup. A verifier refusal carries the kernel's log.
+void attach_device_filter(const std::string& dir, const std::vector<DeviceRule>& rules);
 
 // One mounted cgroup tree: a v1 hierarchy (controllers "cpu,cpuacct") or the cgroup2 tree.
 struct Hierarchy {
@@ -118,8 +136,9 @@ class Cgroup {
   std::string path_in(const std::string& controller) const;
   // The version of the tree path_in(controller) is in.
   cgroup::Version version_of(const std::string& controller) const;
-  // What was done, as (call, shell): ("mkdir(\"/sys/fs/cgroup/pids/minidocker/x\", 0755)",
-  // "mkdir /sys/fs/cgroup/pids/minidocker/x"), ("write(\".../pids.max\", \"10\")", "echo 10 > ...").
+  // What was done, in order, as (call, shell) pairs for --explain:
+  //   ("mkdir(\"/sys/fs/cgroup/pids/minidocker/x\", 0755)", "mkdir /sys/fs/cgroup/pids/...")
+  //   ("write(\".../pids.max\", \"10\")", "echo 10 > .../pids.max")
   const std::vector<std::pair<std::string, std::string>>& steps() const { return steps_; }
 
  private:

@@ -367,8 +367,8 @@ std::vector<FileWrite> set_memory_limit(const std::string& dir, Version v, long 
       lab::write_file(w.file, w.value);
     } catch (const lab::SyscallError& e) {
       if (e.code().value() != EBUSY) throw;
-      explain_memory_busy(e, path_in(dir, v == Version::v1 ? "memory.usage_in_bytes"
-                                                           : "memory.current"));
+      explain_memory_busy(
+          e, path_in(dir, v == Version::v1 ? "memory.usage_in_bytes" : "memory.current"));
     }
     done.push_back(std::move(w));
   };
@@ -413,9 +413,7 @@ std::vector<FileWrite> set_memory_limit(const std::string& dir, Version v, long 
   return done;
 }
 
-std::string format_pids_max(long long limit) {
-  return limit <= 0 ? "max" : std::to_string(limit);
-}
+std::string format_pids_max(long long limit) { return limit <= 0 ? "max" : std::to_string(limit); }
 
 std::vector<FileWrite> set_pids_limit(const std::string& dir, long long limit) {
   FileWrite w{path_in(dir, "pids.max"), format_pids_max(limit)};

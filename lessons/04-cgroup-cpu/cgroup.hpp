@@ -135,9 +135,9 @@ bool share_near(double measured_percent, double expected_percent, double toleran
 // Two loops with weights 2:1 on one CPU: the measured ratio is in [1.5, 2.7].
 bool ratio_near(double measured, double expected);
 
-// --- beyond cpu: the controllers a container runtime sets -----------------------------------------
-// The runtime (final/runtime/cgroups) applies an OCI spec's linux.resources through these, so each
-// write it makes is one this lesson's module knows how to explain.
+// --- beyond cpu: the controllers a container runtime sets ---------------------------------------
+// The runtime (final/runtime/cgroups) applies an OCI spec's linux.resources through these, so
+// each write it makes is one this lesson's module knows how to explain.
 
 // One write into a control file, as the functions below made it (for --explain narration).
 struct FileWrite {

@@ -1,20 +1,22 @@
 // final/runtime/cgroups: the checks on resources and cgroupsPath, the v1 devices writes, the
 // trees a container joins on each layout, and (as root, holding /work/test.lock's machine lock
 // like every privileged test) a real cgroup made, filled, limited, killed and removed.
-#include "runtime/cgroups.hpp"
-
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <linux/bpf.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 
+#include "cgroup_dir.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "host.hpp"
 #include "mount.hpp"
+#include "runtime/cgroups.hpp"
 
 namespace {
 
@@ -110,21 +112,21 @@ lab::host::CgroupLayout layout_of(const char* mountinfo, const std::string& v2_c
 }
 
 TEST(RuntimeCgroups, JoinsEveryTreeOfTheLayout) {
-  auto v2 = rc::hierarchies_for(layout_of(
-      "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "cpuset cpu io memory pids\n"));
+  auto v2 = rc::hierarchies_for(layout_of("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+                                          "cpuset cpu io memory pids\n"));
   ASSERT_EQ(v2.size(), 1u);
   EXPECT_EQ(v2[0].name, "unified");
   EXPECT_EQ(v2[0].root, "/sys/fs/cgroup");
   EXPECT_EQ(v2[0].version, Version::v2);
 
-  auto hybrid = rc::hierarchies_for(layout_of(
-      "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
-      "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
-      "33 31 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
-      "34 31 0:31 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
-      "35 31 0:32 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
-      "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
-      "hugetlb\n"));
+  auto hybrid = rc::hierarchies_for(
+      layout_of("31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+                "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+                "33 31 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+                "34 31 0:31 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n"
+                "35 31 0:32 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+                "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+                "hugetlb\n"));
   ASSERT_EQ(hybrid.size(), 4u);  // cpu and cpuacct share one tree; name=systemd is not joined
   EXPECT_EQ(hybrid[0].name, "cpu,cpuacct");
   EXPECT_EQ(hybrid[0].root, "/sys/fs/cgroup/cpu,cpuacct");
@@ -177,7 +179,7 @@ TEST(RuntimeCgroupsOnHost, CreatesLimitsKillsAndRemoves) {
   r.memory_limit = 64 << 20;
   r.pids_limit = 10;
   const bool v1_devices = lab::host::detect_cgroups().where("devices") == "v1";
-  if (v1_devices) r.devices = {{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rwm"}};
+  r.devices = {{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rwm"}};
   auto cg = rc::Cgroup::create(path, r);
   const auto dirs = cg.paths();
   ASSERT_FALSE(dirs.empty());
@@ -200,10 +202,17 @@ TEST(RuntimeCgroupsOnHost, CreatesLimitsKillsAndRemoves) {
   if (v1_devices) {  // nothing but /dev/null
     EXPECT_EQ(lab::trim(lab::read_file(cg.path_in("devices") + "/devices.list")), "c 1:3 rwm");
   }
-  bool narrated_pids = false;
-  for (const auto& [call, shell] : cg.steps())
+  bool narrated_pids = false, narrated_devices = false;
+  for (const auto& [call, shell] : cg.steps()) {
     if (shell == "echo 10 > " + cg.path_in("pids") + "/pids.max") narrated_pids = true;
+    if (call.find(v1_devices ? "devices.allow" : "BPF_PROG_ATTACH") != std::string::npos)
+      narrated_devices = true;
+  }
   EXPECT_TRUE(narrated_pids);
+  EXPECT_TRUE(narrated_devices);
+  // The same path again is refused, and the refusal removes nothing of the first.
+  EXPECT_THROW(rc::Cgroup::create(path, {}), lab::UserError);
+  for (const auto& d : dirs) EXPECT_TRUE(std::filesystem::is_directory(d)) << d;
 
   WaitingChild waiting;
   const pid_t child = waiting.pid;
@@ -266,6 +275,72 @@ TEST(RuntimeCgroupsOnHost, AKernelRefusalLeavesNothingBehind) {
   }
   EXPECT_TRUE(all_gone(roots));
   EXPECT_THROW(rc::Cgroup::create("relative", {}), lab::UserError);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(RuntimeCgroups, DeviceFilterProgramChecksTheLastRuleFirst) {
+  auto prog = rc::device_filter_program({{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rwm"}});
+  // 6 loads of the context, the allow rule (type, major, minor, r0 = 1, exit), the deny-all
+  // rule (r0 = 0, exit), which decides everything else: no final refusal after it.
+  ASSERT_EQ(prog.size(), 13u);
+  EXPECT_EQ(prog[6].code, BPF_JMP | BPF_JNE | BPF_K);
+  EXPECT_EQ(prog[6].imm, BPF_DEVCG_DEV_CHAR);
+  EXPECT_EQ(prog[6].off, 4);  // to the deny-all rule at 11
+  EXPECT_EQ(prog[7].imm, 1);  // major
+  EXPECT_EQ(prog[7].off, 3);
+  EXPECT_EQ(prog[8].imm, 3);  // minor
+  EXPECT_EQ(prog[9].code, BPF_ALU | BPF_MOV | BPF_K);
+  EXPECT_EQ(prog[9].imm, 1);
+  EXPECT_EQ(prog[10].code, BPF_JMP | BPF_EXIT);
+  EXPECT_EQ(prog[11].imm, 0);
+  EXPECT_EQ(prog[12].code, BPF_JMP | BPF_EXIT);
+
+  // A partial access: allow needs every access asked for, deny any of them.
+  auto partial = rc::device_filter_program({{true, 'c', 5, -1, "rw"}, {false, 'b', -1, -1, "w"}});
+  // deny block first (last rule): type, mov r1=r3, and r1, jeq r1 0, mov r0, exit
+  EXPECT_EQ(partial[6].imm, BPF_DEVCG_DEV_BLOCK);
+  EXPECT_EQ(partial[8].imm, BPF_DEVCG_ACC_WRITE);
+  EXPECT_EQ(partial[9].code, BPF_JMP | BPF_JEQ | BPF_K);
+  EXPECT_EQ(partial[12].imm, BPF_DEVCG_DEV_CHAR);
+  EXPECT_EQ(partial[14].imm, BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE);
+  EXPECT_EQ(partial[15].code, BPF_JMP | BPF_JNE | BPF_X);
+  EXPECT_EQ(partial[16].imm, 5);  // major; minor is any
+  EXPECT_EQ(partial[17].imm, 1);
+  ASSERT_EQ(partial.size(), 21u);  // no rule matches everything: the final refusal
+  EXPECT_EQ(partial[19].imm, 0);
+}
+
+// The BPF device program works on any cgroup v2 tree, so it is tried on this host's even when
+// v1 devices is what create() uses here: /dev/null allowed, /dev/zero refused.
+TEST(RuntimeCgroupsOnHost, DeviceFilterRefusesWhatNoRuleAllows) {
+  if (!lab::host::is_root()) GTEST_SKIP() << "needs root (cgroups, bpf)";
+  auto layout = lab::host::detect_cgroups();
+  if (layout.v2_mount.empty()) GTEST_SKIP() << "no cgroup v2 tree on this host";
+  auto dir =
+      lab::CgroupDir::create(fmt::format("{}/lab-rt-unit-bpf-{}", layout.v2_mount, ::getpid()));
+  rc::attach_device_filter(dir.path(), {{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rw"}});
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    char byte;
+    if (::read(go[0], &byte, 1) != 1) ::_exit(100);
+    const bool null_opens = ::open("/dev/null", O_RDWR) >= 0;
+    const bool zero_refused = ::open("/dev/zero", O_RDONLY) == -1 && errno == EPERM;
+    ::_exit((null_opens ? 1 : 0) | (zero_refused ? 2 : 0));
+  }
+  ::close(go[0]);
+  lab::write_file(dir.file("cgroup.procs"), std::to_string(child));
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  ::close(go[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3) << "1: /dev/null opened, 2: /dev/zero refused with EPERM";
+  dir.remove();
 }
 
 }  // namespace
