@@ -51,6 +51,16 @@ bool non_negative_integer(const json& v) {
   return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
 }
 
+// Go's encoding/json writes a nil slice as null: "args": null means no args.
+bool present(const json& object, const char* key) {
+  return object.contains(key) && !object[key].is_null();
+}
+
+const json& array_or_empty(const json& object, const char* key) {
+  static const json empty = json::array();
+  return present(object, key) ? object[key] : empty;
+}
+
 // Actions whose low 16 bits carry a value: the errno to return, or the tracer's message.
 bool takes_errno_ret(const std::string& action) {
   return action == "SCMP_ACT_ERRNO" || action == "SCMP_ACT_TRACE";
@@ -183,7 +193,7 @@ std::string validate(const json& seccomp) {
       continue;
     if (key == "flags") {
       // SECCOMP_FILTER_FLAG_TSYNC, _LOG, _SPEC_ALLOW: not implemented here.
-      if (value.is_array() && value.empty()) continue;
+      if (value.is_null() || (value.is_array() && value.empty())) continue;
       return fmt::format("linux.seccomp.flags {} are not supported", value.dump());
     }
     if (key == "listenerPath" || key == "listenerMetadata")
@@ -196,7 +206,7 @@ std::string validate(const json& seccomp) {
                    "linux.seccomp.defaultAction");
   if (!reason.empty()) return reason;
 
-  if (seccomp.contains("architectures")) {
+  if (present(seccomp, "architectures")) {
     const json& arches = seccomp["architectures"];
     if (!arches.is_array()) return "linux.seccomp.architectures must be an array";
     for (const auto& a : arches) {
@@ -204,7 +214,7 @@ std::string validate(const json& seccomp) {
         return fmt::format("linux.seccomp.architectures: unknown architecture {}", a.dump());
     }
   }
-  if (!seccomp.contains("syscalls")) return "";
+  if (!present(seccomp, "syscalls")) return "";
   const json& syscalls = seccomp["syscalls"];
   if (!syscalls.is_array()) return "linux.seccomp.syscalls must be an array";
   for (size_t i = 0; i < syscalls.size(); ++i) {
@@ -224,7 +234,7 @@ std::string validate(const json& seccomp) {
     if (!rule.contains("action")) return fmt::format("{}.action is required", where);
     reason = check_action(rule["action"], rule.value("errnoRet", json()), where);
     if (!reason.empty()) return reason;
-    if (rule.contains("args")) {
+    if (present(rule, "args")) {
       if (!rule["args"].is_array()) return fmt::format("{}.args must be an array", where);
       for (size_t j = 0; j < rule["args"].size(); ++j) {
         reason = check_arg(rule["args"][j], fmt::format("{}.args[{}]", where, j));
@@ -237,7 +247,7 @@ std::string validate(const json& seccomp) {
 
 std::vector<std::string> unknown_syscalls(const json& seccomp) {
   std::vector<std::string> out;
-  if (!seccomp.is_object() || !seccomp.contains("syscalls") || !seccomp["syscalls"].is_array())
+  if (!seccomp.is_object() || !present(seccomp, "syscalls") || !seccomp["syscalls"].is_array())
     return out;
   for (const auto& rule : seccomp["syscalls"]) {
     if (!rule.is_object() || !rule.contains("names") || !rule["names"].is_array()) continue;
@@ -287,7 +297,7 @@ Filter compile(const json& seccomp) {
   check_scmp(seccomp_attr_set(raw, SCMP_FLTATR_API_SYSRAWRC, 1),
              [] { return std::string("seccomp_attr_set(SCMP_FLTATR_API_SYSRAWRC, 1)"); });
 
-  for (const auto& a : seccomp.value("architectures", json::array())) {
+  for (const auto& a : array_or_empty(seccomp, "architectures")) {
     std::string name = a.get<std::string>();
     int rc = seccomp_arch_add(raw, arch_value(name));
     // The native architecture is in every new filter already: EEXIST is not an error.
@@ -295,13 +305,13 @@ Filter compile(const json& seccomp) {
     check_scmp(rc, [&] { return fmt::format("seccomp_arch_add({})", name); });
   }
 
-  for (const auto& rule : seccomp.value("syscalls", json::array())) {
+  for (const auto& rule : array_or_empty(seccomp, "syscalls")) {
     const uint32_t action =
         action_value(rule["action"].get<std::string>(), rule.value("errnoRet", json()));
     std::vector<scmp_arg_cmp> args;
     std::set<unsigned> indexes;
     bool index_repeats = false;
-    for (const auto& a : rule.value("args", json::array())) {
+    for (const auto& a : array_or_empty(rule, "args")) {
       scmp_arg_cmp c{};
       c.arg = static_cast<unsigned>(a["index"].get<uint64_t>());
       c.op = op_value(a["op"].get<std::string>());

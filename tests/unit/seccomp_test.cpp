@@ -50,6 +50,11 @@ TEST(SeccompValidate, TheReasonNamesWhatIsWrong) {
                                    "op": "SCMP_CMP_MASKED_EQ"}]},
                         {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]})",
        ""},
+      // Go writes nil slices as null.
+      {R"({"defaultAction": "SCMP_ACT_ALLOW", "architectures": null, "flags": null,
+           "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": null,
+                         "errnoRet": null}]})",
+       ""},
       {R"([])", "linux.seccomp must be an object"},
       {R"({})", "linux.seccomp.defaultAction is required"},
       {R"({"defaultAction": "SCMP_ACT_DENY"})",
@@ -295,10 +300,12 @@ TEST(SeccompInChild, ErrnoRetIsTheErrnoSeen) {
   json spec = deny_mkdir();
   spec["syscalls"][0]["errnoRet"] = ENOSPC;
   lab::seccomp::Filter filter = lab::seccomp::compile(spec);
+  lab::TempDir dir("/tmp/lab-seccomp-");
+  std::string target = dir.path() + "/denied";
   std::string problem = lab_test::in_child([&] {
     lab::limits::set_no_new_privileges_in_child();
     lab::seccomp::load_in_child(filter);
-    long rc = ::syscall(SYS_mkdir, "/tmp/lab-seccomp-never", 0755);
+    long rc = ::syscall(SYS_mkdir, target.c_str(), 0755);
     return rc == -1 && errno == ENOSPC ? std::string()
                                        : fmt::format("mkdir returned {} errno {}", rc, errno);
   });
