@@ -21,8 +21,9 @@ teardown() {
   id=$(rt_id)
   make_bundle "$B"
   set_args "$B" sh -c 'echo started > /proc/1/root/tmp/marker; exec sleep 1000'
-  run rt create --bundle "$B" --pid-file "$BATS_TEST_TMPDIR/pid" "$id"
-  assert_success
+  # The waiting init keeps create's stdout: under `run` (a pipe) bats would wait for it.
+  rt create --bundle "$B" --pid-file "$BATS_TEST_TMPDIR/pid" "$id" >"$BATS_TEST_TMPDIR/out" 2>&1
+  run cat "$BATS_TEST_TMPDIR/out"
   assert_output ""
   run rt_status "$id"
   assert_output created
@@ -404,8 +405,7 @@ teardown() {
   python3 "$PROJECT_DIR/tests/tools/recvtty.py" "$sock" >"$BATS_TEST_TMPDIR/tty.out" &
   recv=$!
   for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.05; done
-  run rt create --bundle "$B" --console-socket "$sock" "$id"
-  assert_success
+  rt create --bundle "$B" --console-socket "$sock" "$id" >"$BATS_TEST_TMPDIR/out" 2>&1
   rt start "$id"
   wait "$recv"
   run cat "$BATS_TEST_TMPDIR/tty.out"

@@ -145,10 +145,18 @@ Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann
 
 }  // namespace
 
+// The runtime's Ctrl-C handlers (copied by clone) have no place in the container: the init's
+// signals are the kernel's defaults from the start, as the program will have them after execve.
+static void default_signal_handlers() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE})
+    ::signal(sig, SIG_DFL);
+}
+
 int container_init(const InitArgs& a) noexcept {
   const Spec& spec = *a.spec;
   lab::Channel& channel = *a.channel;
   const Explainer& explain = *a.explain;
+  default_signal_handlers();
   try {
     // 1. The parent puts us into the container's cgroup before we may do anything that forks or
     //    allocates much (the limits hold from the first step).
@@ -230,6 +238,7 @@ int container_init(const InitArgs& a) noexcept {
 int exec_in_container(const ExecArgs& a) noexcept {
   lab::Channel& channel = *a.channel;
   const Explainer& explain = *a.explain;
+  default_signal_handlers();
   try {
     // Open every namespace first: once we are in the container's mount namespace, the host's
     // /proc/PID/ns paths are out of reach.
