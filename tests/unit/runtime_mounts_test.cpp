@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -228,7 +229,47 @@ std::vector<std::string> look_around_inside(const std::string& host_dir) {
   out.push_back(fmt::format("shmmni={}", lab::trim(lab::read_file("/proc/sys/kernel/shmmni"))));
   out.push_back(fmt::format("proc_sys_write={}", write_errno("/proc/sys/kernel/shmmni")));
   out.push_back(fmt::format("host_dir_gone={}", !exists(host_dir.c_str())));
+  std::vector<std::string> cgroup;
+  for (const auto& e : fs::directory_iterator("/sys/fs/cgroup")) cgroup.push_back(e.path().filename());
+  std::sort(cgroup.begin(), cgroup.end());
+  out.push_back(fmt::format("cgroup_ls={}", fmt::join(cgroup, " ")));
+  out.push_back(fmt::format("cgroup_mkdir={}", ::mkdir("/sys/fs/cgroup/lab-x", 0755) == 0
+                                                   ? "made"
+                                                   : (errno == EROFS ? "EROFS" : std::strerror(errno))));
+  // The container sees its own cgroup: its pid is in the cgroup.procs it finds.
+  const std::string procs = exists("/sys/fs/cgroup/pids/cgroup.procs")
+                                ? "/sys/fs/cgroup/pids/cgroup.procs"
+                                : "/sys/fs/cgroup/cgroup.procs";
+  const std::string pids = "\n" + lab::read_file_or_empty(procs);
+  out.push_back(fmt::format("own_cgroup={}",
+                            pids.find(fmt::format("\n{}\n", ::getpid())) != std::string::npos));
   return out;
+}
+
+// What /sys/fs/cgroup holds inside: on a cgroup v2 host the hierarchy's own files; on a v1 or
+// hybrid host one directory per hierarchy mounted under the host's /sys/fs/cgroup, and a link per
+// controller of a co-mounted one (cpu -> cpu,cpuacct).
+std::string expected_cgroup_listing() {
+  struct statfs sfs {};
+  std::vector<std::string> names;
+  if (::statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
+    for (const auto& e : fs::directory_iterator("/sys/fs/cgroup")) names.push_back(e.path().filename());
+  } else {
+    std::set<std::string> unique;
+    for (const auto& m : lab::read_mountinfo()) {
+      if ((m.fstype != "cgroup" && m.fstype != "cgroup2") ||
+          !m.mount_point.starts_with("/sys/fs/cgroup/"))
+        continue;
+      const std::string name = fs::path(m.mount_point).filename();
+      unique.insert(name);
+      if (name.find(',') == std::string::npos) continue;
+      std::istringstream words(name);
+      for (std::string w; std::getline(words, w, ',');) unique.insert(w);
+    }
+    names.assign(unique.begin(), unique.end());
+  }
+  std::sort(names.begin(), names.end());
+  return fmt::format("{}", fmt::join(names, " "));
 }
 
 TEST(PrepareRootfs, BuildsTheWholeRootInAChildAndLeavesTheHostAlone) {
@@ -264,6 +305,8 @@ TEST(PrepareRootfs, BuildsTheWholeRootInAChildAndLeavesTheHostAlone) {
       {"/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev"}},
       {"/up/vol", "bind", volume, {"rbind", "ro"}},
       {"/rootlink/scratch", "tmpfs", "tmpfs", {}},
+      {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}},
+      {"/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}},
   };
   plan.masked_paths = {"/etc/secret", "/etc/secrets", "/no/such/path"};
   plan.readonly_paths = {"/etc/ro", "/proc/sys", "/no/such/dir"};
@@ -320,6 +363,9 @@ TEST(PrepareRootfs, BuildsTheWholeRootInAChildAndLeavesTheHostAlone) {
       "shmmni=1234",
       "proc_sys_write=EROFS",
       "host_dir_gone=true",
+      "cgroup_ls=" + expected_cgroup_listing(),
+      "cgroup_mkdir=EROFS",
+      "own_cgroup=true",
   };
   EXPECT_EQ(seen, expected);
   // The steps are told in runc's order: propagation, the bind onto itself, mounts, pivot_root.
