@@ -164,7 +164,9 @@ unsigned long current_mount_flags(const std::string& path) {
 // but MS_REC on MS_BIND. In a user namespace the kernel refuses (EPERM) a remount that would
 // clear a flag the owner of the source "locked" (nosuid, nodev, noexec, ro, atime flags), so on
 // EPERM we try again with the flags the mount has now added: what runc does.
-void remount_bind(const std::string& path, unsigned long flags, bool keep_existing) {
+// `shown` names the mount in the message when `path` is a /proc/self/fd link.
+void remount_bind(const std::string& path, unsigned long flags, bool keep_existing,
+                  const std::string& shown = "") {
   const unsigned long base = MS_BIND | MS_REMOUNT;
   unsigned long want = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
   if (keep_existing) want |= current_mount_flags(path);
@@ -177,7 +179,8 @@ void remount_bind(const std::string& path, unsigned long flags, bool keep_existi
     rc = call(want);
   }
   lab::check(rc, [&] {
-    return fmt::format("mount(NULL, {}, NULL, {}, NULL)", lab::quote(path),
+    return fmt::format("mount(NULL, {}{}, NULL, {}, NULL)", lab::quote(path),
+                       shown.empty() ? "" : fmt::format(" (= {})", shown),
                        lab::mount_flags_to_string(base | want));
   });
 }
@@ -352,7 +355,7 @@ void RootfsBuilder::mount_bind(const MountEntry& m, const ParsedOptions& o) {
         fmt::format("mount(NULL, {}, NULL, {}, NULL)", lab::quote(t.host_path),
                     lab::mount_flags_to_string(MS_BIND | MS_REMOUNT | per_mount)),
         fmt::format("mount -o remount,bind{} {}", remount_words(m.options), t.host_path));
-    remount_bind(top.proc(), per_mount, false);
+    remount_bind(top.proc(), per_mount, false, top.host_path);
   }
   if (o.propagation != 0) apply_propagation(top.proc(), o.propagation);
 }
@@ -439,7 +442,7 @@ void RootfsBuilder::mount_cgroup_v1_hierarchies(const MountEntry& m, const Parse
         fmt::format("mount --rbind {} {}", source, sub.host_path));
     mount_on(source.c_str(), sub, nullptr, MS_BIND | MS_REC, nullptr);
     Target top = target_from_fd(lab::open_in_root(root_fd_.get(), dest, O_PATH));
-    remount_bind(top.proc(), per_mount | MS_NOSUID | MS_NODEV | MS_NOEXEC, false);
+    remount_bind(top.proc(), per_mount | MS_NOSUID | MS_NODEV | MS_NOEXEC, false, top.host_path);
     if (name.find(',') != std::string::npos) {
       lab::UniqueFd dir = lab::open_in_root(root_fd_.get(), m.destination, O_PATH | O_DIRECTORY);
       std::istringstream words(name);
