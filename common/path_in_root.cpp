@@ -33,14 +33,14 @@ std::string open_flags_to_string(int flags) {
   std::string out = (flags & O_ACCMODE) == O_WRONLY ? "O_WRONLY"
                     : (flags & O_ACCMODE) == O_RDWR ? "O_RDWR"
                                                     : "O_RDONLY";
-  const auto rest = flags_to_string(static_cast<unsigned long>(flags & ~O_ACCMODE),
-                                    {{O_PATH, "O_PATH"},
-                                     {O_DIRECTORY, "O_DIRECTORY"},
-                                     {O_NOFOLLOW, "O_NOFOLLOW"},
-                                     {O_CLOEXEC, "O_CLOEXEC"},
-                                     {O_CREAT, "O_CREAT"},
-                                     {O_EXCL, "O_EXCL"},
-                                     {O_TRUNC, "O_TRUNC"}});
+  const auto rest =
+      flags_to_string(static_cast<unsigned long>(flags & ~O_ACCMODE), {{O_PATH, "O_PATH"},
+                                                                       {O_DIRECTORY, "O_DIRECTORY"},
+                                                                       {O_NOFOLLOW, "O_NOFOLLOW"},
+                                                                       {O_CLOEXEC, "O_CLOEXEC"},
+                                                                       {O_CREAT, "O_CREAT"},
+                                                                       {O_EXCL, "O_EXCL"},
+                                                                       {O_TRUNC, "O_TRUNC"}});
   if ((flags & O_PATH) != 0) out.clear();  // O_PATH ignores the access mode
   if (!rest.empty() && rest != "0") out += out.empty() ? rest : "|" + rest;
   return out;
@@ -131,8 +131,7 @@ UniqueFd create_file_in_root(int root_fd, const std::string& path, mode_t mode) 
   const int rc = ::mknodat(dir.get(), name.c_str(), S_IFREG | mode, 0);
   if (rc == -1 && errno != EEXIST)
     check(-1, [&] {
-      return fmt::format("mknodat({}, {}, S_IFREG|{:o}, 0)", fd_path(dir.get()), quote(name),
-                         mode);
+      return fmt::format("mknodat({}, {}, S_IFREG|{:o}, 0)", fd_path(dir.get()), quote(name), mode);
     });
   return open_in_root(root_fd, path, O_PATH);
 }

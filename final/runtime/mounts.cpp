@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "error.hpp"
 #include "fd.hpp"
@@ -34,21 +35,36 @@ struct FlagWord {
 
 // mount(8)'s flag words, as runc's specconv maps them.
 constexpr FlagWord kFlagWords[] = {
-    {"async", true, MS_SYNCHRONOUS},   {"atime", true, MS_NOATIME},
-    {"bind", false, MS_BIND},          {"defaults", false, 0},
-    {"dev", true, MS_NODEV},           {"diratime", true, MS_NODIRATIME},
-    {"dirsync", false, MS_DIRSYNC},    {"exec", true, MS_NOEXEC},
-    {"iversion", false, MS_I_VERSION}, {"lazytime", false, MS_LAZYTIME},
-    {"loud", true, MS_SILENT},         {"mand", false, MS_MANDLOCK},
-    {"noatime", false, MS_NOATIME},    {"nodev", false, MS_NODEV},
-    {"nodiratime", false, MS_NODIRATIME}, {"noexec", false, MS_NOEXEC},
-    {"noiversion", true, MS_I_VERSION},   {"nolazytime", true, MS_LAZYTIME},
-    {"nomand", true, MS_MANDLOCK},        {"norelatime", true, MS_RELATIME},
-    {"nostrictatime", true, MS_STRICTATIME}, {"nosuid", false, MS_NOSUID},
-    {"rbind", false, MS_BIND | MS_REC},   {"relatime", false, MS_RELATIME},
-    {"remount", false, MS_REMOUNT},       {"ro", false, MS_RDONLY},
-    {"rw", true, MS_RDONLY},              {"silent", false, MS_SILENT},
-    {"strictatime", false, MS_STRICTATIME}, {"suid", true, MS_NOSUID},
+    {"async", true, MS_SYNCHRONOUS},
+    {"atime", true, MS_NOATIME},
+    {"bind", false, MS_BIND},
+    {"defaults", false, 0},
+    {"dev", true, MS_NODEV},
+    {"diratime", true, MS_NODIRATIME},
+    {"dirsync", false, MS_DIRSYNC},
+    {"exec", true, MS_NOEXEC},
+    {"iversion", false, MS_I_VERSION},
+    {"lazytime", false, MS_LAZYTIME},
+    {"loud", true, MS_SILENT},
+    {"mand", false, MS_MANDLOCK},
+    {"noatime", false, MS_NOATIME},
+    {"nodev", false, MS_NODEV},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"noexec", false, MS_NOEXEC},
+    {"noiversion", true, MS_I_VERSION},
+    {"nolazytime", true, MS_LAZYTIME},
+    {"nomand", true, MS_MANDLOCK},
+    {"norelatime", true, MS_RELATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"nosuid", false, MS_NOSUID},
+    {"rbind", false, MS_BIND | MS_REC},
+    {"relatime", false, MS_RELATIME},
+    {"remount", false, MS_REMOUNT},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"silent", false, MS_SILENT},
+    {"strictatime", false, MS_STRICTATIME},
+    {"suid", true, MS_NOSUID},
     {"sync", false, MS_SYNCHRONOUS},
 };
 
@@ -57,29 +73,29 @@ struct PropagationWord {
   unsigned long flags;
 };
 constexpr PropagationWord kPropagationWords[] = {
-    {"private", MS_PRIVATE},           {"rprivate", MS_REC | MS_PRIVATE},
-    {"shared", MS_SHARED},             {"rshared", MS_REC | MS_SHARED},
-    {"slave", MS_SLAVE},               {"rslave", MS_REC | MS_SLAVE},
-    {"unbindable", MS_UNBINDABLE},     {"runbindable", MS_REC | MS_UNBINDABLE},
+    {"private", MS_PRIVATE},       {"rprivate", MS_REC | MS_PRIVATE},
+    {"shared", MS_SHARED},         {"rshared", MS_REC | MS_SHARED},
+    {"slave", MS_SLAVE},           {"rslave", MS_REC | MS_SLAVE},
+    {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_REC | MS_UNBINDABLE},
 };
 
-const std::set<std::string_view> kKnownTypes = {"proc",   "sysfs",   "tmpfs",  "devpts",
-                                                "mqueue", "cgroup",  "cgroup2", "bind",
-                                                "none",   "overlay", "ramfs",  "securityfs",
-                                                "binfmt_misc", "debugfs", "tracefs", "hugetlbfs"};
+const std::set<std::string_view> kKnownTypes = {
+    "proc", "sysfs",   "tmpfs", "devpts",     "mqueue",      "cgroup",  "cgroup2", "bind",
+    "none", "overlay", "ramfs", "securityfs", "binfmt_misc", "debugfs", "tracefs", "hugetlbfs"};
 
 // Sysctls that belong to a namespace the container has (runc's validator keeps the same list):
 // any other one is one global value, and writing it from a container would change the host.
 bool sysctl_is_namespaced(std::string_view name) {
   static const std::set<std::string_view> ipc = {
-      "kernel.msgmax", "kernel.msgmnb",     "kernel.msgmni",          "kernel.sem",
-      "kernel.shmall", "kernel.shmmax",     "kernel.shmmni",          "kernel.shm_rmid_forced",
+      "kernel.msgmax",   "kernel.msgmnb",    "kernel.msgmni", "kernel.sem",
+      "kernel.shmall",   "kernel.shmmax",    "kernel.shmmni", "kernel.shm_rmid_forced",
       "kernel.hostname", "kernel.domainname"};
   return ipc.contains(name) || name.starts_with("fs.mqueue.") || name.starts_with("net.");
 }
 
 bool valid_sysctl_name(std::string_view name) {
-  if (name.empty() || name.front() == '.' || name.back() == '.' || name.front() == '/') return false;
+  if (name.empty() || name.front() == '.' || name.back() == '.' || name.front() == '/')
+    return false;
   if (name.find("..") != std::string_view::npos) return false;
   for (char c : name)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
@@ -136,8 +152,8 @@ unsigned long current_mount_flags(const std::string& path) {
   lab::check(::statvfs(path.c_str(), &sv), [&] { return fmt::format("statvfs({})", path); });
   unsigned long flags = 0;
   const std::pair<unsigned long, unsigned long> map[] = {
-      {ST_RDONLY, MS_RDONLY},   {ST_NOSUID, MS_NOSUID},     {ST_NODEV, MS_NODEV},
-      {ST_NOEXEC, MS_NOEXEC},   {ST_NOATIME, MS_NOATIME},   {ST_NODIRATIME, MS_NODIRATIME},
+      {ST_RDONLY, MS_RDONLY},     {ST_NOSUID, MS_NOSUID},           {ST_NODEV, MS_NODEV},
+      {ST_NOEXEC, MS_NOEXEC},     {ST_NOATIME, MS_NOATIME},         {ST_NODIRATIME, MS_NODIRATIME},
       {ST_RELATIME, MS_RELATIME}, {ST_SYNCHRONOUS, MS_SYNCHRONOUS}, {ST_MANDLOCK, MS_MANDLOCK}};
   for (const auto& [st, ms] : map)
     if ((sv.f_flag & st) != 0) flags |= ms;
@@ -148,7 +164,9 @@ unsigned long current_mount_flags(const std::string& path) {
 // but MS_REC on MS_BIND. In a user namespace the kernel refuses (EPERM) a remount that would
 // clear a flag the owner of the source "locked" (nosuid, nodev, noexec, ro, atime flags), so on
 // EPERM we try again with the flags the mount has now added: what runc does.
-void remount_bind(const std::string& path, unsigned long flags, bool keep_existing) {
+// `shown` names the mount in the message when `path` is a /proc/self/fd link.
+void remount_bind(const std::string& path, unsigned long flags, bool keep_existing,
+                  const std::string& shown = "") {
   const unsigned long base = MS_BIND | MS_REMOUNT;
   unsigned long want = flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
   if (keep_existing) want |= current_mount_flags(path);
@@ -161,7 +179,8 @@ void remount_bind(const std::string& path, unsigned long flags, bool keep_existi
     rc = call(want);
   }
   lab::check(rc, [&] {
-    return fmt::format("mount(NULL, {}, NULL, {}, NULL)", lab::quote(path),
+    return fmt::format("mount(NULL, {}{}, NULL, {}, NULL)", lab::quote(path),
+                       shown.empty() ? "" : fmt::format(" (= {})", shown),
                        lab::mount_flags_to_string(base | want));
   });
 }
@@ -226,8 +245,8 @@ void RootfsBuilder::make_parent_mount_private() const {
   const lab::MountInfo* parent = nullptr;  // the last (topmost) mount holding the rootfs
   for (const auto& m : table) {
     const std::string& p = m.mount_point;
-    const bool holds =
-        p == "/" || real == p || (real.starts_with(p) && real.size() > p.size() && real[p.size()] == '/');
+    const bool holds = p == "/" || real == p ||
+                       (real.starts_with(p) && real.size() > p.size() && real[p.size()] == '/');
     if (holds && (!parent || p.size() >= parent->mount_point.size())) parent = &m;
   }
   if (parent == nullptr || parent->propagation().find("shared") == std::string::npos) return;
@@ -240,8 +259,9 @@ void RootfsBuilder::run() {
   const unsigned long root_propagation = plan_.rootfs_propagation.empty()
                                              ? (MS_REC | MS_SLAVE)
                                              : propagation_flags(plan_.rootfs_propagation);
-  say("03", fmt::format("mount(NULL, \"/\", NULL, {}, NULL)",
-                        lab::mount_flags_to_string(root_propagation)),
+  say("03",
+      fmt::format("mount(NULL, \"/\", NULL, {}, NULL)",
+                  lab::mount_flags_to_string(root_propagation)),
       fmt::format("mount --make-{} /", plan_.rootfs_propagation.empty()
                                            ? std::string("rslave")
                                            : plan_.rootfs_propagation));
@@ -259,7 +279,9 @@ void RootfsBuilder::run() {
     const MountEntry& m = plan_.mounts[i];
     try {
       mount_entry(m);
-    } catch (const lab::SyscallError& e) {
+    } catch (const lab::Interrupted&) {
+      throw;
+    } catch (const std::runtime_error& e) {  // SyscallError, UserError, filesystem_error
       throw lab::UserError(fmt::format("mounts[{}] ({} on {}): {}", i,
                                        m.type.empty() ? "bind" : m.type, m.destination, e.what()));
     }
@@ -281,6 +303,14 @@ void RootfsBuilder::mount_entry(const MountEntry& m) {
   if (o.bind || m.type == "bind") return mount_bind(m, o);
   if (m.type == "cgroup" || m.type == "cgroup2") return mount_cgroup(m, o);
   Target t = target_from_fd(lab::mkdir_all_in_root(root_fd_.get(), m.destination));
+  // A procfs or sysfs put elsewhere through a symlink (proc -> /etc) would let the container
+  // write where it should only read; runc refuses such destinations too.
+  if ((m.type == "proc" || m.type == "sysfs") &&
+      t.host_path != lab::join_in_root(lab::fd_path(root_fd_.get()), m.destination))
+    throw lab::UserError(
+        fmt::format("{} would be mounted on {} (its destination {} goes through "
+                    "a symlink in the rootfs); refused",
+                    m.type, t.host_path, m.destination));
   unsigned long flags = o.flags & ~MS_REC;
   if (m.type == "tmpfs" && (flags & MS_RDONLY) != 0) {
     flags &= ~MS_RDONLY;
@@ -305,11 +335,12 @@ void RootfsBuilder::mount_bind(const MountEntry& m, const ParsedOptions& o) {
   // The source is the host's (the bundle resolved it); the target is resolved inside the rootfs
   // and made as the source is: a directory for a directory, an empty file for anything else.
   struct stat st {};
-  lab::check(::stat(m.source.c_str(), &st),
-             [&] { return fmt::format("stat({}) (the bind mount's source)", lab::quote(m.source)); });
-  Target t = target_from_fd(S_ISDIR(st.st_mode)
-                                ? lab::mkdir_all_in_root(root_fd_.get(), m.destination)
-                                : lab::create_file_in_root(root_fd_.get(), m.destination));
+  lab::check(::stat(m.source.c_str(), &st), [&] {
+    return fmt::format("stat({}) (the bind mount's source)", lab::quote(m.source));
+  });
+  Target t =
+      target_from_fd(S_ISDIR(st.st_mode) ? lab::mkdir_all_in_root(root_fd_.get(), m.destination)
+                                         : lab::create_file_in_root(root_fd_.get(), m.destination));
   const unsigned long bind_flags = MS_BIND | (o.recursive ? MS_REC : 0);
   say("03",
       fmt::format("mount({}, {}, NULL, {}, NULL)", lab::quote(m.source), lab::quote(t.host_path),
@@ -324,7 +355,7 @@ void RootfsBuilder::mount_bind(const MountEntry& m, const ParsedOptions& o) {
         fmt::format("mount(NULL, {}, NULL, {}, NULL)", lab::quote(t.host_path),
                     lab::mount_flags_to_string(MS_BIND | MS_REMOUNT | per_mount)),
         fmt::format("mount -o remount,bind{} {}", remount_words(m.options), t.host_path));
-    remount_bind(top.proc(), per_mount, false);
+    remount_bind(top.proc(), per_mount, false, top.host_path);
   }
   if (o.propagation != 0) apply_propagation(top.proc(), o.propagation);
 }
@@ -411,7 +442,7 @@ void RootfsBuilder::mount_cgroup_v1_hierarchies(const MountEntry& m, const Parse
         fmt::format("mount --rbind {} {}", source, sub.host_path));
     mount_on(source.c_str(), sub, nullptr, MS_BIND | MS_REC, nullptr);
     Target top = target_from_fd(lab::open_in_root(root_fd_.get(), dest, O_PATH));
-    remount_bind(top.proc(), per_mount | MS_NOSUID | MS_NODEV | MS_NOEXEC, false);
+    remount_bind(top.proc(), per_mount | MS_NOSUID | MS_NODEV | MS_NOEXEC, false, top.host_path);
     if (name.find(',') != std::string::npos) {
       lab::UniqueFd dir = lab::open_in_root(root_fd_.get(), m.destination, O_PATH | O_DIRECTORY);
       std::istringstream words(name);
@@ -449,7 +480,9 @@ void RootfsBuilder::create_devices() {
     const std::string name = basename_of(d.path);
     const std::string shown = lab::join_in_root(lab::fd_path(dir.get()), name);
     calls.push_back(fmt::format("mknod({}, {}|{:#o}, makedev({}, {}))", lab::quote(d.path),
-                                kind == S_IFBLK ? "S_IFBLK" : kind == S_IFIFO ? "S_IFIFO" : "S_IFCHR",
+                                kind == S_IFBLK   ? "S_IFBLK"
+                                : kind == S_IFIFO ? "S_IFIFO"
+                                                  : "S_IFCHR",
                                 perms, d.major, d.minor));
     shells.push_back(d.type == 'p' ? fmt::format("mkfifo -m {:o} {}", perms, shown)
                                    : fmt::format("mknod -m {:o} {} {} {} {}", perms, shown,
@@ -492,10 +525,12 @@ void RootfsBuilder::create_dev_links() {
   for (const auto& [to, name] : links) {
     shells.push_back(fmt::format("ln -s {} {}/{}", to, shown, name));
     if (::symlinkat(to.c_str(), dev.get(), name.c_str()) == -1 && errno != EEXIST)
-      lab::check(-1, [&] { return fmt::format("symlink({}, {}/{})", lab::quote(to), shown, name); });
+      lab::check(-1,
+                 [&] { return fmt::format("symlink({}, {}/{})", lab::quote(to), shown, name); });
   }
-  say("", fmt::format("symlink(\"pts/ptmx\", {}/ptmx), symlink(\"/proc/self/fd\", {}/fd), ...",
-                      shown, shown),
+  say("",
+      fmt::format("symlink(\"pts/ptmx\", {}/ptmx), symlink(\"/proc/self/fd\", {}/fd), ...", shown,
+                  shown),
       fmt::format("{}", fmt::join(shells, "; ")));
 }
 
@@ -506,8 +541,8 @@ void RootfsBuilder::finish_after_pivot() {
   // Propagation of the new "/" is set only now: set before pivot_root it would apply to the
   // host's "/" in this namespace. Private was already done by the first call.
   if (propagation != 0 && (propagation & MS_PRIVATE) == 0) {
-    say("03", fmt::format("mount(NULL, \"/\", NULL, {}, NULL)",
-                          lab::mount_flags_to_string(propagation)),
+    say("03",
+        fmt::format("mount(NULL, \"/\", NULL, {}, NULL)", lab::mount_flags_to_string(propagation)),
         fmt::format("mount --make-{} /", plan_.rootfs_propagation));
     lab::mount_fs(nullptr, "/", nullptr, propagation);
   }
@@ -632,9 +667,13 @@ std::string validate(const Plan& plan) {
                          lab::quote(m.destination));
     const ParsedOptions o = parse_options(m.options);
     const bool bind = o.bind || m.type == "bind";
+    if (!bind && m.type == "none")
+      return fmt::format(
+          "mounts[{}] ({}): type \"none\" is only for bind mounts (options bind "
+          "or rbind)",
+          i, m.destination);
     if (!bind && !kKnownTypes.contains(m.type))
-      return fmt::format("mounts[{}] ({}): unknown type {}", i, m.destination,
-                         lab::quote(m.type));
+      return fmt::format("mounts[{}] ({}): unknown type {}", i, m.destination, lab::quote(m.type));
     if (bind && m.source.empty())
       return fmt::format("mounts[{}] ({}): a bind mount needs a source", i, m.destination);
     if (bind && m.source.front() != '/')
@@ -681,8 +720,8 @@ std::vector<Device> default_devices() {
     d.minor = minor;
     return d;
   };
-  return {dev("/dev/null", 1, 3),    dev("/dev/zero", 1, 5),    dev("/dev/full", 1, 7),
-          dev("/dev/random", 1, 8),  dev("/dev/urandom", 1, 9), dev("/dev/tty", 5, 0)};
+  return {dev("/dev/null", 1, 3),   dev("/dev/zero", 1, 5),    dev("/dev/full", 1, 7),
+          dev("/dev/random", 1, 8), dev("/dev/urandom", 1, 9), dev("/dev/tty", 5, 0)};
 }
 
 void prepare_rootfs_in_child(const Plan& plan, const Explain& explain) {

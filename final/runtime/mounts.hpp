@@ -11,7 +11,15 @@
 //   linux.sysctl, readonlyPaths, maskedPaths
 //
 // Every mount target inside the rootfs is resolved with openat2(RESOLVE_IN_ROOT) (path_in_root):
-// the rootfs is not ours, and a symlink in it must never send a mount onto the host.
+// the rootfs is not ours, and a symlink in it must never send a mount onto the host. The mount is
+// then made onto /proc/self/fd/N of that descriptor (runc's way), so nothing can swap the path
+// between the check and the mount. After pivot_root the host is out of reach and plain paths
+// are used.
+//
+// A "cgroup" mount: on a cgroup v2 host, cgroup2 itself. On a v1 or hybrid host (no cgroup
+// namespace here), runc's non-cgroupns layout: a tmpfs at the destination and, for each
+// hierarchy the host mounts under /sys/fs/cgroup, the container's own cgroup directory bound
+// read-only onto DEST/<name> (links cpu -> cpu,cpuacct for co-mounted controllers).
 #pragma once
 
 #include <sys/types.h>

@@ -42,8 +42,7 @@ TEST_P(ResolveInRoot, StaysInsideTheRoot) {
   fs::create_directories(r.root + "/etc/sub");
   fs::create_directories(r.root + "/data");
   fs::create_symlink(c.points_to, r.root + "/" + c.link);
-  const std::string expected = std::string(c.expected).empty() ? r.root
-                                                                : r.root + "/" + c.expected;
+  const std::string expected = std::string(c.expected).empty() ? r.root : r.root + "/" + c.expected;
   EXPECT_EQ(lab::resolve_in_root(r.root, c.lookup), expected) << c.link << " -> " << c.points_to;
 }
 

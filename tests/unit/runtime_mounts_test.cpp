@@ -1,8 +1,6 @@
 // final/runtime/mounts: config.json's mount options, the plan's validation, the default devices;
 // and, as root, the whole rootfs built in a child's own mount namespace on a copy of the busybox
 // rootfs.
-#include "runtime/mounts.hpp"
-
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -16,10 +14,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,6 +26,7 @@
 #include "fd.hpp"
 #include "mount.hpp"
 #include "process.hpp"
+#include "runtime/mounts.hpp"
 
 namespace {
 
@@ -62,28 +62,57 @@ INSTANTIATE_TEST_SUITE_P(
         OptionsCase{{}, 0, 0, "", false, false},
         // runtime-spec's default config: /proc, /dev, /dev/pts, /dev/shm, /sys
         OptionsCase{{"nosuid", "strictatime", "mode=755", "size=65536k"},
-                    MS_NOSUID | MS_STRICTATIME, 0, "mode=755,size=65536k", false, false},
-        OptionsCase{{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"},
-                    MS_NOSUID | MS_NOEXEC, 0, "newinstance,ptmxmode=0666,mode=0620,gid=5", false,
+                    MS_NOSUID | MS_STRICTATIME,
+                    0,
+                    "mode=755,size=65536k",
+                    false,
                     false},
-        OptionsCase{{"nosuid", "noexec", "nodev", "ro"}, MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY,
-                    0, "", false, false},
-        OptionsCase{{"rbind", "rprivate", "ro"}, MS_BIND | MS_REC | MS_RDONLY,
-                    MS_REC | MS_PRIVATE, "", true, true},
+        OptionsCase{{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"},
+                    MS_NOSUID | MS_NOEXEC,
+                    0,
+                    "newinstance,ptmxmode=0666,mode=0620,gid=5",
+                    false,
+                    false},
+        OptionsCase{{"nosuid", "noexec", "nodev", "ro"},
+                    MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY,
+                    0,
+                    "",
+                    false,
+                    false},
+        OptionsCase{{"rbind", "rprivate", "ro"},
+                    MS_BIND | MS_REC | MS_RDONLY,
+                    MS_REC | MS_PRIVATE,
+                    "",
+                    true,
+                    true},
         OptionsCase{{"bind", "nosuid", "nodev", "noexec", "relatime", "ro"},
-                    MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | MS_RDONLY, 0, "",
-                    true, false},
+                    MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | MS_RDONLY,
+                    0,
+                    "",
+                    true,
+                    false},
         // A later negation clears an earlier flag, as mount(8) reads them left to right.
-        OptionsCase{{"ro", "rw", "nosuid", "suid", "noexec", "exec", "nodev", "dev"}, 0, 0, "",
-                    false, false},
+        OptionsCase{{"ro", "rw", "nosuid", "suid", "noexec", "exec", "nodev", "dev"},
+                    0,
+                    0,
+                    "",
+                    false,
+                    false},
         OptionsCase{{"noatime", "atime", "defaults"}, 0, 0, "", false, false},
         OptionsCase{{"rslave", "shared"}, 0, MS_REC | MS_SLAVE | MS_SHARED, "", false, false},
         OptionsCase{{"runbindable"}, 0, MS_REC | MS_UNBINDABLE, "", false, false},
-        OptionsCase{{"lowerdir=/a:/b", "upperdir=/u", "workdir=/w"}, 0, 0,
-                    "lowerdir=/a:/b,upperdir=/u,workdir=/w", false, false},
+        OptionsCase{{"lowerdir=/a:/b", "upperdir=/u", "workdir=/w"},
+                    0,
+                    0,
+                    "lowerdir=/a:/b,upperdir=/u,workdir=/w",
+                    false,
+                    false},
         OptionsCase{{"nosuid", "nodev", "noexec", "relatime", "dirsync", "sync"},
                     MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME | MS_DIRSYNC | MS_SYNCHRONOUS,
-                    0, "", false, false}));
+                    0,
+                    "",
+                    false,
+                    false}));
 
 TEST(PropagationFlags, EveryWordAndNothingElse) {
   EXPECT_EQ(runtime::mounts::propagation_flags("private"), MS_PRIVATE);
@@ -138,6 +167,10 @@ INSTANTIATE_TEST_SUITE_P(
                      "mounts[0].destination \"proc\" is not an absolute path"},
         ValidateCase{"unknown_type", [](Plan& p) { p.mounts[0].type = "zfs"; },
                      "mounts[0] (/proc): unknown type \"zfs\""},
+        ValidateCase{"none_without_bind", [](Plan& p) { p.mounts[0].type = "none"; },
+                     "mounts[0] (/proc): type \"none\" is only for bind mounts (options bind or "
+                     "rbind)"},
+        ValidateCase{"none_with_bind", [](Plan& p) { p.mounts[2].type = "none"; }, ""},
         ValidateCase{"bind_without_source", [](Plan& p) { p.mounts[2].source = ""; },
                      "mounts[2] (/data): a bind mount needs a source"},
         ValidateCase{"relative_bind_source", [](Plan& p) { p.mounts[3].source = "hosts"; },
@@ -145,8 +178,8 @@ INSTANTIATE_TEST_SUITE_P(
         ValidateCase{"propagation", [](Plan& p) { p.rootfs_propagation = "slaved"; },
                      "linux.rootfsPropagation \"slaved\" is not one of private, rprivate, slave, "
                      "rslave, shared, rshared, unbindable, runbindable"},
-        ValidateCase{"empty_propagation_is_the_default",
-                     [](Plan& p) { p.rootfs_propagation = ""; }, ""},
+        ValidateCase{"empty_propagation_is_the_default", [](Plan& p) { p.rootfs_propagation = ""; },
+                     ""},
         ValidateCase{"device_type", [](Plan& p) { p.devices[0].type = 'x'; },
                      "linux.devices /dev/fuse: type 'x' is not one of c, b, u, p"},
         ValidateCase{"device_path", [](Plan& p) { p.devices[0].path = "dev/fuse"; },
@@ -168,10 +201,10 @@ TEST(DefaultDevices, TheRuntimeSpecSix) {
     seen.push_back(fmt::format("{} {} {}:{} {:o} {}:{}", d.path, d.type, d.major, d.minor,
                                d.file_mode, d.uid, d.gid));
   }
-  EXPECT_EQ(seen, (std::vector<std::string>{
-                      "/dev/null c 1:3 666 0:0", "/dev/zero c 1:5 666 0:0",
-                      "/dev/full c 1:7 666 0:0", "/dev/random c 1:8 666 0:0",
-                      "/dev/urandom c 1:9 666 0:0", "/dev/tty c 5:0 666 0:0"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"/dev/null c 1:3 666 0:0", "/dev/zero c 1:5 666 0:0",
+                                      "/dev/full c 1:7 666 0:0", "/dev/random c 1:8 666 0:0",
+                                      "/dev/urandom c 1:9 666 0:0", "/dev/tty c 5:0 666 0:0"}));
 }
 
 // --- as root: the whole thing, in a child --------------------------------------------------------
@@ -215,6 +248,7 @@ std::vector<std::string> look_around_inside(const std::string& host_dir) {
   out.push_back(fmt::format("proc={}", exists("/proc/self/status")));
   out.push_back(fmt::format("vol_marker={}", lab::read_file_or_empty("/vol/marker")));
   out.push_back(fmt::format("vol_write={}", write_errno("/vol/new")));
+  out.push_back(fmt::format("file_bind={}", lab::read_file_or_empty("/etc/lab/hostname")));
   struct statfs sfs {};
   ::statfs("/scratch", &sfs);
   out.push_back(fmt::format("scratch_tmpfs={}", sfs.f_type == TMPFS_MAGIC));
@@ -228,7 +262,50 @@ std::vector<std::string> look_around_inside(const std::string& host_dir) {
   out.push_back(fmt::format("shmmni={}", lab::trim(lab::read_file("/proc/sys/kernel/shmmni"))));
   out.push_back(fmt::format("proc_sys_write={}", write_errno("/proc/sys/kernel/shmmni")));
   out.push_back(fmt::format("host_dir_gone={}", !exists(host_dir.c_str())));
+  std::vector<std::string> cgroup;
+  for (const auto& e : fs::directory_iterator("/sys/fs/cgroup"))
+    cgroup.push_back(e.path().filename());
+  std::sort(cgroup.begin(), cgroup.end());
+  out.push_back(fmt::format("cgroup_ls={}", fmt::join(cgroup, " ")));
+  out.push_back(
+      fmt::format("cgroup_mkdir={}", ::mkdir("/sys/fs/cgroup/lab-x", 0755) == 0
+                                         ? "made"
+                                         : (errno == EROFS ? "EROFS" : std::strerror(errno))));
+  // The container sees its own cgroup: its pid is in the cgroup.procs it finds.
+  const std::string procs = exists("/sys/fs/cgroup/pids/cgroup.procs")
+                                ? "/sys/fs/cgroup/pids/cgroup.procs"
+                                : "/sys/fs/cgroup/cgroup.procs";
+  const std::string pids = "\n" + lab::read_file_or_empty(procs);
+  out.push_back(fmt::format("own_cgroup={}",
+                            pids.find(fmt::format("\n{}\n", ::getpid())) != std::string::npos));
   return out;
+}
+
+// What /sys/fs/cgroup holds inside: on a cgroup v2 host the hierarchy's own files; on a v1 or
+// hybrid host one directory per hierarchy mounted under the host's /sys/fs/cgroup, and a link per
+// controller of a co-mounted one (cpu -> cpu,cpuacct).
+std::string expected_cgroup_listing() {
+  struct statfs sfs {};
+  std::vector<std::string> names;
+  if (::statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC) {
+    for (const auto& e : fs::directory_iterator("/sys/fs/cgroup"))
+      names.push_back(e.path().filename());
+  } else {
+    std::set<std::string> unique;
+    for (const auto& m : lab::read_mountinfo()) {
+      if ((m.fstype != "cgroup" && m.fstype != "cgroup2") ||
+          !m.mount_point.starts_with("/sys/fs/cgroup/"))
+        continue;
+      const std::string name = fs::path(m.mount_point).filename();
+      unique.insert(name);
+      if (name.find(',') == std::string::npos) continue;
+      std::istringstream words(name);
+      for (std::string w; std::getline(words, w, ',');) unique.insert(w);
+    }
+    names.assign(unique.begin(), unique.end());
+  }
+  std::sort(names.begin(), names.end());
+  return fmt::format("{}", fmt::join(names, " "));
 }
 
 TEST(PrepareRootfs, BuildsTheWholeRootInAChildAndLeavesTheHostAlone) {
@@ -258,12 +335,17 @@ TEST(PrepareRootfs, BuildsTheWholeRootInAChildAndLeavesTheHostAlone) {
   plan.mounts = {
       {"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}},
       {"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
-      {"/dev/pts", "devpts", "devpts",
+      {"/dev/pts",
+       "devpts",
+       "devpts",
        {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
       {"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
       {"/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev"}},
       {"/up/vol", "bind", volume, {"rbind", "ro"}},
       {"/rootlink/scratch", "tmpfs", "tmpfs", {}},
+      {"/etc/lab/hostname", "bind", volume + "/marker", {"bind", "ro"}},  // a file, made
+      {"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}},
+      {"/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}},
   };
   plan.masked_paths = {"/etc/secret", "/etc/secrets", "/no/such/path"};
   plan.readonly_paths = {"/etc/ro", "/proc/sys", "/no/such/dir"};
@@ -311,6 +393,7 @@ TEST(PrepareRootfs, BuildsTheWholeRootInAChildAndLeavesTheHostAlone) {
       "proc=true",
       "vol_marker=from the host",
       "vol_write=EROFS",
+      "file_bind=from the host",
       "scratch_tmpfs=true",
       "tmp_write=written",
       "root_write=EROFS",
@@ -320,12 +403,16 @@ TEST(PrepareRootfs, BuildsTheWholeRootInAChildAndLeavesTheHostAlone) {
       "shmmni=1234",
       "proc_sys_write=EROFS",
       "host_dir_gone=true",
+      "cgroup_ls=" + expected_cgroup_listing(),
+      "cgroup_mkdir=EROFS",
+      "own_cgroup=true",
   };
   EXPECT_EQ(seen, expected);
   // The steps are told in runc's order: propagation, the bind onto itself, mounts, pivot_root.
   ASSERT_GE(steps.size(), 4u);
   EXPECT_EQ(steps[0], "[03] mount(NULL, \"/\", NULL, MS_REC|MS_SLAVE, NULL)");
-  EXPECT_EQ(steps[1], fmt::format("[03] mount(\"{0}\", \"{0}\", NULL, MS_BIND|MS_REC, NULL)", rootfs));
+  EXPECT_EQ(steps[1],
+            fmt::format("[03] mount(\"{0}\", \"{0}\", NULL, MS_BIND|MS_REC, NULL)", rootfs));
   const auto pivot = std::find(steps.begin(), steps.end(),
                                "[03] pivot_root(\".\", \".\"); umount2(\".\", MNT_DETACH)");
   EXPECT_NE(pivot, steps.end()) << fmt::format("{}", fmt::join(steps, "\n"));
@@ -342,6 +429,37 @@ TEST(PrepareRootfs, BuildsTheWholeRootInAChildAndLeavesTheHostAlone) {
   EXPECT_FALSE(fs::exists("/vol"));
   EXPECT_FALSE(fs::exists("/scratch"));
   EXPECT_EQ(lab::read_file(rootfs + "/etc/secret"), "s3cret");
+}
+
+TEST(PrepareRootfs, ProcThroughASymlinkIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  lab::TempDir work("/tmp/lab-rootfs-test-");
+  const std::string rootfs = work.path() + "/rootfs";
+  fs::create_directories(rootfs + "/etc");
+  fs::create_symlink("/etc", rootfs + "/proc");
+  Plan plan;
+  plan.rootfs = rootfs;
+  plan.mounts = {{"/proc", "proc", "proc", {}}};
+  const std::set<std::string> before = mount_lines();
+  auto [parent_end, child_end] = lab::Channel::make_pair();
+  lab::Child child = lab::clone_child(CLONE_NEWNS | SIGCHLD, [&]() noexcept {
+    try {
+      runtime::mounts::prepare_rootfs_in_child(plan, {});
+      child_end.send_ok();
+      return 0;
+    } catch (const std::exception& e) {
+      child_end.report_error(e.what());
+      return 1;
+    }
+  });
+  child_end.close();
+  const lab::Channel::Message m = parent_end.receive_message();
+  EXPECT_EQ(m.kind, lab::Channel::Kind::error);
+  EXPECT_EQ(m.text, fmt::format("mounts[0] (proc on /proc): proc would be mounted on {}/etc (its "
+                                "destination /proc goes through a symlink in the rootfs); refused",
+                                fs::canonical(rootfs).string()));
+  EXPECT_EQ(child.wait().shell_code(), 1);
+  EXPECT_EQ(mount_lines(), before);
 }
 
 }  // namespace
