@@ -157,6 +157,7 @@ int container_init(const InitArgs& a) noexcept {
   lab::Channel& channel = *a.channel;
   const Explainer& explain = *a.explain;
   default_signal_handlers();
+  if (a.lock_fd >= 0) ::close(a.lock_fd);
   try {
     // 1. The parent puts us into the container's cgroup before we may do anything that forks or
     //    allocates much (the limits hold from the first step).
