@@ -51,7 +51,7 @@ teardown() {
   assert_success
   [[ ! -d $RT_ROOT/$id ]]
   [[ -z $(container_cgroups "$id") ]]
-  [[ ! -d /proc/$pid ]]
+  ended "$pid"
   run rt state "$id"
   assert_failure
   assert_output --partial "does not exist"
@@ -94,7 +94,7 @@ teardown() {
   [[ $(rt_status "$id") == running ]]
   run rt delete --force "$id"
   assert_success
-  [[ ! -d /proc/$pid ]]
+  ended "$pid"
   [[ ! -d $RT_ROOT/$id ]]
   [[ -z $(container_cgroups "$id") ]]
 }
@@ -106,7 +106,7 @@ teardown() {
   pid=$(cat "$BATS_TEST_TMPDIR/pid")
   run rt delete "$id"
   assert_success
-  [[ ! -d /proc/$pid ]]
+  ended "$pid"
   [[ -z $(container_cgroups "$id") ]]
 }
 
@@ -281,14 +281,14 @@ teardown() {
   id=$(rt_id)
   ns="lab-rt-ns-$$"
   ip netns add "$ns"
-  ip -n "$ns" link add lab-dummy0 type dummy
+  ip -n "$ns" link add lab-veth0 type veth peer name lab-veth1
   make_bundle "$B" '(.linux.namespaces[] | select(.type == "network")) += {"path": $p}' \
     --arg p "/run/netns/$ns"
   set_args "$B" sh -c 'ip -o link show | cut -d: -f2 | tr -d " " | sort | tr "\n" " "'
   run rt run --bundle "$B" "$id"
   ip netns del "$ns"
   assert_success
-  assert_output "lab-dummy0 lo "
+  assert_output "lab-veth0 lab-veth1 lo "
 }
 
 @test "runtime: a memory limit OOM-kills the program (exit 137)" {

@@ -38,7 +38,10 @@ make_bundle() {
 set_args() {
   local dir=$1
   shift
-  jq '.process.args = $ARGS.positional' "$dir/config.json" --args "$@" >"$dir/config.new"
+  # (not jq's --args: jq would take an argument such as -c as its own option)
+  local args
+  args=$(printf '%s\n' "$@" | jq -R . | jq -s .)
+  jq --argjson args "$args" '.process.args = $args' "$dir/config.json" >"$dir/config.new"
   mv "$dir/config.new" "$dir/config.json"
 }
 
@@ -63,6 +66,12 @@ wait_stopped() {
   done
   echo "container $id did not stop" >&2
   return 1
+}
+
+# Whether a process has ended: gone, or a zombie nobody has reaped yet (the init of a container
+# whose create has exited is reparented; the reaper may be slow, or, in some sandboxes, absent).
+ended() {
+  [[ ! -e /proc/$1 ]] || grep -q '^State:.Z' "/proc/$1/status" 2>/dev/null
 }
 
 # The container's cgroup directories that exist now (there must be none after delete).

@@ -80,6 +80,23 @@ void signal_init(const State& s, int sig) {
              [&] { return fmt::format("pidfd_send_signal({}, {})", s.pid, sig); });
 }
 
+// The devices a container may always use, whatever linux.resources.devices says, as runc adds
+// them after the spec's own rules: mknod of anything (the node is useless without access), the
+// default nodes, the pty devices, and every node linux.devices asked for.
+void allow_default_devices(Spec& spec) {
+  auto& rules = spec.resources.devices;
+  if (rules.empty()) return;
+  rules.push_back({true, 'c', -1, -1, "m"});
+  rules.push_back({true, 'b', -1, -1, "m"});
+  for (const mounts::Device& d : mounts::default_devices())
+    rules.push_back({true, d.type == 'b' ? 'b' : 'c', d.major, d.minor, "rwm"});
+  rules.push_back({true, 'c', 5, 1, "rwm"});    // /dev/console
+  rules.push_back({true, 'c', 5, 2, "rwm"});    // /dev/ptmx
+  rules.push_back({true, 'c', 136, -1, "rwm"});  // /dev/pts/*
+  for (const mounts::Device& d : spec.rootfs.devices)
+    if (d.type != 'p') rules.push_back({true, d.type == 'b' ? 'b' : 'c', d.major, d.minor, "rwm"});
+}
+
 struct Created {
   ContainerDir dir;
   State state;
@@ -93,6 +110,7 @@ struct Created {
 Created create_container(const GlobalOptions& global, const CreateOptions& o, bool with_fifo,
                          bool own_terminal, const Explainer& explain) {
   Spec spec = load_bundle(o.bundle);
+  allow_default_devices(spec);
   if (spec.process.terminal && o.console_socket.empty() && !own_terminal)
     throw lab::UserError(
         "process.terminal is true, so the pty needs somewhere to go: give --console-socket SOCK "
