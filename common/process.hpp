@@ -97,6 +97,7 @@ class Channel {
   // Waits for "ok"; otherwise throws UserError("<step>: <child's message>").
   void expect_ok(std::string_view step);
   void close() { fd_.reset(); }
+  int fd() const { return fd_.get(); }
 
  private:
   explicit Channel(int fd) : fd_(fd) {}

@@ -7,7 +7,6 @@ MINIRUNC="$PROJECT_DIR/final/minirunc"
 
 rt_setup() {
   RT_ROOT="$BATS_TEST_TMPDIR/state"
-  RT_IDS=()
 }
 
 # minidocker runtime with this test's --root.
@@ -16,10 +15,9 @@ rt() {
 }
 
 # A container ID with this test's number, so that a failed test's leftovers are easy to name.
+# (Called as $(rt_id): a subshell, so teardown finds the containers with list, not a variable.)
 rt_id() {
-  local id="lab-rt-$BATS_SUITE_TEST_NUMBER-${1:-c}"
-  RT_IDS+=("$id")
-  echo "$id"
+  echo "lab-rt-$BATS_SUITE_TEST_NUMBER-${1:-c}"
 }
 
 # make_bundle DIR [JQ_FILTER [JQ ARGS...]]: the busybox rootfs and `runtime spec`'s config.json,
@@ -82,7 +80,7 @@ container_cgroups() {
 # Everything a test made goes, even when it failed halfway.
 rt_teardown() {
   local id
-  for id in "${RT_IDS[@]}"; do
+  for id in $(rt list -q 2>/dev/null); do
     rt delete --force "$id" >/dev/null 2>&1 || true
   done
 }

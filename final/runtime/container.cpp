@@ -165,7 +165,6 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   args.fifo_path = fifo;
   args.console_socket = console.get();
   args.preserve_fds = o.preserve_fds;
-  args.lock_fd = dir.lock_fd();
   args.explain = &explain;
   lab::Child init = lab::clone_child(flags, [&]() -> int {
     ours.close();

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -147,6 +148,22 @@ Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann
 
 // The runtime's Ctrl-C handlers (copied by clone) have no place in the container: the init's
 // signals are the kernel's defaults from the start, as the program will have them after execve.
+// A clone starts with a copy of every fd the runtime had: its caller's pipes, a test harness's
+// lock, the state directory's lock. Until the execve that would close the close-on-exec ones,
+// they keep those files open (a pipe's reader waits for an end of file that never comes; a lock
+// stays held), so the child closes all of them at once, but for stdio, the fds it was asked to
+// pass on (3 .. 3+N-1) and the ones it still needs.
+static void close_inherited_fds(std::vector<int> keep, int preserve_fds) {
+  unsigned next = 3 + static_cast<unsigned>(preserve_fds);
+  std::sort(keep.begin(), keep.end());
+  for (int fd : keep) {
+    if (fd < 0 || static_cast<unsigned>(fd) < next) continue;
+    if (static_cast<unsigned>(fd) > next) ::syscall(SYS_close_range, next, fd - 1, 0);
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  ::syscall(SYS_close_range, next, ~0U, 0);
+}
+
 static void default_signal_handlers() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE})
     ::signal(sig, SIG_DFL);
@@ -157,7 +174,7 @@ int container_init(const InitArgs& a) noexcept {
   lab::Channel& channel = *a.channel;
   const Explainer& explain = *a.explain;
   default_signal_handlers();
-  if (a.lock_fd >= 0) ::close(a.lock_fd);
+  close_inherited_fds({channel.fd(), a.console_socket}, a.preserve_fds);
   try {
     // 1. The parent puts us into the container's cgroup before we may do anything that forks or
     //    allocates much (the limits hold from the first step).
@@ -240,6 +257,7 @@ int exec_in_container(const ExecArgs& a) noexcept {
   lab::Channel& channel = *a.channel;
   const Explainer& explain = *a.explain;
   default_signal_handlers();
+  close_inherited_fds({channel.fd(), a.console_socket}, a.preserve_fds);
   try {
     // Open every namespace first: once we are in the container's mount namespace, the host's
     // /proc/PID/ns paths are out of reach.

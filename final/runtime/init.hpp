@@ -18,7 +18,6 @@ struct InitArgs {
   std::string fifo_path;            // exec.fifo: `start` opens it, and then we exec
   int console_socket = -1;          // >= 0: the pty master goes there
   int preserve_fds = 0;             // fds 3 .. 3+N-1 stay open across exec (runc --preserve-fds)
-  int lock_fd = -1;                 // the state directory's lock: closed at once in the child
   const Explainer* explain = nullptr;
 };
 

@@ -65,9 +65,6 @@ class ContainerDir {
   void commit() { created_ = false; }
   void remove();  // the whole directory (the lock goes with it)
   void unlock() { lock_.reset(); }
-  // A clone of this process shares the lock (flock belongs to the open file): the child closes
-  // its copy, or the lock would last as long as the container's init.
-  int lock_fd() const { return lock_.get(); }
 
  private:
   ContainerDir(std::string path, lab::UniqueFd lock, bool created)
