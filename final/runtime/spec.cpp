@@ -59,7 +59,8 @@ class Object {
   std::optional<unsigned long long> unsigned_integer(const std::string& key) {
     const json* v = take(key);
     if (!v) return std::nullopt;
-    if (!v->is_number_unsigned())
+    // (A parsed "0" is unsigned in nlohmann-json, a 0 built in C++ is a signed integer.)
+    if (!v->is_number_integer() || (!v->is_number_unsigned() && v->get<long long>() < 0))
       refuse(fmt::format("{} must be a whole number, 0 or more", path(key)));
     return v->get<unsigned long long>();
   }
@@ -127,7 +128,8 @@ Process parse_process(Object o) {
     p.user.gid = static_cast<gid_t>(u.unsigned_integer("gid").value_or(0));
     if (const json* gids = u.array("additionalGids")) {
       for (const json& g : *gids) {
-        if (!g.is_number_unsigned()) refuse(u.path("additionalGids") + " must hold gids");
+        if (!g.is_number_integer() || g.get<long long>() < 0)
+          refuse(u.path("additionalGids") + " must hold gids");
         p.user.additional_gids.push_back(g.get<gid_t>());
       }
     }
