@@ -47,6 +47,7 @@ demo: deps
 
 unit:
 	@$(MAKE) -C tests/unit
+	@$(MAKE) -C tests/tools
 
 test: deps
 	@$(MAKE) all rootfs unit
@@ -65,5 +66,5 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	@for d in $(LESSON_DIRS) final doctor tests/unit; do $(MAKE) -C $$d clean; done
+	@for d in $(LESSON_DIRS) final doctor tests/unit tests/tools; do $(MAKE) -C $$d clean; done
 	rm -rf build

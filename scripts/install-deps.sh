@@ -22,7 +22,6 @@ packages=(
   libseccomp-dev libcap-dev     # final/'s runtime: seccomp filters, capability sets
   runc crun                     # final/'s runtime checked against the real ones (tests, bench)
   procps psmisc jq              # ps, pkill, sysctl, JSON checks in tests
-  python3                       # tests/tools/recvtty.py: the receiving end of a console socket
   libcap2-bin                   # capsh (lesson 03 tests: a demo without CAP_SYS_ADMIN)
   attr                          # setfattr, getfattr (lesson 05: whiteouts and opaque dirs)
   kmod                          # modprobe overlay (tests/helpers.bash, doctor's fix)

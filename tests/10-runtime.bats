@@ -406,12 +406,11 @@ teardown() {
 }
 
 @test "runtime: a terminal: the pty master goes over --console-socket" {
-  requires cmd:python3
   id=$(rt_id)
   make_bundle "$B" '.process.terminal = true'
   set_args "$B" sh -c 'tty; echo from-pty'
   sock="$BATS_TEST_TMPDIR/console.sock"
-  python3 "$PROJECT_DIR/tests/tools/recvtty.py" "$sock" >"$BATS_TEST_TMPDIR/tty.out" &
+  "$PROJECT_DIR/tests/tools/recvtty" "$sock" >"$BATS_TEST_TMPDIR/tty.out" &
   recv=$!
   for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.05; done
   rt create --bundle "$B" --console-socket "$sock" "$id" >"$BATS_TEST_TMPDIR/out" 2>&1
