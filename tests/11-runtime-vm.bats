@@ -147,9 +147,14 @@ teardown() {
   assert_line "lifecycle: /sys/fs/cgroup/minidocker: absent"
 }
 
-# (The root's cgroup.subtree_control keeps the +cpu +memory +pids that the first create wrote,
-# as runc leaves it: runtime-check.sh prints it before and after, for the record.)
-@test "runtime on v2 (vm): delete --force kills a running container and removes its cgroup" {
+# The VM's root starts with an empty cgroup.subtree_control (no systemd): create writes +cpu
+# +memory +pids there, and the delete of the last container (another process: the grants come
+# from state.json) takes them back.
+@test "runtime on v2 (vm): delete --force kills a running container; the root's subtree_control is as it was" {
   assert_line "force: status=running"
   assert_line "force: delete exit=0 cgroup=absent"
+  local before after
+  before=$(grep '^root subtree_control before: ' "$VM_OUT")
+  after=$(grep '^root subtree_control after: ' "$VM_OUT")
+  assert_equal "${after#*: }" "${before#*: }"
 }

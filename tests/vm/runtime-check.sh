@@ -13,8 +13,8 @@ rt() { "$md" runtime --root /run/lab-rt "$@"; }
 status_of() { rt state "$1" 2>/dev/null | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p'; }
 
 echo "host: $(grep -c cgroup2 /proc/mounts) cgroup2 mount(s), controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
-# What the root hands down before any container (create adds +cpu +memory +pids; delete, like
-# runc's, leaves them).
+# What the root hands down before any container: create adds +cpu +memory +pids, and the delete
+# of the last container takes them back.
 echo "root subtree_control before: [$(cat /sys/fs/cgroup/cgroup.subtree_control)]"
 
 # memory.max 16 MiB and memory.swap.max 0 (swap = limit): dd's 64 MiB buffer is OOM-killed.
