@@ -106,7 +106,8 @@ CPP
 @test "vm: bad options give one line and exit 2" {
   local args
   for args in "--timeout 0 /bin/true" "--timeout x /bin/true" "--accel xen /bin/true" \
-    "--module ../x /bin/true" "--add /nonexistent/lab-x /bin/true" "--bogus /bin/true" ""; do
+    "--module ../x /bin/true" "--add /nonexistent/lab-x /bin/true" "--add-program /nonexistent/lab-x /bin/true" \
+    "--bogus /bin/true" ""; do
     # shellcheck disable=SC2086 # split on purpose
     run --separate-stderr "$RUN" $args
     assert_equal "$status" 2
@@ -120,6 +121,7 @@ CPP
   assert_success
   assert_output --partial '--timeout SECONDS'
   assert_output --partial '--module NAME'
+  assert_output --partial '--add-program PATH'
   assert_output --partial '--accel'
 }
 

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <map>
 
 #include "error.hpp"
@@ -29,6 +30,15 @@ constexpr int kFreezeAttempts = 1000;  // x 1 ms
 
 // The controllers a v2 ancestor hands down, so the leaf has cpu.max, memory.max, pids.max.
 const std::vector<std::string> kV2Controllers = {"cpu", "memory", "pids"};
+
+// Whether `dir` holds a child cgroup (any subdirectory); an unreadable one counts as holding one.
+bool has_child_cgroup(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_directory(ec)) return true;
+  }
+  return static_cast<bool>(ec);
+}
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
@@ -274,6 +284,7 @@ Cgroup::Cgroup(Cgroup&& other) noexcept
     : path_(std::move(other.path_)),
       places_(std::exchange(other.places_, {})),
       grants_(std::exchange(other.grants_, {})),
+      grants_made_(std::exchange(other.grants_made_, {})),
       steps_(std::move(other.steps_)),
       owned_(std::exchange(other.owned_, false)) {}
 
@@ -283,6 +294,7 @@ Cgroup& Cgroup::operator=(Cgroup&& other) noexcept {
     path_ = std::move(other.path_);
     places_ = std::exchange(other.places_, {});
     grants_ = std::exchange(other.grants_, {});
+    grants_made_ = std::exchange(other.grants_made_, {});
     steps_ = std::move(other.steps_);
     owned_ = std::exchange(other.owned_, false);
   }
@@ -332,7 +344,10 @@ void Cgroup::make_in(const Hierarchy& h) {
       for (const std::string& c : kV2Controllers) {
         if (!lab::controller_listed(offered, c)) continue;
         lab::SubtreeControl grant = lab::SubtreeControl::enable(parent, c);
-        if (!grant.was_enabled_already()) record({parent + "/cgroup.subtree_control", "+" + c});
+        if (!grant.was_enabled_already()) {
+          record({parent + "/cgroup.subtree_control", "+" + c});
+          grants_made_.emplace_back(parent, c);
+        }
         grants_.push_back(std::move(grant));
       }
     }
@@ -435,11 +450,13 @@ void Cgroup::apply_devices(const std::vector<DeviceRule>& rules) {
                   unified));
 }
 
-Cgroup Cgroup::open(const std::string& cgroups_path) {
+Cgroup Cgroup::open(const std::string& cgroups_path,
+                    std::vector<std::pair<std::string, std::string>> grants) {
   if (std::string why = validate_path(cgroups_path); !why.empty()) throw lab::UserError(why);
   Cgroup cg;
   cg.path_ = cgroups_path;
   cg.owned_ = true;
+  cg.grants_made_ = std::move(grants);
   // Only minidocker makes /minidocker, so an empty one may go with its last container.
   const bool ours = cgroups_path.starts_with("/minidocker/");
   for (const Hierarchy& h : hierarchies_for(lab::host::detect_cgroups())) {
@@ -562,7 +579,22 @@ void Cgroup::remove() {
   }
   // The grants go last: SubtreeControl only takes one back once no child cgroup is left.
   for (auto grant = grants_.rbegin(); grant != grants_.rend(); ++grant) grant->restore();
+  if (grants_.empty()) {
+    // open()ed: create's grants came from state.json. The same rule as SubtreeControl's: the
+    // kernel would let "-cpu" through while a child cgroup still uses cpu, so only a directory
+    // with no child cgroup left gets it back; best effort, like the rest of the cleanup.
+    for (auto grant = grants_made_.rbegin(); grant != grants_made_.rend(); ++grant) {
+      const auto& [dir, controller] = *grant;
+      if (has_child_cgroup(dir)) continue;
+      try {
+        lab::write_file(dir + "/cgroup.subtree_control", "-" + controller);
+      } catch (const lab::SyscallError&) {
+        // Another cgroup may have been made below meanwhile: then the grant must stay.
+      }
+    }
+  }
   grants_.clear();
+  grants_made_.clear();
   places_.clear();
   owned_ = false;
   if (first_error) std::rethrow_exception(first_error);

@@ -105,7 +105,12 @@ class Cgroup {
   // The container's cgroup as left by an earlier create (for delete, kill, state): nothing is
   // made. Trees where the path does not exist are left out. remove() also removes an empty
   // /minidocker parent, which only minidocker makes.
-  static Cgroup open(const std::string& cgroups_path);
+  //
+  // `grants` are the ones an earlier create() made (grants_made(), kept in state.json): create
+  // hands its grants on with release(), so the delete in another process takes them back here,
+  // once the directory has no child cgroup left (a bare v2 host's root is left as it was found).
+  static Cgroup open(const std::string& cgroups_path,
+                     std::vector<std::pair<std::string, std::string>> grants = {});
 
   Cgroup(Cgroup&& other) noexcept;
   Cgroup& operator=(Cgroup&& other) noexcept;
@@ -129,6 +134,11 @@ class Cgroup {
   void release();
 
   const std::string& cgroups_path() const { return path_; }
+  // The (directory, controller) pairs whose "+controller" create() wrote into
+  // <directory>/cgroup.subtree_control, outermost first; empty when every grant was there before.
+  const std::vector<std::pair<std::string, std::string>>& grants_made() const {
+    return grants_made_;
+  }
   // Every directory of the container, one per tree.
   std::vector<std::string> paths() const;
   // Where `controller`'s files are ("memory" -> /sys/fs/cgroup/memory/minidocker/x); "unified"
@@ -157,6 +167,7 @@ class Cgroup {
   std::string path_;
   std::vector<Place> places_;
   std::vector<lab::SubtreeControl> grants_;
+  std::vector<std::pair<std::string, std::string>> grants_made_;
   std::vector<std::pair<std::string, std::string>> steps_;
   bool owned_ = false;
 };

@@ -186,6 +186,7 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   s.created = state::now_rfc3339();
   s.annotations = spec.annotations;
   s.cgroups_path = cgroups_path;
+  s.cgroup_grants = cgroup.grants_made();
   s.config = json::parse(lab::read_file(spec.bundle + "/config.json"));
 
   std::string reply = ours.receive_reply("creating the container");
@@ -220,7 +221,7 @@ void destroy(ContainerDir& dir, const State& s, bool run_poststop) {
     }
   }
   try {
-    cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path);
+    cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path, s.cgroup_grants);
     cgroup.kill_all(SIGKILL);
     cgroup.remove();
   } catch (const lab::UserError&) {

@@ -146,6 +146,8 @@ State ContainerDir::read() const {
   s.created = j.value("created", "");
   s.annotations = j.value("annotations", std::map<std::string, std::string>{});
   s.cgroups_path = j.value("cgroups_path", "");
+  s.cgroup_grants =
+      j.value("cgroup_grants", std::vector<std::pair<std::string, std::string>>{});
   s.config = j.value("config", json::object());
   s.started = j.value("started", false);
   return s;
@@ -159,6 +161,7 @@ void ContainerDir::write(const State& s) {
             {"created", s.created},
             {"annotations", s.annotations},
             {"cgroups_path", s.cgroups_path},
+            {"cgroup_grants", s.cgroup_grants},
             {"config", s.config},
             {"started", s.started}};
   std::string tmp = file("state.json.tmp");

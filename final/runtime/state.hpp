@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fd.hpp"
@@ -34,6 +35,9 @@ struct State {
   std::string created;  // RFC 3339, UTC
   std::map<std::string, std::string> annotations;
   std::string cgroups_path;
+  // (directory, controller): the cgroup.subtree_control grants create made, for delete to take
+  // back (Cgroup::grants_made).
+  std::vector<std::pair<std::string, std::string>> cgroup_grants;
   nlohmann::json config;  // config.json as it was at create: exec and delete use it
   bool started = false;   // start has released the init
 };

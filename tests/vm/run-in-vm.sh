@@ -6,6 +6,7 @@
 #     --timeout SECONDS   power the VM off and fail (exit 124) after this long (default 120)
 #     --module NAME       load kernel module NAME (and what it depends on) before BINARY (repeatable)
 #     --add PATH          copy host file or directory PATH into the VM at the same path (repeatable)
+#     --add-program PATH  copy host program PATH and every library ldd names for it (repeatable)
 #     --accel auto|kvm|tcg  how qemu runs the VM (default auto: kvm where it can boot a stock
 #                         kernel, else tcg, qemu's slower CPU emulator; see README.md)
 #     --verbose           also show the kernel's boot messages and the init script's, on stderr
@@ -29,7 +30,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '5,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '5,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 timeout=120
@@ -37,6 +38,7 @@ verbose=0
 accel=${LAB_VM_ACCEL:-auto}
 modules=()
 adds=()
+programs=()
 while (($# > 0)); do
   case $1 in
     --timeout)
@@ -52,6 +54,11 @@ while (($# > 0)); do
     --add)
       [[ -n ${2-} && -e ${2-} ]] || { echo "$me: --add needs an existing host path, got '${2-}'" >&2; exit 2; }
       adds+=("$(realpath -s "$2")")
+      shift 2
+      ;;
+    --add-program)
+      [[ -n ${2-} && -f ${2-} && -x ${2-} ]] || { echo "$me: --add-program needs an executable host file, got '${2-}'" >&2; exit 2; }
+      programs+=("$(realpath -s "$2")")
       shift 2
       ;;
     --accel)
@@ -157,6 +164,7 @@ copy_with_libraries() {
   done < <(ldd "$1" 2>/dev/null || true)
 }
 copy_with_libraries "$binary"
+for path in "${programs[@]}"; do copy_with_libraries "$path"; done
 for path in "${adds[@]}"; do
   mkdir -p "$root$(dirname "$path")"
   cp -a "$path" "$root$(dirname "$path")/"
