@@ -89,7 +89,7 @@ pid=$(pid_of)
 status=$(status_of)
 echo "      state: $status, pid $pid (on the host); $state_dir holds: $(find "$state_dir" -mindepth 1 -printf '%f\n' | sort | xargs)"
 echo "      /proc/$pid/comm: $(cat "/proc/$pid/comm"): the init is still the runtime's code, blocked opening exec.fifo"
-echo "      namespaces: pid $(readlink "/proc/$pid/ns/pid") here $(readlink /proc/self/ns/pid)"
+echo "      its PID namespace: $(readlink "/proc/$pid/ns/pid"); the host's: $(readlink /proc/self/ns/pid)"
 expect "the status after create" "$status" created
 expect "the init's comm before start" "$(cat "/proc/$pid/comm")" minidocker
 [[ -p $state_dir/exec.fifo ]] || problems+=("exec.fifo was missing after create")
