@@ -2,13 +2,20 @@
 # final/'s runtime as a student first meets it: a bundle made from build/rootfs, the config.json
 # that `minidocker runtime spec` writes, `runtime run` with a probe script on stdin, then the
 # create/start split, exec and delete. Each step is checked; the last line is the verdict.
-#   ./demo.sh [ROOTFS]     (as root, or with sudo; ROOTFS defaults to ../build/rootfs)
+#   ./demo.sh [--pause] [ROOTFS]     (as root, or with sudo; ROOTFS defaults to ../build/rootfs)
+# --pause waits for Enter while the container runs (after start), so that you can look at it
+# from another terminal: README.md, "See for yourself".
 # Everything it makes is removed on every path (success, a failed step, Ctrl-C, SIGTERM): the
 # bundle in /tmp/lab-bundle-*, and the container lab-demo-PID with its state and cgroups.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 md=$here/minidocker
+pause=0
+if [[ ${1-} == --pause ]]; then
+  pause=1
+  shift
+fi
 rootfs=${1:-$here/../build/rootfs}
 id=lab-demo-$$
 state_dir=/run/minidocker/runtime/$id
@@ -101,6 +108,10 @@ status=$(status_of)
 echo "      state: $status; /proc/$pid/cmdline: $(cmdline_of "$pid"); exec.fifo: $(ls "$state_dir"/exec.fifo 2>/dev/null || echo gone)"
 expect "the status after start" "$status" running
 expect "the program after start" "$(cmdline_of "$pid")" "sleep 1000"
+if ((pause)); then
+  echo "      paused: container $id runs, pid $pid; look at it from another terminal, then press Enter"
+  read -r _ || true
+fi
 
 echo "[5/6] minidocker runtime exec $id ps"
 seen=$("$md" runtime exec "$id" ps 2>&1)
