@@ -109,7 +109,7 @@ echo "      state: $status; /proc/$pid/cmdline: $(cmdline_of "$pid"); exec.fifo:
 expect "the status after start" "$status" running
 expect "the program after start" "$(cmdline_of "$pid")" "sleep 1000"
 if ((pause)); then
-  echo "      paused: container $id runs, pid $pid; look at it from another terminal, then press Enter"
+  echo "      paused: container $id runs as pid $pid: look at it from another terminal, then press Enter"
   read -r _ || true
 fi
 
