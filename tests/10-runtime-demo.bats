@@ -46,20 +46,21 @@ assert_nothing_left() {
   local out="$BATS_TEST_TMPDIR/out" in="$BATS_TEST_TMPDIR/in" line demo rc=0
   mkfifo "$out" "$in"
   "$PROJECT_DIR/tests/leakcheck.sh" snapshot >"$BATS_TEST_TMPDIR/before"
-  exec 4<>"$in"  # the demo's stdin: open, and nothing ever written to it
-  "$DEMO" --pause <"$in" >"$out" 2>&1 3>&- 4>&- &
+  # fd 3 is bats' own: the demo must not hold it (bats would wait for it), and we use 5 and 6.
+  exec 6<>"$in"  # the demo's stdin: open, and nothing ever written to it
+  "$DEMO" --pause <"$in" >"$out" 2>&1 3>&- 6>&- &
   demo=$!
-  exec 3<"$out"
+  exec 5<"$out"
   # --pause prints this line after start, then waits in read: the container runs sleep 1000.
-  while IFS= read -r line <&3; do
+  while IFS= read -r line <&5; do
     [[ $line == *"paused: container"* ]] && break
   done
   [[ $line == *"paused: container"* ]] || fail "the demo never paused"
   run cat "/run/minidocker/runtime/lab-demo-$demo/state.json"
   assert_success
   kill -TERM "$demo"
-  cat <&3 >/dev/null  # keep reading: the trap must not die of SIGPIPE
-  exec 3<&- 4>&-
+  cat <&5 >/dev/null  # keep reading: the trap must not die of SIGPIPE
+  exec 5<&- 6>&-
   wait "$demo" || rc=$?
   assert_equal "$rc" 143
   assert_nothing_left "$BATS_TEST_TMPDIR/before"
