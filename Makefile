@@ -1,5 +1,5 @@
 # Docker from the kernel up: the lessons, the engine, the tests. Run as root (or with sudo):
-#   make demo     runs every lesson's demo (installs what it needs first)
+#   make demo     runs every lesson's demo and final/'s (installs what it needs first)
 #   make test     the whole suite; ends with "N passed, N failed, N skipped"
 # Also: make (all binaries), make deps, make rootfs, make doctor, make clean, make format,
 #       make asan (the suite under AddressSanitizer + UBSan), make bench (speed and accuracy)
@@ -44,6 +44,7 @@ doctor: deps doctor-bin rootfs
 demo: deps
 	@$(MAKE) all rootfs
 	@for d in $(LESSON_DIRS); do $(MAKE) -C $$d demo || exit 1; done
+	@$(MAKE) -C final demo
 
 unit:
 	@$(MAKE) -C tests/unit

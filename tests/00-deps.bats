@@ -5,7 +5,7 @@
 load helpers
 
 # The commands are found two ways:
-# - extracted: the first word of each command in scripts/*.sh, lessons/*/demo.sh,
+# - extracted: the first word of each command in scripts/*.sh, lessons/*/demo.sh, final/demo.sh,
 #   lessons/*/bench.sh, tests/*.bats, tests/*.bash, tests/*.sh and tests/vm/*.sh (comments
 #   dropped, lines split at ; | & ( ) { } and backquotes, leading keywords and VAR=value skipped),
 #   kept when it names a program on this machine's PATH. Simple and over-eager: a word of prose
@@ -32,7 +32,7 @@ NOT_COMMANDS=(
 
 script_files() {
   local f
-  for f in "$PROJECT_DIR"/scripts/*.sh "$PROJECT_DIR"/lessons/*/demo.sh \
+  for f in "$PROJECT_DIR"/scripts/*.sh "$PROJECT_DIR"/lessons/*/demo.sh "$PROJECT_DIR"/final/demo.sh \
     "$PROJECT_DIR"/lessons/*/bench.sh "$PROJECT_DIR"/tests/*.bats "$PROJECT_DIR"/tests/*.bash \
     "$PROJECT_DIR"/tests/*.sh "$PROJECT_DIR"/tests/vm/*.sh; do
     [[ $f == */tests/vm/init.sh || $f == */tests/minimal-root.sh ]] || echo "$f"

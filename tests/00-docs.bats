@@ -5,10 +5,16 @@
 load helpers
 
 HEADINGS=("## 笔记里的实验" "## C++ 的做法" "## 运行记录" "## 自己看看" "## 常见错误" "## 练习")
+# final/ is not a lesson: in place of the notes' experiment it has the notes' architecture (the
+# map of their execdriver and libcontainer to runc and to our files) and what a bundle is; the
+# other sections are the lessons' own, under the same names.
+FINAL_HEADINGS=("## 笔记里的架构" "## OCI bundle" "## C++ 的做法" "## 运行记录" "## 自己看看" "## 常见错误" "## 练习")
+FINAL_HEADINGS_EN=("## The notes' architecture" "## A bundle" "## The C++ way" "## A run" "## See for yourself"
+  "## Common errors" "## Exercises")
 
 readmes() {
   ls "$PROJECT_DIR"/README*.md "$PROJECT_DIR"/lessons/*/README*.md "$PROJECT_DIR"/tests/vm/README*.md \
-    2>/dev/null
+    "$PROJECT_DIR"/final/README*.md 2>/dev/null
 }
 
 # The lines of a Markdown file that show a command with sudo, as FILE:LINE: TEXT: inside a fenced
@@ -31,6 +37,24 @@ sudo_command_lines() {
     done
   done
   ((${#problems[@]} == 0)) || fail "$(printf '%s\n' "${problems[@]}")"
+}
+
+@test "docs: final/'s READMEs have each of their headings exactly once" {
+  local heading count problems=()
+  for heading in "${FINAL_HEADINGS[@]}"; do
+    count=$(grep -cxF "$heading" "$PROJECT_DIR/final/README.zh.md" || true)
+    ((count == 1)) || problems+=("final/README.zh.md: '$heading' $count times")
+  done
+  for heading in "${FINAL_HEADINGS_EN[@]}"; do
+    count=$(grep -cxF "$heading" "$PROJECT_DIR/final/README.md" || true)
+    ((count == 1)) || problems+=("final/README.md: '$heading' $count times")
+  done
+  ((${#problems[@]} == 0)) || fail "$(printf '%s\n' "${problems[@]}")"
+}
+
+@test "docs: final/'s README transcripts match the real output (English and Chinese)" {
+  requires root rootfs
+  check_transcript "$PROJECT_DIR/final/README.md" "$PROJECT_DIR/final/README.zh.md"
 }
 
 @test "docs: no README shows sudo in a command" {
