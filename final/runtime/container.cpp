@@ -82,7 +82,7 @@ void signal_init(const State& s, int sig) {
 
 // The devices a container may always use, whatever linux.resources.devices says, as runc adds
 // them after the spec's own rules: mknod of anything (the node is useless without access), the
-// default nodes, the pty devices, and every node linux.devices asked for.
+// default nodes, the pty devices, tun (runc 1.1's list) and every node linux.devices asked for.
 void allow_default_devices(Spec& spec) {
   auto& rules = spec.resources.devices;
   if (rules.empty()) return;
@@ -90,9 +90,11 @@ void allow_default_devices(Spec& spec) {
   rules.push_back({true, 'b', -1, -1, "m"});
   for (const mounts::Device& d : mounts::default_devices())
     rules.push_back({true, d.type == 'b' ? 'b' : 'c', d.major, d.minor, "rwm"});
-  rules.push_back({true, 'c', 5, 1, "rwm"});    // /dev/console
-  rules.push_back({true, 'c', 5, 2, "rwm"});    // /dev/ptmx
+  rules.push_back({true, 'c', 5, 2, "rwm"});     // /dev/ptmx
   rules.push_back({true, 'c', 136, -1, "rwm"});  // /dev/pts/*
+  rules.push_back({true, 'c', 10, 200, "rwm"});  // /dev/net/tun
+  // Not the host's /dev/console (5:1): with CAP_MKNOD a container could make the node and write
+  // to the host's console. A container's /dev/console is its pty (136:N), bind-mounted.
   for (const mounts::Device& d : spec.rootfs.devices)
     if (d.type != 'p') rules.push_back({true, d.type == 'b' ? 'b' : 'c', d.major, d.minor, "rwm"});
 }

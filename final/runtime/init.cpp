@@ -14,7 +14,9 @@
 #include <csignal>
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "capabilities.hpp"
 #include "error.hpp"
@@ -67,11 +69,33 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   return out;
 }
 
+// The home directory of `uid` in the container's /etc/passwd ("name:x:uid:gid:gecos:home:shell"),
+// "/" when it has none: runc sets HOME to it when process.env has no HOME, and programs (sh's
+// ~, ssh, git) expect one.
+std::string home_of(uid_t uid) {
+  std::ifstream passwd("/etc/passwd");
+  for (std::string line; std::getline(passwd, line);) {
+    std::vector<std::string> fields;
+    std::istringstream words(line);
+    for (std::string f; std::getline(words, f, ':');) fields.push_back(f);
+    if (fields.size() >= 6 && fields[2] == std::to_string(uid) && !fields[5].empty())
+      return fields[5];
+  }
+  return "/";
+}
+
+bool has_env(const std::vector<std::string>& env, std::string_view name) {
+  for (const auto& e : env)
+    if (e.size() > name.size() && e.starts_with(name) && e[name.size()] == '=') return true;
+  return false;
+}
+
 // What init and exec share once the namespaces and the root are in place, in runc's order:
 // limits, the working directory, then privileges dropped step by step (bounding set, user,
 // capabilities, no_new_privs), fds closed, and seccomp as late as it can be.
 struct Prepared {
   std::string program;
+  std::string home;  // HOME to add to the environment, or "" (process.env has one)
   bool seccomp_loaded = false;
 };
 
@@ -89,6 +113,7 @@ Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann
     return fmt::format("chdir(\"{}\") (process.cwd)", p.cwd);
   });
   out.program = find_program(p.args[0], p.env, executable_file);
+  if (!has_env(p.env, "HOME")) out.home = home_of(p.user.uid);
 
   // Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, so it must happen while
   // we still have it (runc does the same); with it, the filter goes on last of all.
@@ -135,6 +160,7 @@ Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann
 
 [[noreturn]] void exec_program(const Prepared& prepared, const Process& p) {
   std::vector<std::string> args = p.args, env = p.env;
+  if (!prepared.home.empty()) env.push_back("HOME=" + prepared.home);
   std::vector<char*> argv = c_strings(args), envp = c_strings(env);
   sigset_t none;
   sigemptyset(&none);

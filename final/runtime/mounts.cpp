@@ -376,11 +376,11 @@ void RootfsBuilder::mount_cgroup(const MountEntry& m, const ParsedOptions& o) {
   mount_on("cgroup2", t, "cgroup2", flags, nullptr);
 }
 
-// A v1 (or hybrid) host has one hierarchy per controller group. Without a cgroup namespace,
-// mounting them anew would show the host's whole tree; runc instead puts a tmpfs at
-// /sys/fs/cgroup and bind-mounts, read-only, the container's own cgroup directory of each
-// hierarchy onto /sys/fs/cgroup/<name> (with links cpu -> cpu,cpuacct for co-mounted ones). We
-// do that too.
+// A v1 (or hybrid) host has one hierarchy per controller group. runc puts a tmpfs at
+// /sys/fs/cgroup and, read-only, the container's own cgroup of each hierarchy onto
+// /sys/fs/cgroup/<name> (with links cpu -> cpu,cpuacct for co-mounted ones): a new mount of the
+// hierarchy inside a cgroup namespace; without one a bind of the container's directory (mounting
+// anew would show the host's whole tree). We do that too.
 void RootfsBuilder::mount_cgroup_v1_hierarchies(const MountEntry& m, const ParsedOptions& o) {
   Target t = target_from_fd(lab::mkdir_all_in_root(root_fd_.get(), m.destination));
   const unsigned long per_mount = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
@@ -430,17 +430,37 @@ void RootfsBuilder::mount_cgroup_v1_hierarchies(const MountEntry& m, const Parse
       }
     }
     if (!found) continue;
-    // mi.root is the part of the hierarchy this mount shows (/ on the host).
-    std::string relative = path;
-    if (mi.root != "/" && path.starts_with(mi.root)) relative = path.substr(mi.root.size());
-    const std::string source = mi.mount_point + (relative == "/" ? "" : relative);
     const std::string dest = m.destination + "/" + name;
     Target sub = target_from_fd(lab::mkdir_all_in_root(root_fd_.get(), dest));
-    say("03",
-        fmt::format("mount({}, {}, NULL, MS_BIND|MS_REC, NULL)", lab::quote(source),
-                    lab::quote(sub.host_path)),
-        fmt::format("mount --rbind {} {}", source, sub.host_path));
-    mount_on(source.c_str(), sub, nullptr, MS_BIND | MS_REC, nullptr);
+    if (plan_.cgroup_namespace) {
+      // Inside a cgroup namespace /proc/self/cgroup says "/" for every hierarchy, so the bind
+      // below would show the host's whole tree. A new mount of the same hierarchy (same
+      // controllers, or name=) is shown by the kernel from the namespace's root: the container's
+      // own cgroup, as runc does.
+      std::string controllers;
+      std::istringstream words(mi.super_options);
+      for (std::string w; std::getline(words, w, ',');)
+        if (w != "rw" && w != "ro") controllers += (controllers.empty() ? "" : ",") + w;
+      const char* fstype = mi.fstype == "cgroup2" ? "cgroup2" : "cgroup";
+      const char* data = mi.fstype == "cgroup2" ? nullptr : controllers.c_str();
+      const unsigned long flags = per_mount | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+      say("03",
+          fmt::format("mount(\"{}\", {}, \"{}\", {}, {})", fstype, lab::quote(sub.host_path),
+                      fstype, lab::mount_flags_to_string(flags), lab::quote(data)),
+          fmt::format("mount -t {}{} {} {}", fstype, data ? " -o " + controllers : "", fstype,
+                      sub.host_path));
+      mount_on(fstype, sub, fstype, flags, data);
+    } else {
+      // mi.root is the part of the hierarchy this mount shows (/ on the host).
+      std::string relative = path;
+      if (mi.root != "/" && path.starts_with(mi.root)) relative = path.substr(mi.root.size());
+      const std::string source = mi.mount_point + (relative == "/" ? "" : relative);
+      say("03",
+          fmt::format("mount({}, {}, NULL, MS_BIND|MS_REC, NULL)", lab::quote(source),
+                      lab::quote(sub.host_path)),
+          fmt::format("mount --rbind {} {}", source, sub.host_path));
+      mount_on(source.c_str(), sub, nullptr, MS_BIND | MS_REC, nullptr);
+    }
     Target top = target_from_fd(lab::open_in_root(root_fd_.get(), dest, O_PATH));
     remount_bind(top.proc(), per_mount | MS_NOSUID | MS_NODEV | MS_NOEXEC, false, top.host_path);
     if (name.find(',') != std::string::npos) {

@@ -16,10 +16,12 @@
 // between the check and the mount. After pivot_root the host is out of reach and plain paths
 // are used.
 //
-// A "cgroup" mount: on a cgroup v2 host, cgroup2 itself. On a v1 or hybrid host (no cgroup
-// namespace here), runc's non-cgroupns layout: a tmpfs at the destination and, for each
-// hierarchy the host mounts under /sys/fs/cgroup, the container's own cgroup directory bound
-// read-only onto DEST/<name> (links cpu -> cpu,cpuacct for co-mounted controllers).
+// A "cgroup" mount: on a cgroup v2 host, cgroup2 itself. On a v1 or hybrid host, runc's layout:
+// a tmpfs at the destination and, for each hierarchy the host mounts under /sys/fs/cgroup, the
+// container's own cgroup of it on DEST/<name>, read-only (links cpu -> cpu,cpuacct for
+// co-mounted controllers). With a cgroup namespace each hierarchy is mounted anew (the kernel
+// shows it from the namespace's root, the container's cgroup); without one, the container's
+// cgroup directory is bind-mounted.
 #pragma once
 
 #include <sys/types.h>
@@ -56,6 +58,8 @@ struct Plan {
   // the container, nothing goes back), and no change after pivot_root.
   std::string rootfs_propagation;
   std::map<std::string, std::string> sysctl;  // "net.ipv4.ip_forward" -> "1"
+  // The init is in a cgroup namespace of its own when the mounts are made (v1 "cgroup" mounts).
+  bool cgroup_namespace = false;
 };
 
 // A mount's "options" split the way mount(8) and runc do: flag words into mount(2) flags

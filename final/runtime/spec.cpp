@@ -367,6 +367,7 @@ Spec parse(const json& config, const std::string& bundle) {
            "root filesystem is set up in it, never in the host's");
   if (!spec.hostname.empty() && !spec.has_namespace("uts"))
     refuse("hostname is set but linux.namespaces has no uts namespace: it would rename the host");
+  spec.rootfs.cgroup_namespace = spec.has_namespace("cgroup");
   if (std::string why = mounts::validate(spec.rootfs); !why.empty()) refuse(why);
   return spec;
 }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Start latency of /bin/true in a fresh busybox container, measured in one run so that the ratios
+# hold (the machine's speed cancels out):
+#   (a) the floor: unshare --uts --pid --mount --ipc --fork chroot ROOTFS /bin/true
+#   (b) minidocker runtime run
+#   (c) runc run (Debian's runc)
+#   (d) crun run, where it can run: crun refuses a hybrid cgroup host, so on one it runs in a
+#       private mount namespace where cgroup2's unified tree is unmounted (the figure then
+#       includes that unshare, sh and umount, about a floor's worth)
+# (b), (c) and (d) get the same config.json (runtime spec's default, args ["/bin/true"], terminal
+# false), each with a cgroupsPath of its own. Runs are interleaved (a b c d a b c d ...) so that
+# a slow moment of the machine hits every runtime alike; the median of N runs is reported, in ms
+# and as a ratio to (a). Our target: within 1.3x of the floor.
+# Prints Markdown table rows for tests/bench.sh to collect:
+#   | start latency of /bin/true: minidocker runtime run | 9.1 ms (1.25x floor) |
+# Needs root and build/rootfs (make rootfs). N=30 by default: N=100 ./bench.sh for more.
+set -euo pipefail
+cd "$(dirname "$0")"
+project=$(cd .. && pwd)
+N=${N:-30}
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "bench.sh: containers need root; run make bench as root (or with sudo)" >&2
+  exit 1
+fi
+if [[ ! -x $project/build/rootfs/bin/busybox ]]; then
+  echo "bench.sh: needs the busybox rootfs: make rootfs" >&2
+  exit 1
+fi
+[[ -x ./minidocker ]] || make --quiet minidocker >&2
+
+work=$(mktemp -d /tmp/lab-bench-XXXXXX)
+cleanup() {
+  "$project/final/minidocker" runtime --root "$work/state-ours" delete --force lab-bench-ours \
+    >/dev/null 2>&1 || true
+  if command -v runc >/dev/null; then
+    runc --root "$work/state-runc" delete --force lab-bench-runc >/dev/null 2>&1 || true
+  fi
+  if command -v crun >/dev/null; then
+    crun --root "$work/state-crun" delete --force lab-bench-crun >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+rootfs="$work/rootfs"
+cp -a "$project/build/rootfs" "$rootfs"
+# One bundle per runtime: the same config but for the cgroupsPath; all share the rootfs.
+"$project/final/minidocker" runtime spec --bundle "$work"
+for rt in ours runc crun; do
+  mkdir -p "$work/$rt"
+  jq --arg root "$rootfs" --arg cg "/lab-bench-$rt" \
+    '.root.path = $root | .process.args = ["/bin/true"] | .process.terminal = false
+     | .linux.cgroupsPath = $cg' "$work/config.json" >"$work/$rt/config.json"
+done
+
+hybrid=false
+if [[ $(stat -fc %T /sys/fs/cgroup) != cgroup2fs ]] && grep -q ' /sys/fs/cgroup/unified ' /proc/self/mountinfo; then
+  hybrid=true
+fi
+
+run_floor() { unshare --uts --pid --mount --ipc --fork chroot "$rootfs" /bin/true; }
+run_ours() { "$project/final/minidocker" runtime --root "$work/state-ours" run --bundle "$work/ours" lab-bench-ours; }
+run_runc() { runc --root "$work/state-runc" run --bundle "$work/runc" lab-bench-runc; }
+run_crun() {
+  if $hybrid; then
+    unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' crun \
+      crun --root "$work/state-crun" run --bundle "$work/crun" lab-bench-crun
+  else
+    crun --root "$work/state-crun" run --bundle "$work/crun" lab-bench-crun
+  fi
+}
+
+whats=(floor ours)
+command -v runc >/dev/null && whats+=(runc)
+# crun: only if one run works here (a refusal is reported, not timed).
+if command -v crun >/dev/null; then
+  if run_crun >/dev/null 2>"$work/crun.err"; then whats+=(crun); else crun_error=$(head -1 "$work/crun.err"); fi
+fi
+
+declare -A times
+for ((i = 0; i < N; i++)); do
+  for what in "${whats[@]}"; do
+    t0=$EPOCHREALTIME
+    "run_$what" >/dev/null
+    t1=$EPOCHREALTIME
+    times[$what]+="$((${t1/./} - ${t0/./})) "
+  done
+done
+
+# The median of a list of microseconds, in microseconds.
+median() {
+  tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+}
+
+declare -A label=(
+  [floor]="(a) floor: unshare --uts --pid --mount --ipc --fork chroot"
+  [ours]="(b) minidocker runtime run"
+  [runc]="(c) runc run ($(runc --version 2>/dev/null | head -1 | awk '{ print $3 }'))"
+  [crun]="(d) crun run ($(crun --version 2>/dev/null | head -1 | awk '{ print $3 }')$($hybrid && echo ", unified tree unmounted in unshare -m"))"
+)
+floor=$(median "${times[floor]}")
+for what in "${whats[@]}"; do
+  us=$(median "${times[$what]}")
+  if [[ $what == floor ]]; then
+    printf '| start latency of /bin/true, median of %d: %s | %.2f ms |\n' "$N" "${label[$what]}" \
+      "$(bc -l <<<"$us / 1000")"
+  else
+    printf '| start latency of /bin/true, median of %d: %s | %.2f ms (%.2fx floor) |\n' "$N" \
+      "${label[$what]}" "$(bc -l <<<"$us / 1000")" "$(bc -l <<<"$us / $floor")"
+  fi
+done
+if [[ -n ${crun_error:-} ]]; then
+  echo "| start latency of /bin/true: (d) crun run | refused here: ${crun_error//|/\\|} |"
+fi
