@@ -131,6 +131,10 @@ Process parse_process(Object o) {
         p.user.additional_gids.push_back(g.get<gid_t>());
       }
     }
+    if (auto umask = u.unsigned_integer("umask")) {
+      if (*umask > 0777) refuse(fmt::format("{} {:#o} is more than 0777", u.path("umask"), *umask));
+      p.umask = static_cast<mode_t>(*umask);
+    }
     u.refuse_the_rest();
   }
   p.args = o.strings("args");

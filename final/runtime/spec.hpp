@@ -45,6 +45,7 @@ struct Process {
   bool terminal = false;
   std::optional<std::pair<unsigned, unsigned>> console_size;  // height, width
   lab::limits::User user;
+  std::optional<mode_t> umask;  // process.user.umask; absent: 0022, as runc sets
   std::vector<std::string> args;
   std::vector<std::string> env;
   std::string cwd = "/";
