@@ -358,6 +358,12 @@ int kill(const GlobalOptions& global, const std::string& id, const std::string& 
 }
 
 int remove(const GlobalOptions& global, const std::string& id, bool force) {
+  // As runc: delete --force of a container that is not there succeeds (podman cleans up with it
+  // after a create that failed).
+  struct stat st {};
+  if (force && state::validate_id(id).empty() &&
+      ::stat(fmt::format("{}/{}", global.root, id).c_str(), &st) == -1 && errno == ENOENT)
+    return 0;
   ContainerDir dir = ContainerDir::open(global.root, id);
   State s = dir.read();
   Status status = dir.status(s);
