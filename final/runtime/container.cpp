@@ -446,15 +446,17 @@ int list(const GlobalOptions& global, bool quiet, const std::string& format) {
 
 int exec(const GlobalOptions& global, const ExecOptions& o) {
   Explainer explain(global.explain);
-  if (o.args.empty()) throw lab::UserError("exec: say which command to run in the container");
+  if (o.args.empty() && o.process_file.empty())
+    throw lab::UserError("exec: say which command to run in the container");
   ContainerDir dir = ContainerDir::open(global.root, o.id);
   State s = dir.read();
   if (dir.status(s) != Status::running)
     throw lab::UserError(fmt::format("cannot exec in container \"{}\": it is not running", o.id));
   dir.unlock();
   Spec spec = parse(s.config, s.bundle);
-  Process p = spec.process;
-  p.args = o.args;
+  // With --process the file is the whole process (the flags below are refused with it).
+  Process p = o.process_file.empty() ? spec.process : load_process(o.process_file);
+  if (o.process_file.empty()) p.args = o.args;
   for (const std::string& e : o.env) {
     if (e.find('=') == std::string::npos)
       throw lab::UserError(fmt::format("--env {}: write it as KEY=VALUE", e));
@@ -489,7 +491,11 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
     }
   }
   if (o.no_new_privs) p.no_new_privileges = true;
-  p.terminal = o.tty;
+  if (o.process_file.empty()) p.terminal = o.tty;
+  // conmon passes --tty along with --process; the file's "terminal" decides, and must agree.
+  if (!o.process_file.empty() && o.tty && !p.terminal)
+    throw lab::UserError(fmt::format("exec --tty, but {} has \"terminal\": false",
+                                     o.process_file));
   if (p.terminal && o.console_socket.empty() && o.detach)
     throw lab::UserError("exec --tty --detach needs --console-socket SOCK for the pty");
   if (!p.terminal && !o.console_socket.empty())

@@ -401,6 +401,19 @@ Spec load_bundle(const std::string& bundle_arg) {
   return spec;
 }
 
+Process load_process(const std::string& path) {
+  json j = json::parse(lab::read_file(path), nullptr, false);
+  if (j.is_discarded()) throw lab::UserError(fmt::format("{} is not valid JSON", path));
+  try {
+    return parse_process(Object(j, "process"));
+  } catch (const lab::UserError& e) {
+    std::string message = e.what();
+    const std::string prefix = "config.json: ";
+    if (message.rfind(prefix, 0) == 0) message = message.substr(prefix.size());
+    throw lab::UserError(fmt::format("{}: {}", path, message));
+  }
+}
+
 std::string find_program(const std::string& program, const std::vector<std::string>& env,
                          const std::function<bool(const std::string&)>& is_executable) {
   if (program.find('/') != std::string::npos) return program;

@@ -79,6 +79,10 @@ Spec parse(const nlohmann::json& config, const std::string& bundle);
 // Reads <bundle>/config.json and parses it; the rootfs must exist.
 Spec load_bundle(const std::string& bundle);
 
+// exec --process FILE (runc's): FILE holds one JSON object shaped as config.json's "process",
+// parsed with the same rules. Errors name the file ("FILE: process.args must ...").
+Process load_process(const std::string& path);
+
 // The process's environment as execve wants it, and the program looked up on the spec's PATH
 // inside the container (as runc does: args[0] without a slash is searched there).
 std::string find_program(const std::string& program, const std::vector<std::string>& env,
