@@ -59,6 +59,8 @@ void add_verbs(CLI::App& app, Globals& g, std::function<int()>& action) {
   app.add_option("--criu", g.criu, "refused: checkpoint/restore is not supported");
   app.add_flag("--explain", g.options.explain,
                "narrate every kernel step on stderr, with the lesson it comes from");
+  // podman runs `RUNTIME --version` (podman info) and shows its first line.
+  app.set_version_flag("--version,-v", fmt::format("{} version 0.1\nspec: 1.0.2", app.get_name()));
   app.require_subcommand(1);
 
   auto* spec_cmd = app.add_subcommand("spec", "write a default config.json (Docker's defaults)");
