@@ -134,6 +134,10 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   std::string fifo = with_fifo ? dir.file("exec.fifo") : "";
   if (with_fifo)
     lab::check(::mkfifo(fifo.c_str(), 0622), [&] { return fmt::format("mkfifo(\"{}\", 0622)", fifo); });
+  // mkfifo's mode goes through our umask (podman's conmon: 0022, so 0600), but the init opens the
+  // fifo after it has become process.user: chmod, which ignores the umask, makes it 0622 again.
+  if (with_fifo)
+    lab::check(::chmod(fifo.c_str(), 0622), [&] { return fmt::format("chmod(\"{}\", 0622)", fifo); });
 
   // The cgroup first, so that the init is inside it before it can fork or allocate much.
   std::string cgroups_path = spec.cgroups_path.empty() ? cgroups::default_path(o.id)
