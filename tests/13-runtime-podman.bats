@@ -9,6 +9,7 @@
 # on the host: its storage, run root, temp dir, locks, events and the runtime's own state live in
 # this file's temporary directory (flags where podman has them, containers.conf for the rest),
 # the network is "none" (no netavark, CNI or firewall rules), and the cgroups are /lab-podman-N.
+# shellcheck disable=SC2016  # $(...) in single quotes: the container's shell expands them
 load helpers
 
 IMAGE=localhost/lab-busybox
@@ -81,7 +82,7 @@ setup() {
 # Podman leaves the parent cgroup and conmon's; they go here (deepest first).
 remove_cgroups() {
   find /sys/fs/cgroup -maxdepth 3 -depth \( -path "*$CG_PARENT" -o -path "*$CG_PARENT/*" \) -type d \
-    2>/dev/null | xargs -r rmdir 2>/dev/null || true
+    -print0 2>/dev/null | xargs -0 -r rmdir 2>/dev/null || true
 }
 
 teardown() {
@@ -120,6 +121,15 @@ teardown_file() {
   assert_success
   assert_output "1000:1000 x /tmp labhost
 ro"
+}
+
+@test "podman: --tmpfs starts with a copy of what the directory held (tmpcopyup)" {
+  run pod run --rm --cgroup-parent "$CG_PARENT" --read-only --tmpfs /etc "$IMAGE" \
+    sh -c 'cat /etc/group; awk "\$2 == \"/etc\" {print \$3}" /proc/mounts; touch /etc/x && echo rw'
+  assert_success
+  assert_output "$(cat "$ROOTFS/etc/group")
+tmpfs
+rw"
 }
 
 @test "podman: run -d, exec (output, exit code, -t), stop by SIGTERM, rm; nothing left" {
