@@ -162,8 +162,8 @@ void add_verbs(CLI::App& app, Globals& g, std::function<int()>& action) {
   exec_cmd->callback([&, exec_cmd] {
     // runc ignores these when --process is given; we refuse them rather than drop them.
     if (!exec_options.process_file.empty()) {
-      for (const char* flag : {"command", "--env", "--cwd", "--user", "--additional-gids",
-                               "--cap", "--no-new-privs"})
+      for (const char* flag :
+           {"command", "--env", "--cwd", "--user", "--additional-gids", "--cap", "--no-new-privs"})
         if (exec_cmd->get_option(flag)->count() > 0)
           throw lab::UserError(fmt::format(
               "exec --process FILE holds the whole process: {} cannot be added to it", flag));

@@ -137,7 +137,8 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   // mkfifo's mode goes through our umask (podman's conmon: 0022, so 0600), but the init opens the
   // fifo after it has become process.user: chmod, which ignores the umask, makes it 0622 again.
   if (with_fifo)
-    lab::check(::chmod(fifo.c_str(), 0622), [&] { return fmt::format("chmod(\"{}\", 0622)", fifo); });
+    lab::check(::chmod(fifo.c_str(), 0622),
+               [&] { return fmt::format("chmod(\"{}\", 0622)", fifo); });
 
   // The cgroup first, so that the init is inside it before it can fork or allocate much.
   std::string cgroups_path = spec.cgroups_path.empty() ? cgroups::default_path(o.id)
@@ -498,8 +499,7 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
   if (o.process_file.empty()) p.terminal = o.tty;
   // conmon passes --tty along with --process; the file's "terminal" decides, and must agree.
   if (!o.process_file.empty() && o.tty && !p.terminal)
-    throw lab::UserError(fmt::format("exec --tty, but {} has \"terminal\": false",
-                                     o.process_file));
+    throw lab::UserError(fmt::format("exec --tty, but {} has \"terminal\": false", o.process_file));
   if (p.terminal && o.console_socket.empty() && o.detach)
     throw lab::UserError("exec --tty --detach needs --console-socket SOCK for the pty");
   if (!p.terminal && !o.console_socket.empty())

@@ -138,13 +138,14 @@ void copy_tree(int from, int to, const std::string& shown) {
                [&] { return fmt::format("fstatat({})", path); });
     const mode_t perm = st.st_mode & 07777;
     if (S_ISDIR(st.st_mode)) {
-      lab::check(::mkdirat(to, name.c_str(), 0700), [&] { return fmt::format("mkdirat({})", path); });
-      lab::UniqueFd sub_from(lab::check(
-          ::openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
-          [&] { return fmt::format("openat({})", path); }));
-      lab::UniqueFd sub_to(lab::check(
-          ::openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
-          [&] { return fmt::format("openat({}) in the tmpfs", path); }));
+      lab::check(::mkdirat(to, name.c_str(), 0700),
+                 [&] { return fmt::format("mkdirat({})", path); });
+      lab::UniqueFd sub_from(
+          lab::check(::openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+                     [&] { return fmt::format("openat({})", path); }));
+      lab::UniqueFd sub_to(
+          lab::check(::openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+                     [&] { return fmt::format("openat({}) in the tmpfs", path); }));
       copy_tree(sub_from.get(), sub_to.get(), path);
     } else if (S_ISREG(st.st_mode)) {
       lab::UniqueFd in(lab::check(::openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC),
