@@ -52,6 +52,9 @@ int parse_command_line(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::CallForAllHelp&) {
     std::cout << app.help("", CLI::AppFormatMode::All);
     return 0;
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << e.what() << '\n';
+    return 0;
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     while (!what.empty() && what.back() == '\n') what.pop_back();

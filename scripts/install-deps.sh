@@ -21,6 +21,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev # netlink for the bridge lesson
   libseccomp-dev libcap-dev     # final/'s runtime: seccomp filters, capability sets
   runc crun                     # final/'s runtime checked against the real ones (tests, bench)
+  podman                        # final/minirunc under a real engine (tests/13; pulls conmon)
   procps psmisc jq              # ps, pkill, sysctl, JSON checks in tests
   libcap2-bin                   # capsh (lesson 03 tests: a demo without CAP_SYS_ADMIN)
   attr                          # setfattr, getfattr (lesson 05: whiteouts and opaque dirs)

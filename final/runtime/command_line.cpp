@@ -59,6 +59,8 @@ void add_verbs(CLI::App& app, Globals& g, std::function<int()>& action) {
   app.add_option("--criu", g.criu, "refused: checkpoint/restore is not supported");
   app.add_flag("--explain", g.options.explain,
                "narrate every kernel step on stderr, with the lesson it comes from");
+  // podman runs `RUNTIME --version` (podman info) and shows its first line.
+  app.set_version_flag("--version,-v", fmt::format("{} version 0.1\nspec: 1.0.2", app.get_name()));
   app.require_subcommand(1);
 
   auto* spec_cmd = app.add_subcommand("spec", "write a default config.json (Docker's defaults)");
@@ -139,8 +141,9 @@ void add_verbs(CLI::App& app, Globals& g, std::function<int()>& action) {
   static ExecOptions exec_options;
   auto* exec_cmd = app.add_subcommand("exec", "run another process in a running container");
   exec_cmd->add_option("id", exec_options.id, "the container's ID")->required();
-  exec_cmd->add_option("command", exec_options.args, "the command and its arguments")
-      ->required();
+  exec_cmd->add_option("command", exec_options.args, "the command and its arguments");
+  exec_cmd->add_option("--process,-p", exec_options.process_file,
+                       "a JSON file holding the whole process (config.json's \"process\")");
   exec_cmd->add_option("--env,-e", exec_options.env, "KEY=VALUE, added to the environment");
   exec_cmd->add_option("--cwd", exec_options.cwd, "the working directory inside");
   exec_cmd->add_option("--user,-u", exec_options.user, "UID[:GID]");
@@ -156,7 +159,19 @@ void add_verbs(CLI::App& app, Globals& g, std::function<int()>& action) {
   exec_cmd->add_option("--preserve-fds", exec_options.preserve_fds,
                        "pass fds 3 .. 3+N-1 on to the process");
   exec_cmd->positionals_at_end();
-  exec_cmd->callback([&] { action = [&] { return exec(g.options, exec_options); }; });
+  exec_cmd->callback([&, exec_cmd] {
+    // runc ignores these when --process is given; we refuse them rather than drop them.
+    if (!exec_options.process_file.empty()) {
+      for (const char* flag :
+           {"command", "--env", "--cwd", "--user", "--additional-gids", "--cap", "--no-new-privs"})
+        if (exec_cmd->get_option(flag)->count() > 0)
+          throw lab::UserError(fmt::format(
+              "exec --process FILE holds the whole process: {} cannot be added to it", flag));
+    } else if (exec_options.args.empty()) {
+      throw lab::UserError("exec: say which command to run (or give --process FILE)");
+    }
+    action = [&] { return exec(g.options, exec_options); };
+  });
 }
 
 // Flags that would change behaviour we do not have are refused, never ignored.

@@ -136,6 +136,11 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   std::string fifo = with_fifo ? dir.file("exec.fifo") : "";
   if (with_fifo)
     lab::check(::mkfifo(fifo.c_str(), 0622), [&] { return fmt::format("mkfifo(\"{}\", 0622)", fifo); });
+  // mkfifo's mode goes through our umask (podman's conmon: 0022, so 0600), but the init opens the
+  // fifo after it has become process.user: chmod, which ignores the umask, makes it 0622 again.
+  if (with_fifo)
+    lab::check(::chmod(fifo.c_str(), 0622),
+               [&] { return fmt::format("chmod(\"{}\", 0622)", fifo); });
 
   // The cgroup first, so that the init is inside it before it can fork or allocate much.
   std::string cgroups_path = spec.cgroups_path.empty() ? cgroups::default_path(o.id)
@@ -360,6 +365,12 @@ int kill(const GlobalOptions& global, const std::string& id, const std::string& 
 }
 
 int remove(const GlobalOptions& global, const std::string& id, bool force) {
+  // As runc: delete --force of a container that is not there succeeds (podman cleans up with it
+  // after a create that failed).
+  struct stat st {};
+  if (force && state::validate_id(id).empty() &&
+      ::stat(fmt::format("{}/{}", global.root, id).c_str(), &st) == -1 && errno == ENOENT)
+    return 0;
   ContainerDir dir = ContainerDir::open(global.root, id);
   State s = dir.read();
   Status status = dir.status(s);
@@ -442,15 +453,17 @@ int list(const GlobalOptions& global, bool quiet, const std::string& format) {
 
 int exec(const GlobalOptions& global, const ExecOptions& o) {
   Explainer explain(global.explain);
-  if (o.args.empty()) throw lab::UserError("exec: say which command to run in the container");
+  if (o.args.empty() && o.process_file.empty())
+    throw lab::UserError("exec: say which command to run in the container");
   ContainerDir dir = ContainerDir::open(global.root, o.id);
   State s = dir.read();
   if (dir.status(s) != Status::running)
     throw lab::UserError(fmt::format("cannot exec in container \"{}\": it is not running", o.id));
   dir.unlock();
   Spec spec = parse(s.config, s.bundle);
-  Process p = spec.process;
-  p.args = o.args;
+  // With --process the file is the whole process (the flags below are refused with it).
+  Process p = o.process_file.empty() ? spec.process : load_process(o.process_file);
+  if (o.process_file.empty()) p.args = o.args;
   for (const std::string& e : o.env) {
     if (e.find('=') == std::string::npos)
       throw lab::UserError(fmt::format("--env {}: write it as KEY=VALUE", e));
@@ -485,7 +498,10 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
     }
   }
   if (o.no_new_privs) p.no_new_privileges = true;
-  p.terminal = o.tty;
+  if (o.process_file.empty()) p.terminal = o.tty;
+  // conmon passes --tty along with --process; the file's "terminal" decides, and must agree.
+  if (!o.process_file.empty() && o.tty && !p.terminal)
+    throw lab::UserError(fmt::format("exec --tty, but {} has \"terminal\": false", o.process_file));
   if (p.terminal && o.console_socket.empty() && o.detach)
     throw lab::UserError("exec --tty --detach needs --console-socket SOCK for the pty");
   if (!p.terminal && !o.console_socket.empty())

@@ -49,6 +49,8 @@ struct ExecOptions {
   std::vector<std::string> caps;  // added to every set
   bool no_new_privs = false;
   int preserve_fds = 0;
+  // runc's --process FILE: the whole process as JSON, instead of args and the flags above.
+  std::string process_file;
 };
 
 int exec(const GlobalOptions& global, const ExecOptions& options);

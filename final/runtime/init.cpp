@@ -108,6 +108,8 @@ Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann
                    fmt::format("prlimit --{}={}:{}", r.type, r.soft, r.hard));
     lab::limits::set_rlimits_in_child(p.rlimits);
   }
+  // umask is per process and kept across execve; runc sets 0022 when the spec has none.
+  ::umask(p.umask.value_or(022));
   explain.step("03", fmt::format("chdir(\"{}\")", p.cwd), fmt::format("cd {}", p.cwd));
   lab::check(::chdir(p.cwd.c_str()), [&] {
     return fmt::format("chdir(\"{}\") (process.cwd)", p.cwd);

@@ -1,5 +1,6 @@
 #include "runtime/mounts.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -13,6 +14,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -118,6 +120,69 @@ std::string basename_of(const std::string& path) {
 bool path_exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+// The contents of directory `from` copied into directory `to` (cp -a): files, directories,
+// symlinks and device nodes with their modes, owners and times. Every step is relative to a
+// directory descriptor, and never follows a symlink, so nothing outside either tree is touched.
+void copy_tree(int from, int to, const std::string& shown) {
+  DIR* dir = ::fdopendir(lab::check(::fcntl(from, F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)"));
+  if (!dir) lab::check(-1, [&] { return fmt::format("fdopendir({})", shown); });
+  std::unique_ptr<DIR, int (*)(DIR*)> closer(dir, ::closedir);
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string path = shown + "/" + name;
+    struct stat st {};
+    lab::check(::fstatat(from, name.c_str(), &st, AT_SYMLINK_NOFOLLOW),
+               [&] { return fmt::format("fstatat({})", path); });
+    const mode_t perm = st.st_mode & 07777;
+    if (S_ISDIR(st.st_mode)) {
+      lab::check(::mkdirat(to, name.c_str(), 0700),
+                 [&] { return fmt::format("mkdirat({})", path); });
+      lab::UniqueFd sub_from(
+          lab::check(::openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+                     [&] { return fmt::format("openat({})", path); }));
+      lab::UniqueFd sub_to(
+          lab::check(::openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+                     [&] { return fmt::format("openat({}) in the tmpfs", path); }));
+      copy_tree(sub_from.get(), sub_to.get(), path);
+    } else if (S_ISREG(st.st_mode)) {
+      lab::UniqueFd in(lab::check(::openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC),
+                                  [&] { return fmt::format("openat({})", path); }));
+      lab::UniqueFd out(lab::check(
+          ::openat(to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600),
+          [&] { return fmt::format("openat({}, O_CREAT) in the tmpfs", path); }));
+      char buf[65536];
+      for (;;) {
+        ssize_t n = lab::check(::read(in.get(), buf, sizeof buf),
+                               [&] { return fmt::format("read({})", path); });
+        if (n == 0) break;
+        for (ssize_t done = 0; done < n;)
+          done += lab::check(::write(out.get(), buf + done, static_cast<size_t>(n - done)),
+                             [&] { return fmt::format("write({}) in the tmpfs", path); });
+      }
+    } else if (S_ISLNK(st.st_mode)) {
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      ssize_t n = lab::check(::readlinkat(from, name.c_str(), target.data(), target.size()),
+                             [&] { return fmt::format("readlinkat({})", path); });
+      target.resize(static_cast<size_t>(n));
+      lab::check(::symlinkat(target.c_str(), to, name.c_str()),
+                 [&] { return fmt::format("symlinkat({}, {})", target, path); });
+    } else {
+      lab::check(::mknodat(to, name.c_str(), st.st_mode, st.st_rdev),
+                 [&] { return fmt::format("mknodat({})", path); });
+    }
+    lab::check(::fchownat(to, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW),
+               [&] { return fmt::format("fchownat({}, {}, {})", path, st.st_uid, st.st_gid); });
+    // After chown, which clears the setuid and setgid bits; a symlink has no mode of its own.
+    if (!S_ISLNK(st.st_mode))
+      lab::check(::fchmodat(to, name.c_str(), perm, 0),
+                 [&] { return fmt::format("fchmodat({}, {:#o})", path, perm); });
+    const struct timespec times[2] = {st.st_atim, st.st_mtim};
+    lab::check(::utimensat(to, name.c_str(), times, AT_SYMLINK_NOFOLLOW),
+               [&] { return fmt::format("utimensat({})", path); });
+  }
 }
 
 // A mount target inside the rootfs: the descriptor that pins it, and its host path for messages.
@@ -317,12 +382,22 @@ void RootfsBuilder::mount_entry(const MountEntry& m) {
     readonly_tmpfs_.emplace_back(m.destination, o);
   }
   const std::string source = m.source.empty() ? m.type : m.source;
+  // Opened before the mount: afterwards the path leads into the new tmpfs, the descriptor still
+  // to the directory it covers.
+  lab::UniqueFd below;
+  if (o.tmpcopyup) below = lab::open_fd(t.proc(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   say("03",
       fmt::format("mount({}, {}, {}, {}, {})", lab::quote(source), lab::quote(t.host_path),
                   lab::quote(m.type), lab::mount_flags_to_string(flags),
                   lab::quote(o.data.empty() ? nullptr : o.data.c_str())),
       fmt::format("mount -t {}{} {} {}", m.type, option_words(m.options), source, t.host_path));
   mount_on(source.c_str(), t, m.type.c_str(), flags, o.data.empty() ? nullptr : o.data.c_str());
+  if (below) {
+    say("", fmt::format("copy {} into the new tmpfs (tmpcopyup)", t.host_path),
+        fmt::format("cp -a {0}/. (the directory under the mount) {0}", t.host_path));
+    lab::UniqueFd top = lab::open_in_root(root_fd_.get(), m.destination, O_RDONLY | O_DIRECTORY);
+    copy_tree(below.get(), top.get(), t.host_path);
+  }
   if (o.propagation != 0) {
     // Propagation is set on the new mount, which the old descriptor (the directory under it)
     // does not reach: resolve the destination again.
@@ -666,6 +741,10 @@ ParsedOptions parse_options(const std::vector<std::string>& options) {
       out.bind = true;
       out.recursive = out.recursive || word == "rbind";
     }
+    if (word == "tmpcopyup") {
+      known = true;
+      out.tmpcopyup = true;
+    }
     if (const unsigned long p = propagation_flags(word); p != 0) {
       known = true;
       out.propagation |= p;
@@ -692,6 +771,8 @@ std::string validate(const Plan& plan) {
           "mounts[{}] ({}): type \"none\" is only for bind mounts (options bind "
           "or rbind)",
           i, m.destination);
+    if (o.tmpcopyup && m.type != "tmpfs")
+      return fmt::format("mounts[{}] ({}): tmpcopyup is only for tmpfs", i, m.destination);
     if (!bind && !kKnownTypes.contains(m.type))
       return fmt::format("mounts[{}] ({}): unknown type {}", i, m.destination, lab::quote(m.type));
     if (bind && m.source.empty())

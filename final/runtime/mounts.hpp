@@ -72,6 +72,9 @@ struct ParsedOptions {
   unsigned long propagation = 0;  // MS_SHARED|MS_SLAVE|MS_PRIVATE|MS_UNBINDABLE, maybe MS_REC
   std::string data;
   bool bind = false, recursive = false;
+  // runc's "tmpcopyup": a tmpfs starts with a copy of what the directory under it held (podman
+  // --read-only puts such tmpfs on /run, /tmp and /var/tmp).
+  bool tmpcopyup = false;
 };
 ParsedOptions parse_options(const std::vector<std::string>& options);
 

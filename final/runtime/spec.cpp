@@ -133,6 +133,10 @@ Process parse_process(Object o) {
         p.user.additional_gids.push_back(g.get<gid_t>());
       }
     }
+    if (auto umask = u.unsigned_integer("umask")) {
+      if (*umask > 0777) refuse(fmt::format("{} {:#o} is more than 0777", u.path("umask"), *umask));
+      p.umask = static_cast<mode_t>(*umask);
+    }
     u.refuse_the_rest();
   }
   p.args = o.strings("args");
@@ -398,6 +402,19 @@ Spec load_bundle(const std::string& bundle_arg) {
   char real_root[PATH_MAX];
   if (::realpath(spec.rootfs.rootfs.c_str(), real_root)) spec.rootfs.rootfs = real_root;
   return spec;
+}
+
+Process load_process(const std::string& path) {
+  json j = json::parse(lab::read_file(path), nullptr, false);
+  if (j.is_discarded()) throw lab::UserError(fmt::format("{} is not valid JSON", path));
+  try {
+    return parse_process(Object(j, "process"));
+  } catch (const lab::UserError& e) {
+    std::string message = e.what();
+    const std::string prefix = "config.json: ";
+    if (message.rfind(prefix, 0) == 0) message = message.substr(prefix.size());
+    throw lab::UserError(fmt::format("{}: {}", path, message));
+  }
 }
 
 std::string find_program(const std::string& program, const std::vector<std::string>& env,

@@ -45,6 +45,7 @@ struct Process {
   bool terminal = false;
   std::optional<std::pair<unsigned, unsigned>> console_size;  // height, width
   lab::limits::User user;
+  std::optional<mode_t> umask;  // process.user.umask; absent: 0022, as runc sets
   std::vector<std::string> args;
   std::vector<std::string> env;
   std::string cwd = "/";
@@ -77,6 +78,10 @@ Spec parse(const nlohmann::json& config, const std::string& bundle);
 
 // Reads <bundle>/config.json and parses it; the rootfs must exist.
 Spec load_bundle(const std::string& bundle);
+
+// exec --process FILE (runc's): FILE holds one JSON object shaped as config.json's "process",
+// parsed with the same rules. Errors name the file ("FILE: process.args must ...").
+Process load_process(const std::string& path);
 
 // The process's environment as execve wants it, and the program looked up on the spec's PATH
 // inside the container (as runc does: args[0] without a slash is searched there).

@@ -114,6 +114,15 @@ INSTANTIATE_TEST_SUITE_P(
                     false,
                     false}));
 
+// runc's tmpcopyup is an instruction to the runtime, never passed on to mount(2).
+TEST(ParseOptionsTmpcopyup, IsOursNotTheKernels) {
+  const ParsedOptions o = runtime::mounts::parse_options({"tmpcopyup", "nosuid", "mode=1777"});
+  EXPECT_TRUE(o.tmpcopyup);
+  EXPECT_EQ(o.flags, static_cast<unsigned long>(MS_NOSUID));
+  EXPECT_EQ(o.data, "mode=1777");
+  EXPECT_FALSE(runtime::mounts::parse_options({"nosuid"}).tmpcopyup);
+}
+
 TEST(PropagationFlags, EveryWordAndNothingElse) {
   EXPECT_EQ(runtime::mounts::propagation_flags("private"), MS_PRIVATE);
   EXPECT_EQ(runtime::mounts::propagation_flags("rprivate"), MS_REC | MS_PRIVATE);
@@ -171,6 +180,11 @@ INSTANTIATE_TEST_SUITE_P(
                      "mounts[0] (/proc): type \"none\" is only for bind mounts (options bind or "
                      "rbind)"},
         ValidateCase{"none_with_bind", [](Plan& p) { p.mounts[2].type = "none"; }, ""},
+        ValidateCase{"tmpcopyup_on_tmpfs",
+                     [](Plan& p) { p.mounts[1].options.push_back("tmpcopyup"); }, ""},
+        ValidateCase{"tmpcopyup_on_a_bind",
+                     [](Plan& p) { p.mounts[2].options.push_back("tmpcopyup"); },
+                     "mounts[2] (/data): tmpcopyup is only for tmpfs"},
         ValidateCase{"bind_without_source", [](Plan& p) { p.mounts[2].source = ""; },
                      "mounts[2] (/data): a bind mount needs a source"},
         ValidateCase{"relative_bind_source", [](Plan& p) { p.mounts[3].source = "hosts"; },
