@@ -44,8 +44,8 @@ bool parent_is_gone(pid_t parent, int parent_pidfd) noexcept {
 
 // Runs in the child. It must never return into the parent's code, and an exception must never
 // unwind through the frames it shares (as a copy) with the parent: catch everything and _exit.
-[[noreturn]] void run_child_body(const std::function<int()>& body, pid_t parent,
-                                 int parent_pidfd, ParentDeath on_parent_death) noexcept {
+[[noreturn]] void run_child_body(const std::function<int()>& body, pid_t parent, int parent_pidfd,
+                                 ParentDeath on_parent_death) noexcept {
   // SIGKILL when the parent dies, so the child (and, as PID 1, its whole PID namespace) never
   // outlives it. The death signal is asked for only now, after the clone: if the parent was
   // killed in between, no signal will ever come, so look whether it is still there.

@@ -98,7 +98,8 @@ void add_verbs(CLI::App& app, Globals& g, std::function<int()>& action) {
         throw lab::UserError("--no-pivot is refused: chroot can be escaped (lesson 03)");
     });
   };
-  auto* create_cmd = app.add_subcommand("create", "set up a container; its program waits for start");
+  auto* create_cmd =
+      app.add_subcommand("create", "set up a container; its program waits for start");
   add_create_flags(create_cmd);
   create_cmd->final_callback([&] { action = [&] { return create(g.options, create_options); }; });
 

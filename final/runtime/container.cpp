@@ -36,9 +36,11 @@ using state::Status;
 
 namespace {
 
-const std::vector<std::pair<std::string, unsigned long>> kCloneFlags = {
-    {"mount", CLONE_NEWNS}, {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC},
-    {"network", CLONE_NEWNET}, {"pid", CLONE_NEWPID}};
+const std::vector<std::pair<std::string, unsigned long>> kCloneFlags = {{"mount", CLONE_NEWNS},
+                                                                        {"uts", CLONE_NEWUTS},
+                                                                        {"ipc", CLONE_NEWIPC},
+                                                                        {"network", CLONE_NEWNET},
+                                                                        {"pid", CLONE_NEWPID}};
 
 std::string state_json(const State& s, Status status) {
   return state::to_oci_json(s, status).dump();
@@ -135,7 +137,8 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   }
   std::string fifo = with_fifo ? dir.file("exec.fifo") : "";
   if (with_fifo)
-    lab::check(::mkfifo(fifo.c_str(), 0622), [&] { return fmt::format("mkfifo(\"{}\", 0622)", fifo); });
+    lab::check(::mkfifo(fifo.c_str(), 0622),
+               [&] { return fmt::format("mkfifo(\"{}\", 0622)", fifo); });
   // mkfifo's mode goes through our umask (podman's conmon: 0022, so 0600), but the init opens the
   // fifo after it has become process.user: chmod, which ignores the umask, makes it 0622 again.
   if (with_fifo)
@@ -143,8 +146,8 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
                [&] { return fmt::format("chmod(\"{}\", 0622)", fifo); });
 
   // The cgroup first, so that the init is inside it before it can fork or allocate much.
-  std::string cgroups_path = spec.cgroups_path.empty() ? cgroups::default_path(o.id)
-                                                       : spec.cgroups_path;
+  std::string cgroups_path =
+      spec.cgroups_path.empty() ? cgroups::default_path(o.id) : spec.cgroups_path;
   if (std::string why = cgroups::validate_path(cgroups_path); !why.empty())
     throw lab::UserError("linux.cgroupsPath: " + why);
   cgroups::Cgroup cgroup = cgroups::Cgroup::create(cgroups_path, spec.resources);
@@ -307,7 +310,8 @@ int start(const GlobalOptions& global, const std::string& id) {
   State s = dir.read();
   Status status = dir.status(s);
   if (status == Status::stopped)
-    throw lab::UserError(fmt::format("cannot start container \"{}\": it has stopped; delete it", id));
+    throw lab::UserError(
+        fmt::format("cannot start container \"{}\": it has stopped; delete it", id));
   if (status == Status::running)
     throw lab::UserError(fmt::format("cannot start container \"{}\": it is already running", id));
   std::string fifo_path = dir.file("exec.fifo");
@@ -347,11 +351,11 @@ int print_state(const GlobalOptions& global, const std::string& id) {
   return 0;
 }
 
-int kill(const GlobalOptions& global, const std::string& id, const std::string& signal,
-         bool all) {
+int kill(const GlobalOptions& global, const std::string& id, const std::string& signal, bool all) {
   int sig = parse_signal(signal);
   if (sig == 0)
-    throw lab::UserError(fmt::format("unknown signal \"{}\" (try TERM, KILL, HUP, 9 or 15)", signal));
+    throw lab::UserError(
+        fmt::format("unknown signal \"{}\" (try TERM, KILL, HUP, 9 or 15)", signal));
   ContainerDir dir = ContainerDir::open(global.root, id);
   State s = dir.read();
   if (dir.status(s) == Status::stopped)
@@ -491,9 +495,9 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
     for (const std::string& cap : o.caps) {
       if (!lab::caps::capability_number(cap))
         throw lab::UserError(fmt::format("--cap {}: unknown capability", cap));
-      for (auto* set : {&p.capabilities->bounding, &p.capabilities->effective,
-                        &p.capabilities->permitted, &p.capabilities->inheritable,
-                        &p.capabilities->ambient})
+      for (auto* set :
+           {&p.capabilities->bounding, &p.capabilities->effective, &p.capabilities->permitted,
+            &p.capabilities->inheritable, &p.capabilities->ambient})
         set->push_back(cap);
     }
   }

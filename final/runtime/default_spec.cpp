@@ -51,10 +51,14 @@ json default_spec() {
        {{"terminal", false},
         {"user", {{"uid", 0}, {"gid", 0}}},
         {"args", {"sh"}},
-        {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
+        {"env",
+         {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
         {"cwd", "/"},
         {"capabilities",
-         {{"bounding", caps}, {"effective", caps}, {"permitted", caps}, {"inheritable", json::array()},
+         {{"bounding", caps},
+          {"effective", caps},
+          {"permitted", caps},
+          {"inheritable", json::array()},
           {"ambient", json::array()}}},
         {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}}},
         {"noNewPrivileges", true}}},
@@ -88,7 +92,8 @@ void write_default_spec(const std::string& bundle) {
   lab::check(fd, [&] { return fmt::format("open(\"{}\", O_WRONLY|O_CREAT|O_EXCL)", path); });
   lab::UniqueFd owner(fd);
   std::string text = default_spec().dump(2) + "\n";
-  lab::check(::write(fd, text.data(), text.size()), [&] { return fmt::format("write(\"{}\")", path); });
+  lab::check(::write(fd, text.data(), text.size()),
+             [&] { return fmt::format("write(\"{}\")", path); });
 }
 
 }  // namespace runtime

@@ -35,8 +35,8 @@ void run_one(const Hook& hook, const std::string& state_json, std::string_view k
   lab::UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
   lab::Child child = lab::clone_child(SIGCHLD, [&]() -> int {
     ::dup2(read_end.get(), 0);
-    std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path}
-                                                      : hook.args;
+    std::vector<std::string> args =
+        hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
     std::vector<std::string> env = hook.env;
     std::vector<char*> argv = c_strings(args), envp = c_strings(env);
     sigset_t none;
@@ -62,8 +62,8 @@ void run_one(const Hook& hook, const std::string& state_json, std::string_view k
     } while (r == -1 && errno == EINTR);
     if (r == 0) {
       child.kill_and_reap();
-      throw lab::UserError(fmt::format("{} hook {} did not finish within its timeout of {} s",
-                                       kind, hook.path, *hook.timeout_seconds));
+      throw lab::UserError(fmt::format("{} hook {} did not finish within its timeout of {} s", kind,
+                                       hook.path, *hook.timeout_seconds));
     }
   }
   lab::ExitStatus status = child.wait();
@@ -73,8 +73,7 @@ void run_one(const Hook& hook, const std::string& state_json, std::string_view k
 
 }  // namespace
 
-void run_all(const std::vector<Hook>& hooks, const std::string& state_json,
-             std::string_view kind) {
+void run_all(const std::vector<Hook>& hooks, const std::string& state_json, std::string_view kind) {
   for (const Hook& hook : hooks) run_one(hook, state_json, kind);
 }
 

@@ -15,7 +15,6 @@ namespace runtime::hooks {
 // Runs each hook in order: path, args (args[0] is argv[0]), env, state on stdin, killed after
 // its timeout. A hook that fails or times out throws UserError naming the hook and `kind`
 // ("prestart hook /usr/bin/x exited 1").
-void run_all(const std::vector<Hook>& hooks, const std::string& state_json,
-             std::string_view kind);
+void run_all(const std::vector<Hook>& hooks, const std::string& state_json, std::string_view kind);
 
 }  // namespace runtime::hooks

@@ -10,9 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -32,24 +32,23 @@ namespace runtime {
 namespace {
 
 const std::map<std::string, int> kNamespaceFlags = {
-    {"pid", CLONE_NEWPID},  {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
-    {"ipc", CLONE_NEWIPC},  {"uts", CLONE_NEWUTS},     {"cgroup", CLONE_NEWCGROUP}};
+    {"pid", CLONE_NEWPID}, {"network", CLONE_NEWNET}, {"mount", CLONE_NEWNS},
+    {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},     {"cgroup", CLONE_NEWCGROUP}};
 
-const std::map<std::string, std::string> kProcNames = {
-    {"pid", "pid"}, {"network", "net"}, {"mount", "mnt"},
-    {"ipc", "ipc"}, {"uts", "uts"},     {"cgroup", "cgroup"}};
+const std::map<std::string, std::string> kProcNames = {{"pid", "pid"},   {"network", "net"},
+                                                       {"mount", "mnt"}, {"ipc", "ipc"},
+                                                       {"uts", "uts"},   {"cgroup", "cgroup"}};
 
 // setns(2) into the namespace at `path` (a /proc/PID/ns/TYPE link or a bind mount of one, such
 // as the engine's pinned /run/netns/NAME).
 void join_namespace_in_child(const std::string& type, const std::string& path,
                              const Explainer& explain) {
   int flag = kNamespaceFlags.at(type);
-  explain.step(type == "network" ? "06" : "", fmt::format("setns(open(\"{}\"), {})", path,
-                                                          lab::clone_flags_to_string(
-                                                              static_cast<unsigned long>(flag))),
-               fmt::format("nsenter --{}={}", kProcNames.at(type) == "mnt" ? "mount"
-                                                                            : kProcNames.at(type),
-                           path));
+  explain.step(type == "network" ? "06" : "",
+               fmt::format("setns(open(\"{}\"), {})", path,
+                           lab::clone_flags_to_string(static_cast<unsigned long>(flag))),
+               fmt::format("nsenter --{}={}",
+                           kProcNames.at(type) == "mnt" ? "mount" : kProcNames.at(type), path));
   lab::UniqueFd fd = lab::open_fd(path, O_RDONLY | O_CLOEXEC);
   lab::check(::setns(fd.get(), flag), [&] {
     return fmt::format("setns(\"{}\", {})", path,
@@ -111,9 +110,8 @@ Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann
   // umask is per process and kept across execve; runc sets 0022 when the spec has none.
   ::umask(p.umask.value_or(022));
   explain.step("03", fmt::format("chdir(\"{}\")", p.cwd), fmt::format("cd {}", p.cwd));
-  lab::check(::chdir(p.cwd.c_str()), [&] {
-    return fmt::format("chdir(\"{}\") (process.cwd)", p.cwd);
-  });
+  lab::check(::chdir(p.cwd.c_str()),
+             [&] { return fmt::format("chdir(\"{}\") (process.cwd)", p.cwd); });
   out.program = find_program(p.args[0], p.env, executable_file);
   if (!has_env(p.env, "HOME")) out.home = home_of(p.user.uid);
 
@@ -127,13 +125,15 @@ Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann
     out.seccomp_loaded = true;
   }
   if (p.capabilities) {
-    explain.step("", fmt::format("prctl(PR_CAPBSET_DROP, ...) keeping {}",
-                                 fmt::join(p.capabilities->bounding, ",")),
+    explain.step("",
+                 fmt::format("prctl(PR_CAPBSET_DROP, ...) keeping {}",
+                             fmt::join(p.capabilities->bounding, ",")),
                  "capsh --drop=...");
     lab::caps::drop_bounding_in_child(*p.capabilities);
   }
-  explain.step("", fmt::format("setgroups({}), setgid({}), setuid({})",
-                               fmt::join(p.user.additional_gids, ","), p.user.gid, p.user.uid),
+  explain.step("",
+               fmt::format("setgroups({}), setgid({}), setuid({})",
+                           fmt::join(p.user.additional_gids, ","), p.user.gid, p.user.uid),
                fmt::format("setpriv --reuid={} --regid={} --groups={}", p.user.uid, p.user.gid,
                            p.user.additional_gids.empty()
                                ? std::string("''")
@@ -217,8 +217,9 @@ int container_init(const InitArgs& a) noexcept {
       lab::check(::unshare(CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
     }
     if (spec.process.oom_score_adj) {
-      explain.step("", fmt::format("write /proc/self/oom_score_adj \"{}\"", *spec.process.oom_score_adj),
-                   fmt::format("choom -n {} -p $$", *spec.process.oom_score_adj));
+      explain.step(
+          "", fmt::format("write /proc/self/oom_score_adj \"{}\"", *spec.process.oom_score_adj),
+          fmt::format("choom -n {} -p $$", *spec.process.oom_score_adj));
       lab::limits::set_oom_score_adj(0, *spec.process.oom_score_adj);
     }
     if (!spec.hostname.empty()) {
@@ -239,22 +240,22 @@ int container_init(const InitArgs& a) noexcept {
     lab::UniqueFd fifo;
     if (!a.fifo_path.empty()) fifo = lab::open_fd(a.fifo_path, O_PATH | O_CLOEXEC);
     // 4. The root filesystem: mounts, /dev, pivot_root, sysctls, masked and read-only paths.
-    mounts::prepare_rootfs_in_child(spec.rootfs, [&](std::string_view lesson,
-                                                     std::string_view call,
-                                                     std::string_view shell) {
-      explain.step(lesson, call, shell);
-    });
+    mounts::prepare_rootfs_in_child(
+        spec.rootfs, [&](std::string_view lesson, std::string_view call, std::string_view shell) {
+          explain.step(lesson, call, shell);
+        });
     hooks::run_all(spec.hooks.create_container, "", "createContainer");
     if (spec.process.terminal) {
-      explain.step("", "open(\"/dev/ptmx\"), sendmsg(console socket, SCM_RIGHTS), setsid(), "
-                       "ioctl(TIOCSCTTY)");
+      explain.step("",
+                   "open(\"/dev/ptmx\"), sendmsg(console socket, SCM_RIGHTS), setsid(), "
+                   "ioctl(TIOCSCTTY)");
       terminal::setup_console_in_child(a.console_socket, spec.process.console_size);
       ::close(a.console_socket);
     }
     // 5. Privileges, limits and seccomp; the program is looked up now, so that a missing one is
     //    reported by create, not lost after start.
-    Prepared prepared = prepare_process_in_child(spec.process, spec.seccomp, a.preserve_fds,
-                                                 explain);
+    Prepared prepared =
+        prepare_process_in_child(spec.process, spec.seccomp, a.preserve_fds, explain);
     // 6. Ready. From here we must outlive the create process, so the death signal goes; if the
     //    parent dies before it has recorded us, the channel closes and we leave.
     ::prctl(PR_SET_PDEATHSIG, 0);
@@ -298,9 +299,9 @@ int exec_in_container(const ExecArgs& a) noexcept {
     channel.expect_ok("waiting for the cgroup");
     for (auto& [type, fd] : fds) {
       int flag = kNamespaceFlags.at(type);
-      explain.step("", fmt::format("setns(/proc/{}/ns/{}, {})", a.container_pid,
-                                   kProcNames.at(type),
-                                   lab::clone_flags_to_string(static_cast<unsigned long>(flag))),
+      explain.step("",
+                   fmt::format("setns(/proc/{}/ns/{}, {})", a.container_pid, kProcNames.at(type),
+                               lab::clone_flags_to_string(static_cast<unsigned long>(flag))),
                    fmt::format("nsenter --target {} --{}", a.container_pid,
                                kProcNames.at(type) == "mnt" ? "mount" : kProcNames.at(type)));
       lab::check(::setns(fd.get(), flag), [&] {
@@ -312,8 +313,8 @@ int exec_in_container(const ExecArgs& a) noexcept {
       terminal::setup_console_in_child(a.console_socket, a.process->console_size);
       ::close(a.console_socket);
     }
-    Prepared prepared = prepare_process_in_child(*a.process, a.spec->seccomp, a.preserve_fds,
-                                                 explain);
+    Prepared prepared =
+        prepare_process_in_child(*a.process, a.spec->seccomp, a.preserve_fds, explain);
     if (!a.keep_parent_death_signal) ::prctl(PR_SET_PDEATHSIG, 0);
     // The channel is close-on-exec: the parent sees it close when execve succeeds.
     exec_program(prepared, *a.process);

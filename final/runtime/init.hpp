@@ -26,7 +26,7 @@ struct InitArgs {
 int container_init(const InitArgs& args) noexcept;
 
 struct ExecArgs {
-  const Spec* spec = nullptr;      // the container's config (seccomp, defaults)
+  const Spec* spec = nullptr;        // the container's config (seccomp, defaults)
   const Process* process = nullptr;  // what to run, with exec's overrides applied
   pid_t container_pid = 0;
   lab::Channel* channel = nullptr;

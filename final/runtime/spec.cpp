@@ -35,9 +35,7 @@ class Object {
     if (it == j_.end() || it->is_null()) return nullptr;
     return &*it;
   }
-  std::string path(const std::string& key) const {
-    return path_.empty() ? key : path_ + "." + key;
-  }
+  std::string path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
   std::string string(const std::string& key, std::string fallback = {}) {
     const json* v = take(key);
     if (!v) return fallback;
@@ -219,8 +217,9 @@ void parse_linux(Object o, Spec& spec) {
       Namespace ns{no.string("type"), no.string("path")};
       no.refuse_the_rest();
       if (ns.type == "user")
-        refuse("linux.namespaces: type \"user\" (rootless containers) is not supported by "
-               "minidocker; remove it and run as root");
+        refuse(
+            "linux.namespaces: type \"user\" (rootless containers) is not supported by "
+            "minidocker; remove it and run as root");
       if (ns.type == "time")
         refuse("linux.namespaces: type \"time\" is not supported by minidocker");
       if (!kNamespaceTypes.count(ns.type))
@@ -229,8 +228,8 @@ void parse_linux(Object o, Spec& spec) {
       if (!seen.insert(ns.type).second)
         refuse(fmt::format("linux.namespaces: type \"{}\" is listed twice", ns.type));
       if (!ns.path.empty() && ns.path[0] != '/')
-        refuse(fmt::format("linux.namespaces: the {} path \"{}\" must be absolute", ns.type,
-                           ns.path));
+        refuse(
+            fmt::format("linux.namespaces: the {} path \"{}\" must be absolute", ns.type, ns.path));
       spec.namespaces.push_back(ns);
     }
   }
@@ -240,8 +239,8 @@ void parse_linux(Object o, Spec& spec) {
       mounts::Device device;
       device.path = dev.string("path");
       std::string type = dev.string("type");
-      if (type.size() != 1) refuse(fmt::format("linux.devices: type \"{}\" is not c, b, u or p",
-                                               type));
+      if (type.size() != 1)
+        refuse(fmt::format("linux.devices: type \"{}\" is not c, b, u or p", type));
       device.type = type[0];
       device.major = dev.integer("major").value_or(0);
       device.minor = dev.integer("minor").value_or(0);
@@ -309,9 +308,7 @@ Hooks parse_hooks(Object o) {
 
 }  // namespace
 
-bool Spec::has_namespace(const std::string& type) const {
-  return find_namespace(type) != nullptr;
-}
+bool Spec::has_namespace(const std::string& type) const { return find_namespace(type) != nullptr; }
 
 const Namespace* Spec::find_namespace(const std::string& type) const {
   for (const Namespace& ns : namespaces)
@@ -367,8 +364,9 @@ Spec parse(const json& config, const std::string& bundle) {
   if (const json* linux = o.take("linux")) parse_linux(Object(*linux, "linux"), spec);
   o.refuse_the_rest();
   if (const Namespace* mnt = spec.find_namespace("mount"); !mnt || !mnt->path.empty())
-    refuse("linux.namespaces must hold a new mount namespace (type \"mount\", no path): the "
-           "root filesystem is set up in it, never in the host's");
+    refuse(
+        "linux.namespaces must hold a new mount namespace (type \"mount\", no path): the "
+        "root filesystem is set up in it, never in the host's");
   if (!spec.hostname.empty() && !spec.has_namespace("uts"))
     refuse("hostname is set but linux.namespaces has no uts namespace: it would rename the host");
   spec.rootfs.cgroup_namespace = spec.has_namespace("cgroup");
@@ -386,8 +384,8 @@ Spec load_bundle(const std::string& bundle_arg) {
   try {
     text = lab::read_file(bundle + "/config.json");
   } catch (const std::exception& e) {
-    throw lab::UserError(fmt::format("{}; make one with `minidocker runtime spec` in {}", e.what(),
-                                     bundle));
+    throw lab::UserError(
+        fmt::format("{}; make one with `minidocker runtime spec` in {}", e.what(), bundle));
   }
   json config = json::parse(text, nullptr, false);
   if (config.is_discarded())
@@ -433,8 +431,8 @@ std::string find_program(const std::string& program, const std::vector<std::stri
     if (is_executable(candidate)) return candidate;
     start = end + 1;
   }
-  throw lab::UserError(fmt::format("executable file \"{}\" not found in $PATH ({})", program,
-                                   path));
+  throw lab::UserError(
+      fmt::format("executable file \"{}\" not found in $PATH ({})", program, path));
 }
 
 }  // namespace runtime

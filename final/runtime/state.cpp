@@ -91,8 +91,8 @@ ContainerDir ContainerDir::create(const std::string& root, const std::string& id
   std::error_code ec;
   std::filesystem::create_directories(root, ec);
   if (ec)
-    throw lab::UserError(fmt::format("cannot make the state directory --root {}: {}", root,
-                                     ec.message()));
+    throw lab::UserError(
+        fmt::format("cannot make the state directory --root {}: {}", root, ec.message()));
   ::chmod(root.c_str(), 0700);
   std::string path = root + "/" + id;
   if (::mkdir(path.c_str(), 0700) == -1) {
@@ -115,8 +115,7 @@ ContainerDir ContainerDir::open(const std::string& root, const std::string& id) 
   std::string path = root + "/" + id;
   lab::UniqueFd lock(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!lock) {
-    if (errno == ENOENT)
-      throw lab::UserError(fmt::format("container \"{}\" does not exist", id));
+    if (errno == ENOENT) throw lab::UserError(fmt::format("container \"{}\" does not exist", id));
     lab::check(-1, [&] { return fmt::format("open(\"{}\", O_RDONLY|O_DIRECTORY)", path); });
   }
   lab::check(::flock(lock.get(), LOCK_EX), [&] { return fmt::format("flock(\"{}\")", path); });
@@ -136,8 +135,8 @@ ContainerDir::~ContainerDir() {
 State ContainerDir::read() const {
   json j = json::parse(lab::read_file(file("state.json")), nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    throw lab::UserError(fmt::format("{} is damaged; remove the directory by hand",
-                                     file("state.json")));
+    throw lab::UserError(
+        fmt::format("{} is damaged; remove the directory by hand", file("state.json")));
   State s;
   s.id = j.value("id", "");
   s.bundle = j.value("bundle", "");
@@ -146,8 +145,7 @@ State ContainerDir::read() const {
   s.created = j.value("created", "");
   s.annotations = j.value("annotations", std::map<std::string, std::string>{});
   s.cgroups_path = j.value("cgroups_path", "");
-  s.cgroup_grants =
-      j.value("cgroup_grants", std::vector<std::pair<std::string, std::string>>{});
+  s.cgroup_grants = j.value("cgroup_grants", std::vector<std::pair<std::string, std::string>>{});
   s.config = j.value("config", json::object());
   s.started = j.value("started", false);
   return s;
@@ -198,9 +196,12 @@ void ContainerDir::remove() {
 }
 
 json to_oci_json(const State& s, Status status) {
-  json j = {{"ociVersion", "1.0.2"},     {"id", s.id},
-            {"status", to_string(status)}, {"pid", status == Status::stopped ? 0 : s.pid},
-            {"bundle", s.bundle},          {"created", s.created},
+  json j = {{"ociVersion", "1.0.2"},
+            {"id", s.id},
+            {"status", to_string(status)},
+            {"pid", status == Status::stopped ? 0 : s.pid},
+            {"bundle", s.bundle},
+            {"created", s.created},
             {"owner", ""}};
   j["annotations"] = s.annotations.empty() ? json::object() : json(s.annotations);
   return j;

@@ -32,8 +32,8 @@ lab::UniqueFd connect_console_socket(const std::string& path) {
   if (path.size() >= sizeof addr.sun_path)
     throw lab::UserError(fmt::format("--console-socket {}: the path is too long", path));
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  lab::UniqueFd fd(lab::check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
-                              "socket(AF_UNIX, SOCK_STREAM)"));
+  lab::UniqueFd fd(
+      lab::check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket(AF_UNIX, SOCK_STREAM)"));
   lab::check(::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr),
              [&] { return fmt::format("connect(\"{}\")", path); });
   return fd;
@@ -82,8 +82,7 @@ lab::UniqueFd receive_fd(int socket) {
   return lab::UniqueFd(fd);
 }
 
-void setup_console_in_child(int console_socket,
-                            std::optional<std::pair<unsigned, unsigned>> size) {
+void setup_console_in_child(int console_socket, std::optional<std::pair<unsigned, unsigned>> size) {
   // /dev/ptmx here is the container's (a link to its own devpts instance's ptmx), so the pty
   // belongs to the container: /dev/pts/0 inside, invisible in the host's /dev/pts.
   lab::UniqueFd master = lab::open_fd("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -135,7 +134,8 @@ void copy_between(int master) {
   bool stdin_open = true;
   char buf[8192];
   for (;;) {
-    struct pollfd fds[2] = {{master, POLLIN, 0}, {0, static_cast<short>(stdin_open ? POLLIN : 0), 0}};
+    struct pollfd fds[2] = {{master, POLLIN, 0},
+                            {0, static_cast<short>(stdin_open ? POLLIN : 0), 0}};
     int r = ::poll(fds, stdin_open ? 2 : 1, -1);
     if (r == -1 && errno == EINTR) continue;
     if (r == -1) break;

@@ -22,8 +22,7 @@ lab::UniqueFd receive_fd(int socket);
 // In the container, after /dev/pts is its own devpts: opens /dev/ptmx, sends the master over
 // `console_socket`, and makes the pty's other end the calling process's controlling terminal and
 // its stdin, stdout and stderr (setsid, TIOCSCTTY, dup2).
-void setup_console_in_child(int console_socket,
-                            std::optional<std::pair<unsigned, unsigned>> size);
+void setup_console_in_child(int console_socket, std::optional<std::pair<unsigned, unsigned>> size);
 
 // Foreground `run` and `exec` with a terminal and no --console-socket, as runc does them: our
 // own stdin and stdout are copied to and from the master until the container's side closes.

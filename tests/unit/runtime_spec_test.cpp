@@ -63,7 +63,9 @@ TEST(RuntimeSpec, FieldsAreHonoured) {
   c["linux"]["resources"] = {{"memory", {{"limit", 1 << 24}, {"swap", 1 << 24}}},
                              {"pids", {{"limit", 10}}},
                              {"cpu", {{"quota", 20000}, {"period", 100000}, {"shares", 512}}}};
-  c["mounts"] = {{{"destination", "/data"}, {"type", "bind"}, {"source", "vol"},
+  c["mounts"] = {{{"destination", "/data"},
+                  {"type", "bind"},
+                  {"source", "vol"},
                   {"options", {"rbind", "ro"}}}};
   c["annotations"] = {{"a", "b"}};
   runtime::Spec spec = runtime::parse(c, "/bundle");
@@ -116,41 +118,58 @@ INSTANTIATE_TEST_SUITE_P(
                     "config.json: process.args must name the program to run"},
         RefusalCase{"relative_cwd", [](json& c) { c["process"]["cwd"] = "tmp"; },
                     "config.json: process.cwd must be an absolute path, not \"tmp\""},
-        RefusalCase{"args_not_strings", [](json& c) { c["process"]["args"] = {1, 2}; },
+        RefusalCase{"args_not_strings",
+                    [](json& c) {
+                      c["process"]["args"] = {1, 2};
+                    },
                     "config.json: process.args must be an array of strings"},
         RefusalCase{"unknown_namespace",
-                    [](json& c) { c["linux"]["namespaces"].push_back({{"type", "time2"}}); },
+                    [](json& c) {
+                      c["linux"]["namespaces"].push_back({{"type", "time2"}});
+                    },
                     "config.json: linux.namespaces: unknown type \"time2\" (known: cgroup, ipc, "
                     "mount, network, pid, uts)"},
         RefusalCase{"user_namespace",
-                    [](json& c) { c["linux"]["namespaces"].push_back({{"type", "user"}}); },
+                    [](json& c) {
+                      c["linux"]["namespaces"].push_back({{"type", "user"}});
+                    },
                     "config.json: linux.namespaces: type \"user\" (rootless containers) is not "
                     "supported by minidocker; remove it and run as root"},
         RefusalCase{"twice",
-                    [](json& c) { c["linux"]["namespaces"].push_back({{"type", "pid"}}); },
+                    [](json& c) {
+                      c["linux"]["namespaces"].push_back({{"type", "pid"}});
+                    },
                     "config.json: linux.namespaces: type \"pid\" is listed twice"},
         RefusalCase{"no_mount_namespace",
-                    [](json& c) { c["linux"]["namespaces"] = {{{"type", "pid"}}}; },
+                    [](json& c) {
+                      c["linux"]["namespaces"] = {{{"type", "pid"}}};
+                    },
                     "config.json: linux.namespaces must hold a new mount namespace (type "
                     "\"mount\", no path): the root filesystem is set up in it, never in the "
                     "host's"},
         RefusalCase{"hostname_without_uts", [](json& c) { c["hostname"] = "x"; },
                     "config.json: hostname is set but linux.namespaces has no uts namespace: it "
                     "would rename the host"},
-        RefusalCase{"intel_rdt", [](json& c) { c["linux"]["intelRdt"] = {{"closID", "x"}}; },
-                    "config.json: linux.intelRdt is not supported by minidocker"},
-        RefusalCase{"unknown_rlimit",
+        RefusalCase{"intel_rdt",
                     [](json& c) {
-                      c["process"]["rlimits"] = {{{"type", "RLIMIT_NOPE"}, {"hard", 1}, {"soft", 1}}};
+                      c["linux"]["intelRdt"] = {{"closID", "x"}};
                     },
-                    "config.json: process.rlimits: unknown type \"RLIMIT_NOPE\""},
+                    "config.json: linux.intelRdt is not supported by minidocker"},
+        RefusalCase{
+            "unknown_rlimit",
+            [](json& c) {
+              c["process"]["rlimits"] = {{{"type", "RLIMIT_NOPE"}, {"hard", 1}, {"soft", 1}}};
+            },
+            "config.json: process.rlimits: unknown type \"RLIMIT_NOPE\""},
         RefusalCase{"bad_device_type",
                     [](json& c) {
                       c["linux"]["resources"] = {{"devices", {{{"allow", false}, {"type", "x"}}}}};
                     },
                     "config.json: linux.resources.devices: type \"x\" is not a, c or b"},
         RefusalCase{"relative_hook",
-                    [](json& c) { c["hooks"] = {{"prestart", {{{"path", "hook.sh"}}}}}; },
+                    [](json& c) {
+                      c["hooks"] = {{"prestart", {{{"path", "hook.sh"}}}}};
+                    },
                     "config.json: hooks.prestart: path \"hook.sh\" must be absolute"},
         RefusalCase{"not_an_object", [](json& c) { c["process"] = "sh"; },
                     "config.json: process must be an object"}),
