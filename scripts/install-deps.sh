@@ -22,6 +22,7 @@ packages=(
   libseccomp-dev libcap-dev     # final/'s runtime: seccomp filters, capability sets
   runc crun                     # final/'s runtime checked against the real ones (tests, bench)
   podman                        # final/minirunc under a real engine (tests/13; pulls conmon)
+  conmon                        # the monitor podman runs each container under (tests/13)
   procps psmisc jq              # ps, pkill, sysctl, JSON checks in tests
   libcap2-bin                   # capsh (lesson 03 tests: a demo without CAP_SYS_ADMIN)
   attr                          # setfattr, getfattr (lesson 05: whiteouts and opaque dirs)
