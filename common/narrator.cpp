@@ -39,20 +39,16 @@ void Narrator::heading(std::string_view title) {
 void Narrator::step(std::string_view call, std::string_view shell) {
   ++step_;
   if (!human()) return;
-  std::string head = fmt::format("[{}/{}] ", step_, total_);
-  std::string line = paint(head, "1;36") + paint(call, "1");
-  if (!shell.empty()) {
-    size_t used = head.size() + call.size();
-    size_t pad = used < kShellColumn ? kShellColumn - used : 2;
-    line += std::string(pad, ' ') + paint(fmt::format("~ {}", shell), "2");
-  }
-  out_ << line << '\n' << std::flush;
+  print_step(fmt::format("[{}/{}] ", step_, total_), call, shell);
 }
 
 void Narrator::labelled_step(std::string_view label, std::string_view call,
                              std::string_view shell) {
   if (!human()) return;
-  std::string head = fmt::format("[{}] ", label);
+  print_step(fmt::format("[{}] ", label), call, shell);
+}
+
+void Narrator::print_step(std::string_view head, std::string_view call, std::string_view shell) {
   std::string line = paint(head, "1;36") + paint(call, "1");
   if (!shell.empty()) {
     size_t used = head.size() + call.size();

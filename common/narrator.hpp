@@ -46,6 +46,8 @@ class Narrator {
 
  private:
   std::string paint(std::string_view text, std::string_view sgr) const;
+  // "<head><call>   ~ <shell>", the shell command lined up in its column.
+  void print_step(std::string_view head, std::string_view call, std::string_view shell);
   bool human() const { return mode_ == OutputMode::human; }
 
   std::string lesson_;

@@ -230,13 +230,9 @@ void destroy(ContainerDir& dir, const State& s, bool run_poststop) {
             "container \"{}\": the init (pid {}) did not die within 10 s of SIGKILL", s.id, s.pid));
     }
   }
-  try {
-    cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path, s.cgroup_grants);
-    cgroup.kill_all(SIGKILL);
-    cgroup.remove();
-  } catch (const lab::UserError&) {
-    throw;
-  }
+  cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path, s.cgroup_grants);
+  cgroup.kill_all(SIGKILL);
+  cgroup.remove();
   if (run_poststop) {
     try {
       Spec spec = parse(s.config, s.bundle);
