@@ -23,6 +23,8 @@ packages=(
   runc crun                     # final/'s runtime checked against the real ones (tests, bench)
   podman                        # final/minirunc under a real engine (tests/13; pulls conmon)
   conmon                        # the monitor podman runs each container under (tests/13)
+  libarchive-dev libssl-dev libcurl4-openssl-dev # final/'s images: tar layers, sha256, registry
+  skopeo umoci docker-registry  # final/'s images checked against real tools (tests, bench)
   procps psmisc jq              # ps, pkill, sysctl, JSON checks in tests
   libcap2-bin                   # capsh (lesson 03 tests: a demo without CAP_SYS_ADMIN)
   attr                          # setfattr, getfattr (lesson 05: whiteouts and opaque dirs)

@@ -1,0 +1,42 @@
+// Content addresses: "sha256:<64 hex>", computed with OpenSSL's EVP interface.
+//
+// Everything in an image is named by the SHA-256 of its bytes (OCI image-spec, descriptor.md):
+// a layer blob, a config, a manifest. The name is the check: whoever hands us bytes under a
+// digest can be verified by hashing them again.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace graph {
+
+// A running SHA-256 (EVP_DigestInit/Update/Final).
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+  void update(const void* data, size_t size);
+  void update(std::string_view bytes) { update(bytes.data(), bytes.size()); }
+  // "sha256:<hex>"; the object may not be updated afterwards.
+  std::string digest();
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  struct Context;
+  std::unique_ptr<Context> context_;
+  uint64_t bytes_ = 0;
+};
+
+// "sha256:<hex>" of `bytes`.
+std::string sha256_digest(std::string_view bytes);
+// True for "sha256:" followed by exactly 64 lower-case hex digits (the only algorithm we accept;
+// anything else in a digest field is refused before it becomes a file name).
+bool is_sha256_digest(std::string_view digest);
+// The 64 hex digits of a valid digest; throws lab::UserError naming `what` otherwise.
+std::string digest_hex(std::string_view digest, std::string_view what = "digest");
+
+}  // namespace graph
