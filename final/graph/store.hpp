@@ -231,9 +231,10 @@ class Store {
 // Writes `content` to `path` atomically: a temp file beside it, fsync, rename(2).
 void write_file_atomically(const std::string& path, std::string_view content);
 
-// Docker's units: human_size(4260000) == "4.26MB" (go-units HumanSizeWithPrecision, 3 digits,
-// powers of 1000); human_duration(120) == "2 minutes" (go-units HumanDuration).
-std::string human_size(double bytes);
+// Docker's units: human_size(4260000) == "4.26MB" (go-units HumanSizeWithPrecision, powers of
+// 1000; `docker images` shows 3 digits, `docker system df` 4); human_duration(120) == "2 minutes"
+// (go-units HumanDuration).
+std::string human_size(double bytes, int precision = 3);
 std::string human_duration(int64_t seconds);
 // RFC 3339 with nanoseconds as Docker writes "created" ("2024-01-02T03:04:05.123456789Z"), and
 // back to seconds since the epoch (0 when it cannot be read).
