@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli.hpp"
+#include "client/engine.hpp"
 #include "error.hpp"
 #include "process.hpp"
 #include "runtime/container.hpp"
@@ -217,16 +218,45 @@ int main(const std::string& program, int argc, char** argv) {
   return dispatch(program, app, g, action, argc, argv);
 }
 
+namespace {
+
+// `minidocker [--root DIR] [--explain] runtime ...` keeps the runtime's own grammar and errors;
+// every other verb is the engine's, with Docker's.
+bool names_runtime(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--root") {
+      ++i;
+    } else if (!arg.starts_with("-")) {
+      return arg == "runtime";
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 int minidocker_main(int argc, char** argv) {
   CLI::App app{"minidocker: the lessons combined into a small Docker"};
   app.name("minidocker");
   app.require_subcommand(1);
+  client::EngineOptions engine;
+  app.add_option("--root", engine.root,
+                 fmt::format("the engine's root: images, layers, containers (default {})",
+                             graph::kDefaultStoreRoot));
+  app.add_flag("--explain", engine.explain,
+               "narrate every step on stderr, with the lesson it comes from");
   auto* runtime_cmd =
       app.add_subcommand("runtime", "the OCI runtime (our libcontainer): runc's verbs");
   Globals g;
   std::function<int()> action;
   add_verbs(*runtime_cmd, g, action);
-  return dispatch("minidocker runtime", app, g, action, argc, argv);
+  // `minidocker --explain runtime ...` narrates as `minidocker runtime --explain ...` does.
+  app.parse_complete_callback([&] { g.options.explain = g.options.explain || engine.explain; });
+  client::add_image_verbs(app, engine, action);
+  // load and save (final/client/load_save.cpp): client::add_load_save_verbs(app, engine, action);
+  if (names_runtime(argc, argv)) return dispatch("minidocker runtime", app, g, action, argc, argv);
+  return client::run_engine(app, action, argc, argv);
 }
 
 }  // namespace runtime

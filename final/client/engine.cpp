@@ -1,0 +1,87 @@
+#include "client/engine.hpp"
+
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli.hpp"
+#include "error.hpp"
+
+namespace client {
+
+Narration::Narration(bool on)
+    : narrator_(std::make_unique<lab::Narrator>(
+          "minidocker", on ? lab::OutputMode::human : lab::OutputMode::silent, 0, std::cerr,
+          lab::Narrator::colour_wanted(2))) {}
+
+void Narration::step(std::string_view lesson, std::string_view call, std::string_view shell) const {
+  std::string label = lesson.empty() ? std::string("graph") : "lesson " + std::string(lesson);
+  narrator_->labelled_step(label, call, shell);
+}
+
+std::unique_ptr<graph::Store> open_store(const EngineOptions& options) {
+  auto store = std::make_unique<graph::Store>(options.root);
+  if (options.explain) {
+    auto narration = std::make_shared<Narration>(true);
+    store->set_explain(
+        [narration](std::string_view lesson, std::string_view call, std::string_view shell) {
+          narration->step(lesson, call, shell);
+        });
+  }
+  return store;
+}
+
+int report_user_error(const std::string& message) {
+  std::cout.flush();
+  fmt::print(stderr, "Error: {}\n", message);
+  return 1;
+}
+
+namespace {
+
+// "images" or "image ls": the verb as the user typed it, for "See 'minidocker VERB --help'."
+std::string chosen_verb(const CLI::App& app) {
+  std::string verb;
+  const CLI::App* at = &app;
+  for (;;) {
+    auto chosen = at->get_subcommands();
+    if (chosen.empty()) break;
+    at = chosen.front();
+    verb += (verb.empty() ? "" : " ") + at->get_name();
+  }
+  return verb;
+}
+
+}  // namespace
+
+int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << e.what() << '\n';
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    // Docker's CLI: the problem, then where to read about the verb, exit 125.
+    std::string what = e.what();
+    while (!what.empty() && what.back() == '\n') what.pop_back();
+    std::string verb = chosen_verb(app);
+    fmt::print(stderr, "minidocker: {}\nSee 'minidocker{}{} --help'.\n", what,
+               verb.empty() ? "" : " ", verb);
+    return 125;
+  }
+  return lab::run_guarded("minidocker", [&]() -> int {
+    try {
+      return action ? action() : 0;
+    } catch (const lab::UserError& e) {
+      return report_user_error(e.what());
+    }
+  });
+}
+
+}  // namespace client

@@ -1,0 +1,53 @@
+// The engine's verbs under Docker's grammar: `minidocker [--root DIR] [--explain] VERB ...`.
+//
+// Each verb opens the store (final/graph/store.hpp) at the engine root, takes its lock for the
+// whole command (shared to read, exclusive to write), and prints what Docker prints: the same
+// columns, the same units, "Error: No such image: NAME" and exit 1 for a user's mistake, exit 125
+// for a command line Docker's CLI would refuse.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "graph/store.hpp"
+#include "narrator.hpp"
+
+namespace client {
+
+struct EngineOptions {
+  std::string root = graph::kDefaultStoreRoot;
+  bool explain = false;
+};
+
+// --explain: "[lesson 05] ..." or "[graph] sha256 of ..." lines on stderr through the narrator.
+class Narration {
+ public:
+  explicit Narration(bool on);
+  // `lesson` is "01".."06", or "" for a step of the image store.
+  void step(std::string_view lesson, std::string_view call, std::string_view shell = {}) const;
+
+ private:
+  std::unique_ptr<lab::Narrator> narrator_;
+};
+
+// The store at options.root, its narration wired to --explain. The caller takes the lock.
+std::unique_ptr<graph::Store> open_store(const EngineOptions& options);
+
+// A user's mistake in an engine verb: printed as Docker does, "Error: <message>", exit 1.
+int report_user_error(const std::string& message);
+
+// import, images / image ls, tag, rmi / image rm, history, image inspect, image prune, system df.
+// `action` is set to the verb that was chosen.
+void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
+// load and save: final/client/load_save.cpp (the transfer helper's file), same contract.
+void add_load_save_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
+// Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
+// command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
+int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char** argv);
+
+}  // namespace client

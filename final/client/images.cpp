@@ -1,0 +1,496 @@
+// The image verbs: import, images, tag, rmi, history, image inspect, image prune, system df.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <optional>
+
+#include "client/engine.hpp"
+#include "error.hpp"
+#include "graph/digest.hpp"
+#include "graph/driver.hpp"
+#include "graph/layer_archive.hpp"
+
+namespace client {
+
+namespace {
+
+using graph::LockMode;
+
+// The width of a cell as a terminal shows it (UTF-8 continuation bytes take no column).
+size_t display_width(std::string_view text) {
+  size_t width = 0;
+  for (char c : text)
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++width;
+  return width;
+}
+
+// Docker's tables: text/tabwriter with minwidth 10, padding 3; the last column is not padded.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows)
+    for (size_t i = 0; i + 1 < row.size(); ++i) {
+      if (widths.size() <= i) widths.resize(i + 1, 0);
+      widths[i] = std::max(widths[i], std::max<size_t>(10, display_width(row[i]) + 3));
+    }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - display_width(row[i]), ' ');
+    }
+    std::cout << line << '\n';
+  }
+}
+
+std::string short_id(const std::string& id, bool no_trunc) {
+  if (no_trunc) return id;
+  return id.substr(id.find(':') + 1, 12);
+}
+
+std::string created_since(int64_t created) {
+  if (created == 0) return "N/A";
+  return graph::human_duration(static_cast<int64_t>(std::time(nullptr)) - created) + " ago";
+}
+
+// Docker's stringutils.Ellipsis: at most `max` characters, the last one "…" when cut.
+std::string ellipsis(const std::string& text, size_t max) {
+  if (display_width(text) <= max) return text;
+  std::string out;
+  size_t width = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    bool starts_char = (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+    if (starts_char && ++width > max - 1) break;
+    out += text[i];
+  }
+  return out + "…";
+}
+
+// What docker's config calls the platform: Go's GOARCH names.
+std::string go_architecture() {
+  struct utsname u {};
+  ::uname(&u);
+  std::string machine = u.machine;
+  if (machine == "x86_64") return "amd64";
+  if (machine == "aarch64") return "arm64";
+  if (machine == "i686" || machine == "i386") return "386";
+  if (machine.starts_with("armv")) return "arm";
+  return machine;
+}
+
+// The layer's media type from its first bytes: gzip and zstd have magic numbers, a tar has none.
+std::string layer_media_type(int fd) {
+  unsigned char magic[4] = {};
+  ssize_t n = ::pread(fd, magic, sizeof magic, 0);
+  if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) return graph::kOciLayerGzipType;
+  if (n == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd)
+    return "application/vnd.oci.image.layer.v1.tar+zstd";
+  return graph::kOciLayerType;
+}
+
+// ---- import ----------------------------------------------------------------------------------
+
+struct ImportOptions {
+  std::string source;
+  std::string name;
+  std::string message;
+};
+
+int import_image(const EngineOptions& options, const ImportOptions& opt) {
+  if (!opt.name.empty()) graph::normalize_tag(opt.name);  // refused before any work
+  if (opt.source.find("://") != std::string::npos)
+    throw lab::UserError(fmt::format("import from a URL is not supported: {}", opt.source));
+  auto store = open_store(options);
+  Narration narration(options.explain);
+  auto lock = store->lock(LockMode::exclusive);
+
+  lab::UniqueFd owned;
+  int fd = STDIN_FILENO;
+  std::optional<graph::StagingDir> stage;
+  struct stat st {};
+  if (opt.source != "-") {
+    if (::stat(opt.source.c_str(), &st) == -1)
+      throw lab::UserError(fmt::format("{}: {}", opt.source, std::strerror(errno)));
+    if (S_ISDIR(st.st_mode)) {
+      // A directory becomes the tar Docker would have been given, then takes the tar's path.
+      stage.emplace(store->staging());
+      std::string tar = stage->path() + "/layer.tar";
+      owned = lab::open_fd(tar, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      narration.step(
+          "05",
+          fmt::format("export {} as a layer tar (overlay whiteouts become .wh. files)", opt.source),
+          fmt::format("tar -c -C {} .", opt.source));
+      graph::export_layer(opt.source, owned.get());
+      lab::check(::lseek(owned.get(), 0, SEEK_SET), [&] { return "lseek(layer.tar, 0)"; });
+    } else {
+      owned = lab::open_fd(opt.source, O_RDONLY | O_CLOEXEC);
+    }
+    fd = owned.get();
+  }
+
+  std::string blob = store->put_blob(fd);
+  lab::UniqueFd layer_fd = store->open_blob(blob);
+  std::string media_type = layer_media_type(layer_fd.get());
+  std::string diff_id = store->add_layer(blob, layer_fd.get());
+
+  std::string created = graph::rfc3339_now();
+  nlohmann::json history = {{"created", created}, {"created_by", "minidocker import"}};
+  history["comment"] = opt.message.empty() ? "Imported from " + opt.source : opt.message;
+  nlohmann::json config = {
+      {"architecture", go_architecture()},
+      {"os", "linux"},
+      {"created", created},
+      {"config", nlohmann::json::object()},
+      {"rootfs", {{"type", "layers"}, {"diff_ids", {diff_id}}}},
+      {"history", {history}},
+  };
+  std::string config_bytes = config.dump();
+  std::string config_digest = store->put_blob(config_bytes);
+  nlohmann::json manifest = {
+      {"schemaVersion", 2},
+      {"mediaType", graph::kOciManifestType},
+      {"config",
+       {{"mediaType", graph::kOciConfigType},
+        {"digest", config_digest},
+        {"size", config_bytes.size()}}},
+      {"layers", {{{"mediaType", media_type}, {"digest", blob}, {"size", store->blob_size(blob)}}}},
+  };
+  std::string id = store->add_image(manifest.dump());
+  if (!opt.name.empty()) store->tag(id, opt.name);
+  std::cout << id << '\n';
+  return 0;
+}
+
+// ---- images ----------------------------------------------------------------------------------
+
+struct ListOptions {
+  bool quiet = false, all = false, no_trunc = false;
+  std::string repository;
+};
+
+int list_images(const EngineOptions& options, const ListOptions& opt) {
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::shared);
+  std::optional<graph::Reference> filter;
+  if (!opt.repository.empty()) {
+    filter = graph::parse_reference(opt.repository);
+    if (opt.repository.find(':', opt.repository.rfind('/') + 1) == std::string::npos)
+      filter->tag.clear();  // "busybox" lists every tag of busybox
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
+  for (const graph::Image& img : store->list_images()) {
+    std::vector<std::pair<std::string, std::string>> names;
+    for (const std::string& tag : img.repo_tags) {
+      graph::Reference ref = graph::parse_reference(tag);
+      if (filter && (ref.name != filter->name || (!filter->tag.empty() && ref.tag != filter->tag)))
+        continue;
+      names.emplace_back(ref.name, ref.tag);
+    }
+    if (img.repo_tags.empty() && !filter) names.emplace_back("<none>", "<none>");
+    for (const auto& [name, tag] : names) {
+      rows.push_back({name, tag, short_id(img.id, opt.no_trunc), created_since(img.created),
+                      graph::human_size(static_cast<double>(img.size))});
+    }
+  }
+  if (opt.quiet) {
+    for (size_t i = 1; i < rows.size(); ++i) std::cout << rows[i][2] << '\n';
+  } else {
+    print_table(rows);
+  }
+  return 0;
+}
+
+// ---- tag and rmi -----------------------------------------------------------------------------
+
+int tag_image(const EngineOptions& options, const std::string& source, const std::string& target) {
+  graph::normalize_tag(target);
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::exclusive);
+  store->tag(store->resolve(source), target);
+  return 0;
+}
+
+// rmi of one reference, Docker's rules: a name of an image with more names only untags; an id of
+// an image with several names, or of one a container uses, needs -f; -f on an image a container
+// uses untags it and keeps it (the container still needs its layers).
+void remove_one(graph::Store& store, const std::string& ref, bool force) {
+  std::string id = store.resolve(ref);
+  graph::Image img = store.image(id);
+  std::string by_name;
+  try {
+    std::string key = graph::normalize_tag(ref);
+    auto tags = store.tags();
+    if (auto it = tags.find(key); it != tags.end() && it->second == id) by_name = key;
+  } catch (const lab::UserError&) {
+    // An id or id prefix, not a name.
+  }
+  if (!by_name.empty() && img.repo_tags.size() > 1) {
+    store.untag(by_name);
+    std::cout << "Untagged: " << by_name << '\n';
+    return;
+  }
+  std::string short_form = short_id(id, false);
+  if (by_name.empty() && img.repo_tags.size() > 1 && !force)
+    throw lab::UserError(fmt::format(
+        "conflict: unable to delete {} (must be forced) - image is referenced in multiple "
+        "repositories",
+        short_form));
+  std::vector<std::string> users = store.containers_using(id);
+  if (!users.empty()) {
+    if (!force) {
+      if (!by_name.empty())
+        throw lab::UserError(fmt::format(
+            "conflict: unable to remove repository reference \"{}\" (must force) - container {} "
+            "is using its referenced image {}",
+            ref, users.front().substr(0, 12), short_form));
+      throw lab::UserError(fmt::format(
+          "conflict: unable to delete {} (must be forced) - image is being used by container {}",
+          short_form, users.front().substr(0, 12)));
+    }
+    for (const std::string& tag : img.repo_tags) {
+      store.untag(tag);
+      std::cout << "Untagged: " << tag << '\n';
+    }
+    return;
+  }
+  graph::RemoveResult result = store.remove_image(id);
+  for (const std::string& tag : result.untagged) std::cout << "Untagged: " << tag << '\n';
+  for (const std::string& deleted : result.deleted) std::cout << "Deleted: " << deleted << '\n';
+}
+
+int remove_images(const EngineOptions& options, const std::vector<std::string>& refs, bool force) {
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::exclusive);
+  int rc = 0;
+  // As Docker: every image is tried; each failure is one line, and the exit code says one failed.
+  for (const std::string& ref : refs) {
+    try {
+      remove_one(*store, ref, force);
+    } catch (const lab::UserError& e) {
+      rc = report_user_error(e.what());
+    }
+  }
+  return rc;
+}
+
+// ---- history ---------------------------------------------------------------------------------
+
+int history(const EngineOptions& options, const std::string& ref, bool no_trunc, bool quiet) {
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::shared);
+  graph::Image img = store->image(store->resolve(ref));
+  struct Row {
+    std::string created, created_by, size, comment;
+  };
+  std::vector<Row> rows;
+  size_t layer = 0;
+  const auto& entries = img.config.value("history", nlohmann::json::array());
+  for (const auto& entry : entries) {
+    uint64_t size = 0;
+    if (!entry.value("empty_layer", false) && layer < img.layers.size())
+      size = img.layers[layer++].size;
+    std::string created_by = entry.value("created_by", "");
+    std::replace(created_by.begin(), created_by.end(), '\t', ' ');
+    rows.push_back({created_since(graph::parse_rfc3339(entry.value("created", ""))),
+                    no_trunc ? created_by : ellipsis(created_by, 45),
+                    graph::human_size(static_cast<double>(size)), entry.value("comment", "")});
+  }
+  // An image without history (some builders omit it): one row per layer.
+  for (; layer < img.layers.size(); ++layer)
+    rows.push_back({"N/A", "", graph::human_size(static_cast<double>(img.layers[layer].size)), ""});
+  std::vector<std::vector<std::string>> table = {
+      {"IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"}};
+  for (size_t i = rows.size(); i-- > 0;) {
+    std::string image = i + 1 == rows.size() ? short_id(img.id, no_trunc) : "<missing>";
+    table.push_back({image, rows[i].created, rows[i].created_by, rows[i].size, rows[i].comment});
+  }
+  if (quiet) {
+    for (size_t i = 1; i < table.size(); ++i) std::cout << table[i][0] << '\n';
+  } else {
+    print_table(table);
+  }
+  return 0;
+}
+
+// ---- image inspect ---------------------------------------------------------------------------
+
+nlohmann::json inspect_json(const graph::Store& store, const graph::Image& img) {
+  nlohmann::json diff_ids = nlohmann::json::array();
+  for (const auto& layer : img.layers) diff_ids.push_back(layer.diff_id);
+  std::string comment;
+  if (auto h = img.config.value("history", nlohmann::json::array()); !h.empty())
+    comment = h.back().value("comment", "");
+  graph::DriverKind kind = graph::choose_driver(store.root());
+  nlohmann::json data = nullptr;
+  if (kind == graph::DriverKind::overlay && !img.layers.empty()) {
+    // overlay2's view of an image: its top layer as the upper dir, the others as lowers.
+    std::string lower;
+    for (size_t i = img.layers.size() - 1; i-- > 0;)
+      lower += (lower.empty() ? "" : ":") + store.layer_dir(img.layers[i].diff_id);
+    data = {{"UpperDir", store.layer_dir(img.layers.back().diff_id)}};
+    if (!lower.empty()) data["LowerDir"] = lower;
+  }
+  return {
+      {"Id", img.id},
+      {"RepoTags", img.repo_tags},
+      {"RepoDigests", nlohmann::json::array()},
+      {"Parent", ""},
+      {"Comment", comment},
+      {"Created", img.config.value("created", "")},
+      {"Author", img.config.value("author", "")},
+      {"Config", img.config.value("config", nlohmann::json::object())},
+      {"Architecture", img.config.value("architecture", "")},
+      {"Os", img.config.value("os", "")},
+      {"Size", img.size},
+      {"GraphDriver", {{"Name", graph::driver_name(kind)}, {"Data", data}}},
+      {"RootFS", {{"Type", "layers"}, {"Layers", diff_ids}}},
+      {"Metadata", {{"ManifestDigest", img.manifest_digest}}},
+  };
+}
+
+int inspect(const EngineOptions& options, const std::vector<std::string>& refs) {
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::shared);
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<std::string> missing;
+  for (const std::string& ref : refs) {
+    if (auto id = store->find(ref)) {
+      out.push_back(inspect_json(*store, store->image(*id)));
+    } else {
+      missing.push_back(ref);
+    }
+  }
+  // Docker prints what it found (possibly []) and then one error line per missing name.
+  std::cout << out.dump(4) << '\n';
+  for (const std::string& ref : missing) report_user_error("No such image: " + ref);
+  return missing.empty() ? 0 : 1;
+}
+
+// ---- image prune and system df ---------------------------------------------------------------
+
+int prune(const EngineOptions& options, bool all, bool force) {
+  if (!force) {
+    std::cout << (all ? "WARNING! This will remove all images without at least one container "
+                        "associated to them."
+                      : "WARNING! This will remove all dangling images.")
+              << "\nAre you sure you want to continue? [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y") return 0;
+  }
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::exclusive);
+  graph::RemoveResult result = store->prune(all);
+  if (!result.untagged.empty() || !result.deleted.empty()) {
+    std::cout << "Deleted Images:\n";
+    for (const std::string& tag : result.untagged) std::cout << "untagged: " << tag << '\n';
+    for (const std::string& id : result.deleted) std::cout << "deleted: " << id << '\n';
+    std::cout << '\n';
+  }
+  std::cout << "Total reclaimed space: "
+            << graph::human_size(static_cast<double>(result.reclaimed), 4) << '\n';
+  return 0;
+}
+
+int system_df(const EngineOptions& options) {
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::shared);
+  graph::DiskUsage usage = store->disk_usage();
+  auto reclaimable = [](uint64_t reclaim, uint64_t total) {
+    std::string text = graph::human_size(static_cast<double>(reclaim), 4);
+    if (total > 0) text += fmt::format(" ({}%)", reclaim * 100 / total);
+    return text;
+  };
+  print_table({
+      {"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"},
+      {"Images", std::to_string(usage.images), std::to_string(usage.active_images),
+       graph::human_size(static_cast<double>(usage.images_size), 4),
+       reclaimable(usage.reclaimable_size, usage.images_size)},
+      // Containers' rw layers are counted once issue 9 makes containers.
+      {"Containers", std::to_string(usage.containers), "0", "0B", "0B"},
+      {"Local Volumes", "0", "0", "0B", "0B"},
+      {"Build Cache", "0", "0", "0B", "0B"},
+  });
+  return 0;
+}
+
+}  // namespace
+
+void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
+  static ImportOptions import_options;
+  auto* import_cmd = app.add_subcommand(
+      "import",
+      "import a root filesystem (a tar, a directory or - for stdin) as a one-layer image");
+  import_cmd
+      ->add_option("file", import_options.source, "a tar (plain, gzip or zstd), a directory, or -")
+      ->required();
+  import_cmd->add_option("repository", import_options.name, "NAME[:TAG] for the image");
+  import_cmd->add_option("--message,-m", import_options.message,
+                         "the comment of the image's history entry");
+  import_cmd->callback([&] { action = [&] { return import_image(options, import_options); }; });
+
+  static ListOptions list_options;
+  auto add_list_flags = [&](CLI::App* cmd) {
+    cmd->add_option("repository", list_options.repository, "only images of NAME[:TAG]");
+    cmd->add_flag("--quiet,-q", list_options.quiet, "image IDs only");
+    cmd->add_flag("--all,-a", list_options.all,
+                  "every image (minidocker keeps no intermediate images: the same list)");
+    cmd->add_flag("--no-trunc", list_options.no_trunc, "full image IDs");
+    cmd->callback([&] { action = [&] { return list_images(options, list_options); }; });
+  };
+  add_list_flags(app.add_subcommand("images", "list images"));
+
+  static std::string tag_source, tag_target;
+  auto* tag_cmd = app.add_subcommand("tag", "give an image another name: tag SOURCE TARGET");
+  tag_cmd->add_option("source", tag_source, "IMAGE[:TAG] or ID")->required();
+  tag_cmd->add_option("target", tag_target, "NAME[:TAG]")->required();
+  tag_cmd->callback([&] { action = [&] { return tag_image(options, tag_source, tag_target); }; });
+
+  static std::vector<std::string> rmi_refs;
+  static bool rmi_force = false;
+  auto add_rmi = [&](CLI::App* cmd) {
+    cmd->add_option("image", rmi_refs, "IMAGE[:TAG] or ID")->required();
+    cmd->add_flag("--force,-f", rmi_force, "also an image a container uses (it is then untagged)");
+    cmd->callback([&] { action = [&] { return remove_images(options, rmi_refs, rmi_force); }; });
+  };
+  add_rmi(app.add_subcommand("rmi", "remove images"));
+
+  static std::string history_ref;
+  static bool history_no_trunc = false, history_quiet = false;
+  auto* history_cmd = app.add_subcommand("history", "the steps that made an image");
+  history_cmd->add_option("image", history_ref, "IMAGE[:TAG] or ID")->required();
+  history_cmd->add_flag("--no-trunc", history_no_trunc, "do not shorten the output");
+  history_cmd->add_flag("--quiet,-q", history_quiet, "image IDs only");
+  history_cmd->callback([&] {
+    action = [&] { return history(options, history_ref, history_no_trunc, history_quiet); };
+  });
+
+  auto* image_cmd = app.add_subcommand("image", "manage images");
+  image_cmd->require_subcommand(1);
+  add_list_flags(image_cmd->add_subcommand("ls", "list images")->alias("list"));
+  add_rmi(image_cmd->add_subcommand("rm", "remove images")->alias("remove"));
+  static std::vector<std::string> inspect_refs;
+  auto* inspect_cmd = image_cmd->add_subcommand("inspect", "images as Docker's JSON");
+  inspect_cmd->add_option("image", inspect_refs, "IMAGE[:TAG] or ID")->required();
+  inspect_cmd->callback([&] { action = [&] { return inspect(options, inspect_refs); }; });
+  static bool prune_all = false, prune_force = false;
+  auto* prune_cmd = image_cmd->add_subcommand("prune", "remove unused images");
+  prune_cmd->add_flag("--all,-a", prune_all, "every image no container uses, not only dangling");
+  prune_cmd->add_flag("--force,-f", prune_force, "do not ask");
+  prune_cmd->callback([&] { action = [&] { return prune(options, prune_all, prune_force); }; });
+
+  auto* system_cmd = app.add_subcommand("system", "the engine as a whole");
+  system_cmd->require_subcommand(1);
+  system_cmd->add_subcommand("df", "disk space used by images and containers")->callback([&] {
+    action = [&] { return system_df(options); };
+  });
+}
+
+}  // namespace client
