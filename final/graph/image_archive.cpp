@@ -451,8 +451,12 @@ StagedArchive stage_archive(int fd, const std::string& dir, const ArchiveLimits&
     if (++members > limits.max_members)
       throw lab::UserError(
           fmt::format("the image archive has more than {} members; refused", limits.max_members));
-    const char* raw = archive_entry_pathname(entry);
-    std::string name = clean_member_name(raw ? raw : "");
+    std::string raw = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
+    // `tar -C dir -c .` starts with "./": the archive's own top, nothing to stage.
+    if (archive_entry_filetype(entry) == AE_IFDIR &&
+        raw.find_first_not_of("./") == std::string::npos && !raw.empty() && raw.front() == '.')
+      continue;
+    std::string name = clean_member_name(raw);
     if (staged.files.contains(name) || staged.links.contains(name))
       throw lab::UserError(fmt::format("archive member {}: appears twice", name));
     if (const char* target = archive_entry_hardlink(entry)) {
