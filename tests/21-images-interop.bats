@@ -383,8 +383,10 @@ hostile_archive() {
 
   # An OCI blob whose content is not what its name says.
   skopeo copy -q "oci:$T/lay:wh" "oci:$BATS_TEST_TMPDIR/bad:wh"
-  local blob
-  blob=$(find "$BATS_TEST_TMPDIR/bad/blobs/sha256" -type f -size +1k | head -1)
+  local manifest blob
+  manifest=$(jq -r '.manifests[0].digest | ltrimstr("sha256:")' "$BATS_TEST_TMPDIR/bad/index.json")
+  blob=$(jq -r '.layers[0].digest | ltrimstr("sha256:")' "$BATS_TEST_TMPDIR/bad/blobs/sha256/$manifest")
+  blob="$BATS_TEST_TMPDIR/bad/blobs/sha256/$blob"
   chmod u+w "$blob"
   printf 'x' >>"$blob"
   tar -C "$BATS_TEST_TMPDIR/bad" -cf "$BATS_TEST_TMPDIR/h4.tar" .
