@@ -309,6 +309,11 @@ void Unpacker::apply_xattrs(struct archive_entry* entry, const std::string& path
 void Unpacker::write_whiteout(const std::string& entry_path, const std::vector<std::string>& parts,
                               struct archive_entry* entry) {
   const std::string& base = parts.back();
+  const std::string name = base.substr(kWhiteoutPrefix.size());
+  if (base != kOpaqueWhiteout &&
+      (name.empty() || name == "." || name == ".." || name.starts_with(kWhiteoutPrefix)))
+    throw lab::UserError(
+        fmt::format("layer entry {} is not a whiteout of a plain file name; refused", entry_path));
   const int parent = parent_dir(parts, parts.size() - 1);
   if (base == kOpaqueWhiteout) {
     const std::string target = lab::proc_fd_name(parent);
@@ -318,10 +323,6 @@ void Unpacker::write_whiteout(const std::string& entry_path, const std::vector<s
     });
     return;
   }
-  const std::string name = base.substr(kWhiteoutPrefix.size());
-  if (name.empty() || name == "." || name == ".." || name.starts_with(kWhiteoutPrefix))
-    throw lab::UserError(
-        fmt::format("layer entry {} is not a whiteout of a plain file name; refused", entry_path));
   replace_existing(parent, name, false);
   lab::check(::mknodat(parent, name.c_str(), S_IFCHR | 0, ::makedev(0, 0)), [&] {
     return fmt::format("mknodat({}, S_IFCHR, makedev(0, 0))", lab::quote(name_at(parent, name)));
@@ -386,8 +387,13 @@ void Unpacker::link_hardlink(int parent, const std::string& name, struct archive
       clean_components(target_text, entry_path, fmt::format("(a hardlink to {})", target_text));
   // Resolved inside the root like everything else, so "/etc/passwd" means the layer's own
   // etc/passwd; O_NOFOLLOW because a hardlink may name a symlink itself.
-  lab::UniqueFd source = lab::open_in_root_if_exists(root_.get(), "/" + join(target, target.size()),
-                                                     O_PATH | O_NOFOLLOW);
+  lab::UniqueFd source;
+  try {
+    source = lab::open_in_root_if_exists(root_.get(), "/" + join(target, target.size()),
+                                         O_PATH | O_NOFOLLOW);
+  } catch (const lab::SyscallError&) {
+    // ELOOP from a symlink loop on the way, and the like: not a file of the layer either.
+  }
   struct stat st {};
   if (!source || ::fstat(source.get(), &st) == -1 || S_ISDIR(st.st_mode))
     throw lab::UserError(fmt::format(
@@ -798,7 +804,9 @@ std::string export_layer(const std::string& dir, int fd) {
   lab::check(::fstat(root.get(), &st), [&] { return fmt::format("fstat({})", lab::quote(dir)); });
   // The root directory has no entry of its own (an image's layers share one "/"), but a lower
   // layer unpacked from `.wh..wh..opq` at its top keeps that marker.
-  exporter.write_opaque_marker_if_opaque(lab::proc_fd_name(root.get()), "", st);
+  // ("/proc/self/fd/N/." so that lgetxattr, which follows no last symlink, reads the directory
+  // and not the magic link.)
+  exporter.write_opaque_marker_if_opaque(lab::proc_fd_name(root.get()) + "/.", "", st);
   exporter.write_tree(root.get(), "");
   exporter.close();
   return sink.digest.digest();
