@@ -98,6 +98,7 @@ ReadArchive open_decompressor(FdSource& source) {
   if (archive_read_open2(a.get(), &source, nullptr, read_fd_callback, nullptr, nullptr) !=
       ARCHIVE_OK) {
     if (source.pending) std::rethrow_exception(source.pending);
+    if (source.digest.bytes() == 0) throw lab::UserError("cannot read the layer: it is empty");
     throw lab::UserError(fmt::format("cannot read the layer: {}", archive_error(a.get())));
   }
   struct archive_entry* entry = nullptr;
@@ -752,6 +753,7 @@ UnpackResult unpack_layer(int fd, const std::string& dir, const UnpackLimits& li
   archive_read_support_format_tar(tar.get());  // ustar, pax and GNU tar
   const auto fail = [&](std::string_view where) {
     if (raw.pending) std::rethrow_exception(raw.pending);
+    if (raw.digest.bytes() == 0) throw lab::UserError("cannot read the layer: it is empty");
     const std::string why = tar_bytes.error.empty() ? archive_error(tar.get()) : tar_bytes.error;
     throw lab::UserError(fmt::format("cannot read the layer{}: {}", where, why));
   };

@@ -337,6 +337,16 @@ TEST(GraphUnpack, LimitsGiveOneLine) {
     EXPECT_EQ(scratch.unpack_error(make_tar(c.entries), c.limits), c.error) << c.name;
     EXPECT_EQ(scratch.outside_layer(), std::vector<std::string>{}) << c.name;
   }
+  {
+    // Zeros after the end of the archive count too: a small tar cannot hide a gzip bomb there.
+    Scratch scratch;
+    const graph::UnpackLimits limits{4096, 1};
+    const uint64_t bound = limits.max_bytes + limits.max_entries * 16384 + (1 << 20);
+    EXPECT_EQ(scratch.unpack_error(make_tar({file("a")}) + std::string(bound, '\0'), limits),
+              fmt::format("cannot read the layer after its last entry: its uncompressed tar "
+                          "exceeds {} bytes",
+                          bound));
+  }
   // At the limits exactly, the same layers unpack.
   Scratch scratch;
   EXPECT_EQ(scratch.unpack(make_tar(bomb), {1 << 20, 200}).entries, 200u);
@@ -348,18 +358,18 @@ TEST(GraphUnpack, BrokenArchivesNameLibarchivesError) {
   struct Case {
     const char* name;
     std::string bytes;
-    const char* error_part;
+    const char* why;  // libarchive's words, or ours
   } cases[] = {
-      {"truncated-gzip", gzip.substr(0, gzip.size() / 2), "cannot read the layer"},
-      {"truncated-tar", plain.substr(0, 700), "cannot read the layer"},
-      {"not-a-tar", std::string(2000, 'x'), "cannot read the layer: "},
-      {"empty", "", "cannot read the layer"},
+      {"truncated-gzip", gzip.substr(0, gzip.size() / 2), "truncated gzip input"},
+      {"truncated-tar", plain.substr(0, 700), "Truncated tar archive"},
+      {"not-a-tar", std::string(2000, 'x'), "Unrecognized archive format"},
+      {"empty", "", "it is empty"},
   };
   for (const auto& c : cases) {
     Scratch scratch;
     const std::string error = scratch.unpack_error(c.bytes);
-    EXPECT_TRUE(error.starts_with(c.error_part)) << c.name << ": " << error;
-    EXPECT_GT(error.size(), std::string_view(c.error_part).size() + 2) << c.name << ": " << error;
+    EXPECT_TRUE(error.starts_with("cannot read the layer")) << c.name << ": " << error;
+    EXPECT_NE(error.find(c.why), std::string::npos) << c.name << ": " << error;
     EXPECT_EQ(error.find('\n'), std::string::npos) << c.name;
   }
 }
