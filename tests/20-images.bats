@@ -225,15 +225,15 @@ setup() {
   head -c 1000000 "$tar" >"$BATS_TEST_TMPDIR/part"
   mkfifo "$BATS_TEST_TMPDIR/fifo"
   # Held open for writing, so the import blocks for the rest of the tar that never comes.
-  exec 3<>"$BATS_TEST_TMPDIR/fifo"
+  exec {feed}<>"$BATS_TEST_TMPDIR/fifo"  # (not fd 3: bats reports on it)
   # (the binary itself in the background, not the md function's subshell, so kill -9 hits it)
   "$MINIDOCKER" --root "$ROOT" import "$BATS_TEST_TMPDIR/fifo" half:1 >/dev/null 2>&1 &
   pid=$!
   # Returns once the import has read all but a pipe's buffer of it.
-  cat "$BATS_TEST_TMPDIR/part" >&3
+  cat "$BATS_TEST_TMPDIR/part" >&"$feed"
   kill -9 "$pid"
   wait "$pid" || true
-  exec 3>&-
+  exec {feed}>&-
   [[ -n $(ls -A "$ROOT/tmp") ]]  # its staging file stays, as a SIGKILL allows no cleanup
   run md images -q
   assert_success
