@@ -103,7 +103,7 @@ setup() {
   [[ $(layer_dirs | wc -l) -eq 1 ]]
   layer=$(layer_dirs)
   # Two configs, two manifests, one layer blob.
-  [[ $(ls "$ROOT/blobs/sha256" | wc -l) -eq 5 ]]
+  [[ $(find "$ROOT/blobs/sha256" -type f | wc -l) -eq 5 ]]
   run md rmi a:1
   assert_success
   assert_line "Deleted: $a"
