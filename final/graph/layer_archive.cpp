@@ -433,7 +433,6 @@ void Unpacker::unpack(struct archive* tar, struct archive_entry* entry, UnpackRe
     archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)
   };
 
-  lab::UniqueFd file;
   switch (type) {
     case AE_IFDIR:
       if (::mkdirat(parent, name.c_str(), 0700) == -1 && errno != EEXIST)
@@ -445,12 +444,17 @@ void Unpacker::unpack(struct archive* tar, struct archive_entry* entry, UnpackRe
         return link_hardlink(parent, name, entry, entry_path);
       write_regular(tar, parent, name, entry, entry_path, result);
       break;
-    case AE_IFLNK:
-      lab::check(::symlinkat(archive_entry_symlink(entry), parent, name.c_str()), [&] {
-        return fmt::format("symlinkat({}, {})", lab::quote(archive_entry_symlink(entry)),
+    case AE_IFLNK: {
+      const char* target = archive_entry_symlink(entry);
+      if (target == nullptr || *target == '\0')
+        throw lab::UserError(
+            fmt::format("layer entry {} is a symlink without a target; refused", entry_path));
+      lab::check(::symlinkat(target, parent, name.c_str()), [&] {
+        return fmt::format("symlinkat({}, {})", lab::quote(target),
                            lab::quote(name_at(parent, name)));
       });
       break;
+    }
     case AE_IFCHR:
     case AE_IFBLK:
     case AE_IFIFO: {
