@@ -162,6 +162,13 @@ struct Scratch {
   lab::TempDir base{"/tmp/lab-graph-archive-"};
   std::string layer = base.path() + "/layer";
   Scratch() { fs::create_directory(layer); }
+  // A layer may hold read-only directories (0555): without root, TempDir could not empty them.
+  ~Scratch() {
+    std::error_code ignored;
+    for (const auto& e : fs::recursive_directory_iterator(layer, ignored))
+      if (e.is_directory() && !e.is_symlink())
+        fs::permissions(e.path(), fs::perms::owner_all, fs::perm_options::add, ignored);
+  }
   std::string write(const std::string& name, const std::string& bytes) const {
     const std::string path = base.path() + "/" + name;
     lab::create_file(path, bytes);
