@@ -106,7 +106,7 @@ la_ssize_t append_to_string(struct archive*, void* out, const void* buffer, size
   return static_cast<la_ssize_t>(size);
 }
 
-enum class Compression { kNone, kGzip };
+enum class Compression { kNone, kGzip, kZstd };
 
 std::string make_tar(const std::vector<Entry>& entries,
                      Compression compression = Compression::kNone) {
@@ -114,6 +114,7 @@ std::string make_tar(const std::vector<Entry>& entries,
   struct archive* a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
   if (compression == Compression::kGzip) archive_write_add_filter_gzip(a);
+  if (compression == Compression::kZstd) archive_write_add_filter_zstd(a);
   // No padding to 10 KiB records after the compressor: the gzip file ends where its stream ends,
   // and the plain tar is byte for byte what the gzip holds.
   archive_write_set_bytes_in_last_block(a, 1);
@@ -485,7 +486,9 @@ TEST(GraphUnpack, DigestsOfTheBlobAndOfTheTar) {
                                       symlink("c", "a/b")};
   const std::string plain = make_tar(entries);
   const std::string gzip = make_tar(entries, Compression::kGzip);
+  const std::string zstd = make_tar(entries, Compression::kZstd);
   ASSERT_NE(plain, gzip);
+  ASSERT_NE(plain, zstd);
   {
     Scratch scratch;
     const auto result = scratch.unpack(plain);
@@ -495,17 +498,17 @@ TEST(GraphUnpack, DigestsOfTheBlobAndOfTheTar) {
     EXPECT_EQ(result.content_bytes, 300000u);
     EXPECT_EQ(result.entries, 3u);
   }
-  {
+  for (const auto& compressed : {gzip, zstd}) {
     Scratch scratch;
     uint64_t last_progress = 0;
-    const std::string path = scratch.write("input.tar.gz", gzip);
+    const std::string path = scratch.write("input.tar.compressed", compressed);
     lab::UniqueFd fd = lab::open_fd(path, O_RDONLY | O_CLOEXEC);
     const auto result = graph::unpack_layer(fd.get(), scratch.layer, {},
                                             [&](uint64_t bytes) { last_progress = bytes; });
-    EXPECT_EQ(result.blob_digest, graph::sha256_digest(gzip));
+    EXPECT_EQ(result.blob_digest, graph::sha256_digest(compressed));
     EXPECT_EQ(result.diff_id, graph::sha256_digest(plain));
-    EXPECT_EQ(result.blob_size, gzip.size());
-    EXPECT_EQ(last_progress, gzip.size());
+    EXPECT_EQ(result.blob_size, compressed.size());
+    EXPECT_EQ(last_progress, compressed.size());
     EXPECT_EQ(read(scratch.layer + "/a/b"), std::string(300000, 'r'));
 
     // decompress_to gives back exactly the plain tar.
@@ -523,6 +526,20 @@ TEST(GraphUnpack, DigestsOfTheBlobAndOfTheTar) {
     EXPECT_EQ(result.diff_id, graph::sha256_digest(padded));
     EXPECT_EQ(result.blob_digest, graph::sha256_digest(padded));
   }
+}
+
+// Ctrl-C arrives through the progress callback: it comes out of libarchive's C frames as the
+// same exception, not as a read error.
+TEST(GraphUnpack, AnExceptionFromProgressPassesThrough) {
+  Scratch scratch;
+  const std::string path =
+      scratch.write("input.tar", make_tar({file("a", std::string(1 << 21, 'i'))}));
+  lab::UniqueFd fd = lab::open_fd(path, O_RDONLY | O_CLOEXEC);
+  EXPECT_THROW(graph::unpack_layer(fd.get(), scratch.layer, {},
+                                   [](uint64_t bytes) {
+                                     if (bytes > (1 << 20)) throw lab::Interrupted();
+                                   }),
+               lab::Interrupted);
 }
 
 // --- export --------------------------------------------------------------------------------------
