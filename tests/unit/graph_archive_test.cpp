@@ -637,4 +637,20 @@ TEST(GraphExport, EntriesAreRelativeAndSorted) {
   EXPECT_EQ(paths, (std::vector<std::string>{"a/", "a/b", "a/y", "m", "z"}));
 }
 
+// A layer opaque at its top (`.wh..wh..opq` at the root) keeps the marker through an export.
+TEST(GraphExport, AnOpaqueRootIsExportedAsItsMarker) {
+  if (::geteuid() != 0) GTEST_SKIP() << "trusted.overlay.opaque needs root (CAP_SYS_ADMIN)";
+  Scratch scratch;
+  scratch.unpack(make_tar({file(".wh..wh..opq"), file("only")}));
+  ASSERT_EQ(overlay::read_opaque_xattr(scratch.layer), "y");
+  const std::string exported = scratch.base.path() + "/exported.tar";
+  lab::UniqueFd out = lab::open_fd(exported, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  graph::export_layer(scratch.layer, out.get());
+  out.reset();
+  Scratch again;
+  again.unpack(read(exported));
+  EXPECT_EQ(overlay::read_opaque_xattr(again.layer), "y");
+  EXPECT_EQ(overlay::list_tree(again.layer), std::vector<std::string>{"only"});
+}
+
 }  // namespace
