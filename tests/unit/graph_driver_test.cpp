@@ -12,7 +12,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "error.hpp"
@@ -22,6 +24,7 @@
 #include "in_child.hpp"
 #include "mount.hpp"
 #include "overlay.hpp"
+#include "runtime/explain.hpp"
 
 namespace {
 
@@ -251,6 +254,36 @@ TEST(GraphDriverOverlay, WhiteoutsOpaqueDirsAndWritesLandInDiff) {
                 wrong += "l/ does not hold exactly the 3 layer links; ";
               graph::remove_rootfs(root.path(), graph::DriverKind::overlay, kContainer);
               return wrong;
+            }),
+            "");
+}
+
+TEST(GraphDriverOverlay, ExplainShowsTheMountAndItsShellEquivalent) {
+  REQUIRE_ROOT();
+  if (!lab::host::kernel_has_filesystem("overlay")) {
+    if (std::getenv("CI")) FAIL() << "no overlay in this kernel";
+    GTEST_SKIP() << "no overlay in this kernel";
+  }
+  lab::TempDir root("/var/tmp/lab-graph-explain-");
+  EXPECT_EQ(in_private_child([&] {
+              write(root.path() + "/layers/" + layer_hex(0) + "/diff/f", "f");
+              std::ostringstream told;
+              std::streambuf* saved = std::cerr.rdbuf(told.rdbuf());
+              {
+                const runtime::Explainer explain(true);
+                graph::prepare_rootfs(root.path(), graph::DriverKind::overlay,
+                                      {kContainer, {layer_hex(0)}, "h"}, &explain);
+                graph::remove_rootfs(root.path(), graph::DriverKind::overlay, kContainer, &explain);
+              }
+              std::cerr.rdbuf(saved);
+              std::string wrong;
+              for (const std::string& part :
+                   std::vector<std::string>{"[lesson 05]", "mount(\"overlay\"",
+                                            "mount -t overlay overlay -o lowerdir=l/",
+                                            ",upperdir=../containers/" + kContainer + "/diff",
+                                            "cd " + root.path() + "/layers", "umount -l "})
+                if (told.str().find(part) == std::string::npos) wrong += "no " + part + "; ";
+              return wrong.empty() ? "" : wrong + "in: " + told.str();
             }),
             "");
 }
