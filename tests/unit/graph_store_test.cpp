@@ -1,0 +1,203 @@
+// Pure logic of the image store: references parsed and resolved as Docker does (tags, full ids,
+// id prefixes, ambiguity), Docker's size and duration units, RFC 3339 times; and the store's
+// rules on a scratch root: the lock is required, a blob with a wrong digest is refused.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "error.hpp"
+#include "graph/digest.hpp"
+#include "graph/store.hpp"
+#include "mount.hpp"
+
+namespace {
+
+TEST(GraphReference, ParsedAsDockerReadsIt) {
+  struct Case {
+    const char* text;
+    const char* name;
+    const char* tag;
+    const char* str;
+  } cases[] = {
+      {"busybox", "busybox", "latest", "busybox:latest"},
+      {"busybox:1.36", "busybox", "1.36", "busybox:1.36"},
+      {"mine/box:v1", "mine/box", "v1", "mine/box:v1"},
+      {"localhost:5000/app", "localhost:5000/app", "latest", "localhost:5000/app:latest"},
+      {"localhost:5000/app:v2", "localhost:5000/app", "v2", "localhost:5000/app:v2"},
+      {"Registry.Example/app:V_1.x-y", "Registry.Example/app", "V_1.x-y",
+       "Registry.Example/app:V_1.x-y"},
+      {"a__b-c.d", "a__b-c.d", "latest", "a__b-c.d:latest"},
+  };
+  for (const auto& c : cases) {
+    graph::Reference ref = graph::parse_reference(c.text);
+    EXPECT_EQ(ref.name, c.name) << c.text;
+    EXPECT_EQ(ref.tag, c.tag) << c.text;
+    EXPECT_EQ(ref.str(), c.str) << c.text;
+    EXPECT_EQ(graph::normalize_tag(c.text), c.str) << c.text;
+  }
+  std::string digest = "sha256:" + std::string(64, 'a');
+  graph::Reference pinned = graph::parse_reference("app@" + digest);
+  EXPECT_EQ(pinned.name, "app");
+  EXPECT_EQ(pinned.tag, "");
+  EXPECT_EQ(pinned.digest, digest);
+  EXPECT_THROW(graph::normalize_tag("app@" + digest), lab::UserError);
+}
+
+TEST(GraphReference, RefusedAsDockerRefusesIt) {
+  for (const char* text :
+       {"", ":tag", "Busybox", "mine/Box:v1", "app:", "app:-x", "app:.x", "a//b", "/a", "a/", "-a",
+        "a-", "a b", "app:t@g", "app@sha256:12", "app@md5:00"}) {
+    EXPECT_THROW(graph::parse_reference(text), lab::UserError) << text;
+  }
+  EXPECT_THROW(graph::parse_reference("app:" + std::string(129, 't')), lab::UserError);
+  EXPECT_NO_THROW(graph::parse_reference("app:" + std::string(128, 't')));
+  try {
+    graph::parse_reference("Busybox:latest");
+    FAIL();
+  } catch (const lab::UserError& e) {
+    EXPECT_STREQ(e.what(), "invalid reference format: repository name (Busybox) must be lowercase");
+  }
+}
+
+const std::string kA = "sha256:abc1" + std::string(60, '0');
+const std::string kB = "sha256:abc2" + std::string(60, '0');
+const std::string kC = "sha256:ffff" + std::string(60, '1');
+
+TEST(GraphResolve, TagsIdsAndUniquePrefixes) {
+  std::vector<std::string> ids = {kA, kB, kC};
+  std::map<std::string, std::string> tags = {
+      {"busybox:latest", kA}, {"mine/box:v1", kB}, {"abc1:latest", kC}};
+  struct Case {
+    const char* ref;
+    std::optional<std::string> id;
+  } cases[] = {
+      {"busybox", kA},
+      {"busybox:latest", kA},
+      {"mine/box:v1", kB},
+      {"mine/box", std::nullopt},  // mine/box:latest is not a tag
+      {"f", kC},                   // one hex digit is enough when it is unique
+      {"ffff1", kC},
+      {"abc2", kB},
+      {"sha256:abc2", kB},
+      {"abc1", kC},  // a tag wins over an id prefix, as in Docker
+      {"abc1:latest", kC},
+      {"abc2:latest", std::nullopt},  // an explicit tag is a name, never an id prefix
+      {"0", std::nullopt},
+      {"xyz", std::nullopt},
+      {"ABC2", std::nullopt},
+  };
+  for (const auto& c : cases) EXPECT_EQ(graph::resolve_reference(c.ref, ids, tags), c.id) << c.ref;
+  EXPECT_EQ(graph::resolve_reference(kB, ids, tags), kB);
+  EXPECT_EQ(graph::resolve_reference(kB.substr(7), ids, tags), kB);
+  EXPECT_EQ(graph::resolve_reference(kB.substr(7) + "0", ids, tags), std::nullopt);
+}
+
+TEST(GraphResolve, AnAmbiguousPrefixIsRefused) {
+  std::vector<std::string> ids = {kA, kB, kC};
+  for (const char* ref : {"a", "abc", "sha256:abc"}) {
+    try {
+      graph::resolve_reference(ref, ids, {});
+      FAIL() << ref;
+    } catch (const lab::UserError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                std::string("multiple IDs found with provided prefix: ") + ref);
+    }
+  }
+}
+
+TEST(GraphFormat, DockerSizes) {
+  struct Case {
+    double bytes;
+    int precision;
+    const char* text;
+  } cases[] = {
+      {0, 3, "0B"},
+      {999, 3, "999B"},
+      {1000, 3, "1kB"},
+      {1234, 3, "1.23kB"},
+      {4260000, 3, "4.26MB"},
+      {1987000, 3, "1.99MB"},
+      {1987000, 4, "1.987MB"},
+      {16430000, 4, "16.43MB"},
+      {2e9, 3, "2GB"},
+      {999999, 3, "1e+03kB"},  // Go's %g at the edge, as Docker prints it
+  };
+  for (const auto& c : cases) EXPECT_EQ(graph::human_size(c.bytes, c.precision), c.text) << c.bytes;
+}
+
+TEST(GraphFormat, DockerDurations) {
+  struct Case {
+    int64_t seconds;
+    const char* text;
+  } cases[] = {
+      {0, "Less than a second"}, {1, "1 second"},          {59, "59 seconds"},
+      {60, "About a minute"},    {119, "About a minute"},  {120, "2 minutes"},
+      {3599, "59 minutes"},      {3600, "About an hour"},  {5399, "About an hour"},
+      {5400, "2 hours"},         {47 * 3600, "47 hours"},  {48 * 3600, "2 days"},
+      {14 * 86400, "2 weeks"},   {60 * 86400, "2 months"}, {2 * 365 * 86400, "2 years"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(graph::human_duration(c.seconds), c.text) << c.seconds;
+}
+
+TEST(GraphFormat, Rfc3339) {
+  EXPECT_EQ(graph::parse_rfc3339("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(graph::parse_rfc3339("2024-01-02T03:04:05.123456789Z"), 1704164645);
+  EXPECT_EQ(graph::parse_rfc3339("2024-01-02T04:04:05+01:00"), 1704164645);
+  EXPECT_EQ(graph::parse_rfc3339("2024-01-02T02:04:05.5-01:00"), 1704164645);
+  EXPECT_EQ(graph::parse_rfc3339("yesterday"), 0);
+  EXPECT_EQ(graph::parse_rfc3339("2024-01-02T03:04:05"), 0);  // no zone: refused
+  std::string now = graph::rfc3339_now();
+  EXPECT_GT(graph::parse_rfc3339(now), 1700000000) << now;
+  EXPECT_EQ(now.size(), 30u) << now;
+}
+
+TEST(GraphStore, WritesNeedTheExclusiveLock) {
+  lab::TempDir dir("/tmp/lab-store-");
+  graph::Store store(dir.path());
+  EXPECT_THROW(store.put_blob(std::string_view("x")), std::logic_error);
+  {
+    auto shared = store.lock(graph::LockMode::shared);
+    EXPECT_THROW(store.put_blob(std::string_view("x")), std::logic_error);
+    EXPECT_FALSE(store.has_blob(graph::sha256_digest("x")));
+  }
+  auto lock = store.lock(graph::LockMode::exclusive);
+  std::string digest = store.put_blob(std::string_view("x"));
+  EXPECT_EQ(digest, graph::sha256_digest("x"));
+  EXPECT_EQ(store.read_blob(digest), "x");
+  EXPECT_EQ(store.blob_size(digest), 1u);
+}
+
+TEST(GraphStore, ABlobWithAWrongDigestIsRefusedAndNothingStays) {
+  lab::TempDir dir("/tmp/lab-store-");
+  graph::Store store(dir.path());
+  auto lock = store.lock(graph::LockMode::exclusive);
+  std::string wrong = graph::sha256_digest("something else");
+  EXPECT_THROW(store.put_blob(std::string_view("bytes"), wrong), lab::UserError);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() + "/blobs/sha256"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() + "/tmp"));
+}
+
+TEST(GraphStore, AnImageNeedsItsConfigAndLayers) {
+  lab::TempDir dir("/tmp/lab-store-");
+  graph::Store store(dir.path());
+  auto lock = store.lock(graph::LockMode::exclusive);
+  std::string config = store.put_blob(std::string_view(
+      R"({"rootfs":{"type":"layers","diff_ids":["sha256:)" + std::string(64, 'e') + R"("]}})"));
+  std::string layer = "sha256:" + std::string(64, 'd');
+  std::string manifest = R"({"schemaVersion":2,"config":{"digest":")" + config +
+                         R"("},"layers":[{"digest":")" + layer + R"("}]})";
+  try {
+    store.add_image(manifest);
+    FAIL();
+  } catch (const lab::UserError& e) {
+    EXPECT_EQ(std::string(e.what()), "layer " + layer + " is not in the store");
+  }
+  EXPECT_THROW(store.add_image("not json"), lab::UserError);
+  EXPECT_THROW(store.add_image(R"({"schemaVersion":1})"), lab::UserError);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() + "/images"));
+  EXPECT_TRUE(store.list_images().empty());
+}
+
+}  // namespace
