@@ -158,7 +158,8 @@ TEST(ImageArchiveLayout, OnlyVersionOneIsRead) {
             "oci-layout: imageLayoutVersion \"2.0.0\" is not 1.0.0");
   EXPECT_EQ(user_error([] { graph::check_oci_layout("{}"); }),
             "oci-layout: imageLayoutVersion is missing");
-  EXPECT_EQ(user_error([] { graph::check_oci_layout("1.0.0"); }),
+  EXPECT_EQ(user_error([] { graph::check_oci_layout("1.0.0"); }), "oci-layout: not valid JSON");
+  EXPECT_EQ(user_error([] { graph::check_oci_layout(R"("1.0.0")"); }),
             "oci-layout: imageLayoutVersion is missing");
 }
 
