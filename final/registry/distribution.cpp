@@ -359,6 +359,15 @@ size_t on_read(char* buffer, size_t size, size_t count, void* user) {
   }
 }
 
+// curl rewinds a body when it must send the request again (a reused connection that turned out
+// closed); without this it gives up with "necessary data rewind wasn't possible".
+int on_seek(void* user, curl_off_t offset, int origin) {
+  auto& transfer = *static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0) return CURL_SEEKFUNC_CANTSEEK;
+  transfer.sent = static_cast<uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 // Called by curl about once a second and on every chunk: where Ctrl-C stops a transfer.
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto& transfer = *static_cast<Transfer*>(user);
@@ -572,6 +581,8 @@ Client::Response Client::send_once(Request& request) {
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
     curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(h, CURLOPT_READDATA, &transfer);
+    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, &transfer);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
 
