@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,6 +14,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
@@ -23,6 +23,7 @@
 
 #include "error.hpp"
 #include "fd.hpp"
+#include "graph/digest.hpp"
 #include "mount.hpp"
 #include "process.hpp"
 #include "registry/distribution.hpp"
@@ -176,15 +177,7 @@ TEST(RegistryClient, BaseUrlFromTheEnvironmentsInsecureList) {
 // --- against a real registry ------------------------------------------------------------------
 const char* const kRegistryBinary = "/usr/bin/docker-registry";
 
-std::string sha256(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), md, &length, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("EVP_Digest failed");
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < length; ++i) out += fmt::format("{:02x}", md[i]);
-  return out;
-}
+std::string sha256(std::string_view bytes) { return graph::sha256_digest(bytes); }
 
 // Bytes that are not all alike, so that a chunk sent twice or out of order would show.
 std::string pattern(size_t size) {
@@ -395,8 +388,11 @@ TEST_F(RegistryServer, UploadUnderTheWrongDigestIsRefusedInTheRegistrysWords) {
 }
 
 TEST_F(RegistryServer, ChunkedUploadOfABlobAboveTheThreshold) {
-  client_->set_chunk_size(64 << 10);
-  const std::string content = pattern((200 << 10) + 123);  // three full chunks and a short one
+  // 50000 is no multiple of curl's 64 KiB read buffer: progress can only stop at 50000, 100000
+  // and 150000 if each PATCH ended there.
+  constexpr uint64_t kChunk = 50000;
+  client_->set_chunk_size(kChunk);
+  const std::string content = pattern(3 * kChunk + 123);  // three full chunks and a short one
   const std::string digest = sha256(content);
   lab::UniqueFd fd = file_with(content);
   std::vector<uint64_t> done;
@@ -408,6 +404,8 @@ TEST_F(RegistryServer, ChunkedUploadOfABlobAboveTheThreshold) {
   ASSERT_FALSE(done.empty());
   EXPECT_EQ(done.back(), content.size());
   EXPECT_TRUE(std::is_sorted(done.begin(), done.end()));
+  for (uint64_t boundary : {kChunk, 2 * kChunk, 3 * kChunk})
+    EXPECT_NE(std::find(done.begin(), done.end(), boundary), done.end()) << boundary;
   EXPECT_TRUE(client_->blob_exists("lab/big", digest));
   lab::UniqueFd out = file_with("");
   client_->fetch_blob("lab/big", digest, out.get());
@@ -460,6 +458,114 @@ TEST_F(RegistryServer, ManifestNamingAMissingBlobIsRefused) {
 TEST_F(RegistryServer, MissingTagIsOneLine) {
   EXPECT_EQ(error_of([&] { client_->get_manifest("x", "y"); }),
             fmt::format("manifest for {}/x:y not found: manifest unknown", registry_->address()));
+}
+
+// A registry that wants a bearer token, as Docker Hub does, played by a one-thread HTTP server:
+// a manifest GET without "Authorization: Bearer <token>" gets 401 and a challenge naming the
+// token server (itself, at /token); the token server hands out `token`.
+class FakeTokenRegistry {
+ public:
+  explicit FakeTokenRegistry(std::string token) : token_(std::move(token)) {
+    listen_.reset(lab::check(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket"));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lab::check(::bind(listen_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address),
+               "bind");
+    lab::check(::listen(listen_.get(), 8), "listen");
+    socklen_t length = sizeof address;
+    lab::check(::getsockname(listen_.get(), reinterpret_cast<sockaddr*>(&address), &length),
+               "getsockname");
+    address_ = fmt::format("127.0.0.1:{}", ntohs(address.sin_port));
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeTokenRegistry() {
+    ::shutdown(listen_.get(), SHUT_RDWR);  // wakes the accept(2) below with EINVAL
+    thread_.join();
+  }
+  const std::string& address() const { return address_; }
+  // "GET <target> [bearer]" for each request, in order.
+  std::vector<std::string> requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  void serve() {
+    for (;;) {
+      lab::UniqueFd connection(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!connection) return;
+      std::string head;
+      char buffer[4096];
+      ssize_t n;
+      while (head.find("\r\n\r\n") == std::string::npos &&
+             (n = ::read(connection.get(), buffer, sizeof buffer)) > 0)
+        head.append(buffer, static_cast<size_t>(n));
+      const std::string target = head.substr(4, head.find(' ', 4) - 4);
+      const bool bearer =
+          head.find("Authorization: Bearer " + token_ + "\r\n") != std::string::npos;
+      {
+        std::lock_guard lock(mutex_);
+        requests_.push_back(fmt::format("GET {}{}", target, bearer ? " bearer" : ""));
+      }
+      std::string status = "200 OK", headers, body;
+      if (target.starts_with("/token?")) {
+        body = fmt::format(R"({{"token":"{}"}})", "secret-token");
+      } else if (!bearer) {
+        status = "401 Unauthorized";
+        headers = fmt::format(
+            "WWW-Authenticate: Bearer realm=\"http://{}/token\",service=\"fake-registry\","
+            "scope=\"repository:lab/x:pull\"\r\n",
+            address_);
+        body = R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})";
+      } else {
+        headers = fmt::format("Content-Type: {}\r\n", registry::kOciManifest);
+        body = R"({"schemaVersion":2})";
+      }
+      const std::string answer =
+          fmt::format("HTTP/1.1 {}\r\n{}Content-Length: {}\r\nConnection: close\r\n\r\n{}", status,
+                      headers, body.size(), body);
+      if (::write(connection.get(), answer.data(), answer.size()) < 0) return;
+    }
+  }
+
+  std::string token_;
+  lab::UniqueFd listen_;
+  std::string address_;
+  std::mutex mutex_;
+  std::vector<std::string> requests_;
+  std::thread thread_;
+};
+
+TEST(RegistryClient, FetchesAnAnonymousBearerTokenWhenAsked) {
+  FakeTokenRegistry fake("secret-token");
+  registry::Client client(fake.address(), fake.address());
+  const registry::Manifest manifest = client.get_manifest("lab/x", "v1");
+  EXPECT_EQ(manifest.bytes, R"({"schemaVersion":2})");
+  EXPECT_EQ(fake.requests(),
+            (std::vector<std::string>{
+                "GET /v2/lab/x/manifests/v1",
+                "GET /token?service=fake-registry&scope=repository%3alab%2fx%3apull",
+                "GET /v2/lab/x/manifests/v1 bearer"}));
+  // The token is kept for the repository: no second dance.
+  client.get_manifest("lab/x", "v1");
+  EXPECT_EQ(fake.requests().back(), "GET /v2/lab/x/manifests/v1 bearer");
+  EXPECT_EQ(fake.requests().size(), 4u);
+}
+
+TEST(RegistryClient, ATokenThatDoesNotOpenTheDoorIsOneLine) {
+  FakeTokenRegistry fake("another-token");  // the token server's token is not this one
+  registry::Client client(fake.address(), fake.address());
+  try {
+    client.get_manifest("lab/x", "v1");
+    FAIL() << "no error";
+  } catch (const lab::UserError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              fmt::format("registry {0} refused GET http://{0}/v2/lab/x/manifests/v1: "
+                          "authentication required (minidocker has no login: it pulls and "
+                          "pushes anonymously)",
+                          fake.address()));
+  }
 }
 
 TEST(RegistryClient, ClosedPortSaysTheRegistryIsNotRunning) {
