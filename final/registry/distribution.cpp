@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "graph/digest.hpp"
 #include "process.hpp"
 
 namespace registry {
@@ -34,47 +34,6 @@ std::string lower(std::string_view s) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
-}
-
-// --- sha256 ----------------------------------------------------------------------------------
-// TODO(merge img-archive): graph::Sha256 from final/graph/digest.cpp replaces this once that file
-// is on this branch.
-class Hasher {
- public:
-  Hasher() : context_(EVP_MD_CTX_new()) {
-    if (!context_ || EVP_DigestInit_ex(context_, EVP_sha256(), nullptr) != 1)
-      throw std::runtime_error("EVP_DigestInit_ex(sha256) failed");
-  }
-  ~Hasher() { EVP_MD_CTX_free(context_); }
-  Hasher(const Hasher&) = delete;
-  Hasher& operator=(const Hasher&) = delete;
-  void update(const void* data, size_t size) {
-    if (EVP_DigestUpdate(context_, data, size) != 1)
-      throw std::runtime_error("EVP_DigestUpdate failed");
-  }
-  std::string digest() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (EVP_DigestFinal_ex(context_, md, &length) != 1)
-      throw std::runtime_error("EVP_DigestFinal_ex failed");
-    std::string out = "sha256:";
-    for (unsigned int i = 0; i < length; ++i) out += fmt::format("{:02x}", md[i]);
-    return out;
-  }
-
- private:
-  EVP_MD_CTX* context_;
-};
-
-std::string sha256_digest(std::string_view bytes) {
-  Hasher hasher;
-  hasher.update(bytes.data(), bytes.size());
-  return hasher.digest();
-}
-
-bool is_sha256_digest(std::string_view digest) {
-  static const std::regex re("sha256:[0-9a-f]{64}");
-  return std::regex_match(digest.begin(), digest.end(), re);
 }
 
 // --- the grammar of references (distribution/reference/regexp.go) ------------------------------
@@ -147,7 +106,7 @@ Reference parse_reference(std::string_view text) {
   ref.repository = name.substr(domain.size() + 1);
   ref.tag = match[2].str();
   ref.digest = match[3].str();
-  if (!ref.digest.empty() && !is_sha256_digest(ref.digest)) {
+  if (!ref.digest.empty() && !graph::is_sha256_digest(ref.digest)) {
     if (!ref.digest.starts_with("sha256:")) invalid_reference("unsupported digest algorithm");
     if (ref.digest.size() != 7 + 64) invalid_reference("invalid checksum digest length");
     invalid_reference("invalid checksum digest format");
@@ -359,6 +318,15 @@ size_t on_read(char* buffer, size_t size, size_t count, void* user) {
   }
 }
 
+// curl rewinds a body when it must send the request again (a reused connection that turned out
+// closed); without this it gives up with "necessary data rewind wasn't possible".
+int on_seek(void* user, curl_off_t offset, int origin) {
+  auto& transfer = *static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0) return CURL_SEEKFUNC_CANTSEEK;
+  transfer.sent = static_cast<uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 // Called by curl about once a second and on every chunk: where Ctrl-C stops a transfer.
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto& transfer = *static_cast<Transfer*>(user);
@@ -479,14 +447,14 @@ void check_repository(const std::string& repository) {
 }
 
 void check_digest(const std::string& digest) {
-  if (!is_sha256_digest(digest))
+  if (!graph::is_sha256_digest(digest))
     throw lab::UserError(
         fmt::format("invalid digest {:?}: expected sha256:<64 hex digits>", digest));
 }
 
 void check_manifest_reference(const std::string& reference) {
   static const std::regex tag("[\\w][\\w.-]{0,127}");
-  if (!std::regex_match(reference, tag) && !is_sha256_digest(reference))
+  if (!std::regex_match(reference, tag) && !graph::is_sha256_digest(reference))
     throw lab::UserError(fmt::format("invalid tag or digest {:?}", reference));
 }
 
@@ -572,6 +540,8 @@ Client::Response Client::send_once(Request& request) {
     curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
     curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(h, CURLOPT_READDATA, &transfer);
+    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, &transfer);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
 
@@ -691,7 +661,7 @@ Manifest Client::get_manifest(const std::string& repository, const std::string& 
 
   Manifest manifest;
   manifest.bytes = response.body;
-  manifest.digest = sha256_digest(manifest.bytes);
+  manifest.digest = graph::sha256_digest(manifest.bytes);
   const std::string content_type = response.header("content-type");
   manifest.media_type = trim_spaces(content_type.substr(0, content_type.find(';')));
   if (!is_known_manifest_type(manifest.media_type)) {
@@ -737,7 +707,7 @@ void Client::fetch_blob(const std::string& repository, const std::string& digest
                         const Progress& progress) {
   check_repository(repository);
   check_digest(digest);
-  Hasher hasher;
+  graph::Sha256 hasher;
   Request request;
   request.url = fmt::format("{}/v2/{}/blobs/{}", base_url_, repository, digest);
   request.repository = repository;
@@ -837,7 +807,7 @@ std::string Client::put_manifest(const std::string& repository, const std::strin
   if (response.status != 201)
     throw lab::UserError(
         fmt::format("pushing the manifest for {}: {}", what, registry_says(response)));
-  const std::string digest = sha256_digest(bytes);
+  const std::string digest = graph::sha256_digest(bytes);
   check_digest_header(response, digest, "pushed manifest for " + what);
   return digest;
 }

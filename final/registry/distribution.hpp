@@ -93,7 +93,7 @@ class Client {
 
   // Blobs larger than this go up in PATCH chunks of this size; smaller ones in one PUT.
   static constexpr uint64_t kDefaultChunkSize = 32ull << 20;
-  void set_chunk_size(uint64_t bytes) { chunk_size_ = bytes; }
+  void set_chunk_size(uint64_t bytes) { chunk_size_ = bytes > 0 ? bytes : 1; }
 
   // GET /v2/<repository>/manifests/<reference> (a tag or "sha256:..."). When `reference` is a
   // digest, the bytes must hash to it (and to Docker-Content-Digest when the server sends one).
@@ -117,7 +117,8 @@ class Client {
   std::string put_manifest(const std::string& repository, const std::string& tag,
                            std::string_view bytes, std::string_view media_type);
 
-  struct Request;   // what request() sends; defined in the .cpp
+  // Defined in the .cpp; public only so that libcurl's callbacks there can name them.
+  struct Request;   // what request() sends
   struct Response;  // an HTTP answer: status, headers, a small body
 
  private:
