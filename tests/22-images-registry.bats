@@ -138,8 +138,10 @@ registry_blobs() {
   # storage: the download takes ~50 s, so the kill lands mid-blob whatever the machine's speed.
   cat >"$BATS_TEST_TMPDIR/slow.sh" <<EOF
 set -e
-ip link set lo up
-tc qdisc add dev lo root tbf rate 1mbit burst 32kbit latency 400ms
+# A 1500-byte MTU and a 16 KB bucket: tbf drops any packet larger than its burst, and loopback's
+# own 64 KiB packets would all be dropped.
+ip link set lo up mtu 1500
+tc qdisc add dev lo root tbf rate 1mbit burst 16kb latency 1s
 sed 's/^  addr: .*/  addr: 127.0.0.1:5999/' "$REGISTRY_DIR/config.yml" >"$BATS_TEST_TMPDIR/slow.yml"
 ${REGISTRY_BINARY:-/usr/bin/docker-registry} serve "$BATS_TEST_TMPDIR/slow.yml" >"$BATS_TEST_TMPDIR/slow.log" 2>&1 &
 registry=\$!

@@ -144,13 +144,13 @@ int pull(const EngineOptions& options, const PullOptions& opt) {
     if (!opt.quiet) std::cout << line << '\n' << std::flush;
   };
 
-  say(ref.digest.empty() ? fmt::format("{}: Pulling from {}", ref.tag, ref.repository)
-                         : fmt::format("{}: Pulling from {}", ref.digest, ref.repository));
   narration.step("", fmt::format("GET {}/v2/{}/manifests/{}", client.base_url(), ref.repository,
                                  ref.manifest_reference()),
                  fmt::format("curl -H 'Accept: {}' {}/v2/{}/manifests/{}", registry::kOciManifest,
                              client.base_url(), ref.repository, ref.manifest_reference()));
   registry::Manifest manifest = client.get_manifest(ref.repository, ref.manifest_reference());
+  say(ref.digest.empty() ? fmt::format("{}: Pulling from {}", ref.tag, ref.repository)
+                         : fmt::format("{}: Pulling from {}", ref.digest, ref.repository));
   // Docker names the image by the digest of what the tag points at, the index when there is one.
   std::string repo_digest = manifest.digest;
   if (is_index(manifest.media_type)) {
