@@ -254,8 +254,8 @@ int minidocker_main(int argc, char** argv) {
   // `minidocker --explain runtime ...` narrates as `minidocker runtime --explain ...` does.
   app.parse_complete_callback([&] { g.options.explain = g.options.explain || engine.explain; });
   client::add_image_verbs(app, engine, action);
+  client::add_load_save_verbs(app, engine, action);
   client::add_pull_push_verbs(app, engine, action);
-  // load and save (final/client/load_save.cpp): client::add_load_save_verbs(app, engine, action);
   if (names_runtime(argc, argv)) return dispatch("minidocker runtime", app, g, action, argc, argv);
   return client::run_engine(app, action, argc, argv);
 }
