@@ -636,7 +636,9 @@ void remove_rootfs(const std::string& root, DriverKind kind, const std::string& 
   if (!S_ISDIR(st->st_mode))
     throw std::runtime_error(fmt::format("{} is not a directory; not touching it", dir));
   const std::string merged = dir + "/merged";
-  if (is_mount_point(merged)) {
+  // vfs's merged is a symlink to diff: only overlay's merged directory is ever mounted on.
+  const auto merged_st = overlay::lstat_path(merged);
+  if (merged_st && S_ISDIR(merged_st->st_mode) && is_mount_point(merged)) {
     if (explain)
       explain->step("05", fmt::format("umount2(\"{}\", MNT_DETACH)", merged),
                     fmt::format("umount -l {}", merged));

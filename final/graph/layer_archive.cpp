@@ -98,6 +98,7 @@ ReadArchive open_decompressor(FdSource& source) {
   if (archive_read_open2(a.get(), &source, nullptr, read_fd_callback, nullptr, nullptr) !=
       ARCHIVE_OK) {
     if (source.pending) std::rethrow_exception(source.pending);
+    if (source.digest.bytes() == 0) throw lab::UserError("cannot read the layer: it is empty");
     throw lab::UserError(fmt::format("cannot read the layer: {}", archive_error(a.get())));
   }
   struct archive_entry* entry = nullptr;
@@ -309,6 +310,11 @@ void Unpacker::apply_xattrs(struct archive_entry* entry, const std::string& path
 void Unpacker::write_whiteout(const std::string& entry_path, const std::vector<std::string>& parts,
                               struct archive_entry* entry) {
   const std::string& base = parts.back();
+  const std::string name = base.substr(kWhiteoutPrefix.size());
+  if (base != kOpaqueWhiteout &&
+      (name.empty() || name == "." || name == ".." || name.starts_with(kWhiteoutPrefix)))
+    throw lab::UserError(
+        fmt::format("layer entry {} is not a whiteout of a plain file name; refused", entry_path));
   const int parent = parent_dir(parts, parts.size() - 1);
   if (base == kOpaqueWhiteout) {
     const std::string target = lab::proc_fd_name(parent);
@@ -318,10 +324,6 @@ void Unpacker::write_whiteout(const std::string& entry_path, const std::vector<s
     });
     return;
   }
-  const std::string name = base.substr(kWhiteoutPrefix.size());
-  if (name.empty() || name == "." || name == ".." || name.starts_with(kWhiteoutPrefix))
-    throw lab::UserError(
-        fmt::format("layer entry {} is not a whiteout of a plain file name; refused", entry_path));
   replace_existing(parent, name, false);
   lab::check(::mknodat(parent, name.c_str(), S_IFCHR | 0, ::makedev(0, 0)), [&] {
     return fmt::format("mknodat({}, S_IFCHR, makedev(0, 0))", lab::quote(name_at(parent, name)));
@@ -386,8 +388,13 @@ void Unpacker::link_hardlink(int parent, const std::string& name, struct archive
       clean_components(target_text, entry_path, fmt::format("(a hardlink to {})", target_text));
   // Resolved inside the root like everything else, so "/etc/passwd" means the layer's own
   // etc/passwd; O_NOFOLLOW because a hardlink may name a symlink itself.
-  lab::UniqueFd source = lab::open_in_root_if_exists(root_.get(), "/" + join(target, target.size()),
-                                                     O_PATH | O_NOFOLLOW);
+  lab::UniqueFd source;
+  try {
+    source = lab::open_in_root_if_exists(root_.get(), "/" + join(target, target.size()),
+                                         O_PATH | O_NOFOLLOW);
+  } catch (const lab::SyscallError&) {
+    // ELOOP from a symlink loop on the way, and the like: not a file of the layer either.
+  }
   struct stat st {};
   if (!source || ::fstat(source.get(), &st) == -1 || S_ISDIR(st.st_mode))
     throw lab::UserError(fmt::format(
@@ -426,7 +433,6 @@ void Unpacker::unpack(struct archive* tar, struct archive_entry* entry, UnpackRe
     archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)
   };
 
-  lab::UniqueFd file;
   switch (type) {
     case AE_IFDIR:
       if (::mkdirat(parent, name.c_str(), 0700) == -1 && errno != EEXIST)
@@ -438,12 +444,17 @@ void Unpacker::unpack(struct archive* tar, struct archive_entry* entry, UnpackRe
         return link_hardlink(parent, name, entry, entry_path);
       write_regular(tar, parent, name, entry, entry_path, result);
       break;
-    case AE_IFLNK:
-      lab::check(::symlinkat(archive_entry_symlink(entry), parent, name.c_str()), [&] {
-        return fmt::format("symlinkat({}, {})", lab::quote(archive_entry_symlink(entry)),
+    case AE_IFLNK: {
+      const char* target = archive_entry_symlink(entry);
+      if (target == nullptr || *target == '\0')
+        throw lab::UserError(
+            fmt::format("layer entry {} is a symlink without a target; refused", entry_path));
+      lab::check(::symlinkat(target, parent, name.c_str()), [&] {
+        return fmt::format("symlinkat({}, {})", lab::quote(target),
                            lab::quote(name_at(parent, name)));
       });
       break;
+    }
     case AE_IFCHR:
     case AE_IFBLK:
     case AE_IFIFO: {
@@ -746,6 +757,7 @@ UnpackResult unpack_layer(int fd, const std::string& dir, const UnpackLimits& li
   archive_read_support_format_tar(tar.get());  // ustar, pax and GNU tar
   const auto fail = [&](std::string_view where) {
     if (raw.pending) std::rethrow_exception(raw.pending);
+    if (raw.digest.bytes() == 0) throw lab::UserError("cannot read the layer: it is empty");
     const std::string why = tar_bytes.error.empty() ? archive_error(tar.get()) : tar_bytes.error;
     throw lab::UserError(fmt::format("cannot read the layer{}: {}", where, why));
   };
@@ -798,7 +810,9 @@ std::string export_layer(const std::string& dir, int fd) {
   lab::check(::fstat(root.get(), &st), [&] { return fmt::format("fstat({})", lab::quote(dir)); });
   // The root directory has no entry of its own (an image's layers share one "/"), but a lower
   // layer unpacked from `.wh..wh..opq` at its top keeps that marker.
-  exporter.write_opaque_marker_if_opaque(lab::proc_fd_name(root.get()), "", st);
+  // ("/proc/self/fd/N/." so that lgetxattr, which follows no last symlink, reads the directory
+  // and not the magic link.)
+  exporter.write_opaque_marker_if_opaque(lab::proc_fd_name(root.get()) + "/.", "", st);
   exporter.write_tree(root.get(), "");
   exporter.close();
   return sink.digest.digest();

@@ -460,6 +460,24 @@ TEST_F(RegistryServer, MissingTagIsOneLine) {
             fmt::format("manifest for {}/x:y not found: manifest unknown", registry_->address()));
 }
 
+TEST_F(RegistryServer, HttpsToAPlainHttpRegistryHintsAtTheInsecureList) {
+  // Connecting to 0.0.0.0 reaches this machine on Linux, yet 0.0.0.0 is no loopback name, so the
+  // client speaks TLS to the plain-http registry, until the insecure list says otherwise.
+  const std::string domain =
+      "0.0.0.0:" + registry_->address().substr(registry_->address().find(':') + 1);
+  registry::Client tls(domain, "");
+  const std::string error = error_of([&] { tls.get_manifest("x", "y"); });
+  EXPECT_TRUE(error.starts_with(fmt::format("TLS with registry {} failed: ", domain))) << error;
+  EXPECT_TRUE(error.ends_with(
+      fmt::format("; if it serves plain http, list it in MINIDOCKER_INSECURE_REGISTRIES (e.g. "
+                  "MINIDOCKER_INSECURE_REGISTRIES={})",
+                  domain)))
+      << error;
+  registry::Client plain(domain, domain);
+  EXPECT_EQ(error_of([&] { plain.get_manifest("x", "y"); }),
+            fmt::format("manifest for {}/x:y not found: manifest unknown", domain));
+}
+
 // A registry that wants a bearer token, as Docker Hub does, played by a one-thread HTTP server:
 // a manifest GET without "Authorization: Bearer <token>" gets 401 and a challenge naming the
 // token server (itself, at /token); the token server hands out `token`.
