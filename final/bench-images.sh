@@ -52,7 +52,7 @@ mkdir -p "$work/registry"
 cat >"$work/registry/config.yml" <<EOF
 version: 0.1
 log:
-  level: error
+  level: info
   accesslog:
     disabled: true
 storage:

@@ -172,3 +172,14 @@ EOF
   [[ -z $(ls -A "$ENGINE/tmp") ]]
   cmp "$BATS_TEST_TMPDIR/big/noise" "$(find "$ENGINE/layers" -path '*/diff/noise')"
 }
+
+@test "images-demo.sh holds, and leaves no engine root, registry or temp dir behind" {
+  requires cmd:docker-registry
+  before=$(ls -d /var/tmp/lab-images-* 2>/dev/null || true)
+  run "$PROJECT_DIR/final/images-demo.sh"
+  assert_success
+  assert_line --index -1 --regexp '^held: one layer stored once for two images, and the image id unchanged through save, load, push and pull \(digest [0-9a-f]{12}…\)$'
+  [[ $(ls -d /var/tmp/lab-images-* 2>/dev/null || true) == "$before" ]]
+  # Only the registry this file started is running.
+  [[ $(pgrep -c -x docker-registry) -eq 1 ]]
+}
