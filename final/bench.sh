@@ -5,9 +5,9 @@
 #   (a2) the floor with the kernel steps that no runtime can skip here: (a) plus the config's two
 #       other namespaces (net, cgroup) and a cgroup made, joined and removed in every hierarchy,
 #       in bash (the join is `echo $BASHPID > cgroup.procs` in the subshell that then execs
-#       unshare; one mkdir and one rmdir for all hierarchies are its only extra processes). Joining a cgroup takes cgroup_threadgroup_rwsem
-#       for writing, and its first writer waits for an RCU grace period: 7-15 ms on this
-#       machine, two to three times (a) on its own, paid by runc, crun and us alike (only cgroup
+#       unshare; one mkdir and one rmdir for all hierarchies are its only extra processes).
+#       Joining a cgroup takes cgroup_threadgroup_rwsem for writing, and its first writer waits
+#       for an RCU grace period: 7-15 ms on this machine, two to three times (a) on its own, paid by runc, crun and us alike (only cgroup
 #       v2's clone3(CLONE_INTO_CGROUP) avoids it, and a hybrid host still has v1 hierarchies).
 #       (a) is the issue's yardstick; (a2) says how much of a runtime's time is its own.
 #   (b) minidocker runtime run
