@@ -1,12 +1,15 @@
 #include "seccomp.hpp"
 
 #include <fmt/format.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <set>
 
@@ -352,17 +355,62 @@ Filter compile(const json& seccomp) {
   return filter;
 }
 
+namespace {
+
+[[noreturn]] void throw_load_error(int err, const std::string& call) {
+  throw HintedSyscallError(
+      err, call,
+      err == EACCES ? "loading a seccomp filter needs no_new_privs "
+                      "(prctl(PR_SET_NO_NEW_PRIVS, 1)) or CAP_SYS_ADMIN in the effective set: "
+                      "load it before dropping capabilities, or set noNewPrivileges"
+                    : "");
+}
+
+std::string read_all(int fd, const char* what) {
+  check(::lseek(fd, 0, SEEK_SET), [&] { return fmt::format("lseek({}, 0, SEEK_SET)", what); });
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == -1 && errno == EINTR) continue;
+    check(n, [&] { return fmt::format("read({})", what); });
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace
+
 void load_in_child(const Filter& filter) {
   if (!filter) throw UserError("seccomp_load: no filter was compiled");
   int rc = seccomp_load(filter.get());
-  if (rc < 0) {
-    throw HintedSyscallError(
-        -rc, "seccomp_load()",
-        -rc == EACCES ? "loading a seccomp filter needs no_new_privs "
-                        "(prctl(PR_SET_NO_NEW_PRIVS, 1)) or CAP_SYS_ADMIN in the effective set: "
-                        "load it before dropping capabilities, or set noNewPrivileges"
-                      : "");
-  }
+  if (rc < 0) throw_load_error(-rc, "seccomp_load()");
+}
+
+std::vector<sock_filter> export_bpf(const Filter& filter) {
+  if (!filter) throw UserError("seccomp_export_bpf: no filter was compiled");
+  UniqueFd fd(check(::memfd_create("seccomp-bpf", MFD_CLOEXEC), "memfd_create(\"seccomp-bpf\")"));
+  check_scmp(seccomp_export_bpf(filter.get(), fd.get()),
+             [] { return std::string("seccomp_export_bpf()"); });
+  std::string bytes = read_all(fd.get(), "memfd");
+  std::vector<sock_filter> program(bytes.size() / sizeof(sock_filter));
+  std::memcpy(program.data(), bytes.data(), program.size() * sizeof(sock_filter));
+  return program;
+}
+
+void load_bpf_in_child(const std::vector<sock_filter>& program) {
+  if (program.empty() || program.size() > BPF_MAXINSNS)
+    throw UserError(
+        fmt::format("seccomp(SECCOMP_SET_MODE_FILTER): a program of {} instructions "
+                    "(the kernel takes 1 to {})",
+                    program.size(), BPF_MAXINSNS));
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(program.size());
+  prog.filter = const_cast<sock_filter*>(program.data());
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+    throw_load_error(errno, fmt::format("seccomp(SECCOMP_SET_MODE_FILTER, 0, {{{} instructions}})",
+                                        program.size()));
 }
 
 std::string export_pfc(const Filter& filter) {
@@ -370,15 +418,7 @@ std::string export_pfc(const Filter& filter) {
   UniqueFd fd(check(::memfd_create("seccomp-pfc", MFD_CLOEXEC), "memfd_create(\"seccomp-pfc\")"));
   check_scmp(seccomp_export_pfc(filter.get(), fd.get()),
              [] { return std::string("seccomp_export_pfc()"); });
-  check(::lseek(fd.get(), 0, SEEK_SET), "lseek(memfd, 0, SEEK_SET)");
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = check(::read(fd.get(), buf, sizeof buf), "read(memfd)");
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
+  return read_all(fd.get(), "memfd");
 }
 
 }  // namespace lab::seccomp

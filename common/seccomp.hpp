@@ -16,6 +16,7 @@
 //     skipped, like runc does.
 #pragma once
 
+#include <linux/filter.h>
 #include <seccomp.h>
 
 #include <cstdint>
@@ -76,6 +77,15 @@ Filter compile(const nlohmann::json& seccomp);
 // Child side, last step before execve: seccomp_load. From here on the filter judges every call,
 // including the execve that follows - so the profile must allow execve.
 void load_in_child(const Filter& filter);
+
+// The BPF program libseccomp generated (seccomp_export_bpf): what seccomp(2) takes. A runtime can
+// keep it, so that the next container with the same profile skips libseccomp altogether.
+std::vector<sock_filter> export_bpf(const Filter& filter);
+
+// Child side, as load_in_child, for a program exported earlier: seccomp(SECCOMP_SET_MODE_FILTER,
+// 0, program), the call seccomp_load makes for a filter without TSYNC, LOG or SPEC_ALLOW flags.
+// Refuses an empty program or one longer than the kernel's BPF_MAXINSNS (4096).
+void load_bpf_in_child(const std::vector<sock_filter>& program);
 
 // The BPF program as text (seccomp_export_pfc), for a lesson to show.
 std::string export_pfc(const Filter& filter);

@@ -46,6 +46,10 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
 // load and save: final/client/load_save.cpp (the transfer helper's file), same contract.
 void add_load_save_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
+// pull and push (final/client/pull_push.cpp), same contract; call after add_image_verbs, which
+// makes the `image` group that `image pull` and `image push` join.
+void add_pull_push_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
 int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char** argv);

@@ -23,6 +23,7 @@
 #include "runtime/explain.hpp"
 #include "runtime/hooks.hpp"
 #include "runtime/init.hpp"
+#include "runtime/seccomp_cache.hpp"
 #include "runtime/spec.hpp"
 #include "runtime/state.hpp"
 #include "runtime/terminal.hpp"
@@ -125,6 +126,10 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   if (o.preserve_fds < 0) throw lab::UserError("--preserve-fds must be 0 or more");
 
   ContainerDir dir = ContainerDir::create(global.root, o.id);
+  // Compiled here (or read from the cache under the root the line above made), before the clone:
+  // the child inherits the program with its memory.
+  std::vector<sock_filter> seccomp;
+  if (spec.seccomp) seccomp = seccomp_cache::program(global.root, *spec.seccomp);
   lab::UniqueFd console, console_ours;
   if (!o.console_socket.empty()) {
     console = terminal::connect_console_socket(o.console_socket);
@@ -171,6 +176,7 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   auto [ours, theirs] = lab::Channel::make_pair();
   InitArgs args;
   args.spec = &spec;
+  args.seccomp = spec.seccomp ? &seccomp : nullptr;
   args.channel = &theirs;
   args.fifo_path = fifo;
   args.console_socket = console.get();
@@ -529,8 +535,11 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
     lab::check(::setns(fd.get(), CLONE_NEWPID), [&] { return fmt::format("setns(\"{}\")", path); });
   }
   auto [ours, theirs] = lab::Channel::make_pair();
+  std::vector<sock_filter> seccomp;
+  if (spec.seccomp) seccomp = seccomp_cache::program(global.root, *spec.seccomp);
   ExecArgs args;
   args.spec = &spec;
+  args.seccomp = spec.seccomp ? &seccomp : nullptr;
   args.process = &p;
   args.container_pid = s.pid;
   args.channel = &theirs;

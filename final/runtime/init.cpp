@@ -98,7 +98,7 @@ struct Prepared {
   bool seccomp_loaded = false;
 };
 
-Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann::json>& seccomp,
+Prepared prepare_process_in_child(const Process& p, const std::vector<sock_filter>* seccomp,
                                   int preserve_fds, const Explainer& explain) {
   Prepared out;
   if (!p.rlimits.empty()) {
@@ -116,12 +116,11 @@ Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann
   if (!has_env(p.env, "HOME")) out.home = home_of(p.user.uid);
 
   // Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN, so it must happen while
-  // we still have it (runc does the same); with it, the filter goes on last of all.
-  std::optional<lab::seccomp::Filter> filter;
-  if (seccomp) filter.emplace(lab::seccomp::compile(*seccomp));
-  if (filter && !p.no_new_privileges) {
+  // we still have it (runc does the same); with it, the filter goes on last of all. The parent
+  // compiled it (or found it in its cache): here it is only handed to the kernel.
+  if (seccomp && !p.no_new_privileges) {
     explain.step("", "seccomp_load(filter)  (before dropping capabilities: no no_new_privs)");
-    lab::seccomp::load_in_child(*filter);
+    lab::seccomp::load_bpf_in_child(*seccomp);
     out.seccomp_loaded = true;
   }
   if (p.capabilities) {
@@ -152,9 +151,9 @@ Prepared prepare_process_in_child(const Process& p, const std::optional<nlohmann
   unsigned first = 3 + static_cast<unsigned>(preserve_fds);
   lab::check(static_cast<int>(::syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC)),
              [&] { return fmt::format("close_range({}, ~0U, CLOSE_RANGE_CLOEXEC)", first); });
-  if (filter && !out.seccomp_loaded) {
+  if (seccomp && !out.seccomp_loaded) {
     explain.step("", "seccomp_load(filter)  (last, just before execve)");
-    lab::seccomp::load_in_child(*filter);
+    lab::seccomp::load_bpf_in_child(*seccomp);
     out.seccomp_loaded = true;
   }
   return out;
@@ -254,8 +253,7 @@ int container_init(const InitArgs& a) noexcept {
     }
     // 5. Privileges, limits and seccomp; the program is looked up now, so that a missing one is
     //    reported by create, not lost after start.
-    Prepared prepared =
-        prepare_process_in_child(spec.process, spec.seccomp, a.preserve_fds, explain);
+    Prepared prepared = prepare_process_in_child(spec.process, a.seccomp, a.preserve_fds, explain);
     // 6. Ready. From here we must outlive the create process, so the death signal goes; if the
     //    parent dies before it has recorded us, the channel closes and we leave.
     ::prctl(PR_SET_PDEATHSIG, 0);
@@ -313,8 +311,7 @@ int exec_in_container(const ExecArgs& a) noexcept {
       terminal::setup_console_in_child(a.console_socket, a.process->console_size);
       ::close(a.console_socket);
     }
-    Prepared prepared =
-        prepare_process_in_child(*a.process, a.spec->seccomp, a.preserve_fds, explain);
+    Prepared prepared = prepare_process_in_child(*a.process, a.seccomp, a.preserve_fds, explain);
     if (!a.keep_parent_death_signal) ::prctl(PR_SET_PDEATHSIG, 0);
     // The channel is close-on-exec: the parent sees it close when execve succeeds.
     exec_program(prepared, *a.process);

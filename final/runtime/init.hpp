@@ -2,9 +2,12 @@
 // exists (in its new namespaces, not yet in its cgroup) to the execve of the container's program.
 #pragma once
 
+#include <linux/filter.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "process.hpp"
 #include "runtime/explain.hpp"
@@ -18,6 +21,8 @@ struct InitArgs {
   std::string fifo_path;            // exec.fifo: `start` opens it, and then we exec
   int console_socket = -1;          // >= 0: the pty master goes there
   int preserve_fds = 0;             // fds 3 .. 3+N-1 stay open across exec (runc --preserve-fds)
+  // linux.seccomp as BPF, compiled by the parent (seccomp_cache::program); null: no seccomp.
+  const std::vector<sock_filter>* seccomp = nullptr;
   const Explainer* explain = nullptr;
 };
 
@@ -33,6 +38,7 @@ struct ExecArgs {
   int console_socket = -1;
   int preserve_fds = 0;
   bool keep_parent_death_signal = true;
+  const std::vector<sock_filter>* seccomp = nullptr;  // as InitArgs::seccomp
   const Explainer* explain = nullptr;
 };
 

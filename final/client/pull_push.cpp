@@ -1,0 +1,313 @@
+// pull and push: the notes' registry jobs ("search, pull, push") over the Registry HTTP API v2.
+//
+// pull NAME[:TAG]   GET the manifest (an index first picks linux/<this machine's arch>), GET
+//                   the config, GET each layer blob the store lacks, unpack each layer once per
+//                   diff id (checking it against the config's rootfs.diff_ids), then publish the
+//                   image record and the tag, last, so a pull killed half-way leaves no image.
+// push NAME[:TAG]   HEAD each layer and the config; upload only what the registry lacks; PUT the
+//                   manifest, byte for byte the one the store holds, so its digest is the same
+//                   on both sides.
+// Both hold the store's exclusive lock for the whole command, as import and load do.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "client/engine.hpp"
+#include "error.hpp"
+#include "graph/digest.hpp"
+#include "graph/store.hpp"
+#include "registry/distribution.hpp"
+
+namespace client {
+
+namespace {
+
+using graph::LockMode;
+
+std::string host_architecture() {
+  struct utsname u {};
+  ::uname(&u);
+  std::string machine = u.machine;
+  if (machine == "x86_64") return "amd64";
+  if (machine == "aarch64") return "arm64";
+  return machine;
+}
+
+// The 12 hex digits Docker shows for a layer.
+std::string short_digest(std::string_view digest) {
+  auto colon = digest.find(':');
+  return std::string(digest.substr(colon == std::string_view::npos ? 0 : colon + 1, 12));
+}
+
+// One status line per layer, as `docker pull` prints them. On a terminal the line is rewritten
+// in place with the bytes moved so far (the progress bar); elsewhere only the final states.
+class LayerStatus {
+ public:
+  explicit LayerStatus(std::string id)
+      : id_(std::move(id)), terminal_(::isatty(STDOUT_FILENO) == 1) {}
+  void say(std::string_view status) {
+    if (live_) std::cout << "\r\033[K";
+    live_ = false;
+    std::cout << id_ << ": " << status << '\n' << std::flush;
+  }
+  // A progress callback for registry::Client: "[=====>     ]  1.2MB/4.3MB".
+  registry::Progress progress(std::string_view verb) {
+    if (!terminal_) return {};
+    return [this, verb = std::string(verb)](uint64_t done, uint64_t total) {
+      constexpr int kWidth = 50;
+      std::string bar;
+      if (total > 0) {
+        int filled = static_cast<int>(static_cast<double>(done) * kWidth /
+                                      static_cast<double>(total));
+        if (filled > kWidth) filled = kWidth;
+        bar = "[" + std::string(static_cast<size_t>(filled), '=') + ">" +
+              std::string(static_cast<size_t>(kWidth - filled), ' ') + "] ";
+      }
+      std::cout << "\r\033[K" << id_ << ": " << verb << " " << bar
+                << graph::human_size(static_cast<double>(done))
+                << (total > 0 ? "/" + graph::human_size(static_cast<double>(total)) : "")
+                << std::flush;
+      live_ = true;
+    };
+  }
+
+ private:
+  std::string id_;
+  bool terminal_;
+  bool live_ = false;
+};
+
+bool is_index(std::string_view media_type) {
+  return media_type == registry::kOciIndex || media_type == registry::kDockerManifestList;
+}
+
+nlohmann::json parse_json(std::string_view bytes, std::string_view what) {
+  nlohmann::json json = nlohmann::json::parse(bytes, nullptr, false);
+  if (json.is_discarded() || !json.is_object())
+    throw lab::UserError(fmt::format("{}: not a JSON object", what));
+  return json;
+}
+
+std::string descriptor_digest(const nlohmann::json& descriptor, std::string_view what) {
+  std::string digest = descriptor.is_object() ? descriptor.value("digest", "") : "";
+  if (!graph::is_sha256_digest(digest))
+    throw lab::UserError(fmt::format("{}: no valid sha256 digest in its descriptor", what));
+  return digest;
+}
+
+// From a multi-platform index, the manifest for linux on this machine's architecture.
+std::string pick_platform(const nlohmann::json& index, std::string_view name) {
+  std::string arch = host_architecture();
+  if (index.contains("manifests") && index["manifests"].is_array()) {
+    for (const auto& entry : index["manifests"]) {
+      if (!entry.is_object() || !entry.contains("platform")) continue;
+      const auto& platform = entry["platform"];
+      if (platform.value("os", "") == "linux" && platform.value("architecture", "") == arch)
+        return descriptor_digest(entry, name);
+    }
+  }
+  throw lab::UserError(
+      fmt::format("no matching manifest for linux/{} in the manifest list entries of {}", arch,
+                  name));
+}
+
+// Downloads `digest` into the store unless it is there: a staging file first (the registry
+// client hashes as it writes and refuses a mismatch), then put_blob checks and publishes it.
+void fetch_into_store(graph::Store& store, registry::Client& client, const std::string& repository,
+                      const std::string& digest, const registry::Progress& progress) {
+  graph::StagingDir stage = store.staging();
+  std::string path = stage.path() + "/blob";
+  lab::UniqueFd fd = lab::open_fd(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  client.fetch_blob(repository, digest, fd.get(), progress);
+  lab::check(::lseek(fd.get(), 0, SEEK_SET), [&] { return fmt::format("lseek({}, 0)", path); });
+  store.put_blob(fd.get(), digest);
+}
+
+struct PullOptions {
+  std::string name;
+  bool quiet = false;
+};
+
+int pull(const EngineOptions& options, const PullOptions& opt) {
+  registry::Reference ref = registry::parse_reference(opt.name);
+  std::string familiar = ref.familiar();
+  auto store = open_store(options);
+  Narration narration(options.explain);
+  auto lock = store->lock(LockMode::exclusive);
+  registry::Client client(ref.domain);
+  auto say = [&](const std::string& line) {
+    if (!opt.quiet) std::cout << line << '\n' << std::flush;
+  };
+
+  narration.step("", fmt::format("GET {}/v2/{}/manifests/{}", client.base_url(), ref.repository,
+                                 ref.manifest_reference()),
+                 fmt::format("curl -H 'Accept: {}' {}/v2/{}/manifests/{}", registry::kOciManifest,
+                             client.base_url(), ref.repository, ref.manifest_reference()));
+  registry::Manifest manifest = client.get_manifest(ref.repository, ref.manifest_reference());
+  say(ref.digest.empty() ? fmt::format("{}: Pulling from {}", ref.tag, ref.repository)
+                         : fmt::format("{}: Pulling from {}", ref.digest, ref.repository));
+  // Docker names the image by the digest of what the tag points at, the index when there is one.
+  std::string repo_digest = manifest.digest;
+  if (is_index(manifest.media_type)) {
+    std::string chosen = pick_platform(parse_json(manifest.bytes, "manifest index"), familiar);
+    narration.step("", fmt::format("the index lists one manifest per platform: {} is linux/{}",
+                                   chosen, host_architecture()));
+    manifest = client.get_manifest(ref.repository, chosen);
+    if (is_index(manifest.media_type))
+      throw lab::UserError(fmt::format("{}: an index inside an index is not supported", familiar));
+  }
+  nlohmann::json json = parse_json(manifest.bytes, "image manifest");
+  if (!json.contains("layers") || !json["layers"].is_array())
+    throw lab::UserError(fmt::format("image manifest of {}: no layers array", familiar));
+  std::string config_digest = descriptor_digest(json.value("config", nlohmann::json{}), "config");
+
+  if (!store->has_blob(config_digest)) {
+    narration.step("", fmt::format("GET /v2/{}/blobs/{} (the image config)", ref.repository,
+                                   config_digest));
+    fetch_into_store(*store, client, ref.repository, config_digest, {});
+  }
+  nlohmann::json config = parse_json(store->read_blob(config_digest), "image config");
+  const nlohmann::json diff_ids = config.contains("rootfs") && config["rootfs"].is_object()
+                                      ? config["rootfs"].value("diff_ids", nlohmann::json::array())
+                                      : nlohmann::json::array();
+  const auto& layers = json["layers"];
+  if (!diff_ids.is_array() || diff_ids.size() != layers.size())
+    throw lab::UserError(fmt::format("image config of {}: {} diff ids for {} layers", familiar,
+                                     diff_ids.is_array() ? diff_ids.size() : 0, layers.size()));
+
+  bool downloaded = !store->find(config_digest).has_value();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    std::string blob = descriptor_digest(layers[i], fmt::format("layer {}", i + 1));
+    std::string diff_id = diff_ids[i].is_string() ? diff_ids[i].get<std::string>() : "";
+    graph::digest_hex(diff_id, "diff id");
+    LayerStatus status(short_digest(blob));
+    if (store->has_blob(blob) && store->has_layer(diff_id)) {
+      if (!opt.quiet) status.say("Already exists");
+      continue;
+    }
+    downloaded = true;
+    if (!store->has_blob(blob)) {
+      if (!opt.quiet) status.say("Pulling fs layer");
+      narration.step("", fmt::format("GET /v2/{}/blobs/{}, sha256 checked as it arrives",
+                                     ref.repository, blob));
+      fetch_into_store(*store, client, ref.repository, blob,
+                       opt.quiet ? registry::Progress{} : status.progress("Downloading"));
+      if (!opt.quiet) status.say("Download complete");
+    }
+    if (!store->has_layer(diff_id)) {
+      lab::UniqueFd fd = store->open_blob(blob);
+      std::string got = store->add_layer(blob, fd.get());
+      if (got != diff_id)
+        throw lab::UserError(fmt::format(
+            "layer {} unpacks to diff id {}, but the image config says {}; refused", blob, got,
+            diff_id));
+    }
+    if (!opt.quiet) status.say("Pull complete");
+  }
+
+  std::string id = store->add_image(manifest.bytes);
+  if (ref.digest.empty()) store->tag(id, familiar);
+  say(fmt::format("Digest: {}", repo_digest));
+  say(downloaded ? fmt::format("Status: Downloaded newer image for {}", familiar)
+                 : fmt::format("Status: Image is up to date for {}", familiar));
+  std::cout << ref.string() << '\n';
+  return 0;
+}
+
+struct PushOptions {
+  std::string name;
+  bool quiet = false;
+};
+
+int push(const EngineOptions& options, const PushOptions& opt) {
+  registry::Reference ref = registry::parse_reference(opt.name);
+  if (!ref.digest.empty())
+    throw lab::UserError(fmt::format("push takes NAME[:TAG], not a digest: {}", opt.name));
+  std::string familiar = ref.familiar();
+  auto store = open_store(options);
+  Narration narration(options.explain);
+  // Pushing only reads the store; the shared lock keeps an rmi from removing blobs under us.
+  auto lock = store->lock(LockMode::shared);
+  std::optional<std::string> id = store->find(familiar);
+  if (!id) {
+    throw lab::UserError(
+        fmt::format("An image does not exist locally with the tag: {}",
+                    familiar.substr(0, familiar.rfind(':'))));
+  }
+  graph::Image image = store->image(*id);
+  registry::Client client(ref.domain);
+  auto say = [&](const std::string& line) {
+    if (!opt.quiet) std::cout << line << '\n' << std::flush;
+  };
+  say(fmt::format("The push refers to repository [{}]",
+                  ref.string().substr(0, ref.string().rfind(':'))));
+
+  auto push_blob = [&](const std::string& digest, bool show) {
+    LayerStatus status(short_digest(digest));
+    narration.step("", fmt::format("HEAD /v2/{}/blobs/{}", ref.repository, digest),
+                   fmt::format("curl -I {}/v2/{}/blobs/{}", client.base_url(), ref.repository,
+                               digest));
+    if (client.blob_exists(ref.repository, digest)) {
+      if (show && !opt.quiet) status.say("Layer already exists");
+      return;
+    }
+    if (show && !opt.quiet) status.say("Preparing");
+    lab::UniqueFd fd = store->open_blob(digest);
+    narration.step("", fmt::format("POST /v2/{}/blobs/uploads/, then PUT ?digest={}",
+                                   ref.repository, digest));
+    client.upload_blob(ref.repository, digest, fd.get(), store->blob_size(digest),
+                       show && !opt.quiet ? status.progress("Pushing") : registry::Progress{});
+    if (show && !opt.quiet) status.say("Pushed");
+  };
+  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it)
+    push_blob(it->blob_digest, true);
+  push_blob(descriptor_digest(image.manifest.value("config", nlohmann::json{}), "config"), false);
+
+  std::string manifest_bytes = store->read_blob(image.manifest_digest);
+  std::string media_type = image.manifest.value("mediaType", std::string(graph::kOciManifestType));
+  narration.step("", fmt::format("PUT /v2/{}/manifests/{} ({})", ref.repository, ref.tag,
+                                 media_type));
+  std::string digest = client.put_manifest(ref.repository, ref.tag, manifest_bytes, media_type);
+  say(fmt::format("{}: digest: {} size: {}", ref.tag, digest, manifest_bytes.size()));
+  if (opt.quiet) std::cout << ref.string() << '\n';
+  return 0;
+}
+
+}  // namespace
+
+void add_pull_push_verbs(CLI::App& app, const EngineOptions& options,
+                         std::function<int()>& action) {
+  static PullOptions pull_options;
+  auto* pull_cmd = app.add_subcommand("pull", "download an image from a registry");
+  pull_cmd->add_option("name", pull_options.name, "NAME[:TAG|@DIGEST]")->required();
+  pull_cmd->add_flag("--quiet,-q", pull_options.quiet, "print only the image's name");
+  pull_cmd->callback([&] { action = [&] { return pull(options, pull_options); }; });
+
+  static PushOptions push_options;
+  auto* push_cmd = app.add_subcommand("push", "upload an image to a registry");
+  push_cmd->add_option("name", push_options.name, "NAME[:TAG]")->required();
+  push_cmd->add_flag("--quiet,-q", push_options.quiet, "print only the pushed name");
+  push_cmd->callback([&] { action = [&] { return push(options, push_options); }; });
+
+  // `image pull` and `image push`, as Docker has them too.
+  CLI::App* image_cmd = nullptr;
+  for (CLI::App* sub : app.get_subcommands([](CLI::App* a) { return a->get_name() == "image"; }))
+    image_cmd = sub;
+  if (image_cmd != nullptr) {
+    auto* image_pull = image_cmd->add_subcommand("pull", "download an image from a registry");
+    image_pull->add_option("name", pull_options.name, "NAME[:TAG|@DIGEST]")->required();
+    image_pull->add_flag("--quiet,-q", pull_options.quiet, "print only the image's name");
+    image_pull->callback([&] { action = [&] { return pull(options, pull_options); }; });
+    auto* image_push = image_cmd->add_subcommand("push", "upload an image to a registry");
+    image_push->add_option("name", push_options.name, "NAME[:TAG]")->required();
+    image_push->add_flag("--quiet,-q", push_options.quiet, "print only the pushed name");
+    image_push->callback([&] { action = [&] { return push(options, push_options); }; });
+  }
+}
+
+}  // namespace client
