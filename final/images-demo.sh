@@ -114,13 +114,13 @@ fi
 echo "      REGISTRY = $registry"
 md tag busybox "$registry/lab/busybox"
 push=$(md push "$registry/lab/busybox")
-sed "s/$registry/REGISTRY/g" <<<"$push" | indent
+indent <<<"${push//"$registry"/REGISTRY}"
 pushed=$(grep -o 'digest: sha256:[0-9a-f]*' <<<"$push" | cut -d' ' -f2)
 
 echo "[6/6] minidocker rmi REGISTRY/lab/busybox busybox; minidocker pull REGISTRY/lab/busybox"
 md rmi "$registry/lab/busybox" busybox >/dev/null
 pull=$(md pull "$registry/lab/busybox")
-sed "s/$registry/REGISTRY/g" <<<"$pull" | indent
+indent <<<"${pull//"$registry"/REGISTRY}"
 expect "the digest pulled" "$(grep -o 'Digest: sha256:[0-9a-f]*' <<<"$pull" | cut -d' ' -f2)" "$pushed"
 expect "the id after push and pull" "$(md image inspect "$registry/lab/busybox" | jq -r '.[0].Id')" "$id"
 if cmp -s "$rootfs/bin/busybox" "$(find "$root/layers" -path '*/diff/bin/busybox')"; then

@@ -25,6 +25,7 @@ packages=(
   conmon                        # the monitor podman runs each container under (tests/13)
   libarchive-dev libssl-dev libcurl4-openssl-dev # final/'s images: tar layers, sha256, registry
   skopeo umoci docker-registry  # final/'s images checked against real tools (tests, bench)
+  curl bc                       # a registry's /v2/ probed (tests); bench figures divided
   procps psmisc jq              # ps, pkill, sysctl, JSON checks in tests
   libcap2-bin                   # capsh (lesson 03 tests: a demo without CAP_SYS_ADMIN)
   attr                          # setfattr, getfattr (lesson 05: whiteouts and opaque dirs)

@@ -7,10 +7,14 @@ load helpers
 HEADINGS=("## 笔记里的实验" "## C++ 的做法" "## 运行记录" "## 自己看看" "## 常见错误" "## 练习")
 # final/ is not a lesson: in place of the notes' experiment it has the notes' architecture (the
 # map of their execdriver and libcontainer to runc and to our files) and what a bundle is; the
-# other sections are the lessons' own, under the same names.
-FINAL_HEADINGS=("## 笔记里的架构" "## OCI bundle" "## C++ 的做法" "## 运行记录" "## 自己看看" "## 常见错误" "## 练习")
+# other sections are the lessons' own, under the same names. Part 2 (images) repeats them with
+# its own prefix, so each anchor still leads to one place.
+FINAL_HEADINGS=("## 笔记里的架构" "## OCI bundle" "## C++ 的做法" "## 运行记录" "## 自己看看" "## 常见错误" "## 练习"
+  "## 笔记里怎么说" "## 磁盘上的存储" "## 镜像:C++ 的做法" "## 镜像:运行记录" "## 镜像:自己看看"
+  "## 镜像:常见错误" "## 镜像:练习")
 FINAL_HEADINGS_EN=("## The notes' architecture" "## A bundle" "## The C++ way" "## A run" "## See for yourself"
-  "## Common errors" "## Exercises")
+  "## Common errors" "## Exercises" "## What the notes say" "## The store on disk" "## Images: the C++ way"
+  "## Images: a run" "## Images: see for yourself" "## Images: common errors" "## Images: exercises")
 
 readmes() {
   ls "$PROJECT_DIR"/README*.md "$PROJECT_DIR"/lessons/*/README*.md "$PROJECT_DIR"/tests/vm/README*.md \

@@ -62,8 +62,8 @@ class LayerStatus {
       constexpr int kWidth = 50;
       std::string bar;
       if (total > 0) {
-        int filled = static_cast<int>(static_cast<double>(done) * kWidth /
-                                      static_cast<double>(total));
+        int filled =
+            static_cast<int>(static_cast<double>(done) * kWidth / static_cast<double>(total));
         if (filled > kWidth) filled = kWidth;
         bar = "[" + std::string(static_cast<size_t>(filled), '=') + ">" +
               std::string(static_cast<size_t>(kWidth - filled), ' ') + "] ";
@@ -111,9 +111,8 @@ std::string pick_platform(const nlohmann::json& index, std::string_view name) {
         return descriptor_digest(entry, name);
     }
   }
-  throw lab::UserError(
-      fmt::format("no matching manifest for linux/{} in the manifest list entries of {}", arch,
-                  name));
+  throw lab::UserError(fmt::format(
+      "no matching manifest for linux/{} in the manifest list entries of {}", arch, name));
 }
 
 // Downloads `digest` into the store unless it is there: a staging file first (the registry
@@ -144,8 +143,9 @@ int pull(const EngineOptions& options, const PullOptions& opt) {
     if (!opt.quiet) std::cout << line << '\n' << std::flush;
   };
 
-  narration.step("", fmt::format("GET {}/v2/{}/manifests/{}", client.base_url(), ref.repository,
-                                 ref.manifest_reference()),
+  narration.step("",
+                 fmt::format("GET {}/v2/{}/manifests/{}", client.base_url(), ref.repository,
+                             ref.manifest_reference()),
                  fmt::format("curl -H 'Accept: {}' {}/v2/{}/manifests/{}", registry::kOciManifest,
                              client.base_url(), ref.repository, ref.manifest_reference()));
   registry::Manifest manifest = client.get_manifest(ref.repository, ref.manifest_reference());
@@ -167,8 +167,8 @@ int pull(const EngineOptions& options, const PullOptions& opt) {
   std::string config_digest = descriptor_digest(json.value("config", nlohmann::json{}), "config");
 
   if (!store->has_blob(config_digest)) {
-    narration.step("", fmt::format("GET /v2/{}/blobs/{} (the image config)", ref.repository,
-                                   config_digest));
+    narration.step(
+        "", fmt::format("GET /v2/{}/blobs/{} (the image config)", ref.repository, config_digest));
     fetch_into_store(*store, client, ref.repository, config_digest, {});
   }
   nlohmann::json config = parse_json(store->read_blob(config_digest), "image config");
@@ -203,9 +203,9 @@ int pull(const EngineOptions& options, const PullOptions& opt) {
       lab::UniqueFd fd = store->open_blob(blob);
       std::string got = store->add_layer(blob, fd.get());
       if (got != diff_id)
-        throw lab::UserError(fmt::format(
-            "layer {} unpacks to diff id {}, but the image config says {}; refused", blob, got,
-            diff_id));
+        throw lab::UserError(
+            fmt::format("layer {} unpacks to diff id {}, but the image config says {}; refused",
+                        blob, got, diff_id));
     }
     if (!opt.quiet) status.say("Pull complete");
   }
@@ -235,9 +235,8 @@ int push(const EngineOptions& options, const PushOptions& opt) {
   auto lock = store->lock(LockMode::shared);
   std::optional<std::string> id = store->find(familiar);
   if (!id) {
-    throw lab::UserError(
-        fmt::format("An image does not exist locally with the tag: {}",
-                    familiar.substr(0, familiar.rfind(':'))));
+    throw lab::UserError(fmt::format("An image does not exist locally with the tag: {}",
+                                     familiar.substr(0, familiar.rfind(':'))));
   }
   graph::Image image = store->image(*id);
   registry::Client client(ref.domain);
@@ -249,17 +248,17 @@ int push(const EngineOptions& options, const PushOptions& opt) {
 
   auto push_blob = [&](const std::string& digest, bool show) {
     LayerStatus status(short_digest(digest));
-    narration.step("", fmt::format("HEAD /v2/{}/blobs/{}", ref.repository, digest),
-                   fmt::format("curl -I {}/v2/{}/blobs/{}", client.base_url(), ref.repository,
-                               digest));
+    narration.step(
+        "", fmt::format("HEAD /v2/{}/blobs/{}", ref.repository, digest),
+        fmt::format("curl -I {}/v2/{}/blobs/{}", client.base_url(), ref.repository, digest));
     if (client.blob_exists(ref.repository, digest)) {
       if (show && !opt.quiet) status.say("Layer already exists");
       return;
     }
     if (show && !opt.quiet) status.say("Preparing");
     lab::UniqueFd fd = store->open_blob(digest);
-    narration.step("", fmt::format("POST /v2/{}/blobs/uploads/, then PUT ?digest={}",
-                                   ref.repository, digest));
+    narration.step(
+        "", fmt::format("POST /v2/{}/blobs/uploads/, then PUT ?digest={}", ref.repository, digest));
     client.upload_blob(ref.repository, digest, fd.get(), store->blob_size(digest),
                        show && !opt.quiet ? status.progress("Pushing") : registry::Progress{});
     if (show && !opt.quiet) status.say("Pushed");
@@ -270,8 +269,8 @@ int push(const EngineOptions& options, const PushOptions& opt) {
 
   std::string manifest_bytes = store->read_blob(image.manifest_digest);
   std::string media_type = image.manifest.value("mediaType", std::string(graph::kOciManifestType));
-  narration.step("", fmt::format("PUT /v2/{}/manifests/{} ({})", ref.repository, ref.tag,
-                                 media_type));
+  narration.step("",
+                 fmt::format("PUT /v2/{}/manifests/{} ({})", ref.repository, ref.tag, media_type));
   std::string digest = client.put_manifest(ref.repository, ref.tag, manifest_bytes, media_type);
   say(fmt::format("{}: digest: {} size: {}", ref.tag, digest, manifest_bytes.size()));
   if (opt.quiet) std::cout << ref.string() << '\n';

@@ -18,14 +18,14 @@
 namespace graph {
 
 struct UnpackLimits {
-  uint64_t max_bytes = 64ULL << 30;     // file content in total, after decompression
-  uint64_t max_entries = 4'000'000;     // entries (a bomb of tiny files)
+  uint64_t max_bytes = 64ULL << 30;  // file content in total, after decompression
+  uint64_t max_entries = 4'000'000;  // entries (a bomb of tiny files)
 };
 
 struct UnpackResult {
-  std::string blob_digest;  // sha256 of the bytes read from the fd (compressed as they came)
-  std::string diff_id;      // sha256 of the uncompressed tar (the config's rootfs.diff_ids)
-  uint64_t blob_size = 0;   // bytes read from the fd
+  std::string blob_digest;     // sha256 of the bytes read from the fd (compressed as they came)
+  std::string diff_id;         // sha256 of the uncompressed tar (the config's rootfs.diff_ids)
+  uint64_t blob_size = 0;      // bytes read from the fd
   uint64_t content_bytes = 0;  // bytes of file content written
   uint64_t entries = 0;
 };
