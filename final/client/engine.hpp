@@ -50,6 +50,10 @@ void add_load_save_verbs(CLI::App& app, const EngineOptions& options, std::funct
 // makes the `image` group that `image pull` and `image push` join.
 void add_pull_push_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
+// create, run, start, ps, logs, wait, stop, kill, rm, inspect, container ls|rm|inspect|prune
+// (final/client/containers.cpp; the jobs are final/engine/), same contract.
+void add_container_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
 int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char** argv);

@@ -1,0 +1,483 @@
+// The container verbs (Docker's grammar): create, start, run, ps, logs, wait, stop, kill, rm,
+// inspect, container prune; the jobs themselves are in final/engine/containers.cpp.
+//
+// A foreground `run` (no -d) is a reader of the container's json log: the monitor writes the log
+// and, once the container has exited, its exit code on a pipe the CLI handed it; the CLI prints
+// the log's new lines as they come (stdout to stdout, stderr to stderr) and exits with that code
+// when the pipe reaches EOF (for --rm, after the monitor's clean-up). Killing the CLI leaves the
+// container running under its monitor, as with `docker run` and a killed client.
+#include "engine/containers.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "client/engine.hpp"
+#include "error.hpp"
+#include "fd.hpp"
+#include "runtime/container.hpp"
+
+namespace client {
+
+namespace {
+
+using nlohmann::json;
+
+// Runs a verb that Docker's CLI reports with 125 when the engine fails.
+int with_run_errors(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const engine::RunError& e) {
+    std::cout.flush();
+    fmt::print(stderr, "Error: {}\n", e.what());
+    return e.code;
+  } catch (const lab::UserError& e) {
+    std::cout.flush();
+    fmt::print(stderr, "Error: {}\n", e.what());
+    return 125;
+  }
+}
+
+// The lines of a json log from `offset` on: each complete line printed to its stream (with its
+// time first for -t). Returns the new offset (an unfinished last line is left for next time).
+size_t print_log(int fd, size_t offset, bool timestamps, std::string& pending) {
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(offset))) > 0) {
+    offset += static_cast<size_t>(n);
+    pending.append(buf, static_cast<size_t>(n));
+  }
+  size_t start = 0;
+  for (;;) {
+    size_t nl = pending.find('\n', start);
+    if (nl == std::string::npos) break;
+    json entry = json::parse(pending.substr(start, nl - start), nullptr, false);
+    start = nl + 1;
+    if (!entry.is_object()) continue;
+    std::string text = entry.value("log", "");
+    if (timestamps) text = entry.value("time", "") + " " + text;
+    if (entry.value("stream", "") == "stderr") {
+      std::cout.flush();
+      std::fwrite(text.data(), 1, text.size(), stderr);
+    } else {
+      std::cout << text;
+    }
+  }
+  pending.erase(0, start);
+  std::cout.flush();
+  return offset;
+}
+
+struct CreateFlags {
+  engine::CreateRequest request;
+  std::string image;
+  CLI::App* cmd = nullptr;
+  bool detach = false;
+};
+
+void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
+  exec::RunOptions& o = f.request.options;
+  f.cmd = cmd;
+  cmd->add_option("image", f.image, "IMAGE [COMMAND] [ARG...]")->required();
+  cmd->prefix_command();  // everything after the image belongs to the container
+  cmd->add_option("--name", f.request.name, "the container's name");
+  cmd->add_option("--runtime", f.request.runtime,
+                  "runc, or a path: an OCI runtime instead of ours");
+  cmd->add_flag("--rm", f.request.auto_remove, "remove the container when it exits");
+  cmd->add_flag("--interactive,-i", o.interactive, "keep stdin open: forwarded to the container");
+  cmd->add_flag("--tty,-t", o.tty, "a pty (not in this build: refused)");
+  cmd->add_option("--env,-e", o.env, "KEY=VALUE, or KEY to take it from here")->take_all();
+  cmd->add_option("--env-file", o.env_files, "a file of KEY=VALUE lines");
+  cmd->add_option("--workdir,-w", o.workdir, "the working directory inside");
+  cmd->add_option("--user,-u", o.user, "NAME|UID[:GROUP|GID]");
+  cmd->add_option("--hostname", o.hostname, "the container's hostname");
+  cmd->add_option("--entrypoint", o.entrypoint, "replaces the image's ENTRYPOINT (and its CMD)");
+  cmd->add_option("--network,--net", o.network, "none or host (bridge: not in this build yet)");
+  cmd->add_flag("--read-only", o.read_only, "mount the container's root read-only");
+  cmd->add_option("--cap-add", o.cap_add, "add a capability (or ALL)");
+  cmd->add_option("--cap-drop", o.cap_drop, "drop a capability (or ALL)");
+  cmd->add_option("--cpus", o.cpus, "CPUs, e.g. 0.5 (cgroup cpu quota of a 100 ms period)");
+  cmd->add_option("--cpu-shares,-c", o.cpu_shares, "relative CPU weight (1024 is the default)");
+  cmd->add_option("--memory,-m", o.memory, "memory limit, e.g. 64m");
+  cmd->add_option("--memory-swap", o.memory_swap, "memory plus swap limit (-1: unlimited)");
+  cmd->add_option("--pids-limit", o.pids_limit, "at most this many processes (-1: unlimited)");
+  if (is_run) cmd->add_flag("--detach,-d", f.detach, "run in the background; print the id");
+}
+
+engine::CreateRequest request_of(CreateFlags& f) {
+  engine::CreateRequest r = f.request;
+  r.image = f.image;
+  r.options.command = f.cmd->remaining();
+  if (r.options.network.empty()) r.options.network = "bridge";
+  return r;
+}
+
+int create_verb(const EngineOptions& options, CreateFlags& f) {
+  return with_run_errors([&] {
+    engine::Paths paths = engine::paths_for(options.root, options.explain);
+    std::cout << engine::create(paths, request_of(f)) << '\n';
+    return 0;
+  });
+}
+
+// Follows the log until the monitor closes the exit pipe; returns the container's exit code.
+int attach_until_exit(const engine::Paths& paths, const std::string& id, int exit_read) {
+  std::string log_path = paths.root + "/containers/" + id + "/" + id + "-json.log";
+  lab::UniqueFd log = lab::open_fd(log_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
+  size_t offset = 0;
+  std::string pending, code_text;
+  bool eof = false;
+  while (!eof) {
+    pollfd pfd{exit_read, POLLIN, 0};
+    ::poll(&pfd, 1, 50);
+    offset = print_log(log.get(), offset, false, pending);
+    if (pfd.revents & (POLLIN | POLLHUP)) {
+      char buf[64];
+      ssize_t n = ::read(exit_read, buf, sizeof buf);
+      if (n > 0) code_text.append(buf, static_cast<size_t>(n));
+      if (n == 0) eof = true;
+    }
+  }
+  print_log(log.get(), offset, false, pending);
+  if (!code_text.empty()) return std::atoi(code_text.c_str());
+  try {
+    return engine::load(paths, id).exit_code;
+  } catch (const lab::UserError&) {
+    return 125;
+  }
+}
+
+int run_verb(const EngineOptions& options, CreateFlags& f) {
+  return with_run_errors([&] {
+    engine::Paths paths = engine::paths_for(options.root, options.explain);
+    engine::CreateRequest r = request_of(f);
+    if (f.detach) {
+      int null_stdin = -1;
+      std::string id = engine::create(paths, r, null_stdin, -1);
+      engine::start(paths, id);
+      std::cout << id << '\n';
+      return 0;
+    }
+    int exit_pipe[2], stdin_pipe[2] = {-1, -1};
+    lab::check(::pipe2(exit_pipe, O_CLOEXEC), "pipe2");
+    lab::UniqueFd exit_read(exit_pipe[0]), exit_write(exit_pipe[1]);
+    lab::UniqueFd stdin_read, stdin_write;
+    if (r.options.interactive) {
+      lab::check(::pipe2(stdin_pipe, O_CLOEXEC), "pipe2");
+      stdin_read = lab::UniqueFd(stdin_pipe[0]);
+      stdin_write = lab::UniqueFd(stdin_pipe[1]);
+    }
+    std::string id = engine::create(paths, r, stdin_read.get(), exit_write.get());
+    exit_write = lab::UniqueFd();
+    stdin_read = lab::UniqueFd();
+    engine::start(paths, id);
+    if (stdin_write) {
+      // -i: our stdin, copied to the container's until EOF (then the container sees EOF too).
+      ::signal(SIGPIPE, SIG_IGN);
+      std::thread([fd = stdin_write.release()] {
+        char buf[8192];
+        ssize_t n;
+        while ((n = ::read(STDIN_FILENO, buf, sizeof buf)) > 0)
+          if (::write(fd, buf, static_cast<size_t>(n)) < 0) break;
+        ::close(fd);
+      }).detach();
+    }
+    return attach_until_exit(paths, id, exit_read.get());
+  });
+}
+
+struct StartFlags {
+  std::vector<std::string> refs;
+  bool attach = false;
+};
+
+int start_verb(const EngineOptions& options, StartFlags& f) {
+  engine::Paths paths = engine::paths_for(options.root, options.explain);
+  int rc = 0;
+  for (const std::string& ref : f.refs) {
+    rc = with_run_errors([&] {
+      std::string id = engine::resolve(paths, ref);
+      engine::start(paths, id);
+      if (!f.attach) {
+        std::cout << ref << '\n';
+        return 0;
+      }
+      std::string log_path = paths.root + "/containers/" + id + "/" + id + "-json.log";
+      lab::UniqueFd log = lab::open_fd(log_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
+      size_t offset = 0;
+      std::string pending;
+      while (!engine::wait_exit(paths, id, 50))
+        offset = print_log(log.get(), offset, false, pending);
+      print_log(log.get(), offset, false, pending);
+      return engine::load(paths, id).exit_code;
+    });
+  }
+  return rc;
+}
+
+struct PsFlags {
+  bool all = false, quiet = false, no_trunc = false;
+};
+
+int ps_verb(const EngineOptions& options, const PsFlags& f) {
+  engine::Paths paths = engine::paths_for(options.root, options.explain);
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  std::vector<std::vector<std::string>> rows = {
+      {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}};
+  for (const engine::Container& c : engine::list(paths)) {
+    if (!f.all && c.status != "running") continue;
+    if (f.quiet) {
+      std::cout << (f.no_trunc ? c.id : c.id.substr(0, 12)) << '\n';
+      continue;
+    }
+    std::string command = c.path;
+    for (const std::string& a : c.args) command += " " + a;
+    if (!f.no_trunc && command.size() > 20) command = command.substr(0, 19) + "…";
+    rows.push_back({f.no_trunc ? c.id : c.id.substr(0, 12), c.image_name, json(command).dump(),
+                    graph::human_duration(now - graph::parse_rfc3339(c.created)) + " ago",
+                    engine::status_text(c, now), "", c.name.substr(1)});
+  }
+  if (f.quiet) return 0;
+  // Docker's table: tabwriter, padding 3, the last column not padded.
+  std::vector<size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) {
+      size_t w = 0;
+      for (char ch : row[i]) w += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+      widths[i] = std::max(widths[i], w + 3);
+    }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      size_t w = 0;
+      for (char ch : row[i]) w += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+      if (i + 1 < row.size()) line += std::string(widths[i] - w, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << '\n';
+  }
+  return 0;
+}
+
+struct LogsFlags {
+  std::string ref;
+  bool follow = false, timestamps = false;
+  std::string tail = "all";
+};
+
+int logs_verb(const EngineOptions& options, const LogsFlags& f) {
+  engine::Paths paths = engine::paths_for(options.root, options.explain);
+  std::string id = engine::resolve(paths, f.ref);
+  std::string log_path = paths.root + "/containers/" + id + "/" + id + "-json.log";
+  std::string text = lab::read_file_or_empty(log_path);
+  size_t offset = text.size();
+  if (f.tail != "all") {
+    char* end = nullptr;
+    long n = std::strtol(f.tail.c_str(), &end, 10);
+    if (*end != '\0' || f.tail.empty()) throw lab::UserError("invalid --tail " + f.tail);
+    size_t start = text.size();
+    for (long i = 0; i < n && start > 0; ++i) {
+      size_t nl = start >= 2 ? text.rfind('\n', start - 2) : std::string::npos;
+      start = nl == std::string::npos ? 0 : nl + 1;
+    }
+    if (n < 0) start = 0;
+    text = text.substr(start);
+  }
+  lab::UniqueFd log = lab::open_fd(log_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
+  std::string pending = text;
+  // Print what was chosen, then (with -f) what comes, until the container has exited.
+  print_log(log.get(), offset, f.timestamps, pending);
+  if (f.follow) {
+    while (!engine::wait_exit(paths, id, 100))
+      offset = print_log(log.get(), offset, f.timestamps, pending);
+    print_log(log.get(), offset, f.timestamps, pending);
+  }
+  return 0;
+}
+
+// Each ref in turn; failures are one line each and exit 1, as Docker's CLI does.
+int for_each_ref(const std::vector<std::string>& refs,
+                 const std::function<void(const std::string&)>& body) {
+  int rc = 0;
+  for (const std::string& ref : refs) {
+    try {
+      body(ref);
+    } catch (const lab::UserError& e) {
+      rc = report_user_error(e.what());
+    }
+  }
+  return rc;
+}
+
+}  // namespace
+
+void add_container_verbs(CLI::App& app, const EngineOptions& options,
+                         std::function<int()>& action) {
+  static CreateFlags create_flags, run_flags;
+  auto* create_cmd = app.add_subcommand("create", "create a container (not started)");
+  add_create_flags(create_cmd, create_flags, false);
+  create_cmd->callback([&] { action = [&] { return create_verb(options, create_flags); }; });
+  auto* run_cmd = app.add_subcommand("run", "create and start a container");
+  add_create_flags(run_cmd, run_flags, true);
+  run_cmd->callback([&] { action = [&] { return run_verb(options, run_flags); }; });
+
+  static StartFlags start_flags;
+  auto* start_cmd = app.add_subcommand("start", "start created containers");
+  start_cmd->add_option("container", start_flags.refs, "NAME or ID")->required();
+  start_cmd->add_flag("--attach,-a", start_flags.attach, "print its output; exit with its code");
+  start_cmd->callback([&] { action = [&] { return start_verb(options, start_flags); }; });
+
+  static PsFlags ps_flags;
+  auto add_ps = [&](CLI::App* cmd) {
+    cmd->add_flag("--all,-a", ps_flags.all, "every container, not only running ones");
+    cmd->add_flag("--quiet,-q", ps_flags.quiet, "ids only");
+    cmd->add_flag("--no-trunc", ps_flags.no_trunc, "do not shorten ids and commands");
+    cmd->callback([&] { action = [&] { return ps_verb(options, ps_flags); }; });
+  };
+  add_ps(app.add_subcommand("ps", "list containers"));
+
+  static LogsFlags logs_flags;
+  auto* logs_cmd = app.add_subcommand("logs", "a container's output (its json log)");
+  logs_cmd->add_option("container", logs_flags.ref, "NAME or ID")->required();
+  logs_cmd->add_flag("--follow,-f", logs_flags.follow, "go on until the container exits");
+  logs_cmd->add_flag("--timestamps,-t", logs_flags.timestamps, "each line's time first");
+  logs_cmd->add_option("--tail,-n", logs_flags.tail, "only the last N lines (default all)");
+  logs_cmd->callback([&] { action = [&] { return logs_verb(options, logs_flags); }; });
+
+  static std::vector<std::string> wait_refs;
+  auto* wait_cmd = app.add_subcommand("wait", "wait for containers to exit; print their codes");
+  wait_cmd->add_option("container", wait_refs, "NAME or ID")->required();
+  wait_cmd->callback([&] {
+    action = [&] {
+      engine::Paths paths = engine::paths_for(options.root, options.explain);
+      return for_each_ref(wait_refs, [&](const std::string& ref) {
+        std::string id = engine::resolve(paths, ref);
+        engine::wait_exit(paths, id, -1);
+        std::cout << engine::load(paths, id).exit_code << '\n';
+      });
+    };
+  });
+
+  static std::vector<std::string> stop_refs;
+  static int stop_seconds = 10;
+  auto* stop_cmd = app.add_subcommand("stop", "SIGTERM, then SIGKILL after a grace period");
+  stop_cmd->add_option("container", stop_refs, "NAME or ID")->required();
+  stop_cmd->add_option("--time,-t", stop_seconds, "seconds before SIGKILL (default 10)");
+  stop_cmd->callback([&] {
+    action = [&] {
+      engine::Paths paths = engine::paths_for(options.root, options.explain);
+      return for_each_ref(stop_refs, [&](const std::string& ref) {
+        engine::stop(paths, engine::resolve(paths, ref), stop_seconds);
+        std::cout << ref << '\n';
+      });
+    };
+  });
+
+  static std::vector<std::string> kill_refs;
+  static std::string kill_signal = "KILL";
+  auto* kill_cmd = app.add_subcommand("kill", "send a signal to containers (default SIGKILL)");
+  kill_cmd->add_option("container", kill_refs, "NAME or ID")->required();
+  kill_cmd->add_option("--signal,-s", kill_signal, "KILL, TERM, 9, ...");
+  kill_cmd->callback([&] {
+    action = [&] {
+      int sig = runtime::parse_signal(kill_signal);
+      if (sig == 0) throw lab::UserError("invalid signal: " + kill_signal);
+      engine::Paths paths = engine::paths_for(options.root, options.explain);
+      return for_each_ref(kill_refs, [&](const std::string& ref) {
+        engine::kill(paths, engine::resolve(paths, ref), sig);
+        std::cout << ref << '\n';
+      });
+    };
+  });
+
+  static std::vector<std::string> rm_refs;
+  static bool rm_force = false;
+  auto add_rm = [&](CLI::App* cmd) {
+    cmd->add_option("container", rm_refs, "NAME or ID")->required();
+    cmd->add_flag("--force,-f", rm_force, "kill it first if it is running");
+    cmd->callback([&] {
+      action = [&] {
+        engine::Paths paths = engine::paths_for(options.root, options.explain);
+        return for_each_ref(rm_refs, [&](const std::string& ref) {
+          engine::remove(paths, engine::resolve(paths, ref), rm_force);
+          std::cout << ref << '\n';
+        });
+      };
+    });
+  };
+  add_rm(app.add_subcommand("rm", "remove containers"));
+
+  static std::vector<std::string> inspect_refs;
+  auto add_inspect = [&](CLI::App* cmd) {
+    cmd->add_option("container", inspect_refs, "NAME or ID")->required();
+    cmd->callback([&] {
+      action = [&] {
+        engine::Paths paths = engine::paths_for(options.root, options.explain);
+        json out = json::array();
+        std::vector<std::string> missing;
+        for (const std::string& ref : inspect_refs) {
+          try {
+            out.push_back(engine::inspect(paths, engine::load(paths, engine::resolve(paths, ref))));
+          } catch (const lab::UserError&) {
+            missing.push_back(ref);
+          }
+        }
+        std::cout << out.dump(4) << '\n';
+        for (const std::string& ref : missing) report_user_error("No such container: " + ref);
+        return missing.empty() ? 0 : 1;
+      };
+    });
+  };
+  add_inspect(app.add_subcommand("inspect", "containers as Docker's JSON"));
+
+  auto* container_cmd = app.add_subcommand("container", "manage containers");
+  container_cmd->require_subcommand(1);
+  add_ps(container_cmd->add_subcommand("ls", "list containers")->alias("list"));
+  add_rm(container_cmd->add_subcommand("rm", "remove containers")->alias("remove"));
+  add_inspect(container_cmd->add_subcommand("inspect", "containers as Docker's JSON"));
+  static bool prune_force = false;
+  auto* prune_cmd = container_cmd->add_subcommand("prune", "remove all stopped containers");
+  prune_cmd->add_flag("--force,-f", prune_force, "do not ask");
+  prune_cmd->callback([&] {
+    action = [&] {
+      if (!prune_force) {
+        std::cout << "WARNING! This will remove all stopped containers.\nAre you sure you want "
+                     "to continue? [y/N] "
+                  << std::flush;
+        std::string answer;
+        std::getline(std::cin, answer);
+        if (answer != "y" && answer != "Y") return 0;
+      }
+      engine::Paths paths = engine::paths_for(options.root, options.explain);
+      std::vector<std::string> deleted;
+      for (const engine::Container& c : engine::list(paths)) {
+        if (c.status == "running") continue;
+        engine::remove(paths, c.id, true);
+        deleted.push_back(c.id);
+      }
+      // Directories a killed `create` left without a record: nothing names them.
+      std::error_code ec;
+      for (const auto& entry :
+           std::filesystem::directory_iterator(paths.root + "/containers", ec)) {
+        if (!std::filesystem::exists(entry.path() / "config.v2.json"))
+          engine::remove(paths, entry.path().filename().string(), true);
+      }
+      if (!deleted.empty()) {
+        std::cout << "Deleted Containers:\n";
+        for (const auto& id : deleted) std::cout << id << '\n';
+        std::cout << '\n';
+      }
+      std::cout << "Total reclaimed space: 0B\n";
+      return 0;
+    };
+  });
+}
+
+}  // namespace client

@@ -1,0 +1,677 @@
+#include "engine/containers.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "error.hpp"
+#include "fd.hpp"
+#include "graph/driver.hpp"
+#include "graph/store.hpp"
+#include "mount.hpp"
+#include "path_in_root.hpp"
+#include "runtime/explain.hpp"
+#include "runtime/state.hpp"
+
+namespace engine {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string container_dir(const Paths& p, const std::string& id) {
+  return p.root + "/containers/" + id;
+}
+
+// flock(2) on <root>/containers.lock: names are taken and containers removed one at a time.
+lab::UniqueFd lock_containers(const Paths& p) {
+  fs::create_directories(p.root + "/containers");
+  lab::UniqueFd fd = lab::open_fd(p.root + "/containers.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  lab::check(::flock(fd.get(), LOCK_EX), "flock(containers.lock, LOCK_EX)");
+  return fd;
+}
+
+std::string new_id() {
+  unsigned char bytes[32];
+  lab::check(::getrandom(bytes, sizeof bytes, 0), "getrandom(32)");
+  std::string id;
+  for (unsigned char b : bytes) id += fmt::format("{:02x}", b);
+  return id;
+}
+
+uint64_t random_u64() {
+  uint64_t r = 0;
+  lab::check(::getrandom(&r, sizeof r, 0), "getrandom(8)");
+  return r;
+}
+
+json read_json(const std::string& path) {
+  std::string text = lab::read_file_or_empty(path);
+  if (text.empty()) return json();
+  return json::parse(text, nullptr, false);
+}
+
+// The runtime's command line before its verb: ours is `minidocker runtime --root STATE`, runc's
+// `runc --root STATE`; both take the same bundle.
+std::vector<std::string> runtime_argv(const Paths& p, const std::string& runtime) {
+  if (runtime.empty() || runtime == "minidocker")
+    return {p.minidocker, "runtime", "--root", p.root + "/run/minidocker"};
+  std::string path = runtime;
+  if (runtime.find('/') == std::string::npos) {
+    path.clear();
+    std::string search =
+        std::getenv("PATH") ? std::getenv("PATH") : "/usr/sbin:/usr/bin:/sbin:/bin";
+    size_t start = 0;
+    while (start <= search.size()) {
+      size_t colon = search.find(':', start);
+      std::string dir = search.substr(start, colon == std::string::npos ? colon : colon - start);
+      if (!dir.empty() && ::access((dir + "/" + runtime).c_str(), X_OK) == 0) {
+        path = dir + "/" + runtime;
+        break;
+      }
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    if (path.empty())
+      throw lab::UserError(fmt::format("unknown or invalid runtime name: {}", runtime));
+  } else if (::access(runtime.c_str(), X_OK) != 0) {
+    throw lab::UserError(fmt::format("unknown or invalid runtime name: {}", runtime));
+  }
+  std::string name = fs::path(path).filename().string();
+  return {path, "--root", p.root + "/run/" + name};
+}
+
+struct Output {
+  int status = 0;
+  std::string text;
+};
+
+// Runs the runtime (or anything) and collects its stdout and stderr together.
+Output run_quietly(std::vector<std::string> args) {
+  int pipefd[2];
+  lab::check(::pipe2(pipefd, O_CLOEXEC), "pipe2");
+  pid_t pid = lab::check(::fork(), "fork");
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    ::dup2(pipefd[1], 2);
+    int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  Output out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) out.text.append(buf, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  while (::waitpid(pid, &out.status, 0) == -1 && errno == EINTR) {
+  }
+  return out;
+}
+
+Output runtime_verb(const Paths& p, const json& record, std::vector<std::string> verb) {
+  std::vector<std::string> args = runtime_argv(p, record["HostConfig"].value("Runtime", ""));
+  args.insert(args.end(), verb.begin(), verb.end());
+  return run_quietly(args);
+}
+
+bool alive(int pid, unsigned long long start_time) {
+  return pid > 0 && start_time != 0 && runtime::state::process_start_time(pid) == start_time;
+}
+
+void write_state(const std::string& dir, const json& state) {
+  graph::write_file_atomically(dir + "/state.json", state.dump() + "\n");
+}
+
+// The seam for the network driver (issue 9's bridge, another branch): before the runtime's
+// create, the driver makes and pins the container's network namespace, wires it, and returns its
+// path for linux.namespaces; on rm, disconnect_network undoes it. Without the driver only
+// "none" (a new namespace with lo) and "host" (no namespace) exist.
+std::string connect_network(const std::string& network, const std::string& /*id*/) {
+  if (network == "none" || network == "host") return "";
+  if (network == "bridge")
+    throw lab::UserError(
+        "network bridge: the bridge driver is not in this build yet; use --network none or "
+        "--network host");
+  throw lab::UserError(fmt::format("network {} not found", network));
+}
+void disconnect_network(const std::string& /*network*/, const std::string& /*id*/) {}
+
+int64_t seconds_of(const std::string& rfc3339) { return graph::parse_rfc3339(rfc3339); }
+
+const char* const kAdjectives[] = {
+    "admiring",    "adoring",   "affectionate", "agitated",      "amazing",   "angry",
+    "awesome",     "beautiful", "blissful",     "bold",          "boring",    "brave",
+    "busy",        "charming",  "clever",       "compassionate", "competent", "condescending",
+    "confident",   "cool",      "cranky",       "crazy",         "dazzling",  "determined",
+    "distracted",  "dreamy",    "eager",        "ecstatic",      "elastic",   "elated",
+    "elegant",     "eloquent",  "epic",         "exciting",      "fervent",   "festive",
+    "flamboyant",  "focused",   "friendly",     "frosty",        "funny",     "gallant",
+    "gifted",      "goofy",     "gracious",     "great",         "happy",     "hardcore",
+    "heuristic",   "hopeful",   "hungry",       "infallible",    "inspiring", "intelligent",
+    "interesting", "jolly",     "jovial",       "keen",          "kind",      "laughing",
+    "loving",      "lucid",     "magical",      "modest",        "musing",    "mystifying",
+    "naughty",     "nervous",   "nice",         "nifty",         "nostalgic", "objective",
+    "optimistic",  "peaceful",  "pedantic",     "pensive",       "practical", "priceless",
+    "quirky",      "quizzical", "recursing",    "relaxed",       "reverent",  "romantic",
+    "sad",         "serene",    "sharp",        "silly",         "sleepy",    "stoic",
+    "strange",     "stupefied", "suspicious",   "sweet",         "tender",    "thirsty",
+    "trusting",    "unruffled", "upbeat",       "vibrant",       "vigilant",  "vigorous",
+    "wizardly",    "wonderful", "xenodochial",  "youthful",      "zealous",   "zen"};
+const char* const kSurnames[] = {
+    "albattani", "allen",         "almeida",     "archimedes", "ardinghelli",  "babbage",
+    "bardeen",   "bartik",        "bell",        "blackwell",  "bohr",         "booth",
+    "borg",      "bose",          "brahmagupta", "brattain",   "brown",        "carson",
+    "cerf",      "chandrasekhar", "curie",       "darwin",     "davinci",      "dijkstra",
+    "einstein",  "elion",         "engelbart",   "euclid",     "euler",        "fermat",
+    "fermi",     "feynman",       "franklin",    "galileo",    "gates",        "goldberg",
+    "goodall",   "hamilton",      "hawking",     "heisenberg", "hodgkin",      "hopper",
+    "hypatia",   "jang",          "jennings",    "johnson",    "kalam",        "kepler",
+    "khorana",   "knuth",         "kowalevski",  "lalande",    "lamport",      "leakey",
+    "lovelace",  "lumiere",       "mayer",       "mccarthy",   "mcclintock",   "meitner",
+    "mendel",    "merkle",        "minsky",      "montalcini", "morse",        "newton",
+    "nobel",     "noether",       "pare",        "pascal",     "pasteur",      "perlman",
+    "pike",      "poincare",      "ptolemy",     "raman",      "ritchie",      "rosalind",
+    "sammet",    "shannon",       "shockley",    "sinoussi",   "stallman",     "swanson",
+    "tesla",     "thompson",      "torvalds",    "turing",     "varahamihira", "wescoff",
+    "wiles",     "williams",      "wilson",      "wing",       "wozniak",      "wright",
+    "yalow",     "yonath"};
+
+}  // namespace
+
+// ---- pure logic ------------------------------------------------------------------------------
+
+std::string random_name(uint64_t r) {
+  constexpr size_t na = std::size(kAdjectives), ns = std::size(kSurnames);
+  for (;;) {
+    std::string name = fmt::format("{}_{}", kAdjectives[r % na], kSurnames[(r / na) % ns]);
+    if (name != "boring_wozniak") return name;  // "Steve Wozniak is not boring" (Docker's rule)
+    r = r / (na * ns) + 1;
+  }
+}
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+std::string status_text(const Container& c, int64_t now) {
+  if (c.status == "running")
+    return "Up " + graph::human_duration(std::max<int64_t>(0, now - seconds_of(c.started_at)));
+  if (c.status == "exited") {
+    if (c.finished_at.empty()) return fmt::format("Exited ({})", c.exit_code);
+    return fmt::format(
+        "Exited ({}) {} ago", c.exit_code,
+        graph::human_duration(std::max<int64_t>(0, now - seconds_of(c.finished_at))));
+  }
+  return "Created";
+}
+
+int create_failure_code(const std::string& message) {
+  if (message.find("not found") != std::string::npos ||
+      message.find("No such file or directory") != std::string::npos)
+    return 127;
+  if (message.find("ermission denied") != std::string::npos ||
+      message.find("is a directory") != std::string::npos)
+    return 126;
+  return 125;
+}
+
+// ---- jobs ------------------------------------------------------------------------------------
+
+Paths paths_for(const std::string& root, bool explain) {
+  Paths p;
+  p.root = fs::absolute(root).lexically_normal().string();
+  if (p.root.size() > 1 && p.root.back() == '/') p.root.pop_back();
+  p.minidocker = fs::read_symlink("/proc/self/exe").string();
+  p.monitor = (fs::path(p.minidocker).parent_path() / "minidocker-monitor").string();
+  p.explain = explain;
+  return p;
+}
+
+std::string resolve(const Paths& p, const std::string& ref) {
+  std::string wanted = ref.starts_with("/") ? ref.substr(1) : ref;
+  std::vector<std::string> by_prefix;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(p.root + "/containers", ec)) {
+    std::string id = entry.path().filename().string();
+    json record = read_json(entry.path().string() + "/config.v2.json");
+    if (!record.is_object()) continue;
+    if (id == wanted || record.value("Name", "") == "/" + wanted) return id;
+    if (!wanted.empty() && id.starts_with(wanted)) by_prefix.push_back(id);
+  }
+  if (by_prefix.size() == 1) return by_prefix.front();
+  if (by_prefix.size() > 1)
+    throw lab::UserError(fmt::format("multiple IDs found with provided prefix: {}", ref));
+  throw lab::UserError("No such container: " + ref);
+}
+
+Container load(const Paths& p, const std::string& id) {
+  Container c;
+  c.id = id;
+  c.dir = container_dir(p, id);
+  json record = read_json(c.dir + "/config.v2.json");
+  if (!record.is_object()) throw lab::UserError("No such container: " + id);
+  c.name = record.value("Name", "");
+  c.image_id = record.value("Image", "");
+  c.image_name = record["Config"].value("Image", "");
+  c.created = record.value("Created", "");
+  c.path = record.value("Path", "");
+  c.args = record.value("Args", std::vector<std::string>{});
+  c.config = record["Config"];
+  c.host_config = record["HostConfig"];
+  json state = read_json(c.dir + "/state.json");
+  json done = read_json(c.dir + "/exit.json");
+  if (state.is_object()) {
+    c.status = state.value("Status", "created");
+    c.pid = state.value("Pid", 0);
+    c.started_at = state.value("StartedAt", "");
+    c.monitor_pid = state.value("MonitorPid", 0);
+  }
+  if (done.is_object()) {
+    c.status = "exited";
+    c.pid = 0;
+    c.exit_code = done.value("ExitCode", 0);
+    c.finished_at = done.value("FinishedAt", "");
+    c.oom_killed = done.value("OOMKilled", false);
+    c.error = done.value("Error", "");
+    return c;
+  }
+  if (state.is_object() && !alive(c.monitor_pid, state.value("MonitorStartTime", 0ULL))) {
+    // The monitor was killed: nobody holds the container's stdio or will record its exit. As
+    // containerd does when a shim dies, the container is killed and recorded as killed (137).
+    runtime_verb(p, record, {"delete", "--force", id});
+    json exit_record = {{"ExitCode", 137},
+                        {"FinishedAt", graph::rfc3339_now()},
+                        {"OOMKilled", false},
+                        {"Error", "the container's monitor died"}};
+    graph::write_file_atomically(c.dir + "/exit.json", exit_record.dump() + "\n");
+    c.status = "exited";
+    c.pid = 0;
+    c.exit_code = 137;
+    c.finished_at = exit_record["FinishedAt"];
+    c.error = exit_record["Error"];
+  }
+  return c;
+}
+
+std::vector<Container> list(const Paths& p) {
+  std::vector<Container> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(p.root + "/containers", ec)) {
+    if (!fs::exists(entry.path() / "config.v2.json")) continue;
+    try {
+      out.push_back(load(p, entry.path().filename().string()));
+    } catch (const lab::UserError&) {
+      // removed meanwhile
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Container& a, const Container& b) { return a.created > b.created; });
+  return out;
+}
+
+std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exit_fd) {
+  runtime::Explainer explain(p.explain);
+  const exec::RunOptions& o = r.options;
+  if (o.tty) throw lab::UserError("-t (a pty) is not supported by this build yet; run without -t");
+  if (!r.name.empty() && !valid_name(r.name.starts_with("/") ? r.name.substr(1) : r.name))
+    throw lab::UserError(fmt::format(
+        "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", r.name));
+  exec::Limits limits = exec::parse_limits(o, ::sysconf(_SC_NPROCESSORS_ONLN));
+  std::vector<std::string> runtime = runtime_argv(p, r.runtime);
+  if (::access(p.monitor.c_str(), X_OK) != 0)
+    throw lab::UserError(fmt::format("{} is missing: build it with make in final/", p.monitor));
+  // Resolve -e KEY and --env-file against our environment before anything is made.
+  auto lookup = [](const char* key) -> const char* { return std::getenv(key); };
+  std::vector<std::string> env;
+  for (const std::string& file : o.env_files) {
+    std::string text;
+    try {
+      text = lab::read_file(file);
+    } catch (const std::exception&) {
+      throw lab::UserError(fmt::format("open {}: no such file or directory", file));
+    }
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t nl = text.find('\n', start);
+      std::string line = text.substr(start, nl == std::string::npos ? nl : nl - start);
+      if (auto kv = exec::env_file_line(line, lookup)) env.push_back(*kv);
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+  }
+  env = exec::merge_env(env, o.env, lookup);
+  if (o.network != "none" && o.network != "host") connect_network(o.network, "");  // refuse early
+
+  graph::Store store(p.root);
+  auto store_lock = store.lock(graph::LockMode::shared);
+  std::string image_id = store.resolve(r.image);
+  graph::Image image = store.image(image_id);
+  json image_config = image.config.value("config", json::object());
+  if (image_config.is_null()) image_config = json::object();
+  exec::RunOptions resolved = o;
+  resolved.env = env;
+  std::vector<std::string> args = exec::process_args(image_config, resolved);
+  if (args.empty()) throw lab::UserError("No command specified");
+
+  // [engine] the name, under the lock; the record is written before anything else is made, so
+  // whatever a crash leaves is found by its record (or is a directory without one: prune).
+  std::string id = new_id();
+  std::string dir = container_dir(p, id);
+  std::string name, rootfs;
+  {
+    lab::UniqueFd names = lock_containers(p);
+    if (!r.name.empty()) {
+      name = r.name.starts_with("/") ? r.name.substr(1) : r.name;
+      try {
+        std::string other = resolve(p, name);
+        json rec = read_json(container_dir(p, other) + "/config.v2.json");
+        if (rec.value("Name", "") == "/" + name)
+          throw RunError(125, fmt::format("Conflict. The container name \"/{}\" is already in use "
+                                          "by container \"{}\". You have to remove (or rename) "
+                                          "that container to be able to reuse that name.",
+                                          name, other));
+      } catch (const lab::UserError&) {
+      }
+    } else {
+      for (int i = 0; i < 10 && name.empty(); ++i) {
+        name = random_name(random_u64());
+        try {
+          resolve(p, name);
+          name.clear();
+        } catch (const lab::UserError&) {
+        }
+      }
+    }
+    explain.step("",
+                 fmt::format("record the container {} \"/{}\" of image {}", id.substr(0, 12), name,
+                             image_id.substr(7, 12)),
+                 fmt::format("mkdir {}", dir));
+    // The graph driver makes <root>/containers/<id> with the rootfs (lesson 05); the record goes
+    // beside it.
+    graph::RootfsRequest rootfs_request{id, {}, o.hostname.empty() ? id.substr(0, 12) : o.hostname};
+    for (const auto& layer : image.layers) rootfs_request.layers.push_back(layer.diff_id.substr(7));
+    rootfs = graph::prepare_rootfs(p.root, graph::choose_driver(p.root), rootfs_request, &explain);
+    lab::create_file(dir + "/image", image_id + "\n", 0600);
+    json record = {
+        {"Id", id},
+        {"Created", graph::rfc3339_now()},
+        {"Name", "/" + name},
+        {"Path", args.front()},
+        {"Args", std::vector<std::string>(args.begin() + 1, args.end())},
+        {"Image", image_id},
+        {"Driver", graph::driver_name(graph::choose_driver(p.root))},
+        {"Config",
+         {{"Hostname", o.hostname.empty() ? id.substr(0, 12) : o.hostname},
+          {"User", o.user.empty() ? image_config.value("User", "") : o.user},
+          {"Env", env},
+          {"Cmd", o.command.empty() ? image_config.value("Cmd", json()) : json(o.command)},
+          {"Entrypoint", o.entrypoint ? json(std::vector<std::string>{*o.entrypoint})
+                                      : image_config.value("Entrypoint", json())},
+          {"WorkingDir", o.workdir.empty() ? image_config.value("WorkingDir", "") : o.workdir},
+          {"Image", r.image},
+          {"OpenStdin", o.interactive},
+          {"Tty", false}}},
+        {"HostConfig",
+         {{"NetworkMode", o.network},
+          {"AutoRemove", r.auto_remove},
+          {"Runtime", r.runtime.empty() ? "" : r.runtime},
+          {"ReadonlyRootfs", o.read_only},
+          {"CapAdd", o.cap_add},
+          {"CapDrop", o.cap_drop},
+          {"Memory", limits.memory.value_or(0)},
+          {"MemorySwap", limits.memory_swap.value_or(0)},
+          {"NanoCpus", o.cpus.empty() ? 0 : exec::parse_nano_cpus(o.cpus)},
+          {"CpuShares", limits.cpu_shares.value_or(0)},
+          {"PidsLimit", limits.pids ? json(*limits.pids) : json()}}},
+    };
+    graph::write_file_atomically(dir + "/config.v2.json", record.dump(2) + "\n");
+  }
+  try {
+    std::string user_spec = o.user.empty() ? image_config.value("User", "") : o.user;
+    exec::User user = exec::resolve_user(user_spec, lab::read_file_or_empty(rootfs + "/etc/passwd"),
+                                         lab::read_file_or_empty(rootfs + "/etc/group"));
+    // Docker answers 126 for a program that cannot be run; the runtime would only fail at its
+    // execve, after start. A name without '/' is looked up on PATH by the runtime (127).
+    if (args.front().find('/') != std::string::npos) {
+      lab::UniqueFd root_fd = lab::open_root(rootfs);
+      lab::UniqueFd file = lab::open_in_root_if_exists(root_fd.get(), args.front(), O_PATH);
+      struct stat st {};
+      if (!file)
+        throw RunError(127, fmt::format("exec: \"{}\": stat {}: no such file or directory",
+                                        args.front(), args.front()));
+      if (::fstat(file.get(), &st) == 0 && (S_ISDIR(st.st_mode) || (st.st_mode & 0111) == 0))
+        throw RunError(126, fmt::format("exec: \"{}\": permission denied", args.front()));
+    }
+    exec::BundleInput in{id, rootfs, image_config, resolved, user, limits, ""};
+    explain.step("06", fmt::format("network {}: {}", o.network,
+                                   o.network == "host" ? "no network namespace: the host's"
+                                                       : "a new network namespace with only lo"));
+    in.netns_path = connect_network(o.network, id);
+    fs::create_directories(dir + "/bundle");
+    exec::write_bundle(dir + "/bundle", exec::make_spec(in));
+    explain.step(
+        "04",
+        fmt::format("the container's cgroup {} (memory {}, cpu quota {}, pids {})",
+                    exec::cgroups_path(id), limits.memory ? std::to_string(*limits.memory) : "-",
+                    limits.cpu_quota ? std::to_string(*limits.cpu_quota) : "-",
+                    limits.pids ? std::to_string(*limits.pids) : "-"),
+        "the runtime writes it from linux.resources in config.json");
+
+    // [monitor] fork, setsid, fork: the monitor is re-parented to init and outlives us. It runs
+    // the runtime's create and answers on a pipe.
+    std::string runtime_line;
+    for (const auto& a : runtime) runtime_line += (runtime_line.empty() ? "" : " ") + a;
+    explain.step("",
+                 fmt::format("start the monitor, which runs the runtime: {} create --bundle "
+                             "{}/bundle {}",
+                             runtime_line, dir, id.substr(0, 12)),
+                 fmt::format("{} create --bundle {}/bundle --pid-file {}/init.pid {}", runtime_line,
+                             dir, dir, id));
+    int report[2];
+    lab::check(::pipe2(report, O_CLOEXEC), "pipe2");
+    lab::UniqueFd report_read(report[0]);
+    pid_t first = lab::check(::fork(), "fork");
+    if (first == 0) {
+      ::setsid();
+      if (::fork() != 0) ::_exit(0);
+      // Every fd is first copied above 9, so no dup2 below overwrites one not yet placed (and
+      // dup2 onto itself would keep O_CLOEXEC).
+      int null = ::fcntl(::open("/dev/null", O_RDWR), F_DUPFD, 10);
+      int child_in = ::fcntl(stdin_fd >= 0 ? stdin_fd : null, F_DUPFD, 10);
+      int rep = ::fcntl(report[1], F_DUPFD, 10);
+      int ex = ::fcntl(exit_fd >= 0 ? exit_fd : null, F_DUPFD, 10);
+      ::dup2(child_in, 0);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      ::dup2(rep, 3);
+      ::dup2(ex, 4);
+      ::close_range(5, ~0U, 0);
+      std::vector<std::string> margs = {
+          p.monitor,    dir,   id, exec::cgroups_path(id), r.auto_remove ? "1" : "0",
+          p.minidocker, p.root};
+      margs.insert(margs.end(), runtime.begin(), runtime.end());
+      std::vector<char*> argv;
+      for (auto& a : margs) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(report[1]);
+    int status = 0;
+    while (::waitpid(first, &status, 0) == -1 && errno == EINTR) {
+    }
+    std::string answer;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(report_read.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+      if (n > 0) answer.append(buf, static_cast<size_t>(n));
+    if (!answer.starts_with("ok ")) {
+      std::string message = answer.starts_with("err ") ? answer.substr(4) : answer;
+      while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+        message.pop_back();
+      if (message.starts_with("minidocker runtime: ")) message = message.substr(20);
+      if (message.empty()) message = "the monitor did not start the container";
+      throw RunError(create_failure_code(message), message);
+    }
+    int init_pid = 0, monitor_pid = 0;
+    std::sscanf(answer.c_str(), "ok %d %d", &init_pid, &monitor_pid);
+    write_state(dir, {{"Status", "created"},
+                      {"Pid", init_pid},
+                      {"MonitorPid", monitor_pid},
+                      {"MonitorStartTime", runtime::state::process_start_time(monitor_pid)}});
+  } catch (...) {
+    try {
+      remove(p, id, true);
+    } catch (...) {
+    }
+    throw;
+  }
+  return id;
+}
+
+void start(const Paths& p, const std::string& id) {
+  runtime::Explainer explain(p.explain);
+  std::string dir = container_dir(p, id);
+  json record = read_json(dir + "/config.v2.json");
+  Container c = load(p, id);
+  if (c.status == "running") return;
+  if (c.status == "exited")
+    throw RunError(125, fmt::format("container {} has exited; minidocker cannot restart a "
+                                    "container yet: run a new one",
+                                    c.name.substr(1)));
+  json state = read_json(dir + "/state.json");
+  state["Status"] = "running";
+  state["StartedAt"] = graph::rfc3339_now();
+  write_state(dir, state);
+  explain.step("02",
+               fmt::format("start {}: the init, waiting before its execve, goes on as PID 1",
+                           id.substr(0, 12)),
+               fmt::format("runtime start {}", id));
+  Output out = runtime_verb(p, record, {"start", id});
+  // A program that exits at once may be gone before the runtime's start returns ("has
+  // stopped"): that is a start, and the monitor records the exit.
+  if (out.status != 0 && !wait_exit(p, id, 2000)) {
+    std::string message = out.text;
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    throw RunError(125, message);
+  }
+}
+
+bool wait_exit(const Paths& p, const std::string& id, int timeout_ms) {
+  std::string dir = container_dir(p, id);
+  for (int waited = 0;; waited += 20) {
+    if (fs::exists(dir + "/exit.json")) return true;
+    if (!fs::exists(dir + "/config.v2.json")) return true;                 // removed (--rm)
+    if (waited % 500 == 0 && load(p, id).status == "exited") return true;  // the monitor died
+    if (timeout_ms >= 0 && waited >= timeout_ms) return false;
+    ::usleep(20000);
+  }
+}
+
+void kill(const Paths& p, const std::string& id, int signal) {
+  Container c = load(p, id);
+  if (c.status != "running")
+    throw lab::UserError(fmt::format("Cannot kill container: {}: Container {} is not running",
+                                     c.name.substr(1), id));
+  json record = read_json(c.dir + "/config.v2.json");
+  Output out = runtime_verb(p, record, {"kill", id, std::to_string(signal)});
+  if (out.status != 0 && !fs::exists(c.dir + "/exit.json"))
+    throw lab::UserError(lab::trim(out.text));
+}
+
+void stop(const Paths& p, const std::string& id, int seconds) {
+  runtime::Explainer explain(p.explain);
+  Container c = load(p, id);
+  if (c.status != "running") return;
+  json record = read_json(c.dir + "/config.v2.json");
+  explain.step("02", "SIGTERM to the container's PID 1", fmt::format("runtime kill {} TERM", id));
+  runtime_verb(p, record, {"kill", id, "15"});
+  if (wait_exit(p, id, seconds * 1000)) return;
+  explain.step("02", fmt::format("still running after {} s: SIGKILL", seconds),
+               fmt::format("runtime kill {} KILL", id));
+  runtime_verb(p, record, {"kill", id, "9"});
+  wait_exit(p, id, 10000);
+}
+
+void remove(const Paths& p, const std::string& id, bool force) {
+  runtime::Explainer explain(p.explain);
+  std::string dir = container_dir(p, id);
+  json record = read_json(dir + "/config.v2.json");
+  if (record.is_object()) {
+    Container c = load(p, id);
+    if (c.status == "running" && !force)
+      throw lab::UserError(fmt::format(
+          "cannot remove container \"/{}\": container is running: stop the container before "
+          "removing or force remove",
+          c.name.substr(1)));
+    if (c.status != "exited" && fs::exists(dir + "/state.json")) {
+      // delete --force kills the init; the monitor reaps it and records the exit.
+      runtime_verb(p, record, {"delete", "--force", id});
+      wait_exit(p, id, 10000);
+    }
+    runtime_verb(p, record, {"delete", "--force", id});
+    disconnect_network(record["HostConfig"].value("NetworkMode", ""), id);
+  }
+  lab::UniqueFd lock = lock_containers(p);
+  explain.step("05", "unmount the container's overlay and remove its rw and init layers",
+               fmt::format("umount {}/merged; rm -r {}", dir, dir));
+  graph::remove_rootfs(p.root, graph::choose_driver(p.root), id, &explain);
+  lab::remove_tree_without_crossing_mounts(dir);
+}
+
+nlohmann::json inspect(const Paths& p, const Container& c) {
+  graph::DriverKind kind = graph::choose_driver(p.root);
+  json data = nullptr;
+  if (kind == graph::DriverKind::overlay)
+    data = {{"UpperDir", c.dir + "/diff"},
+            {"WorkDir", c.dir + "/work"},
+            {"MergedDir", c.dir + "/merged"}};
+  return {
+      {"Id", c.id},
+      {"Created", c.created},
+      {"Path", c.path},
+      {"Args", c.args},
+      {"State",
+       {{"Status", c.status},
+        {"Running", c.status == "running"},
+        {"Paused", false},
+        {"Restarting", false},
+        {"OOMKilled", c.oom_killed},
+        {"Dead", false},
+        {"Pid", c.pid},
+        {"ExitCode", c.exit_code},
+        {"Error", c.error},
+        {"StartedAt", c.started_at.empty() ? "0001-01-01T00:00:00Z" : c.started_at},
+        {"FinishedAt", c.finished_at.empty() ? "0001-01-01T00:00:00Z" : c.finished_at}}},
+      {"Image", c.image_id},
+      {"LogPath", c.dir + "/" + c.id + "-json.log"},
+      {"Name", c.name},
+      {"Driver", graph::driver_name(kind)},
+      {"HostConfig", c.host_config},
+      {"GraphDriver", {{"Name", graph::driver_name(kind)}, {"Data", data}}},
+      {"Config", c.config},
+  };
+}
+
+}  // namespace engine

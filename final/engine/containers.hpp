@@ -1,0 +1,91 @@
+// The engine's container jobs (the notes' "engine runs each request as a job"): one function per
+// verb, called by the CLI directly (and later by the daemon's router).
+//
+// A container's files, beside the graph driver's (diff/, init/, work/, merged/, link):
+//   <root>/containers/<id>/image           the image id (the store's rule for "in use")
+//   <root>/containers/<id>/config.v2.json  what was asked: name, image, command, HostConfig
+//   <root>/containers/<id>/state.json      created|running, the init's and the monitor's pid and
+//                                          start time (written by the engine, atomically)
+//   <root>/containers/<id>/exit.json       ExitCode, FinishedAt, OOMKilled (by the monitor, once)
+//   <root>/containers/<id>/<id>-json.log   stdout and stderr, Docker's json-file format
+//   <root>/containers/<id>/bundle/         the OCI bundle (config.json) the runtime is given
+//   <root>/containers.lock                 flock(2) while a name is taken or a container removed
+// The runtime keeps its own state under <root>/run/<runtime name>.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "exec/bundle.hpp"
+
+namespace engine {
+
+struct Paths {
+  std::string root;        // the engine's --root
+  std::string minidocker;  // this binary (for `minidocker runtime` and the monitor's rm)
+  std::string monitor;     // minidocker-monitor, beside it
+  bool explain = false;
+};
+Paths paths_for(const std::string& root, bool explain);
+
+struct CreateRequest {
+  std::string image;
+  std::string name;
+  std::string runtime;  // "" (ours), "runc", or a path
+  bool auto_remove = false;
+  exec::RunOptions options;
+};
+
+// A failure with Docker's exit code: 125 (the engine), 126 (cannot invoke), 127 (not found).
+struct RunError : std::runtime_error {
+  RunError(int code_, const std::string& what) : std::runtime_error(what), code(code_) {}
+  int code;
+};
+
+struct Container {
+  std::string id, name, image_id, image_name, created, path;
+  std::vector<std::string> args;
+  nlohmann::json config, host_config;
+  std::string status = "created";  // created, running, exited
+  int pid = 0, exit_code = 0;
+  bool oom_killed = false;
+  std::string started_at, finished_at, error;
+  std::string dir;
+  int monitor_pid = 0;
+};
+
+// The whole `create`: every step narrated with --explain. With `stdin_fd` the container's stdin
+// is that pipe (run -i); with `exit_fd` the monitor writes the exit code there (foreground run).
+std::string create(const Paths& paths, const CreateRequest& request, int stdin_fd = -1,
+                   int exit_fd = -1);
+void start(const Paths& paths, const std::string& id);
+// The id of the container `ref` (a name, an id, or a unique id prefix); RunError-free: throws
+// lab::UserError "No such container: REF".
+std::string resolve(const Paths& paths, const std::string& ref);
+// The container with its status worked out: a monitor that died (pid and start time checked,
+// never the pid alone) means its container is killed and recorded as exited with 137.
+Container load(const Paths& paths, const std::string& id);
+std::vector<Container> list(const Paths& paths);  // newest first
+// Waits for exit.json (timeout_ms < 0: for ever); true when the container has exited.
+bool wait_exit(const Paths& paths, const std::string& id, int timeout_ms);
+void kill(const Paths& paths, const std::string& id, int signal);
+// SIGTERM, then SIGKILL after `seconds`.
+void stop(const Paths& paths, const std::string& id, int seconds);
+// Removes everything: the runtime's state and cgroup, the rootfs mount and layers, the files.
+void remove(const Paths& paths, const std::string& id, bool force);
+nlohmann::json inspect(const Paths& paths, const Container& c);
+
+// ---- pure logic ------------------------------------------------------------------------------
+// "Up 3 seconds", "Exited (0) 2 seconds ago", "Created" (Docker's STATUS column).
+std::string status_text(const Container& c, int64_t now);
+// Docker's random names: "adjective_surname" (never "boring_wozniak", as Docker's rule).
+std::string random_name(uint64_t random);
+bool valid_name(const std::string& name);  // [a-zA-Z0-9][a-zA-Z0-9_.-]*
+// The exit code Docker gives a failed create: 127 for a command not found, 126 for one that
+// cannot be run, 125 otherwise.
+int create_failure_code(const std::string& runtime_message);
+
+}  // namespace engine

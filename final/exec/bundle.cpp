@@ -1,0 +1,326 @@
+#include "exec/bundle.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "capabilities.hpp"
+#include "error.hpp"
+#include "graph/store.hpp"
+#include "runtime/default_spec.hpp"
+
+namespace exec {
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  for (;;) {
+    size_t at = s.find(sep, start);
+    parts.push_back(s.substr(start, at == std::string_view::npos ? s.npos : at - start));
+    if (at == std::string_view::npos) break;
+    start = at + 1;
+  }
+  return parts;
+}
+
+std::optional<uint32_t> number(std::string_view s) {
+  if (s.empty() || s.size() > 10) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > UINT32_MAX) return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+std::string env_key(std::string_view kv) { return std::string(kv.substr(0, kv.find('='))); }
+
+}  // namespace
+
+int64_t parse_memory(std::string_view text) {
+  std::string s = lower(text);
+  if (!s.empty() && s.back() == 'b' && s.size() > 1 &&
+      std::isalpha(static_cast<unsigned char>(s[s.size() - 2])))
+    s.pop_back();
+  double multiplier = 1;
+  if (!s.empty() && std::isalpha(static_cast<unsigned char>(s.back()))) {
+    static const std::string units = "bkmgtp";
+    size_t unit = units.find(s.back());
+    if (unit == std::string::npos)
+      s.clear();
+    else
+      multiplier = std::pow(1024.0, static_cast<double>(unit));
+    if (!s.empty()) s.pop_back();
+  }
+  char* end = nullptr;
+  double value = s.empty() ? -1 : std::strtod(s.c_str(), &end);
+  if (s.empty() || end == nullptr || *end != '\0' || value < 0 || !std::isfinite(value))
+    throw lab::UserError(fmt::format("invalid size: '{}'", text));
+  return static_cast<int64_t>(value * multiplier);
+}
+
+int64_t parse_nano_cpus(std::string_view text) {
+  std::string s(text);
+  char* end = nullptr;
+  double value = s.empty() ? -1 : std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || !std::isfinite(value) || value < 0)
+    throw lab::UserError(fmt::format(
+        "invalid argument \"{}\" for \"--cpus\" flag: failed to parse {} as a rational number",
+        text, text));
+  return std::llround(value * 1e9);
+}
+
+Limits parse_limits(const RunOptions& o, long ncpu) {
+  Limits l;
+  if (!o.memory.empty()) {
+    l.memory = parse_memory(o.memory);
+    if (*l.memory < 6 * 1024 * 1024) throw lab::UserError("Minimum memory limit allowed is 6MB");
+  }
+  if (!o.memory_swap.empty()) {
+    if (o.memory_swap == "-1") {
+      l.memory_swap = -1;
+    } else {
+      l.memory_swap = parse_memory(o.memory_swap);
+    }
+    if (!l.memory)
+      throw lab::UserError(
+          "You should always set the Memory limit when using Memoryswap limit, see usage");
+    if (*l.memory_swap != -1 && *l.memory_swap < *l.memory)
+      throw lab::UserError(
+          "Minimum memoryswap limit should be larger than memory limit, see usage");
+  }
+  if (!o.cpus.empty()) {
+    int64_t nano = parse_nano_cpus(o.cpus);
+    if (nano < 10000000 || nano > ncpu * 1000000000LL)
+      throw lab::UserError(fmt::format(
+          "Range of CPUs is from 0.01 to {}.00, as there are only {} CPUs available", ncpu, ncpu));
+    l.cpu_period = 100000;
+    l.cpu_quota = nano / 10000;  // nano-CPUs * period / 1e9
+  }
+  if (!o.cpu_shares.empty()) {
+    auto shares = number(o.cpu_shares);
+    if (!shares || *shares < 2 || *shares > 262144)
+      throw lab::UserError(fmt::format(
+          "invalid --cpu-shares {}: give a whole number from 2 to 262144 (1024 is the default)",
+          o.cpu_shares));
+    l.cpu_shares = *shares;
+  }
+  if (!o.pids_limit.empty()) {
+    char* end = nullptr;
+    long long v = std::strtoll(o.pids_limit.c_str(), &end, 10);
+    if (*end != '\0' || o.pids_limit.empty())
+      throw lab::UserError(
+          fmt::format("invalid --pids-limit {}: give a whole number", o.pids_limit));
+    if (v > 0) l.pids = v;  // 0 and -1: unlimited, as Docker
+  }
+  return l;
+}
+
+std::optional<std::string> env_file_line(std::string_view line,
+                                         const std::function<const char*(const char*)>& lookup) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
+  size_t first = line.find_first_not_of(" \t");
+  if (first == std::string_view::npos || line[first] == '#') return std::nullopt;
+  line.remove_prefix(first);
+  if (line.find('=') != std::string_view::npos) {
+    if (line.front() == '=')
+      throw lab::UserError(fmt::format("invalid environment variable: {}", line));
+    return std::string(line);
+  }
+  std::string key(line);
+  while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+  const char* value = lookup(key.c_str());
+  if (!value) return std::nullopt;
+  return key + "=" + value;
+}
+
+std::vector<std::string> merge_env(std::vector<std::string> base,
+                                   const std::vector<std::string>& more,
+                                   const std::function<const char*(const char*)>& lookup) {
+  for (const std::string& entry : more) {
+    if (entry.empty() || entry.front() == '=')
+      throw lab::UserError(fmt::format("invalid environment variable: {}", entry));
+    std::string kv = entry;
+    if (kv.find('=') == std::string::npos) {
+      const char* value = lookup(kv.c_str());
+      if (!value) continue;
+      kv += std::string("=") + value;
+    }
+    std::string key = env_key(kv);
+    auto it = std::find_if(base.begin(), base.end(),
+                           [&](const std::string& b) { return env_key(b) == key; });
+    if (it != base.end()) {
+      *it = kv;
+    } else {
+      base.push_back(kv);
+    }
+  }
+  return base;
+}
+
+User resolve_user(std::string_view spec, std::string_view passwd, std::string_view group) {
+  User u;
+  if (spec.empty()) return u;
+  auto parts = split(spec, ':');
+  if (parts.size() > 2 || parts[0].empty())
+    throw lab::UserError(fmt::format("invalid user \"{}\": give NAME|UID[:GROUP|GID]", spec));
+  std::string_view user_part = parts[0];
+  bool found = false;
+  if (auto uid = number(user_part)) {
+    u.uid = *uid;
+    found = true;
+  }
+  for (std::string_view line : split(passwd, '\n')) {
+    auto f = split(line, ':');
+    if (f.size() < 4) continue;
+    if (f[0] == user_part || (found && number(f[2]) == u.uid)) {
+      u.uid = number(f[2]).value_or(0);
+      u.gid = number(f[3]).value_or(0);
+      found = true;
+      break;
+    }
+  }
+  if (!found)
+    throw lab::UserError(
+        fmt::format("unable to find user {}: no matching entries in passwd file", user_part));
+  if (parts.size() == 2) {
+    std::string_view group_part = parts[1];
+    if (auto gid = number(group_part)) {
+      u.gid = *gid;
+    } else {
+      bool group_found = false;
+      for (std::string_view line : split(group, '\n')) {
+        auto f = split(line, ':');
+        if (f.size() >= 3 && f[0] == group_part) {
+          u.gid = number(f[2]).value_or(0);
+          group_found = true;
+          break;
+        }
+      }
+      if (!group_found)
+        throw lab::UserError(
+            fmt::format("unable to find group {}: no matching entries in group file", group_part));
+    }
+  }
+  return u;
+}
+
+std::vector<std::string> process_args(const nlohmann::json& image_config, const RunOptions& o) {
+  auto strings = [](const nlohmann::json& j) {
+    std::vector<std::string> v;
+    if (j.is_array())
+      for (const auto& s : j) v.push_back(s.get<std::string>());
+    return v;
+  };
+  std::vector<std::string> entrypoint = strings(image_config.value("Entrypoint", nlohmann::json()));
+  std::vector<std::string> cmd = strings(image_config.value("Cmd", nlohmann::json()));
+  if (o.entrypoint) {
+    entrypoint.clear();
+    if (!o.entrypoint->empty()) entrypoint.push_back(*o.entrypoint);
+    cmd.clear();  // Docker: a new entrypoint drops the image's Cmd
+  }
+  if (!o.command.empty()) cmd = o.command;
+  entrypoint.insert(entrypoint.end(), cmd.begin(), cmd.end());
+  return entrypoint;
+}
+
+std::string cgroups_path(const std::string& id) { return "/minidocker/" + id; }
+
+nlohmann::json make_spec(const BundleInput& in) {
+  nlohmann::json spec = runtime::default_spec();
+  const RunOptions& o = in.options;
+  auto& process = spec["process"];
+  process["args"] = process_args(in.image_config, o);
+  process["terminal"] = false;
+  std::string hostname = o.hostname.empty() ? in.id.substr(0, 12) : o.hostname;
+  std::vector<std::string> env = {
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + hostname};
+  auto no_lookup = [](const char*) -> const char* { return nullptr; };
+  std::vector<std::string> image_env;
+  for (const auto& e : in.image_config.value("Env", nlohmann::json::array()))
+    image_env.push_back(e.get<std::string>());
+  env = merge_env(env, image_env, no_lookup);
+  env = merge_env(env, o.env, no_lookup);  // the caller resolved KEY and --env-file already
+  process["env"] = env;
+  std::string cwd = o.workdir.empty() ? in.image_config.value("WorkingDir", "") : o.workdir;
+  if (cwd.empty()) cwd = "/";
+  if (cwd.front() != '/')
+    throw lab::UserError(
+        fmt::format("the working directory '{}' is invalid, it needs to be an absolute path", cwd));
+  process["cwd"] = cwd;
+  process["user"] = {{"uid", in.user.uid}, {"gid", in.user.gid}};
+  if (!in.user.additional_gids.empty()) process["user"]["additionalGids"] = in.user.additional_gids;
+
+  // Capabilities: Docker's default set, then --cap-add, then --cap-drop ("ALL" allowed in both).
+  auto normal = [](std::string c) {
+    for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (c != "ALL" && !c.starts_with("CAP_")) c = "CAP_" + c;
+    return c;
+  };
+  std::vector<std::string> caps = lab::caps::docker_default();
+  for (const std::string& add : o.cap_add) {
+    std::string c = normal(add);
+    if (c == "ALL") {
+      caps = lab::caps::names_in_mask(~uint64_t{0});
+      continue;
+    }
+    if (lab::caps::mask({c}) == 0)
+      throw lab::UserError(fmt::format("unknown capability: \"{}\"", add));
+    if (std::find(caps.begin(), caps.end(), c) == caps.end()) caps.push_back(c);
+  }
+  for (const std::string& drop : o.cap_drop) {
+    std::string c = normal(drop);
+    if (c == "ALL") {
+      caps.clear();
+      continue;
+    }
+    if (lab::caps::mask({c}) == 0)
+      throw lab::UserError(fmt::format("unknown capability: \"{}\"", drop));
+    caps.erase(std::remove(caps.begin(), caps.end(), c), caps.end());
+  }
+  for (const char* set : {"bounding", "effective", "permitted"})
+    process["capabilities"][set] = caps;
+
+  spec["root"] = {{"path", in.rootfs}, {"readonly", o.read_only}};
+  spec["hostname"] = hostname;
+  auto& linux_ = spec["linux"];
+  linux_["cgroupsPath"] = cgroups_path(in.id);
+  auto& resources = linux_["resources"];
+  const Limits& l = in.limits;
+  if (l.memory) resources["memory"]["limit"] = *l.memory;
+  if (l.memory_swap) resources["memory"]["swap"] = *l.memory_swap;
+  if (l.cpu_quota) resources["cpu"]["quota"] = *l.cpu_quota;
+  if (l.cpu_period) resources["cpu"]["period"] = *l.cpu_period;
+  if (l.cpu_shares) resources["cpu"]["shares"] = *l.cpu_shares;
+  if (l.pids) resources["pids"]["limit"] = *l.pids;
+  nlohmann::json namespaces = nlohmann::json::array();
+  for (const auto& ns : linux_["namespaces"]) {
+    if (ns["type"] == "network") {
+      if (o.network == "host") continue;
+      if (!in.netns_path.empty()) {
+        namespaces.push_back({{"type", "network"}, {"path", in.netns_path}});
+        continue;
+      }
+    }
+    namespaces.push_back(ns);
+  }
+  linux_["namespaces"] = namespaces;
+  return spec;
+}
+
+void write_bundle(const std::string& dir, const nlohmann::json& spec) {
+  graph::write_file_atomically(dir + "/config.json", spec.dump(2) + "\n");
+}
+
+}  // namespace exec
