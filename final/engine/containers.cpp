@@ -531,6 +531,11 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
       while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
         message.pop_back();
       if (message.starts_with("minidocker runtime: ")) message = message.substr(20);
+      // runc logs as logrus does: time="..." level=error msg="..."
+      if (size_t at = message.find("msg=\""); at != std::string::npos) {
+        message = json::parse(message.substr(at + 4, message.rfind('"') - at - 3), nullptr, false)
+                      .get<std::string>();
+      }
       if (message.empty()) message = "the monitor did not start the container";
       throw RunError(create_failure_code(message), message);
     }
