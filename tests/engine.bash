@@ -25,10 +25,15 @@ container_dir() {
 
 # Waits (up to 5 s) until `md inspect NAME` has State.Status == $2.
 wait_status() {
-  local i
-  for i in $(seq 50); do
+  local _
+  for _ in $(seq 50); do
     [[ $(md inspect "$1" | jq -r '.[0].State.Status') == "$2" ]] && return 0
     sleep 0.1
   done
   fail "container $1 never reached status $2"
+}
+
+# How many mounts have a mount point matching the regex $1.
+mounts_matching() {
+  findmnt -rn -o TARGET | grep -c "$1" || true
 }
