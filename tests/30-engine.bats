@@ -85,6 +85,11 @@ oops"
 oops"
   run md logs -t --tail 1 bg
   assert_output --regexp '^20[0-9-]+T[0-9:.]+Z oops$'
+  # -f follows a running container until it exits.
+  md run -d --name slow --network none busybox sh -c 'echo first; sleep 1; echo second' >/dev/null
+  run md logs -f slow
+  assert_output "first
+second"
   # The log is Docker's json-file format.
   head -1 "$(container_dir bg)"/*-json.log | jq -e '.stream == "stdout" and .log == "line 1\n"'
 }
