@@ -232,4 +232,22 @@ second"
   assert_line --partial "[lesson 05] mount(\"overlay\""
   assert_line --partial "[lesson 04] the container's cgroup /minidocker/"
   assert_line --partial "[lesson 02] start"
+  assert_line --partial "[engine] record the container"
+  assert_line --partial "[monitor] start the monitor"
+}
+
+@test "engine: a signal to a foreground run goes on to the container (Docker's --sig-proxy)" {
+  "$MINIDOCKER" --root "$ROOT" run --rm --network none busybox \
+    sh -c 'trap "echo got TERM; exit 9" TERM; echo up; while true; do sleep 0.1; done' \
+    >"$BATS_TEST_TMPDIR/out" &
+  cli=$!
+  for _ in $(seq 50); do
+    grep -q up "$BATS_TEST_TMPDIR/out" && break
+    sleep 0.1
+  done
+  kill -TERM "$cli"
+  rc=0
+  wait "$cli" || rc=$?
+  ((rc == 9))
+  grep -q "got TERM" "$BATS_TEST_TMPDIR/out"
 }

@@ -126,8 +126,22 @@ int create_verb(const EngineOptions& options, CreateFlags& f) {
   });
 }
 
+// --sig-proxy, Docker's default: a signal to the foreground CLI (Ctrl-C, kill) goes on to the
+// container's PID 1 through the runtime, and the CLI goes on waiting for the exit.
+volatile sig_atomic_t g_pending_signal = 0;
+extern "C" void remember_signal(int sig) { g_pending_signal = sig; }
+
+void proxy_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = remember_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
+    ::sigaction(sig, &sa, nullptr);
+}
+
 // Follows the log until the monitor closes the exit pipe; returns the container's exit code.
 int attach_until_exit(const engine::Paths& paths, const std::string& id, int exit_read) {
+  proxy_signals();
   std::string log_path = paths.root + "/containers/" + id + "/" + id + "-json.log";
   lab::UniqueFd log = lab::open_fd(log_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
   size_t offset = 0;
@@ -136,6 +150,14 @@ int attach_until_exit(const engine::Paths& paths, const std::string& id, int exi
   while (!eof) {
     pollfd pfd{exit_read, POLLIN, 0};
     ::poll(&pfd, 1, 50);
+    if (int sig = g_pending_signal; sig != 0) {
+      g_pending_signal = 0;
+      try {
+        engine::kill(paths, id, sig);
+      } catch (const lab::UserError&) {
+        // it has exited meanwhile
+      }
+    }
     offset = print_log(log.get(), offset, false, pending);
     if (pfd.revents & (POLLIN | POLLHUP)) {
       char buf[64];

@@ -403,7 +403,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
         }
       }
     }
-    explain.step("",
+    explain.step("engine",
                  fmt::format("record the container {} \"/{}\" of image {}", id.substr(0, 12), name,
                              image_id.substr(7, 12)),
                  fmt::format("mkdir {}", dir));
@@ -482,7 +482,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
     // the runtime's create and answers on a pipe.
     std::string runtime_line;
     for (const auto& a : runtime) runtime_line += (runtime_line.empty() ? "" : " ") + a;
-    explain.step("",
+    explain.step("monitor",
                  fmt::format("start the monitor, which runs the runtime: {} create --bundle "
                              "{}/bundle {}",
                              runtime_line, dir, id.substr(0, 12)),

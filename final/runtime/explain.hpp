@@ -17,9 +17,12 @@ class Explainer {
       : narrator_(std::make_unique<lab::Narrator>(
             "minidocker", on ? lab::OutputMode::human : lab::OutputMode::silent, 0, std::cerr,
             lab::Narrator::colour_wanted(2))) {}
-  // `lesson` is "01".."06", or "" for a step that is new in the runtime.
+  // `lesson` is "01".."06", "" for a step that is new in the runtime, or the name of the part of
+  // final/ whose step it is ("engine", "monitor").
   void step(std::string_view lesson, std::string_view call, std::string_view shell = {}) const {
-    std::string label = lesson.empty() ? std::string("runtime") : "lesson " + std::string(lesson);
+    std::string label = lesson.empty()                           ? std::string("runtime")
+                        : (lesson[0] >= '0' && lesson[0] <= '9') ? "lesson " + std::string(lesson)
+                                                                 : std::string(lesson);
     narrator_->labelled_step(label, call, shell);
   }
   void say(std::string_view line) const { narrator_->say(line); }

@@ -138,13 +138,14 @@ TEST(ExecBundle, SpecFromImageConfigAndOptions) {
   EXPECT_TRUE(has_netns);
   in.options.network = "host";
   has_netns = false;
-  for (const auto& ns : exec::make_spec(in)["linux"]["namespaces"])
-    has_netns |= ns["type"] == "network";
+  json host = exec::make_spec(in);  // (a temporary would die before the loop's body)
+  for (const auto& ns : host["linux"]["namespaces"]) has_netns |= ns["type"] == "network";
   EXPECT_FALSE(has_netns);
   in.options.network = "bridge";
   in.netns_path = "/run/netns/x";
   bool joined = false;
-  for (const auto& ns : exec::make_spec(in)["linux"]["namespaces"])
+  json joining = exec::make_spec(in);
+  for (const auto& ns : joining["linux"]["namespaces"])
     joined |= ns["type"] == "network" && ns.value("path", "") == "/run/netns/x";
   EXPECT_TRUE(joined);
   in.options.cap_add = {"NOPE"};
