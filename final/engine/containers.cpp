@@ -635,7 +635,9 @@ void remove(const Paths& p, const std::string& id, bool force) {
       runtime_verb(p, record, {"delete", "--force", id});
       wait_exit(p, id, 10000);
     }
-    runtime_verb(p, record, {"delete", "--force", id});
+    // exit.json is written after the runtime's delete (by the monitor, or by load() for a dead
+    // monitor); without it (a create killed half-way) the runtime may still hold the container.
+    if (!fs::exists(dir + "/exit.json")) runtime_verb(p, record, {"delete", "--force", id});
     disconnect_network(record["HostConfig"].value("NetworkMode", ""), id);
   }
   lab::UniqueFd lock = lock_containers(p);
