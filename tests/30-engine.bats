@@ -251,3 +251,25 @@ second"
   ((rc == 9))
   grep -q "got TERM" "$BATS_TEST_TMPDIR/out"
 }
+
+@test "engine: 20 run -d at once get 20 names and cgroups; 20 rm -f at once leave nothing" {
+  for _ in $(seq 20); do
+    md run -d --network none busybox sleep 100 >/dev/null &
+  done
+  wait
+  run md ps
+  [[ ${#lines[@]} -eq 21 ]]
+  names=$(md ps | tail -n +2 | awk '{print $NF}' | sort -u | wc -l)
+  ((names == 20))
+  for id in $(md ps -q); do
+    [[ -n $(find /sys/fs/cgroup -maxdepth 4 -type d -name "$id*") ]]
+  done
+  for id in $(md ps -aq); do
+    md rm -f "$id" >/dev/null &
+  done
+  wait
+  [[ -z $(md ps -aq) ]]
+  [[ -z $(ls -A "$ROOT/containers") ]]
+  [[ $(mounts_matching "^$ROOT") -eq 0 ]]
+  [[ -z $(pgrep -f "minidocker-monitor $ROOT") ]]
+}
