@@ -50,6 +50,10 @@ void add_load_save_verbs(CLI::App& app, const EngineOptions& options, std::funct
 // makes the `image` group that `image pull` and `image push` join.
 void add_pull_push_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
+// network create|ls|rm|inspect (final/client/networks.cpp, over final/network/driver.hpp), same
+// contract.
+void add_network_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
 int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char** argv);

@@ -229,15 +229,22 @@ int delete_rules_with_comment(const std::string& table, const std::string& comme
   try {
     std::string output;
     if (!run_iptables({"-t", table, "-S"}, &output).ok()) return 0;
+    // iptables -S quotes a comment that holds anything but letters, digits and a few signs.
     const std::string mark = fmt::format(" --comment {} ", comment);
+    const std::string quoted = fmt::format(" --comment \"{}\" ", comment);
     std::istringstream in(output);
     std::string line;
     while (std::getline(in, line)) {
-      if (!line.starts_with("-A ") || line.find(mark) == std::string::npos) continue;
+      if (!line.starts_with("-A ") ||
+          (line.find(mark) == std::string::npos && line.find(quoted) == std::string::npos))
+        continue;
       // Our rules hold no quoted words, so the listing splits on spaces back into arguments.
       std::vector<std::string> args = {"-t", table};
       std::istringstream words(line);
-      for (std::string w; words >> w;) args.push_back(w == "-A" && args.size() == 2 ? "-D" : w);
+      for (std::string w; words >> w;) {
+        if (w.size() >= 2 && w.front() == '"' && w.back() == '"') w = w.substr(1, w.size() - 2);
+        args.push_back(w == "-A" && args.size() == 2 ? "-D" : w);
+      }
       if (run_iptables(args, nullptr).ok()) ++deleted;
     }
   } catch (...) {

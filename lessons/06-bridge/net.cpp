@@ -263,9 +263,9 @@ void move_link_to_netns_file(Netlink& nl, int ifindex, const std::string& name,
   lab::UniqueFd ns = lab::open_fd(netns_path, O_RDONLY | O_CLOEXEC);
   LinkPtr change = new_link();
   rtnl_link_set_ns_fd(change.get(), ns.get());
-  change_link(nl, ifindex, change.get(),
-              fmt::format("rtnl_link_change(\"{}\", IFLA_NET_NS_FD=open(\"{}\"))", name,
-                          netns_path));
+  change_link(
+      nl, ifindex, change.get(),
+      fmt::format("rtnl_link_change(\"{}\", IFLA_NET_NS_FD=open(\"{}\"))", name, netns_path));
 }
 
 void set_link_mac(Netlink& nl, int ifindex, const std::string& name, const std::string& mac) {
