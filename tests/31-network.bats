@@ -338,3 +338,21 @@ rules() { in_host iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; }
   run in_host cat /proc/sys/net/ipv4/ip_forward
   assert_output 1
 }
+
+@test "network: subnets avoid the namespace's routes: the default bridge moves on, a given one is refused" {
+  requires root cmd:iptables cmd:jq cmd:nsenter
+  in_host ip link add lab-taken type veth peer name lab-takenp
+  in_host ip link set lab-taken up
+  in_host ip route add 172.18.0.0/16 dev lab-taken
+  in_host ip route add 10.55.0.0/16 dev lab-taken
+  run md network inspect bridge
+  assert_equal "$(jq -r '.[0].IPAM.Config[0].Subnet' <<<"$output")" 172.19.0.0/16
+  run md network create --subnet 10.55.1.0/24 onroute
+  assert_failure
+  assert_output "Error: Pool overlaps with other one on this address space (the route 10.55.0.0/16 of this host)"
+  # without --subnet, the next free one after the bridge's
+  md network create auto >/dev/null
+  run md network inspect auto
+  assert_equal "$(jq -r '.[0].IPAM.Config[0].Subnet' <<<"$output")" 172.20.0.0/16
+  in_host ip link del lab-taken
+}
