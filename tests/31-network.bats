@@ -356,3 +356,18 @@ rules() { in_host iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; }
   assert_equal "$(jq -r '.[0].IPAM.Config[0].Subnet' <<<"$output")" 172.20.0.0/16
   in_host ip link del lab-taken
 }
+
+@test "network: --explain narrates each kernel step with its lesson on stderr; stdout stays Docker's" {
+  requires root cmd:iptables cmd:nsenter
+  run --separate-stderr md --explain network create --subnet 10.44.0.0/24 told
+  assert_success
+  [[ $output =~ ^[0-9a-f]{64}$ ]]
+  # shellcheck disable=SC2154  # set by run --separate-stderr
+  grep -qF '[lesson 06] rtnl_link_add("br-' <<<"$stderr"
+  grep -qF '~ ip link add br-' <<<"$stderr"
+  run --separate-stderr md --explain network _connect told e1 -p 8080:80
+  assert_success
+  grep -qF '[lesson 06] rtnl_link_add("veth' <<<"$stderr"
+  grep -qF 'IFLA_NET_NS_FD=open("'"$ROOT"'/netns/e1")' <<<"$stderr"
+  grep -qF -- '--to-destination 10.44.0.2:80' <<<"$stderr"
+}
