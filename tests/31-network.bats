@@ -371,3 +371,30 @@ rules() { in_host iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; }
   grep -qF 'IFLA_NET_NS_FD=open("'"$ROOT"'/netns/e1")' <<<"$stderr"
   grep -qF -- '--to-destination 10.44.0.2:80' <<<"$stderr"
 }
+
+# What a crash could leave in the test's host namespace and engine root, one item a line.
+driver_state() {
+  rules
+  in_host ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print "link " $2 }'
+  find "$ROOT/netns" -mindepth 1 -printf 'netns %f\n' | sort
+  grep -F "$ROOT" /proc/self/mountinfo | awk '{print "mount " $5}'
+  md network inspect bridge | jq -r '.[0].Containers | keys[]' | sed 's/^/endpoint /'
+}
+
+@test "network: connect SIGKILLed at each step leaves only what prune removes" {
+  requires root cmd:iptables cmd:jq cmd:nsenter
+  md network _connect bridge keep >/dev/null
+  before=$(driver_state)
+  local step
+  for step in netns veth attached moved configured rules; do
+    MINIDOCKER_NETWORK_KILL_AT=$step run md network _connect bridge crash -p 8080:80
+    assert_equal "$status" 137
+    run md network _prune
+    assert_success
+    assert_equal "$(driver_state)" "$before"
+  done
+  # and the next connect gets the address the killed ones never kept
+  run md network _connect bridge crash -p 8080:80
+  assert_success
+  assert_equal "$(jq -r .IPAddress <<<"$output")" 172.18.0.3
+}

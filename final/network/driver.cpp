@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <net/if.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -378,6 +380,23 @@ void refresh_hosts(const std::vector<Network>& all, const Network& n) {
   }
 }
 
+// For the crash tests: MINIDOCKER_NETWORK_KILL_AT=STEP makes connect SIGKILL itself at STEP
+// (netns, veth, attached, moved, configured, rules), where a real crash could stop it.
+void kill_point(const char* step) {
+  const char* at = ::getenv("MINIDOCKER_NETWORK_KILL_AT");
+  if (at && std::string_view(at) == step) ::raise(SIGKILL);
+}
+
+// The host's link names (if_nameindex(3)).
+std::vector<std::string> link_names() {
+  std::vector<std::string> out;
+  if (struct if_nameindex* list = ::if_nameindex()) {
+    for (struct if_nameindex* i = list; i->if_index != 0; ++i) out.emplace_back(i->if_name);
+    ::if_freenameindex(list);
+  }
+  return out;
+}
+
 Endpoint to_endpoint(const Context& ctx, const Network& n, const EndpointRecord& e) {
   Cidr subnet = *lab::ipv4::parse_cidr(n.subnet);
   return {netns_path(ctx, e.container_id),
@@ -549,20 +568,24 @@ Endpoint connect(const Context& ctx, const std::string& network, const std::stri
       net::create_pinned_netns(ns);
       made_netns = true;
     }
+    kill_point("netns");
     net::Netlink nl;
     explain(ctx, fmt::format("rtnl_link_add(\"{}\", type veth, peer \"{}\")", e.veth, peer),
             fmt::format("ip link add {} type veth peer name {}", e.veth, peer));
     net::Link veth = net::create_veth_pair(nl, e.veth, peer);
     int peer_index = net::find_link(nl, peer);
+    kill_point("veth");
     net::set_link_mac(nl, peer_index, peer, e.mac);
     explain(ctx,
             fmt::format("rtnl_link_change(\"{}\", IFLA_MASTER=\"{}\", IFF_UP)", e.veth, n.bridge),
             fmt::format("ip link set {} master {} up", e.veth, n.bridge));
     net::attach_to_bridge(nl, veth.ifindex(), net::find_link(nl, n.bridge), e.veth, n.bridge);
     net::set_link_up(nl, veth.ifindex(), e.veth);
+    kill_point("attached");
     explain(ctx, fmt::format("rtnl_link_change(\"{}\", IFLA_NET_NS_FD=open(\"{}\"))", peer, ns),
             fmt::format("ip link set {} netns {}", peer, ns));
     net::move_link_to_netns_file(nl, peer_index, peer, ns);
+    kill_point("moved");
     std::string cidr = lab::ipv4::with_prefix(*address, subnet);
     std::string gateway = already == 0 ? n.gateway : "";
     explain(ctx,
@@ -574,6 +597,7 @@ Endpoint connect(const Context& ctx, const std::string& network, const std::stri
     net::run_in_netns_file(ns, fmt::format("configuring {} in {}", e.interface, ns), [&] {
       net::configure_interface_in_child(peer, e.interface, cidr, gateway);
     });
+    kill_point("configured");
     for (const PortMapping& p : ports)
       for (const net::Rule& r : port_rules(n, e.address, p)) {
         explain(ctx,
@@ -582,6 +606,7 @@ Endpoint connect(const Context& ctx, const std::string& network, const std::stri
                 "");
         net::ensure_rule(r, container_comment(container_id));
       }
+    kill_point("rules");
     n.endpoints[container_id] = e;
     save(ctx, n);
     veth.release();
@@ -664,6 +689,16 @@ std::vector<std::string> prune(const Context& ctx,
         gone.push_back(fmt::format("link {}", port.name));
       }
   }
+  // a pair made but not yet on a bridge: both ends still here, named vethXXXXXXX and ...p
+  std::vector<std::string> links = link_names();
+  std::set<std::string> here(links.begin(), links.end());
+  for (const auto& name : links)
+    if (name.size() == 11 && name.starts_with("veth") && here.contains(name + "p") &&
+        !live_veths.contains(name) &&
+        name.find_first_not_of("0123456789abcdef", 4) == std::string::npos) {
+      delete_veth(ctx, name);
+      gone.push_back(fmt::format("link {}", name));
+    }
   // pinned namespaces with no endpoint
   if (DIR* d = ::opendir((ctx.root + "/netns").c_str())) {
     std::vector<std::string> names;
