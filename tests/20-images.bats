@@ -17,7 +17,7 @@ setup() {
   run md images
   assert_success
   assert_line --index 0 --regexp '^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$'
-  assert_line --index 1 --regexp "^busybox +latest +${id:7:12} +(Less than a second|[0-9]+ seconds) ago +[0-9.]+MB$"
+  assert_line --index 1 --regexp "^busybox +latest +${id:7:12} +(Less than a second|1 second|[0-9]+ seconds) ago +[0-9.]+MB$"
   run md images -q
   assert_output "${id:7:12}"
   run md images --no-trunc -q

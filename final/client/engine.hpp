@@ -53,6 +53,9 @@ void add_pull_push_verbs(CLI::App& app, const EngineOptions& options, std::funct
 // create, run, start, ps, logs, wait, stop, kill, rm, inspect, container ls|rm|inspect|prune
 // (final/client/containers.cpp; the jobs are final/engine/), same contract.
 void add_container_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+// network create|ls|rm|inspect (final/client/networks.cpp, over final/network/driver.hpp), same
+// contract.
+void add_network_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.

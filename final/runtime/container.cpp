@@ -524,8 +524,11 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
     console.reset(pair[1]);
   }
   // The container's PID namespace, for the child we are about to make (setns(2): a process
-  // cannot change its own PID namespace, only its children's).
+  // cannot change its own PID namespace, only its children's). Ours is kept and rejoined once
+  // the child exists, so nothing we start later (a sanitizer's helper) lands in the container.
+  lab::UniqueFd own_pid_ns;
   if (spec.has_namespace("pid")) {
+    own_pid_ns = lab::open_fd("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
     std::string path = fmt::format("/proc/{}/ns/pid", s.pid);
     lab::UniqueFd fd = lab::open_fd(path, O_RDONLY | O_CLOEXEC);
     if (state::process_start_time(s.pid) != s.start_time)
@@ -554,6 +557,9 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
   });
   theirs.close();
   console.reset();
+  if (own_pid_ns)
+    lab::check(::setns(own_pid_ns.get(), CLONE_NEWPID),
+               "setns(\"/proc/self/ns/pid\", CLONE_NEWPID)");
   cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path);
   explain.step("04", fmt::format("write cgroup.procs \"{}\"", child.pid()),
                fmt::format("echo {} > cgroup.procs", child.pid()));

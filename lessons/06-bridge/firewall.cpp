@@ -18,15 +18,18 @@ namespace net {
 
 namespace {
 
-std::vector<std::string> with_comment(const std::vector<std::string>& spec) {
+std::vector<std::string> with_comment(const std::vector<std::string>& spec,
+                                      const std::string& comment) {
   std::vector<std::string> out = spec;
   // iptables -S prints the comment match after the other matches and before the target.
   auto jump = out.end();
   for (auto it = out.begin(); it != out.end(); ++it)
     if (*it == "-j") jump = it;
-  out.insert(jump, {"-m", "comment", "--comment", kRuleComment});
+  out.insert(jump, {"-m", "comment", "--comment", comment.empty() ? kRuleComment : comment});
   return out;
 }
+
+}  // namespace
 
 lab::ExitStatus run_iptables(const std::vector<std::string>& args, std::string* output) {
   std::string path = "iptables";
@@ -45,9 +48,11 @@ lab::ExitStatus run_iptables(const std::vector<std::string>& args, std::string* 
   return r.status;
 }
 
-}  // namespace
-
 std::vector<std::string> iptables_args(const Rule& rule, bool add) {
+  return iptables_args(rule, add, kRuleComment);
+}
+
+std::vector<std::string> iptables_args(const Rule& rule, bool add, const std::string& comment) {
   std::vector<std::string> out = {"-t", rule.table};
   if (!add)
     out.insert(out.end(), {"-D", rule.chain});
@@ -55,13 +60,13 @@ std::vector<std::string> iptables_args(const Rule& rule, bool add) {
     out.insert(out.end(), {"-I", rule.chain, std::to_string(rule.position)});
   else
     out.insert(out.end(), {"-A", rule.chain});
-  auto spec = with_comment(rule.spec);
+  auto spec = with_comment(rule.spec, comment);
   out.insert(out.end(), spec.begin(), spec.end());
   return out;
 }
 
 std::string rule_as_listed(const Rule& rule) {
-  return fmt::format("-A {} {}", rule.chain, join_argv(with_comment(rule.spec)));
+  return fmt::format("-A {} {}", rule.chain, join_argv(with_comment(rule.spec, kRuleComment)));
 }
 
 std::vector<Chain> docker_chains() {
@@ -190,6 +195,61 @@ std::vector<std::string> listed_lab_rules(const std::string& table) {
   while (std::getline(in, line))
     if (line.find(comment) != std::string::npos || line.starts_with("-N LAB-")) out.push_back(line);
   return out;
+}
+
+bool rule_exists(const Rule& rule, const std::string& comment) {
+  std::vector<std::string> args = iptables_args(rule, false, comment);
+  args[2] = "-C";
+  return run_iptables(args, nullptr).ok();
+}
+
+void ensure_rule(const Rule& rule, const std::string& comment) {
+  if (rule_exists(rule, comment)) return;
+  std::string output;
+  std::vector<std::string> args = iptables_args(rule, true, comment);
+  lab::ExitStatus s = run_iptables(args, &output);
+  if (!s.ok())
+    throw lab::UserError(
+        fmt::format("iptables {} {}: {}", join_argv(args), s.describe(), lab::trim(output)));
+}
+
+void ensure_chain(const Chain& chain) {
+  if (run_iptables({"-t", chain.table, "-S", chain.name}, nullptr).ok()) return;
+  std::vector<std::string> args = {"-t", chain.table, "-N", chain.name};
+  std::string output;
+  lab::ExitStatus s = run_iptables(args, &output);
+  // Two engines may race to make it: "Chain already exists" is what the loser sees.
+  if (!s.ok() && !run_iptables({"-t", chain.table, "-S", chain.name}, nullptr).ok())
+    throw lab::UserError(
+        fmt::format("iptables {} {}: {}", join_argv(args), s.describe(), lab::trim(output)));
+}
+
+int delete_rules_with_comment(const std::string& table, const std::string& comment) noexcept {
+  int deleted = 0;
+  try {
+    std::string output;
+    if (!run_iptables({"-t", table, "-S"}, &output).ok()) return 0;
+    // iptables -S quotes a comment that holds anything but letters, digits and a few signs.
+    const std::string mark = fmt::format(" --comment {} ", comment);
+    const std::string quoted = fmt::format(" --comment \"{}\" ", comment);
+    std::istringstream in(output);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.starts_with("-A ") ||
+          (line.find(mark) == std::string::npos && line.find(quoted) == std::string::npos))
+        continue;
+      // Our rules hold no quoted words, so the listing splits on spaces back into arguments.
+      std::vector<std::string> args = {"-t", table};
+      std::istringstream words(line);
+      for (std::string w; words >> w;) {
+        if (w.size() >= 2 && w.front() == '"' && w.back() == '"') w = w.substr(1, w.size() - 2);
+        args.push_back(w == "-A" && args.size() == 2 ? "-D" : w);
+      }
+      if (run_iptables(args, nullptr).ok()) ++deleted;
+    }
+  } catch (...) {
+  }
+  return deleted;
 }
 
 long long rule_packets(const Rule& rule) {

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "process.hpp"
+
 namespace net {
 
 // The comment that marks every rule this lesson adds.
@@ -44,8 +46,11 @@ struct Chain {
   std::string name;
 };
 
-// The iptables arguments that add (-A/-I) or delete (-D) the rule, comment included.
+// The iptables arguments that add (-A/-I) or delete (-D) the rule, comment included: the
+// lesson's kRuleComment, or `comment` (the engine, final/network, marks each rule with who it
+// belongs to, "minidocker:<container id>", so it can find them again by that alone).
 std::vector<std::string> iptables_args(const Rule& rule, bool add);
+std::vector<std::string> iptables_args(const Rule& rule, bool add, const std::string& comment);
 // The rule as `iptables -t TABLE -S` lists it: -A CHAIN ... -m comment --comment lab-bridge ...
 std::string rule_as_listed(const Rule& rule);
 
@@ -111,6 +116,23 @@ class IptablesRule {
   Rule rule_;
   bool active_ = false;
 };
+
+// --- rules that outlive the process that added them (final/network) ----------------------------
+
+// Runs `iptables -w ARGS...` in this process's network namespace; its stdout and stderr go to
+// `output` when given.
+lab::ExitStatus run_iptables(const std::vector<std::string>& args, std::string* output);
+// iptables -t TABLE -C ...: whether the rule, marked with `comment`, is there.
+bool rule_exists(const Rule& rule, const std::string& comment);
+// Adds the rule marked with `comment` unless it is there already (-C, then -A/-I); throws if
+// iptables refuses.
+void ensure_rule(const Rule& rule, const std::string& comment);
+// iptables -t TABLE -N NAME unless the chain exists.
+void ensure_chain(const Chain& chain);
+// Deletes every rule of `table` that carries exactly `comment` (read back from iptables -S and
+// deleted with -D): what a rule's owner does when it goes, even if it lost its own list.
+// Returns how many were deleted.
+int delete_rules_with_comment(const std::string& table, const std::string& comment) noexcept;
 
 // The packet counter of a rule (iptables -t TABLE -S CHAIN -v prints it as "-c PACKETS BYTES"),
 // or -1 if the rule is not listed.

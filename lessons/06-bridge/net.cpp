@@ -258,6 +258,26 @@ void move_link_to_netns(Netlink& nl, int ifindex, const std::string& name, pid_t
               fmt::format("rtnl_link_change(\"{}\", IFLA_NET_NS_PID={})", name, pid));
 }
 
+void move_link_to_netns_file(Netlink& nl, int ifindex, const std::string& name,
+                             const std::string& netns_path) {
+  lab::UniqueFd ns = lab::open_fd(netns_path, O_RDONLY | O_CLOEXEC);
+  LinkPtr change = new_link();
+  rtnl_link_set_ns_fd(change.get(), ns.get());
+  change_link(
+      nl, ifindex, change.get(),
+      fmt::format("rtnl_link_change(\"{}\", IFLA_NET_NS_FD=open(\"{}\"))", name, netns_path));
+}
+
+void set_link_mac(Netlink& nl, int ifindex, const std::string& name, const std::string& mac) {
+  nl_addr* raw = nullptr;
+  nl_check(nl_addr_parse(mac.c_str(), AF_LLC, &raw), fmt::format("nl_addr_parse(\"{}\")", mac));
+  AddrPtr lladdr(raw);
+  LinkPtr change = new_link();
+  rtnl_link_set_addr(change.get(), lladdr.get());
+  change_link(nl, ifindex, change.get(),
+              fmt::format("rtnl_link_change(\"{}\", IFLA_ADDRESS={})", name, mac));
+}
+
 void rename_link(Netlink& nl, int ifindex, const std::string& old_name,
                  const std::string& new_name) {
   LinkPtr change = new_link();
@@ -356,16 +376,21 @@ std::vector<BridgePort> bridge_ports(Netlink& nl, int bridge_ifindex) {
 
 void configure_eth0_in_child(const std::string& temp_name, const std::string& cidr,
                              const std::string& gateway) {
+  configure_interface_in_child(temp_name, "eth0", cidr, gateway);
+}
+
+void configure_interface_in_child(const std::string& temp_name, const std::string& new_name,
+                                  const std::string& cidr, const std::string& gateway) {
   Netlink nl;  // opened here, in the child: it talks to the child's namespace
   int lo = find_link(nl, "lo");
   if (lo) set_link_up(nl, lo, "lo");
   int eth = find_link(nl, temp_name);
   if (!eth)
     throw lab::UserError(fmt::format("\"{}\" did not arrive in the new namespace", temp_name));
-  rename_link(nl, eth, temp_name, "eth0");
-  add_address(nl, eth, "eth0", cidr);
-  set_link_up(nl, eth, "eth0");
-  if (!gateway.empty()) add_default_route(nl, eth, "eth0", gateway);
+  rename_link(nl, eth, temp_name, new_name);
+  add_address(nl, eth, new_name, cidr);
+  set_link_up(nl, eth, new_name);
+  if (!gateway.empty()) add_default_route(nl, eth, new_name, gateway);
 }
 
 // --- looking around ------------------------------------------------------------------------------
@@ -558,6 +583,60 @@ void pin_netns(pid_t pid, const std::string& name) {
   lab::UniqueFd file = lab::open_fd(target, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   std::string source = fmt::format("/proc/{}/ns/net", pid);
   lab::mount_fs(source.c_str(), target, nullptr, MS_BIND);
+}
+
+void create_pinned_netns(const std::string& path) {
+  // The file first (O_EXCL: two callers cannot pin onto the same one), then the child.
+  lab::open_fd(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  auto [parent_end, child_end] = lab::Channel::make_pair();
+  lab::Child child = lab::clone_child(CLONE_NEWNET | SIGCHLD, [&]() noexcept {
+    parent_end.close();
+    try {
+      // Still in the caller's mount namespace: the bind mount is seen by everyone there.
+      lab::mount_fs("/proc/self/ns/net", path, nullptr, MS_BIND);
+      child_end.send_ok();
+      return 0;
+    } catch (const std::exception& e) {
+      child_end.report_error(e.what());
+    }
+    return 1;
+  });
+  child_end.close();
+  try {
+    parent_end.expect_ok(fmt::format("pinning a new network namespace on {}", path));
+  } catch (...) {
+    ::unlink(path.c_str());
+    throw;
+  }
+  child.wait();
+}
+
+bool unpin_netns(const std::string& path) noexcept {
+  bool mounted = ::umount2(path.c_str(), MNT_DETACH) == 0;
+  bool existed = ::unlink(path.c_str()) == 0;
+  return mounted || existed;
+}
+
+void run_in_netns_file(const std::string& path, const std::string& step,
+                       const std::function<void()>& body) {
+  lab::UniqueFd ns = lab::open_fd(path, O_RDONLY | O_CLOEXEC);
+  auto [parent_end, child_end] = lab::Channel::make_pair();
+  lab::Child child = lab::clone_child(SIGCHLD, [&]() noexcept {
+    parent_end.close();
+    try {
+      lab::check(::setns(ns.get(), CLONE_NEWNET),
+                 [&] { return fmt::format("setns(open(\"{}\"), CLONE_NEWNET)", path); });
+      body();
+      child_end.send_ok();
+      return 0;
+    } catch (const std::exception& e) {
+      child_end.report_error(e.what());
+    }
+    return 1;
+  });
+  child_end.close();
+  parent_end.expect_ok(step);
+  child.wait();
 }
 
 }  // namespace net

@@ -121,6 +121,12 @@ void set_link_up(Netlink& nl, int ifindex, const std::string& name);
 // ip link set NAME netns PID: moves the link into the network namespace of process `pid`
 // (IFLA_NET_NS_PID). The link disappears from here and shows up there with the same name.
 void move_link_to_netns(Netlink& nl, int ifindex, const std::string& name, pid_t pid);
+// ip link set NAME netns PATH: the same, for a namespace known by a file (IFLA_NET_NS_FD): a
+// pinned one, /run/netns/NAME or /proc/PID/ns/net, with no process needed in it.
+void move_link_to_netns_file(Netlink& nl, int ifindex, const std::string& name,
+                             const std::string& netns_path);
+// ip link set NAME address MAC (e.g. "02:42:ac:12:00:02")
+void set_link_mac(Netlink& nl, int ifindex, const std::string& name, const std::string& mac);
 // ip link set OLD name NEW (the link must be down)
 void rename_link(Netlink& nl, int ifindex, const std::string& old_name,
                  const std::string& new_name);
@@ -150,6 +156,9 @@ std::vector<BridgePort> bridge_ports(Netlink& nl, int bridge_ifindex);
 // `cidr`, lo and eth0 go up, and with a `gateway` the default route goes through it.
 void configure_eth0_in_child(const std::string& temp_name, const std::string& cidr,
                              const std::string& gateway);
+// The same with another name than eth0 (a second network's eth1).
+void configure_interface_in_child(const std::string& temp_name, const std::string& new_name,
+                                  const std::string& cidr, const std::string& gateway);
 
 // --- looking around a namespace ------------------------------------------------------------------
 
@@ -191,5 +200,19 @@ std::string join_argv(const std::vector<std::string>& argv);
 // ip netns attach NAME PID: bind-mounts /proc/PID/ns/net on /run/netns/NAME so the namespace
 // outlives its processes and `ip netns exec NAME ...` finds it (for --keep).
 void pin_netns(pid_t pid, const std::string& name);
+
+// ip netns add, at any path: a new network namespace (a child unshares it and bind-mounts its
+// /proc/self/ns/net on `path`, a new empty file), which then lives on with no process in it
+// until unpin_netns. Throws if `path` exists.
+void create_pinned_netns(const std::string& path);
+// ip netns del: umount2(path, MNT_DETACH) and unlink(path). The namespace itself goes once
+// nothing else holds it (a process, an open fd, another mount). Idempotent; false if there was
+// nothing to remove.
+bool unpin_netns(const std::string& path) noexcept;
+// Runs `body` in a child that joined the namespace pinned at `path` (setns), and waits for it;
+// its exception comes back as a UserError naming `step`. A netlink socket opened in `body`
+// talks to that namespace.
+void run_in_netns_file(const std::string& path, const std::string& step,
+                       const std::function<void()>& body);
 
 }  // namespace net

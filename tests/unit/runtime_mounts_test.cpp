@@ -332,7 +332,10 @@ TEST(PrepareRootfs, BuildsTheWholeRootInAChildAndLeavesTheHostAlone) {
   }
   lab::TempDir work("/tmp/lab-rootfs-test-");
   const std::string rootfs = work.path() + "/rootfs";
-  fs::copy(source, rootfs, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  // canonical: were `source` itself a symlink (a worktree's build/rootfs), copy_symlinks would
+  // copy the link, and the test would write into the shared rootfs through it.
+  fs::copy(fs::canonical(source), rootfs,
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
   fs::create_symlink("../../..", rootfs + "/up");  // "/" from inside, the host's / from outside
   fs::create_symlink("/", rootfs + "/rootlink");
   fs::create_directories(rootfs + "/etc/secrets");

@@ -1,0 +1,211 @@
+// The network verbs: network create, ls, rm, inspect (final/network/driver.hpp does the work).
+// Three hidden verbs call the driver's endpoint API directly, for the tests and for a student
+// who wants to see one step at a time before the engine's `run` does it for a container:
+//   network _connect NETWORK CONTAINER_ID [--name NAME] [-p SPEC]... [--hosts FILE]
+//   network _disconnect CONTAINER_ID
+//   network _prune [--all]
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "client/engine.hpp"
+#include "error.hpp"
+#include "network/driver.hpp"
+
+namespace client {
+
+namespace {
+
+network::Context context(const EngineOptions& options) {
+  network::Context ctx{options.root, {}};
+  if (options.explain) {
+    auto narration = std::make_shared<Narration>(true);
+    ctx.explain = [narration](std::string_view lesson, std::string_view call,
+                              std::string_view shell) { narration->step(lesson, call, shell); };
+  }
+  return ctx;
+}
+
+// Docker's tables: minimum width 10, padding 3, the last column not padded.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows)
+    for (size_t i = 0; i + 1 < row.size(); ++i) {
+      if (widths.size() <= i) widths.resize(i + 1, 0);
+      widths[i] = std::max(widths[i], std::max<size_t>(10, row[i].size() + 3));
+    }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size(), ' ');
+    }
+    std::cout << line << '\n';
+  }
+}
+
+struct CreateOptions {
+  std::string name, subnet;
+};
+struct ListOptions {
+  bool quiet = false, no_trunc = false;
+};
+struct ConnectOptions {
+  std::string network, container_id, name, hosts;
+  std::vector<std::string> publish;
+};
+
+int create(const EngineOptions& options, const CreateOptions& opt) {
+  network::Network n = network::create_network(context(options), opt.name, opt.subnet);
+  std::cout << n.id << '\n';
+  return 0;
+}
+
+int list(const EngineOptions& options, const ListOptions& opt) {
+  std::vector<std::vector<std::string>> rows;
+  if (!opt.quiet) rows.push_back({"NETWORK ID", "NAME", "DRIVER", "SCOPE"});
+  for (const auto& n : network::list_networks(context(options))) {
+    std::string id = opt.no_trunc ? n.id : n.id.substr(0, 12);
+    if (opt.quiet)
+      std::cout << id << '\n';
+    else
+      rows.push_back({id, n.name, n.driver, "local"});
+  }
+  if (!opt.quiet) print_table(rows);
+  return 0;
+}
+
+int remove(const EngineOptions& options, const std::vector<std::string>& names) {
+  int rc = 0;
+  for (const auto& name : names) {
+    try {
+      network::remove_network(context(options), name);
+      std::cout << name << '\n';
+    } catch (const lab::UserError& e) {
+      rc = report_user_error(e.what());
+    }
+  }
+  return rc;
+}
+
+int inspect(const EngineOptions& options, const std::vector<std::string>& names) {
+  nlohmann::json out = nlohmann::json::array();
+  int rc = 0;
+  for (const auto& name : names) {
+    try {
+      out.push_back(network::inspect_json(network::find_network(context(options), name)));
+    } catch (const lab::UserError& e) {
+      rc = report_user_error(e.what());
+    }
+  }
+  std::cout << out.dump(4) << '\n';
+  return rc;
+}
+
+int connect(const EngineOptions& options, const ConnectOptions& opt) {
+  std::vector<network::PortMapping> ports;
+  for (const auto& spec : opt.publish) ports.push_back(network::parse_port_mapping(spec));
+  network::Endpoint e =
+      network::connect(context(options), opt.network, opt.container_id, opt.name, ports, opt.hosts);
+  nlohmann::json published = nlohmann::json::array();
+  for (const auto& p : e.ports) published.push_back(network::describe(p));
+  std::cout << nlohmann::json{{"NetnsPath", e.netns_path}, {"Network", e.network},
+                              {"NetworkID", e.network_id}, {"IPAddress", e.ip},
+                              {"IPPrefixLen", e.prefix},   {"Gateway", e.gateway},
+                              {"MacAddress", e.mac},       {"Veth", e.veth},
+                              {"Interface", e.interface},  {"Ports", published}}
+                   .dump()
+            << '\n';
+  return 0;
+}
+
+}  // namespace
+
+void add_network_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
+  auto* cmd = app.add_subcommand("network", "manage networks");
+  cmd->require_subcommand(1);
+
+  static CreateOptions create_options;
+  auto* create_cmd = cmd->add_subcommand("create", "create a bridge network");
+  create_cmd->add_option("name", create_options.name, "the network's name")->required();
+  create_cmd->add_option("--subnet", create_options.subnet,
+                         "its subnet in CIDR form (default: the first free of 172.18-31.0.0/16, "
+                         "192.168.0-240.0/20)");
+  create_cmd->add_option(
+      "--driver,-d",
+      [](const std::vector<std::string>& v) {
+        if (v.front() != "bridge")
+          throw CLI::ValidationError("--driver", "only the bridge driver is supported");
+        return true;
+      },
+      "bridge (the only driver)");
+  create_cmd->callback([&] { action = [&] { return create(options, create_options); }; });
+
+  static ListOptions list_options;
+  auto add_list = [&](CLI::App* c) {
+    c->add_flag("--quiet,-q", list_options.quiet, "network IDs only");
+    c->add_flag("--no-trunc", list_options.no_trunc, "full network IDs");
+    c->callback([&] { action = [&] { return list(options, list_options); }; });
+  };
+  add_list(cmd->add_subcommand("ls", "list networks")->alias("list"));
+
+  static std::vector<std::string> rm_names;
+  auto* rm_cmd = cmd->add_subcommand("rm", "remove networks")->alias("remove");
+  rm_cmd->add_option("network", rm_names, "NAME or ID")->required();
+  rm_cmd->callback([&] { action = [&] { return remove(options, rm_names); }; });
+
+  static std::vector<std::string> inspect_names;
+  auto* inspect_cmd = cmd->add_subcommand("inspect", "networks as Docker's JSON");
+  inspect_cmd->add_option("network", inspect_names, "NAME or ID")->required();
+  inspect_cmd->callback([&] { action = [&] { return inspect(options, inspect_names); }; });
+
+  // Hidden (group ""): the driver's endpoint API, one step at a time.
+  static ConnectOptions connect_options;
+  auto* connect_cmd = cmd->add_subcommand("_connect", "connect a container id (tests)");
+  connect_cmd->group("");
+  connect_cmd->add_option("network", connect_options.network, "NAME or ID")->required();
+  connect_cmd->add_option("container", connect_options.container_id, "container id")->required();
+  connect_cmd->add_option("--name", connect_options.name, "the container's name");
+  connect_cmd->add_option("--publish,-p", connect_options.publish, "[IP:]HOST:CTR[/tcp|/udp]");
+  connect_cmd->add_option("--hosts", connect_options.hosts, "an /etc/hosts file to keep");
+  connect_cmd->callback([&] { action = [&] { return connect(options, connect_options); }; });
+
+  static std::string disconnect_id;
+  auto* disconnect_cmd = cmd->add_subcommand("_disconnect", "disconnect a container id (tests)");
+  disconnect_cmd->group("");
+  disconnect_cmd->add_option("container", disconnect_id, "container id")->required();
+  disconnect_cmd->callback([&] {
+    action = [&] {
+      network::disconnect(context(options), disconnect_id);
+      return 0;
+    };
+  });
+
+  static std::string hosts_id;
+  auto* hosts_cmd = cmd->add_subcommand("_hosts", "a container's /etc/hosts entries (tests)");
+  hosts_cmd->group("");
+  hosts_cmd->add_option("container", hosts_id, "container id")->required();
+  hosts_cmd->callback([&] {
+    action = [&] {
+      for (const auto& line : network::hosts_entries(context(options), hosts_id))
+        std::cout << line << '\n';
+      return 0;
+    };
+  });
+
+  static bool prune_all = false;
+  auto* prune_cmd = cmd->add_subcommand("_prune", "remove endpoints (tests, recovery)");
+  prune_cmd->group("");
+  prune_cmd->add_flag("--all", prune_all, "also every network, bridge and chain");
+  prune_cmd->callback([&] {
+    action = [&] {
+      // Without the engine's containers, every endpoint counts as alive unless --all.
+      for (const auto& line : network::prune(
+               context(options), [](const std::string&) { return true; }, prune_all))
+        std::cout << line << '\n';
+      return 0;
+    };
+  });
+}
+
+}  // namespace client
