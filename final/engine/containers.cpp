@@ -619,6 +619,16 @@ void stop(const Paths& p, const std::string& id, int seconds) {
   wait_exit(p, id, 10000);
 }
 
+// runc leaves the /minidocker parent it made in every hierarchy, systemd's named one included
+// (our runtime removes it with its last container); an empty one goes here. rmdir(2) refuses a
+// parent that still holds a container's cgroup, so a busy one stays.
+static void remove_empty_cgroup_parents() {
+  std::error_code ec;
+  for (const fs::directory_entry& tree : fs::directory_iterator("/sys/fs/cgroup", ec))
+    ::rmdir((tree.path() / "minidocker").c_str());
+  ::rmdir("/sys/fs/cgroup/minidocker");
+}
+
 void remove(const Paths& p, const std::string& id, bool force) {
   runtime::Explainer explain(p.explain);
   std::string dir = container_dir(p, id);
@@ -645,6 +655,7 @@ void remove(const Paths& p, const std::string& id, bool force) {
                fmt::format("umount {}/merged; rm -r {}", dir, dir));
   graph::remove_rootfs(p.root, graph::choose_driver(p.root), id, &explain);
   lab::remove_tree_without_crossing_mounts(dir);
+  remove_empty_cgroup_parents();
 }
 
 nlohmann::json inspect(const Paths& p, const Container& c) {
