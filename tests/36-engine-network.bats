@@ -275,3 +275,13 @@ leftovers() {
   run leftovers
   assert_output ""
 }
+
+@test "engine-demo.sh holds, and leaves no engine root, namespace or rule behind" {
+  before=$(ls -d /var/tmp/lab-engine-* 2>/dev/null || true)
+  run "$PROJECT_DIR/final/engine-demo.sh"
+  assert_success
+  assert_line --index -1 "held: web ran on 2 read-only layers + its rw layer, in its own namespaces and a 64 MiB cgroup, answered through the bridge and the published port, and rm -f left nothing"
+  [[ $(ls -d /var/tmp/lab-engine-* 2>/dev/null || true) == "$before" ]]
+  run ip netns list
+  refute_output --partial lab-engine-
+}
