@@ -50,6 +50,7 @@ struct Container {
   std::vector<std::string> args;
   nlohmann::json config, host_config;
   std::string status = "created";  // created, running, exited
+  bool paused = false;             // running, but frozen by `pause` (state.json "Paused")
   int pid = 0, exit_code = 0;
   bool oom_killed = false;
   std::string started_at, finished_at, error;
@@ -77,6 +78,9 @@ void stop(const Paths& paths, const std::string& id, int seconds);
 // Removes everything: the runtime's state and cgroup, the rootfs mount and layers, the files.
 void remove(const Paths& paths, const std::string& id, bool force);
 nlohmann::json inspect(const Paths& paths, const Container& c);
+// The runtime's command line before its verb, for HostConfig.Runtime ("" is ours): ours is
+// `minidocker runtime --root STATE`, runc's `runc --root STATE`.
+std::vector<std::string> runtime_command(const Paths& paths, const std::string& runtime);
 
 // ---- pure logic ------------------------------------------------------------------------------
 // "Up 3 seconds", "Exited (0) 2 seconds ago", "Created" (Docker's STATUS column).
