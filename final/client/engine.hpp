@@ -61,6 +61,10 @@ void add_network_verbs(CLI::App& app, const EngineOptions& options, std::functio
 // the `system` group) and add_container_verbs.
 void add_system_prune(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
+// exec, top, stats, pause, unpause, rename (final/client/ops.cpp; the jobs are
+// final/engine/ops.cpp), same contract.
+void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
 int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char** argv);

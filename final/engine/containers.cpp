@@ -16,9 +16,10 @@
 #include <iostream>
 #include <thread>
 
+#include "engine/ops.hpp"
+#include "engine/networking.hpp"
 #include "error.hpp"
 #include "fd.hpp"
-#include "engine/networking.hpp"
 #include "graph/driver.hpp"
 #include "graph/store.hpp"
 #include "mount.hpp"
@@ -212,7 +213,8 @@ bool valid_name(const std::string& name) {
 
 std::string status_text(const Container& c, int64_t now) {
   if (c.status == "running")
-    return "Up " + graph::human_duration(std::max<int64_t>(0, now - seconds_of(c.started_at)));
+    return "Up " + graph::human_duration(std::max<int64_t>(0, now - seconds_of(c.started_at))) +
+           (c.paused ? " (Paused)" : "");
   if (c.status == "exited") {
     if (c.finished_at.empty()) return fmt::format("Exited ({})", c.exit_code);
     return fmt::format(
@@ -282,9 +284,11 @@ Container load(const Paths& p, const std::string& id) {
     c.pid = state.value("Pid", 0);
     c.started_at = state.value("StartedAt", "");
     c.monitor_pid = state.value("MonitorPid", 0);
+    c.paused = c.status == "running" && state.value("Paused", false);
   }
   if (done.is_object()) {
     c.status = "exited";
+    c.paused = false;
     c.pid = 0;
     c.exit_code = done.value("ExitCode", 0);
     c.finished_at = done.value("FinishedAt", "");
@@ -302,6 +306,7 @@ Container load(const Paths& p, const std::string& id) {
                         {"Error", "the container's monitor died"}};
     graph::write_file_atomically(c.dir + "/exit.json", exit_record.dump() + "\n");
     c.status = "exited";
+    c.paused = false;
     c.pid = 0;
     c.exit_code = 137;
     c.finished_at = exit_record["FinishedAt"];
@@ -607,6 +612,7 @@ void kill(const Paths& p, const std::string& id, int signal) {
   Output out = runtime_verb(p, record, {"kill", id, std::to_string(signal)});
   if (out.status != 0 && !fs::exists(c.dir + "/exit.json"))
     throw lab::UserError(lab::trim(out.text));
+  resume_after_signal(p, c);
 }
 
 void stop(const Paths& p, const std::string& id, int seconds) {
@@ -616,6 +622,7 @@ void stop(const Paths& p, const std::string& id, int seconds) {
   json record = read_json(c.dir + "/config.v2.json");
   explain.step("02", "SIGTERM to the container's PID 1", fmt::format("runtime kill {} TERM", id));
   runtime_verb(p, record, {"kill", id, "15"});
+  resume_after_signal(p, c);
   if (wait_exit(p, id, seconds * 1000)) return;
   explain.step("02", fmt::format("still running after {} s: SIGKILL", seconds),
                fmt::format("runtime kill {} KILL", id));
@@ -728,6 +735,10 @@ std::vector<std::string> recover(const Paths& p) {
   return gone;
 }
 
+std::vector<std::string> runtime_command(const Paths& p, const std::string& runtime) {
+  return runtime_argv(p, runtime);
+}
+
 nlohmann::json inspect(const Paths& p, const Container& c) {
   graph::DriverKind kind = graph::choose_driver(p.root);
   json data = nullptr;
@@ -741,9 +752,9 @@ nlohmann::json inspect(const Paths& p, const Container& c) {
       {"Path", c.path},
       {"Args", c.args},
       {"State",
-       {{"Status", c.status},
+       {{"Status", c.paused ? "paused" : c.status},
         {"Running", c.status == "running"},
-        {"Paused", false},
+        {"Paused", c.paused},
         {"Restarting", false},
         {"OOMKilled", c.oom_killed},
         {"Dead", false},

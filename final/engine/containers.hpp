@@ -52,6 +52,7 @@ struct Container {
   std::vector<std::string> args;
   nlohmann::json config, host_config;
   std::string status = "created";  // created, running, exited
+  bool paused = false;             // running, but frozen by `pause` (state.json "Paused")
   int pid = 0, exit_code = 0;
   bool oom_killed = false;
   std::string started_at, finished_at, error;
@@ -86,6 +87,9 @@ std::vector<std::string> prune(const Paths& paths);
 // exited, the network driver's leftovers (endpoints, namespaces, links, rules of containers that
 // are gone), empty /minidocker cgroups. Returns a line per thing removed.
 std::vector<std::string> recover(const Paths& paths);
+// The runtime's command line before its verb, for HostConfig.Runtime ("" is ours): ours is
+// `minidocker runtime --root STATE`, runc's `runc --root STATE`.
+std::vector<std::string> runtime_command(const Paths& paths, const std::string& runtime);
 
 // ---- pure logic ------------------------------------------------------------------------------
 // "Up 3 seconds", "Exited (0) 2 seconds ago", "Created" (Docker's STATUS column).
