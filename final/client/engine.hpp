@@ -57,6 +57,10 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options, std::funct
 // contract.
 void add_network_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
+// volume create|ls|rm|inspect|prune (final/client/volumes.cpp, over final/engine/volumes.hpp),
+// same contract.
+void add_volume_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
 int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char** argv);

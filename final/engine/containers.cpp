@@ -15,6 +15,7 @@
 #include <iostream>
 #include <thread>
 
+#include "engine/volumes.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "graph/driver.hpp"
@@ -279,6 +280,7 @@ Container load(const Paths& p, const std::string& id) {
   c.args = record.value("Args", std::vector<std::string>{});
   c.config = record["Config"];
   c.host_config = record["HostConfig"];
+  c.mounts = record.value("Mounts", json::array());
   json state = read_json(c.dir + "/state.json");
   json done = read_json(c.dir + "/exit.json");
   if (state.is_object()) {
@@ -373,6 +375,8 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
   resolved.env = env;
   std::vector<std::string> args = exec::process_args(image_config, resolved);
   if (args.empty()) throw lab::UserError("No command specified");
+  // -v, --tmpfs, --mount and the image's VOLUMEs, checked before anything is made.
+  std::vector<MountSpec> mounts = container_mounts(o, image_config, [] { return new_id(); });
 
   // [engine] the name, under the lock; the record is written before anything else is made, so
   // whatever a crash leaves is found by its record (or is a directory without one: prune).
@@ -444,7 +448,9 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
           {"NanoCpus", o.cpus.empty() ? 0 : exec::parse_nano_cpus(o.cpus)},
           {"CpuShares", limits.cpu_shares.value_or(0)},
           {"PidsLimit", limits.pids ? json(*limits.pids) : json()}}},
+        {"Mounts", inspect_mounts(p, mounts)},
     };
+    record_host_config(o, record["HostConfig"]);
     graph::write_file_atomically(dir + "/config.v2.json", record.dump(2) + "\n");
   }
   try {
@@ -464,6 +470,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
         throw RunError(126, fmt::format("exec: \"{}\": permission denied", args.front()));
     }
     exec::BundleInput in{id, rootfs, image_config, resolved, user, limits, ""};
+    in.mounts = prepare_mounts(p, mounts, rootfs, explain);
     explain.step("06", fmt::format("network {}: {}", o.network,
                                    o.network == "host" ? "no network namespace: the host's"
                                                        : "a new network namespace with only lo"));
@@ -687,6 +694,7 @@ nlohmann::json inspect(const Paths& p, const Container& c) {
       {"Name", c.name},
       {"Driver", graph::driver_name(kind)},
       {"HostConfig", c.host_config},
+      {"Mounts", c.mounts},
       {"GraphDriver", {{"Name", graph::driver_name(kind)}, {"Data", data}}},
       {"Config", c.config},
   };

@@ -49,7 +49,8 @@ struct Container {
   std::string id, name, image_id, image_name, created, path;
   std::vector<std::string> args;
   nlohmann::json config, host_config;
-  std::string status = "created";  // created, running, exited
+  nlohmann::json mounts = nlohmann::json::array();  // inspect's "Mounts" (engine/volumes.hpp)
+  std::string status = "created";                   // created, running, exited
   int pid = 0, exit_code = 0;
   bool oom_killed = false;
   std::string started_at, finished_at, error;
