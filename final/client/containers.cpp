@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "client/engine.hpp"
+#include "engine/volumes.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "runtime/container.hpp"
@@ -115,6 +116,12 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
   cmd->add_option("--memory,-m", o.memory, "memory limit, e.g. 64m");
   cmd->add_option("--memory-swap", o.memory_swap, "memory plus swap limit (-1: unlimited)");
   cmd->add_option("--pids-limit", o.pids_limit, "at most this many processes (-1: unlimited)");
+  cmd->add_option("--volume,-v", o.volumes, "/HOST:/CTR[:ro], NAME:/CTR[:ro] or /CTR (a volume)")
+      ->allow_extra_args(false);
+  cmd->add_option("--tmpfs", o.tmpfs, "/CTR[:OPTIONS]: a tmpfs there (noexec,nosuid,nodev)")
+      ->allow_extra_args(false);
+  cmd->add_option("--mount", o.mounts, "type=bind|volume|tmpfs,source=..,target=..[,readonly]")
+      ->allow_extra_args(false);
   if (is_run) cmd->add_flag("--detach,-d", f.detach, "run in the background; print the id");
 }
 
@@ -432,15 +439,27 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   });
 
   static std::vector<std::string> rm_refs;
-  static bool rm_force = false;
+  static bool rm_force = false, rm_volumes = false;
   auto add_rm = [&](CLI::App* cmd) {
     cmd->add_option("container", rm_refs, "NAME or ID")->required();
     cmd->add_flag("--force,-f", rm_force, "kill it first if it is running");
+    cmd->add_flag("--volumes,-v", rm_volumes, "remove its anonymous volumes too");
     cmd->callback([&] {
       action = [&] {
         engine::Paths paths = engine::paths_for(options.root, options.explain);
         return for_each_ref(rm_refs, [&](const std::string& ref) {
-          engine::remove(paths, engine::resolve(paths, ref), rm_force);
+          std::string id = engine::resolve(paths, ref);
+          std::vector<std::string> volumes;
+          if (rm_volumes)
+            volumes = engine::anonymous_volumes(paths, engine::load(paths, id).mounts);
+          engine::remove(paths, id, rm_force);
+          for (const std::string& v : volumes) {
+            try {
+              engine::remove_volume(paths, v);
+            } catch (const lab::UserError&) {
+              // in use by another container: it stays, as with Docker
+            }
+          }
           std::cout << ref << '\n';
         });
       };

@@ -16,8 +16,9 @@
 #include <iostream>
 #include <thread>
 
-#include "engine/ops.hpp"
 #include "engine/networking.hpp"
+#include "engine/ops.hpp"
+#include "engine/volumes.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "graph/driver.hpp"
@@ -277,6 +278,7 @@ Container load(const Paths& p, const std::string& id) {
   c.args = record.value("Args", std::vector<std::string>{});
   c.config = record["Config"];
   c.host_config = record["HostConfig"];
+  c.mounts = record.value("Mounts", json::array());
   json state = read_json(c.dir + "/state.json");
   json done = read_json(c.dir + "/exit.json");
   if (state.is_object()) {
@@ -374,6 +376,8 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
   resolved.env = env;
   std::vector<std::string> args = exec::process_args(image_config, resolved);
   if (args.empty()) throw lab::UserError("No command specified");
+  // -v, --tmpfs, --mount and the image's VOLUMEs, checked before anything is made.
+  std::vector<MountSpec> mounts = container_mounts(o, image_config, [] { return new_id(); });
 
   // [engine] the name, under the lock; the record is written before anything else is made, so
   // whatever a crash leaves is found by its record (or is a directory without one: prune).
@@ -448,7 +452,9 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
           {"NanoCpus", o.cpus.empty() ? 0 : exec::parse_nano_cpus(o.cpus)},
           {"CpuShares", limits.cpu_shares.value_or(0)},
           {"PidsLimit", limits.pids ? json(*limits.pids) : json()}}},
+        {"Mounts", inspect_mounts(p, mounts)},
     };
+    record_host_config(o, record["HostConfig"]);
     graph::write_file_atomically(dir + "/config.v2.json", record.dump(2) + "\n");
   }
   kill_point("record");
@@ -469,6 +475,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
         throw RunError(126, fmt::format("exec: \"{}\": permission denied", args.front()));
     }
     exec::BundleInput in{id, rootfs, image_config, resolved, user, limits, ""};
+    in.mounts = prepare_mounts(p, mounts, rootfs, explain);
     in.options.network = net.mode.starts_with("container:") ? "container" : net.mode;
     in.options.hostname = hostname;
     in.netns_path = connect_container(p, net, id, name, hostname, explain);
@@ -772,6 +779,7 @@ nlohmann::json inspect(const Paths& p, const Container& c) {
       {"HostsPath", c.dir + "/hosts"},
       {"ResolvConfPath", c.dir + "/resolv.conf"},
       {"NetworkSettings", network_settings(p, c)},
+      {"Mounts", c.mounts},
       {"GraphDriver", {{"Name", graph::driver_name(kind)}, {"Data", data}}},
       {"Config", c.config},
   };

@@ -51,6 +51,7 @@ struct Container {
   std::string id, name, image_id, image_name, created, path;
   std::vector<std::string> args;
   nlohmann::json config, host_config;
+  nlohmann::json mounts = nlohmann::json::array();  // inspect's "Mounts" (engine/volumes.hpp)
   std::string status = "created";  // created, running, exited
   bool paused = false;             // running, but frozen by `pause` (state.json "Paused")
   int pid = 0, exit_code = 0;
