@@ -340,7 +340,8 @@ std::pair<uint64_t, uint64_t> parse_net_dev(std::string_view text) {
   while (std::getline(in, line)) {
     size_t colon = line.find(':');
     if (colon == std::string::npos) continue;  // the two header lines
-    std::string name = lab::trim(line.substr(0, colon));
+    std::string name;
+    std::istringstream(line.substr(0, colon)) >> name;  // the names are right-aligned
     if (name == "lo") continue;
     std::istringstream fields(line.substr(colon + 1));
     std::vector<uint64_t> v;
