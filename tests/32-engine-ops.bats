@@ -146,10 +146,11 @@ pause_checks() {
   run md pause p
   assert_success
   assert_output p
-  run md inspect p
-  [[ $(jq -r '.[0].State.Status' <<<"$output") == paused ]]
-  [[ $(jq -r '.[0].State.Paused' <<<"$output") == true ]]
-  [[ $(jq -r '.[0].State.Running' <<<"$output") == true ]]
+  local state
+  state=$(md inspect p)
+  [[ $(jq -r '.[0].State.Status' <<<"$state") == paused ]]
+  [[ $(jq -r '.[0].State.Paused' <<<"$state") == true ]]
+  [[ $(jq -r '.[0].State.Running' <<<"$state") == true ]]
   run md ps
   assert_line --regexp ' Up .* \(Paused\) +p$'
   # Frozen: the counter, read from the host through the rootfs, does not move.
