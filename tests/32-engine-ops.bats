@@ -137,7 +137,7 @@ pause_checks() {
   local runtime=()
   [[ -z $1 ]] || runtime=(--runtime "$1")
   md run -d --name p "${runtime[@]}" --network none busybox \
-    sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done' >/dev/null
+    sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done' >/dev/null
   local _ a b
   for _ in $(seq 300); do
     [[ $(md exec p cat /tmp/n 2>/dev/null || echo 0) -gt 2 ]] && break
@@ -153,7 +153,8 @@ pause_checks() {
   [[ $(jq -r '.[0].State.Running' <<<"$state") == true ]]
   run md ps
   assert_line --regexp ' Up .* \(Paused\) +p$'
-  # Frozen: the counter, read from the host through the rootfs, does not move.
+  # Frozen: the counter, read from the host through the rootfs, does not move (it is renamed
+  # into place, so a reader never sees it half-written).
   local counter
   counter="$(container_dir p)/merged/tmp/n"
   a=$(cat "$counter")
