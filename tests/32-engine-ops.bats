@@ -151,6 +151,14 @@ pause_checks() {
   [[ $(jq -r '.[0].State.Status' <<<"$state") == paused ]]
   [[ $(jq -r '.[0].State.Paused' <<<"$state") == true ]]
   [[ $(jq -r '.[0].State.Running' <<<"$state") == true ]]
+  # The runtime says so too (OCI state "paused"), ours as runc.
+  local id
+  id=$(jq -r '.[0].Id' <<<"$state")
+  if [[ -z $1 ]]; then
+    [[ $("$MINIDOCKER" runtime --root "$ROOT/run/minidocker" state "$id" | jq -r .status) == paused ]]
+  else
+    [[ $(runc --root "$ROOT/run/runc" state "$id" | jq -r .status) == paused ]]
+  fi
   run md ps
   assert_line --regexp ' Up .* \(Paused\) +p$'
   # Frozen: the counter, read from the host through the rootfs, does not move (it is renamed
