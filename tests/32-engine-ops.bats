@@ -75,6 +75,14 @@ exec_checks() {
   run md exec nosuch true
   assert_failure 1
   assert_output "Error response from daemon: No such container: nosuch"
+  # Docker's `container` group has the verbs too; --explain names the runtime's exec.
+  md run -d --name g --network none busybox sleep 1000 >/dev/null
+  run md container exec g echo grouped
+  assert_success
+  assert_output grouped
+  run md --explain exec g true
+  assert_success
+  assert_output --partial "runtime --root $ROOT/run/minidocker exec"
 }
 
 @test "exec: the same with --runtime runc" {
