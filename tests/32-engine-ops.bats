@@ -75,6 +75,14 @@ exec_checks() {
   run md exec nosuch true
   assert_failure 1
   assert_output "Error response from daemon: No such container: nosuch"
+  # Docker's `container` group has the verbs too; --explain names the runtime's exec.
+  md run -d --name g --network none busybox sleep 1000 >/dev/null
+  run md container exec g echo grouped
+  assert_success
+  assert_output grouped
+  run md --explain exec g true
+  assert_success
+  assert_output --partial "runtime --root $ROOT/run/minidocker exec"
 }
 
 @test "exec: the same with --runtime runc" {
@@ -137,7 +145,7 @@ pause_checks() {
   local runtime=()
   [[ -z $1 ]] || runtime=(--runtime "$1")
   md run -d --name p "${runtime[@]}" --network none busybox \
-    sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done' >/dev/null
+    sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done' >/dev/null
   local _ a b
   for _ in $(seq 300); do
     [[ $(md exec p cat /tmp/n 2>/dev/null || echo 0) -gt 2 ]] && break
@@ -146,13 +154,23 @@ pause_checks() {
   run md pause p
   assert_success
   assert_output p
-  run md inspect p
-  [[ $(jq -r '.[0].State.Status' <<<"$output") == paused ]]
-  [[ $(jq -r '.[0].State.Paused' <<<"$output") == true ]]
-  [[ $(jq -r '.[0].State.Running' <<<"$output") == true ]]
+  local state
+  state=$(md inspect p)
+  [[ $(jq -r '.[0].State.Status' <<<"$state") == paused ]]
+  [[ $(jq -r '.[0].State.Paused' <<<"$state") == true ]]
+  [[ $(jq -r '.[0].State.Running' <<<"$state") == true ]]
+  # The runtime says so too (OCI state "paused"), ours as runc.
+  local id
+  id=$(jq -r '.[0].Id' <<<"$state")
+  if [[ -z $1 ]]; then
+    [[ $("$MINIDOCKER" runtime --root "$ROOT/run/minidocker" state "$id" | jq -r .status) == paused ]]
+  else
+    [[ $(runc --root "$ROOT/run/runc" state "$id" | jq -r .status) == paused ]]
+  fi
   run md ps
   assert_line --regexp ' Up .* \(Paused\) +p$'
-  # Frozen: the counter, read from the host through the rootfs, does not move.
+  # Frozen: the counter, read from the host through the rootfs, does not move (it is renamed
+  # into place, so a reader never sees it half-written).
   local counter
   counter="$(container_dir p)/merged/tmp/n"
   a=$(cat "$counter")

@@ -14,6 +14,7 @@
 #include "client/engine.hpp"
 #include "error.hpp"
 #include "fd.hpp"
+#include "runtime/explain.hpp"
 
 namespace client {
 
@@ -156,7 +157,14 @@ int stats_verb(const EngineOptions& options, StatsFlags& f) {
     }
     // Two readings a second apart, as Docker's daemon takes them (its "precpu" is the previous
     // read): CPU % is the container's share of the host's CPU time in between.
-    std::vector<engine::Sample> before, after;
+    runtime::Explainer explain(paths.explain);
+    explain.step("04",
+                 "read each container's cgroup twice, a second apart: cpuacct.usage or cpu.stat, "
+                 "memory usage less inactive_file, the limit, blkio or io.stat, pids.current",
+                 "cat /sys/fs/cgroup/memory/minidocker/ID/memory.usage_in_bytes ...");
+    explain.step("06", "the network namespace's counters, through its init",
+                 "cat /proc/PID/net/dev");
+    std::vector<engine::Sample> before;
     for (const auto& c : containers)
       before.push_back(c.status == "running" ? engine::sample(c) : engine::Sample{});
     if (!containers.empty()) ::usleep(1000000);
@@ -214,67 +222,81 @@ int each_container(const EngineOptions& options, const std::vector<std::string>&
 
 void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
   static ExecFlags exec_flags;
-  auto* exec_cmd = app.add_subcommand("exec", "run a command in a running container");
-  exec_flags.cmd = exec_cmd;
-  exec_cmd->add_option("container", exec_flags.ref, "CONTAINER COMMAND [ARG...]")->required();
-  exec_cmd->prefix_command();  // everything after the container is the command
-  exec_cmd->add_flag("--detach,-d", exec_flags.request.detach, "run it in the background");
-  exec_cmd->add_flag("--interactive,-i", exec_flags.request.interactive, "pass our stdin on");
-  exec_cmd->add_flag("--tty,-t", exec_flags.tty, "a pty (not in this build: refused)");
-  exec_cmd->add_option("--env,-e", exec_flags.request.env, "KEY=VALUE, or KEY to take it from here")
-      ->allow_extra_args(false);
-  exec_cmd->add_option("--env-file", exec_flags.request.env_files, "a file of KEY=VALUE lines")
-      ->allow_extra_args(false);
-  exec_cmd->add_option("--workdir,-w", exec_flags.request.workdir, "the working directory inside");
-  exec_cmd->add_option("--user,-u", exec_flags.request.user, "NAME|UID[:GROUP|GID]");
-  exec_cmd->callback([&] { action = [&] { return exec_verb(options, exec_flags); }; });
-
   static TopFlags top_flags;
-  auto* top_cmd = app.add_subcommand("top", "the processes of a container (host ps)");
-  top_flags.cmd = top_cmd;
-  top_cmd->add_option("container", top_flags.ref, "CONTAINER [ps OPTIONS]")->required();
-  top_cmd->prefix_command();
-  top_cmd->callback([&] { action = [&] { return top_verb(options, top_flags); }; });
-
   static StatsFlags stats_flags;
-  auto* stats_cmd = app.add_subcommand("stats", "CPU, memory, network and block I/O of containers");
-  stats_cmd->add_option("container", stats_flags.refs, "NAME or ID (default: the running ones)");
-  stats_cmd->add_flag("--no-stream", stats_flags.no_stream, "one reading, then exit");
-  stats_cmd->add_flag("--no-trunc", stats_flags.no_trunc, "full container ids");
-  stats_cmd->add_flag("--all,-a", stats_flags.all, "every container, not only running ones");
-  stats_cmd->callback([&] { action = [&] { return stats_verb(options, stats_flags); }; });
-
   static std::vector<std::string> pause_refs, unpause_refs;
-  auto* pause_cmd = app.add_subcommand("pause", "freeze every process of containers");
-  pause_cmd->add_option("container", pause_refs, "NAME or ID")->required();
-  pause_cmd->callback(
-      [&] { action = [&] { return each_container(options, pause_refs, engine::pause); }; });
-  auto* unpause_cmd = app.add_subcommand("unpause", "thaw paused containers");
-  unpause_cmd->add_option("container", unpause_refs, "NAME or ID")->required();
-  unpause_cmd->callback(
-      [&] { action = [&] { return each_container(options, unpause_refs, engine::unpause); }; });
-
   static std::string rename_old, rename_new;
-  auto* rename_cmd = app.add_subcommand("rename", "rename a container");
-  rename_cmd->add_option("container", rename_old, "the container (name or id)")->required();
-  rename_cmd->add_option("new_name", rename_new, "its new name")->required();
-  rename_cmd->callback([&] {
-    action = [&] {
-      if (rename_old.empty() || rename_new.empty()) {
-        fmt::print(stderr, "Error: Neither old nor new names may be empty\n");
-        return 1;
-      }
-      engine::Paths paths = engine::paths_for(options.root, options.explain);
-      try {
-        engine::rename(paths, rename_old, rename_new);
-      } catch (const engine::DaemonError& e) {
-        daemon_error(e.what());
-        fmt::print(stderr, "Error: failed to rename container named {}\n", rename_old);
-        return 1;
-      }
-      return 0;
-    };
-  });
+  // Each verb under `parent`: the top level, and Docker's `container` group (`container exec`).
+  auto add_all = [&](CLI::App* parent) {
+    auto* exec_cmd = parent->add_subcommand("exec", "run a command in a running container");
+    exec_cmd->add_option("container", exec_flags.ref, "CONTAINER COMMAND [ARG...]")->required();
+    exec_cmd->prefix_command();  // everything after the container is the command
+    exec_cmd->add_flag("--detach,-d", exec_flags.request.detach, "run it in the background");
+    exec_cmd->add_flag("--interactive,-i", exec_flags.request.interactive, "pass our stdin on");
+    exec_cmd->add_flag("--tty,-t", exec_flags.tty, "a pty (not in this build: refused)");
+    exec_cmd
+        ->add_option("--env,-e", exec_flags.request.env, "KEY=VALUE, or KEY to take it from here")
+        ->allow_extra_args(false);
+    exec_cmd->add_option("--env-file", exec_flags.request.env_files, "a file of KEY=VALUE lines")
+        ->allow_extra_args(false);
+    exec_cmd->add_option("--workdir,-w", exec_flags.request.workdir,
+                         "the working directory inside");
+    exec_cmd->add_option("--user,-u", exec_flags.request.user, "NAME|UID[:GROUP|GID]");
+    exec_cmd->callback([&, exec_cmd] {
+      exec_flags.cmd = exec_cmd;
+      action = [&] { return exec_verb(options, exec_flags); };
+    });
+
+    auto* top_cmd = parent->add_subcommand("top", "the processes of a container (host ps)");
+    top_cmd->add_option("container", top_flags.ref, "CONTAINER [ps OPTIONS]")->required();
+    top_cmd->prefix_command();
+    top_cmd->callback([&, top_cmd] {
+      top_flags.cmd = top_cmd;
+      action = [&] { return top_verb(options, top_flags); };
+    });
+
+    auto* stats_cmd =
+        parent->add_subcommand("stats", "CPU, memory, network and block I/O of containers");
+    stats_cmd->add_option("container", stats_flags.refs, "NAME or ID (default: the running ones)");
+    stats_cmd->add_flag("--no-stream", stats_flags.no_stream, "one reading, then exit");
+    stats_cmd->add_flag("--no-trunc", stats_flags.no_trunc, "full container ids");
+    stats_cmd->add_flag("--all,-a", stats_flags.all, "every container, not only running ones");
+    stats_cmd->callback([&] { action = [&] { return stats_verb(options, stats_flags); }; });
+
+    auto* pause_cmd = parent->add_subcommand("pause", "freeze every process of containers");
+    pause_cmd->add_option("container", pause_refs, "NAME or ID")->required();
+    pause_cmd->callback(
+        [&] { action = [&] { return each_container(options, pause_refs, engine::pause); }; });
+    auto* unpause_cmd = parent->add_subcommand("unpause", "thaw paused containers");
+    unpause_cmd->add_option("container", unpause_refs, "NAME or ID")->required();
+    unpause_cmd->callback(
+        [&] { action = [&] { return each_container(options, unpause_refs, engine::unpause); }; });
+
+    auto* rename_cmd = parent->add_subcommand("rename", "rename a container");
+    rename_cmd->add_option("container", rename_old, "the container (name or id)")->required();
+    rename_cmd->add_option("new_name", rename_new, "its new name")->required();
+    rename_cmd->callback([&] {
+      action = [&] {
+        if (rename_old.empty() || rename_new.empty()) {
+          fmt::print(stderr, "Error: Neither old nor new names may be empty\n");
+          return 1;
+        }
+        engine::Paths paths = engine::paths_for(options.root, options.explain);
+        try {
+          engine::rename(paths, rename_old, rename_new);
+        } catch (const engine::DaemonError& e) {
+          daemon_error(e.what());
+          fmt::print(stderr, "Error: failed to rename container named {}\n", rename_old);
+          return 1;
+        }
+        return 0;
+      };
+    });
+  };
+  add_all(&app);
+  // `container` is made by add_container_verbs; without it only the top-level verbs exist.
+  for (CLI::App* sub : app.get_subcommands({}))
+    if (sub->get_name() == "container") add_all(sub);
 }
 
 }  // namespace client

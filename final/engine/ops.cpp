@@ -227,9 +227,13 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
 
 // ---- top -------------------------------------------------------------------------------------
 
-std::vector<pid_t> container_pids(const Paths& /*paths*/, const Container& c) {
+std::vector<pid_t> container_pids(const Paths& p, const Container& c) {
+  runtime::Explainer explain(p.explain);
   runtime::cgroups::Cgroup cgroup = runtime::cgroups::Cgroup::open(exec::cgroups_path(c.id));
   cgroup.release();  // open() owns what it finds: only read here, never removed
+  std::vector<std::string> dirs = cgroup.paths();
+  explain.step("04", "the container's processes: its cgroup's cgroup.procs",
+               fmt::format("cat {}/cgroup.procs", dirs.empty() ? "?" : dirs.front()));
   std::vector<pid_t> pids = cgroup.processes();
   std::sort(pids.begin(), pids.end());
   return pids;
@@ -340,7 +344,8 @@ std::pair<uint64_t, uint64_t> parse_net_dev(std::string_view text) {
   while (std::getline(in, line)) {
     size_t colon = line.find(':');
     if (colon == std::string::npos) continue;  // the two header lines
-    std::string name = lab::trim(line.substr(0, colon));
+    std::string name;
+    std::istringstream(line.substr(0, colon)) >> name;  // the names are right-aligned
     if (name == "lo") continue;
     std::istringstream fields(line.substr(colon + 1));
     std::vector<uint64_t> v;
