@@ -281,3 +281,37 @@ A /new/deeper/file" ]]
   assert_failure 1
   assert_output "Error: No such container: nosuch"
 }
+
+@test "fs: the image's VOLUME is an anonymous volume, filled from the image; runc mounts the same" {
+  # A docker-save archive of busybox whose config says VOLUME /etc.
+  dir=$BATS_TEST_TMPDIR/save
+  mkdir -p "$dir/layer"
+  cp "$(rootfs_tar)" "$dir/layer/layer.tar"
+  diff_id=$(sha256sum "$dir/layer/layer.tar" | cut -d' ' -f1)
+  jq -nc --arg d "sha256:$diff_id" '{architecture: "amd64", os: "linux",
+    config: {Cmd: ["sh"], Volumes: {"/etc": {}}}, rootfs: {type: "layers", diff_ids: [$d]}}' >"$dir/config.json"
+  config=$(sha256sum "$dir/config.json" | cut -d' ' -f1)
+  mv "$dir/config.json" "$dir/$config.json"
+  jq -nc --arg c "$config.json" '[{Config: $c, RepoTags: ["withvol:latest"], Layers: ["layer/layer.tar"]}]' >"$dir/manifest.json"
+  tar -C "$dir" -cf "$BATS_TEST_TMPDIR/save.tar" manifest.json "$config.json" layer
+  md load -i "$BATS_TEST_TMPDIR/save.tar" >/dev/null
+  run md run --name imgvol --network none withvol sh -c 'grep " /etc " /proc/mounts | wc -l; cat /etc/passwd | head -1'
+  assert_output "1
+root:x:0:0:root:/root:/bin/sh"
+  name=$(md inspect imgvol | jq -r '.[0].Mounts[0].Name')
+  [[ $name =~ ^[0-9a-f]{64}$ ]]
+  [[ -f $ROOT/volumes/$name/_data/passwd ]]
+  md volume inspect "$name" | jq -e '.[0].Labels == {"com.docker.volume.anonymous": ""}'
+  md rm -v imgvol
+  [[ ! -e $ROOT/volumes/$name ]]
+  # The same mounts through runc: the boundary is config.json.
+  requires cmd:runc
+  mkdir "$BATS_TEST_TMPDIR/h"
+  run md run --rm --runtime runc --network none -v "$BATS_TEST_TMPDIR/h:/data:ro" --tmpfs /t \
+    busybox sh -c 'grep -E " /(data|t) " /proc/mounts | cut -d" " -f2,3; touch /data/x 2>/dev/null || echo ro'
+  assert_success
+  assert_line --regexp '^/data [a-z0-9]+$'
+  assert_line '/t tmpfs'
+  assert_line ro
+  [[ ${#lines[@]} -eq 3 ]]
+}
