@@ -209,10 +209,12 @@ src/sub/b"
 @test "fs: cp into a container (seen from inside), from a tar on stdin, never through a symlink to the host" {
   marker="/tmp/minidocker-fs-through-$$"
   md create --name dst --network none busybox \
-    sh -c "cat /tmp/x; cat /dir/sub/f; cat /m/t; cat $marker; ls /escape$marker" >/dev/null
+    sh -c "cat /tmp/x; cat /dir/sub/f; cat /m/t; cat $marker; ls /escape$marker; stat -c %u:%g /tmp/x /tmp/owned" >/dev/null
   T=$BATS_TEST_TMPDIR
   echo hello >"$T/f"
-  md cp "$T/f" dst:/tmp/x
+  chown 1234:4321 "$T/f"
+  md cp "$T/f" dst:/tmp/x     # owned by the container's root, as docker cp does
+  md cp -a "$T/f" dst:/tmp/owned # -a: the uid/gid kept
   mkdir -p "$T/d/sub" "$T/t/m"
   echo deep >"$T/d/sub/f"
   md cp "$T/d" dst:/dir
@@ -229,7 +231,9 @@ src/sub/b"
 deep
 tarred
 through
-/escape$marker"
+/escape$marker
+0:0
+1234:4321"
   run md cp "$T/f" dst:/nope/x
   assert_failure 1
   assert_output "Error: Could not find the file /nope in container dst"

@@ -25,7 +25,7 @@ std::pair<std::string, std::string> split_cp_arg(const std::string& arg) {
 
 struct CpFlags {
   std::string src, dest;
-  bool follow_link = false;
+  bool follow_link = false, archive = false;
 };
 
 int cp_verb(const EngineOptions& options, const CpFlags& f) {
@@ -37,7 +37,7 @@ int cp_verb(const EngineOptions& options, const CpFlags& f) {
   const std::string& path = src_container.empty() ? dest_path : src_path;
   if (path.empty()) throw lab::UserError("the path inside the container cannot be empty");
   engine::Paths paths = engine::paths_for(options.root, options.explain);
-  engine::CopyOptions copy{f.follow_link};
+  engine::CopyOptions copy{f.follow_link, f.archive};
   if (!src_container.empty()) {
     std::string id = engine::resolve(paths, src_container);
     engine::copy_from_container(paths, id, src_container, src_path, dest_path, STDOUT_FILENO, copy);
@@ -75,6 +75,8 @@ void add_file_verbs(CLI::App& app, const EngineOptions& options, std::function<i
   cp->add_option("src", cp_flags.src, "CONTAINER:SRC_PATH, SRC_PATH or -")->required();
   cp->add_option("dest", cp_flags.dest, "DEST_PATH, CONTAINER:DEST_PATH or -")->required();
   cp->add_flag("--follow-link,-L", cp_flags.follow_link, "copy what a symlink at SRC points to");
+  cp->add_flag("--archive,-a", cp_flags.archive,
+               "keep uid/gid when copying into the container (without: 0:0)");
   cp->callback(
       [&] { action = [&] { return user_errors([&] { return cp_verb(options, cp_flags); }); }; });
 

@@ -162,7 +162,8 @@ void copy(const Side& src, const Side& dest, const CopyOptions& options) {
       name = "";
     }
   }
-  copy_tree_via_tar(from.get(), name, lab::proc_fd_name(target_dir.get()));
+  copy_tree_via_tar(from.get(), name, lab::proc_fd_name(target_dir.get()),
+                    options.archive && !dest.container.empty());
 }
 
 // ---- diff ------------------------------------------------------------------------------------

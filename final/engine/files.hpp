@@ -28,6 +28,9 @@ namespace engine {
 
 struct CopyOptions {
   bool follow_link = false;  // -L: copy what a symlink at SRC points to, not the link itself
+  // -a: files copied into the container keep their uid/gid; without it they are 0:0 (the
+  // container's root), and files copied out belong to the caller, as with docker cp.
+  bool archive = false;
 };
 
 // `cp CONTAINER:SRC DEST`; DEST "-" writes a tar stream of SRC to `out_fd`. `ref` is the
