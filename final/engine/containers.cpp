@@ -564,6 +564,8 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
   } catch (...) {
     try {
       remove(p, id, true);
+      for (const MountSpec& m : mounts)  // as Docker's cleanup: with the container's volumes
+        if (m.anonymous) remove_volume(p, m.source);
     } catch (...) {
     }
     throw;

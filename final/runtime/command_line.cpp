@@ -268,6 +268,7 @@ int minidocker_main(int argc, char** argv) {
   client::add_system_prune(app, engine, action);
   client::add_ops_verbs(app, engine, action);
   client::add_volume_verbs(app, engine, action);
+  client::add_file_verbs(app, engine, action);
   if (names_runtime(argc, argv)) return dispatch("minidocker runtime", app, g, action, argc, argv);
   return client::run_engine(app, action, argc, argv);
 }
