@@ -259,6 +259,7 @@ int minidocker_main(int argc, char** argv) {
   client::add_container_verbs(app, engine, action);
   client::add_network_verbs(app, engine, action);
   client::add_commit_verbs(app, engine, action);
+  client::add_build_verbs(app, engine, action);
   if (names_runtime(argc, argv)) return dispatch("minidocker runtime", app, g, action, argc, argv);
   return client::run_engine(app, action, argc, argv);
 }
