@@ -71,6 +71,11 @@ void add_volume_verbs(CLI::App& app, const EngineOptions& options, std::function
 // cp and diff (final/client/files.cpp, over final/engine/files.hpp), same contract.
 void add_file_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
+// commit (final/client/commit.cpp, over final/engine/commit.cpp), same contract.
+void add_commit_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+// build (final/client/build.cpp, over final/engine/build.cpp), same contract.
+void add_build_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
 int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char** argv);
