@@ -11,12 +11,13 @@ HEADINGS=("## 笔记里的实验" "## C++ 的做法" "## 运行记录" "## 自�
 # its own prefix, so each anchor still leads to one place.
 FINAL_HEADINGS=("## 笔记里的架构" "## OCI bundle" "## C++ 的做法" "## 运行记录" "## 自己看看" "## 常见错误" "## 练习"
   "## 笔记里怎么说" "## 磁盘上的存储" "## 镜像:C++ 的做法" "## 镜像:运行记录" "## 镜像:自己看看"
-  "## 镜像:常见错误" "## 镜像:练习" "## 容器:对照表" "## 容器:一次运行的过程" "## 容器:常见错误" "## 网络:网络驱动")
+  "## 镜像:常见错误" "## 镜像:练习" "## 容器:对照表" "## 容器:一次运行的过程" "## 容器:常见错误" "## 网络:网络驱动"
+  "## 容器:终端、attach、restart")
 FINAL_HEADINGS_EN=("## The notes' architecture" "## A bundle" "## The C++ way" "## A run" "## See for yourself"
   "## Common errors" "## Exercises" "## What the notes say" "## The store on disk" "## Images: the C++ way"
   "## Images: a run" "## Images: see for yourself" "## Images: common errors" "## Images: exercises"
   "## Containers: the map" "## Containers: how a run goes" "## Containers: common errors"
-  "## Networks: the network driver")
+  "## Networks: the network driver" "## Containers: terminals, attach, restart")
 
 readmes() {
   ls "$PROJECT_DIR"/README*.md "$PROJECT_DIR"/lessons/*/README*.md "$PROJECT_DIR"/tests/vm/README*.md \
