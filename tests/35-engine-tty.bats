@@ -203,3 +203,22 @@ monitor_pid() {
   echo "monitor VmRSS: $rss kB" >&3
   ((rss < 1024))
 }
+
+@test "exec -t: a pty through the runtime's console socket, with both runtimes: size, Ctrl-C, exit code" {
+  for runtime in minidocker runc; do
+    [[ $runtime == runc ]] && ! command -v runc >/dev/null && continue
+    md run -d --name "e-$runtime" --runtime "$runtime" --network none busybox sleep 1000 >/dev/null
+    run drive 30 100 'expect:end' wait -- exec -t "e-$runtime" \
+      sh -c '[ -t 0 ] && [ -t 1 ] && echo stdin-stdout-tty; stty size; echo end; exit 3'
+    assert_line --partial "stdin-stdout-tty"
+    assert_line --partial "30 100"
+    assert_line "exit: 3"
+    run drive 30 100 raw 'expect:/ # ' 'send:stty size\r' 'expect:30 100' 'resize:40,120' \
+      'send:stty size\r' 'expect:40 120' 'send:sleep 4321; echo not-inter""rupted\r' \
+      'poll:pgrep -x -f "sleep 4321"' 'send:\x03' 'send:exit 4\r' wait -- \
+      exec -it "e-$runtime" sh
+    refute_line --partial "not-interrupted"
+    assert_line "exit: 4"
+    md rm -f "e-$runtime" >/dev/null
+  done
+}

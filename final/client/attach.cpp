@@ -250,6 +250,63 @@ RelayResult relay(const engine::Paths& paths, const std::string& id, int sock,
   return result;
 }
 
+void relay_master(int master, bool forward_stdin) {
+  int sp[2];
+  lab::check(::pipe2(sp, O_CLOEXEC | O_NONBLOCK), "pipe2");
+  lab::UniqueFd signal_read(sp[0]), signal_write(sp[1]);
+  g_signal_pipe = sp[1];
+  struct sigaction sa {};
+  sa.sa_handler = note_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}) ::sigaction(sig, &sa, nullptr);
+  RawTerminal terminal(forward_stdin && ::isatty(STDIN_FILENO) ? STDIN_FILENO : -1);
+  auto resize = [&] {
+    winsize ws{};
+    for (int fd : {STDIN_FILENO, STDOUT_FILENO})
+      if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) {
+        ::ioctl(master, TIOCSWINSZ, &ws);
+        return;
+      }
+  };
+  resize();
+  bool stdin_open = forward_stdin;
+  for (;;) {
+    pollfd fds[3] = {{master, POLLIN, 0},
+                     {stdin_open ? STDIN_FILENO : -1, POLLIN, 0},
+                     {signal_read.get(), POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) continue;
+    if (fds[0].revents) {
+      char buf[16384];
+      ssize_t n = ::read(master, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // EIO: the process's side of the pty is closed
+      write_all(STDOUT_FILENO, std::string_view(buf, static_cast<size_t>(n)));
+    }
+    if (fds[1].revents) {
+      char buf[8192];
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n <= 0 && !(n < 0 && errno == EINTR)) stdin_open = false;
+      if (n > 0) write_all(master, std::string_view(buf, static_cast<size_t>(n)));
+    }
+    if (fds[2].revents) {
+      unsigned char sig;
+      while (::read(signal_read.get(), &sig, 1) == 1) {
+        if (sig == SIGWINCH) {
+          resize();
+        } else {
+          terminal.restore();
+          ::signal(sig, SIG_DFL);
+          ::raise(sig);
+        }
+      }
+    }
+  }
+  terminal.restore();
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}) ::signal(sig, SIG_DFL);
+  g_signal_pipe = -1;
+}
+
 // ---- verbs -----------------------------------------------------------------------------------
 
 namespace {

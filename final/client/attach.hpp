@@ -53,5 +53,10 @@ int connect_attach(const engine::Paths& paths, const std::string& id);
 RelayResult relay(const engine::Paths& paths, const std::string& id, int sock,
                   const RelayOptions& options, const std::function<void()>& started);
 
+// exec -t: the same, with the pty's master in our hands (the runtime's exec sent it to us): our
+// terminal raw, its size set on the master now and at each SIGWINCH, until the process's side of
+// the pty closes. (No detach keys: the runtime's exec waits for the process.)
+void relay_master(int master, bool forward_stdin);
+
 // attach, restart (final/client/attach.cpp), the contract of add_container_verbs.
 }  // namespace client
