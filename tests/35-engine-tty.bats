@@ -209,10 +209,11 @@ monitor_pid() {
     [[ $runtime == runc ]] && ! command -v runc >/dev/null && continue
     md run -d --name "e-$runtime" --runtime "$runtime" --network none busybox sleep 1000 >/dev/null
     run drive 30 100 'expect:end' wait -- exec -t "e-$runtime" \
-      sh -c '[ -t 0 ] && [ -t 1 ] && echo stdin-stdout-tty; stty size; echo end; exit 3'
+      sh -c '[ -t 0 ] && [ -t 1 ] && echo stdin-stdout-tty; echo end; exit 3'
     assert_line --partial "stdin-stdout-tty"
-    assert_line --partial "30 100"
     assert_line "exit: 3"
+    # (The size is set on the master once it is ours, just after the process started: the shell's
+    # prompt below is the sign it has been.)
     run drive 30 100 raw 'expect:/ # ' 'send:stty size\r' 'expect:30 100' 'resize:40,120' \
       'send:stty size\r' 'expect:40 120' 'send:sleep 4321; echo not-inter""rupted\r' \
       'poll:pgrep -x -f "sleep 4321"' 'send:\x03' 'send:exit 4\r' wait -- \
