@@ -53,6 +53,8 @@ void add_pull_push_verbs(CLI::App& app, const EngineOptions& options, std::funct
 // create, run, start, ps, logs, wait, stop, kill, rm, inspect, container ls|rm|inspect|prune
 // (final/client/containers.cpp; the jobs are final/engine/), same contract.
 void add_container_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+// attach and restart (final/client/attach.cpp), same contract.
+void add_attach_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 // network create|ls|rm|inspect (final/client/networks.cpp, over final/network/driver.hpp), same
 // contract.
 void add_network_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);

@@ -264,6 +264,7 @@ int minidocker_main(int argc, char** argv) {
   client::add_load_save_verbs(app, engine, action);
   client::add_pull_push_verbs(app, engine, action);
   client::add_container_verbs(app, engine, action);
+  client::add_attach_verbs(app, engine, action);
   client::add_network_verbs(app, engine, action);
   client::add_system_prune(app, engine, action);
   client::add_ops_verbs(app, engine, action);
