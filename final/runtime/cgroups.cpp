@@ -553,6 +553,46 @@ void Cgroup::kill_all(int signal) {
   if (!thaw_file.empty()) lab::write_file(thaw_file, thaw_value);
 }
 
+void Cgroup::freeze() {
+  const Place* unified = place_with("unified");
+  std::string control, value, state_file, done, thaw_value;
+  if (const Place* f = place_with("freezer"); f && f->hierarchy.version == Version::v1) {
+    control = state_file = f->dir + "/freezer.state";
+    value = done = "FROZEN";
+    thaw_value = "THAWED";
+  } else if (unified && exists(unified->dir + "/cgroup.freeze")) {
+    control = unified->dir + "/cgroup.freeze";
+    value = "1";
+    state_file = unified->dir + "/cgroup.events";
+    done = "frozen 1";
+    thaw_value = "0";
+  } else {
+    throw lab::UserError(fmt::format(
+        "cgroup {}: no freezer (v1 freezer controller, or v2's cgroup.freeze): cannot pause",
+        path_));
+  }
+  write(control, value);
+  // v1 passes through FREEZING while tasks are still being stopped; v2 flips "frozen 1" in
+  // cgroup.events once every task is.
+  for (int i = 0; i < kFreezeAttempts; ++i) {
+    if (lab::read_file_or_empty(state_file).find(done) != std::string::npos) return;
+    ::usleep(1000);
+  }
+  lab::write_file(control, thaw_value);
+  throw lab::UserError(fmt::format("{}: the kernel did not report {} in time", state_file, done));
+}
+
+void Cgroup::thaw() {
+  if (const Place* f = place_with("freezer"); f && f->hierarchy.version == Version::v1) {
+    write(f->dir + "/freezer.state", "THAWED");
+  } else if (const Place* unified = place_with("unified");
+             unified && exists(unified->dir + "/cgroup.freeze")) {
+    write(unified->dir + "/cgroup.freeze", "0");
+  } else {
+    throw lab::UserError(fmt::format("cgroup {}: no freezer: cannot resume", path_));
+  }
+}
+
 void Cgroup::remove() {
   if (!owned_) return;
   std::exception_ptr first_error;

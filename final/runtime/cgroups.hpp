@@ -126,6 +126,12 @@ class Cgroup {
   // also on hybrid hosts); otherwise the group is frozen first (v1 freezer, v2 cgroup.freeze) so
   // that nothing forks between reading cgroup.procs and the kill(2)s, then thawed.
   void kill_all(int signal);
+  // runc's pause and resume: every process of the group stops being scheduled (v1 freezer's
+  // freezer.state FROZEN, or v2's cgroup.freeze 1, where cgroup.events says "frozen 1" once the
+  // kernel is done) and goes on where it was when thawed. Throws when neither exists, or when the
+  // group does not settle (bounded, about 1 s), thawing it again first.
+  void freeze();
+  void thaw();
   // rmdir in every tree, waiting (bounded, about 2 s) for killed processes to leave; then the
   // ancestors it made if they are empty, and the subtree_control grants it made.
   void remove();

@@ -126,6 +126,13 @@ void add_verbs(CLI::App& app, Globals& g, std::function<int()>& action) {
   kill_cmd->add_flag("--all,-a", all, "every process in the container's cgroup");
   kill_cmd->callback([&] { action = [&] { return kill(g.options, id, signal, all); }; });
 
+  auto* pause_cmd = app.add_subcommand("pause", "freeze every process of a container");
+  pause_cmd->add_option("id", id, "the container's ID")->required();
+  pause_cmd->callback([&] { action = [&] { return pause(g.options, id); }; });
+  auto* resume_cmd = app.add_subcommand("resume", "thaw a paused container");
+  resume_cmd->add_option("id", id, "the container's ID")->required();
+  resume_cmd->callback([&] { action = [&] { return resume(g.options, id); }; });
+
   static bool force = false;
   auto* delete_cmd = app.add_subcommand("delete", "remove a stopped container");
   delete_cmd->add_option("id", id, "the container's ID")->required();
@@ -258,6 +265,9 @@ int minidocker_main(int argc, char** argv) {
   client::add_pull_push_verbs(app, engine, action);
   client::add_container_verbs(app, engine, action);
   client::add_network_verbs(app, engine, action);
+  client::add_system_prune(app, engine, action);
+  client::add_ops_verbs(app, engine, action);
+  client::add_volume_verbs(app, engine, action);
   client::add_commit_verbs(app, engine, action);
   client::add_build_verbs(app, engine, action);
   if (names_runtime(argc, argv)) return dispatch("minidocker runtime", app, g, action, argc, argv);

@@ -227,6 +227,18 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
 
 // Everything of a container that has stopped (or is made to): processes, cgroup, state.
 void destroy(ContainerDir& dir, const State& s, bool run_poststop) {
+  if (s.paused) {
+    // A task frozen by the v1 freezer does not die of SIGKILL until it is thawed: signal every
+    // process, then thaw the group (runc does the same), so the waits below end.
+    cgroups::Cgroup frozen = cgroups::Cgroup::open(s.cgroups_path);
+    frozen.release();  // open() owns what it finds: removed below, not here
+    for (pid_t pid : frozen.processes()) ::kill(pid, SIGKILL);
+    try {
+      frozen.thaw();
+    } catch (const std::exception&) {
+      // no freezer left: nothing is frozen
+    }
+  }
   if (s.pid > 0 && state::process_start_time(s.pid) == s.start_time) {
     lab::UniqueFd pidfd = open_pidfd(s.pid);
     if (pidfd && state::process_start_time(s.pid) == s.start_time) {
@@ -370,6 +382,47 @@ int kill(const GlobalOptions& global, const std::string& id, const std::string& 
   return 0;
 }
 
+int pause(const GlobalOptions& global, const std::string& id) {
+  Explainer explain(global.explain);
+  ContainerDir dir = ContainerDir::open(global.root, id);
+  State s = dir.read();
+  Status status = dir.status(s);
+  if (status == Status::paused)
+    throw lab::UserError(fmt::format("container \"{}\" is already paused", id));
+  if (status != Status::running)
+    throw lab::UserError(fmt::format("container \"{}\" is not running", id));
+  cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path);
+  cgroup.release();  // open() owns what it finds: the container keeps it
+  explain.step(
+      "04",
+      fmt::format("freeze the cgroup {}: its processes are no longer scheduled", s.cgroups_path),
+      cgroup.version_of("freezer") == cgroup::Version::v1
+          ? fmt::format("echo FROZEN > {}/freezer.state", cgroup.path_in("freezer"))
+          : fmt::format("echo 1 > {}/cgroup.freeze", cgroup.path_in("unified")));
+  cgroup.freeze();
+  s.paused = true;
+  dir.write(s);
+  return 0;
+}
+
+int resume(const GlobalOptions& global, const std::string& id) {
+  Explainer explain(global.explain);
+  ContainerDir dir = ContainerDir::open(global.root, id);
+  State s = dir.read();
+  if (dir.status(s) != Status::paused)
+    throw lab::UserError(fmt::format("container \"{}\" is not paused", id));
+  cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path);
+  cgroup.release();  // open() owns what it finds: the container keeps it
+  explain.step("04", fmt::format("thaw the cgroup {}: its processes go on", s.cgroups_path),
+               cgroup.version_of("freezer") == cgroup::Version::v1
+                   ? fmt::format("echo THAWED > {}/freezer.state", cgroup.path_in("freezer"))
+                   : fmt::format("echo 0 > {}/cgroup.freeze", cgroup.path_in("unified")));
+  cgroup.thaw();
+  s.paused = false;
+  dir.write(s);
+  return 0;
+}
+
 int remove(const GlobalOptions& global, const std::string& id, bool force) {
   // As runc: delete --force of a container that is not there succeeds (podman cleans up with it
   // after a create that failed).
@@ -380,11 +433,11 @@ int remove(const GlobalOptions& global, const std::string& id, bool force) {
   ContainerDir dir = ContainerDir::open(global.root, id);
   State s = dir.read();
   Status status = dir.status(s);
-  if (status == Status::running && !force)
-    throw lab::UserError(fmt::format(
-        "cannot delete container \"{}\" that is not stopped: running; stop it with kill, or "
-        "use delete --force",
-        id));
+  if ((status == Status::running || status == Status::paused) && !force)
+    throw lab::UserError(
+        fmt::format("cannot delete container \"{}\" that is not stopped: {}; stop it with kill, or "
+                    "use delete --force",
+                    id, state::to_string(status)));
   destroy(dir, s, /*run_poststop=*/true);
   return 0;
 }
@@ -463,6 +516,8 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
     throw lab::UserError("exec: say which command to run in the container");
   ContainerDir dir = ContainerDir::open(global.root, o.id);
   State s = dir.read();
+  if (dir.status(s) == Status::paused)
+    throw lab::UserError(fmt::format("cannot exec in a paused container \"{}\"", o.id));
   if (dir.status(s) != Status::running)
     throw lab::UserError(fmt::format("cannot exec in container \"{}\": it is not running", o.id));
   dir.unlock();

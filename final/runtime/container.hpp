@@ -7,6 +7,8 @@
 //   run     create + start, then waits and exits with the program's exit code
 //   exec    another process in a running container: its namespaces and cgroup
 //   list    every container under --root
+//   pause   freezes every process of the container (its cgroup's freezer); status "paused"
+//   resume  thaws them again
 #pragma once
 
 #include <string>
@@ -32,6 +34,8 @@ int start(const GlobalOptions& global, const std::string& id);
 int print_state(const GlobalOptions& global, const std::string& id);
 int kill(const GlobalOptions& global, const std::string& id, const std::string& signal, bool all);
 int remove(const GlobalOptions& global, const std::string& id, bool force);
+int pause(const GlobalOptions& global, const std::string& id);
+int resume(const GlobalOptions& global, const std::string& id);
 int run(const GlobalOptions& global, const CreateOptions& options, bool detach);
 int list(const GlobalOptions& global, bool quiet, const std::string& format);
 

@@ -40,6 +40,8 @@ std::string_view to_string(Status s) {
       return "created";
     case Status::running:
       return "running";
+    case Status::paused:
+      return "paused";
     case Status::stopped:
       return "stopped";
   }
@@ -148,6 +150,7 @@ State ContainerDir::read() const {
   s.cgroup_grants = j.value("cgroup_grants", std::vector<std::pair<std::string, std::string>>{});
   s.config = j.value("config", json::object());
   s.started = j.value("started", false);
+  s.paused = j.value("paused", false);
   return s;
 }
 
@@ -161,7 +164,8 @@ void ContainerDir::write(const State& s) {
             {"cgroups_path", s.cgroups_path},
             {"cgroup_grants", s.cgroup_grants},
             {"config", s.config},
-            {"started", s.started}};
+            {"started", s.started},
+            {"paused", s.paused}};
   std::string tmp = file("state.json.tmp");
   std::string text = j.dump(2) + "\n";
   lab::UniqueFd fd = lab::open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -183,7 +187,7 @@ Status ContainerDir::status(const State& s) const {
   unsigned long long now = process_start_time(s.pid);
   if (now == 0 || now != s.start_time) return Status::stopped;
   if (!s.started) return Status::created;
-  return Status::running;
+  return s.paused ? Status::paused : Status::running;
 }
 
 void ContainerDir::remove() {

@@ -40,9 +40,10 @@ struct State {
   std::vector<std::pair<std::string, std::string>> cgroup_grants;
   nlohmann::json config;  // config.json as it was at create: exec and delete use it
   bool started = false;   // start has released the init
+  bool paused = false;    // pause froze its cgroup (resume thaws it)
 };
 
-enum class Status { creating, created, running, stopped };
+enum class Status { creating, created, running, paused, stopped };
 std::string_view to_string(Status s);
 
 // 0 when no such process (or it is a zombie: it has exited, only its exit code is left).

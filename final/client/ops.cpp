@@ -1,0 +1,280 @@
+// exec, top, stats, pause, unpause and rename under Docker's grammar; the jobs are in
+// final/engine/ops.cpp. Errors Docker's daemon reports are printed as the docker CLI prints them,
+// "Error response from daemon: ...", exit 1.
+#include "engine/ops.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <thread>
+
+#include "client/engine.hpp"
+#include "error.hpp"
+#include "fd.hpp"
+
+namespace client {
+
+namespace {
+
+int daemon_error(const std::string& message) {
+  std::cout.flush();
+  fmt::print(stderr, "Error response from daemon: {}\n", message);
+  return 1;
+}
+
+// A verb whose daemon errors are Docker's: "Error response from daemon: ...", exit 1.
+int with_daemon_errors(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const engine::DaemonError& e) {
+    return daemon_error(e.what());
+  } catch (const engine::RunError& e) {
+    std::cout.flush();
+    fmt::print(stderr, "{}\n", e.what());
+    return e.code;
+  } catch (const lab::UserError& e) {
+    std::string what = e.what();
+    if (what.starts_with("No such container")) return daemon_error(what);
+    return report_user_error(what);
+  }
+}
+
+// Docker's tables (text/tabwriter: each column as wide as its widest cell plus 3, at least
+// `min_width`; the last column not padded).
+void print_table(const std::vector<std::vector<std::string>>& rows, size_t min_width) {
+  auto width_of = [](const std::string& s) {
+    size_t w = 0;
+    for (char ch : s) w += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+    return w;
+  };
+  std::vector<size_t> widths;
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (widths.size() <= i) widths.push_back(min_width);
+      widths[i] = std::max(widths[i], width_of(row[i]) + 3);
+    }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - width_of(row[i]), ' ');
+    }
+    std::cout << line << '\n';
+  }
+}
+
+struct ExecFlags {
+  engine::ExecRequest request;
+  std::string ref;
+  bool tty = false;
+  CLI::App* cmd = nullptr;
+};
+
+int exec_verb(const EngineOptions& options, ExecFlags& f) {
+  return with_daemon_errors([&] {
+    if (f.tty)
+      throw lab::UserError("-t (a pty) is not supported by this build yet; run exec without -t");
+    engine::Paths paths = engine::paths_for(options.root, options.explain);
+    engine::ExecRequest r = f.request;
+    r.command = f.cmd->remaining();
+    if (r.command.empty())
+      throw lab::UserError("\"exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
+    return engine::exec(paths, engine::resolve(paths, f.ref), r);
+  });
+}
+
+struct TopFlags {
+  std::string ref;
+  CLI::App* cmd = nullptr;
+};
+
+int top_verb(const EngineOptions& options, TopFlags& f) {
+  return with_daemon_errors([&] {
+    engine::Paths paths = engine::paths_for(options.root, options.explain);
+    std::string id = engine::resolve(paths, f.ref);
+    engine::Container c = engine::load(paths, id);
+    if (c.status != "running")
+      throw engine::DaemonError(fmt::format("container {} is not running", id));
+    // As Docker's daemon: the host's ps (default -ef), only the rows of the container's PIDs.
+    std::vector<std::string> ps_args = f.cmd->remaining();
+    if (ps_args.empty()) ps_args = {"-ef"};
+    std::vector<pid_t> pids = engine::container_pids(paths, c);
+    std::vector<std::string> argv = {"ps"};
+    argv.insert(argv.end(), ps_args.begin(), ps_args.end());
+    int pipefd[2];
+    lab::check(::pipe2(pipefd, O_CLOEXEC), "pipe2");
+    lab::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
+    pid_t pid = lab::check(::fork(), "fork");
+    if (pid == 0) {
+      ::dup2(write_end.get(), 1);
+      std::vector<char*> cargv;
+      for (auto& a : argv) cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      ::execvp("ps", cargv.data());
+      ::_exit(127);
+    }
+    write_end.reset();
+    std::string out;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(read_end.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+      if (n > 0) out.append(buf, static_cast<size_t>(n));
+    int status = 0;
+    while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      throw engine::DaemonError(fmt::format("ps: exit status {}: {}", WEXITSTATUS(status), out));
+    engine::PsTable table = engine::filter_ps_output(out, pids);
+    std::vector<std::vector<std::string>> rows = {table.titles};
+    rows.insert(rows.end(), table.rows.begin(), table.rows.end());
+    print_table(rows, 20);
+    return 0;
+  });
+}
+
+struct StatsFlags {
+  std::vector<std::string> refs;
+  bool no_stream = false, no_trunc = false, all = false;
+};
+
+int stats_verb(const EngineOptions& options, StatsFlags& f) {
+  return with_daemon_errors([&] {
+    if (!f.no_stream)
+      throw lab::UserError(
+          "stats streams only with --no-stream in this build: run stats --no-stream");
+    engine::Paths paths = engine::paths_for(options.root, options.explain);
+    std::vector<engine::Container> containers;
+    if (f.refs.empty()) {
+      for (const engine::Container& c : engine::list(paths))
+        if (f.all || c.status == "running") containers.push_back(c);
+    } else {
+      for (const std::string& ref : f.refs)
+        containers.push_back(engine::load(paths, engine::resolve(paths, ref)));
+    }
+    // Two readings a second apart, as Docker's daemon takes them (its "precpu" is the previous
+    // read): CPU % is the container's share of the host's CPU time in between.
+    std::vector<engine::Sample> before, after;
+    for (const auto& c : containers)
+      before.push_back(c.status == "running" ? engine::sample(c) : engine::Sample{});
+    if (!containers.empty()) ::usleep(1000000);
+    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    std::vector<std::vector<std::string>> rows = {{"CONTAINER ID", "NAME", "CPU %",
+                                                   "MEM USAGE / LIMIT", "MEM %", "NET I/O",
+                                                   "BLOCK I/O", "PIDS"}};
+    for (size_t i = 0; i < containers.size(); ++i) {
+      const engine::Container& c = containers[i];
+      std::string id = f.no_trunc ? c.id : c.id.substr(0, 12);
+      engine::Container now = engine::load(paths, c.id);
+      if (now.status != "running") {
+        // Docker shows a stopped container with dashes and zeros.
+        rows.push_back(
+            {id, c.name.substr(1), "0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"});
+        continue;
+      }
+      engine::Sample s = engine::sample(now);
+      double mem_percent = s.memory_limit == 0 ? 0.0
+                                               : static_cast<double>(s.memory_usage) /
+                                                     static_cast<double>(s.memory_limit) * 100.0;
+      rows.push_back({id, c.name.substr(1),
+                      fmt::format("{:.2f}%", engine::cpu_percent(before[i], s, cpus)),
+                      engine::bytes_size(static_cast<double>(s.memory_usage)) + " / " +
+                          engine::bytes_size(static_cast<double>(s.memory_limit)),
+                      fmt::format("{:.2f}%", mem_percent),
+                      engine::human_size(static_cast<double>(s.net_rx)) + " / " +
+                          engine::human_size(static_cast<double>(s.net_tx)),
+                      engine::human_size(static_cast<double>(s.block_read)) + " / " +
+                          engine::human_size(static_cast<double>(s.block_write)),
+                      std::to_string(s.pids)});
+    }
+    print_table(rows, 10);
+    return 0;
+  });
+}
+
+// pause/unpause: each container in turn, its name printed when done; errors one line each.
+int each_container(const EngineOptions& options, const std::vector<std::string>& refs,
+                   const std::function<void(const engine::Paths&, const std::string&)>& job) {
+  engine::Paths paths = engine::paths_for(options.root, options.explain);
+  int rc = 0;
+  for (const std::string& ref : refs) {
+    int one = with_daemon_errors([&] {
+      job(paths, engine::resolve(paths, ref));
+      std::cout << ref << '\n';
+      return 0;
+    });
+    if (one != 0) rc = one;
+  }
+  return rc;
+}
+
+}  // namespace
+
+void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
+  static ExecFlags exec_flags;
+  auto* exec_cmd = app.add_subcommand("exec", "run a command in a running container");
+  exec_flags.cmd = exec_cmd;
+  exec_cmd->add_option("container", exec_flags.ref, "CONTAINER COMMAND [ARG...]")->required();
+  exec_cmd->prefix_command();  // everything after the container is the command
+  exec_cmd->add_flag("--detach,-d", exec_flags.request.detach, "run it in the background");
+  exec_cmd->add_flag("--interactive,-i", exec_flags.request.interactive, "pass our stdin on");
+  exec_cmd->add_flag("--tty,-t", exec_flags.tty, "a pty (not in this build: refused)");
+  exec_cmd->add_option("--env,-e", exec_flags.request.env, "KEY=VALUE, or KEY to take it from here")
+      ->allow_extra_args(false);
+  exec_cmd->add_option("--env-file", exec_flags.request.env_files, "a file of KEY=VALUE lines")
+      ->allow_extra_args(false);
+  exec_cmd->add_option("--workdir,-w", exec_flags.request.workdir, "the working directory inside");
+  exec_cmd->add_option("--user,-u", exec_flags.request.user, "NAME|UID[:GROUP|GID]");
+  exec_cmd->callback([&] { action = [&] { return exec_verb(options, exec_flags); }; });
+
+  static TopFlags top_flags;
+  auto* top_cmd = app.add_subcommand("top", "the processes of a container (host ps)");
+  top_flags.cmd = top_cmd;
+  top_cmd->add_option("container", top_flags.ref, "CONTAINER [ps OPTIONS]")->required();
+  top_cmd->prefix_command();
+  top_cmd->callback([&] { action = [&] { return top_verb(options, top_flags); }; });
+
+  static StatsFlags stats_flags;
+  auto* stats_cmd = app.add_subcommand("stats", "CPU, memory, network and block I/O of containers");
+  stats_cmd->add_option("container", stats_flags.refs, "NAME or ID (default: the running ones)");
+  stats_cmd->add_flag("--no-stream", stats_flags.no_stream, "one reading, then exit");
+  stats_cmd->add_flag("--no-trunc", stats_flags.no_trunc, "full container ids");
+  stats_cmd->add_flag("--all,-a", stats_flags.all, "every container, not only running ones");
+  stats_cmd->callback([&] { action = [&] { return stats_verb(options, stats_flags); }; });
+
+  static std::vector<std::string> pause_refs, unpause_refs;
+  auto* pause_cmd = app.add_subcommand("pause", "freeze every process of containers");
+  pause_cmd->add_option("container", pause_refs, "NAME or ID")->required();
+  pause_cmd->callback(
+      [&] { action = [&] { return each_container(options, pause_refs, engine::pause); }; });
+  auto* unpause_cmd = app.add_subcommand("unpause", "thaw paused containers");
+  unpause_cmd->add_option("container", unpause_refs, "NAME or ID")->required();
+  unpause_cmd->callback(
+      [&] { action = [&] { return each_container(options, unpause_refs, engine::unpause); }; });
+
+  static std::string rename_old, rename_new;
+  auto* rename_cmd = app.add_subcommand("rename", "rename a container");
+  rename_cmd->add_option("container", rename_old, "the container (name or id)")->required();
+  rename_cmd->add_option("new_name", rename_new, "its new name")->required();
+  rename_cmd->callback([&] {
+    action = [&] {
+      if (rename_old.empty() || rename_new.empty()) {
+        fmt::print(stderr, "Error: Neither old nor new names may be empty\n");
+        return 1;
+      }
+      engine::Paths paths = engine::paths_for(options.root, options.explain);
+      try {
+        engine::rename(paths, rename_old, rename_new);
+      } catch (const engine::DaemonError& e) {
+        daemon_error(e.what());
+        fmt::print(stderr, "Error: failed to rename container named {}\n", rename_old);
+        return 1;
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace client
