@@ -17,7 +17,7 @@ teardown() {
 }
 
 @test "commit: a new image with the container's files, deletions and config; history shows it" {
-  run md run --name c1 --network none -w /tmp -e GREETING=hi -- busybox \
+  run md run --name c1 --network none -e GREETING=hi -w /tmp busybox \
     sh -c 'echo made > /made.txt; rm /bin/vi; mkdir -p /d; touch /d/x'
   assert_success
   run md commit -m "my change" -a "Ann <ann@example.com>" -c 'CMD ["cat", "/made.txt"]' \
@@ -151,7 +151,8 @@ DOCKERFILE
 
 @test "build: a failing RUN exits 1 with Docker's message and leaves no container or mount" {
   mkdir -p "$BATS_TEST_TMPDIR/bad"
-  printf 'FROM busybox\nRUN echo before; exit 3\nCMD ["true"]\n' >"$BATS_TEST_TMPDIR/bad/Dockerfile"
+  printf 'FROM busybox\nVOLUME /data\nRUN echo before; exit 3\nCMD ["true"]\n' \
+    >"$BATS_TEST_TMPDIR/bad/Dockerfile"
   run md build -t bad "$BATS_TEST_TMPDIR/bad"
   assert_failure 1
   assert_line "The command '/bin/sh -c echo before; exit 3' returned a non-zero code: 3"
@@ -160,6 +161,7 @@ DOCKERFILE
   [[ -z $(md ps -aq) ]] || fail "a container is left"
   [[ -z $(ls -A "$ROOT/containers") ]] || fail "left: $(ls -A "$ROOT/containers")"
   [[ $(mounts_matching "^$ROOT") -eq 0 ]]
+  [[ -z $(md volume ls -q) ]] || fail "a volume is left: $(md volume ls -q)"
   run md images -q bad
   assert_output ""
 }

@@ -17,6 +17,7 @@
 
 #include "engine/commit.hpp"
 #include "engine/dockerfile.hpp"
+#include "engine/volumes.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "graph/digest.hpp"
@@ -231,13 +232,16 @@ class ScratchRootfs {
   const runtime::Explainer& explain_;
 };
 
-// A RUN's container, removed (force) when it goes away: nothing stays after a failed step.
+// A RUN's container, removed (force) with its anonymous volumes (an image's VOLUMEs) when it
+// goes away, as `rm -f -v`: nothing stays after a step, failed or not.
 class BuildContainer {
  public:
   BuildContainer(const Paths& p, std::string id) : paths_(p), id_(std::move(id)) {}
   ~BuildContainer() {
     try {
+      std::vector<std::string> volumes = anonymous_volumes(paths_, load(paths_, id_).mounts);
       remove(paths_, id_, true);
+      for (const std::string& volume : volumes) remove_volume(paths_, volume);
     } catch (...) {
     }
   }
