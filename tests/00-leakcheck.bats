@@ -2,6 +2,10 @@
 # tests/leakcheck.sh, the suite's last check, on a machine as it is after boot.
 load helpers
 
+# /run/netns: taken away again if these tests made it (helpers.bash)
+setup_file() { netns_mount_remember; }
+teardown_file() { netns_mount_restore; }
+
 @test "leakcheck: the /run/netns mount that the first 'ip netns add' after boot makes is no leak" {
   # On a fresh machine /run/netns does not exist until iproute2 first needs it; then ip makes it
   # a mount (bound onto itself, shared) and keeps it for good. Seen as "mount /run/netns tmpfs

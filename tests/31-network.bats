@@ -14,19 +14,9 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-# The first `ip netns add` on a machine makes /run/netns a mount of itself (iproute2 does, so that
-# the pins can be shared); if this file's tests made it, they take it away again when done.
-setup_file() {
-  if mountpoint -q /run/netns; then NETNS_MOUNT_WAS_THERE=1; else NETNS_MOUNT_WAS_THERE=0; fi
-  export NETNS_MOUNT_WAS_THERE
-}
-
-teardown_file() {
-  if ((NETNS_MOUNT_WAS_THERE == 0)) && mountpoint -q /run/netns &&
-    [[ -z $(ls -A /run/netns) ]]; then
-    umount /run/netns && rmdir /run/netns
-  fi
-}
+# /run/netns: taken away again if these tests made it (helpers.bash)
+setup_file() { netns_mount_remember; }
+teardown_file() { netns_mount_restore; }
 
 setup() {
   MINIDOCKER="$PROJECT_DIR/final/minidocker"

@@ -62,3 +62,18 @@ check_transcript() {
 host_state() {
   "$PROJECT_DIR/tests/leakcheck.sh" snapshot
 }
+
+# The first `ip netns add` on a machine makes /run/netns a mount of itself (iproute2 does, so that
+# the pins can be shared). A .bats file that adds namespaces calls these from setup_file and
+# teardown_file, so that a mount its tests made is taken away again when they are done.
+netns_mount_remember() {
+  if mountpoint -q /run/netns; then NETNS_MOUNT_WAS_THERE=1; else NETNS_MOUNT_WAS_THERE=0; fi
+  export NETNS_MOUNT_WAS_THERE
+}
+
+netns_mount_restore() {
+  if ((${NETNS_MOUNT_WAS_THERE:-1} == 0)) && mountpoint -q /run/netns &&
+    [[ -z $(ls -A /run/netns) ]]; then
+    umount /run/netns && rmdir /run/netns
+  fi
+}

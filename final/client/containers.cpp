@@ -7,6 +7,7 @@
 // when the pipe reaches EOF (for --rm, after the monitor's clean-up). Killing the CLI leaves the
 // container running under its monitor, as with `docker run` and a killed client.
 #include "engine/containers.hpp"
+#include "engine/networking.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "client/engine.hpp"
+#include "engine/volumes.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "runtime/container.hpp"
@@ -92,21 +94,34 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
   cmd->add_flag("--rm", f.request.auto_remove, "remove the container when it exits");
   cmd->add_flag("--interactive,-i", o.interactive, "keep stdin open: forwarded to the container");
   cmd->add_flag("--tty,-t", o.tty, "a pty (not in this build: refused)");
-  cmd->add_option("--env,-e", o.env, "KEY=VALUE, or KEY to take it from here")->take_all();
-  cmd->add_option("--env-file", o.env_files, "a file of KEY=VALUE lines");
+  // A repeatable option takes one value per use (allow_extra_args(false)): CLI11's default for a
+  // vector would go on taking words, the image and its command included.
+  cmd->add_option("--env,-e", o.env, "KEY=VALUE, or KEY to take it from here")
+      ->allow_extra_args(false);
+  cmd->add_option("--env-file", o.env_files, "a file of KEY=VALUE lines")->allow_extra_args(false);
   cmd->add_option("--workdir,-w", o.workdir, "the working directory inside");
   cmd->add_option("--user,-u", o.user, "NAME|UID[:GROUP|GID]");
   cmd->add_option("--hostname", o.hostname, "the container's hostname");
   cmd->add_option("--entrypoint", o.entrypoint, "replaces the image's ENTRYPOINT (and its CMD)");
-  cmd->add_option("--network,--net", o.network, "none or host (bridge: not in this build yet)");
+  cmd->add_option("--network,--net", o.network,
+                  "bridge (default), none, host, container:NAME, or a network's name");
+  cmd->add_option("--publish,-p", f.request.publish,
+                  "[IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]: publish a port")
+      ->allow_extra_args(false);
   cmd->add_flag("--read-only", o.read_only, "mount the container's root read-only");
-  cmd->add_option("--cap-add", o.cap_add, "add a capability (or ALL)");
-  cmd->add_option("--cap-drop", o.cap_drop, "drop a capability (or ALL)");
+  cmd->add_option("--cap-add", o.cap_add, "add a capability (or ALL)")->allow_extra_args(false);
+  cmd->add_option("--cap-drop", o.cap_drop, "drop a capability (or ALL)")->allow_extra_args(false);
   cmd->add_option("--cpus", o.cpus, "CPUs, e.g. 0.5 (cgroup cpu quota of a 100 ms period)");
   cmd->add_option("--cpu-shares,-c", o.cpu_shares, "relative CPU weight (1024 is the default)");
   cmd->add_option("--memory,-m", o.memory, "memory limit, e.g. 64m");
   cmd->add_option("--memory-swap", o.memory_swap, "memory plus swap limit (-1: unlimited)");
   cmd->add_option("--pids-limit", o.pids_limit, "at most this many processes (-1: unlimited)");
+  cmd->add_option("--volume,-v", o.volumes, "/HOST:/CTR[:ro], NAME:/CTR[:ro] or /CTR (a volume)")
+      ->allow_extra_args(false);
+  cmd->add_option("--tmpfs", o.tmpfs, "/CTR[:OPTIONS]: a tmpfs there (noexec,nosuid,nodev)")
+      ->allow_extra_args(false);
+  cmd->add_option("--mount", o.mounts, "type=bind|volume|tmpfs,source=..,target=..[,readonly]")
+      ->allow_extra_args(false);
   if (is_run) cmd->add_flag("--detach,-d", f.detach, "run in the background; print the id");
 }
 
@@ -261,9 +276,13 @@ int ps_verb(const EngineOptions& options, const PsFlags& f) {
     std::string command = c.path;
     for (const std::string& a : c.args) command += " " + a;
     if (!f.no_trunc && command.size() > 20) command = command.substr(0, 19) + "…";
+    std::string ports;
+    if (c.status == "running")
+      for (const network::PortMapping& m : engine::published_ports(paths, c.id))
+        ports += (ports.empty() ? "" : ", ") + network::describe(m);
     rows.push_back({f.no_trunc ? c.id : c.id.substr(0, 12), c.image_name, json(command).dump(),
                     graph::human_duration(now - graph::parse_rfc3339(c.created)) + " ago",
-                    engine::status_text(c, now), "", c.name.substr(1)});
+                    engine::status_text(c, now), ports, c.name.substr(1)});
   }
   if (f.quiet) return 0;
   // Docker's table: tabwriter, padding 3, the last column not padded.
@@ -420,15 +439,27 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   });
 
   static std::vector<std::string> rm_refs;
-  static bool rm_force = false;
+  static bool rm_force = false, rm_volumes = false;
   auto add_rm = [&](CLI::App* cmd) {
     cmd->add_option("container", rm_refs, "NAME or ID")->required();
     cmd->add_flag("--force,-f", rm_force, "kill it first if it is running");
+    cmd->add_flag("--volumes,-v", rm_volumes, "remove its anonymous volumes too");
     cmd->callback([&] {
       action = [&] {
         engine::Paths paths = engine::paths_for(options.root, options.explain);
         return for_each_ref(rm_refs, [&](const std::string& ref) {
-          engine::remove(paths, engine::resolve(paths, ref), rm_force);
+          std::string id = engine::resolve(paths, ref);
+          std::vector<std::string> volumes;
+          if (rm_volumes)
+            volumes = engine::anonymous_volumes(paths, engine::load(paths, id).mounts);
+          engine::remove(paths, id, rm_force);
+          for (const std::string& v : volumes) {
+            try {
+              engine::remove_volume(paths, v);
+            } catch (const lab::UserError&) {
+              // in use by another container: it stays, as with Docker
+            }
+          }
           std::cout << ref << '\n';
         });
       };
@@ -459,6 +490,36 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   };
   add_inspect(app.add_subcommand("inspect", "containers as Docker's JSON"));
 
+  static std::string port_ref, port_private;
+  auto* port_cmd = app.add_subcommand("port", "a container's published ports");
+  port_cmd->add_option("container", port_ref, "NAME or ID")->required();
+  port_cmd->add_option("port", port_private, "PRIVATE_PORT[/PROTO]: only this one");
+  port_cmd->callback([&] {
+    action = [&] {
+      engine::Paths paths = engine::paths_for(options.root, options.explain);
+      std::string id = engine::resolve(paths, port_ref);
+      std::string wanted = port_private;
+      if (!wanted.empty() && wanted.find('/') == std::string::npos) wanted += "/tcp";
+      bool any = false;
+      if (engine::load(paths, id).status == "running")
+        for (const network::PortMapping& m : engine::published_ports(paths, id)) {
+          std::string key = fmt::format("{}/{}", m.container_port, m.protocol);
+          if (!wanted.empty() && key != wanted) continue;
+          any = true;
+          std::string host = fmt::format("{}:{}", m.host_ip.empty() ? "0.0.0.0" : m.host_ip,
+                                         m.host_port);
+          if (wanted.empty())
+            std::cout << key << " -> " << host << '\n';
+          else
+            std::cout << host << '\n';
+        }
+      if (!wanted.empty() && !any)
+        return report_user_error(fmt::format("No public port '{}' published for {}", wanted,
+                                             port_ref));
+      return 0;
+    };
+  });
+
   auto* container_cmd = app.add_subcommand("container", "manage containers");
   container_cmd->require_subcommand(1);
   add_ps(container_cmd->add_subcommand("ls", "list containers")->alias("list"));
@@ -478,19 +539,7 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
         if (answer != "y" && answer != "Y") return 0;
       }
       engine::Paths paths = engine::paths_for(options.root, options.explain);
-      std::vector<std::string> deleted;
-      for (const engine::Container& c : engine::list(paths)) {
-        if (c.status == "running") continue;
-        engine::remove(paths, c.id, true);
-        deleted.push_back(c.id);
-      }
-      // Directories a killed `create` left without a record: nothing names them.
-      std::error_code ec;
-      for (const auto& entry :
-           std::filesystem::directory_iterator(paths.root + "/containers", ec)) {
-        if (!std::filesystem::exists(entry.path() / "config.v2.json"))
-          engine::remove(paths, entry.path().filename().string(), true);
-      }
+      std::vector<std::string> deleted = engine::prune(paths);
       if (!deleted.empty()) {
         std::cout << "Deleted Containers:\n";
         for (const auto& id : deleted) std::cout << id << '\n';

@@ -57,9 +57,16 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options, std::funct
 // contract.
 void add_network_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
+// system prune (final/client/system.cpp), same contract; call after add_image_verbs (which makes
+// the `system` group) and add_container_verbs.
+void add_system_prune(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
 // exec, top, stats, pause, unpause, rename (final/client/ops.cpp; the jobs are
 // final/engine/ops.cpp), same contract.
 void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+// volume create|ls|rm|inspect|prune (final/client/volumes.cpp, over final/engine/volumes.hpp),
+// same contract.
+void add_volume_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.

@@ -1,4 +1,5 @@
-// The network verbs: network create, ls, rm, inspect (final/network/driver.hpp does the work).
+// The network verbs: network create, ls, rm, inspect, prune (final/network/driver.hpp does the
+// work), connect and disconnect (through the engine: final/engine/networking.hpp).
 // Three hidden verbs call the driver's endpoint API directly, for the tests and for a student
 // who wants to see one step at a time before the engine's `run` does it for a container:
 //   network _connect NETWORK CONTAINER_ID [--name NAME] [-p SPEC]... [--hosts FILE]
@@ -9,6 +10,7 @@
 #include <iostream>
 
 #include "client/engine.hpp"
+#include "engine/networking.hpp"
 #include "error.hpp"
 #include "network/driver.hpp"
 
@@ -158,6 +160,49 @@ void add_network_verbs(CLI::App& app, const EngineOptions& options, std::functio
   auto* inspect_cmd = cmd->add_subcommand("inspect", "networks as Docker's JSON");
   inspect_cmd->add_option("network", inspect_names, "NAME or ID")->required();
   inspect_cmd->callback([&] { action = [&] { return inspect(options, inspect_names); }; });
+
+  static std::string link_network, link_container;
+  static bool disconnect_force = false;
+  for (const char* verb : {"connect", "disconnect"}) {
+    bool is_connect = std::string_view(verb) == "connect";
+    auto* c = cmd->add_subcommand(verb, is_connect ? "connect a container to a network"
+                                                   : "disconnect a container from a network");
+    c->add_option("network", link_network, "NAME or ID")->required();
+    c->add_option("container", link_container, "NAME or ID")->required();
+    if (!is_connect) c->add_flag("--force,-f", disconnect_force, "(accepted, as Docker's)");
+    c->callback([&, is_connect] {
+      action = [&, is_connect] {
+        engine::Paths paths = engine::paths_for(options.root, options.explain);
+        if (is_connect)
+          engine::connect_to(paths, link_network, link_container);
+        else
+          engine::disconnect_from(paths, link_network, link_container);
+        return 0;
+      };
+    });
+  }
+
+  static bool prune_force = false;
+  auto* prune_cmd_user = cmd->add_subcommand("prune", "remove every unused user network");
+  prune_cmd_user->add_flag("--force,-f", prune_force, "do not ask");
+  prune_cmd_user->callback([&] {
+    action = [&] {
+      if (!prune_force) {
+        std::cout << "WARNING! This will remove all custom networks not used by at least one "
+                     "container.\nAre you sure you want to continue? [y/N] "
+                  << std::flush;
+        std::string answer;
+        std::getline(std::cin, answer);
+        if (answer != "y" && answer != "Y") return 0;
+      }
+      std::vector<std::string> names = network::remove_unused_networks(context(options));
+      if (!names.empty()) {
+        std::cout << "Deleted Networks:\n";
+        for (const auto& name : names) std::cout << name << '\n';
+      }
+      return 0;
+    };
+  });
 
   // Hidden (group ""): the driver's endpoint API, one step at a time.
   static ConnectOptions connect_options;

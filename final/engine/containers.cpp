@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -15,7 +16,9 @@
 #include <iostream>
 #include <thread>
 
+#include "engine/networking.hpp"
 #include "engine/ops.hpp"
+#include "engine/volumes.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "graph/driver.hpp"
@@ -141,19 +144,13 @@ void write_state(const std::string& dir, const json& state) {
   graph::write_file_atomically(dir + "/state.json", state.dump() + "\n");
 }
 
-// The seam for the network driver (issue 9's bridge, another branch): before the runtime's
-// create, the driver makes and pins the container's network namespace, wires it, and returns its
-// path for linux.namespaces; on rm, disconnect_network undoes it. Without the driver only
-// "none" (a new namespace with lo) and "host" (no namespace) exist.
-std::string connect_network(const std::string& network, const std::string& /*id*/) {
-  if (network == "none" || network == "host") return "";
-  if (network == "bridge")
-    throw lab::UserError(
-        "network bridge: the bridge driver is not in this build yet; use --network none or "
-        "--network host");
-  throw lab::UserError(fmt::format("network {} not found", network));
+// For the crash tests: MINIDOCKER_ENGINE_KILL_AT=STEP makes create SIGKILL itself at STEP
+// (rootfs, record, network, bundle, monitor), where a real crash (Ctrl-C, OOM, power) could stop
+// it; `ps -a` and `system prune` must then tell the truth and leave nothing behind.
+void kill_point(const char* step) {
+  const char* at = ::getenv("MINIDOCKER_ENGINE_KILL_AT");
+  if (at && std::string_view(at) == step) ::raise(SIGKILL);
 }
-void disconnect_network(const std::string& /*network*/, const std::string& /*id*/) {}
 
 int64_t seconds_of(const std::string& rfc3339) { return graph::parse_rfc3339(rfc3339); }
 
@@ -281,6 +278,7 @@ Container load(const Paths& p, const std::string& id) {
   c.args = record.value("Args", std::vector<std::string>{});
   c.config = record["Config"];
   c.host_config = record["HostConfig"];
+  c.mounts = record.value("Mounts", json::array());
   json state = read_json(c.dir + "/state.json");
   json done = read_json(c.dir + "/exit.json");
   if (state.is_object()) {
@@ -366,7 +364,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
     }
   }
   env = exec::merge_env(env, o.env, lookup);
-  if (o.network != "none" && o.network != "host") connect_network(o.network, "");  // refuse early
+  NetworkRequest net = check_network(p, o.network, r.publish, o.hostname);
 
   graph::Store store(p.root);
   auto store_lock = store.lock(graph::LockMode::shared);
@@ -378,12 +376,15 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
   resolved.env = env;
   std::vector<std::string> args = exec::process_args(image_config, resolved);
   if (args.empty()) throw lab::UserError("No command specified");
+  // -v, --tmpfs, --mount and the image's VOLUMEs, checked before anything is made.
+  std::vector<MountSpec> mounts = container_mounts(o, image_config, [] { return new_id(); });
 
   // [engine] the name, under the lock; the record is written before anything else is made, so
   // whatever a crash leaves is found by its record (or is a directory without one: prune).
   std::string id = new_id();
   std::string dir = container_dir(p, id);
   std::string name, rootfs;
+  const std::string hostname = hostname_for(p, net, id, o.hostname);
   {
     lab::UniqueFd names = lock_containers(p);
     if (!r.name.empty()) {
@@ -414,9 +415,10 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
                  fmt::format("mkdir {}", dir));
     // The graph driver makes <root>/containers/<id> with the rootfs (lesson 05); the record goes
     // beside it.
-    graph::RootfsRequest rootfs_request{id, {}, o.hostname.empty() ? id.substr(0, 12) : o.hostname};
+    graph::RootfsRequest rootfs_request{id, {}, hostname};
     for (const auto& layer : image.layers) rootfs_request.layers.push_back(layer.diff_id.substr(7));
     rootfs = graph::prepare_rootfs(p.root, graph::choose_driver(p.root), rootfs_request, &explain);
+    kill_point("rootfs");
     lab::create_file(dir + "/image", image_id + "\n", 0600);
     json record = {
         {"Id", id},
@@ -427,7 +429,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
         {"Image", image_id},
         {"Driver", graph::driver_name(graph::choose_driver(p.root))},
         {"Config",
-         {{"Hostname", o.hostname.empty() ? id.substr(0, 12) : o.hostname},
+         {{"Hostname", hostname},
           {"User", o.user.empty() ? image_config.value("User", "") : o.user},
           {"Env", env},
           {"Cmd", o.command.empty() ? image_config.value("Cmd", json()) : json(o.command)},
@@ -438,7 +440,8 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
           {"OpenStdin", o.interactive},
           {"Tty", false}}},
         {"HostConfig",
-         {{"NetworkMode", o.network},
+         {{"NetworkMode", net.mode},
+          {"PortBindings", port_bindings(net.ports)},
           {"AutoRemove", r.auto_remove},
           {"Runtime", r.runtime.empty() ? "" : r.runtime},
           {"ReadonlyRootfs", o.read_only},
@@ -449,9 +452,12 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
           {"NanoCpus", o.cpus.empty() ? 0 : exec::parse_nano_cpus(o.cpus)},
           {"CpuShares", limits.cpu_shares.value_or(0)},
           {"PidsLimit", limits.pids ? json(*limits.pids) : json()}}},
+        {"Mounts", inspect_mounts(p, mounts)},
     };
+    record_host_config(o, record["HostConfig"]);
     graph::write_file_atomically(dir + "/config.v2.json", record.dump(2) + "\n");
   }
+  kill_point("record");
   try {
     std::string user_spec = o.user.empty() ? image_config.value("User", "") : o.user;
     exec::User user = exec::resolve_user(user_spec, lab::read_file_or_empty(rootfs + "/etc/passwd"),
@@ -469,12 +475,16 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
         throw RunError(126, fmt::format("exec: \"{}\": permission denied", args.front()));
     }
     exec::BundleInput in{id, rootfs, image_config, resolved, user, limits, ""};
-    explain.step("06", fmt::format("network {}: {}", o.network,
-                                   o.network == "host" ? "no network namespace: the host's"
-                                                       : "a new network namespace with only lo"));
-    in.netns_path = connect_network(o.network, id);
+    in.mounts = prepare_mounts(p, mounts, rootfs, explain);
+    in.options.network = net.mode.starts_with("container:") ? "container" : net.mode;
+    in.options.hostname = hostname;
+    in.netns_path = connect_container(p, net, id, name, hostname, explain);
+    kill_point("network");
     fs::create_directories(dir + "/bundle");
-    exec::write_bundle(dir + "/bundle", exec::make_spec(in));
+    json spec = exec::make_spec(in);
+    for (const json& m : etc_mounts(p, net, id)) spec["mounts"].push_back(m);
+    exec::write_bundle(dir + "/bundle", spec);
+    kill_point("bundle");
     explain.step(
         "04",
         fmt::format("the container's cgroup {} (memory {}, cpu quota {}, pids {})",
@@ -544,6 +554,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
       if (message.empty()) message = "the monitor did not start the container";
       throw RunError(create_failure_code(message), message);
     }
+    kill_point("monitor");
     int init_pid = 0, monitor_pid = 0;
     std::sscanf(answer.c_str(), "ok %d %d", &init_pid, &monitor_pid);
     write_state(dir, {{"Status", "created"},
@@ -655,14 +666,80 @@ void remove(const Paths& p, const std::string& id, bool force) {
     // exit.json is written after the runtime's delete (by the monitor, or by load() for a dead
     // monitor); without it (a create killed half-way) the runtime may still hold the container.
     if (!fs::exists(dir + "/exit.json")) runtime_verb(p, record, {"delete", "--force", id});
-    disconnect_network(record["HostConfig"].value("NetworkMode", ""), id);
   }
+  // Whatever connect made, even for a create killed before its record said so.
+  disconnect_container(p, id);
   lab::UniqueFd lock = lock_containers(p);
   explain.step("05", "unmount the container's overlay and remove its rw and init layers",
                fmt::format("umount {}/merged; rm -r {}", dir, dir));
   graph::remove_rootfs(p.root, graph::choose_driver(p.root), id, &explain);
   lab::remove_tree_without_crossing_mounts(dir);
   remove_empty_cgroup_parents();
+}
+
+std::vector<std::string> prune(const Paths& p) {
+  std::vector<std::string> deleted;
+  for (const Container& c : list(p)) {
+    if (c.status == "running") continue;
+    remove(p, c.id, true);
+    deleted.push_back(c.id);
+  }
+  // A directory without a record is a create killed before it wrote one; one still being
+  // created holds the containers lock until its record is written, so look under that lock.
+  std::error_code ec;
+  std::vector<std::string> orphans;
+  {
+    lab::UniqueFd lock = lock_containers(p);
+    for (const auto& entry : fs::directory_iterator(p.root + "/containers", ec))
+      if (!fs::exists(entry.path() / "config.v2.json"))
+        orphans.push_back(entry.path().filename().string());
+  }
+  for (const std::string& id : orphans) {
+    disconnect_container(p, id);
+    lab::UniqueFd lock = lock_containers(p);
+    if (fs::exists(container_dir(p, id) + "/config.v2.json")) continue;
+    graph::remove_rootfs(p.root, graph::choose_driver(p.root), id);
+    lab::remove_tree_without_crossing_mounts(container_dir(p, id));
+  }
+  return deleted;
+}
+
+std::vector<std::string> recover(const Paths& p) {
+  std::vector<std::string> gone;
+  auto exists = [&](const std::string& id) {
+    return fs::exists(container_dir(p, id) + "/config.v2.json");
+  };
+  // The runtimes' state: a container the engine no longer has, or one whose exit is recorded
+  // (the monitor's delete was killed): `delete --force` removes its cgroup and state.
+  std::error_code ec;
+  for (const auto& runtime_dir : fs::directory_iterator(p.root + "/run", ec)) {
+    std::string name = runtime_dir.path().filename().string();
+    if (name != "minidocker" && name != "runc") continue;
+    std::vector<std::string> argv;
+    try {
+      argv = runtime_argv(p, name == "minidocker" ? "" : name);
+    } catch (const lab::UserError&) {
+      continue;  // runc not installed: nothing could have used it
+    }
+    std::error_code ec2;
+    for (const auto& entry : fs::directory_iterator(runtime_dir.path(), ec2)) {
+      if (!entry.is_directory()) continue;
+      std::string id = entry.path().filename().string();
+      // Only containers' state (64 hex digits: ours never names one otherwise), not the
+      // runtime's own directories such as @seccomp-cache.
+      if (id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos)
+        continue;
+      if (exists(id) && !fs::exists(container_dir(p, id) + "/exit.json")) continue;
+      std::vector<std::string> args = argv;
+      args.insert(args.end(), {"delete", "--force", id});
+      run_quietly(args);
+      gone.push_back(fmt::format("runtime state {} ({})", id, name));
+    }
+  }
+  for (const std::string& line : network::prune(network_context(p), exists, false))
+    gone.push_back(line);
+  remove_empty_cgroup_parents();
+  return gone;
 }
 
 std::vector<std::string> runtime_command(const Paths& p, const std::string& runtime) {
@@ -698,6 +775,11 @@ nlohmann::json inspect(const Paths& p, const Container& c) {
       {"Name", c.name},
       {"Driver", graph::driver_name(kind)},
       {"HostConfig", c.host_config},
+      {"HostnamePath", c.dir + "/hostname"},
+      {"HostsPath", c.dir + "/hosts"},
+      {"ResolvConfPath", c.dir + "/resolv.conf"},
+      {"NetworkSettings", network_settings(p, c)},
+      {"Mounts", c.mounts},
       {"GraphDriver", {{"Name", graph::driver_name(kind)}, {"Data", data}}},
       {"Config", c.config},
   };

@@ -9,6 +9,7 @@
 //   <root>/containers/<id>/exit.json       ExitCode, FinishedAt, OOMKilled (by the monitor, once)
 //   <root>/containers/<id>/<id>-json.log   stdout and stderr, Docker's json-file format
 //   <root>/containers/<id>/bundle/         the OCI bundle (config.json) the runtime is given
+//   <root>/containers/<id>/hosts, hostname, resolv.conf   bound over /etc's (networking.hpp)
 //   <root>/containers.lock                 flock(2) while a name is taken or a container removed
 // The runtime keeps its own state under <root>/run/<runtime name>.
 #pragma once
@@ -36,6 +37,7 @@ struct CreateRequest {
   std::string name;
   std::string runtime;  // "" (ours), "runc", or a path
   bool auto_remove = false;
+  std::vector<std::string> publish;  // -p [IP:]HOST:CTR[/tcp|/udp], as typed
   exec::RunOptions options;
 };
 
@@ -49,6 +51,7 @@ struct Container {
   std::string id, name, image_id, image_name, created, path;
   std::vector<std::string> args;
   nlohmann::json config, host_config;
+  nlohmann::json mounts = nlohmann::json::array();  // inspect's "Mounts" (engine/volumes.hpp)
   std::string status = "created";  // created, running, exited
   bool paused = false;             // running, but frozen by `pause` (state.json "Paused")
   int pid = 0, exit_code = 0;
@@ -78,6 +81,13 @@ void stop(const Paths& paths, const std::string& id, int seconds);
 // Removes everything: the runtime's state and cgroup, the rootfs mount and layers, the files.
 void remove(const Paths& paths, const std::string& id, bool force);
 nlohmann::json inspect(const Paths& paths, const Container& c);
+// container prune: every container that is not running (created ones too, as Docker's), and any
+// directory a killed create left without its record. Returns the ids removed.
+std::vector<std::string> prune(const Paths& paths);
+// Recovery after crashes (system prune): the runtimes' state of containers that are gone or have
+// exited, the network driver's leftovers (endpoints, namespaces, links, rules of containers that
+// are gone), empty /minidocker cgroups. Returns a line per thing removed.
+std::vector<std::string> recover(const Paths& paths);
 // The runtime's command line before its verb, for HostConfig.Runtime ("" is ours): ours is
 // `minidocker runtime --root STATE`, runc's `runc --root STATE`.
 std::vector<std::string> runtime_command(const Paths& paths, const std::string& runtime);

@@ -293,6 +293,17 @@ nlohmann::json make_spec(const BundleInput& in) {
     process["capabilities"][set] = caps;
 
   spec["root"] = {{"path", in.rootfs}, {"readonly", o.read_only}};
+  if (in.mounts.is_array() && !in.mounts.empty()) {
+    nlohmann::json mounts = nlohmann::json::array();
+    for (const auto& m : spec["mounts"]) {
+      bool replaced = std::any_of(in.mounts.begin(), in.mounts.end(), [&](const auto& user) {
+        return user["destination"] == m["destination"];
+      });
+      if (!replaced) mounts.push_back(m);
+    }
+    for (const auto& m : in.mounts) mounts.push_back(m);
+    spec["mounts"] = mounts;
+  }
   spec["hostname"] = hostname;
   auto& linux_ = spec["linux"];
   linux_["cgroupsPath"] = cgroups_path(in.id);

@@ -11,6 +11,7 @@
 //                  rootfs's /etc/passwd and /etc/group, as runc's libcontainer/user does
 //   linux.resources from --cpus, --cpu-shares, --memory, --memory-swap, --pids-limit (lesson 04)
 //   linux.namespaces network: none keeps a new one (only lo), host removes it, a path joins one
+//   mounts          the default ones, then the volumes, binds and tmpfs (BundleInput.mounts)
 //   linux.cgroupsPath "/minidocker/<id>": one cgroup per container under a minidocker parent
 // Everything here is pure (no files touched) except write_bundle.
 #pragma once
@@ -40,6 +41,8 @@ struct RunOptions {
   std::string cpus, cpu_shares, memory, memory_swap, pids_limit;  // as typed; "" = not given
   bool interactive = false;
   bool tty = false;
+  // -v, --tmpfs, --mount as typed (engine/volumes.hpp parses them and makes what they need).
+  std::vector<std::string> volumes, tmpfs, mounts;
 };
 
 // The resources as numbers, after Docker's checks.
@@ -89,6 +92,9 @@ struct BundleInput {
   User user;
   Limits limits;
   std::string netns_path;  // a pinned network namespace to join ("" for none/host)
+  // The container's volumes, binds and tmpfs as OCI mounts (engine::prepare_mounts), after the
+  // default ones; one on the same destination as a default mount (/dev/shm) replaces it.
+  nlohmann::json mounts = nlohmann::json::array();
 };
 // The config.json (pure).
 nlohmann::json make_spec(const BundleInput& in);

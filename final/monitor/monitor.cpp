@@ -228,7 +228,7 @@ int main(int argc, char** argv) {
                                            "\",\"OOMKilled\":" + (oom ? "true" : "false") + "}\n");
   write_all(exit_pipe, std::to_string(code) + "\n");
   if (remove_after) {
-    std::vector<std::string> rm = {minidocker, "--root", root, "rm", "-f", id};
+    std::vector<std::string> rm = {minidocker, "--root", root, "rm", "-f", "-v", id};
     std::vector<char*> args;
     for (auto& a : rm) args.push_back(a.data());
     args.push_back(nullptr);

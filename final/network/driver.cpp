@@ -96,7 +96,7 @@ json to_json(const Network& n) {
     for (const auto& p : e.ports) ports.push_back(to_json(p));
     eps[id] = {{"Name", e.container_name}, {"IPv4Address", e.address}, {"MacAddress", e.mac},
                {"Veth", e.veth},           {"Interface", e.interface}, {"Ports", ports},
-               {"HostsPath", e.hosts_path}};
+               {"HostsPath", e.hosts_path}, {"Hostname", e.hostname}};
   }
   return {{"Id", n.id},           {"Name", n.name},     {"Driver", n.driver},
           {"Bridge", n.bridge},   {"Subnet", n.subnet}, {"Gateway", n.gateway},
@@ -117,7 +117,8 @@ Network from_json(const json& j) {
                      e.value("Veth", ""),
                      e.value("Interface", "eth0"),
                      {},
-                     e.value("HostsPath", "")};
+                     e.value("HostsPath", ""),
+                     e.value("Hostname", "")};
     for (const auto& p : e.value("Ports", json::array())) r.ports.push_back(port_from_json(p));
     n.endpoints[id] = r;
   }
@@ -358,7 +359,11 @@ std::vector<std::string> entries_for(const std::vector<Network>& all, const std:
   for (const auto& n : all) {
     auto self = n.endpoints.find(id);
     if (self == n.endpoints.end()) continue;
-    out.push_back(fmt::format("{}\t{}", self->second.address, self->second.container_name));
+    const EndpointRecord& me = self->second;
+    std::string names = me.hostname.empty() ? me.container_name : me.hostname;
+    if (!me.hostname.empty() && !me.container_name.empty() && me.container_name != me.hostname)
+      names += " " + me.container_name;
+    out.push_back(fmt::format("{}\t{}", me.address, names));
     if (!n.user_defined()) continue;
     for (const auto& [peer_id, peer] : n.endpoints)
       if (peer_id != id && !peer.container_name.empty())
@@ -479,6 +484,19 @@ void remove_network(const Context& ctx, const std::string& key) {
              [&] { return fmt::format("unlink(\"{}\")", record_path(ctx, n.id)); });
 }
 
+std::vector<std::string> remove_unused_networks(const Context& ctx) {
+  std::vector<std::string> names;
+  for (const Network& n : list_networks(ctx)) {
+    if (!n.user_defined() || !n.endpoints.empty()) continue;
+    try {
+      remove_network(ctx, n.id);  // checks again under the lock: a connect may have come
+      names.push_back(n.name);
+    } catch (const lab::UserError&) {
+    }
+  }
+  return names;
+}
+
 nlohmann::json inspect_json(const Network& n) {
   json containers = json::object();
   for (const auto& [id, e] : n.endpoints) {
@@ -515,7 +533,7 @@ std::string netns_path(const Context& ctx, const std::string& container_id) {
 
 Endpoint connect(const Context& ctx, const std::string& network, const std::string& container_id,
                  const std::string& container_name, const std::vector<PortMapping>& ports,
-                 const std::string& hosts_path) {
+                 const std::string& hosts_path, const std::string& hostname) {
   if (container_id.empty() || container_id.find('/') != std::string::npos ||
       container_id.starts_with("."))
     throw lab::UserError(fmt::format("invalid container id \"{}\"", container_id));
@@ -556,7 +574,8 @@ Endpoint connect(const Context& ctx, const std::string& network, const std::stri
                    veth_name(n.id, container_id),
                    fmt::format("eth{}", already),
                    ports,
-                   hosts_path};
+                   hosts_path,
+                   hostname};
   const std::string peer = veth_peer_name(n.id, container_id);
   const std::string ns = netns_path(ctx, container_id);
   bool made_netns = false;
@@ -640,6 +659,24 @@ bool disconnect(const Context& ctx, const std::string& container_id) {
             fmt::format("umount {0}; rm {0}", ns));
   found = net::unpin_netns(ns) || found;
   return found;
+}
+
+void disconnect_one(const Context& ctx, const std::string& container_id,
+                    const std::string& network) {
+  Lock lock(ctx);
+  std::vector<Network> all = load_with_predefined(ctx);
+  Network& n = lookup_or_throw(all, network);
+  auto it = n.endpoints.find(container_id);
+  if (it == n.endpoints.end())
+    throw lab::UserError(
+        fmt::format("container {} is not connected to network {}", container_id, n.name));
+  const EndpointRecord gone = it->second;
+  delete_veth(ctx, gone.veth);
+  if (!gone.ports.empty()) delete_container_rules(container_id);
+  n.endpoints.erase(it);
+  save(ctx, n);
+  refresh_hosts(all, n);
+  if (!gone.hosts_path.empty()) lab::create_file(gone.hosts_path, hosts_file(entries_for(all, container_id)));
 }
 
 std::vector<std::string> hosts_entries(const Context& ctx, const std::string& container_id) {

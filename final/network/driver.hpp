@@ -60,6 +60,7 @@ struct EndpointRecord {
   std::string interface;  // eth0 inside
   std::vector<PortMapping> ports;
   std::string hosts_path;  // "" or the container's /etc/hosts (on the host side) we keep
+  std::string hostname;    // its own line in that file: "ADDRESS\tHOSTNAME NAME"
 };
 
 struct Network {
@@ -104,6 +105,8 @@ Network find_network(const Context& ctx, const std::string& name_or_id);
 // network rm: refuses the predefined ones and a network with endpoints ("error while removing
 // network: network NAME id ID has active endpoints"); removes rules, bridge, record.
 void remove_network(const Context& ctx, const std::string& name_or_id);
+// network prune: every user-defined network with no endpoint; returns their names.
+std::vector<std::string> remove_unused_networks(const Context& ctx);
 // Docker's `network inspect` JSON for one network (Name, Id, Created, Scope, Driver, IPAM,
 // Containers, Options, Labels).
 nlohmann::json inspect_json(const Network& network);
@@ -121,11 +124,17 @@ nlohmann::json inspect_json(const Network& network);
 // failed: port is already allocated"), a full subnet.
 Endpoint connect(const Context& ctx, const std::string& network, const std::string& container_id,
                  const std::string& container_name, const std::vector<PortMapping>& ports,
-                 const std::string& hosts_path = "");
+                 const std::string& hosts_path = "", const std::string& hostname = "");
 // Removes what connect made for the container on every network: the veth pair, the rules
 // marked with its id, the address leases (peers' hosts files rewritten), the pinned namespace.
 // Idempotent: false when there was nothing to remove.
 bool disconnect(const Context& ctx, const std::string& container_id);
+// `network disconnect NETWORK CONTAINER`: removes the container's endpoint on that one network
+// (its veth, its lease, and its published ports if they were on it); the namespace stays, with
+// lo and any other network. Throws lab::UserError when the container is not on it (Docker's
+// "container ID is not connected to network NAME").
+void disconnect_one(const Context& ctx, const std::string& container_id,
+                    const std::string& network);
 // The container's /etc/hosts entries ("172.18.0.2\tweb"): its own address and name on each of
 // its networks, and on user-defined networks every peer on it now (the default bridge, as
 // Docker's, gives no names of others). Peers that come later are only seen where connect was
