@@ -72,6 +72,8 @@ wait_file() {
   run md run --rm --network none --tmpfs /t:bogus busybox true
   assert_failure 125
   assert_output 'Error: Invalid tmpfs option ["bogus"]'
+  # A create that fails after its anonymous volume was made takes it away again.
+  run -127 md run --rm --network none -v /anon busybox /nonexistent
   # Nothing left behind by a refusal.
   [[ -z $(ls -A "$ROOT/containers") ]]
   [[ -z $(ls -A "$ROOT/volumes" 2>/dev/null) ]]
@@ -161,4 +163,159 @@ named"
   run md run --rm --network none --mount type=bind,source=/nonexistent-fs-test,target=/m busybox true
   assert_failure 125
   assert_output 'Error: invalid mount config for type "bind": bind source path does not exist: /nonexistent-fs-test'
+}
+
+@test "fs: cp from a container: files, directories, '/.', a tar on stdout, Docker's errors" {
+  md run --name src --network none busybox sh -c \
+    'mkdir -p /src/sub; echo a > /src/a; echo b > /src/sub/b; ln -s / /escape' >/dev/null
+  T=$BATS_TEST_TMPDIR
+  md cp src:/src/a "$T/a.txt"
+  [[ $(cat "$T/a.txt") == a ]]
+  md cp src:/src "$T/out" # DEST missing: made, with SRC's contents
+  [[ $(cat "$T/out/a") == a && $(cat "$T/out/sub/b") == b ]]
+  md cp src:/src "$T/out" # DEST a directory: SRC goes into it
+  [[ $(cat "$T/out/src/sub/b") == b ]]
+  mkdir "$T/dot"
+  md cp src:/src/. "$T/dot" # "/.": the contents only
+  [[ $(cat "$T/dot/a") == a && ! -e $T/dot/src ]]
+  echo old >"$T/dot/a"
+  md cp src:/src/a "$T/dot" # a file into a directory keeps its name, over the old one
+  [[ $(cat "$T/dot/a") == a ]]
+  run bash -c "'$MINIDOCKER' --root '$ROOT' cp src:/src - | tar -t | sort"
+  assert_output "src/
+src/a
+src/sub/
+src/sub/b"
+  run md cp src:/nope "$T/x"
+  assert_failure 1
+  assert_output "Error: Could not find the file /nope in container src"
+  run md cp src:/src "$T/a.txt"
+  assert_failure 1
+  assert_output --partial "cannot copy a directory to a file"
+  run md cp src:/src/a "$T/missing/x"
+  assert_failure 1
+  [[ ! -e $T/missing ]]
+  run md cp "$T/a.txt" "$T/b.txt"
+  assert_failure 1
+  assert_output "Error: must specify at least one container source"
+  # /escape -> / in the container: followed inside the container's root, never to the host's.
+  md cp src:/escape/etc/hostname "$T/hostname"
+  [[ $(cat "$T/hostname") == "$(md inspect src | jq -r '.[0].Config.Hostname')" ]]
+  [[ $(cat "$T/hostname") != "$(cat /etc/hostname)" ]]
+  md cp src:/escape "$T/link" # the link itself, as Docker copies it
+  [[ $(readlink "$T/link") == / ]]
+}
+
+@test "fs: cp into a container (seen from inside), from a tar on stdin, never through a symlink to the host" {
+  marker="/tmp/minidocker-fs-through-$$"
+  md create --name dst --network none busybox \
+    sh -c "cat /tmp/x; cat /dir/sub/f; cat /m/t; cat $marker; ls /escape$marker; stat -c %u:%g /tmp/x /tmp/owned" >/dev/null
+  T=$BATS_TEST_TMPDIR
+  echo hello >"$T/f"
+  chown 1234:4321 "$T/f"
+  md cp "$T/f" dst:/tmp/x     # owned by the container's root, as docker cp does
+  md cp -a "$T/f" dst:/tmp/owned # -a: the uid/gid kept
+  mkdir -p "$T/d/sub" "$T/t/m"
+  echo deep >"$T/d/sub/f"
+  md cp "$T/d" dst:/dir
+  echo tarred >"$T/t/m/t"
+  tar -C "$T/t" -c m | md cp - dst:/
+  ln -s / "$T/escape"
+  md cp "$T/escape" dst:/escape
+  echo through >"$T/through"
+  md cp "$T/through" "dst:/escape$marker"
+  [[ ! -e $marker ]] # not on the host: /escape/tmp is the container's /tmp
+  run md start -a dst
+  assert_success
+  assert_output "hello
+deep
+tarred
+through
+/escape$marker
+0:0
+1234:4321"
+  run md cp "$T/f" dst:/nope/x
+  assert_failure 1
+  assert_output "Error: Could not find the file /nope in container dst"
+  run bash -c "echo | '$MINIDOCKER' --root '$ROOT' cp - dst:/tmp/x"
+  assert_failure 1
+  assert_output --partial "must be a directory"
+}
+
+@test "fs: cp reaches a volume's files through its host directory; a tmpfs is refused" {
+  host=$BATS_TEST_TMPDIR/v
+  mkdir "$host"
+  echo on-volume >"$host/f"
+  md run --name withvol --network none -v "$host:/data" --tmpfs /scratch busybox true
+  md cp withvol:/data/f "$BATS_TEST_TMPDIR/got"
+  [[ $(cat "$BATS_TEST_TMPDIR/got") == on-volume ]]
+  md cp "$BATS_TEST_TMPDIR/got" withvol:/data/back
+  [[ $(cat "$host/back") == on-volume ]]
+  run md cp withvol:/scratch/x "$BATS_TEST_TMPDIR/x"
+  assert_failure 1
+  assert_output --partial "tmpfs /scratch"
+}
+
+@test "fs: diff lists the rw layer as Docker does: A, C (parents too), D" {
+  run md run --name changed --network none busybox sh -c \
+    'echo more >> /etc/passwd; rm /etc/group; mkdir -p /new/deeper; touch /new/deeper/file'
+  assert_success
+  run md diff changed
+  assert_success
+  assert_line 'C /etc'
+  assert_line 'C /etc/passwd'
+  assert_line 'D /etc/group'
+  assert_line 'A /new'
+  assert_line 'A /new/deeper'
+  assert_line 'A /new/deeper/file'
+  # Docker's order: a depth-first walk, names sorted.
+  [[ $(printf '%s\n' "${lines[@]}" | grep -E ' /(etc|new)') == "C /etc
+D /etc/group
+C /etc/passwd
+A /new
+A /new/deeper
+A /new/deeper/file" ]]
+  # An opaque directory: what it hid below is deleted.
+  run md run --name opaque --network none busybox sh -c 'rm -r /etc; mkdir /etc; echo x > /etc/only'
+  run md diff opaque
+  assert_line 'C /etc'
+  assert_line 'A /etc/only'
+  assert_line 'D /etc/passwd'
+  run md diff nosuch
+  assert_failure 1
+  assert_output "Error: No such container: nosuch"
+}
+
+@test "fs: the image's VOLUME is an anonymous volume, filled from the image; runc mounts the same" {
+  # A docker-save archive of busybox whose config says VOLUME /etc.
+  dir=$BATS_TEST_TMPDIR/save
+  mkdir -p "$dir/layer"
+  cp "$(rootfs_tar)" "$dir/layer/layer.tar"
+  diff_id=$(sha256sum "$dir/layer/layer.tar" | cut -d' ' -f1)
+  jq -nc --arg d "sha256:$diff_id" '{architecture: "amd64", os: "linux",
+    config: {Cmd: ["sh"], Volumes: {"/etc": {}}}, rootfs: {type: "layers", diff_ids: [$d]}}' >"$dir/config.json"
+  config=$(sha256sum "$dir/config.json" | cut -d' ' -f1)
+  mv "$dir/config.json" "$dir/$config.json"
+  jq -nc --arg c "$config.json" '[{Config: $c, RepoTags: ["withvol:latest"], Layers: ["layer/layer.tar"]}]' >"$dir/manifest.json"
+  tar -C "$dir" -cf "$BATS_TEST_TMPDIR/save.tar" manifest.json "$config.json" layer
+  md load -i "$BATS_TEST_TMPDIR/save.tar" >/dev/null
+  run md run --name imgvol --network none withvol sh -c 'grep " /etc " /proc/mounts | wc -l; cat /etc/passwd | head -1'
+  assert_output "1
+root:x:0:0:root:/root:/bin/sh"
+  name=$(md inspect imgvol | jq -r '.[0].Mounts[0].Name')
+  [[ $name =~ ^[0-9a-f]{64}$ ]]
+  [[ -f $ROOT/volumes/$name/_data/passwd ]]
+  md volume inspect "$name" | jq -e '.[0].Labels == {"com.docker.volume.anonymous": ""}'
+  md rm -v imgvol
+  [[ ! -e $ROOT/volumes/$name ]]
+  # The same mounts through runc: the boundary is config.json.
+  requires cmd:runc
+  mkdir "$BATS_TEST_TMPDIR/h"
+  run md run --rm --runtime runc --network none -v "$BATS_TEST_TMPDIR/h:/data:ro" --tmpfs /t \
+    busybox sh -c 'grep -E " /(data|t) " /proc/mounts | cut -d" " -f2,3; touch /data/x 2>/dev/null || echo ro'
+  assert_success
+  assert_line --regexp '^/data [a-z0-9]+$'
+  assert_line '/t tmpfs'
+  assert_line ro
+  [[ ${#lines[@]} -eq 3 ]]
 }

@@ -1,11 +1,11 @@
 // The container verbs (Docker's grammar): create, start, run, ps, logs, wait, stop, kill, rm,
 // inspect, container prune; the jobs themselves are in final/engine/containers.cpp.
 //
-// A foreground `run` (no -d) is a reader of the container's json log: the monitor writes the log
-// and, once the container has exited, its exit code on a pipe the CLI handed it; the CLI prints
-// the log's new lines as they come (stdout to stdout, stderr to stderr) and exits with that code
-// when the pipe reaches EOF (for --rm, after the monitor's clean-up). Killing the CLI leaves the
-// container running under its monitor, as with `docker run` and a killed client.
+// A foreground `run` (no -d) is a client of the container's attach socket (client/attach.hpp):
+// the monitor sends it the output as it logs it and, once the container has exited, its exit
+// code, also written on a pipe the CLI handed it; the CLI exits with that code when the pipe
+// reaches EOF (for --rm, after the monitor's clean-up). Killing the CLI leaves the container
+// running under its monitor, as with `docker run` and a killed client.
 #include "engine/containers.hpp"
 #include "engine/networking.hpp"
 
@@ -19,6 +19,7 @@
 #include <iostream>
 #include <thread>
 
+#include "client/attach.hpp"
 #include "client/engine.hpp"
 #include "engine/volumes.hpp"
 #include "error.hpp"
@@ -81,6 +82,8 @@ struct CreateFlags {
   std::string image;
   CLI::App* cmd = nullptr;
   bool detach = false;
+  bool sig_proxy = true;
+  std::string detach_keys = "ctrl-p,ctrl-q";
 };
 
 void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
@@ -93,7 +96,7 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
                   "runc, or a path: an OCI runtime instead of ours");
   cmd->add_flag("--rm", f.request.auto_remove, "remove the container when it exits");
   cmd->add_flag("--interactive,-i", o.interactive, "keep stdin open: forwarded to the container");
-  cmd->add_flag("--tty,-t", o.tty, "a pty (not in this build: refused)");
+  cmd->add_flag("--tty,-t", o.tty, "a pty: the container's stdin, stdout and stderr");
   // A repeatable option takes one value per use (allow_extra_args(false)): CLI11's default for a
   // vector would go on taking words, the image and its command included.
   cmd->add_option("--env,-e", o.env, "KEY=VALUE, or KEY to take it from here")
@@ -122,7 +125,12 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
       ->allow_extra_args(false);
   cmd->add_option("--mount", o.mounts, "type=bind|volume|tmpfs,source=..,target=..[,readonly]")
       ->allow_extra_args(false);
-  if (is_run) cmd->add_flag("--detach,-d", f.detach, "run in the background; print the id");
+  if (is_run) {
+    cmd->add_flag("--detach,-d", f.detach, "run in the background; print the id");
+    cmd->add_flag("--sig-proxy", f.sig_proxy,
+                  "forward received signals to the container (default true; not with -t)");
+    cmd->add_option("--detach-keys", f.detach_keys, "the keys that detach (default ctrl-p,ctrl-q)");
+  }
 }
 
 engine::CreateRequest request_of(CreateFlags& f) {
@@ -141,55 +149,36 @@ int create_verb(const EngineOptions& options, CreateFlags& f) {
   });
 }
 
-// --sig-proxy, Docker's default: a signal to the foreground CLI (Ctrl-C, kill) goes on to the
-// container's PID 1 through the runtime, and the CLI goes on waiting for the exit.
-volatile sig_atomic_t g_pending_signal = 0;
-extern "C" void remember_signal(int sig) { g_pending_signal = sig; }
-
-void proxy_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = remember_signal;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2})
-    ::sigaction(sig, &sa, nullptr);
-}
-
-// Follows the log until the monitor closes the exit pipe; returns the container's exit code.
-int attach_until_exit(const engine::Paths& paths, const std::string& id, int exit_read) {
-  proxy_signals();
-  std::string log_path = paths.root + "/containers/" + id + "/" + id + "-json.log";
-  lab::UniqueFd log = lab::open_fd(log_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
-  size_t offset = 0;
-  std::string pending, code_text;
-  bool eof = false;
-  while (!eof) {
-    pollfd pfd{exit_read, POLLIN, 0};
-    ::poll(&pfd, 1, 50);
-    if (int sig = g_pending_signal; sig != 0) {
-      g_pending_signal = 0;
-      try {
-        engine::kill(paths, id, sig);
-      } catch (const lab::UserError&) {
-        // it has exited meanwhile
-      }
-    }
-    offset = print_log(log.get(), offset, false, pending);
-    if (pfd.revents & (POLLIN | POLLHUP)) {
-      char buf[64];
-      ssize_t n = ::read(exit_read, buf, sizeof buf);
-      if (n > 0) code_text.append(buf, static_cast<size_t>(n));
-      if (n == 0) eof = true;
-    }
-  }
-  print_log(log.get(), offset, false, pending);
-  if (!code_text.empty()) return std::atoi(code_text.c_str());
+// The exit code the monitor writes on the pipe the CLI handed it: EOF once the monitor is done
+// (for --rm, after its clean-up). A monitor that died wrote nothing: the record says.
+int exit_code_from_pipe(const engine::Paths& paths, const std::string& id, int exit_read,
+                        std::optional<int> known) {
+  std::string text;
+  char buf[64];
+  ssize_t n;
+  while ((n = ::read(exit_read, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) text.append(buf, static_cast<size_t>(n));
+  if (known) return *known;
+  if (!text.empty()) return std::atoi(text.c_str());
   try {
+    engine::wait_exit(paths, id, 10000);
     return engine::load(paths, id).exit_code;
   } catch (const lab::UserError&) {
     return 125;
   }
 }
 
+std::string detach_keys_of(const std::string& spec) {
+  auto keys = parse_detach_keys(spec);
+  if (!keys) throw lab::UserError(fmt::format("Invalid detach keys ({}) provided", spec));
+  return *keys;
+}
+
+// A foreground run is attached to the container's attach socket before its start (so no output
+// is missed): stdout and stderr come from there, our stdin goes there with -i, and with -t our
+// terminal is the container's (raw mode, window size, Ctrl-P Ctrl-Q to detach). --sig-proxy,
+// Docker's default without -t: a signal to the CLI (Ctrl-C, kill) goes on to the container's
+// PID 1 through the runtime, and the CLI goes on waiting for the exit.
 int run_verb(const EngineOptions& options, CreateFlags& f) {
   return with_run_errors([&] {
     engine::Paths paths = engine::paths_for(options.root, options.explain);
@@ -201,57 +190,64 @@ int run_verb(const EngineOptions& options, CreateFlags& f) {
       std::cout << id << '\n';
       return 0;
     }
-    int exit_pipe[2], stdin_pipe[2] = {-1, -1};
+    RelayOptions relay_options;
+    relay_options.tty = r.options.tty;
+    relay_options.forward_stdin = r.options.interactive;
+    relay_options.sig_proxy = f.sig_proxy && !r.options.tty;
+    relay_options.detach_keys = detach_keys_of(f.detach_keys);
+    if (r.options.tty && r.options.interactive && !::isatty(STDIN_FILENO))
+      throw lab::UserError("the input device is not a TTY");
+    int exit_pipe[2];
     lab::check(::pipe2(exit_pipe, O_CLOEXEC), "pipe2");
     lab::UniqueFd exit_read(exit_pipe[0]), exit_write(exit_pipe[1]);
-    lab::UniqueFd stdin_read, stdin_write;
-    if (r.options.interactive) {
-      lab::check(::pipe2(stdin_pipe, O_CLOEXEC), "pipe2");
-      stdin_read = lab::UniqueFd(stdin_pipe[0]);
-      stdin_write = lab::UniqueFd(stdin_pipe[1]);
-    }
-    std::string id = engine::create(paths, r, stdin_read.get(), exit_write.get());
+    std::string id = engine::create(paths, r, -1, exit_write.get());
     exit_write = lab::UniqueFd();
-    stdin_read = lab::UniqueFd();
-    engine::start(paths, id);
-    if (stdin_write) {
-      // -i: our stdin, copied to the container's until EOF (then the container sees EOF too).
-      ::signal(SIGPIPE, SIG_IGN);
-      std::thread([fd = stdin_write.release()] {
-        char buf[8192];
-        ssize_t n;
-        while ((n = ::read(STDIN_FILENO, buf, sizeof buf)) > 0)
-          if (::write(fd, buf, static_cast<size_t>(n)) < 0) break;
-        ::close(fd);
-      }).detach();
-    }
-    return attach_until_exit(paths, id, exit_read.get());
+    lab::UniqueFd sock(connect_attach(paths, id));
+    RelayResult result =
+        relay(paths, id, sock.get(), relay_options, [&] { engine::start(paths, id); });
+    if (result.detached) return 0;  // it goes on running
+    sock = lab::UniqueFd();
+    return exit_code_from_pipe(paths, id, exit_read.get(), result.code);
   });
 }
 
 struct StartFlags {
   std::vector<std::string> refs;
-  bool attach = false;
+  bool attach = false, interactive = false;
+  std::string detach_keys = "ctrl-p,ctrl-q";
 };
 
 int start_verb(const EngineOptions& options, StartFlags& f) {
   engine::Paths paths = engine::paths_for(options.root, options.explain);
   int rc = 0;
+  if ((f.attach || f.interactive) && f.refs.size() > 1) {
+    fmt::print(stderr, "Error: you cannot start and attach multiple containers at once\n");
+    return 1;
+  }
   for (const std::string& ref : f.refs) {
     rc = with_run_errors([&] {
       std::string id = engine::resolve(paths, ref);
-      engine::start(paths, id);
-      if (!f.attach) {
+      if (!f.attach && !f.interactive) {
+        engine::start(paths, id);
         std::cout << ref << '\n';
         return 0;
       }
-      std::string log_path = paths.root + "/containers/" + id + "/" + id + "-json.log";
-      lab::UniqueFd log = lab::open_fd(log_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
-      size_t offset = 0;
-      std::string pending;
-      while (!engine::wait_exit(paths, id, 50))
-        offset = print_log(log.get(), offset, false, pending);
-      print_log(log.get(), offset, false, pending);
+      // -a (and -i): attached before the start, as run is; an exited container first gets its
+      // new monitor (and so its attach socket).
+      engine::Container c = engine::load(paths, id);
+      RelayOptions o;
+      o.tty = c.config.value("Tty", false);
+      o.forward_stdin = f.interactive && c.config.value("OpenStdin", false);
+      o.sig_proxy = !o.tty;
+      o.detach_keys = detach_keys_of(f.detach_keys);
+      if (o.tty && o.forward_stdin && !::isatty(STDIN_FILENO))
+        throw lab::UserError("the input device is not a TTY");
+      engine::prepare_start(paths, id);
+      lab::UniqueFd sock(connect_attach(paths, id));
+      RelayResult result = relay(paths, id, sock.get(), o, [&] { engine::start(paths, id); });
+      if (result.detached) return 0;
+      if (result.code) return *result.code;
+      engine::wait_exit(paths, id, 10000);
       return engine::load(paths, id).exit_code;
     });
   }
@@ -373,6 +369,9 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   auto* start_cmd = app.add_subcommand("start", "start created containers");
   start_cmd->add_option("container", start_flags.refs, "NAME or ID")->required();
   start_cmd->add_flag("--attach,-a", start_flags.attach, "print its output; exit with its code");
+  start_cmd->add_flag("--interactive,-i", start_flags.interactive, "attach our stdin too");
+  start_cmd->add_option("--detach-keys", start_flags.detach_keys,
+                        "the keys that detach (default ctrl-p,ctrl-q)");
   start_cmd->callback([&] { action = [&] { return start_verb(options, start_flags); }; });
 
   static PsFlags ps_flags;

@@ -53,6 +53,8 @@ void add_pull_push_verbs(CLI::App& app, const EngineOptions& options, std::funct
 // create, run, start, ps, logs, wait, stop, kill, rm, inspect, container ls|rm|inspect|prune
 // (final/client/containers.cpp; the jobs are final/engine/), same contract.
 void add_container_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+// attach and restart (final/client/attach.cpp), same contract.
+void add_attach_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 // network create|ls|rm|inspect (final/client/networks.cpp, over final/network/driver.hpp), same
 // contract.
 void add_network_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
@@ -67,6 +69,14 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
 // volume create|ls|rm|inspect|prune (final/client/volumes.cpp, over final/engine/volumes.hpp),
 // same contract.
 void add_volume_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
+// cp and diff (final/client/files.cpp, over final/engine/files.hpp), same contract.
+void add_file_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
+// commit (final/client/commit.cpp, over final/engine/commit.cpp), same contract.
+void add_commit_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+// build (final/client/build.cpp, over final/engine/build.cpp), same contract.
+void add_build_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "client/attach.hpp"
 #include "client/engine.hpp"
 #include "error.hpp"
 #include "fd.hpp"
@@ -76,10 +77,12 @@ struct ExecFlags {
 
 int exec_verb(const EngineOptions& options, ExecFlags& f) {
   return with_daemon_errors([&] {
-    if (f.tty)
-      throw lab::UserError("-t (a pty) is not supported by this build yet; run exec without -t");
     engine::Paths paths = engine::paths_for(options.root, options.explain);
     engine::ExecRequest r = f.request;
+    r.tty = f.tty;
+    if (r.tty && r.interactive && !::isatty(STDIN_FILENO))
+      throw lab::UserError("the input device is not a TTY");
+    r.terminal = [&](int master) { relay_master(master, r.interactive); };
     r.command = f.cmd->remaining();
     if (r.command.empty())
       throw lab::UserError("\"exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
@@ -233,7 +236,8 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
     exec_cmd->prefix_command();  // everything after the container is the command
     exec_cmd->add_flag("--detach,-d", exec_flags.request.detach, "run it in the background");
     exec_cmd->add_flag("--interactive,-i", exec_flags.request.interactive, "pass our stdin on");
-    exec_cmd->add_flag("--tty,-t", exec_flags.tty, "a pty (not in this build: refused)");
+    exec_cmd->add_flag("--tty,-t", exec_flags.tty,
+                       "a pty (the runtime's exec --tty --console-socket)");
     exec_cmd
         ->add_option("--env,-e", exec_flags.request.env, "KEY=VALUE, or KEY to take it from here")
         ->allow_extra_args(false);

@@ -286,6 +286,7 @@ Container load(const Paths& p, const std::string& id) {
     c.pid = state.value("Pid", 0);
     c.started_at = state.value("StartedAt", "");
     c.monitor_pid = state.value("MonitorPid", 0);
+    c.finished_at = state.value("FinishedAt", "");  // the previous run's, once restarted
     c.paused = c.status == "running" && state.value("Paused", false);
   }
   if (done.is_object()) {
@@ -333,15 +334,104 @@ std::vector<Container> list(const Paths& p) {
   return out;
 }
 
+// [monitor] fork, setsid, fork: the monitor is re-parented to init and outlives us. It runs the
+// runtime's create from the container's bundle and answers on a pipe; then state.json says
+// "created". Used by create, and by start of an exited container (a new monitor, the same bundle,
+// rootfs and log). With `stdin_fd` the container's stdin is that fd; else -i gives it a pipe the
+// monitor feeds from the attach socket. With `exit_fd` the monitor writes the exit code there.
+static void launch_monitor(const Paths& p, const std::string& id, const json& record, int stdin_fd,
+                           int exit_fd) {
+  runtime::Explainer explain(p.explain);
+  std::string dir = container_dir(p, id);
+  const json& host = record["HostConfig"];
+  std::vector<std::string> runtime = runtime_argv(p, host.value("Runtime", ""));
+  std::string flags;
+  if (host.value("AutoRemove", false)) flags += ",rm";
+  if (record["Config"].value("Tty", false)) flags += ",tty";
+  if (record["Config"].value("OpenStdin", false) && stdin_fd < 0) flags += ",stdin";
+  flags = flags.empty() ? "-" : flags.substr(1);
+  std::string runtime_line;
+  for (const auto& a : runtime) runtime_line += (runtime_line.empty() ? "" : " ") + a;
+  explain.step("monitor",
+               fmt::format("start the monitor, which runs the runtime: {} create --bundle "
+                           "{}/bundle {}{}",
+                           runtime_line, dir, id.substr(0, 12),
+                           flags.find("tty") != std::string::npos
+                               ? " (with a pty: its master comes back over the console socket)"
+                               : ""),
+               fmt::format("{} create --bundle {}/bundle --pid-file {}/init.pid {}{}", runtime_line,
+                           dir, dir,
+                           flags.find("tty") != std::string::npos
+                               ? fmt::format("--console-socket {}/console.sock ", dir)
+                               : "",
+                           id));
+  int report[2];
+  lab::check(::pipe2(report, O_CLOEXEC), "pipe2");
+  lab::UniqueFd report_read(report[0]);
+  pid_t first = lab::check(::fork(), "fork");
+  if (first == 0) {
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    // Every fd is first copied above 9, so no dup2 below overwrites one not yet placed (and
+    // dup2 onto itself would keep O_CLOEXEC).
+    int null = ::fcntl(::open("/dev/null", O_RDWR), F_DUPFD, 10);
+    int child_in = ::fcntl(stdin_fd >= 0 ? stdin_fd : null, F_DUPFD, 10);
+    int rep = ::fcntl(report[1], F_DUPFD, 10);
+    int ex = ::fcntl(exit_fd >= 0 ? exit_fd : null, F_DUPFD, 10);
+    ::dup2(child_in, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::dup2(rep, 3);
+    ::dup2(ex, 4);
+    ::close_range(5, ~0U, 0);
+    std::vector<std::string> margs = {p.monitor, dir,          id,    exec::cgroups_path(id),
+                                      flags,     p.minidocker, p.root};
+    margs.insert(margs.end(), runtime.begin(), runtime.end());
+    std::vector<char*> argv;
+    for (auto& a : margs) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(report[1]);
+  int status = 0;
+  while (::waitpid(first, &status, 0) == -1 && errno == EINTR) {
+  }
+  std::string answer;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(report_read.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) answer.append(buf, static_cast<size_t>(n));
+  if (!answer.starts_with("ok ")) {
+    std::string message = answer.starts_with("err ") ? answer.substr(4) : answer;
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
+    if (message.starts_with("minidocker runtime: ")) message = message.substr(20);
+    // runc logs as logrus does: time="..." level=error msg="..."
+    if (size_t at = message.find("msg=\""); at != std::string::npos) {
+      message = json::parse(message.substr(at + 4, message.rfind('"') - at - 3), nullptr, false)
+                    .get<std::string>();
+    }
+    if (message.empty()) message = "the monitor did not start the container";
+    throw RunError(create_failure_code(message), message);
+  }
+  kill_point("monitor");
+  int init_pid = 0, monitor_pid = 0;
+  std::sscanf(answer.c_str(), "ok %d %d", &init_pid, &monitor_pid);
+  write_state(dir, {{"Status", "created"},
+                    {"Pid", init_pid},
+                    {"MonitorPid", monitor_pid},
+                    {"MonitorStartTime", runtime::state::process_start_time(monitor_pid)}});
+}
+
 std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exit_fd) {
   runtime::Explainer explain(p.explain);
   const exec::RunOptions& o = r.options;
-  if (o.tty) throw lab::UserError("-t (a pty) is not supported by this build yet; run without -t");
   if (!r.name.empty() && !valid_name(r.name.starts_with("/") ? r.name.substr(1) : r.name))
     throw lab::UserError(fmt::format(
         "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", r.name));
   exec::Limits limits = exec::parse_limits(o, ::sysconf(_SC_NPROCESSORS_ONLN));
-  std::vector<std::string> runtime = runtime_argv(p, r.runtime);
+  runtime_argv(p, r.runtime);  // an unknown runtime is refused before anything is made
   if (::access(p.monitor.c_str(), X_OK) != 0)
     throw lab::UserError(fmt::format("{} is missing: build it with make in final/", p.monitor));
   // Resolve -e KEY and --env-file against our environment before anything is made.
@@ -374,6 +464,10 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
   if (image_config.is_null()) image_config = json::object();
   exec::RunOptions resolved = o;
   resolved.env = env;
+  // Docker's daemon gives a -t container TERM=xterm unless it was set.
+  if (o.tty && std::none_of(env.begin(), env.end(),
+                            [](const std::string& e) { return e.starts_with("TERM="); }))
+    resolved.env.push_back("TERM=xterm");
   std::vector<std::string> args = exec::process_args(image_config, resolved);
   if (args.empty()) throw lab::UserError("No command specified");
   // -v, --tmpfs, --mount and the image's VOLUMEs, checked before anything is made.
@@ -438,7 +532,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
           {"WorkingDir", o.workdir.empty() ? image_config.value("WorkingDir", "") : o.workdir},
           {"Image", r.image},
           {"OpenStdin", o.interactive},
-          {"Tty", false}}},
+          {"Tty", o.tty}}},
         {"HostConfig",
          {{"NetworkMode", net.mode},
           {"PortBindings", port_bindings(net.ports)},
@@ -493,77 +587,12 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
                     limits.pids ? std::to_string(*limits.pids) : "-"),
         "the runtime writes it from linux.resources in config.json");
 
-    // [monitor] fork, setsid, fork: the monitor is re-parented to init and outlives us. It runs
-    // the runtime's create and answers on a pipe.
-    std::string runtime_line;
-    for (const auto& a : runtime) runtime_line += (runtime_line.empty() ? "" : " ") + a;
-    explain.step("monitor",
-                 fmt::format("start the monitor, which runs the runtime: {} create --bundle "
-                             "{}/bundle {}",
-                             runtime_line, dir, id.substr(0, 12)),
-                 fmt::format("{} create --bundle {}/bundle --pid-file {}/init.pid {}", runtime_line,
-                             dir, dir, id));
-    int report[2];
-    lab::check(::pipe2(report, O_CLOEXEC), "pipe2");
-    lab::UniqueFd report_read(report[0]);
-    pid_t first = lab::check(::fork(), "fork");
-    if (first == 0) {
-      ::setsid();
-      if (::fork() != 0) ::_exit(0);
-      // Every fd is first copied above 9, so no dup2 below overwrites one not yet placed (and
-      // dup2 onto itself would keep O_CLOEXEC).
-      int null = ::fcntl(::open("/dev/null", O_RDWR), F_DUPFD, 10);
-      int child_in = ::fcntl(stdin_fd >= 0 ? stdin_fd : null, F_DUPFD, 10);
-      int rep = ::fcntl(report[1], F_DUPFD, 10);
-      int ex = ::fcntl(exit_fd >= 0 ? exit_fd : null, F_DUPFD, 10);
-      ::dup2(child_in, 0);
-      ::dup2(null, 1);
-      ::dup2(null, 2);
-      ::dup2(rep, 3);
-      ::dup2(ex, 4);
-      ::close_range(5, ~0U, 0);
-      std::vector<std::string> margs = {
-          p.monitor,    dir,   id, exec::cgroups_path(id), r.auto_remove ? "1" : "0",
-          p.minidocker, p.root};
-      margs.insert(margs.end(), runtime.begin(), runtime.end());
-      std::vector<char*> argv;
-      for (auto& a : margs) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(report[1]);
-    int status = 0;
-    while (::waitpid(first, &status, 0) == -1 && errno == EINTR) {
-    }
-    std::string answer;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(report_read.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-      if (n > 0) answer.append(buf, static_cast<size_t>(n));
-    if (!answer.starts_with("ok ")) {
-      std::string message = answer.starts_with("err ") ? answer.substr(4) : answer;
-      while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
-        message.pop_back();
-      if (message.starts_with("minidocker runtime: ")) message = message.substr(20);
-      // runc logs as logrus does: time="..." level=error msg="..."
-      if (size_t at = message.find("msg=\""); at != std::string::npos) {
-        message = json::parse(message.substr(at + 4, message.rfind('"') - at - 3), nullptr, false)
-                      .get<std::string>();
-      }
-      if (message.empty()) message = "the monitor did not start the container";
-      throw RunError(create_failure_code(message), message);
-    }
-    kill_point("monitor");
-    int init_pid = 0, monitor_pid = 0;
-    std::sscanf(answer.c_str(), "ok %d %d", &init_pid, &monitor_pid);
-    write_state(dir, {{"Status", "created"},
-                      {"Pid", init_pid},
-                      {"MonitorPid", monitor_pid},
-                      {"MonitorStartTime", runtime::state::process_start_time(monitor_pid)}});
+    launch_monitor(p, id, read_json(dir + "/config.v2.json"), stdin_fd, exit_fd);
   } catch (...) {
     try {
       remove(p, id, true);
+      for (const MountSpec& m : mounts)  // as Docker's cleanup: with the container's volumes
+        if (m.anonymous) remove_volume(p, m.source);
     } catch (...) {
     }
     throw;
@@ -571,16 +600,44 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
   return id;
 }
 
-void start(const Paths& p, const std::string& id) {
+void prepare_start(const Paths& p, const std::string& id) {
   runtime::Explainer explain(p.explain);
   std::string dir = container_dir(p, id);
   json record = read_json(dir + "/config.v2.json");
   Container c = load(p, id);
+  if (c.status != "exited") return;
+  // Start again (Docker's `start` of an exited container, and `restart`): the monitor deleted
+  // the runtime's state at the exit, and the rootfs stays mounted until rm, so a new monitor
+  // runs the runtime's create from the same bundle. The log goes on; exit.json goes (the new
+  // monitor writes the next one), its FinishedAt kept as Docker shows it while running.
+  explain.step("engine",
+               fmt::format("{} has exited (code {}): a new monitor and a new init from the same "
+                           "bundle and rootfs",
+                           id.substr(0, 12), c.exit_code),
+               fmt::format("rm {}/exit.json", dir));
+  std::vector<std::string> runtime = runtime_argv(p, record["HostConfig"].value("Runtime", ""));
+  std::string state_root = *(std::find(runtime.begin(), runtime.end(), "--root") + 1);
+  if (fs::exists(state_root + "/" + id)) runtime_verb(p, record, {"delete", "--force", id});
+  std::string last_exit = lab::read_file_or_empty(dir + "/exit.json");
+  fs::remove(dir + "/exit.json");
+  try {
+    launch_monitor(p, id, record, -1, -1);
+  } catch (...) {
+    graph::write_file_atomically(dir + "/exit.json", last_exit);  // still exited, as it was
+    throw;
+  }
+  json state = read_json(dir + "/state.json");
+  state["FinishedAt"] = c.finished_at;
+  write_state(dir, state);
+}
+
+void start(const Paths& p, const std::string& id) {
+  runtime::Explainer explain(p.explain);
+  std::string dir = container_dir(p, id);
+  json record = read_json(dir + "/config.v2.json");
+  prepare_start(p, id);
+  Container c = load(p, id);
   if (c.status == "running") return;
-  if (c.status == "exited")
-    throw RunError(125, fmt::format("container {} has exited; minidocker cannot restart a "
-                                    "container yet: run a new one",
-                                    c.name.substr(1)));
   json state = read_json(dir + "/state.json");
   state["Status"] = "running";
   state["StartedAt"] = graph::rfc3339_now();
@@ -608,6 +665,11 @@ bool wait_exit(const Paths& p, const std::string& id, int timeout_ms) {
     if (timeout_ms >= 0 && waited >= timeout_ms) return false;
     ::usleep(20000);
   }
+}
+
+void restart(const Paths& p, const std::string& id, int seconds) {
+  stop(p, id, seconds);
+  start(p, id);
 }
 
 void kill(const Paths& p, const std::string& id, int signal) {
@@ -771,6 +833,7 @@ nlohmann::json inspect(const Paths& p, const Container& c) {
         {"StartedAt", c.started_at.empty() ? "0001-01-01T00:00:00Z" : c.started_at},
         {"FinishedAt", c.finished_at.empty() ? "0001-01-01T00:00:00Z" : c.finished_at}}},
       {"Image", c.image_id},
+      {"RestartCount", 0},  // Docker counts only the restarts of a --restart policy
       {"LogPath", c.dir + "/" + c.id + "-json.log"},
       {"Name", c.name},
       {"Driver", graph::driver_name(kind)},

@@ -62,10 +62,18 @@ struct Container {
 };
 
 // The whole `create`: every step narrated with --explain. With `stdin_fd` the container's stdin
-// is that pipe (run -i); with `exit_fd` the monitor writes the exit code there (foreground run).
+// is that fd (else -i gives it a pipe the monitor feeds from <dir>/attach.sock); with `exit_fd` the
+// monitor writes the exit code there (foreground run).
 std::string create(const Paths& paths, const CreateRequest& request, int stdin_fd = -1,
                    int exit_fd = -1);
+// Starts a created container, or an exited one again (a new monitor and init from the same
+// bundle and rootfs; the log is appended to).
 void start(const Paths& paths, const std::string& id);
+// The first half of start: an exited container gets its new monitor (and is "created" again,
+// its attach socket ready); nothing for a created or running one. `start -a` attaches between.
+void prepare_start(const Paths& paths, const std::string& id);
+// stop (SIGTERM, SIGKILL after `seconds`), then start.
+void restart(const Paths& paths, const std::string& id, int seconds);
 // The id of the container `ref` (a name, an id, or a unique id prefix); RunError-free: throws
 // lab::UserError "No such container: REF".
 std::string resolve(const Paths& paths, const std::string& ref);

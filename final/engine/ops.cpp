@@ -2,8 +2,12 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,9 +21,11 @@
 #include "error.hpp"
 #include "fd.hpp"
 #include "graph/store.hpp"
+#include "mount.hpp"
 #include "path_in_root.hpp"
 #include "runtime/cgroups.hpp"
 #include "runtime/explain.hpp"
+#include "runtime/terminal.hpp"
 
 namespace engine {
 
@@ -199,6 +205,27 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
   ::unlink(pid_file.c_str());
   args.insert(args.end(), {"exec", "--pid-file", pid_file});
   if (r.detach) args.push_back("--detach");
+  // -t: a console socket of our own, as the monitor has for run -t; the runtime (ours or runc)
+  // connects and sends the pty's master. runc takes a console socket only with --detach (in the
+  // foreground it relays the pty itself), so both runtimes get --detach, as containerd's shim
+  // does it: we become a child subreaper, the exec'd process is re-parented to us when the
+  // runtime exits, and we reap it for its exit code.
+  std::optional<lab::TempDir> console_dir;
+  lab::UniqueFd console;
+  if (r.tty) {
+    if (r.detach) throw lab::UserError("exec -d -t: a detached pty is not supported; drop -t");
+    console_dir.emplace("/tmp/minidocker-exec-");
+    std::string socket_path = console_dir->path() + "/console.sock";
+    console = lab::UniqueFd(lab::check(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
+                                       "socket(AF_UNIX, SOCK_STREAM)"));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path.c_str());
+    lab::check(::bind(console.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr),
+               "bind(console socket)");
+    lab::check(::listen(console.get(), 1), "listen(console socket)");
+    args.insert(args.end(), {"--detach", "--tty", "--console-socket", socket_path});
+  }
   for (const std::string& e : env) args.insert(args.end(), {"--env", e});
   if (!r.workdir.empty()) args.insert(args.end(), {"--cwd", r.workdir});
   if (!r.user.empty()) {
@@ -214,8 +241,36 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
                fmt::format("exec in {}: setns(2) into its namespaces, join its cgroup, execve {}",
                            id.substr(0, 12), program),
                joined(args));
-  int status = r.detach ? run_with_stdio(args, -1, -1, 2)
-                        : run_with_stdio(args, r.interactive ? 0 : -1, 1, 2);
+  int status = 0;
+  if (r.tty) {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    pid_t runtime_pid = spawn(args, -1, 1, 2);
+    // The master comes before the process runs; a runtime that fails first never connects.
+    lab::UniqueFd master;
+    for (;;) {
+      pollfd pfd{console.get(), POLLIN, 0};
+      if (::poll(&pfd, 1, 100) > 0) {
+        lab::UniqueFd conn(lab::check(::accept4(console.get(), nullptr, nullptr, SOCK_CLOEXEC),
+                                      "accept(console socket)"));
+        master = runtime::terminal::receive_fd(conn.get());
+        break;
+      }
+      if (::waitpid(runtime_pid, &status, WNOHANG) == runtime_pid) {
+        runtime_pid = 0;
+        break;
+      }
+    }
+    if (runtime_pid != 0) status = wait_status(runtime_pid);
+    pid_t pid = static_cast<pid_t>(std::atol(lab::read_file_or_empty(pid_file).c_str()));
+    if (master && WIFEXITED(status) && WEXITSTATUS(status) == 0 && pid > 0) {
+      if (r.terminal) r.terminal(master.get());
+      master.reset();
+      status = wait_status(pid);  // ours to reap: we are its subreaper
+    }
+  } else {
+    status = r.detach ? run_with_stdio(args, -1, -1, 2)
+                      : run_with_stdio(args, r.interactive ? 0 : -1, 1, 2);
+  }
   bool started = !lab::read_file_or_empty(pid_file).empty();
   ::unlink(pid_file.c_str());
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,10 @@ struct ExecRequest {
   std::string user;                    // -u NAME|UID[:GROUP|GID]
   bool detach = false;                 // -d
   bool interactive = false;            // -i
+  // -t: the runtime makes a pty (`exec --tty --console-socket`) and sends its master to us;
+  // `terminal` relays between the CLI and the master until the process's side closes.
+  bool tty = false;
+  std::function<void(int master)> terminal;
 };
 // Runs the command in the container through `<runtime> exec`: its stdout and stderr are ours,
 // with -i its stdin too. Returns the process's exit code (0 at once with -d). Throws DaemonError

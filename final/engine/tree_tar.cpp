@@ -42,7 +42,8 @@ std::vector<std::string> sorted_names(int dirfd) {
 
 class TarWriter {
  public:
-  explicit TarWriter(int out_fd) : out_(archive_write_new(), archive_write_free) {
+  TarWriter(int out_fd, bool keep_owner)
+      : out_(archive_write_new(), archive_write_free), keep_owner_(keep_owner) {
     if (!out_) throw std::bad_alloc();
     archive_write_set_format_pax_restricted(out_.get());
     archive_write_add_filter_none(out_.get());
@@ -66,8 +67,8 @@ class TarWriter {
       archive_entry_set_pathname(e, S_ISDIR(st.st_mode) ? (path + "/").c_str() : path.c_str());
       archive_entry_set_filetype(e, st.st_mode & S_IFMT);
       archive_entry_set_perm(e, st.st_mode & 07777);
-      archive_entry_set_uid(e, st.st_uid);
-      archive_entry_set_gid(e, st.st_gid);
+      archive_entry_set_uid(e, keep_owner_ ? st.st_uid : 0);
+      archive_entry_set_gid(e, keep_owner_ ? st.st_gid : 0);
       archive_entry_set_mtime(e, st.st_mtim.tv_sec, 0);
       if (S_ISREG(st.st_mode)) archive_entry_set_size(e, st.st_size);
       if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) archive_entry_set_rdev(e, st.st_rdev);
@@ -110,17 +111,18 @@ class TarWriter {
         fmt::format("writing a tar at {}: {}", where, text ? text : "unknown libarchive error"));
   }
   WriteArchive out_;
+  bool keep_owner_;
   std::vector<char> buffer_ = std::vector<char>(1 << 16);
 };
 
 }  // namespace
 
-void write_tree_tar(int fd, const std::string& name, int out_fd) {
+void write_tree_tar(int fd, const std::string& name, int out_fd, bool keep_owner) {
   // An O_PATH descriptor can be stat'ed and read as a link, but not listed or read: reopen the
   // very file it holds through /proc/self/fd (no path lookup, so nothing to redirect).
   struct stat st {};
   lab::check(::fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW), "fstat");
-  TarWriter tar(out_fd);
+  TarWriter tar(out_fd, keep_owner);
   if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
     lab::UniqueFd real = lab::open_fd(
         lab::proc_fd_name(fd), (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
@@ -131,7 +133,8 @@ void write_tree_tar(int fd, const std::string& name, int out_fd) {
   tar.close();
 }
 
-void copy_tree_via_tar(int fd, const std::string& name, const std::string& dest_dir) {
+void copy_tree_via_tar(int fd, const std::string& name, const std::string& dest_dir,
+                       bool keep_owner) {
   ::signal(SIGPIPE, SIG_IGN);  // a failed reader closes the pipe: the writer gets EPIPE
   int pipefd[2];
   lab::check(::pipe2(pipefd, O_CLOEXEC), "pipe2");
@@ -139,7 +142,7 @@ void copy_tree_via_tar(int fd, const std::string& name, const std::string& dest_
   std::exception_ptr writer_error;
   std::thread writer([&, out = std::move(write_end)] {
     try {
-      write_tree_tar(fd, name, out.get());
+      write_tree_tar(fd, name, out.get(), keep_owner);
     } catch (...) {
       writer_error = std::current_exception();
     }

@@ -14,9 +14,11 @@ namespace engine {
 
 // Writes what `fd` (any descriptor of it, O_PATH is enough) names to `out_fd` as a tar: entries
 // `name`, `name/...` below a directory; with `name` "" a directory's entries only (its contents).
-void write_tree_tar(int fd, const std::string& name, int out_fd);
+// Without `keep_owner` every entry is owned by 0:0 (docker cp without -a).
+void write_tree_tar(int fd, const std::string& name, int out_fd, bool keep_owner = true);
 
 // write_tree_tar(fd, name) unpacked into `dest_dir` (a host path; graph::unpack_layer).
-void copy_tree_via_tar(int fd, const std::string& name, const std::string& dest_dir);
+void copy_tree_via_tar(int fd, const std::string& name, const std::string& dest_dir,
+                       bool keep_owner = true);
 
 }  // namespace engine

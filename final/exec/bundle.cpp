@@ -242,7 +242,7 @@ nlohmann::json make_spec(const BundleInput& in) {
   const RunOptions& o = in.options;
   auto& process = spec["process"];
   process["args"] = process_args(in.image_config, o);
-  process["terminal"] = false;
+  process["terminal"] = o.tty;  // the runtime makes a pty; its master goes to the monitor
   std::string hostname = o.hostname.empty() ? in.id.substr(0, 12) : o.hostname;
   std::vector<std::string> env = {
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + hostname};

@@ -264,10 +264,14 @@ int minidocker_main(int argc, char** argv) {
   client::add_load_save_verbs(app, engine, action);
   client::add_pull_push_verbs(app, engine, action);
   client::add_container_verbs(app, engine, action);
+  client::add_attach_verbs(app, engine, action);
   client::add_network_verbs(app, engine, action);
   client::add_system_prune(app, engine, action);
   client::add_ops_verbs(app, engine, action);
   client::add_volume_verbs(app, engine, action);
+  client::add_file_verbs(app, engine, action);
+  client::add_commit_verbs(app, engine, action);
+  client::add_build_verbs(app, engine, action);
   if (names_runtime(argc, argv)) return dispatch("minidocker runtime", app, g, action, argc, argv);
   return client::run_engine(app, action, argc, argv);
 }

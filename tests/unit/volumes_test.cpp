@@ -1,10 +1,18 @@
 // Volumes' pure logic: -v specs as Docker's Linux parser reads them, --tmpfs options as Docker
-// merges them, --mount's CSV, and a container's list of mounts (the image's VOLUMEs included).
+// merges them, --mount's CSV, a container's list of mounts (the image's VOLUMEs included), and
+// the tar copy that cp and the volume copy-up use.
 #include "engine/volumes.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+
+#include "engine/tree_tar.hpp"
 #include "error.hpp"
+#include "fd.hpp"
+#include "mount.hpp"
 
 namespace {
 
@@ -137,6 +145,34 @@ TEST(Volumes, ContainerMountsTakeTheImagesVolumes) {
   o.tmpfs = {"/data"};
   EXPECT_EQ(error_of([&] { engine::container_mounts(o, json::object(), names); }),
             "Duplicate mount point: /data");
+}
+
+}  // namespace
+
+namespace {
+
+// cp's and the volume copy-up's tar: what comes out on the other side, and a symlink to /
+// stays a symlink (never followed out of the tree).
+TEST(TreeTar, CopiesTreesFilesAndLinksAsThemselves) {
+  lab::TempDir from("/tmp/lab-treetar-from-"), to("/tmp/lab-treetar-to-");
+  const std::string& f = from.path();
+  std::filesystem::create_directories(f + "/src/sub");
+  lab::create_file(f + "/src/a", "a\n");
+  lab::create_file(f + "/src/sub/b", "b\n");
+  ASSERT_EQ(::symlink("/", (f + "/src/escape").c_str()), 0);
+  lab::UniqueFd src = lab::open_fd(f + "/src", O_PATH | O_CLOEXEC);
+  engine::copy_tree_via_tar(src.get(), "named", to.path());
+  EXPECT_EQ(lab::read_file(to.path() + "/named/a"), "a\n");
+  EXPECT_EQ(lab::read_file(to.path() + "/named/sub/b"), "b\n");
+  EXPECT_EQ(std::filesystem::read_symlink(to.path() + "/named/escape"), "/");
+  engine::copy_tree_via_tar(src.get(), "", to.path());  // the contents only
+  EXPECT_EQ(lab::read_file(to.path() + "/a"), "a\n");
+  lab::UniqueFd file = lab::open_fd(f + "/src/sub/b", O_PATH | O_CLOEXEC);
+  engine::copy_tree_via_tar(file.get(), "renamed", to.path());
+  EXPECT_EQ(lab::read_file(to.path() + "/renamed"), "b\n");
+  lab::UniqueFd link = lab::open_fd(f + "/src/escape", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  engine::copy_tree_via_tar(link.get(), "link", to.path());
+  EXPECT_EQ(std::filesystem::read_symlink(to.path() + "/link"), "/");
 }
 
 }  // namespace

@@ -1,0 +1,54 @@
+// A container's files from the host: `cp` (both ways, or as a tar stream) and `diff`.
+//
+// The engine works on the container's rootfs as the graph driver mounted it
+// (<root>/containers/<id>/merged; for vfs a link to diff/), never inside the container's mount
+// namespace. Every path is resolved INSIDE that root (openat2 RESOLVE_IN_ROOT: an absolute
+// symlink restarts at the rootfs, ".." stops there), so a link in the container such as
+// /escape -> / never leads a copy out to the host's files.
+//
+// Mounts live only in the container's mount namespace, so the rootfs shows an empty directory
+// where a volume is mounted. A path under a -v bind or a volume (chosen by the path as typed,
+// the longest Destination that contains it) is resolved inside that volume's host directory
+// instead; a path under a tmpfs is refused with one line (its files exist only in the
+// container's namespace). A symlink in the rootfs that points into a volume's mount point is
+// resolved within the rootfs, where that directory is empty.
+//
+// `diff` reads the overlay's upperdir (the rw layer): a 0:0 character device is a whiteout
+// (D), a path that exists in a lower layer (the init layer or the image's) is C, a new one A;
+// directories on the way to a change are in the upperdir too and come out as C, as Docker
+// prints them. An opaque directory (rm -r then mkdir) is C, and what it hides below is D.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/containers.hpp"
+
+namespace engine {
+
+struct CopyOptions {
+  bool follow_link = false;  // -L: copy what a symlink at SRC points to, not the link itself
+  // -a: files copied into the container keep their uid/gid; without it they are 0:0 (the
+  // container's root), and files copied out belong to the caller, as with docker cp.
+  bool archive = false;
+};
+
+// `cp CONTAINER:SRC DEST`; DEST "-" writes a tar stream of SRC to `out_fd`. `ref` is the
+// container as the user named it (for messages: "Could not find the file /x in container c").
+void copy_from_container(const Paths& paths, const std::string& id, const std::string& ref,
+                         const std::string& src, const std::string& dest, int out_fd,
+                         const CopyOptions& options = {});
+// `cp SRC CONTAINER:DEST`; SRC "-" reads a tar stream from `in_fd` into the directory DEST.
+void copy_to_container(const Paths& paths, const std::string& id, const std::string& ref,
+                       const std::string& src, const std::string& dest, int in_fd,
+                       const CopyOptions& options = {});
+
+struct Change {
+  char kind;         // 'A', 'C' or 'D'
+  std::string path;  // absolute, inside the container
+};
+// The container's rw layer against its lower layers, in Docker's order (a depth-first walk,
+// names sorted). Needs the overlay driver (vfs keeps no separate rw layer): UserError otherwise.
+std::vector<Change> diff(const Paths& paths, const std::string& id);
+
+}  // namespace engine
