@@ -58,9 +58,6 @@ exec_checks() {
     sleep 0.1
   done
   [[ $(md exec c cat /tmp/d) == detached ]] || fail "exec -d never ran"
-  run md exec -t c true
-  assert_failure
-  assert_output --partial '-t'
   local id
   id=$(md inspect c | jq -r '.[0].Id')
   md stop -t 1 c >/dev/null
