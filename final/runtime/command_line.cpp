@@ -270,7 +270,6 @@ int minidocker_main(int argc, char** argv) {
   client::add_ops_verbs(app, engine, action);
   client::add_volume_verbs(app, engine, action);
   client::add_file_verbs(app, engine, action);
-
   client::add_commit_verbs(app, engine, action);
   client::add_build_verbs(app, engine, action);
   if (names_runtime(argc, argv)) return dispatch("minidocker runtime", app, g, action, argc, argv);
