@@ -58,6 +58,9 @@ exec_checks() {
     sleep 0.1
   done
   [[ $(md exec c cat /tmp/d) == detached ]] || fail "exec -d never ran"
+  run md exec -t c sh -c '[ -t 1 ] && echo has-a-tty'
+  assert_success
+  assert_output --partial 'has-a-tty'
   local id
   id=$(md inspect c | jq -r '.[0].Id')
   md stop -t 1 c >/dev/null

@@ -16,7 +16,15 @@ setup() {
 
 teardown() {
   engine_teardown
+  if [[ -n ${NET_NS:-} ]]; then
+    mdn system prune -f >/dev/null 2>&1 || true
+    ip netns del "$NET_NS" 2>/dev/null || true
+    netns_mount_restore
+  fi
 }
+
+# minidocker in this test's own network namespace (the bridge driver's links and rules go there)
+mdn() { nsenter --net="/run/netns/$NET_NS" -- "$MINIDOCKER" --root "$ROOT" "$@"; }
 
 # drive ROWS COLS STEP... -- minidocker ARGS: the CLI on a pty (see pty-drive.py).
 drive() {
@@ -222,4 +230,20 @@ monitor_pid() {
     assert_line "exit: 4"
     md rm -f "e-$runtime" >/dev/null
   done
+}
+
+@test "restart: a bridge container comes back on its network (its namespace is kept until rm)" {
+  requires cmd:iptables cmd:nsenter
+  netns_mount_remember
+  NET_NS="lab-tty-$$-$BATS_TEST_NUMBER"
+  ip netns add "$NET_NS"
+  nsenter --net="/run/netns/$NET_NS" ip link set lo up
+  run mdn run --name b busybox sh -c 'ip -4 -o addr show eth0 | awk "{print \$4}"; exit 2'
+  assert_failure 2
+  [[ $output == */* ]] || fail "no address on eth0: $output"
+  first=$output
+  run mdn start -a b
+  assert_failure 2
+  assert_output "$first"
+  mdn rm -f b >/dev/null
 }
