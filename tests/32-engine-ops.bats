@@ -206,7 +206,9 @@ pause_checks() {
   md run -d --name p2 "${runtime[@]}" --network none busybox sleep 1000 >/dev/null
   md pause p2 >/dev/null
   md kill p2 >/dev/null
-  [[ $(md inspect p2 | jq -r '.[0].State.ExitCode') == 137 ]]
+  # kill returns once the signal is sent (Docker's too); wait for the monitor's record of the exit
+  run md wait p2
+  assert_output 137
   md run -d --name p3 "${runtime[@]}" --network none busybox sleep 1000 >/dev/null
   md pause p3 >/dev/null
   md rm -f p3 >/dev/null
