@@ -26,7 +26,7 @@ packages=(
   libarchive-dev libssl-dev libcurl4-openssl-dev # final/'s images: tar layers, sha256, registry
   skopeo umoci docker-registry  # final/'s images checked against real tools (tests, bench)
   curl bc                       # a registry's /v2/ probed (tests); bench figures divided
-  procps psmisc jq              # ps, pkill, sysctl, JSON checks in tests
+  procps psmisc jq python3      # ps, pkill, sysctl, JSON checks in tests; tests/35's pty driver
   libcap2-bin                   # capsh (lesson 03 tests: a demo without CAP_SYS_ADMIN)
   attr                          # setfattr, getfattr (lesson 05: whiteouts and opaque dirs)
   kmod                          # modprobe overlay (tests/helpers.bash, doctor's fix)

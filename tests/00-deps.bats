@@ -25,10 +25,12 @@ EXTRA_COMMANDS=(
 NOT_COMMANDS=(
   as       # jq's `as` (lessons/06-bridge/bench.sh), prose
   docker   # "(docker save)" in final/'s error messages that tests/21 expects
+  init     # the word in test names and messages ("the PID namespace's init", --init)
   install  # "install ok installed", dpkg's status text
   join     # jq's join()
   kvm      # the word in tests/helpers.bash and run-in-vm.sh
   last     # prose in tests/vm/run-in-vm.sh ("last console lines")
+  wget     # busybox's, run as "$BB wget" or inside containers (tests/36, engine-demo.sh echo lines)
 )
 
 script_files() {

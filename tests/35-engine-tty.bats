@@ -9,7 +9,7 @@ load engine
 bats_require_minimum_version 1.5.0
 
 setup() {
-  requires root rootfs overlay cmd:python3
+  requires root rootfs overlay cmd:/usr/bin/python3
   engine_setup
   DRIVE="$PROJECT_DIR/tests/tools/pty-drive.py"
 }
@@ -34,7 +34,7 @@ drive() {
     shift
   done
   shift
-  python3 "$DRIVE" "${args[@]}" -- "$MINIDOCKER" --root "$ROOT" "$@"
+  /usr/bin/python3 "$DRIVE" "${args[@]}" -- "$MINIDOCKER" --root "$ROOT" "$@"
 }
 
 monitor_pid() {

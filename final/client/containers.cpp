@@ -7,7 +7,6 @@
 // reaches EOF (for --rm, after the monitor's clean-up). Killing the CLI leaves the container
 // running under its monitor, as with `docker run` and a killed client.
 #include "engine/containers.hpp"
-#include "engine/networking.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -15,12 +14,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <iostream>
 #include <thread>
 
 #include "client/attach.hpp"
 #include "client/engine.hpp"
+#include "engine/networking.hpp"
 #include "engine/volumes.hpp"
 #include "error.hpp"
 #include "fd.hpp"
@@ -84,6 +85,7 @@ struct CreateFlags {
   bool detach = false;
   bool sig_proxy = true;
   std::string detach_keys = "ctrl-p,ctrl-q";
+  bool privileged = false, init = false;
 };
 
 void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
@@ -112,6 +114,8 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
                   "[IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]: publish a port")
       ->allow_extra_args(false);
   cmd->add_flag("--read-only", o.read_only, "mount the container's root read-only");
+  cmd->add_flag("--privileged", f.privileged, "refused: every capability and device of the host");
+  cmd->add_flag("--init", f.init, "refused: no init to inject (Docker's docker-init)");
   cmd->add_option("--cap-add", o.cap_add, "add a capability (or ALL)")->allow_extra_args(false);
   cmd->add_option("--cap-drop", o.cap_drop, "drop a capability (or ALL)")->allow_extra_args(false);
   cmd->add_option("--cpus", o.cpus, "CPUs, e.g. 0.5 (cgroup cpu quota of a 100 ms period)");
@@ -133,10 +137,39 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
   }
 }
 
+// CLI11 sets an unknown option before the image aside and goes on, so `run --nosuch busybox`
+// would run "--nosuch" as the command. Docker refuses it: an option-looking word that comes
+// before the image on our own command line is an unknown flag.
+void refuse_unknown_flag(const std::string& image, const std::vector<std::string>& command) {
+  if (command.empty() || !command.front().starts_with("-")) return;
+  std::string raw = lab::read_file_or_empty("/proc/self/cmdline");
+  std::vector<std::string> argv;
+  for (size_t start = 0; start < raw.size();) {
+    size_t end = raw.find('\0', start);
+    if (end == std::string::npos) end = raw.size();
+    argv.push_back(raw.substr(start, end - start));
+    start = end + 1;
+  }
+  auto flag = std::find(argv.begin(), argv.end(), command.front());
+  auto img = std::find(argv.begin(), argv.end(), image);
+  if (flag < img)
+    throw lab::UserError(
+        fmt::format("unknown flag: {}", command.front().substr(0, command.front().find('='))));
+}
+
 engine::CreateRequest request_of(CreateFlags& f) {
   engine::CreateRequest r = f.request;
   r.image = f.image;
   r.options.command = f.cmd->remaining();
+  if (f.privileged)
+    throw lab::UserError(
+        "--privileged is not supported: it would hand the container every capability and "
+        "device of the host; add what it needs with --cap-add");
+  if (f.init)
+    throw lab::UserError(
+        "--init is not supported: minidocker has no init to inject (Docker's docker-init, "
+        "tini); let the container's own PID 1 reap, or run sh -c");
+  refuse_unknown_flag(r.image, r.options.command);
   if (r.options.network.empty()) r.options.network = "bridge";
   return r;
 }
@@ -505,16 +538,16 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
           std::string key = fmt::format("{}/{}", m.container_port, m.protocol);
           if (!wanted.empty() && key != wanted) continue;
           any = true;
-          std::string host = fmt::format("{}:{}", m.host_ip.empty() ? "0.0.0.0" : m.host_ip,
-                                         m.host_port);
+          std::string host =
+              fmt::format("{}:{}", m.host_ip.empty() ? "0.0.0.0" : m.host_ip, m.host_port);
           if (wanted.empty())
             std::cout << key << " -> " << host << '\n';
           else
             std::cout << host << '\n';
         }
       if (!wanted.empty() && !any)
-        return report_user_error(fmt::format("No public port '{}' published for {}", wanted,
-                                             port_ref));
+        return report_user_error(
+            fmt::format("No public port '{}' published for {}", wanted, port_ref));
       return 0;
     };
   });
