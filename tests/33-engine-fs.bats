@@ -55,7 +55,8 @@ wait_file() {
 @test "fs: -v ...:ro makes writes fail inside; a relative host path is refused as Docker does" {
   mkdir "$BATS_TEST_TMPDIR/ro"
   run md run --rm --network none -v "$BATS_TEST_TMPDIR/ro:/data:ro" busybox \
-    sh -c 'echo x > /data/f || echo refused; cat /proc/mounts | grep " /data "'
+    sh -c 'exec 2>&1; echo x > /data/f || echo refused; cat /proc/mounts | grep " /data "'
+  # (the shell's error on stdout too: one stream keeps the lines in order, as they are written)
   assert_success
   assert_line refused
   assert_line --regexp ' /data [a-z0-9]+ ro,'
