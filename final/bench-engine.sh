@@ -35,6 +35,10 @@ work=$(mktemp -d /tmp/lab-bench-engine-XXXXXX)
 ns="lab-bench-$$"
 netns_made_run_netns=false
 mountpoint -q /run/netns || netns_made_run_netns=true
+# podman with cgroupfs makes libpod_parent/conmon in every hierarchy and leaves it: it goes with
+# the bench if the bench made it.
+libpod_made=false
+[[ -n $(find /sys/fs/cgroup -maxdepth 2 -name libpod_parent -print -quit) ]] || libpod_made=true
 md() { "$project/final/minidocker" --root "$work/engine" "$@"; }
 in_ns() { nsenter --net="/run/netns/$ns" -- "$@"; }
 cleanup() {
@@ -49,6 +53,10 @@ cleanup() {
     umount /run/netns && rmdir /run/netns
   fi
   if [[ -d $work/podman/storage ]]; then podman_ system reset -f >/dev/null 2>&1 || true; fi
+  if $libpod_made; then
+    find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -depth -path '*/libpod_parent*' -type d \
+      -exec rmdir {} + 2>/dev/null || true
+  fi
   # nothing may stay mounted under the work dir before it goes
   findmnt -rn -o TARGET | grep "^$work" | sort -r | xargs -r umount -l 2>/dev/null || true
   rm -rf "$work"
