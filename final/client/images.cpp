@@ -72,18 +72,6 @@ std::string ellipsis(const std::string& text, size_t max) {
   return out + "…";
 }
 
-// What docker's config calls the platform: Go's GOARCH names.
-std::string go_architecture() {
-  struct utsname u {};
-  ::uname(&u);
-  std::string machine = u.machine;
-  if (machine == "x86_64") return "amd64";
-  if (machine == "aarch64") return "arm64";
-  if (machine == "i686" || machine == "i386") return "386";
-  if (machine.starts_with("armv")) return "arm";
-  return machine;
-}
-
 // The layer's media type from its first bytes: gzip and zstd have magic numbers, a tar has none.
 std::string layer_media_type(int fd) {
   unsigned char magic[4] = {};
@@ -143,7 +131,7 @@ int import_image(const EngineOptions& options, const ImportOptions& opt) {
   nlohmann::json history = {{"created", created}, {"created_by", "minidocker import"}};
   history["comment"] = opt.message.empty() ? "Imported from " + opt.source : opt.message;
   nlohmann::json config = {
-      {"architecture", go_architecture()},
+      {"architecture", graph::go_architecture()},
       {"os", "linux"},
       {"created", created},
       {"config", nlohmann::json::object()},

@@ -21,18 +21,6 @@ using nlohmann::json;
 
 namespace {
 
-// Go's GOARCH names, as an image config spells the platform.
-std::string go_architecture() {
-  struct utsname u {};
-  ::uname(&u);
-  std::string machine = u.machine;
-  if (machine == "x86_64") return "amd64";
-  if (machine == "aarch64") return "arm64";
-  if (machine == "i686" || machine == "i386") return "386";
-  if (machine.starts_with("armv")) return "arm";
-  return machine;
-}
-
 // The freezer on the container's cgroup (lesson 04's trees): cgroup v1's freezer.state takes
 // FROZEN and reads FROZEN once every task has stopped; cgroup v2's cgroup.freeze takes 1 and
 // cgroup.events then says "frozen 1". The container's files stay still while its upper dir is
@@ -92,7 +80,7 @@ std::string add_image(graph::Store& store, const NewImage& in, bool explain_on) 
   json config;
   json layers = json::array();
   if (in.parent.empty()) {
-    config = {{"architecture", go_architecture()},
+    config = {{"architecture", graph::go_architecture()},
               {"os", "linux"},
               {"rootfs", {{"type", "layers"}, {"diff_ids", json::array()}}},
               {"history", json::array()}};

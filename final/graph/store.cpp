@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -719,6 +720,17 @@ std::string human_duration(int64_t seconds) {
   if (hours < 24 * 30 * 2) return fmt::format("{} weeks", hours / 24 / 7);
   if (hours < 24 * 365 * 2) return fmt::format("{} months", hours / 24 / 30);
   return fmt::format("{} years", seconds / 3600 / 24 / 365);
+}
+
+std::string go_architecture() {
+  struct utsname u {};
+  ::uname(&u);
+  std::string machine = u.machine;
+  if (machine == "x86_64") return "amd64";
+  if (machine == "aarch64") return "arm64";
+  if (machine == "i686" || machine == "i386") return "386";
+  if (machine.starts_with("armv")) return "arm";
+  return machine;
 }
 
 std::string rfc3339_now() {

@@ -239,6 +239,8 @@ std::string human_duration(int64_t seconds);
 // RFC 3339 with nanoseconds as Docker writes "created" ("2024-01-02T03:04:05.123456789Z"), and
 // back to seconds since the epoch (0 when it cannot be read).
 std::string rfc3339_now();
+// The platform as an image config spells it: Go's GOARCH names (amd64, arm64, 386, arm).
+std::string go_architecture();
 int64_t parse_rfc3339(std::string_view text);
 
 }  // namespace graph
