@@ -21,6 +21,7 @@ packages=(
   libnl-3-dev libnl-route-3-dev # netlink for the bridge lesson
   libseccomp-dev libcap-dev     # final/'s runtime: seccomp filters, capability sets
   runc crun                     # final/'s runtime checked against the real ones (tests, bench)
+  tini                          # run --init: its tini-static is Docker's docker-init
   podman                        # final/minirunc under a real engine (tests/13; pulls conmon)
   conmon                        # the monitor podman runs each container under (tests/13)
   libarchive-dev libssl-dev libcurl4-openssl-dev # final/'s images: tar layers, sha256, registry

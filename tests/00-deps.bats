@@ -108,6 +108,12 @@ package_of() {
   assert_line attr
 }
 
+@test "deps: install-deps.sh installs tini (run --init binds its tini-static as docker-init)" {
+  run "$PROJECT_DIR/scripts/install-deps.sh" --list
+  assert_success
+  assert_line tini
+}
+
 @test "deps: every command the scripts, demos and tests call comes from minbase or install-deps.sh" {
   local minbase wanted cmd path pkg problems=()
   minbase=$(grep -v '^#' "$PROJECT_DIR/tests/deps/minbase-packages.txt")

@@ -169,7 +169,7 @@ second"
 }
 
 @test "engine: bad input is one line, 125, and nothing is left" {
-  for args in "-m 1k" "--privileged" "--init" "--nosuchflag" "--cpus 0" "--cpus 1000" "--network nosuch" "--cpu-shares 1" "-u nosuchuser" "--memory-swap 10m"; do
+  for args in "-m 1k" "--privileged" "--nosuchflag" "--cpus 0" "--cpus 1000" "--network nosuch" "--cpu-shares 1" "-u nosuchuser" "--memory-swap 10m"; do
     # shellcheck disable=SC2086
     run md run --rm --network none $args busybox true
     [[ $args != "--network nosuch" ]] || run md run --rm --network nosuch busybox true

@@ -85,6 +85,10 @@ teardown() {
   ((percent >= 30 && percent <= 65))
 }
 
+@test "engine on v2 (vm): --memory 16m alone allows 16 MiB of swap (Docker's default): memory.swap.max" {
+  assert_line "swap: run exit=0 memory.swap.max=16777216 MemorySwap=33554432"
+}
+
 @test "engine on v2 (vm): the container's cgroup is /sys/fs/cgroup/minidocker/ID with Docker's values" {
   assert_line "limits: run exit=0"
   assert_line --regexp '^limits: cgroup: /sys/fs/cgroup/minidocker/[0-9a-f]{64}$'

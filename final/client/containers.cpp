@@ -85,7 +85,7 @@ struct CreateFlags {
   bool detach = false;
   bool sig_proxy = true;
   std::string detach_keys = "ctrl-p,ctrl-q";
-  bool privileged = false, init = false;
+  bool privileged = false;
 };
 
 void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
@@ -115,13 +115,15 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
       ->allow_extra_args(false);
   cmd->add_flag("--read-only", o.read_only, "mount the container's root read-only");
   cmd->add_flag("--privileged", f.privileged, "refused: every capability and device of the host");
-  cmd->add_flag("--init", f.init, "refused: no init to inject (Docker's docker-init)");
+  cmd->add_flag("--init", o.init,
+                "docker-init (Debian's tini) as PID 1: reaps orphans, passes signals on");
   cmd->add_option("--cap-add", o.cap_add, "add a capability (or ALL)")->allow_extra_args(false);
   cmd->add_option("--cap-drop", o.cap_drop, "drop a capability (or ALL)")->allow_extra_args(false);
   cmd->add_option("--cpus", o.cpus, "CPUs, e.g. 0.5 (cgroup cpu quota of a 100 ms period)");
   cmd->add_option("--cpu-shares,-c", o.cpu_shares, "relative CPU weight (1024 is the default)");
   cmd->add_option("--memory,-m", o.memory, "memory limit, e.g. 64m");
-  cmd->add_option("--memory-swap", o.memory_swap, "memory plus swap limit (-1: unlimited)");
+  cmd->add_option("--memory-swap", o.memory_swap,
+                  "memory plus swap limit (-1: unlimited swap; default: twice --memory)");
   cmd->add_option("--pids-limit", o.pids_limit, "at most this many processes (-1: unlimited)");
   cmd->add_option("--volume,-v", o.volumes, "/HOST:/CTR[:ro], NAME:/CTR[:ro] or /CTR (a volume)")
       ->allow_extra_args(false);
@@ -165,10 +167,6 @@ engine::CreateRequest request_of(CreateFlags& f) {
     throw lab::UserError(
         "--privileged is not supported: it would hand the container every capability and "
         "device of the host; add what it needs with --cap-add");
-  if (f.init)
-    throw lab::UserError(
-        "--init is not supported: minidocker has no init to inject (Docker's docker-init, "
-        "tini); let the container's own PID 1 reap, or run sh -c");
   refuse_unknown_flag(r.image, r.options.command);
   if (r.options.network.empty()) r.options.network = "bridge";
   return r;

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <thread>
 
+#include "engine/flags.hpp"
 #include "engine/networking.hpp"
 #include "engine/ops.hpp"
 #include "engine/volumes.hpp"
@@ -431,6 +432,8 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
     throw lab::UserError(fmt::format(
         "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", r.name));
   exec::Limits limits = exec::parse_limits(o, ::sysconf(_SC_NPROCESSORS_ONLN));
+  if (limits.memory) limits = adapt_swap(limits, swap_accounting());
+  const std::string init = o.init ? init_binary() : "";  // --init: tini, checked first
   runtime_argv(p, r.runtime);  // an unknown runtime is refused before anything is made
   if (::access(p.monitor.c_str(), X_OK) != 0)
     throw lab::UserError(fmt::format("{} is missing: build it with make in final/", p.monitor));
@@ -545,7 +548,8 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
           {"MemorySwap", limits.memory_swap.value_or(0)},
           {"NanoCpus", o.cpus.empty() ? 0 : exec::parse_nano_cpus(o.cpus)},
           {"CpuShares", limits.cpu_shares.value_or(0)},
-          {"PidsLimit", limits.pids ? json(*limits.pids) : json()}}},
+          {"PidsLimit", limits.pids ? json(*limits.pids) : json()},
+          {"Init", o.init ? json(true) : json()}}},
         {"Mounts", inspect_mounts(p, mounts)},
     };
     record_host_config(o, record["HostConfig"]);
@@ -577,6 +581,14 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
     fs::create_directories(dir + "/bundle");
     json spec = exec::make_spec(in);
     for (const json& m : etc_mounts(p, net, id)) spec["mounts"].push_back(m);
+    if (!init.empty()) {
+      explain.step("02",
+                   fmt::format("docker-init (tini) as PID 1: {} bound read-only at {}, then "
+                               "{} -- {}",
+                               init, kInitPath, kInitPath, fmt::join(args, " ")),
+                   fmt::format("mount --bind -o ro {} ROOTFS{}", init, kInitPath));
+      add_init(spec, init);
+    }
     exec::write_bundle(dir + "/bundle", spec);
     kill_point("bundle");
     explain.step(

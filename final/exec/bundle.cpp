@@ -88,18 +88,18 @@ Limits parse_limits(const RunOptions& o, long ncpu) {
     if (*l.memory < 6 * 1024 * 1024) throw lab::UserError("Minimum memory limit allowed is 6MB");
   }
   if (!o.memory_swap.empty()) {
-    if (o.memory_swap == "-1") {
-      l.memory_swap = -1;
-    } else {
-      l.memory_swap = parse_memory(o.memory_swap);
-    }
-    if (!l.memory)
+    l.memory_swap = o.memory_swap == "-1" ? -1 : parse_memory(o.memory_swap);
+    if (*l.memory_swap == 0) l.memory_swap.reset();  // 0: as if not given (Docker's CLI)
+    if (l.memory_swap && *l.memory_swap > 0 && !l.memory)
       throw lab::UserError(
           "You should always set the Memory limit when using Memoryswap limit, see usage");
-    if (*l.memory_swap != -1 && *l.memory_swap < *l.memory)
+    if (l.memory_swap && *l.memory_swap > 0 && *l.memory_swap < *l.memory)
       throw lab::UserError(
           "Minimum memoryswap limit should be larger than memory limit, see usage");
   }
+  // Docker's daemon (adaptContainerSettings): --memory alone allows as much swap again, so
+  // memory plus swap is twice the memory.
+  if (l.memory && !l.memory_swap) l.memory_swap = 2 * *l.memory;
   if (!o.cpus.empty()) {
     int64_t nano = parse_nano_cpus(o.cpus);
     if (nano < 10000000 || nano > ncpu * 1000000000LL)
@@ -310,7 +310,7 @@ nlohmann::json make_spec(const BundleInput& in) {
   auto& resources = linux_["resources"];
   const Limits& l = in.limits;
   if (l.memory) resources["memory"]["limit"] = *l.memory;
-  if (l.memory_swap) resources["memory"]["swap"] = *l.memory_swap;
+  if (l.memory && l.memory_swap) resources["memory"]["swap"] = *l.memory_swap;
   if (l.cpu_quota) resources["cpu"]["quota"] = *l.cpu_quota;
   if (l.cpu_period) resources["cpu"]["period"] = *l.cpu_period;
   if (l.cpu_shares) resources["cpu"]["shares"] = *l.cpu_shares;

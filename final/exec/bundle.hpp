@@ -37,6 +37,7 @@ struct RunOptions {
   std::string hostname;                // --hostname (default: the id's first 12 characters)
   std::string network = "bridge";      // --network: bridge, none, host
   bool read_only = false;
+  bool init = false;  // --init: docker-init (tini) as PID 1 (engine/flags.hpp)
   std::vector<std::string> cap_add, cap_drop;
   std::string cpus, cpu_shares, memory, memory_swap, pids_limit;  // as typed; "" = not given
   bool interactive = false;
@@ -58,6 +59,8 @@ int64_t parse_nano_cpus(std::string_view text);
 // The checks Docker makes (memory at least 6 MB, --memory-swap not below --memory and only with
 // --memory, --cpus from 0.01 to the number of CPUs, shares 2..262144) and the cgroup values:
 // --cpus N becomes quota N*100000 of period 100000, as Docker writes it. `ncpu` is the host's.
+// memory_swap is memory PLUS swap (OCI's memory.swap, v1's memsw): --memory alone gets twice the
+// memory (Docker's default), --memory-swap -1 unlimited swap, 0 the same as not given.
 Limits parse_limits(const RunOptions& options, long ncpu);
 
 // One line of an --env-file: "KEY=VALUE", "KEY" (taken from `lookup`), blank or # comment

@@ -70,6 +70,13 @@ md run --rm --network none --cpus 0.5 busybox sh -c 'while :; do :; done & loop=
 echo "cpu: exit=$?"
 sed 's/^/cpu-out: /' /tmp/cpu.out
 
+# --memory alone: Docker's default swap is as much again (memory + swap = 32 MiB, inspect's
+# MemorySwap), so memory.swap.max holds the swap alone, 16 MiB.
+id=$(md run -d --network none --name lab-swap --memory 16m busybox sleep 1000 2>/tmp/swap.err)
+echo "swap: run exit=$? memory.swap.max=$(cat "/sys/fs/cgroup/minidocker/$id/memory.swap.max" 2>&1) MemorySwap=$(field lab-swap MemorySwap)"
+sed 's/^/swap-err: /' /tmp/swap.err
+md rm -f lab-swap >/dev/null 2>&1
+
 # All three limits on one detached container (--memory-swap 32m: memory + swap, as Docker counts
 # it, so memory.swap.max holds the swap alone, 16 MiB), a counter that writes its count into /tmp/n of
 # its own root (read here through the container's merged directory).
