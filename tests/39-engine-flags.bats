@@ -149,3 +149,46 @@ init_checks() {
   [[ ${#lines[@]} -eq 1 ]]
   [[ -z $(md ps -aq) ]]
 }
+
+# commit_pause_checks RUNTIME: commit (--pause is its default) pauses a running container through
+# its runtime, as `pause` does: a commit killed right after that step (a kill point) leaves the
+# container paused in the engine's record and in the runtime's own state; a whole commit leaves
+# it running again, and one of a paused container leaves it paused.
+commit_pause_checks() {
+  local runtime=() rt=minidocker id
+  [[ -z $1 ]] || runtime=(--runtime "$1") rt=$1
+  id=$(md run -d --name cp "${runtime[@]}" --network none busybox sh -c 'echo hi >/f; exec sleep 1000')
+  run env MINIDOCKER_ENGINE_KILL_AT=commit-paused "$MINIDOCKER" --root "$ROOT" commit cp paused:1
+  assert_failure 137
+  [[ $(md inspect cp | jq -r '.[0].State.Paused') == true ]] || fail "not paused: $(md inspect cp | jq -c '.[0].State')"
+  local state
+  if [[ $rt == runc ]]; then
+    state=$(runc --root "$ROOT/run/runc" state "$id" | jq -r .status)
+  else
+    state=$("$MINIDOCKER" runtime --root "$ROOT/run/minidocker" state "$id" | jq -r .status)
+  fi
+  [[ $state == paused ]] || fail "the runtime says $state"
+  md unpause cp >/dev/null
+  run md commit cp flags/commit:1
+  assert_success
+  [[ $(md inspect cp | jq -r '.[0].State | "\(.Status) \(.Paused)"') == "running false" ]] ||
+    fail "after commit: $(md inspect cp | jq -c '.[0].State')"
+  md pause cp >/dev/null
+  run md commit cp flags/commit:2
+  assert_success
+  [[ $(md inspect cp | jq -r '.[0].State.Paused') == true ]]
+  md unpause cp >/dev/null
+  run md run --rm --network none flags/commit:2 cat /f
+  assert_output hi
+  md rm -f cp >/dev/null
+  md rmi flags/commit:1 flags/commit:2 >/dev/null
+}
+
+@test "flags: commit pauses a running container through its runtime, then resumes it" {
+  commit_pause_checks ""
+}
+
+@test "flags: commit's pause with --runtime runc" {
+  requires cmd:runc
+  commit_pause_checks runc
+}

@@ -2,12 +2,16 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <string_view>
 
 #include "engine/dockerfile.hpp"
+#include "engine/ops.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "graph/driver.hpp"
@@ -21,57 +25,33 @@ using nlohmann::json;
 
 namespace {
 
-// The freezer on the container's cgroup (lesson 04's trees): cgroup v1's freezer.state takes
-// FROZEN and reads FROZEN once every task has stopped; cgroup v2's cgroup.freeze takes 1 and
-// cgroup.events then says "frozen 1". The container's files stay still while its upper dir is
-// read. A container frozen before (docker pause) is left frozen.
-class Freeze {
+// Docker's commit --pause (the default): the container is paused for as long as its upper dir is
+// read, so its files stand still, through the same path as `minidocker pause` (engine::pause:
+// `<runtime> pause ID`, which freezes the cgroup, v1 freezer.state or v2 cgroup.freeze, and
+// State.Paused): runc's containers too. One paused before is left paused.
+class PauseDuring {
  public:
-  Freeze(const std::string& id, const runtime::Explainer& explain) {
-    std::string v1 = "/sys/fs/cgroup/freezer" + exec::cgroups_path(id);
-    std::string v2 = "/sys/fs/cgroup" + exec::cgroups_path(id);
-    std::string frozen_file, frozen_text;
-    if (::access((v1 + "/freezer.state").c_str(), W_OK) == 0) {
-      file_ = v1 + "/freezer.state";
-      freeze_ = "FROZEN";
-      thaw_ = "THAWED";
-      frozen_file = file_;
-      frozen_text = "FROZEN";
-    } else if (::access((v2 + "/cgroup.freeze").c_str(), W_OK) == 0) {
-      file_ = v2 + "/cgroup.freeze";
-      freeze_ = "1";
-      thaw_ = "0";
-      frozen_file = v2 + "/cgroup.events";
-      frozen_text = "frozen 1";
-    } else {
-      throw lab::UserError(
-          "commit --pause: the container's cgroup has no freezer; commit with --pause=false");
-    }
-    if (lab::trim(lab::read_file(file_)) == freeze_) return;  // paused already: stays so
-    explain.step("04", "freeze the container's cgroup while its layer is read",
-                 fmt::format("echo {} > {}", freeze_, file_));
-    lab::write_file(file_, freeze_);
-    thaw_needed_ = true;
-    for (int i = 0; i < 1500; ++i) {  // at most 30 s
-      if (lab::read_file_or_empty(frozen_file).find(frozen_text) != std::string::npos) return;
-      ::usleep(20000);
-    }
-    throw lab::UserError(fmt::format("{}: the container did not freeze in 30 s", file_));
-  }
-  ~Freeze() {
-    if (!thaw_needed_) return;
+  PauseDuring(const Paths& p, const std::string& id) : paths_(p), id_(id) { pause(p, id); }
+  ~PauseDuring() {
     try {
-      lab::write_file(file_, thaw_);
+      unpause(paths_, id_);
     } catch (...) {
     }
   }
-  Freeze(const Freeze&) = delete;
-  Freeze& operator=(const Freeze&) = delete;
+  PauseDuring(const PauseDuring&) = delete;
+  PauseDuring& operator=(const PauseDuring&) = delete;
 
  private:
-  std::string file_, freeze_, thaw_;
-  bool thaw_needed_ = false;
+  const Paths& paths_;
+  std::string id_;
 };
+
+// For the tests, as create's (engine/containers.cpp): MINIDOCKER_ENGINE_KILL_AT=commit-paused
+// makes commit SIGKILL itself once the container is paused, before its layer is read.
+void kill_point(const char* step) {
+  const char* at = ::getenv("MINIDOCKER_ENGINE_KILL_AT");
+  if (at && std::string_view(at) == step) ::raise(SIGKILL);
+}
 
 }  // namespace
 
@@ -153,8 +133,11 @@ std::string commit(const Paths& p, const CommitRequest& r) {
     throw lab::UserError(
         "commit needs the overlay driver: vfs keeps a whole copy, not the container's changes");
 
-  std::optional<Freeze> freeze;
-  if (c.status == "running" && r.pause) freeze.emplace(id, explain);
+  std::optional<PauseDuring> paused;
+  if (c.status == "running" && !c.paused && r.pause) {
+    paused.emplace(p, id);
+    kill_point("commit-paused");
+  }
 
   // The config: the parent's, with what the container was run with, then the changes.
   graph::Store store(p.root);
