@@ -192,3 +192,67 @@ commit_pause_checks() {
   requires cmd:runc
   commit_pause_checks runc
 }
+
+# Polls (up to 30 s) until FILE holds at least N frames of the stats stream (each starts with the
+# cursor-home sequence ESC [ H).
+wait_frames() {
+  local file=$1 n=$2 _
+  for _ in $(seq 300); do
+    (($(grep -o $'\e\\[H' "$file" | wc -l) >= n)) && return 0
+    sleep 0.1
+  done
+  fail "stats drew fewer than $n frames in 30 s: $(cat -v "$file")"
+}
+
+# The last frame of the stream, one line each, without the escape sequences.
+last_frame() {
+  local text
+  text=$(cat "$1")
+  text=${text##*$'\e[H'}
+  sed -e $'s/\e\\[K$//' -e $'s/\e\\[J//' <<<"$text" | sed '/^$/d'
+}
+
+@test "flags: stats without --no-stream redraws Docker's table every second; Ctrl-C ends it with 0" {
+  md run -d --name live --network none busybox sleep 1000 >/dev/null
+  local out="$BATS_TEST_TMPDIR/stats.out" pid status=0
+  "$MINIDOCKER" --root "$ROOT" stats >"$out" 2>&1 3>&- &
+  pid=$!
+  wait_frames "$out" 2
+  kill -INT "$pid"
+  wait "$pid" || status=$?
+  [[ $status -eq 0 ]] || fail "stats ended with $status after SIGINT"
+  # Each frame: cursor home, the table with erase-to-end-of-line after each line, erase below.
+  grep -qE $'^\e\\[HCONTAINER ID +NAME +CPU % +MEM USAGE / LIMIT +MEM % +NET I/O +BLOCK I/O +PIDS\e\\[K$' "$out" ||
+    fail "no frame header: $(cat -v "$out")"
+  run last_frame "$out"
+  assert_line --index 1 --regexp '^[0-9a-f]{12} +live +[0-9]+\.[0-9]{2}% +'
+}
+
+@test "flags: a named container that exits stays in the stream with dashes; unnamed, it leaves" {
+  md run -d --name named --network none busybox sleep 1000 >/dev/null
+  md run -d --name other --network none busybox sleep 1000 >/dev/null
+  local named="$BATS_TEST_TMPDIR/named.out" all="$BATS_TEST_TMPDIR/all.out" p1 p2 n1 n2 _ s1=0 s2=0
+  "$MINIDOCKER" --root "$ROOT" stats named >"$named" 2>&1 3>&- &
+  p1=$!
+  "$MINIDOCKER" --root "$ROOT" stats >"$all" 2>&1 3>&- &
+  p2=$!
+  wait_frames "$named" 1
+  wait_frames "$all" 1
+  last_frame "$all" | grep -q ' named ' || fail "named not in the table: $(last_frame "$all")"
+  md kill named >/dev/null
+  md wait named >/dev/null
+  # Frames drawn from now on see it exited.
+  n1=$(grep -o $'\e\\[H' "$named" | wc -l)
+  n2=$(grep -o $'\e\\[H' "$all" | wc -l)
+  wait_frames "$named" $((n1 + 2))
+  wait_frames "$all" $((n2 + 2))
+  kill -INT "$p1" "$p2"
+  wait "$p1" || s1=$?
+  wait "$p2" || s2=$?
+  [[ $s1 -eq 0 && $s2 -eq 0 ]] || fail "exit codes $s1 $s2"
+  run last_frame "$named"
+  assert_line --index 1 --regexp '^[0-9a-f]{12} +named +-- +-- / -- +-- +-- +-- +--$'
+  run last_frame "$all"
+  refute_output --partial ' named '
+  assert_line --index 1 --regexp '^[0-9a-f]{12} +other '
+}

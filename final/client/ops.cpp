@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "client/attach.hpp"
@@ -46,7 +48,8 @@ int with_daemon_errors(const std::function<int()>& body) {
 
 // Docker's tables (text/tabwriter: each column as wide as its widest cell plus 3, at least
 // `min_width`; the last column not padded).
-void print_table(const std::vector<std::vector<std::string>>& rows, size_t min_width) {
+void print_table(const std::vector<std::vector<std::string>>& rows, size_t min_width,
+                 std::ostream& out = std::cout) {
   auto width_of = [](const std::string& s) {
     size_t w = 0;
     for (char ch : s) w += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
@@ -64,7 +67,7 @@ void print_table(const std::vector<std::vector<std::string>>& rows, size_t min_w
       line += row[i];
       if (i + 1 < row.size()) line += std::string(widths[i] - width_of(row[i]), ' ');
     }
-    std::cout << line << '\n';
+    out << line << '\n';
   }
 }
 
@@ -144,20 +147,85 @@ struct StatsFlags {
   bool no_stream = false, no_trunc = false, all = false;
 };
 
+// Docker's stats table from two samples of each container. A container that is no longer running
+// shows zeros with --no-stream (as Docker's daemon answers for a stopped one) and dashes in a
+// stream (Docker's CLI marks its entry invalid when the daemon's stream for it ends).
+std::vector<std::vector<std::string>> stats_rows(const engine::Paths& paths,
+                                                 const std::vector<engine::Container>& containers,
+                                                 const std::vector<engine::Sample>& before,
+                                                 bool no_trunc, bool streaming) {
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  std::vector<std::vector<std::string>> rows = {{"CONTAINER ID", "NAME", "CPU %",
+                                                 "MEM USAGE / LIMIT", "MEM %", "NET I/O",
+                                                 "BLOCK I/O", "PIDS"}};
+  for (size_t i = 0; i < containers.size(); ++i) {
+    const engine::Container& c = containers[i];
+    std::string id = no_trunc ? c.id : c.id.substr(0, 12);
+    engine::Container now = c;
+    try {
+      now = engine::load(paths, c.id);
+    } catch (const lab::UserError&) {
+      now.status = "removed";
+    }
+    if (now.status != "running") {
+      if (streaming)
+        rows.push_back({id, c.name.substr(1), "--", "-- / --", "--", "--", "--", "--"});
+      else
+        rows.push_back(
+            {id, c.name.substr(1), "0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"});
+      continue;
+    }
+    engine::Sample s = engine::sample(now);
+    double mem_percent = s.memory_limit == 0 ? 0.0
+                                             : static_cast<double>(s.memory_usage) /
+                                                   static_cast<double>(s.memory_limit) * 100.0;
+    rows.push_back({id, c.name.substr(1),
+                    fmt::format("{:.2f}%", engine::cpu_percent(before[i], s, cpus)),
+                    engine::bytes_size(static_cast<double>(s.memory_usage)) + " / " +
+                        engine::bytes_size(static_cast<double>(s.memory_limit)),
+                    fmt::format("{:.2f}%", mem_percent),
+                    engine::human_size(static_cast<double>(s.net_rx)) + " / " +
+                        engine::human_size(static_cast<double>(s.net_tx)),
+                    engine::human_size(static_cast<double>(s.block_read)) + " / " +
+                        engine::human_size(static_cast<double>(s.block_write)),
+                    std::to_string(s.pids)});
+  }
+  return rows;
+}
+
+std::vector<engine::Sample> samples_of(const std::vector<engine::Container>& containers) {
+  std::vector<engine::Sample> samples;
+  for (const auto& c : containers) {
+    engine::Sample s{};
+    if (c.status == "running") {
+      try {
+        s = engine::sample(c);
+      } catch (const std::exception&) {  // it exited in between: its row says so
+      }
+    }
+    samples.push_back(s);
+  }
+  return samples;
+}
+
 int stats_verb(const EngineOptions& options, StatsFlags& f) {
   return with_daemon_errors([&] {
-    if (!f.no_stream)
-      throw lab::UserError(
-          "stats streams only with --no-stream in this build: run stats --no-stream");
     engine::Paths paths = engine::paths_for(options.root, options.explain);
-    std::vector<engine::Container> containers;
-    if (f.refs.empty()) {
-      for (const engine::Container& c : engine::list(paths))
-        if (f.all || c.status == "running") containers.push_back(c);
-    } else {
-      for (const std::string& ref : f.refs)
-        containers.push_back(engine::load(paths, engine::resolve(paths, ref)));
-    }
+    // The containers to show: those named (kept, running or not), or every running one (with -a
+    // every one), listed again at each refresh of a stream, as Docker's CLI follows start and
+    // die events.
+    auto wanted = [&] {
+      std::vector<engine::Container> containers;
+      if (f.refs.empty()) {
+        for (const engine::Container& c : engine::list(paths))
+          if (f.all || c.status == "running") containers.push_back(c);
+      } else {
+        for (const std::string& ref : f.refs)
+          containers.push_back(engine::load(paths, engine::resolve(paths, ref)));
+      }
+      return containers;
+    };
+    std::vector<engine::Container> containers = wanted();
     // Two readings a second apart, as Docker's daemon takes them (its "precpu" is the previous
     // read): CPU % is the container's share of the host's CPU time in between.
     runtime::Explainer explain(paths.explain);
@@ -167,41 +235,37 @@ int stats_verb(const EngineOptions& options, StatsFlags& f) {
                  "cat /sys/fs/cgroup/memory/minidocker/ID/memory.usage_in_bytes ...");
     explain.step("06", "the network namespace's counters, through its init",
                  "cat /proc/PID/net/dev");
-    std::vector<engine::Sample> before;
-    for (const auto& c : containers)
-      before.push_back(c.status == "running" ? engine::sample(c) : engine::Sample{});
-    if (!containers.empty()) ::usleep(1000000);
-    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-    std::vector<std::vector<std::string>> rows = {{"CONTAINER ID", "NAME", "CPU %",
-                                                   "MEM USAGE / LIMIT", "MEM %", "NET I/O",
-                                                   "BLOCK I/O", "PIDS"}};
-    for (size_t i = 0; i < containers.size(); ++i) {
-      const engine::Container& c = containers[i];
-      std::string id = f.no_trunc ? c.id : c.id.substr(0, 12);
-      engine::Container now = engine::load(paths, c.id);
-      if (now.status != "running") {
-        // Docker shows a stopped container with dashes and zeros.
-        rows.push_back(
-            {id, c.name.substr(1), "0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"});
-        continue;
-      }
-      engine::Sample s = engine::sample(now);
-      double mem_percent = s.memory_limit == 0 ? 0.0
-                                               : static_cast<double>(s.memory_usage) /
-                                                     static_cast<double>(s.memory_limit) * 100.0;
-      rows.push_back({id, c.name.substr(1),
-                      fmt::format("{:.2f}%", engine::cpu_percent(before[i], s, cpus)),
-                      engine::bytes_size(static_cast<double>(s.memory_usage)) + " / " +
-                          engine::bytes_size(static_cast<double>(s.memory_limit)),
-                      fmt::format("{:.2f}%", mem_percent),
-                      engine::human_size(static_cast<double>(s.net_rx)) + " / " +
-                          engine::human_size(static_cast<double>(s.net_tx)),
-                      engine::human_size(static_cast<double>(s.block_read)) + " / " +
-                          engine::human_size(static_cast<double>(s.block_write)),
-                      std::to_string(s.pids)});
+    if (f.no_stream) {
+      std::vector<engine::Sample> before = samples_of(containers);
+      if (!containers.empty()) ::usleep(1000000);
+      print_table(stats_rows(paths, containers, before, f.no_trunc, false), 10);
+      return 0;
     }
-    print_table(rows, 10);
-    return 0;
+    // The stream: every second the cursor goes home ("\033[H"), each line of the new table is
+    // followed by "erase to the end of the line" ("\033[K") and the rest of the screen is erased
+    // ("\033[J"), so a shorter table leaves nothing behind; the same bytes on a terminal or a
+    // pipe, as Docker's CLI writes them. Ctrl-C (SIGINT) or SIGTERM ends it with 0, as Docker's:
+    // the signals are blocked and taken by sigtimedwait(2), which is also the second's wait.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    lab::check(::sigprocmask(SIG_BLOCK, &stop_signals, nullptr), "sigprocmask(SIG_BLOCK)");
+    std::vector<engine::Sample> before = samples_of(containers);
+    for (;;) {
+      struct timespec second = {1, 0};
+      int sig = ::sigtimedwait(&stop_signals, nullptr, &second);
+      if (sig == SIGINT || sig == SIGTERM) return 0;
+      std::ostringstream table;
+      print_table(stats_rows(paths, containers, before, f.no_trunc, true), 10, table);
+      std::string frame = "\033[H";
+      std::istringstream lines(table.str());
+      for (std::string line; std::getline(lines, line);) frame += line + "\033[K\n";
+      frame += "\033[J";
+      std::cout << frame << std::flush;
+      if (f.refs.empty()) containers = wanted();
+      before = samples_of(containers);
+    }
   });
 }
 
@@ -262,7 +326,9 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
     auto* stats_cmd =
         parent->add_subcommand("stats", "CPU, memory, network and block I/O of containers");
     stats_cmd->add_option("container", stats_flags.refs, "NAME or ID (default: the running ones)");
-    stats_cmd->add_flag("--no-stream", stats_flags.no_stream, "one reading, then exit");
+    stats_cmd->add_flag("--no-stream", stats_flags.no_stream,
+                        "one reading, then exit (default: a table redrawn every second until "
+                        "Ctrl-C)");
     stats_cmd->add_flag("--no-trunc", stats_flags.no_trunc, "full container ids");
     stats_cmd->add_flag("--all,-a", stats_flags.all, "every container, not only running ones");
     stats_cmd->callback([&] { action = [&] { return stats_verb(options, stats_flags); }; });
