@@ -123,6 +123,9 @@ init_checks() {
   md stop -t 60 t
   [[ $(md inspect t | jq -r '.[0].State.ExitCode') == 143 ]] ||
     fail "exit: $(md inspect t | jq -r '.[0].State.ExitCode')"
+  # The bind's mount point, made by the runtime in the rw layer.
+  run md diff t
+  assert_output $'C /sbin\nA /sbin/docker-init'
   run md run --rm --init --network none busybox sh -c 'exit 7'
   assert_failure 7
   md run -d --name plain --network none busybox true >/dev/null
