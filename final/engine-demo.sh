@@ -7,66 +7,14 @@
 # The engine runs inside a network namespace of the demo's own (ip netns add lab-engine-PID): its
 # bridge, veths and firewall rules are made there, never on the machine's own interfaces, and go
 # with it. The engine root is a temporary directory (/var/tmp/lab-engine-*). Both are removed on
-# every path, Ctrl-C included.
+# every path, Ctrl-C included (engine-lib.sh, shared with engine-session.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 rootfs=${1:-$here/../build/rootfs}
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "engine-demo.sh: containers need root; run it as root (or with sudo)" >&2
-  exit 1
-fi
-if [[ ! -x $here/minidocker || ! -x $here/minidocker-monitor ]]; then
-  echo "engine-demo.sh: $here/minidocker is missing; build it: make (here or at the top)" >&2
-  exit 1
-fi
-if [[ ! -x $rootfs/bin/busybox ]]; then
-  echo "engine-demo.sh: $rootfs/bin/busybox is missing; build the rootfs: make rootfs" >&2
-  exit 1
-fi
-for tool in ip iptables nsenter jq; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "engine-demo.sh: $tool is missing; install it: make deps (at the top)" >&2
-    exit 1
-  fi
-done
-
-work=
-ns="lab-engine-$$"
-made_run_netns=false
-mountpoint -q /run/netns || made_run_netns=true
-cleanup() {
-  local status=$? ids
-  trap - EXIT INT TERM
-  if [[ -n $work ]]; then
-    ids=$(md ps -aq 2>/dev/null || true)
-    # shellcheck disable=SC2086
-    [[ -z $ids ]] || md rm -f $ids >/dev/null 2>&1 || true
-    md system prune -f >/dev/null 2>&1 || true
-    rm -rf "$work"
-  fi
-  ip netns del "$ns" 2>/dev/null || true
-  if $made_run_netns && mountpoint -q /run/netns && [[ -z $(ls -A /run/netns) ]]; then
-    umount /run/netns && rmdir /run/netns
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-work=$(mktemp -d /var/tmp/lab-engine-XXXXXX)
-root=$work/engine
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-in_ns() { nsenter --net="/run/netns/$ns" -- "$@"; }
-md() { in_ns "$here/minidocker" --root "$root" "$@"; }
-indent() { sed -e 's/^/      /'; }
-problems=()
-expect() {  # expect WHAT ACTUAL WANTED
-  [[ $2 == "$3" ]] || problems+=("$1 was \"$2\", not \"$3\"")
-}
+# shellcheck source-path=SCRIPTDIR source=engine-lib.sh
+source "$here/engine-lib.sh"
 
 echo "[1/6] minidocker import ROOTFS busybox      (ROOT = a fresh engine root; the engine runs in a network namespace of its own)"
 md import "$rootfs" busybox | cut -c1-19 | sed 's/$/…/' | indent

@@ -430,9 +430,9 @@ void Builder::run_step(const dockerfile::Instruction& in) {
   if (code != 0)
     throw BuildFailure(
         fmt::format("The command '{}' returned a non-zero code: {}", join(command, " "), code));
+  say("Removing intermediate container " + container.id().substr(0, 12));
   commit_step(graph::rw_layer_dir(p_.root, graph::DriverKind::overlay, container.id()), created_by,
               file);
-  say("Removing intermediate container " + container.id().substr(0, 12));
 }
 
 void Builder::copy_step(const dockerfile::Instruction& in) {
