@@ -4,10 +4,6 @@
 # says once "as root (or with sudo)" in words, not in a command).
 load helpers
 
-# final/'s transcripts run engine-demo.sh and engine-session.sh, which add network namespaces.
-setup_file() { netns_mount_remember; }
-teardown_file() { netns_mount_restore; }
-
 HEADINGS=("## 笔记里的实验" "## C++ 的做法" "## 运行记录" "## 自己看看" "## 常见错误" "## 练习")
 # final/ is not a lesson: in place of the notes' experiment it has the notes' architecture (the
 # map of their execdriver and libcontainer to runc and to our files) and what a bundle is; the
