@@ -2,13 +2,10 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <string_view>
 
 #include "engine/dockerfile.hpp"
 #include "engine/ops.hpp"
@@ -45,13 +42,6 @@ class PauseDuring {
   const Paths& paths_;
   std::string id_;
 };
-
-// For the tests, as create's (engine/containers.cpp): MINIDOCKER_ENGINE_KILL_AT=commit-paused
-// makes commit SIGKILL itself once the container is paused, before its layer is read.
-void kill_point(const char* step) {
-  const char* at = ::getenv("MINIDOCKER_ENGINE_KILL_AT");
-  if (at && std::string_view(at) == step) ::raise(SIGKILL);
-}
 
 }  // namespace
 

@@ -145,14 +145,6 @@ void write_state(const std::string& dir, const json& state) {
   graph::write_file_atomically(dir + "/state.json", state.dump() + "\n");
 }
 
-// For the crash tests: MINIDOCKER_ENGINE_KILL_AT=STEP makes create SIGKILL itself at STEP
-// (rootfs, record, network, bundle, monitor), where a real crash (Ctrl-C, OOM, power) could stop
-// it; `ps -a` and `system prune` must then tell the truth and leave nothing behind.
-void kill_point(const char* step) {
-  const char* at = ::getenv("MINIDOCKER_ENGINE_KILL_AT");
-  if (at && std::string_view(at) == step) ::raise(SIGKILL);
-}
-
 int64_t seconds_of(const std::string& rfc3339) { return graph::parse_rfc3339(rfc3339); }
 
 const char* const kAdjectives[] = {
@@ -194,6 +186,11 @@ const char* const kSurnames[] = {
     "yalow",     "yonath"};
 
 }  // namespace
+
+void kill_point(const char* step) {
+  const char* at = ::getenv("MINIDOCKER_ENGINE_KILL_AT");
+  if (at && std::string_view(at) == step) ::raise(SIGKILL);
+}
 
 // ---- pure logic ------------------------------------------------------------------------------
 

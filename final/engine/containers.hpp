@@ -110,4 +110,10 @@ bool valid_name(const std::string& name);  // [a-zA-Z0-9][a-zA-Z0-9_.-]*
 // cannot be run, 125 otherwise.
 int create_failure_code(const std::string& runtime_message);
 
+// For the crash tests: MINIDOCKER_ENGINE_KILL_AT=STEP makes the engine SIGKILL itself at STEP
+// (create: rootfs, record, network, bundle, monitor; commit: commit-paused), where a real crash
+// (Ctrl-C, OOM, power) could stop it; `ps -a` and `system prune` must then tell the truth and
+// leave nothing behind.
+void kill_point(const char* step);
+
 }  // namespace engine
