@@ -1,21 +1,66 @@
 // minidocker: the lessons combined into a small Docker (see README.md beside this file).
 //
 // One binary with modes, as Docker's client and daemon were one executable in the notes:
-//   minidocker runtime <verb> ...   the OCI runtime (our libcontainer): create, start, state, ...
-//   minirunc <verb> ...             the same runtime under runc's own command line, for tools
-//                                   such as podman that call `RUNTIME [global flags] create ...`
-// The name we are called by picks the grammar, as busybox does.
+//   minidocker VERB ...             the engine's verbs, with Docker's grammar (client/)
+//   minidocker runtime VERB ...     the OCI runtime (our libcontainer): create, start, state, ...
+// The runtime alone, under runc's own command line, is ./minirunc (minirunc.cpp): a small
+// static program, as runc is apart from dockerd, which the engine calls for each container.
 
-#include <cstring>
+#include <fmt/format.h>
+
 #include <string_view>
 
+#include "client/engine.hpp"
 #include "runtime/command_line.hpp"
 
-int main(int argc, char** argv) {
-  std::string_view called = argv[0];
-  if (auto slash = called.rfind('/'); slash != std::string_view::npos) {
-    called.remove_prefix(slash + 1);
+namespace {
+
+// `minidocker [--root DIR] [--explain] runtime ...` keeps the runtime's own grammar and errors;
+// every other verb is the engine's, with Docker's.
+bool names_runtime(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--root") {
+      ++i;
+    } else if (!arg.starts_with("-")) {
+      return arg == "runtime";
+    }
   }
-  if (called == "minirunc") return runtime::main("minirunc", argc, argv);
-  return runtime::minidocker_main(argc, argv);
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"minidocker: the lessons combined into a small Docker"};
+  app.name("minidocker");
+  app.require_subcommand(1);
+  client::EngineOptions engine;
+  app.add_option("--root", engine.root,
+                 fmt::format("the engine's root: images, layers, containers (default {})",
+                             graph::kDefaultStoreRoot));
+  app.add_flag("--explain", engine.explain,
+               "narrate every step on stderr, with the lesson it comes from");
+  auto* runtime_cmd =
+      app.add_subcommand("runtime", "the OCI runtime (our libcontainer): runc's verbs");
+  runtime::Globals g;
+  std::function<int()> action;
+  runtime::add_verbs(*runtime_cmd, g, action);
+  // `minidocker --explain runtime ...` narrates as `minidocker runtime --explain ...` does.
+  app.parse_complete_callback([&] { g.options.explain = g.options.explain || engine.explain; });
+  client::add_image_verbs(app, engine, action);
+  client::add_load_save_verbs(app, engine, action);
+  client::add_pull_push_verbs(app, engine, action);
+  client::add_container_verbs(app, engine, action);
+  client::add_attach_verbs(app, engine, action);
+  client::add_network_verbs(app, engine, action);
+  client::add_system_prune(app, engine, action);
+  client::add_ops_verbs(app, engine, action);
+  client::add_volume_verbs(app, engine, action);
+  client::add_file_verbs(app, engine, action);
+  client::add_commit_verbs(app, engine, action);
+  client::add_build_verbs(app, engine, action);
+  if (names_runtime(argc, argv))
+    return runtime::dispatch("minidocker runtime", app, g, action, argc, argv);
+  return client::run_engine(app, action, argc, argv);
 }

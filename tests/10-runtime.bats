@@ -428,7 +428,7 @@ teardown() {
 
 # --- runc's command line ------------------------------------------------------------------------
 
-@test "minirunc: runc's grammar through the argv[0] link; refused flags say so" {
+@test "minirunc: runc's grammar (the static runtime program); refused flags say so" {
   id=$(rt_id)
   make_bundle "$B"
   set_args "$B" sh -c 'echo via-minirunc'
@@ -514,4 +514,17 @@ refused() {
   run_as_nobody "$MINIDOCKER" runtime list
   assert_failure
   assert_output --partial "needs root"
+}
+
+@test "minirunc is a static program of the runtime alone; minidocker loads libcurl only when a registry is used" {
+  # The engine runs the runtime three times per container: minirunc maps no shared library.
+  if [[ ${SANITIZE:-} != 1 ]]; then
+    run ldd "$MINIRUNC"
+    assert_output --partial "not a dynamic executable"
+  fi
+  # libcurl and the libraries it pulls in (TLS, Kerberos, LDAP...) are not loaded at start.
+  run ldd "$PROJECT_DIR/final/minidocker"
+  assert_success
+  refute_output --partial libcurl
+  refute_output --partial libgssapi
 }

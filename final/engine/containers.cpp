@@ -68,11 +68,12 @@ json read_json(const std::string& path) {
   return json::parse(text, nullptr, false);
 }
 
-// The runtime's command line before its verb: ours is `minidocker runtime --root STATE`, runc's
-// `runc --root STATE`; both take the same bundle.
+// The runtime's command line before its verb: ours is `minirunc --root STATE` (the static program
+// of the runtime alone, beside minidocker: see minirunc.cpp), runc's `runc --root STATE`; both take
+// the same bundle.
 std::vector<std::string> runtime_argv(const Paths& p, const std::string& runtime) {
   if (runtime.empty() || runtime == "minidocker")
-    return {p.minidocker, "runtime", "--root", p.root + "/run/minidocker"};
+    return {p.minirunc, "--root", p.root + "/run/minidocker"};
   std::string path = runtime;
   if (runtime.find('/') == std::string::npos) {
     path.clear();
@@ -241,6 +242,7 @@ Paths paths_for(const std::string& root, bool explain) {
   if (p.root.size() > 1 && p.root.back() == '/') p.root.pop_back();
   p.minidocker = fs::read_symlink("/proc/self/exe").string();
   p.monitor = (fs::path(p.minidocker).parent_path() / "minidocker-monitor").string();
+  p.minirunc = (fs::path(p.minidocker).parent_path() / "minirunc").string();
   p.explain = explain;
   return p;
 }
@@ -404,7 +406,7 @@ static void launch_monitor(const Paths& p, const std::string& id, const json& re
     std::string message = answer.starts_with("err ") ? answer.substr(4) : answer;
     while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
       message.pop_back();
-    if (message.starts_with("minidocker runtime: ")) message = message.substr(20);
+    if (message.starts_with("minirunc: ")) message = message.substr(10);
     // runc logs as logrus does: time="..." level=error msg="..."
     if (size_t at = message.find("msg=\""); at != std::string::npos) {
       message = json::parse(message.substr(at + 4, message.rfind('"') - at - 3), nullptr, false)

@@ -26,8 +26,9 @@ namespace engine {
 
 struct Paths {
   std::string root;        // the engine's --root
-  std::string minidocker;  // this binary (for `minidocker runtime` and the monitor's rm)
+  std::string minidocker;  // this binary (for the monitor's rm)
   std::string monitor;     // minidocker-monitor, beside it
+  std::string minirunc;    // the runtime alone (minirunc.cpp), beside it
   bool explain = false;
 };
 Paths paths_for(const std::string& root, bool explain);
@@ -52,8 +53,8 @@ struct Container {
   std::vector<std::string> args;
   nlohmann::json config, host_config;
   nlohmann::json mounts = nlohmann::json::array();  // inspect's "Mounts" (engine/volumes.hpp)
-  std::string status = "created";  // created, running, exited
-  bool paused = false;             // running, but frozen by `pause` (state.json "Paused")
+  std::string status = "created";                   // created, running, exited
+  bool paused = false;  // running, but frozen by `pause` (state.json "Paused")
   int pid = 0, exit_code = 0;
   bool oom_killed = false;
   std::string started_at, finished_at, error;
@@ -97,7 +98,7 @@ std::vector<std::string> prune(const Paths& paths);
 // are gone), empty /minidocker cgroups. Returns a line per thing removed.
 std::vector<std::string> recover(const Paths& paths);
 // The runtime's command line before its verb, for HostConfig.Runtime ("" is ours): ours is
-// `minidocker runtime --root STATE`, runc's `runc --root STATE`.
+// `minirunc --root STATE`, runc's `runc --root STATE`.
 std::vector<std::string> runtime_command(const Paths& paths, const std::string& runtime);
 
 // ---- pure logic ------------------------------------------------------------------------------

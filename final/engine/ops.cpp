@@ -102,7 +102,7 @@ std::pair<int, std::string> runtime_quietly(const Paths& p, const Container& c,
     json m = json::parse(text.substr(at + 4, text.rfind('"') - at - 3), nullptr, false);
     if (m.is_string()) text = m.get<std::string>();
   }
-  if (text.starts_with("minidocker runtime: ")) text = text.substr(20);
+  if (text.starts_with("minirunc: ")) text = text.substr(10);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
 }
 

@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <exception>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <stdexcept>
@@ -19,6 +18,7 @@
 #include "error.hpp"
 #include "graph/digest.hpp"
 #include "process.hpp"
+#include "registry/libcurl.hpp"
 
 namespace registry {
 
@@ -216,12 +216,10 @@ struct Client::Response {
 struct Client::Curl {
   CURL* handle = nullptr;
   Curl() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    handle = curl_easy_init();
+    handle = libcurl().easy_init();
     if (!handle) throw std::runtime_error("curl_easy_init() failed");
   }
-  ~Curl() { curl_easy_cleanup(handle); }
+  ~Curl() { libcurl().easy_cleanup(handle); }
   Curl(const Curl&) = delete;
   Curl& operator=(const Curl&) = delete;
 };
@@ -260,7 +258,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   try {
     if (!transfer.decided) {
       long status = 0;
-      curl_easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
+      libcurl().easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
       transfer.to_sink = transfer.request->sink && status >= 200 && status < 300;
       transfer.decided = true;
     }
@@ -269,7 +267,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
       transfer.received += n;
       if (transfer.request->progress && *transfer.request->progress) {
         curl_off_t length = -1;
-        curl_easy_getinfo(transfer.handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+        libcurl().easy_getinfo(transfer.handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
         (*transfer.request->progress)(transfer.received,
                                       length > 0 ? static_cast<uint64_t>(length) : 0);
       }
@@ -341,26 +339,27 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 }
 
 struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const { libcurl().slist_free_all(list); }
 };
 struct UrlDeleter {
-  void operator()(CURLU* url) const { curl_url_cleanup(url); }
+  void operator()(CURLU* url) const { libcurl().url_cleanup(url); }
 };
 
 std::unique_ptr<CURLU, UrlDeleter> parse_url(const std::string& url) {
-  std::unique_ptr<CURLU, UrlDeleter> handle(curl_url());
+  std::unique_ptr<CURLU, UrlDeleter> handle(libcurl().url());
   if (!handle) throw std::bad_alloc();
-  if (CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK)
-    throw lab::UserError(fmt::format("bad URL {:?}: {}", url, curl_url_strerror(rc)));
+  if (CURLUcode rc = libcurl().url_set(handle.get(), CURLUPART_URL, url.c_str(), 0);
+      rc != CURLUE_OK)
+    throw lab::UserError(fmt::format("bad URL {:?}: {}", url, libcurl().url_strerror(rc)));
   return handle;
 }
 
 std::string url_string(CURLU* handle) {
   char* text = nullptr;
-  if (CURLUcode rc = curl_url_get(handle, CURLUPART_URL, &text, 0); rc != CURLUE_OK)
-    throw lab::UserError(fmt::format("bad URL: {}", curl_url_strerror(rc)));
+  if (CURLUcode rc = libcurl().url_get(handle, CURLUPART_URL, &text, 0); rc != CURLUE_OK)
+    throw lab::UserError(fmt::format("bad URL: {}", libcurl().url_strerror(rc)));
   std::string out(text);
-  curl_free(text);
+  libcurl().free(text);
   return out;
 }
 
@@ -368,10 +367,10 @@ std::string url_string(CURLU* handle) {
 std::string with_query(const std::string& url, std::string_view key, std::string_view value) {
   auto handle = parse_url(url);
   const std::string part = fmt::format("{}={}", key, value);
-  if (CURLUcode rc = curl_url_set(handle.get(), CURLUPART_QUERY, part.c_str(),
-                                  CURLU_APPENDQUERY | CURLU_URLENCODE);
+  if (CURLUcode rc = libcurl().url_set(handle.get(), CURLUPART_QUERY, part.c_str(),
+                                       CURLU_APPENDQUERY | CURLU_URLENCODE);
       rc != CURLUE_OK)
-    throw lab::UserError(fmt::format("bad URL {:?}: {}", url, curl_url_strerror(rc)));
+    throw lab::UserError(fmt::format("bad URL {:?}: {}", url, libcurl().url_strerror(rc)));
   return url_string(handle.get());
 }
 
@@ -488,17 +487,17 @@ std::string Client::resolve(const std::string& location) const {
         fmt::format("registry {} started an upload but sent no Location for it", domain_));
   // A relative Location is relative to the API's root; curl's URL parser resolves it.
   auto handle = parse_url(base_url_ + "/v2/");
-  if (CURLUcode rc = curl_url_set(handle.get(), CURLUPART_URL, location.c_str(), 0);
+  if (CURLUcode rc = libcurl().url_set(handle.get(), CURLUPART_URL, location.c_str(), 0);
       rc != CURLUE_OK)
     throw lab::UserError(fmt::format("registry {} sent a bad upload Location {:?}: {}", domain_,
-                                     location, curl_url_strerror(rc)));
+                                     location, libcurl().url_strerror(rc)));
   return url_string(handle.get());
 }
 
 Client::Response Client::send_once(Request& request) {
   CURL* h = curl_->handle;
   // reset forgets the options of the last request but keeps the open connection.
-  curl_easy_reset(h);
+  libcurl().easy_reset(h);
   Response response;
   Transfer transfer;
   transfer.request = &request;
@@ -506,49 +505,49 @@ Client::Response Client::send_once(Request& request) {
   transfer.handle = h;
   char error_text[CURL_ERROR_SIZE] = "";
 
-  curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_text);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "minidocker (libcurl)");
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  libcurl().easy_setopt(h, CURLOPT_URL, request.url.c_str());
+  libcurl().easy_setopt(h, CURLOPT_ERRORBUFFER, error_text);
+  libcurl().easy_setopt(h, CURLOPT_USERAGENT, "minidocker (libcurl)");
+  libcurl().easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  libcurl().easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  libcurl().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   // No total timeout (a big layer on a slow line may take an hour), but a connection that cannot
   // be made in 10 s, or that moves less than 1 KiB/s for 30 s, is given up.
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
+  libcurl().easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+  libcurl().easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  libcurl().easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
+  libcurl().easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  libcurl().easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
+  libcurl().easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  libcurl().easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+  libcurl().easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  libcurl().easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+  libcurl().easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
   if (request.follow_redirects) {
     // Registries send blob GETs on to their storage (S3, a CDN). curl drops our Authorization
     // header when the redirect leaves the host, which such storage insists on.
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    libcurl().easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    libcurl().easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
   }
 
   if (request.method == "HEAD") {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    libcurl().easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (request.method != "GET") {
     // Every request with a body (even an empty one) goes through the read callback, so that a
     // blob is streamed from its file and never held in memory.
     const uint64_t size = request.body_fd >= 0 ? request.body_size : request.body.size();
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(h, CURLOPT_READDATA, &transfer);
-    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-    curl_easy_setopt(h, CURLOPT_SEEKDATA, &transfer);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    libcurl().easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    libcurl().easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
+    libcurl().easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+    libcurl().easy_setopt(h, CURLOPT_READDATA, &transfer);
+    libcurl().easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+    libcurl().easy_setopt(h, CURLOPT_SEEKDATA, &transfer);
+    libcurl().easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   auto add_header = [&](const std::string& line) {
-    curl_slist* grown = curl_slist_append(headers.get(), line.c_str());
+    curl_slist* grown = libcurl().slist_append(headers.get(), line.c_str());
     if (!grown) throw std::bad_alloc();
     (void)headers.release();
     headers.reset(grown);
@@ -560,15 +559,15 @@ Client::Response Client::send_once(Request& request) {
                                                      token != tokens_.end() &&
                                                      request.url.starts_with(base_url_ + "/"))
     add_header("Authorization: Bearer " + token->second);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  libcurl().easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
 
-  const CURLcode rc = curl_easy_perform(h);
+  const CURLcode rc = libcurl().easy_perform(h);
   if (transfer.error) std::rethrow_exception(transfer.error);
   if (rc != CURLE_OK) {
-    const std::string detail = error_text[0] ? error_text : curl_easy_strerror(rc);
+    const std::string detail = error_text[0] ? error_text : libcurl().easy_strerror(rc);
     if (rc == CURLE_COULDNT_CONNECT)
       throw lab::UserError(fmt::format("cannot reach registry {}: {}; is it running?", domain_,
-                                       curl_easy_strerror(rc)));
+                                       libcurl().easy_strerror(rc)));
     if (rc == CURLE_COULDNT_RESOLVE_HOST)
       throw lab::UserError(
           fmt::format("cannot reach registry {}: {}; is the name right?", domain_, detail));
@@ -582,7 +581,7 @@ Client::Response Client::send_once(Request& request) {
     throw lab::UserError(
         fmt::format("registry {}: {} {}: {}", domain_, request.method, request.url, detail));
   }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+  libcurl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
 

@@ -8,7 +8,6 @@
 #include <iostream>
 
 #include "cli.hpp"
-#include "client/engine.hpp"
 #include "error.hpp"
 #include "process.hpp"
 #include "runtime/container.hpp"
@@ -19,16 +18,6 @@ namespace runtime {
 
 namespace {
 
-struct Globals {
-  GlobalOptions options;
-  std::string log;
-  std::string log_format = "text";
-  bool debug = false;
-  bool systemd_cgroup = false;
-  std::string rootless = "auto";
-  std::string criu;
-  bool needs_root = true;  // every verb but spec
-};
 
 // runc writes its errors to --log too, where podman and containerd look for them; with
 // --log-format json one object a line, as runc does.
@@ -44,8 +33,8 @@ void log_error(const Globals& g, const std::string& message) {
   }
 }
 
-// The verbs, on `app` (minirunc itself, or minidocker's `runtime`). `action` is set to the verb
-// that was chosen.
+}  // namespace
+
 void add_verbs(CLI::App& app, Globals& g, std::function<int()>& action) {
   app.add_option("--root", g.options.root,
                  fmt::format("where container state is kept (default {})", state::kDefaultRoot));
@@ -183,6 +172,8 @@ void add_verbs(CLI::App& app, Globals& g, std::function<int()>& action) {
   });
 }
 
+namespace {
+
 // Flags that would change behaviour we do not have are refused, never ignored.
 void refuse_unsupported(const Globals& g) {
   if (g.systemd_cgroup)
@@ -193,6 +184,8 @@ void refuse_unsupported(const Globals& g) {
     throw lab::UserError("--rootless true is not supported: minidocker runs as root");
   if (!g.criu.empty()) throw lab::UserError("--criu: checkpoint and restore are not supported");
 }
+
+}  // namespace
 
 int dispatch(const std::string& program, CLI::App& app, Globals& g, std::function<int()>& action,
              int argc, char** argv) {
@@ -214,8 +207,6 @@ int dispatch(const std::string& program, CLI::App& app, Globals& g, std::functio
   });
 }
 
-}  // namespace
-
 int main(const std::string& program, int argc, char** argv) {
   CLI::App app{"an OCI runtime built from the lessons, called as runc is"};
   app.name(program);
@@ -223,57 +214,6 @@ int main(const std::string& program, int argc, char** argv) {
   std::function<int()> action;
   add_verbs(app, g, action);
   return dispatch(program, app, g, action, argc, argv);
-}
-
-namespace {
-
-// `minidocker [--root DIR] [--explain] runtime ...` keeps the runtime's own grammar and errors;
-// every other verb is the engine's, with Docker's.
-bool names_runtime(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--root") {
-      ++i;
-    } else if (!arg.starts_with("-")) {
-      return arg == "runtime";
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
-int minidocker_main(int argc, char** argv) {
-  CLI::App app{"minidocker: the lessons combined into a small Docker"};
-  app.name("minidocker");
-  app.require_subcommand(1);
-  client::EngineOptions engine;
-  app.add_option("--root", engine.root,
-                 fmt::format("the engine's root: images, layers, containers (default {})",
-                             graph::kDefaultStoreRoot));
-  app.add_flag("--explain", engine.explain,
-               "narrate every step on stderr, with the lesson it comes from");
-  auto* runtime_cmd =
-      app.add_subcommand("runtime", "the OCI runtime (our libcontainer): runc's verbs");
-  Globals g;
-  std::function<int()> action;
-  add_verbs(*runtime_cmd, g, action);
-  // `minidocker --explain runtime ...` narrates as `minidocker runtime --explain ...` does.
-  app.parse_complete_callback([&] { g.options.explain = g.options.explain || engine.explain; });
-  client::add_image_verbs(app, engine, action);
-  client::add_load_save_verbs(app, engine, action);
-  client::add_pull_push_verbs(app, engine, action);
-  client::add_container_verbs(app, engine, action);
-  client::add_attach_verbs(app, engine, action);
-  client::add_network_verbs(app, engine, action);
-  client::add_system_prune(app, engine, action);
-  client::add_ops_verbs(app, engine, action);
-  client::add_volume_verbs(app, engine, action);
-  client::add_file_verbs(app, engine, action);
-  client::add_commit_verbs(app, engine, action);
-  client::add_build_verbs(app, engine, action);
-  if (names_runtime(argc, argv)) return dispatch("minidocker runtime", app, g, action, argc, argv);
-  return client::run_engine(app, action, argc, argv);
 }
 
 }  // namespace runtime

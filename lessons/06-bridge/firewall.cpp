@@ -65,8 +65,20 @@ std::vector<std::string> iptables_args(const Rule& rule, bool add, const std::st
   return out;
 }
 
-std::string rule_as_listed(const Rule& rule) {
-  return fmt::format("-A {} {}", rule.chain, join_argv(with_comment(rule.spec, kRuleComment)));
+std::string rule_as_listed(const Rule& rule) { return rule_as_listed(rule, kRuleComment); }
+
+std::string rule_as_listed(const Rule& rule, const std::string& comment) {
+  return fmt::format("-A {} {}", rule.chain, join_argv(with_comment(rule.spec, comment)));
+}
+
+std::vector<std::string> listed_lines(const std::string& table) {
+  std::string output;
+  if (!run_iptables({"-t", table, "-S"}, &output).ok()) return {};
+  std::erase(output, '"');
+  std::vector<std::string> out;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
 }
 
 std::vector<Chain> docker_chains() {

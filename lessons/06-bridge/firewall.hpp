@@ -52,7 +52,12 @@ struct Chain {
 std::vector<std::string> iptables_args(const Rule& rule, bool add);
 std::vector<std::string> iptables_args(const Rule& rule, bool add, const std::string& comment);
 // The rule as `iptables -t TABLE -S` lists it: -A CHAIN ... -m comment --comment lab-bridge ...
+// (or `comment`), without the quotes iptables puts around some comments.
 std::string rule_as_listed(const Rule& rule);
+std::string rule_as_listed(const Rule& rule, const std::string& comment);
+// Every line `iptables -t TABLE -S` prints ("-P ...", "-N CHAIN", "-A CHAIN ..."), quotes
+// taken out; empty when iptables fails. One listing answers what a `-C` per rule would.
+std::vector<std::string> listed_lines(const std::string& table);
 
 // Docker's chains, and the rules of one bridge network (subnet on `bridge`), in the order they
 // are added: filter LAB-DOCKER-USER and the five FORWARD rules, the DROP at the end of filter
