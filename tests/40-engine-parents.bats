@@ -167,7 +167,7 @@ assert_kept_created() {
 }
 
 @test "start failure: a command not found exits 127 and leaves the container created until rm" {
-  run -127 md run --name lost busybox nosuchcommand
+  run -127 md run --name lost --network none busybox nosuchcommand
   assert_failure 127
   assert_output 'Error: exec: "nosuchcommand": executable file not found in $PATH'
   assert_kept_created lost 'executable file not found in $PATH' minidocker
