@@ -72,6 +72,10 @@ DOCKERFILE
   run md image prune -f
   assert_output "Total reclaimed space: 0B"
   [[ $(md images -a -q | wc -l) -eq 4 ]]
+  run md system prune -f
+  assert_success
+  refute_line --partial "deleted: sha256:"
+  [[ $(md images -a -q | wc -l) -eq 4 ]]
   # commit records the container's image as the parent.
   md run --name c1 --network none busybox sh -c 'echo x > /x' >/dev/null
   snap=$(md commit c1 snap:v1)
