@@ -175,7 +175,12 @@ engine::CreateRequest request_of(CreateFlags& f) {
 int create_verb(const EngineOptions& options, CreateFlags& f) {
   return with_run_errors([&] {
     engine::Paths paths = engine::paths_for(options.root, options.explain);
-    std::cout << engine::create(paths, request_of(f)) << '\n';
+    try {
+      std::cout << engine::create(paths, request_of(f)) << '\n';
+    } catch (const engine::StartFailure& e) {
+      // Docker's create does not run the program: it is made, and its start will fail.
+      std::cout << e.id << '\n';
+    }
     return 0;
   });
 }
@@ -255,11 +260,22 @@ int start_verb(const EngineOptions& options, StartFlags& f) {
     fmt::print(stderr, "Error: you cannot start and attach multiple containers at once\n");
     return 1;
   }
+  // As Docker's CLI: a container whose program cannot be run (126, 127) is reported, and after
+  // them all "failed to start containers: ..."; exit 1.
+  std::vector<std::string> failed;
   for (const std::string& ref : f.refs) {
     rc = with_run_errors([&] {
       std::string id = engine::resolve(paths, ref);
       if (!f.attach && !f.interactive) {
-        engine::start(paths, id);
+        try {
+          engine::start(paths, id);
+        } catch (const engine::RunError& e) {
+          if (e.code != 126 && e.code != 127) throw;
+          std::cout.flush();
+          fmt::print(stderr, "Error: {}\n", e.what());
+          failed.push_back(ref);
+          return 1;
+        }
         std::cout << ref << '\n';
         return 0;
       }
@@ -273,7 +289,14 @@ int start_verb(const EngineOptions& options, StartFlags& f) {
       o.detach_keys = detach_keys_of(f.detach_keys);
       if (o.tty && o.forward_stdin && !::isatty(STDIN_FILENO))
         throw lab::UserError("the input device is not a TTY");
-      engine::prepare_start(paths, id);
+      try {
+        engine::prepare_start(paths, id);
+      } catch (const engine::RunError& e) {
+        if (e.code != 126 && e.code != 127) throw;
+        std::cout.flush();
+        fmt::print(stderr, "Error: {}\n", e.what());
+        return 1;
+      }
       lab::UniqueFd sock(connect_attach(paths, id));
       RelayResult result = relay(paths, id, sock.get(), o, [&] { engine::start(paths, id); });
       if (result.detached) return 0;
@@ -281,6 +304,12 @@ int start_verb(const EngineOptions& options, StartFlags& f) {
       engine::wait_exit(paths, id, 10000);
       return engine::load(paths, id).exit_code;
     });
+  }
+  if (!failed.empty()) {
+    std::string names;
+    for (const std::string& ref : failed) names += (names.empty() ? "" : ", ") + ref;
+    fmt::print(stderr, "Error: failed to start containers: {}\n", names);
+    return 1;
   }
   return rc;
 }

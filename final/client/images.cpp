@@ -10,6 +10,7 @@
 #include <ctime>
 #include <iostream>
 #include <optional>
+#include <set>
 
 #include "client/engine.hpp"
 #include "error.hpp"
@@ -173,7 +174,14 @@ int list_images(const EngineOptions& options, const ListOptions& opt) {
   }
   std::vector<std::vector<std::string>> rows = {
       {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
-  for (const graph::Image& img : store->list_images()) {
+  std::vector<graph::Image> images = store->list_images();
+  // An untagged image another is made on (a build step's, a commit's parent) is an intermediate
+  // image: only -a lists it. An untagged one without children is dangling: always listed.
+  std::set<std::string> parents;
+  for (const graph::Image& img : images)
+    if (!img.parent.empty()) parents.insert(img.parent);
+  for (const graph::Image& img : images) {
+    if (img.repo_tags.empty() && !opt.all && parents.count(img.id)) continue;
     std::vector<std::pair<std::string, std::string>> names;
     for (const std::string& tag : img.repo_tags) {
       graph::Reference ref = graph::parse_reference(tag);
@@ -205,10 +213,32 @@ int tag_image(const EngineOptions& options, const std::string& source, const std
   return 0;
 }
 
+// After an image is deleted, Docker's prune of its parents (moby's imageDeleteHelper with prune):
+// each parent that has no tag, no other child and no container goes too ("Deleted: <id>", then
+// its layers no other image has); the first one that stays ends the walk quietly, but one a
+// container uses is reported, as Docker's conflict.
+void prune_parents(graph::Store& store, std::string parent) {
+  while (!parent.empty() && store.find(parent)) {
+    graph::Image img = store.image(parent);
+    if (!img.repo_tags.empty() || !store.children(parent).empty()) return;
+    std::vector<std::string> users = store.containers_using(parent);
+    if (!users.empty())
+      throw lab::UserError(fmt::format(
+          "conflict: unable to delete {} (must be forced) - image is being used by container {}",
+          short_id(parent, false), users.front().substr(0, 12)));
+    graph::RemoveResult result = store.remove_image(parent);
+    for (const std::string& deleted : result.deleted) std::cout << "Deleted: " << deleted << '\n';
+    parent = img.parent;
+  }
+}
+
 // rmi of one reference, Docker's rules: a name of an image with more names only untags; an id of
 // an image with several names, or of one a container uses, needs -f; -f on an image a container
-// uses untags it and keeps it (the container still needs its layers).
-void remove_one(graph::Store& store, const std::string& ref, bool force) {
+// uses untags it and keeps it (the container still needs its layers). An image others are made
+// on (its children: build steps, commits) is never deleted: by its id that is a conflict even
+// with -f, by its last name it is only untagged and stays as their intermediate. A deleted
+// image's untagged parents go with it unless `prune` is false (--no-prune).
+void remove_one(graph::Store& store, const std::string& ref, bool force, bool prune) {
   std::string id = store.resolve(ref);
   graph::Image img = store.image(id);
   std::string by_name;
@@ -230,6 +260,11 @@ void remove_one(graph::Store& store, const std::string& ref, bool force) {
         "conflict: unable to delete {} (must be forced) - image is referenced in multiple "
         "repositories",
         short_form));
+  bool has_children = !store.children(id).empty();
+  if (by_name.empty() && has_children)
+    throw lab::UserError(fmt::format(
+        "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+        short_form));
   std::vector<std::string> users = store.containers_using(id);
   if (!users.empty()) {
     if (!force) {
@@ -248,19 +283,26 @@ void remove_one(graph::Store& store, const std::string& ref, bool force) {
     }
     return;
   }
+  if (has_children) {
+    store.untag(by_name);
+    std::cout << "Untagged: " << by_name << '\n';
+    return;
+  }
   graph::RemoveResult result = store.remove_image(id);
   for (const std::string& tag : result.untagged) std::cout << "Untagged: " << tag << '\n';
   for (const std::string& deleted : result.deleted) std::cout << "Deleted: " << deleted << '\n';
+  if (prune) prune_parents(store, img.parent);
 }
 
-int remove_images(const EngineOptions& options, const std::vector<std::string>& refs, bool force) {
+int remove_images(const EngineOptions& options, const std::vector<std::string>& refs, bool force,
+                  bool prune) {
   auto store = open_store(options);
   auto lock = store->lock(LockMode::exclusive);
   int rc = 0;
   // As Docker: every image is tried; each failure is one line, and the exit code says one failed.
   for (const std::string& ref : refs) {
     try {
-      remove_one(*store, ref, force);
+      remove_one(*store, ref, force, prune);
     } catch (const lab::UserError& e) {
       rc = report_user_error(e.what());
     }
@@ -293,10 +335,17 @@ int history(const EngineOptions& options, const std::string& ref, bool no_trunc,
   // An image without history (some builders omit it): one row per layer.
   for (; layer < img.layers.size(); ++layer)
     rows.push_back({"N/A", "", graph::human_size(static_cast<double>(img.layers[layer].size)), ""});
+  // The IMAGE column, as Docker fills it: the image on the newest row, then its parent, the
+  // parent's parent... (a build's step images), one row each; "<missing>" past the last one here.
+  std::vector<std::string> chain = {img.id};
+  for (std::string parent = img.parent;
+       !parent.empty() && chain.size() < rows.size() && store->find(parent);)
+    parent = store->image(chain.emplace_back(parent)).parent;
   std::vector<std::vector<std::string>> table = {
       {"IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"}};
   for (size_t i = rows.size(); i-- > 0;) {
-    std::string image = i + 1 == rows.size() ? short_id(img.id, no_trunc) : "<missing>";
+    size_t from_top = rows.size() - 1 - i;
+    std::string image = from_top < chain.size() ? short_id(chain[from_top], no_trunc) : "<missing>";
     table.push_back({image, rows[i].created, rows[i].created_by, rows[i].size, rows[i].comment});
   }
   if (quiet) {
@@ -329,7 +378,7 @@ nlohmann::json inspect_json(const graph::Store& store, const graph::Image& img) 
       {"Id", img.id},
       {"RepoTags", img.repo_tags},
       {"RepoDigests", nlohmann::json::array()},
-      {"Parent", ""},
+      {"Parent", img.parent},
       {"Comment", comment},
       {"Created", img.config.value("created", "")},
       {"Author", img.config.value("author", "")},
@@ -429,7 +478,7 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
     cmd->add_option("repository", list_options.repository, "only images of NAME[:TAG]");
     cmd->add_flag("--quiet,-q", list_options.quiet, "image IDs only");
     cmd->add_flag("--all,-a", list_options.all,
-                  "every image (minidocker keeps no intermediate images: the same list)");
+                  "also intermediate images (untagged build steps and commit parents)");
     cmd->add_flag("--no-trunc", list_options.no_trunc, "full image IDs");
     cmd->callback([&] { action = [&] { return list_images(options, list_options); }; });
   };
@@ -442,11 +491,14 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
   tag_cmd->callback([&] { action = [&] { return tag_image(options, tag_source, tag_target); }; });
 
   static std::vector<std::string> rmi_refs;
-  static bool rmi_force = false;
+  static bool rmi_force = false, rmi_no_prune = false;
   auto add_rmi = [&](CLI::App* cmd) {
     cmd->add_option("image", rmi_refs, "IMAGE[:TAG] or ID")->required();
     cmd->add_flag("--force,-f", rmi_force, "also an image a container uses (it is then untagged)");
-    cmd->callback([&] { action = [&] { return remove_images(options, rmi_refs, rmi_force); }; });
+    cmd->add_flag("--no-prune", rmi_no_prune, "do not delete untagged parents");
+    cmd->callback([&] {
+      action = [&] { return remove_images(options, rmi_refs, rmi_force, !rmi_no_prune); };
+    });
   };
   add_rmi(app.add_subcommand("rmi", "remove images"));
 

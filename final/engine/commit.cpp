@@ -104,7 +104,7 @@ std::string add_image(graph::Store& store, const NewImage& in, bool explain_on) 
                      {"digest", config_digest},
                      {"size", config_bytes.size()}}},
                    {"layers", layers}};
-  return store.add_image(manifest.dump());
+  return store.add_image(manifest.dump(), in.parent);
 }
 
 std::string commit(const Paths& p, const CommitRequest& r) {

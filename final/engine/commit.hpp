@@ -23,7 +23,8 @@ namespace engine {
 
 // One more image on top of `parent`.
 struct NewImage {
-  std::string parent;                    // an image id; "" for scratch
+  std::string parent;                    // an image id; "" for scratch; recorded as the new
+                                         // image's parent (inspect's Parent)
   std::optional<std::string> layer_dir;  // an overlay upper dir to add as a layer; none: an
                                          // "empty layer" step (history empty_layer: true)
   nlohmann::json config;                 // the image's "config" object (Cmd, Env, ...)

@@ -288,6 +288,8 @@ Container load(const Paths& p, const std::string& id) {
     c.monitor_pid = state.value("MonitorPid", 0);
     c.finished_at = state.value("FinishedAt", "");  // the previous run's, once restarted
     c.paused = c.status == "running" && state.value("Paused", false);
+    c.error = state.value("Error", "");  // a program that could not be run (start_failed)
+    c.exit_code = state.value("ExitCode", 0);
   }
   if (done.is_object()) {
     c.status = "exited";
@@ -299,7 +301,8 @@ Container load(const Paths& p, const std::string& id) {
     c.error = done.value("Error", "");
     return c;
   }
-  if (state.is_object() && !alive(c.monitor_pid, state.value("MonitorStartTime", 0ULL))) {
+  if (state.is_object() && c.monitor_pid != 0 &&
+      !alive(c.monitor_pid, state.value("MonitorStartTime", 0ULL))) {
     // The monitor was killed: nobody holds the container's stdio or will record its exit. As
     // containerd does when a shim dies, the container is killed and recorded as killed (137).
     runtime_verb(p, record, {"delete", "--force", id});
@@ -332,6 +335,52 @@ std::vector<Container> list(const Paths& p) {
   std::sort(out.begin(), out.end(),
             [](const Container& a, const Container& b) { return a.created > b.created; });
   return out;
+}
+
+// Docker answers 127 for a program not found, 126 for one that cannot be run, with its exec
+// words; the runtime would only fail at its execve, after start. A name without '/' is looked up
+// on the PATH of the bundle's `process` (its env and cwd) inside the rootfs, as Go's LookPath
+// (executable files only); with --init (`on_path` false) tini looks it up, and fails as it does.
+static void check_program(const std::string& rootfs, const std::string& program,
+                          const json& process, bool on_path) {
+  lab::UniqueFd root_fd = lab::open_root(rootfs);
+  std::string cwd = process.value("cwd", "/");
+  auto in_root = [&](const std::string& f) { return f.starts_with("/") ? f : cwd + "/" + f; };
+  if (program.find('/') == std::string::npos) {
+    if (!on_path) return;
+    std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (const std::string& e : process.value("env", std::vector<std::string>{}))
+      if (e.starts_with("PATH=")) path = e.substr(5);
+    auto found = find_on_path(program, path, [&](const std::string& f) {
+      lab::UniqueFd fd = lab::open_in_root_if_exists(root_fd.get(), in_root(f), O_PATH);
+      struct stat st {};
+      return fd && ::fstat(fd.get(), &st) == 0 && !S_ISDIR(st.st_mode) && (st.st_mode & 0111);
+    });
+    if (!found)
+      throw RunError(127, fmt::format("exec: \"{}\": executable file not found in $PATH", program));
+    return;
+  }
+  lab::UniqueFd file = lab::open_in_root_if_exists(root_fd.get(), in_root(program), O_PATH);
+  struct stat st {};
+  if (!file)
+    throw RunError(
+        127, fmt::format("exec: \"{}\": stat {}: no such file or directory", program, program));
+  if (::fstat(file.get(), &st) == 0 && (S_ISDIR(st.st_mode) || (st.st_mode & 0111) == 0))
+    throw RunError(126, fmt::format("exec: \"{}\": permission denied", program));
+}
+
+// The program of container `id` could not be run: nothing runs (the runtime's state and cgroup,
+// if its create left any, are deleted; no monitor), the container stays "created" with its
+// rootfs, network and bundle for a later start, and state.json records the error and the code.
+static void start_failed(const Paths& p, const std::string& id, const RunError& e,
+                         const runtime::Explainer& explain) {
+  std::string dir = container_dir(p, id);
+  explain.step("engine",
+               fmt::format("{} cannot run its program ({}): it stays created, nothing running",
+                           id.substr(0, 12), e.what()),
+               fmt::format("runtime delete --force {}", id));
+  runtime_verb(p, read_json(dir + "/config.v2.json"), {"delete", "--force", id});
+  write_state(dir, {{"Status", "created"}, {"Error", e.what()}, {"ExitCode", e.code}});
 }
 
 // [monitor] fork, setsid, fork: the monitor is re-parented to init and outlives us. It runs the
@@ -559,18 +608,6 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
     std::string user_spec = o.user.empty() ? image_config.value("User", "") : o.user;
     exec::User user = exec::resolve_user(user_spec, lab::read_file_or_empty(rootfs + "/etc/passwd"),
                                          lab::read_file_or_empty(rootfs + "/etc/group"));
-    // Docker answers 126 for a program that cannot be run; the runtime would only fail at its
-    // execve, after start. A name without '/' is looked up on PATH by the runtime (127).
-    if (args.front().find('/') != std::string::npos) {
-      lab::UniqueFd root_fd = lab::open_root(rootfs);
-      lab::UniqueFd file = lab::open_in_root_if_exists(root_fd.get(), args.front(), O_PATH);
-      struct stat st {};
-      if (!file)
-        throw RunError(127, fmt::format("exec: \"{}\": stat {}: no such file or directory",
-                                        args.front(), args.front()));
-      if (::fstat(file.get(), &st) == 0 && (S_ISDIR(st.st_mode) || (st.st_mode & 0111) == 0))
-        throw RunError(126, fmt::format("exec: \"{}\": permission denied", args.front()));
-    }
     exec::BundleInput in{id, rootfs, image_config, resolved, user, limits, ""};
     in.mounts = prepare_mounts(p, mounts, rootfs, explain);
     in.options.network = net.mode.starts_with("container:") ? "container" : net.mode;
@@ -579,6 +616,13 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
     kill_point("network");
     fs::create_directories(dir + "/bundle");
     json spec = exec::make_spec(in);
+    // A program that cannot be run fails the start, after everything is made (as Docker's).
+    std::optional<RunError> cannot_run;
+    try {
+      check_program(rootfs, args.front(), spec["process"], init.empty());
+    } catch (const RunError& e) {
+      cannot_run = e;
+    }
     for (const json& m : etc_mounts(p, net, id)) spec["mounts"].push_back(m);
     if (!init.empty()) {
       explain.step("02",
@@ -598,7 +642,22 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
                     limits.pids ? std::to_string(*limits.pids) : "-"),
         "the runtime writes it from linux.resources in config.json");
 
+    if (cannot_run) throw *cannot_run;
     launch_monitor(p, id, read_json(dir + "/config.v2.json"), stdin_fd, exit_fd);
+  } catch (const RunError& e) {
+    // Docker keeps a container whose program cannot be run (unless --rm): "created", its name
+    // taken, State.Error saying why; `start` fails again, `rm` removes it.
+    if ((e.code == 126 || e.code == 127) && !r.auto_remove) {
+      start_failed(p, id, e, explain);
+      throw StartFailure(e.code, e.what(), id);
+    }
+    try {
+      remove(p, id, true);
+      for (const MountSpec& m : mounts)
+        if (m.anonymous) remove_volume(p, m.source);
+    } catch (...) {
+    }
+    throw;
   } catch (...) {
     try {
       remove(p, id, true);
@@ -616,6 +675,21 @@ void prepare_start(const Paths& p, const std::string& id) {
   std::string dir = container_dir(p, id);
   json record = read_json(dir + "/config.v2.json");
   Container c = load(p, id);
+  if (c.status == "created" && !c.error.empty() && c.monitor_pid == 0) {
+    // Its program could not be run at create (start_failed): the runtime's create again from
+    // the same bundle, which fails the same way unless the rootfs changed.
+    json spec = read_json(dir + "/bundle/config.json");
+    std::string rootfs = spec["root"].value("path", "");
+    if (!rootfs.starts_with("/")) rootfs = dir + "/bundle/" + rootfs;
+    try {
+      check_program(rootfs, c.path, spec["process"], c.host_config.value("Init", json()) != true);
+      launch_monitor(p, id, record, -1, -1);
+    } catch (const RunError& e) {
+      if (e.code == 126 || e.code == 127) start_failed(p, id, e, explain);
+      throw;
+    }
+    return;
+  }
   if (c.status != "exited") return;
   // Start again (Docker's `start` of an exited container, and `restart`): the monitor deleted
   // the runtime's state at the exit, and the rootfs stays mounted until rm, so a new monitor
@@ -731,7 +805,7 @@ void remove(const Paths& p, const std::string& id, bool force) {
           "cannot remove container \"/{}\": container is running: stop the container before "
           "removing or force remove",
           c.name.substr(1)));
-    if (c.status != "exited" && fs::exists(dir + "/state.json")) {
+    if (c.status != "exited" && c.monitor_pid != 0 && fs::exists(dir + "/state.json")) {
       // delete --force kills the init; the monitor reaps it and records the exit.
       runtime_verb(p, record, {"delete", "--force", id});
       wait_exit(p, id, 10000);

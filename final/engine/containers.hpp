@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "exec/bundle.hpp"
@@ -48,6 +49,14 @@ struct RunError : std::runtime_error {
   int code;
 };
 
+// create's failure to run the container's program (126, 127): the container stays, "created"
+// with State.Error (as Docker keeps it, unless --rm); `start` fails the same way again.
+struct StartFailure : RunError {
+  StartFailure(int code_, const std::string& what, std::string id_)
+      : RunError(code_, what), id(std::move(id_)) {}
+  std::string id;
+};
+
 struct Container {
   std::string id, name, image_id, image_name, created, path;
   std::vector<std::string> args;
@@ -57,7 +66,8 @@ struct Container {
   bool paused = false;  // running, but frozen by `pause` (state.json "Paused")
   int pid = 0, exit_code = 0;
   bool oom_killed = false;
-  std::string started_at, finished_at, error;
+  std::string started_at, finished_at, error;  // error: a monitor that died, or a program
+                                               // that could not be run (status created)
   std::string dir;
   int monitor_pid = 0;
 };

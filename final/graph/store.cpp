@@ -410,7 +410,7 @@ std::vector<std::string> Store::image_ids() const {
   return ids;
 }
 
-std::string Store::add_image(std::string_view manifest_bytes) {
+std::string Store::add_image(std::string_view manifest_bytes, std::string_view parent) {
   require(LockMode::exclusive);
   nlohmann::json manifest = nlohmann::json::parse(manifest_bytes, nullptr, false);
   if (manifest.is_discarded() || !manifest.is_object())
@@ -445,12 +445,16 @@ std::string Store::add_image(std::string_view manifest_bytes) {
     if (!has_layer(diff_id))
       throw lab::UserError(fmt::format("layer {} (diff id {}) is not unpacked", blob, diff_id));
   }
+  if (!parent.empty() && !path_exists(root_ + "/images/" + id_hex(parent) + ".json"))
+    throw lab::UserError(fmt::format("parent image {} is not in the store", parent));
   std::string manifest_digest = put_blob(manifest_bytes);
   std::string hex = id_hex(config_digest);
-  write_file_atomically(root_ + "/images/" + hex + ".json",
-                        nlohmann::json{{"manifest", manifest_digest}}.dump() + "\n");
+  nlohmann::json record = {{"manifest", manifest_digest}};
+  std::string kept = parent.empty() ? parent_of(config_digest) : std::string(parent);
+  if (!kept.empty()) record["parent"] = kept;
+  write_file_atomically(root_ + "/images/" + hex + ".json", record.dump() + "\n");
   explain("", fmt::format("image {}: record images/{}.json written by rename", config_digest, hex),
-          fmt::format("echo '{{\"manifest\":\"{}\"}}' > images/{}.json", manifest_digest, hex));
+          fmt::format("echo '{}' > images/{}.json", record.dump(), hex));
   return config_digest;
 }
 
@@ -511,6 +515,22 @@ std::string Store::resolve(std::string_view ref) const {
   throw lab::UserError(fmt::format("No such image: {}", ref));
 }
 
+std::string Store::parent_of(std::string_view image_id) const {
+  std::string text = lab::read_file_or_empty(root_ + "/images/" + id_hex(image_id) + ".json");
+  nlohmann::json record = nlohmann::json::parse(text, nullptr, false);
+  if (record.is_object() && record.contains("parent") && record["parent"].is_string())
+    return record["parent"];
+  return "";
+}
+
+std::vector<std::string> Store::children(std::string_view image_id) const {
+  require(LockMode::shared);
+  std::vector<std::string> out;
+  for (const std::string& id : image_ids())
+    if (parent_of(id) == image_id) out.push_back(id);
+  return out;
+}
+
 Image Store::image(std::string_view image_id) const {
   require(LockMode::shared);
   Image img;
@@ -522,6 +542,7 @@ Image Store::image(std::string_view image_id) const {
   if (record.is_discarded() || !record.contains("manifest") || !record["manifest"].is_string())
     throw lab::UserError(fmt::format("{}: not an image record", record_path));
   img.manifest_digest = record["manifest"];
+  if (record.contains("parent") && record["parent"].is_string()) img.parent = record["parent"];
   img.manifest = nlohmann::json::parse(read_blob(img.manifest_digest));
   img.config = nlohmann::json::parse(read_blob(img.id));
   const auto& layers = img.manifest["layers"];
@@ -630,23 +651,40 @@ RemoveResult Store::prune(bool all) {
   require(LockMode::exclusive);
   RemoveResult result;
   auto tags = this->tags();
-  std::set<std::string> tagged;
-  for (const auto& [name, id] : tags) tagged.insert(id);
-  for (const std::string& id : image_ids()) {
-    if (!all && tagged.count(id)) continue;
-    if (!containers_using(id).empty()) continue;
-    for (auto it = tags.begin(); it != tags.end();) {
-      if (it->second == id) {
-        result.untagged.push_back(it->first);
-        it = tags.erase(it);
-      } else {
-        ++it;
+  std::map<std::string, std::string> parents;  // every image -> its parent ("" for none)
+  for (const std::string& id : image_ids()) parents[id] = parent_of(id);
+  // Until nothing more goes: an image goes when no container uses it, no remaining image has it
+  // as its parent, and (without `all`) it has no tag. So a dangling image takes its untagged
+  // parents with it, as Docker's prune (ImageDelete with prune of the parents) does, and an
+  // intermediate of a kept image stays.
+  for (bool removed = true; removed;) {
+    removed = false;
+    std::set<std::string> with_child;
+    for (const auto& [id, parent] : parents)
+      if (!parent.empty()) with_child.insert(parent);
+    for (auto image = parents.begin(); image != parents.end();) {
+      const std::string& id = image->first;
+      bool tagged = std::any_of(tags.begin(), tags.end(),
+                                [&](const auto& entry) { return entry.second == id; });
+      if (with_child.count(id) || (!all && tagged) || !containers_using(id).empty()) {
+        ++image;
+        continue;
       }
+      for (auto it = tags.begin(); it != tags.end();) {
+        if (it->second == id) {
+          result.untagged.push_back(it->first);
+          it = tags.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (tagged) write_tags(tags);
+      std::string record = root_ + "/images/" + id_hex(id) + ".json";
+      lab::check(::unlink(record.c_str()), [&] { return fmt::format("unlink(\"{}\")", record); });
+      result.deleted.push_back(id);
+      image = parents.erase(image);
+      removed = true;
     }
-    write_tags(tags);
-    std::string record = root_ + "/images/" + id_hex(id) + ".json";
-    lab::check(::unlink(record.c_str()), [&] { return fmt::format("unlink(\"{}\")", record); });
-    result.deleted.push_back(id);
   }
   sweep(result);
   return result;

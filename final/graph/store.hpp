@@ -7,7 +7,9 @@
 //   <root>/blobs/sha256/<hex>        manifests, configs and layer blobs, exactly as received
 //   <root>/layers/<diff id hex>/diff each layer unpacked once (overlay's lower-layer format),
 //                          /size     its size as Docker counts it (file bytes, links once)
-//   <root>/images/<image id hex>.json {"manifest": "sha256:..."}
+//   <root>/images/<image id hex>.json {"manifest": "sha256:...", "parent": "sha256:..."}: the
+//                                    parent only for an image build or commit made on top of
+//                                    another (moby's imagedb/metadata/sha256/<id>/parent)
 //   <root>/repositories.json         {"busybox:latest": "sha256:<image id>", ...}
 //   <root>/containers/<id>/image     the image a container was made from (issue 9)
 //
@@ -96,6 +98,8 @@ struct Image {
   std::vector<std::string> repo_tags;  // "name:tag", sorted
   int64_t created = 0;                 // config "created", seconds since the epoch (0 if none)
   uint64_t size = 0;                   // sum of the layers' unpacked sizes
+  std::string parent;  // the image build or commit made it on top of ("" for none): `inspect`'s
+                       // Parent; an untagged image that is a parent is an intermediate
 };
 
 struct RemoveResult {
@@ -187,8 +191,9 @@ class Store {
   // ---- images
   // Publishes an image whose manifest blob, config blob and every layer blob are stored and whose
   // layers are unpacked (the manifest is stored here too). Throws lab::UserError naming what is
-  // missing. Writes images/<id hex>.json by rename. Returns the image id.
-  std::string add_image(std::string_view manifest_bytes);
+  // missing. Writes images/<id hex>.json by rename, with `parent` (an image id, for build and
+  // commit) when given; an image already stored keeps the parent it has. Returns the image id.
+  std::string add_image(std::string_view manifest_bytes, std::string_view parent = {});
   // Points "name:tag" (default tag latest) at `image_id`, moving it off any other image.
   void tag(std::string_view image_id, std::string_view ref);
   // Removes a tag; false if there was none.
@@ -199,6 +204,8 @@ class Store {
   std::vector<Image> list_images() const;  // newest first
   Image image(std::string_view image_id) const;
   std::map<std::string, std::string> tags() const;  // "name:tag" -> image id
+  // The images whose parent is `image_id` (moby's imageStore.Children), sorted.
+  std::vector<std::string> children(std::string_view image_id) const;
 
   // The containers (ids) made from `image_id`: those whose <root>/containers/<id>/image names it.
   // The one rule for "in use", shared by rmi, prune and system df.
@@ -208,8 +215,10 @@ class Store {
   // Removes the record, its tags, and every blob and layer no remaining image uses (also those a
   // killed command left).
   RemoveResult remove_image(std::string_view image_id);
-  // Removes dangling images (no tag), or with `all` every image no container uses; then any
-  // blob or layer no record names.
+  // Removes dangling images (no tag and no child) with their parents that thereby become
+  // dangling, or with `all` every image no container uses and no kept image has as its parent
+  // (as Docker's image prune: an intermediate of a kept image stays); then any blob or layer no
+  // record names.
   RemoveResult prune(bool all);
   DiskUsage disk_usage() const;
 
@@ -218,6 +227,7 @@ class Store {
   void require(LockMode mode) const;
   void explain(std::string_view lesson, std::string_view call, std::string_view shell = {}) const;
   std::vector<std::string> image_ids() const;
+  std::string parent_of(std::string_view image_id) const;  // from the record; "" for none
   void write_tags(const std::map<std::string, std::string>& tags);
   // Every blob and layer no image record names is removed; returns their bytes and diff ids.
   void sweep(RemoveResult& result);

@@ -201,3 +201,42 @@ TEST(GraphStore, AnImageNeedsItsConfigAndLayers) {
 }
 
 }  // namespace
+
+// An image with no layers whose config differs by `name` (so its id does).
+static std::string empty_image(graph::Store& store, const std::string& name,
+                               const std::string& parent = "") {
+  std::string config = store.put_blob(std::string_view(
+      R"({"created":")" + name + R"(","rootfs":{"type":"layers","diff_ids":[]}})"));
+  return store.add_image(
+      R"({"schemaVersion":2,"config":{"digest":")" + config + R"("},"layers":[]})", parent);
+}
+
+TEST(GraphStore, ParentsAreRecordedAndPruneKeepsATaggedImagesIntermediates) {
+  lab::TempDir dir("/tmp/lab-store-");
+  graph::Store store(dir.path());
+  auto lock = store.lock(graph::LockMode::exclusive);
+  std::string base = empty_image(store, "base");
+  std::string step = empty_image(store, "step", base);
+  std::string top = empty_image(store, "top", step);
+  std::string lone = empty_image(store, "lone", step);
+  store.tag(base, "base");
+  store.tag(top, "app");
+  EXPECT_EQ(store.image(top).parent, step);
+  EXPECT_EQ(store.image(base).parent, "");
+  EXPECT_EQ(store.children(step),
+            (std::vector<std::string>{std::min(top, lone), std::max(top, lone)}));
+  // Added again without a parent (load, pull): the recorded one stays.
+  std::string manifest = store.read_blob(store.image(top).manifest_digest);
+  store.add_image(manifest);
+  EXPECT_EQ(store.image(top).parent, step);
+  EXPECT_THROW(empty_image(store, "orphan", "sha256:" + std::string(64, 'f')), lab::UserError);
+  // Dangling: only `lone` (untagged, no child); `step` is app's intermediate and stays.
+  graph::RemoveResult pruned = store.prune(false);
+  EXPECT_EQ(pruned.deleted, std::vector<std::string>{lone});
+  EXPECT_EQ(store.children(step), std::vector<std::string>{top});
+  // Untagged, `top` is dangling: it goes, and `step` with it; `base` has its tag.
+  store.untag("app");
+  pruned = store.prune(false);
+  EXPECT_EQ(pruned.deleted, (std::vector<std::string>{top, step}));
+  EXPECT_EQ(store.list_images().size(), 1u);
+}
