@@ -82,7 +82,7 @@ exec_checks() {
   assert_output grouped
   run md --explain exec g true
   assert_success
-  assert_output --partial "runtime --root $ROOT/run/minidocker exec"
+  assert_output --partial "final/minirunc --root $ROOT/run/minidocker exec"
 }
 
 @test "exec: the same with --runtime runc" {

@@ -16,11 +16,11 @@ setup_file() {
   [[ $(id -u) -eq 0 && -r /dev/kvm && -w /dev/kvm && -x $ROOTFS/bin/busybox ]] || return 0
   "$PROJECT_DIR/tests/vm/prepare.sh"
   local status=0
-  # minidocker is dynamic (its libraries come along); minidocker-monitor is static and must sit
-  # beside it, where the engine looks for it.
+  # minidocker is dynamic (its libraries come along); minidocker-monitor and minirunc (the
+  # runtime the engine runs) are static and must sit beside it, where the engine looks for them.
   "$PROJECT_DIR/tests/vm/run-in-vm.sh" --timeout 420 --module overlay \
     --add-program "$PROJECT_DIR/final/minidocker" --add "$PROJECT_DIR/final/minidocker-monitor" \
-    --add "$ROOTFS" \
+    --add "$PROJECT_DIR/final/minirunc" --add "$ROOTFS" \
     "$PROJECT_DIR/tests/vm/engine-check.sh" "$PROJECT_DIR/final/minidocker" "$ROOTFS" \
     >"$VM_OUT.stdout" 2>"$VM_OUT.stderr" || status=$?
   {
