@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs with apt-get only the Debian packages that are missing; a quick no-op when all are
-# present. Called by `make deps` (and so by `make demo` and `make test`).
+# present. Called by `make deps` (and so by `make demo` and `make test`). Then the real docker
+# client, unpacked from Debian's docker.io into build/docker-cli/docker without installing the
+# package (installing it would start Debian's own dockerd): the tests drive our daemon with it.
 # The list is what the lessons, scripts and tests call beyond a minimal Debian 12 root
 # (debootstrap --variant=minbase: tests/deps/minbase-packages.txt); tests/00-deps.bats checks
 # that every command they call comes from one of the two lists.
@@ -25,6 +27,7 @@ packages=(
   podman                        # final/minirunc under a real engine (tests/13; pulls conmon)
   conmon                        # the monitor podman runs each container under (tests/13)
   libarchive-dev libssl-dev libcurl4-openssl-dev # final/'s images: tar layers, sha256, registry
+  libboost-dev                  # final/daemon: Boost.Beast, HTTP on a unix socket (header-only)
   skopeo umoci docker-registry  # final/'s images checked against real tools (tests, bench)
   curl bc                       # a registry's /v2/ probed (tests); bench figures divided
   procps psmisc jq python3      # ps, pkill, sysctl, JSON checks in tests; tests/35's pty driver
@@ -46,19 +49,36 @@ for p in "${packages[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
-if ((${#missing[@]} == 0)); then
-  exit 0
+if ((${#missing[@]} > 0)); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing packages: ${missing[*]}; run make deps as root (or with sudo)" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Update the package lists only if an install from the current ones fails: usually they are
+  # fresh.
+  if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
 fi
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "install-deps: missing packages: ${missing[*]}; run make deps as root (or with sudo)" >&2
-  exit 1
-fi
-
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# Update the package lists only if an install from the current ones fails: usually they are fresh.
-if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The docker client alone: apt-get download fetches the .deb without installing it (so no
+# dockerd, containerd or docker group appear on this host), and only usr/bin/docker is unpacked.
+docker_cli_dir="$(cd "$(dirname "$0")/.." && pwd)/build/docker-cli"
+if [[ ! -x $docker_cli_dir/docker ]]; then
+  echo "install-deps: unpacking the docker client from Debian's docker.io into $docker_cli_dir"
+  mkdir -p "$docker_cli_dir"
+  download=$(mktemp -d)
+  trap 'rm -rf "$download"' EXIT
+  # apt's sandbox user cannot write to a directory of ours: we download as ourselves instead.
+  if ! (cd "$download" && apt-get download -q -o APT::Sandbox::User=root docker.io); then
+    [[ $(id -u) -eq 0 ]] && apt-get update -q
+    (cd "$download" && apt-get download -q -o APT::Sandbox::User=root docker.io)
+  fi
+  dpkg-deb --fsys-tarfile "$download"/docker.io_*.deb | tar -xO ./usr/bin/docker \
+    >"$docker_cli_dir/docker.tmp"
+  chmod 0755 "$docker_cli_dir/docker.tmp"
+  mv "$docker_cli_dir/docker.tmp" "$docker_cli_dir/docker"
 fi

@@ -43,6 +43,12 @@ int report_user_error(const std::string& message);
 // `action` is set to the verb that was chosen.
 void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
+// The images `images` lists, newest first: with `all` the intermediate ones too (untagged, with
+// a child). Shared with the daemon's GET /images/json (final/daemon/routes.cpp).
+std::vector<graph::Image> listed_images(const graph::Store& store, bool all);
+// One image as `image inspect` prints it (Docker's JSON); the daemon's GET /images/{name}/json.
+nlohmann::json image_inspect_json(const graph::Store& store, const graph::Image& image);
+
 // load and save: final/client/load_save.cpp (the transfer helper's file), same contract.
 void add_load_save_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
@@ -77,6 +83,10 @@ void add_file_verbs(CLI::App& app, const EngineOptions& options, std::function<i
 void add_commit_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 // build (final/client/build.cpp, over final/engine/build.cpp), same contract.
 void add_build_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
+// daemon (final/daemon/command.cpp): serves the engine over the Docker Engine API on a unix
+// socket (final/daemon/server.cpp, router.hpp, routes.cpp), same contract.
+void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.

@@ -174,14 +174,7 @@ int list_images(const EngineOptions& options, const ListOptions& opt) {
   }
   std::vector<std::vector<std::string>> rows = {
       {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
-  std::vector<graph::Image> images = store->list_images();
-  // An untagged image another is made on (a build step's, a commit's parent) is an intermediate
-  // image: only -a lists it. An untagged one without children is dangling: always listed.
-  std::set<std::string> parents;
-  for (const graph::Image& img : images)
-    if (!img.parent.empty()) parents.insert(img.parent);
-  for (const graph::Image& img : images) {
-    if (img.repo_tags.empty() && !opt.all && parents.count(img.id)) continue;
+  for (const graph::Image& img : listed_images(*store, opt.all)) {
     std::vector<std::pair<std::string, std::string>> names;
     for (const std::string& tag : img.repo_tags) {
       graph::Reference ref = graph::parse_reference(tag);
@@ -459,6 +452,23 @@ int system_df(const EngineOptions& options) {
 }
 
 }  // namespace
+
+std::vector<graph::Image> listed_images(const graph::Store& store, bool all) {
+  std::vector<graph::Image> images = store.list_images();
+  // An untagged image another is made on (a build step's, a commit's parent) is an intermediate
+  // image: only -a lists it. An untagged one without children is dangling: always listed.
+  std::set<std::string> parents;
+  for (const graph::Image& img : images)
+    if (!img.parent.empty()) parents.insert(img.parent);
+  std::erase_if(images, [&](const graph::Image& img) {
+    return img.repo_tags.empty() && !all && parents.count(img.id);
+  });
+  return images;
+}
+
+nlohmann::json image_inspect_json(const graph::Store& store, const graph::Image& image) {
+  return inspect_json(store, image);
+}
 
 void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
   static ImportOptions import_options;
