@@ -3,8 +3,8 @@
 //
 // The same verbs are `minidocker runtime VERB`, but the engine calls the runtime three times per
 // container (create, start, delete): this static program of the runtime's own code starts in
-// about half a millisecond, where minidocker, which loads 48 shared libraries (the registry's
-// TLS, archives, netlink...), takes about ten. runc is apart from dockerd for the same reason.
+// about a millisecond, where minidocker, which loads its shared libraries (archives, crypto,
+// netlink...), takes about seven. runc is apart from dockerd for the same reason.
 #include "runtime/command_line.hpp"
 
 int main(int argc, char** argv) { return runtime::main("minirunc", argc, argv); }
