@@ -9,7 +9,10 @@
 namespace api {
 
 Response error_response(int status, const std::string& message) {
-  return Response{status, "application/json", {}, nlohmann::json{{"message", message}}.dump()};
+  Response r;
+  r.status = status;
+  r.body = nlohmann::json{{"message", message}}.dump();
+  return r;
 }
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {

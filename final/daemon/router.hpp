@@ -30,11 +30,31 @@ struct Request {
   std::string body;
 };
 
+// The client's connection, handed to a response that streams (logs -f, wait, pull's progress)
+// or takes the connection over (attach and exec start: the docker client's "hijack").
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // Sends bytes (as one chunk when the response is chunked); false once the client has gone.
+  virtual bool write(std::string_view data) = 0;
+  // The socket itself, for a handler that polls it (attach's stdin); the bytes the server had
+  // already read past the request come first, from take_buffered().
+  virtual int fd() const = 0;
+  virtual std::string take_buffered() = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::map<std::string, std::string> headers;  // beyond Content-Type and Content-Length
   std::string body;
+  // Set by a handler whose answer is written as it happens. The server sends the status line
+  // and the headers, then runs `stream` with the connection, outside the engine's lock, and
+  // closes the connection when it returns. Status 101 is Docker's "101 UPGRADED" (with
+  // "Connection: Upgrade" and "Upgrade: tcp"); with `raw` or 101 the bytes go as they are,
+  // otherwise each write is one chunk of "Transfer-Encoding: chunked".
+  std::function<void(Connection&)> stream;
+  bool raw = false;
 };
 
 using Handler = std::function<Response(const Request&)>;

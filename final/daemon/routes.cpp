@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/engine.hpp"
+#include "daemon/handlers.hpp"
 #include "engine/containers.hpp"
 #include "engine/networking.hpp"
 #include "error.hpp"
@@ -21,19 +22,6 @@ namespace api {
 namespace {
 
 using json = nlohmann::json;
-
-Response json_response(const json& body) {
-  return Response{200, "application/json", {}, body.dump()};
-}
-
-// The image store at the engine's root, with its shared lock for the request, as a CLI verb.
-struct ReadStore {
-  explicit ReadStore(const Engine& engine)
-      : store(client::open_store({engine.root, false})),
-        lock(store->lock(graph::LockMode::shared)) {}
-  std::unique_ptr<graph::Store> store;
-  graph::StoreLock lock;
-};
 
 std::string os_release_name() {
   std::ifstream in("/etc/os-release");
@@ -51,7 +39,9 @@ std::string os_release_name() {
 
 // GET and HEAD /_ping: the client's first request; it reads the API version from the headers.
 Response ping(const Request& request) {
-  Response r{200, "text/plain; charset=utf-8", {}, request.method == "HEAD" ? "" : "OK"};
+  Response r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = request.method == "HEAD" ? "" : "OK";
   r.headers = {{"Api-Version", kApiVersion},
                {"Docker-Experimental", "false"},
                {"Ostype", "linux"},
@@ -257,7 +247,7 @@ std::vector<Route> engine_routes(const Engine& engine) {
     return [&engine, handler](const Request& request) { return handler(engine, request); };
   };
   // method, pattern (Docker's), handler: the router tries them in this order.
-  return {
+  std::vector<Route> routes = {
       {"GET", "/_ping", ping},
       {"HEAD", "/_ping", ping},
       {"GET", "/version", version},
@@ -267,6 +257,9 @@ std::vector<Route> engine_routes(const Engine& engine) {
       {"GET", "/images/json", with(list_images)},
       {"GET", "/images/{name*}/json", with(inspect_image)},
   };
+  for (auto part : {container_routes, image_routes, resource_routes})
+    for (Route& route : part(engine)) routes.push_back(std::move(route));
+  return routes;
 }
 
 }  // namespace api

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <grp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -51,9 +52,8 @@ struct Daemon {
   explicit Daemon(std::string root) : engine{std::move(root)}, router(engine_routes(engine)) {}
   Engine engine;
   Router router;
-  // One request at a time through the engine in this slice: the routes only read, but
-  // engine::load may record a dead monitor's container as exited, and the jobs that write come
-  // with the engine's own locks in the next slice.
+  // One job at a time through the engine (its verbs were written for one process each); a
+  // streaming response's stream (attach, logs -f, wait, progress) runs outside it.
   std::mutex engine_mutex;
   std::mutex log_mutex;
 };
@@ -96,25 +96,131 @@ void listen_on(unix_socket::acceptor& acceptor, const std::string& path) {
   lab::check(::chmod(path.c_str(), 0660), fmt::format("chmod(\"{}\", 0660)", path));
 }
 
-// One client connection: requests in turn (HTTP/1.1 keep-alive) until the client closes it.
+// The limits on a request's body: Docker's JSON bodies are small; an image or a build context
+// (load, import, build: a tar) is held in memory whole, up to 2 GiB, in this daemon.
+constexpr uint64_t kJsonBodyLimit = 16 * 1024 * 1024;
+constexpr uint64_t kTarBodyLimit = uint64_t{2} * 1024 * 1024 * 1024;
+
+// The connection as a streaming response sees it (router.hpp): writes go straight to the
+// socket, as chunks of "Transfer-Encoding: chunked" unless the response is raw (a hijack).
+class SocketConnection final : public Connection {
+ public:
+  SocketConnection(int fd, beast::flat_buffer& buffer, bool chunked)
+      : fd_(fd), buffer_(buffer), chunked_(chunked) {}
+  bool write(std::string_view data) override {
+    if (gone_) return false;
+    if (data.empty()) return true;  // an empty chunk would end a chunked body
+    if (!chunked_) return send_all(data);
+    return send_all(fmt::format("{:x}\r\n", data.size())) && send_all(data) && send_all("\r\n");
+  }
+  int fd() const override { return fd_; }
+  std::string take_buffered() override {
+    std::string bytes = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    return bytes;
+  }
+  bool send_all(std::string_view data) {
+    while (!data.empty() && !gone_) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n >= 0) {
+        data.remove_prefix(static_cast<size_t>(n));
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        pollfd p{fd_, POLLOUT, 0};
+        ::poll(&p, 1, -1);
+      } else if (errno != EINTR) {
+        gone_ = true;
+      }
+    }
+    return !gone_;
+  }
+  void finish() {
+    if (chunked_) send_all("0\r\n\r\n");
+  }
+
+ private:
+  int fd_;
+  beast::flat_buffer& buffer_;
+  bool chunked_;
+  bool gone_ = false;
+};
+
+// The status line and headers of a streaming response, written by hand: Beast's serializer
+// would want the whole body, and "101 UPGRADED" is Docker's own reason phrase.
+std::string stream_head(const Response& response) {
+  std::string reason = response.status == 101
+                           ? "UPGRADED"
+                           : std::string(http::obsolete_reason(
+                                 static_cast<http::status>(response.status)));
+  std::string head = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\n", response.status,
+                                 reason, response.content_type);
+  for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
+  if (response.status == 101) {
+    head += "Connection: Upgrade\r\nUpgrade: tcp\r\n";
+  } else if (!response.raw) {
+    head += "Transfer-Encoding: chunked\r\nConnection: close\r\n";
+  } else {
+    head += "Connection: close\r\n";
+  }
+  return head + "\r\n";
+}
+
+void log_request(Daemon& daemon, const Request& request, int status,
+                 std::chrono::steady_clock::time_point start) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - start)
+                .count();
+  std::lock_guard lock(daemon.log_mutex);
+  fmt::print(stderr, "{} {} {} {}ms\n", request.method, request.target, status, ms);
+}
+
+// One client connection: requests in turn (HTTP/1.1 keep-alive) until the client closes it or
+// a streaming response has used it.
 void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.body_limit(16 * 1024 * 1024);
     boost::system::error_code ec;
-    http::read(socket, buffer, parser, ec);
+    http::read_header(socket, buffer, parser, ec);
     if (ec) break;  // the client closed the connection, or sent what is not HTTP
-    http::request<http::string_body> req = parser.release();
+    bool tar = parser.get()[http::field::content_type].starts_with("application/x-tar");
+    parser.body_limit(tar ? kTarBodyLimit : kJsonBodyLimit);
+    http::read(socket, buffer, parser, ec);
     auto start = std::chrono::steady_clock::now();
     Request request;
-    request.method = std::string(req.method_string());
-    request.target = std::string(req.target());
+    request.method = std::string(parser.get().method_string());
+    request.target = std::string(parser.get().target());
+    if (ec == http::error::body_limit) {
+      // Answered, then the connection is closed: the rest of the body is never read.
+      Response too_large = error_response(
+          413, fmt::format("request body too large: this daemon takes at most {} MiB ({} MiB "
+                           "with Content-Type application/x-tar)",
+                           kJsonBodyLimit >> 20, kTarBodyLimit >> 20));
+      http::response<http::string_body> res{http::status::payload_too_large, 11};
+      res.set(http::field::content_type, too_large.content_type);
+      res.keep_alive(false);
+      res.body() = too_large.body;
+      res.prepare_payload();
+      http::write(socket, res, ec);
+      log_request(*daemon, request, 413, start);
+      break;
+    }
+    if (ec) break;
+    http::request<http::string_body> req = parser.release();
     request.body = std::move(req.body());
     Response response;
     {
       std::lock_guard lock(daemon->engine_mutex);
       response = daemon->router.dispatch(request);
+    }
+    if (response.stream) {
+      log_request(*daemon, request, response.status, start);
+      SocketConnection connection(socket.native_handle(), buffer,
+                                  response.status != 101 && !response.raw);
+      if (connection.send_all(stream_head(response))) {
+        response.stream(connection);
+        connection.finish();
+      }
+      break;
     }
     http::response<http::string_body> res;
     res.version(req.version());
@@ -125,13 +231,7 @@ void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket
     res.body() = request.method == "HEAD" ? "" : std::move(response.body);
     res.prepare_payload();
     http::write(socket, res, ec);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - start)
-                  .count();
-    {
-      std::lock_guard lock(daemon->log_mutex);
-      fmt::print(stderr, "{} {} {} {}ms\n", request.method, request.target, response.status, ms);
-    }
+    log_request(*daemon, request, response.status, start);
     if (ec || !res.keep_alive()) break;
   }
   boost::system::error_code ignored;

@@ -69,14 +69,16 @@ api::Router test_router() {
          if (r.params.at("id") == "bad") throw lab::UserError("invalid reference format");
          if (r.params.at("id") == "boom") throw std::runtime_error("disk on fire");
          bool all = api::query_bool(r, "all");
-         return Response{200,
-                         "application/json",
-                         {},
-                         json{{"id", r.params.at("id")}, {"all", all}, {"path", r.path}}.dump()};
+         Response out;
+         out.body = json{{"id", r.params.at("id")}, {"all", all}, {"path", r.path}}.dump();
+         return out;
        }},
       {"DELETE", "/containers/{id}",
        [](const Request&) {
-         return Response{204, "", {}, ""};
+         Response r;
+         r.status = 204;
+         r.content_type = "";
+         return r;
        }},
   });
 }
