@@ -28,6 +28,7 @@ packages=(
   conmon                        # the monitor podman runs each container under (tests/13)
   libarchive-dev libssl-dev libcurl4-openssl-dev # final/'s images: tar layers, sha256, registry
   libboost-dev                  # final/daemon: Boost.Beast, HTTP on a unix socket (header-only)
+  python3-docker                # final/daemon driven by docker-py, the Docker SDK (tests/45)
   skopeo umoci docker-registry  # final/'s images checked against real tools (tests, bench)
   curl bc                       # a registry's /v2/ probed (tests); bench figures divided
   procps psmisc jq python3      # ps, pkill, sysctl, JSON checks in tests; tests/35's pty driver

@@ -291,6 +291,11 @@ Container load(const Paths& p, const std::string& id) {
     c.error = state.value("Error", "");  // a program that could not be run (start_failed)
     c.exit_code = state.value("ExitCode", 0);
   }
+  if (!done.is_object() && state.is_object() && c.monitor_pid != 0 &&
+      !alive(c.monitor_pid, state.value("MonitorStartTime", 0ULL)))
+    // The monitor writes exit.json and then exits: gone now, it may have written it since the
+    // read above (read again, or a clean exit would be taken for a killed monitor below).
+    done = read_json(c.dir + "/exit.json");
   if (done.is_object()) {
     c.status = "exited";
     c.paused = false;
