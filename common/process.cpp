@@ -158,6 +158,36 @@ Child clone_child(unsigned long flags, std::function<int()> body, ParentDeath on
   return Child(static_cast<pid_t>(pid));
 }
 
+Child clone_child_into_cgroup(unsigned long flags, int cgroup_dir_fd, bool& into_cgroup,
+                              std::function<int()> body, ParentDeath on_parent_death) {
+  std::cout.flush();
+  std::fflush(nullptr);
+  const pid_t parent = ::getpid();
+  UniqueFd parent_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
+  // clone3's arguments as a struct (linux/sched.h's clone_args, declared here: glibc has no
+  // wrapper). exit_signal takes the signal that clone(2) kept in the flags' low byte; no stack,
+  // as above, so the child goes on from here like a fork.
+  struct {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+  } args{};
+  constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;  // CLONE_INTO_CGROUP, linux/sched.h
+  args.flags = (flags & ~uint64_t{0xff}) | kCloneIntoCgroup;
+  args.exit_signal = flags & 0xff;
+  args.cgroup = static_cast<uint64_t>(cgroup_dir_fd);
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid == 0) run_child_body(body, parent, parent_pidfd.get(), on_parent_death);
+  if (pid == -1 && errno == ENOSYS) {
+    into_cgroup = false;
+    return clone_child(flags, std::move(body), on_parent_death);
+  }
+  check(pid, [&] {
+    return fmt::format("clone3({}|CLONE_INTO_CGROUP)", clone_flags_to_string(flags));
+  });
+  into_cgroup = true;
+  return Child(static_cast<pid_t>(pid));
+}
+
 std::pair<Channel, Channel> Channel::make_pair() {
   int fds[2];
   check(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds),

@@ -64,6 +64,14 @@ enum class ParentDeath {
 Child clone_child(unsigned long flags, std::function<int()> body,
                   ParentDeath on_parent_death = ParentDeath::kill_child);
 
+// The same, born inside the cgroup v2 directory `cgroup_dir_fd` (clone3(2) with
+// CLONE_INTO_CGROUP, Linux 5.7): the child never runs outside it, and nobody has to write its
+// pid to cgroup.procs afterwards. Where the kernel has no clone3 (ENOSYS), a plain clone_child:
+// `into_cgroup` says which one happened, and the caller then puts the child in itself.
+Child clone_child_into_cgroup(unsigned long flags, int cgroup_dir_fd, bool& into_cgroup,
+                              std::function<int()> body,
+                              ParentDeath on_parent_death = ParentDeath::kill_child);
+
 // One end of a socketpair(AF_UNIX, SOCK_SEQPACKET) between parent and child. Each send is one
 // message, received whole and on its own (the socket keeps the boundaries), so a value may hold
 // any bytes: a newline, a tab, "error:", \xff. Every message starts with one byte that says what

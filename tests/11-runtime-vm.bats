@@ -132,10 +132,12 @@ teardown() {
   assert_line "default-out: cpu.max: 50000 100000"
 }
 
-@test "runtime on v2 (vm): create, start, kill and delete leave no cgroup under /sys/fs/cgroup/minidocker" {
+@test "runtime on v2 (vm): create clones the init into its cgroup; start, kill and delete leave no cgroup under /sys/fs/cgroup/minidocker" {
   assert_line "lifecycle: create exit=0 status=created"
   assert_line "lifecycle: cgroup after create: yes"
   assert_line "lifecycle: cgroup.procs after create: 1"
+  assert_line "lifecycle: clone3 into the cgroup: 1"
+  assert_line "lifecycle: cgroup.procs writes: 0"
   assert_line "lifecycle: start exit=0 status=running"
   assert_line "lifecycle: exec exit=0"
   assert_line "lifecycle-out: exec-cgroup: 0::/"

@@ -473,6 +473,11 @@ void Cgroup::add_process(pid_t pid) {
   for (const Place& p : places_) write(p.dir + "/cgroup.procs", std::to_string(pid));
 }
 
+lab::UniqueFd Cgroup::open_for_clone() const {
+  if (places_.size() != 1 || places_.front().hierarchy.version != cgroup::Version::v2) return {};
+  return lab::open_fd(places_.front().dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 const Cgroup::Place* Cgroup::place_with(const std::string& controller) const {
   for (const Place& p : places_) {
     if (controller == "unified" ? p.hierarchy.name == "unified"

@@ -24,6 +24,7 @@
 
 #include "cgroup.hpp"
 #include "cgroup_dir.hpp"
+#include "fd.hpp"
 #include "host.hpp"
 
 namespace runtime::cgroups {
@@ -120,6 +121,9 @@ class Cgroup {
 
   // echo PID > cgroup.procs in every tree, from the parent (the whole process, all threads).
   void add_process(pid_t pid);
+  // On a pure v2 host, the cgroup's one directory, opened for clone3's CLONE_INTO_CGROUP (the
+  // init is born inside; no add_process); -1 where there are v1 trees to join as well.
+  lab::UniqueFd open_for_clone() const;
   // The PIDs in the container's cgroup (pids, freezer or cgroup2 tree: all hold every process).
   std::vector<pid_t> processes() const;
   // Signals every process. SIGKILL through v2's cgroup.kill where the kernel has it (5.14+,

@@ -182,16 +182,30 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   args.console_socket = console.get();
   args.preserve_fds = o.preserve_fds;
   args.explain = &explain;
-  lab::Child init = lab::clone_child(flags, [&]() -> int {
+  auto init_body = [&]() -> int {
     ours.close();
     console_ours.reset();
     return container_init(args);
-  });
+  };
+  // On a pure cgroup v2 host the init is cloned straight into its cgroup (clone3 with
+  // CLONE_INTO_CGROUP, as crun does): no write to cgroup.procs afterwards, so none of the wait
+  // for the cgroup core's lock that such a write takes (its first writer waits for an RCU grace
+  // period, milliseconds). v1 trees have no such flag: the init joins them by cgroup.procs.
+  lab::UniqueFd cgroup_dir = cgroup.open_for_clone();
+  bool into_cgroup = false;
+  lab::Child init = cgroup_dir ? lab::clone_child_into_cgroup(flags, cgroup_dir.get(),
+                                                              into_cgroup, init_body)
+                               : lab::clone_child(flags, init_body);
   theirs.close();
   console.reset();
-  explain.step("04", fmt::format("write {} \"{}\"", "cgroup.procs", init.pid()),
-               fmt::format("echo {} > cgroup.procs", init.pid()));
-  cgroup.add_process(init.pid());
+  if (into_cgroup) {
+    explain.step("04", fmt::format("clone3(CLONE_INTO_CGROUP, \"{}\")", cgroups_path),
+                 "(no shell equivalent: the process is born in the cgroup)");
+  } else {
+    explain.step("04", fmt::format("write {} \"{}\"", "cgroup.procs", init.pid()),
+                 fmt::format("echo {} > cgroup.procs", init.pid()));
+    cgroup.add_process(init.pid());
+  }
   ours.send_ok();
 
   State s;

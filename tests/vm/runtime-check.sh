@@ -40,8 +40,11 @@ echo "default: exit=$?"
 sed 's/^/default-out: /' /tmp/default.out
 
 # The lifecycle: create (init waits), start, kill, delete; nothing is left in the cgroup tree.
-rt create --bundle "$bundles/lifecycle" lab-life >/tmp/life.out 2>&1 </dev/null
+rt --explain create --bundle "$bundles/lifecycle" lab-life >/tmp/life.out 2>&1 </dev/null
 echo "lifecycle: create exit=$? status=$(status_of lab-life)"
+# A pure v2 host: the init is born in its cgroup (clone3's CLONE_INTO_CGROUP), no cgroup.procs write.
+echo "lifecycle: clone3 into the cgroup: $(grep -c 'clone3(CLONE_INTO_CGROUP, "/minidocker/lab-life")' /tmp/life.out)"
+echo "lifecycle: cgroup.procs writes: $(grep -c 'cgroup.procs' /tmp/life.out)"
 [ -d /sys/fs/cgroup/minidocker/lab-life ] && echo "lifecycle: cgroup after create: yes"
 echo "lifecycle: cgroup.procs after create: $(wc -l </sys/fs/cgroup/minidocker/lab-life/cgroup.procs)"
 rt start lab-life
