@@ -82,3 +82,35 @@ if [[ ! -x $docker_cli_dir/docker ]]; then
   chmod 0755 "$docker_cli_dir/docker.tmp"
   mv "$docker_cli_dir/docker.tmp" "$docker_cli_dir/docker"
 fi
+
+# Debian's dockerd and containerd, for the daemon's bench only (final/bench-daemon.sh runs them
+# in namespaces of its own, on directories of its own, and stops them): unpacked the same way
+# into build/dockerd, never installed. A step of its own, after the client's: a failed download
+# here leaves the client in place and only the bench's dockerd figures go. dockerd finds
+# containerd and containerd finds its shim on PATH; runc and tini (docker-init is Debian's
+# tini-static) are installed above; docker-proxy is not needed (the bench runs dockerd with
+# --userland-proxy=false).
+dockerd_dir="$(cd "$(dirname "$0")/.." && pwd)/build/dockerd"
+if [[ ! -x $dockerd_dir/dockerd || ! -x $dockerd_dir/containerd || ! -x $dockerd_dir/containerd-shim-runc-v2 ]]; then
+  echo "install-deps: unpacking dockerd and containerd from Debian's docker.io and containerd into $dockerd_dir"
+  if ! (
+    set -euo pipefail
+    download=$(mktemp -d)
+    trap 'rm -rf "$download"' EXIT
+    cd "$download"
+    if ! apt-get download -q -o APT::Sandbox::User=root docker.io containerd; then
+      [[ $(id -u) -eq 0 ]] && apt-get update -q
+      apt-get download -q -o APT::Sandbox::User=root docker.io containerd
+    fi
+    mkdir -p "$download/x" "$dockerd_dir"
+    dpkg-deb --fsys-tarfile docker.io_*.deb | tar -C x -x ./usr/sbin/dockerd
+    dpkg-deb --fsys-tarfile containerd_*.deb |
+      tar -C x -x ./usr/bin/containerd ./usr/bin/containerd-shim-runc-v2
+    for f in x/usr/sbin/dockerd x/usr/bin/containerd x/usr/bin/containerd-shim-runc-v2; do
+      mv "$f" "$dockerd_dir/$(basename "$f")"
+    done
+    ln -sfn /usr/bin/tini-static "$dockerd_dir/docker-init"
+  ); then
+    echo "install-deps: could not unpack dockerd into $dockerd_dir; make bench will not measure it" >&2
+  fi
+fi
