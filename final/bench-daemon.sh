@@ -109,7 +109,9 @@ cleanup() {
       sleep 0.1
     done
   fi
-  find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -depth -path "*/$cgroup_parent*" -type d \
+  # A relative --cgroup-parent is under dockerd's own cgroup in each hierarchy: at the top of
+  # most here, deeper in one the machine put the bench in (memory).
+  find /sys/fs/cgroup -depth -type d \( -path "*/$cgroup_parent" -o -path "*/$cgroup_parent/*" \) \
     -exec rmdir {} + 2>/dev/null || true
   if $etc_docker_made; then
     rm -f /etc/docker/key.json
@@ -146,8 +148,14 @@ wait_socket() {
 # connection kept alive: 4 rounds of 0.5 s per daemon, interleaved, after a few untimed requests.
 # Prints "NAME REQ/S MS" (MS the median request) or "NAME error: WHY" when the answer is not the C
 # containers or the daemon closes the connection (a reconnect would measure connects).
+# Debian's python3 (make deps), not whatever python3 comes first on the PATH.
 list_rates() {
-  python3 - "$C" "$@" <<'PY'
+  if [[ ! -x /usr/bin/python3 ]]; then
+    local arg
+    for arg in "$@"; do echo "${arg%%=*} error: no /usr/bin/python3 (make deps installs it)"; done
+    return
+  fi
+  /usr/bin/python3 - "$C" "$@" <<'PY'
 import http.client, json, socket, statistics, sys, time
 
 class UnixConnection(http.client.HTTPConnection):
