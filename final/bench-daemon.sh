@@ -62,6 +62,8 @@ dockerd_leftovers() {
     done
   fi
   find /sys/fs/cgroup -path "*/$cgroup_parent/*" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+  # a containerd whose dockerd died early: its command line names its config in the exec root
+  pgrep -f -- "$work/dockerd-" || true
 }
 
 cleanup() {
@@ -93,6 +95,7 @@ cleanup() {
     fi
   fi
   if [[ -n $dockerd_pid ]]; then
+    [[ -n $dockerd_mntns ]] || dockerd_mntns=$(readlink "/proc/$dockerd_pid/ns/mnt" 2>/dev/null || true)
     # dockerd stops the containerd it started; its containers are created or gone, none runs.
     kill -TERM "$dockerd_pid" 2>/dev/null || true
     for _ in $(seq 150); do
