@@ -83,3 +83,35 @@ if [[ ! -x $docker_cli_dir/docker ]]; then
   chmod 0755 "$docker_cli_dir/docker.tmp"
   mv "$docker_cli_dir/docker.tmp" "$docker_cli_dir/docker"
 fi
+
+# Debian's dockerd and containerd, for the daemon's bench only (final/bench-daemon.sh runs them
+# in namespaces of its own, on directories of its own, and stops them): unpacked the same way
+# into build/dockerd, never installed. A step of its own, after the client's: a failed download
+# here leaves the client in place and only the bench's dockerd figures go. dockerd finds
+# containerd and containerd finds its shim on PATH; runc and tini (docker-init is Debian's
+# tini-static) are installed above; docker-proxy is not needed (the bench runs dockerd with
+# --userland-proxy=false).
+dockerd_dir="$(cd "$(dirname "$0")/.." && pwd)/build/dockerd"
+# Each step answers for itself (errexit does not hold in a function called as an if's test).
+unpack_dockerd() {
+  cd "$1" || return 1
+  if ! apt-get download -q -o APT::Sandbox::User=root docker.io containerd; then
+    [[ $(id -u) -ne 0 ]] || apt-get update -q || return 1
+    apt-get download -q -o APT::Sandbox::User=root docker.io containerd || return 1
+  fi
+  mkdir -p x "$dockerd_dir" || return 1
+  dpkg-deb --fsys-tarfile docker.io_*.deb | tar -C x -x ./usr/sbin/dockerd || return 1
+  dpkg-deb --fsys-tarfile containerd_*.deb |
+    tar -C x -x ./usr/bin/containerd ./usr/bin/containerd-shim-runc-v2 || return 1
+  mv x/usr/sbin/dockerd x/usr/bin/containerd x/usr/bin/containerd-shim-runc-v2 "$dockerd_dir/" ||
+    return 1
+  ln -sfn /usr/bin/tini-static "$dockerd_dir/docker-init"
+}
+if [[ ! -x $dockerd_dir/dockerd || ! -x $dockerd_dir/containerd || ! -x $dockerd_dir/containerd-shim-runc-v2 ]]; then
+  echo "install-deps: unpacking dockerd and containerd from Debian's docker.io and containerd into $dockerd_dir"
+  dockerd_download=$(mktemp -d)
+  if ! (unpack_dockerd "$dockerd_download"); then
+    echo "install-deps: could not unpack dockerd into $dockerd_dir; make bench will not measure it" >&2
+  fi
+  rm -rf "$dockerd_download"
+fi
