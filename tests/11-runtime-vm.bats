@@ -140,6 +140,7 @@ teardown() {
   assert_line "lifecycle: cgroup.procs writes: 0"
   assert_line "lifecycle: start exit=0 status=running"
   assert_line "lifecycle: exec exit=0"
+  assert_line "lifecycle: exec cloned into the cgroup: 1"
   assert_line "lifecycle-out: exec-cgroup: 0::/"
   assert_line "lifecycle: cgroup.procs after exec: 1" # exec's process has gone
   assert_line "lifecycle: kill exit=0"

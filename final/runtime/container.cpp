@@ -619,21 +619,32 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
   args.preserve_fds = o.preserve_fds;
   args.keep_parent_death_signal = !o.detach;
   args.explain = &explain;
-  lab::Child child = lab::clone_child(SIGCHLD, [&]() -> int {
+  auto exec_body = [&]() -> int {
     ours.close();
     console_ours.reset();
     return exec_in_container(args);
-  });
+  };
+  // Into the container's cgroup as its init went (create above): born there on pure v2.
+  cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path);
+  cgroup.release();  // the container's: never removed from here, whatever happens below
+  lab::UniqueFd cgroup_dir = cgroup.open_for_clone();
+  bool into_cgroup = false;
+  lab::Child child = cgroup_dir ? lab::clone_child_into_cgroup(SIGCHLD, cgroup_dir.get(),
+                                                               into_cgroup, exec_body)
+                                : lab::clone_child(SIGCHLD, exec_body);
   theirs.close();
   console.reset();
   if (own_pid_ns)
     lab::check(::setns(own_pid_ns.get(), CLONE_NEWPID),
                "setns(\"/proc/self/ns/pid\", CLONE_NEWPID)");
-  cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path);
-  explain.step("04", fmt::format("write cgroup.procs \"{}\"", child.pid()),
-               fmt::format("echo {} > cgroup.procs", child.pid()));
-  cgroup.add_process(child.pid());
-  cgroup.release();
+  if (into_cgroup) {
+    explain.step("04", fmt::format("clone3(CLONE_INTO_CGROUP, \"{}\")", s.cgroups_path),
+                 "(no shell equivalent: the process is born in the cgroup)");
+  } else {
+    explain.step("04", fmt::format("write cgroup.procs \"{}\"", child.pid()),
+                 fmt::format("echo {} > cgroup.procs", child.pid()));
+    cgroup.add_process(child.pid());
+  }
   ours.send_ok();
   // Closed without a word: execve succeeded (the channel is close-on-exec).
   lab::Channel::Message m = ours.receive_message();

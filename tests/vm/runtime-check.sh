@@ -51,8 +51,10 @@ rt start lab-life
 echo "lifecycle: start exit=$? status=$(status_of lab-life)"
 # exec joins the container's namespaces, the cgroup namespace too, and its cgroup.
 # shellcheck disable=SC2016 # expanded by the container's sh
-rt exec lab-life sh -c 'echo "exec-cgroup: $(cat /proc/self/cgroup)"' >/tmp/exec.out 2>&1
+rt --explain exec lab-life sh -c 'echo "exec-cgroup: $(cat /proc/self/cgroup)"' >/tmp/exec.out 2>&1
 echo "lifecycle: exec exit=$?"
+echo "lifecycle: exec cloned into the cgroup: $(grep -c 'clone3(CLONE_INTO_CGROUP, "/minidocker/lab-life")' /tmp/exec.out)"
+sed -i '/^\[lesson/d' /tmp/exec.out
 sed 's/^/lifecycle-out: /' /tmp/exec.out
 echo "lifecycle: cgroup.procs after exec: $(wc -l </sys/fs/cgroup/minidocker/lab-life/cgroup.procs)"
 rt kill lab-life KILL
