@@ -154,6 +154,35 @@ leftovers() {
   [[ $(md ps -aq | wc -l) -eq 1 ]]
 }
 
+@test "engine network: -p 80 picks the lowest free ephemeral port, -p 8090-8091:80-81 publishes a range, -p 8090-8092:80 takes the free port of its range" {
+  # The namespace's own ephemeral ports (the sysctl is per network namespace): 32768 and up.
+  [[ $(in_host cat /proc/sys/net/ipv4/ip_local_port_range) == $'32768\t60999' ]]
+  md run -d --name web -p 80 -p 8090-8091:80-81 busybox sh -c 'httpd -p 81 -h /etc; httpd -f -p 80 -h /etc' >/dev/null
+  hostname=$(md inspect web | jq -r '.[0].Config.Hostname')
+  run md port web
+  assert_output $'80/tcp -> 0.0.0.0:32768\n80/tcp -> 0.0.0.0:8090\n81/tcp -> 0.0.0.0:8091'
+  wait_http http://127.0.0.1:32768/hostname
+  run fetch http://127.0.0.1:8091/hostname
+  assert_output "$hostname"
+  # HostConfig keeps what was asked ("" for a random port), NetworkSettings what was bound.
+  assert_equal "$(md inspect web | jq -c '.[0].HostConfig.PortBindings["80/tcp"]')" \
+    '[{"HostIp":"","HostPort":""},{"HostIp":"","HostPort":"8090"}]'
+  assert_equal "$(md inspect web | jq -c '.[0].NetworkSettings.Ports["80/tcp"]')" \
+    '[{"HostIp":"","HostPort":"32768"},{"HostIp":"","HostPort":"8090"}]'
+  # the next random port is the next free one; a range with a free port gets it
+  md run -d --name second -p 80 -p 8090-8092:80 busybox httpd -f -p 80 -h /etc >/dev/null
+  run md port second 80
+  assert_output $'0.0.0.0:32769\n0.0.0.0:8092'
+  # a range with no free port left: Docker's words, nothing left of the container
+  run md run -d -p 8090-8091:80 busybox true
+  assert_failure 125
+  assert_output "Error: Bind for 0.0.0.0:8090-8091 failed: port is already allocated"
+  run md run -d -p 8090-8091:80-82 busybox true
+  assert_failure 125
+  assert_output "Error: Invalid ranges specified for container and host Ports: 80-82 and 8090-8091"
+  [[ $(md ps -aq | wc -l) -eq 2 ]]
+}
+
 @test "engine network: --network container:NAME shares the address and hostname; host shares the host's links" {
   md run -d --name web busybox sleep 1000 >/dev/null
   run md run --rm --network container:web busybox sh -c 'ip -4 -o addr show eth0; hostname'
@@ -216,7 +245,7 @@ leftovers() {
 }
 
 @test "engine network: bad input is one line, exit 125, and nothing is left" {
-  for args in "-p 99999:80" "-p abc" "-p 80-81:80-81" "--network nosuch" "--network container:"; do
+  for args in "-p 99999:80" "-p abc" "-p 80-81:80-82" "--network nosuch" "--network container:"; do
     # shellcheck disable=SC2086
     run md run --rm $args busybox true
     assert_failure 125

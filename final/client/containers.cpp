@@ -111,7 +111,7 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
   cmd->add_option("--network,--net", o.network,
                   "bridge (default), none, host, container:NAME, or a network's name");
   cmd->add_option("--publish,-p", f.request.publish,
-                  "[IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]: publish a port")
+                  "[IP:][HOST[-END]]:CTR[-END][/tcp|/udp]: publish ports (no HOST: a free one)")
       ->allow_extra_args(false);
   cmd->add_flag("--read-only", o.read_only, "mount the container's root read-only");
   cmd->add_flag("--privileged", f.privileged, "refused: every capability and device of the host");

@@ -106,7 +106,8 @@ int inspect(const EngineOptions& options, const std::vector<std::string>& names)
 
 int connect(const EngineOptions& options, const ConnectOptions& opt) {
   std::vector<network::PortMapping> ports;
-  for (const auto& spec : opt.publish) ports.push_back(network::parse_port_mapping(spec));
+  for (const auto& spec : opt.publish)
+    for (const network::PortMapping& m : network::parse_port_mappings(spec)) ports.push_back(m);
   network::Endpoint e =
       network::connect(context(options), opt.network, opt.container_id, opt.name, ports, opt.hosts);
   nlohmann::json published = nlohmann::json::array();
@@ -211,7 +212,8 @@ void add_network_verbs(CLI::App& app, const EngineOptions& options, std::functio
   connect_cmd->add_option("network", connect_options.network, "NAME or ID")->required();
   connect_cmd->add_option("container", connect_options.container_id, "container id")->required();
   connect_cmd->add_option("--name", connect_options.name, "the container's name");
-  connect_cmd->add_option("--publish,-p", connect_options.publish, "[IP:]HOST:CTR[/tcp|/udp]");
+  connect_cmd->add_option("--publish,-p", connect_options.publish,
+                          "[IP:][HOST[-END]]:CTR[-END][/tcp|/udp]");
   connect_cmd->add_option("--hosts", connect_options.hosts, "an /etc/hosts file to keep");
   connect_cmd->callback([&] { action = [&] { return connect(options, connect_options); }; });
 

@@ -67,7 +67,8 @@ network::Context network_context(const Paths& p) {
 NetworkRequest check_network(const Paths& p, const std::string& mode,
                              const std::vector<std::string>& publish, const std::string& hostname) {
   NetworkRequest n{mode.empty() ? "bridge" : mode, "", {}};
-  for (const std::string& spec : publish) n.ports.push_back(network::parse_port_mapping(spec));
+  for (const std::string& spec : publish)
+    for (const network::PortMapping& m : network::parse_port_mappings(spec)) n.ports.push_back(m);
   if (n.mode.starts_with("container:")) {
     if (!n.ports.empty())
       throw lab::UserError(
@@ -183,7 +184,7 @@ json port_bindings(const std::vector<network::PortMapping>& ports) {
   for (const auto& m : ports) {
     std::string key = fmt::format("{}/{}", m.container_port, m.protocol);
     if (!out.contains(key)) out[key] = json::array();
-    out[key].push_back({{"HostIp", m.host_ip}, {"HostPort", std::to_string(m.host_port)}});
+    out[key].push_back({{"HostIp", m.host_ip}, {"HostPort", network::host_port_text(m)}});
   }
   return out;
 }

@@ -24,7 +24,24 @@ bool is_ipv4(std::string_view text) {
 
 }  // namespace
 
-PortMapping parse_port_mapping(std::string_view spec) {
+namespace {
+
+// "80" or "8000-8010" (Docker's nat.ParsePortRange); nullopt for anything else.
+std::optional<std::pair<int, int>> parse_port_range(std::string_view text) {
+  size_t dash = text.find('-');
+  if (dash == std::string_view::npos) {
+    auto p = parse_port(text);
+    if (!p) return std::nullopt;
+    return std::pair{*p, *p};
+  }
+  auto first = parse_port(text.substr(0, dash)), last = parse_port(text.substr(dash + 1));
+  if (!first || !last || *last < *first) return std::nullopt;
+  return std::pair{*first, *last};
+}
+
+}  // namespace
+
+std::vector<PortMapping> parse_port_mappings(std::string_view spec) {
   PortMapping m;
   std::string_view rest = spec;
   if (size_t slash = rest.rfind('/'); slash != std::string_view::npos) {
@@ -43,26 +60,58 @@ PortMapping parse_port_mapping(std::string_view spec) {
   }
   if (rest.empty() || parts.size() > 3)
     throw lab::UserError(fmt::format("invalid port format: \"{}\"", spec));
-  if (parts.size() == 1)
-    throw lab::UserError(fmt::format(
-        "invalid port format: \"{}\": give a host port, HOST:CTR (minidocker picks no random "
-        "port)",
-        spec));
-  std::string_view host = parts[parts.size() - 2], container = parts.back();
+  std::string_view host = parts.size() >= 2 ? parts[parts.size() - 2] : "",
+                   container = parts.back();
   if (parts.size() == 3) {
     if (!is_ipv4(parts[0])) throw lab::UserError(fmt::format("Invalid ip address: {}", parts[0]));
     if (parts[0] != "0.0.0.0") m.host_ip = parts[0];
   }
-  if (container.find('-') != std::string_view::npos || host.find('-') != std::string_view::npos)
-    throw lab::UserError(
-        fmt::format("invalid port format: \"{}\": port ranges are not supported", spec));
-  auto c = parse_port(container);
+  auto c = parse_port_range(container);
   if (!c) throw lab::UserError(fmt::format("Invalid containerPort: {}", container));
-  auto h = parse_port(host);
-  if (!h) throw lab::UserError(fmt::format("Invalid hostPort: {}", host));
-  m.container_port = *c;
-  m.host_port = *h;
-  return m;
+  // No host port ("80", ":80", "127.0.0.1::80"): connect() picks one.
+  std::optional<std::pair<int, int>> h;
+  if (!host.empty()) {
+    h = parse_port_range(host);
+    if (!h) throw lab::UserError(fmt::format("Invalid hostPort: {}", host));
+    if (h->second - h->first != c->second - c->first && c->first != c->second)
+      throw lab::UserError(fmt::format(
+          "Invalid ranges specified for container and host Ports: {} and {}", container, host));
+  }
+  std::vector<PortMapping> out;
+  for (int port = c->first; port <= c->second; ++port) {
+    PortMapping one = m;
+    one.container_port = port;
+    if (h && h->first == h->second) {
+      one.host_port = h->first;
+    } else if (h && c->first == c->second) {
+      one.pick_first = h->first;  // one container port, a host range: one port of it
+      one.pick_last = h->second;
+    } else if (h) {
+      one.host_port = h->first + (port - c->first);
+    }
+    out.push_back(one);
+  }
+  return out;
+}
+
+std::optional<int> pick_host_port(const PortMapping& wanted, const std::vector<PortMapping>& taken,
+                                  int ephemeral_first, int ephemeral_last) {
+  int first = wanted.pick_first ? wanted.pick_first : ephemeral_first;
+  int last = wanted.pick_first ? wanted.pick_last : ephemeral_last;
+  for (int port = first; port <= last; ++port) {
+    PortMapping candidate = wanted;
+    candidate.host_port = port;
+    bool free = true;
+    for (const PortMapping& t : taken) free = free && !conflicts(candidate, t);
+    if (free) return port;
+  }
+  return std::nullopt;
+}
+
+std::string host_port_text(const PortMapping& m) {
+  if (m.host_port != 0) return std::to_string(m.host_port);
+  if (m.pick_first != 0) return fmt::format("{}-{}", m.pick_first, m.pick_last);
+  return "";
 }
 
 std::string describe(const PortMapping& m) {

@@ -16,21 +16,34 @@ namespace network {
 
 using lab::ipv4::Cidr;
 
-// One `-p [IP:]HOST:CTR[/tcp|/udp]`: packets to HOST (on IP, or on every local address when
-// host_ip is empty) go to CTR in the container.
+// One published port, `-p [IP:]HOST:CTR[/tcp|/udp]`: packets to HOST (on IP, or on every local
+// address when host_ip is empty) go to CTR in the container.
 struct PortMapping {
   std::string host_ip;  // "" for all local addresses (Docker's 0.0.0.0)
-  int host_port = 0;
+  int host_port = 0;    // 0 until connect() picks one (`-p 80`, `-p 8000-8010:80`)
   int container_port = 0;
   std::string protocol = "tcp";  // "tcp" or "udp"
+  // With host_port 0, where connect() picks it: a `-p 8000-8010:80` range, or 0 and 0 for the
+  // kernel's ephemeral ports (/proc/sys/net/ipv4/ip_local_port_range), as Docker's allocator.
+  int pick_first = 0, pick_last = 0;
   bool operator==(const PortMapping&) const = default;
 };
 
-// Parses one -p value the way Docker's CLI does, or throws lab::UserError with Docker's words:
-// "invalid port format: ...", "Invalid hostPort: x", "Invalid containerPort: x",
-// "Invalid ip address: x", "Invalid proto: x". A port range (8080-8081:80-81) and a -p without a
-// host port (a random one, `-p 80`) are refused: we publish one fixed port per -p.
-PortMapping parse_port_mapping(std::string_view spec);
+// Parses one -p value the way Docker's CLI does (nat.ParsePortSpec), or throws lab::UserError
+// with Docker's words: "invalid port format: ...", "Invalid hostPort: x", "Invalid
+// containerPort: x", "Invalid ip address: x", "Invalid proto: x", "Invalid ranges specified for
+// container and host Ports: ...". One mapping per container port: `-p 8080-8081:80-81` is two;
+// `-p 80` and `-p 127.0.0.1::80` leave the host port to connect() (host_port 0), and so does
+// `-p 8000-8010:80` (one port of that range).
+std::vector<PortMapping> parse_port_mappings(std::string_view spec);
+// The host port a connect() picks for `wanted` (host_port 0): the lowest in its range (or in
+// [ephemeral_first, ephemeral_last]) that conflicts with none of `taken`; nullopt when every
+// one does.
+std::optional<int> pick_host_port(const PortMapping& wanted, const std::vector<PortMapping>& taken,
+                                  int ephemeral_first, int ephemeral_last);
+// HostConfig.PortBindings' HostPort as Docker writes it: "8080", "" for a random port,
+// "8000-8010" for one from a range.
+std::string host_port_text(const PortMapping& mapping);
 // "0.0.0.0:8080->80/tcp", as `docker ps` and `docker port` show a mapping.
 std::string describe(const PortMapping& mapping);
 // Whether two mappings want the same host port (same protocol, and the same or an "all" IP).

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <set>
 #include <sstream>
 
@@ -555,6 +556,21 @@ std::string netns_path(const Context& ctx, const std::string& container_id) {
   return fmt::format("{}/netns/{}", ctx.root, container_id);
 }
 
+namespace {
+
+// The kernel's ephemeral ports, where Docker's allocator takes a random host port from:
+// "32768\t60999" by default; Docker's own fallback when the file cannot be read.
+std::pair<int, int> ephemeral_ports() {
+  std::string text = lab::read_file_or_empty("/proc/sys/net/ipv4/ip_local_port_range");
+  int first = 0, last = 0;
+  if (std::sscanf(text.c_str(), "%d %d", &first, &last) == 2 && first > 0 && last >= first &&
+      last <= 65535)
+    return {first, last};
+  return {49153, 65535};
+}
+
+}  // namespace
+
 Endpoint connect(const Context& ctx, const std::string& network, const std::string& container_id,
                  const std::string& container_name, const std::vector<PortMapping>& ports,
                  const std::string& hosts_path, const std::string& hostname) {
@@ -571,14 +587,32 @@ Endpoint connect(const Context& ctx, const std::string& network, const std::stri
     throw lab::UserError(fmt::format("endpoint with name {} already exists in network {}",
                                      container_name.empty() ? container_id : container_name,
                                      n.name));
-  for (const PortMapping& p : ports)
-    for (const auto& other : all)
-      for (const auto& [id, e] : other.endpoints)
-        for (const PortMapping& q : e.ports)
-          if (conflicts(p, q))
-            throw lab::UserError(fmt::format("Bind for {}:{} failed: port is already allocated",
-                                             p.host_ip.empty() ? "0.0.0.0" : p.host_ip,
-                                             p.host_port));
+  // The host ports: a fixed one must be free, a wanted one (`-p 80`, `-p 8000-8010:80`) is the
+  // lowest free one of its range, as Docker's port allocator picks them; every network's
+  // endpoints and this container's earlier -p count as taken.
+  std::vector<PortMapping> taken, bound;
+  for (const auto& other : all)
+    for (const auto& [id, e] : other.endpoints)
+      taken.insert(taken.end(), e.ports.begin(), e.ports.end());
+  for (PortMapping p : ports) {
+    std::string ip = p.host_ip.empty() ? "0.0.0.0" : p.host_ip;
+    if (p.host_port == 0) {
+      auto [first, last] = ephemeral_ports();
+      auto port = pick_host_port(p, taken, first, last);
+      if (!port && p.pick_first != 0)
+        throw lab::UserError(fmt::format("Bind for {}:{}-{} failed: port is already allocated", ip,
+                                         p.pick_first, p.pick_last));
+      if (!port) throw lab::UserError("all ports are allocated");
+      p.host_port = *port;
+      p.pick_first = p.pick_last = 0;
+    }
+    for (const PortMapping& q : taken)
+      if (conflicts(p, q))
+        throw lab::UserError(
+            fmt::format("Bind for {}:{} failed: port is already allocated", ip, p.host_port));
+    taken.push_back(p);
+    bound.push_back(p);
+  }
   // The interface inside: eth0 on the container's first network, eth1 on its second ...
   int already = 0;
   for (const auto& other : all) already += other.endpoints.contains(container_id) ? 1 : 0;
@@ -597,7 +631,7 @@ Endpoint connect(const Context& ctx, const std::string& network, const std::stri
                    mac_for(*address),
                    veth_name(n.id, container_id),
                    fmt::format("eth{}", already),
-                   ports,
+                   bound,
                    hosts_path,
                    hostname};
   const std::string peer = veth_peer_name(n.id, container_id);
@@ -641,7 +675,7 @@ Endpoint connect(const Context& ctx, const std::string& network, const std::stri
       net::configure_interface_in_child(peer, e.interface, cidr, gateway);
     });
     kill_point("configured");
-    for (const PortMapping& p : ports)
+    for (const PortMapping& p : bound)
       for (const net::Rule& r : port_rules(n, e.address, p)) {
         explain(ctx,
                 fmt::format("iptables {}", net::join_argv(net::iptables_args(

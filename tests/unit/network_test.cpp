@@ -11,16 +11,25 @@ using network::PortMapping;
 TEST(PortMapping, ParsesDockersGrammar) {
   struct Case {
     const char* spec;
-    PortMapping want;
+    std::vector<PortMapping> want;
   } cases[] = {
-      {"8080:80", {"", 8080, 80, "tcp"}},
-      {"8080:80/tcp", {"", 8080, 80, "tcp"}},
-      {"5353:53/udp", {"", 5353, 53, "udp"}},
-      {"127.0.0.1:8080:80", {"127.0.0.1", 8080, 80, "tcp"}},
-      {"0.0.0.0:8080:80", {"", 8080, 80, "tcp"}},
-      {"10.1.2.3:1:65535/udp", {"10.1.2.3", 1, 65535, "udp"}},
+      {"8080:80", {{"", 8080, 80, "tcp"}}},
+      {"8080:80/tcp", {{"", 8080, 80, "tcp"}}},
+      {"5353:53/udp", {{"", 5353, 53, "udp"}}},
+      {"127.0.0.1:8080:80", {{"127.0.0.1", 8080, 80, "tcp"}}},
+      {"0.0.0.0:8080:80", {{"", 8080, 80, "tcp"}}},
+      {"10.1.2.3:1:65535/udp", {{"10.1.2.3", 1, 65535, "udp"}}},
+      // a range: one mapping per container port
+      {"8080-8082:80-82", {{"", 8080, 80, "tcp"}, {"", 8081, 81, "tcp"}, {"", 8082, 82, "tcp"}}},
+      // no host port: connect() picks one among the ephemeral ports
+      {"80", {{"", 0, 80, "tcp"}}},
+      {":80", {{"", 0, 80, "tcp"}}},
+      {"127.0.0.1::53/udp", {{"127.0.0.1", 0, 53, "udp"}}},
+      {"80-81", {{"", 0, 80, "tcp"}, {"", 0, 81, "tcp"}}},
+      // one container port, a host range: one port of the range
+      {"8000-8010:80", {{"", 0, 80, "tcp", 8000, 8010}}},
   };
-  for (const auto& c : cases) EXPECT_EQ(network::parse_port_mapping(c.spec), c.want) << c.spec;
+  for (const auto& c : cases) EXPECT_EQ(network::parse_port_mappings(c.spec), c.want) << c.spec;
 }
 
 TEST(PortMapping, RefusesWithDockersWords) {
@@ -29,25 +38,40 @@ TEST(PortMapping, RefusesWithDockersWords) {
     const char* starts;
   } cases[] = {
       {"", "invalid port format"},
-      {"80", "invalid port format"},
       {"1:2:3:4", "invalid port format"},
       {"8080:abc", "Invalid containerPort: abc"},
       {"8080:0", "Invalid containerPort: 0"},
       {"8080:70000", "Invalid containerPort: 70000"},
+      {"8080:81-80", "Invalid containerPort: 81-80"},
       {"x:80", "Invalid hostPort: x"},
-      {":80", "Invalid hostPort: "},
       {"1.2.3:8080:80", "Invalid ip address: 1.2.3"},
       {"8080:80/sctpx", "Invalid proto: sctpx"},
-      {"8080-8081:80-81", "invalid port format"},
+      {"8080-8081:80-82",
+       "Invalid ranges specified for container and host Ports: 80-82 and 8080-8081"},
   };
   for (const auto& c : cases) {
     try {
-      network::parse_port_mapping(c.spec);
+      network::parse_port_mappings(c.spec);
       ADD_FAILURE() << c.spec << " was accepted";
     } catch (const lab::UserError& e) {
       EXPECT_TRUE(std::string(e.what()).starts_with(c.starts)) << c.spec << ": " << e.what();
     }
   }
+}
+
+TEST(PortMapping, PicksTheLowestFreeHostPort) {
+  std::vector<PortMapping> taken = {{"", 32768, 80, "tcp"}, {"", 32769, 80, "udp"}};
+  // tcp 32768 is taken; udp 32768 is not
+  EXPECT_EQ(network::pick_host_port({"", 0, 80, "tcp"}, taken, 32768, 60999), 32769);
+  EXPECT_EQ(network::pick_host_port({"", 0, 53, "udp"}, taken, 32768, 60999), 32768);
+  // a range of its own
+  EXPECT_EQ(network::pick_host_port({"", 0, 80, "tcp", 8000, 8001}, {{"", 8000, 1, "tcp"}}, 1, 2),
+            8001);
+  EXPECT_EQ(network::pick_host_port({"", 0, 80, "tcp", 8000, 8000}, {{"", 8000, 1, "tcp"}}, 1, 2),
+            std::nullopt);
+  EXPECT_EQ(network::host_port_text({"", 0, 80, "tcp"}), "");
+  EXPECT_EQ(network::host_port_text({"", 0, 80, "tcp", 8000, 8010}), "8000-8010");
+  EXPECT_EQ(network::host_port_text({"", 8080, 80, "tcp"}), "8080");
 }
 
 TEST(PortMapping, DescribesAndConflicts) {

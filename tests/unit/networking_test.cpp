@@ -1,11 +1,12 @@
 // The engine's networking glue (final/engine/networking.hpp): its pure parts.
-#include <gtest/gtest.h>
-
 #include "engine/networking.hpp"
 
+#include <gtest/gtest.h>
+
 TEST(EngineNetworking, ResolvConfDropsLoopbackServers) {
-  std::string host = "# from the host\nsearch lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n"
-                     "options edns0\n";
+  std::string host =
+      "# from the host\nsearch lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n"
+      "options edns0\n";
   EXPECT_EQ(engine::resolv_conf_for(host, false),
             "# from the host\nsearch lan\nnameserver 10.0.0.1\noptions edns0\n");
   // the host's own network: the host's file as it is
@@ -17,12 +18,15 @@ TEST(EngineNetworking, ResolvConfDropsLoopbackServers) {
 }
 
 TEST(EngineNetworking, PortBindingsInDockersShape) {
-  std::vector<network::PortMapping> ports = {network::parse_port_mapping("8080:80"),
-                                             network::parse_port_mapping("127.0.0.1:53:53/udp"),
-                                             network::parse_port_mapping("8081:80")};
+  std::vector<network::PortMapping> ports;
+  for (const char* spec : {"8080:80", "127.0.0.1:53:53/udp", "8081:80", "90", "7000-7009:91"})
+    for (const network::PortMapping& m : network::parse_port_mappings(spec)) ports.push_back(m);
+  // A random host port is "" as Docker records it (HostConfig), a range is kept as asked.
   EXPECT_EQ(engine::port_bindings(ports).dump(),
             R"({"53/udp":[{"HostIp":"127.0.0.1","HostPort":"53"}],)"
-            R"("80/tcp":[{"HostIp":"","HostPort":"8080"},{"HostIp":"","HostPort":"8081"}]})");
+            R"("80/tcp":[{"HostIp":"","HostPort":"8080"},{"HostIp":"","HostPort":"8081"}],)"
+            R"("90/tcp":[{"HostIp":"","HostPort":""}],)"
+            R"("91/tcp":[{"HostIp":"","HostPort":"7000-7009"}]})");
   EXPECT_EQ(engine::port_bindings({}).dump(), "{}");
 }
 
