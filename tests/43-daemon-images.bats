@@ -39,6 +39,9 @@ teardown() {
 # The docker client's output on stderr too, in $output.
 dock() { docker "$@" 2>&1; }
 
+# A JSON message stream as curl gets it, without the "\r" dockerd (and we) end each line with.
+api_stream() { api "$@" | tr -d '\r'; }
+
 image_id() { md image inspect "$1" | jq -r '.[0].Id'; }
 
 @test "daemon images: docker load -i and from stdin; docker images shows what was loaded" {
@@ -60,8 +63,8 @@ image_id() { md image inspect "$1" | jq -r '.[0].Id'; }
   assert_output "Loaded image: busybox:latest"
   [[ $(image_id busybox) == "$id" ]]
   # The answer is Docker's JSON stream.
-  run api -X POST -H 'Content-Type: application/x-tar' --data-binary "@$BATS_TEST_TMPDIR/busybox.tar" \
-    'http://localhost/v1.41/images/load?quiet=1'
+  run api_stream -X POST -H 'Content-Type: application/x-tar' \
+    --data-binary "@$BATS_TEST_TMPDIR/busybox.tar" 'http://localhost/v1.41/images/load?quiet=1'
   assert_success
   assert_output '{"stream":"Loaded image: busybox:latest\n"}'
   # Not an archive: one line, exit 1, nothing loaded.
@@ -127,7 +130,7 @@ image_id() { md image inspect "$1" | jq -r '.[0].Id'; }
   [[ $(jq -r '.[1].Tags[0]' <<<"$output") == busybox:latest ]]
   run dock history nosuch
   assert_failure 1
-  assert_output "Error response from daemon: No such image: nosuch"
+  assert_output "Error response from daemon: No such image: nosuch:latest"
 }
 
 @test "daemon images: docker save -o and to stdout; the archive loads into another root" {
@@ -154,7 +157,7 @@ image_id() { md image inspect "$1" | jq -r '.[0].Id'; }
   cmp "$BATS_TEST_TMPDIR/saved.tar" "$BATS_TEST_TMPDIR/one.tar"
   run dock save -o "$BATS_TEST_TMPDIR/no.tar" busybox nosuch
   assert_failure 1
-  assert_output "Error response from daemon: No such image: nosuch"
+  assert_output "Error response from daemon: No such image: nosuch:latest"
   [[ ! -e $BATS_TEST_TMPDIR/no.tar ]]
 }
 
@@ -218,7 +221,7 @@ DOCKERFILE
   daemon_start
   run dock build -t app:v1 --build-arg EXTRA=given --label stage=test "$ctx"
   assert_success
-  assert_line --regexp '^Sending build context to Docker daemon +[0-9.]+kB$'
+  assert_line --partial "Sending build context to Docker daemon"
   assert_line "Step 1/7 : FROM busybox"
   assert_line "Step 3/7 : COPY hello.txt /app/"
   assert_line "Step 7/7 : LABEL \"stage\"=\"test\""
@@ -237,7 +240,7 @@ DOCKERFILE
   assert_output "$(image_id app:v1)"
   # The raw stream: Docker's JSON, the aux message with the id.
   tar -C "$ctx" -cf "$BATS_TEST_TMPDIR/ctx.tar" .
-  run api -X POST -H 'Content-Type: application/x-tar' --data-binary "@$BATS_TEST_TMPDIR/ctx.tar" \
+  run api_stream -X POST -H 'Content-Type: application/x-tar' --data-binary "@$BATS_TEST_TMPDIR/ctx.tar" \
     'http://localhost/v1.41/build?t=app:v2&buildargs=%7B%22EXTRA%22%3A%22given%22%7D'
   assert_success
   assert_line --index 0 '{"stream":"Step 1/6 : FROM busybox\n"}'
@@ -265,7 +268,7 @@ DOCKERFILE
   [[ -z $(ls -A "$ROOT/containers") ]]
   # The stream's last message is the errorDetail the client printed.
   tar -C "$ctx" -cf "$BATS_TEST_TMPDIR/bad.tar" .
-  run api -X POST -H 'Content-Type: application/x-tar' --data-binary "@$BATS_TEST_TMPDIR/bad.tar" \
+  run api_stream -X POST -H 'Content-Type: application/x-tar' --data-binary "@$BATS_TEST_TMPDIR/bad.tar" \
     'http://localhost/v1.41/build'
   message="The command '/bin/sh -c echo before; exit 3' returned a non-zero code: 3"
   [[ ${lines[-1]} == "$(jq -cn --arg m "$message" '{errorDetail: {code: 3, message: $m}, error: $m}')" ]] ||
@@ -300,7 +303,7 @@ DOCKERFILE
   run md run --rm --network none "$REGISTRY/lab/busybox:v1" echo pulled-and-ran
   assert_output pulled-and-ran
   # Again: up to date. The raw stream is Docker's progress JSON.
-  run api -X POST "http://localhost/v1.41/images/create?fromImage=$REGISTRY/lab/busybox&tag=v1"
+  run api_stream -X POST "http://localhost/v1.41/images/create?fromImage=$REGISTRY/lab/busybox&tag=v1"
   assert_success
   assert_line --index 0 '{"status":"Pulling from lab/busybox","progressDetail":{},"id":"v1"}'
   assert_line --regexp '^\{"status":"Already exists","progressDetail":\{\},"id":"[0-9a-f]{12}"\}'

@@ -65,6 +65,18 @@ std::string join_reference(const std::string& name, const std::string& tag) {
   return name + (tag.starts_with("sha256:") ? "@" : ":") + tag;
 }
 
+// The image `name` names, or dockerd's 404: "No such image: busybox:latest" (a name gets its
+// default tag in the message, as the daemon normalizes it; an id prefix stays as given).
+std::string resolve_image(const graph::Store& store, const std::string& name) {
+  if (auto id = store.find(name)) return *id;
+  std::string shown = name;
+  try {
+    shown = graph::normalize_tag(name);
+  } catch (const lab::UserError&) {
+  }
+  throw lab::UserError("No such image: " + shown);
+}
+
 // ---- pull and import -------------------------------------------------------------------------
 
 // POST /images/create?fromImage=NAME&tag=TAG: `docker pull`, its progress streamed. The
@@ -144,7 +156,7 @@ Response tag(const Engine& engine, const Request& request) {
       join_reference(repo->second, request.query.contains("tag") ? request.query.at("tag") : "");
   graph::normalize_tag(target);
   WriteStore write(engine);
-  write.store->tag(write.store->resolve(request.params.at("name")), target);
+  write.store->tag(resolve_image(*write.store, request.params.at("name")), target);
   Response r;
   r.status = 201;
   return r;
@@ -168,11 +180,9 @@ Response remove(const Engine& engine, const Request& request) {
 // GET /images/{name}/history: newest first; Id "<missing>" where no image of the store is.
 Response history(const Engine& engine, const Request& request) {
   ReadStore read(engine);
-  const std::string& name = request.params.at("name");
-  auto id = read.store->find(name);
-  if (!id) throw lab::UserError("No such image: " + name);
+  std::string id = resolve_image(*read.store, request.params.at("name"));
   json out = json::array();
-  for (const client::HistoryRow& row : client::image_history(*read.store, read.store->image(*id)))
+  for (const client::HistoryRow& row : client::image_history(*read.store, read.store->image(id)))
     out.push_back({{"Id", row.image},
                    {"Created", row.created},
                    {"CreatedBy", row.created_by},
@@ -206,7 +216,7 @@ Response load(const Engine& engine, const Request& request) {
 Response save(const Engine& engine, const std::vector<std::string>& names) {
   if (names.empty()) throw lab::UserError("no images to save: names= is required");
   auto read = std::make_shared<ReadStore>(engine);
-  for (const std::string& name : names) read->store->resolve(name);
+  for (const std::string& name : names) resolve_image(*read->store, name);
   Response r;
   r.content_type = "application/x-tar";
   r.raw = true;
