@@ -200,6 +200,73 @@ void prune_parents(graph::Store& store, std::string parent,
   }
 }
 
+}  // namespace
+
+// rmi of one reference, Docker's rules: a name of an image with more names only untags; an id of
+// an image with several names, or of one a container uses, needs -f; -f on an image a container
+// uses untags it and keeps it (the container still needs its layers). An image others are made
+// on (its children: build steps, commits) is never deleted: by its id that is a conflict even
+// with -f, by its last name it is only untagged and stays as their intermediate. A deleted
+// image's untagged parents go with it unless `prune` is false (--no-prune).
+void remove_image(graph::Store& store, const std::string& ref, bool force, bool prune,
+                  std::vector<std::pair<std::string, std::string>>& done) {
+  std::string id = store.resolve(ref);
+  graph::Image img = store.image(id);
+  std::string by_name;
+  try {
+    std::string key = graph::normalize_tag(ref);
+    auto tags = store.tags();
+    if (auto it = tags.find(key); it != tags.end() && it->second == id) by_name = key;
+  } catch (const lab::UserError&) {
+    // An id or id prefix, not a name.
+  }
+  if (!by_name.empty() && img.repo_tags.size() > 1) {
+    store.untag(by_name);
+    done.emplace_back("Untagged", by_name);
+    return;
+  }
+  std::string short_form = short_id(id, false);
+  if (by_name.empty() && img.repo_tags.size() > 1 && !force)
+    throw lab::UserError(fmt::format(
+        "conflict: unable to delete {} (must be forced) - image is referenced in multiple "
+        "repositories",
+        short_form));
+  bool has_children = !store.children(id).empty();
+  if (by_name.empty() && has_children)
+    throw lab::UserError(fmt::format(
+        "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+        short_form));
+  std::vector<std::string> users = store.containers_using(id);
+  if (!users.empty()) {
+    if (!force) {
+      if (!by_name.empty())
+        throw lab::UserError(fmt::format(
+            "conflict: unable to remove repository reference \"{}\" (must force) - container {} "
+            "is using its referenced image {}",
+            ref, users.front().substr(0, 12), short_form));
+      throw lab::UserError(fmt::format(
+          "conflict: unable to delete {} (must be forced) - image is being used by container {}",
+          short_form, users.front().substr(0, 12)));
+    }
+    for (const std::string& tag : img.repo_tags) {
+      store.untag(tag);
+      done.emplace_back("Untagged", tag);
+    }
+    return;
+  }
+  if (has_children) {
+    store.untag(by_name);
+    done.emplace_back("Untagged", by_name);
+    return;
+  }
+  graph::RemoveResult result = store.remove_image(id);
+  for (const std::string& tag : result.untagged) done.emplace_back("Untagged", tag);
+  for (const std::string& deleted : result.deleted) done.emplace_back("Deleted", deleted);
+  if (prune) prune_parents(store, img.parent, done);
+}
+
+namespace {
+
 int remove_images(const EngineOptions& options, const std::vector<std::string>& refs, bool force,
                   bool prune) {
   auto store = open_store(options);
@@ -380,69 +447,6 @@ std::string import_image(graph::Store& store, int fd, const std::string& name,
   std::string id = store.add_image(manifest.dump());
   if (!name.empty()) store.tag(id, name);
   return id;
-}
-
-// rmi of one reference, Docker's rules: a name of an image with more names only untags; an id of
-// an image with several names, or of one a container uses, needs -f; -f on an image a container
-// uses untags it and keeps it (the container still needs its layers). An image others are made
-// on (its children: build steps, commits) is never deleted: by its id that is a conflict even
-// with -f, by its last name it is only untagged and stays as their intermediate. A deleted
-// image's untagged parents go with it unless `prune` is false (--no-prune).
-void remove_image(graph::Store& store, const std::string& ref, bool force, bool prune,
-                  std::vector<std::pair<std::string, std::string>>& done) {
-  std::string id = store.resolve(ref);
-  graph::Image img = store.image(id);
-  std::string by_name;
-  try {
-    std::string key = graph::normalize_tag(ref);
-    auto tags = store.tags();
-    if (auto it = tags.find(key); it != tags.end() && it->second == id) by_name = key;
-  } catch (const lab::UserError&) {
-    // An id or id prefix, not a name.
-  }
-  if (!by_name.empty() && img.repo_tags.size() > 1) {
-    store.untag(by_name);
-    done.emplace_back("Untagged", by_name);
-    return;
-  }
-  std::string short_form = short_id(id, false);
-  if (by_name.empty() && img.repo_tags.size() > 1 && !force)
-    throw lab::UserError(fmt::format(
-        "conflict: unable to delete {} (must be forced) - image is referenced in multiple "
-        "repositories",
-        short_form));
-  bool has_children = !store.children(id).empty();
-  if (by_name.empty() && has_children)
-    throw lab::UserError(fmt::format(
-        "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
-        short_form));
-  std::vector<std::string> users = store.containers_using(id);
-  if (!users.empty()) {
-    if (!force) {
-      if (!by_name.empty())
-        throw lab::UserError(fmt::format(
-            "conflict: unable to remove repository reference \"{}\" (must force) - container {} "
-            "is using its referenced image {}",
-            ref, users.front().substr(0, 12), short_form));
-      throw lab::UserError(fmt::format(
-          "conflict: unable to delete {} (must be forced) - image is being used by container {}",
-          short_form, users.front().substr(0, 12)));
-    }
-    for (const std::string& tag : img.repo_tags) {
-      store.untag(tag);
-      done.emplace_back("Untagged", tag);
-    }
-    return;
-  }
-  if (has_children) {
-    store.untag(by_name);
-    done.emplace_back("Untagged", by_name);
-    return;
-  }
-  graph::RemoveResult result = store.remove_image(id);
-  for (const std::string& tag : result.untagged) done.emplace_back("Untagged", tag);
-  for (const std::string& deleted : result.deleted) done.emplace_back("Deleted", deleted);
-  if (prune) prune_parents(store, img.parent, done);
 }
 
 std::vector<HistoryRow> image_history(const graph::Store& store, const graph::Image& img) {

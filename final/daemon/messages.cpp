@@ -58,25 +58,27 @@ Response with_statuses(const std::vector<std::pair<std::string, int>>& rules,
 
 // ---- the message stream ----------------------------------------------------------------------
 
-void JsonMessages::send(const json& message) {
+void JsonMessages::send(const nlohmann::ordered_json& message) {
   // Bytes that are not UTF-8 (a RUN's output may hold anything) become U+FFFD rather than make
   // dump() throw.
-  std::string line = message.dump(-1, ' ', false, json::error_handler_t::replace) + "\r\n";
+  std::string line =
+      message.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\r\n";
   if (!connection_.write(line)) throw ClientGone();
 }
 
 void JsonMessages::status(const std::string& id, const std::string& text) {
-  json message = {{"status", text}};
+  nlohmann::ordered_json message = {{"status", text}};
   if (!id.empty()) {
-    message["progressDetail"] = json::object();
+    message["progressDetail"] = nlohmann::ordered_json::object();
     message["id"] = id;
   }
   send(message);
 }
 
 void JsonMessages::error(const std::string& message, int code) {
-  json detail = {{"message", message}};
+  nlohmann::ordered_json detail;
   if (code != 0) detail["code"] = code;
+  detail["message"] = message;
   send({{"errorDetail", detail}, {"error", message}});
 }
 
@@ -93,7 +95,7 @@ registry::Progress JsonTransferEvents::progress(const std::string& id, const std
     if (sent && done < last + step && done != total) return;
     sent = true;
     last = done;
-    json detail = {{"current", done}};
+    nlohmann::ordered_json detail = {{"current", done}};
     if (total > 0) detail["total"] = total;
     messages_.send({{"status", verb}, {"progressDetail", detail}, {"id", id}});
   };

@@ -54,8 +54,10 @@ struct ClientGone : std::runtime_error {
 class JsonMessages {
  public:
   explicit JsonMessages(Connection& connection) : connection_(connection) {}
-  // One message and its "\r\n" (as dockerd ends each), as one chunk; throws ClientGone.
-  void send(const nlohmann::json& message);
+  // One message and its "\r\n" (as dockerd ends each), as one chunk; throws ClientGone. The
+  // keys keep the order they are given in: dockerd's (status, progressDetail, id; errorDetail,
+  // error), which is what a student reading curl's output compares with.
+  void send(const nlohmann::ordered_json& message);
   void status(const std::string& id, const std::string& text);
   void stream(const std::string& text) { send({{"stream", text}}); }
   // The last message: `code` (build's exit code for the client) only when not 0.

@@ -138,7 +138,7 @@ Response push(const Engine& engine, const Request& request) {
     run_streamed(messages, [&] {
       JsonTransferEvents events(messages);
       client::PushResult pushed = client::push_image({root, false}, name, events);
-      messages.send({{"progressDetail", json::object()},
+      messages.send({{"progressDetail", nlohmann::ordered_json::object()},
                      {"aux", {{"Tag", pushed.tag}, {"Digest", pushed.digest}, {"Size", pushed.size}}}});
     });
   };
@@ -338,7 +338,8 @@ Response build(const Engine& engine, const Request& request) {
   for (const std::string& tag : r.tags) graph::normalize_tag(tag);
   r.no_cache = query_bool(request, "nocache");
   r.quiet = query_bool(request, "q");
-  for (const auto& [key, v] : query_json(request, "buildargs").items())
+  json build_args = query_json(request, "buildargs");
+  for (const auto& [key, v] : build_args.items())
     if (v.is_string()) r.build_args[key] = v.get<std::string>();  // null: KEY unset, skipped
 
   // The context: unpacked as a layer is (libarchive, every path kept inside the directory).

@@ -179,12 +179,22 @@ void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
+    // Beast compares a Content-Length with the body limit as soon as the header is parsed (the
+    // request parser's default is 1 MiB, and read_header would fail): the largest limit while
+    // the header is read, then this request's, checked here for a Content-Length and by Beast
+    // for a chunked body as it comes.
+    parser.body_limit(kTarBodyLimit);
     boost::system::error_code ec;
     http::read_header(socket, buffer, parser, ec);
     if (ec) break;  // the client closed the connection, or sent what is not HTTP
     bool tar = parser.get()[http::field::content_type].starts_with("application/x-tar");
-    parser.body_limit(tar ? kTarBodyLimit : kJsonBodyLimit);
-    http::read(socket, buffer, parser, ec);
+    uint64_t limit = tar ? kTarBodyLimit : kJsonBodyLimit;
+    parser.body_limit(limit);
+    if (parser.content_length() && *parser.content_length() > limit) {
+      ec = http::error::body_limit;
+    } else {
+      http::read(socket, buffer, parser, ec);
+    }
     auto start = std::chrono::steady_clock::now();
     Request request;
     request.method = std::string(parser.get().method_string());
