@@ -67,6 +67,14 @@ image_id() { md image inspect "$1" | jq -r '.[0].Id'; }
     --data-binary "@$BATS_TEST_TMPDIR/busybox.tar" 'http://localhost/v1.41/images/load?quiet=1'
   assert_success
   assert_output '{"stream":"Loaded image: busybox:latest\n"}'
+  # A body with a Content-Length over Beast's default 1 MiB is read (above, 2 MiB); one over the
+  # 16 MiB of a non-tar body is a 413, and the daemon stays up.
+  head -c $((17 << 20)) /dev/zero >"$BATS_TEST_TMPDIR/big"
+  run api -w '\n%{http_code}' -X POST --data-binary "@$BATS_TEST_TMPDIR/big" \
+    'http://localhost/v1.41/images/load'
+  assert_line --index 1 413
+  run api http://localhost/_ping
+  assert_output OK
   # Not an archive: one line, exit 1, nothing loaded.
   echo "not a tar" >"$BATS_TEST_TMPDIR/junk"
   run dock load -i "$BATS_TEST_TMPDIR/junk"
@@ -261,6 +269,7 @@ DOCKERFILE
   assert_line "Step 2/3 : RUN echo before; exit 3"
   assert_line before
   refute_line --partial "Successfully"
+  # shellcheck disable=SC2154  # set by run --separate-stderr
   [[ $stderr == "The command '/bin/sh -c echo before; exit 3' returned a non-zero code: 3" ]] ||
     fail "stderr: $stderr"
   [[ -z $(md images -q bad) ]]
