@@ -186,6 +186,16 @@ image_id() { md image inspect "$1" | jq -r '.[0].Id'; }
   assert_success
   [[ $(md image inspect imported:v2 | jq -r '.[0].RootFS.Layers[0]') == \
     "$(md image inspect imported:v1 | jq -r '.[0].RootFS.Layers[0]')" ]]
+  # The client sends the tar as text/plain: still an archive's limit, not a JSON body's 16 MiB.
+  big="$BATS_TEST_TMPDIR/big-rootfs"
+  mkdir -p "$big"
+  cp -a "$ROOTFS/." "$big/"
+  head -c $((20 << 20)) /dev/urandom >"$big/blob"
+  tar -C "$big" -cf "$BATS_TEST_TMPDIR/big.tar" .
+  run dock import "$BATS_TEST_TMPDIR/big.tar" big:v1
+  assert_success
+  run md run --rm --network none big:v1 wc -c /blob
+  assert_output "$((20 << 20)) /blob"
   run dock import -c 'CMD ["sh"]' "$(rootfs_tar)"
   assert_failure 1
   assert_output "Error response from daemon: import with --change is not supported by this daemon"

@@ -187,7 +187,13 @@ void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket
     boost::system::error_code ec;
     http::read_header(socket, buffer, parser, ec);
     if (ec) break;  // the client closed the connection, or sent what is not HTTP
-    bool tar = parser.get()[http::field::content_type].starts_with("application/x-tar");
+    // An archive may be large: a body the client calls a tar (load, build), or docker import's,
+    // which it sends as text/plain to POST /images/create?fromSrc=-.
+    std::string_view target(parser.get().target().data(), parser.get().target().size());
+    bool tar = parser.get()[http::field::content_type].starts_with("application/x-tar") ||
+               (parser.get().method() == http::verb::post &&
+                target.find("/images/create?") != std::string_view::npos &&
+                target.find("fromSrc=") != std::string_view::npos);
     uint64_t limit = tar ? kTarBodyLimit : kJsonBodyLimit;
     parser.body_limit(limit);
     if (parser.content_length() && *parser.content_length() > limit) {
