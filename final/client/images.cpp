@@ -124,8 +124,7 @@ int import_verb(const EngineOptions& options, const ImportOptions& opt) {
   }
 
   std::cout << import_image(*store, fd, opt.name,
-                                    opt.message.empty() ? "Imported from " + opt.source
-                                                        : opt.message)
+                            opt.message.empty() ? "Imported from " + opt.source : opt.message)
             << '\n';
   return 0;
 }
@@ -298,8 +297,7 @@ int history(const EngineOptions& options, const std::string& ref, bool no_trunc,
     std::string created_by = row.created_by;
     std::replace(created_by.begin(), created_by.end(), '\t', ' ');
     table.push_back({row.image == "<missing>" ? row.image : short_id(row.image, no_trunc),
-                     created_since(row.created),
-                     no_trunc ? created_by : ellipsis(created_by, 45),
+                     created_since(row.created), no_trunc ? created_by : ellipsis(created_by, 45),
                      graph::human_size(static_cast<double>(row.size)), row.comment});
   }
   if (quiet) {

@@ -90,8 +90,8 @@ registry::Progress JsonTransferEvents::progress(const std::string& id, const std
   uint64_t last = 0;
   bool sent = false;
   return [this, id, verb, last, sent](uint64_t done, uint64_t total) mutable {
-    uint64_t step = std::min<uint64_t>(total > 0 ? std::max<uint64_t>(total / 100, 1) : 1 << 20,
-                                       1 << 20);
+    uint64_t step =
+        std::min<uint64_t>(total > 0 ? std::max<uint64_t>(total / 100, 1) : 1 << 20, 1 << 20);
     if (sent && done < last + step && done != total) return;
     sent = true;
     last = done;

@@ -14,9 +14,9 @@
 #include "engine/build.hpp"
 #include "engine/commit.hpp"
 #include "error.hpp"
+#include "fd.hpp"
 #include "graph/image_archive.hpp"
 #include "graph/layer_archive.hpp"
-#include "fd.hpp"
 #include "mount.hpp"
 #include "registry/distribution.hpp"
 
@@ -84,7 +84,7 @@ std::string resolve_image(const graph::Store& store, const std::string& name) {
 // registries that need no credentials (anonymous bearer tokens, as Docker Hub's public images).
 Response pull(const Engine& engine, const Request& request) {
   std::string name = join_reference(request.query.at("fromImage"),
-                                     request.query.contains("tag") ? request.query.at("tag") : "");
+                                    request.query.contains("tag") ? request.query.at("tag") : "");
   registry::parse_reference(name);  // "invalid reference format": a 400 before any stream
   Response r;
   r.stream = [root = engine.root, name](Connection& connection) {
@@ -138,8 +138,9 @@ Response push(const Engine& engine, const Request& request) {
     run_streamed(messages, [&] {
       JsonTransferEvents events(messages);
       client::PushResult pushed = client::push_image({root, false}, name, events);
-      messages.send({{"progressDetail", nlohmann::ordered_json::object()},
-                     {"aux", {{"Tag", pushed.tag}, {"Digest", pushed.digest}, {"Size", pushed.size}}}});
+      messages.send(
+          {{"progressDetail", nlohmann::ordered_json::object()},
+           {"aux", {{"Tag", pushed.tag}, {"Digest", pushed.digest}, {"Size", pushed.size}}}});
     });
   };
   return r;

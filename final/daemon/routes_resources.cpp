@@ -235,8 +235,7 @@ Response prune_volumes(const Engine& engine, const Request& request) {
 
 // A container's rw layer: what it changed, Docker's SizeRw.
 uint64_t rw_size(const Engine& engine, const std::string& id) {
-  return graph::tree_size(
-      graph::rw_layer_dir(engine.root, graph::choose_driver(engine.root), id));
+  return graph::tree_size(graph::rw_layer_dir(engine.root, graph::choose_driver(engine.root), id));
 }
 
 // POST /containers/prune: every container that is not running, as `container prune`.

@@ -47,7 +47,8 @@ TEST(DaemonMessages, QueryAllKeepsEveryValueInOrder) {
   } cases[] = {
       {"/images/get?names=busybox&names=app%3Av1", "names", {"busybox", "app:v1"}},
       {"/build?t=a&q=1&t=b%2Fc:v2", "t", {"a", "b/c:v2"}},
-      {"/commit?changes=CMD+%5B%22sh%22%5D&changes=ENV+A%3D1", "changes",
+      {"/commit?changes=CMD+%5B%22sh%22%5D&changes=ENV+A%3D1",
+       "changes",
        {"CMD [\"sh\"]", "ENV A=1"}},
       {"/build?t=", "t", {""}},
       {"/build?tt=x&xt=y", "t", {}},
@@ -74,9 +75,9 @@ TEST(DaemonMessages, WithStatusesMapsPhrasesAndPassesTheRest) {
   });
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(json::parse(r.body)["message"], "conflict: unable to delete abc (must be forced)");
-  EXPECT_THROW(api::with_statuses(rules,
-                                  []() -> api::Response { throw lab::UserError("No such image"); }),
-               lab::UserError);
+  EXPECT_THROW(
+      api::with_statuses(rules, []() -> api::Response { throw lab::UserError("No such image"); }),
+      lab::UserError);
   EXPECT_EQ(api::with_statuses(rules, [] { return api::Response{}; }).status, 200);
 }
 
