@@ -413,6 +413,10 @@ DOCKERFILE
   assert_line --regexp '^Local Volumes +2 +1 +5B +0B \(0%\)$'
   # API 1.41's prune: every unused volume, named ones too; vol1 is in use and stays.
   run dock volume create vol2
+  # all=false (API 1.42's default) keeps named volumes: none here is anonymous-labelled.
+  run api -X POST -G --data-urlencode 'filters={"all":["false"]}' \
+    http://localhost/v1.41/volumes/prune
+  assert_output '{"SpaceReclaimed":0,"VolumesDeleted":[]}'
   run dock volume prune -f
   assert_success
   assert_line "Deleted Volumes:"

@@ -44,6 +44,19 @@ json query_json(const Request& request, const std::string& key) {
   return value;
 }
 
+std::vector<std::string> filter_values(const json& filters, const std::string& key) {
+  std::vector<std::string> out;
+  if (!filters.is_object() || !filters.contains(key)) return out;
+  const json& values = filters[key];
+  if (values.is_array()) {
+    for (const json& v : values) out.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+  } else if (values.is_object()) {
+    for (const auto& [v, on] : values.items())
+      if (on == true) out.push_back(v);
+  }
+  return out;
+}
+
 Response with_statuses(const std::vector<std::pair<std::string, int>>& rules,
                        const std::function<Response()>& job) {
   try {

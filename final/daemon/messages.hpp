@@ -39,6 +39,10 @@ std::vector<std::string> query_all(const Request& request, std::string_view key)
 // prune); an empty value is {}. lab::UserError (400) names the key when it is not an object.
 nlohmann::json query_json(const Request& request, const std::string& key);
 
+// The values of one filter in a `filters` object, which clients send as {"key": ["value"]} or,
+// as the docker client 20.10 does, {"key": {"value": true}}.
+std::vector<std::string> filter_values(const nlohmann::json& filters, const std::string& key);
+
 // Runs `job`, answering a lab::UserError whose message has one of `rules`' phrases with that
 // phrase's status and the message (Docker's 409 for "conflict: ...", 403 for what is forbidden);
 // any other error goes on to the router (400, or 404 for "No such ...").

@@ -246,14 +246,9 @@ Response save_one(const Engine& engine, const Request& request) {
 Response prune(const Engine& engine, const Request& request) {
   json filters = query_json(request, "filters");
   bool all = false;
-  for (const auto& [key, values] : filters.items()) {
-    // Filters come as {"key": ["value"]} or, from older clients, {"key": {"value": true}}.
-    std::vector<std::string> given;
-    if (values.is_array()) {
-      for (const auto& v : values) given.push_back(v.is_string() ? v.get<std::string>() : "");
-    } else if (values.is_object()) {
-      for (const auto& [v, on] : values.items()) given.push_back(v);
-    }
+  for (const auto& filter : filters.items()) {
+    const std::string& key = filter.key();
+    std::vector<std::string> given = filter_values(filters, key);
     if (key != "dangling" || given.size() != 1)
       throw lab::UserError(
           fmt::format("invalid filter '{}': only dangling=true|false is supported", key));
@@ -343,7 +338,8 @@ Response build(const Engine& engine, const Request& request) {
   for (const auto& [key, v] : build_args.items())
     if (v.is_string()) r.build_args[key] = v.get<std::string>();  // null: KEY unset, skipped
 
-  // The context: unpacked as a layer is (libarchive, every path kept inside the directory).
+  // The context: unpacked as a layer is (libarchive, every path kept inside the directory; a file
+  // named .wh.NAME would become a whiteout, which no context of Docker's holds either).
   auto dir = std::make_shared<lab::TempDir>(engine.root + "/build-context-");
   r.context = dir->path() + "/context";
   fs::create_directory(r.context);

@@ -222,9 +222,12 @@ Response remove_volume(const Engine& engine, const Request& request) {
 Response prune_volumes(const Engine& engine, const Request& request) {
   json filters = check_filters(request, {"all"});
   bool all = true;
-  if (filters.contains("all")) {
-    std::string text = filters["all"].dump();
-    all = text.find("true") != std::string::npos || text.find("\"1\"") != std::string::npos;
+  for (const std::string& value : filter_values(filters, "all")) {
+    if (value == "false" || value == "0") {
+      all = false;
+    } else if (value != "true" && value != "1") {
+      throw lab::UserError(fmt::format("invalid filter 'all={}'", value));
+    }
   }
   uint64_t reclaimed = 0;
   std::vector<std::string> removed = engine::prune_volumes(paths_of(engine), all, reclaimed);

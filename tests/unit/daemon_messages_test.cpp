@@ -68,6 +68,16 @@ TEST(DaemonMessages, QueryJsonIsAnObjectOrA400) {
   EXPECT_THROW(api::query_json(r, "list"), lab::UserError);
 }
 
+TEST(DaemonMessages, FilterValuesReadBothOfDockersForms) {
+  json filters = json::parse(
+      R"({"dangling": {"true": true, "false": false}, "all": ["1"], "label": ["a", "b"]})");
+  EXPECT_EQ(api::filter_values(filters, "dangling"), std::vector<std::string>{"true"});
+  EXPECT_EQ(api::filter_values(filters, "all"), std::vector<std::string>{"1"});
+  EXPECT_EQ(api::filter_values(filters, "label"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(api::filter_values(filters, "until").empty());
+  EXPECT_TRUE(api::filter_values(json::object(), "all").empty());
+}
+
 TEST(DaemonMessages, WithStatusesMapsPhrasesAndPassesTheRest) {
   std::vector<std::pair<std::string, int>> rules = {{"conflict: ", 409}, {"in use", 409}};
   api::Response r = api::with_statuses(rules, []() -> api::Response {
