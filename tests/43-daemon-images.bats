@@ -338,6 +338,35 @@ DOCKERFILE
   check_store
 }
 
+@test "daemon images: a client that goes away in the middle of a pull ends it; nothing is left" {
+  requires cmd:docker-registry
+  start_registry
+  big="$BATS_TEST_TMPDIR/big-rootfs"
+  mkdir -p "$big"
+  cp -a "$ROOTFS/." "$big/"
+  head -c $((64 << 20)) /dev/urandom >"$big/blob"
+  md import "$big" "$REGISTRY/lab/big:v1" >/dev/null
+  md push "$REGISTRY/lab/big:v1" >/dev/null
+  md rmi "$REGISTRY/lab/big:v1" >/dev/null
+  daemon_start
+  # grep leaves at the first "Downloading": curl dies writing the next line, the daemon's next
+  # write fails, and the pull unwinds (its staging files removed, no image recorded).
+  api_stream -N -X POST "http://localhost/v1.41/images/create?fromImage=$REGISTRY/lab/big&tag=v1" |
+    grep -m1 -q '"status":"Downloading"'
+  # The pull holds the store's lock until it has unwound; images waits for it.
+  run md images -q "$REGISTRY/lab/big"
+  assert_output ""
+  [[ -z $(ls -A "$ROOT/tmp") ]] || fail "left in tmp/: $(ls -A "$ROOT/tmp")"
+  grep -q "POST /v1.41/images/create?fromImage=.* 200" "$DAEMON_LOG"
+  # The daemon is up, and the same pull, to the end, works.
+  run dock pull "$REGISTRY/lab/big:v1"
+  assert_success
+  assert_line "Status: Downloaded newer image for $REGISTRY/lab/big:v1"
+  run md run --rm --network none "$REGISTRY/lab/big:v1" wc -c /blob
+  assert_output "$((64 << 20)) /blob"
+  check_store
+}
+
 @test "daemon images: image prune, container prune and system df" {
   md tag busybox other:v1
   md run --name done1 --network none busybox sh -c 'echo data > /f' >/dev/null
