@@ -273,6 +273,14 @@ DOCKERFILE
   mkdir -p "$ctx"
   printf 'FROM busybox\nRUN echo before; exit 3\nCMD ["true"]\n' >"$ctx/Dockerfile"
   daemon_start
+  # The client leaves as soon as it has read the error (before the chunk's last bytes): the
+  # daemon takes that in its stride, every time.
+  for _ in 1 2 3; do
+    run docker build -t bad "$ctx"
+    assert_failure 3
+    run api http://localhost/_ping
+    assert_output OK
+  done
   # The client exits with errorDetail's code: the command's own, as with dockerd.
   run --separate-stderr docker build -t bad "$ctx"
   assert_failure 3

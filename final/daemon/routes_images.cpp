@@ -43,18 +43,23 @@ Response json_lines(const std::vector<json>& messages) {
   return r;
 }
 
-// Runs a streamed job: its failure becomes the stream's last message, as dockerd's; a client
-// that has gone ends it quietly.
+// Runs a streamed job: its failure becomes the stream's last message, as dockerd's. A client
+// that has gone ends it quietly, also while that message is sent: the docker client leaves as
+// soon as it has read an error, before the chunk's closing CRLF.
 void run_streamed(JsonMessages& messages, const std::function<void()>& job) {
   try {
-    job();
+    try {
+      job();
+    } catch (const ClientGone&) {
+      throw;
+    } catch (const engine::BuildFailure& e) {
+      messages.error(e.what(), e.code);
+    } catch (const engine::RunError& e) {
+      messages.error(e.what(), e.code);
+    } catch (const std::exception& e) {
+      messages.error(e.what());
+    }
   } catch (const ClientGone&) {
-  } catch (const engine::BuildFailure& e) {
-    messages.error(e.what(), e.code);
-  } catch (const engine::RunError& e) {
-    messages.error(e.what(), e.code);
-  } catch (const std::exception& e) {
-    messages.error(e.what());
   }
 }
 

@@ -233,7 +233,15 @@ void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket
       SocketConnection connection(socket.native_handle(), buffer,
                                   response.status != 101 && !response.raw);
       if (connection.send_all(stream_head(response))) {
-        response.stream(connection);
+        try {
+          response.stream(connection);
+        } catch (const std::exception& e) {
+          // A stream tells its own failures inside the stream; one that escapes must not end the
+          // daemon (an exception leaving a thread is std::terminate).
+          std::lock_guard lock(daemon->log_mutex);
+          fmt::print(stderr, "{} {}: the stream ended with: {}\n", request.method, request.target,
+                     e.what());
+        }
         connection.finish();
       }
       break;
