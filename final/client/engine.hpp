@@ -14,6 +14,7 @@
 
 #include "graph/store.hpp"
 #include "narrator.hpp"
+#include "registry/distribution.hpp"
 
 namespace client {
 
@@ -48,6 +49,55 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
 std::vector<graph::Image> listed_images(const graph::Store& store, bool all);
 // One image as `image inspect` prints it (Docker's JSON); the daemon's GET /images/{name}/json.
 nlohmann::json image_inspect_json(const graph::Store& store, const graph::Image& image);
+
+// The verbs' jobs without their printing, shared with the daemon's routes (final/daemon/
+// routes_images.cpp), which answer with the same facts as Docker's JSON.
+
+// import: a layer tar (plain, gzip or zstd) read from `fd` to its end becomes a one-layer image,
+// tagged `name` when given; `comment` is its history entry's. The caller holds the exclusive
+// lock. Returns the image id.
+std::string import_image(graph::Store& store, int fd, const std::string& name,
+                         const std::string& comment);
+// rmi of one reference, Docker's rules (images.cpp): each tag removed and each image deleted is
+// appended to `done` as it happens ({"Untagged", "busybox:latest"}, {"Deleted", "sha256:..."}),
+// so a conflict thrown half-way (lab::UserError "conflict: ...") leaves there what was done.
+void remove_image(graph::Store& store, const std::string& ref, bool force, bool prune,
+                  std::vector<std::pair<std::string, std::string>>& done);
+// history: one row per history entry of the image, newest first; `image` is the image id on
+// the rows that are an image of the store (the image itself, then its parents: build steps),
+// "<missing>" on the others.
+struct HistoryRow {
+  std::string image;
+  int64_t created = 0;  // seconds since the epoch, 0 when unknown
+  std::string created_by, comment;
+  uint64_t size = 0;
+  std::vector<std::string> tags;  // the tags of `image`
+};
+std::vector<HistoryRow> image_history(const graph::Store& store, const graph::Image& image);
+
+// What pull and push tell as they go, as Docker's progress messages: the CLI prints them as
+// `docker pull` does, the daemon sends them as Docker's progress JSON.
+class TransferEvents {
+ public:
+  virtual ~TransferEvents() = default;
+  // A line about the whole image when `id` is "" ("Digest: sha256:..."), else about the layer or
+  // tag `id` ("Pull complete" for "a3ed95caeb02", "Pulling from lab/busybox" for "v1").
+  virtual void status(const std::string& id, const std::string& text) = 0;
+  // Bytes of layer `id` moving ("Downloading", "Pushing"); an empty callback shows nothing.
+  virtual registry::Progress progress(const std::string& id, const std::string& verb) = 0;
+};
+// pull NAME[:TAG|@DIGEST] into the store at options.root (exclusive lock for the whole pull);
+// returns the reference fully qualified ("docker.io/library/busybox:latest").
+std::string pull_image(const EngineOptions& options, const std::string& name,
+                       TransferEvents& events);
+// push NAME[:TAG] from the store (shared lock). Its result is the last line's facts.
+struct PushResult {
+  std::string reference;  // fully qualified
+  std::string tag, digest;
+  size_t size = 0;  // of the manifest
+};
+PushResult push_image(const EngineOptions& options, const std::string& name,
+                      TransferEvents& events);
 
 // load and save: final/client/load_save.cpp (the transfer helper's file), same contract.
 void add_load_save_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);

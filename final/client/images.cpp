@@ -91,7 +91,7 @@ struct ImportOptions {
   std::string message;
 };
 
-int import_image(const EngineOptions& options, const ImportOptions& opt) {
+int import_verb(const EngineOptions& options, const ImportOptions& opt) {
   if (!opt.name.empty()) graph::normalize_tag(opt.name);  // refused before any work
   if (opt.source.find("://") != std::string::npos)
     throw lab::UserError(fmt::format("import from a URL is not supported: {}", opt.source));
@@ -123,36 +123,9 @@ int import_image(const EngineOptions& options, const ImportOptions& opt) {
     fd = owned.get();
   }
 
-  std::string blob = store->put_blob(fd);
-  lab::UniqueFd layer_fd = store->open_blob(blob);
-  std::string media_type = layer_media_type(layer_fd.get());
-  std::string diff_id = store->add_layer(blob, layer_fd.get());
-
-  std::string created = graph::rfc3339_now();
-  nlohmann::json history = {{"created", created}, {"created_by", "minidocker import"}};
-  history["comment"] = opt.message.empty() ? "Imported from " + opt.source : opt.message;
-  nlohmann::json config = {
-      {"architecture", graph::go_architecture()},
-      {"os", "linux"},
-      {"created", created},
-      {"config", nlohmann::json::object()},
-      {"rootfs", {{"type", "layers"}, {"diff_ids", {diff_id}}}},
-      {"history", {history}},
-  };
-  std::string config_bytes = config.dump();
-  std::string config_digest = store->put_blob(config_bytes);
-  nlohmann::json manifest = {
-      {"schemaVersion", 2},
-      {"mediaType", graph::kOciManifestType},
-      {"config",
-       {{"mediaType", graph::kOciConfigType},
-        {"digest", config_digest},
-        {"size", config_bytes.size()}}},
-      {"layers", {{{"mediaType", media_type}, {"digest", blob}, {"size", store->blob_size(blob)}}}},
-  };
-  std::string id = store->add_image(manifest.dump());
-  if (!opt.name.empty()) store->tag(id, opt.name);
-  std::cout << id << '\n';
+  std::cout << import_image(*store, fd, opt.name,
+                            opt.message.empty() ? "Imported from " + opt.source : opt.message)
+            << '\n';
   return 0;
 }
 
@@ -210,7 +183,8 @@ int tag_image(const EngineOptions& options, const std::string& source, const std
 // each parent that has no tag, no other child and no container goes too ("Deleted: <id>", then
 // its layers no other image has); the first one that stays ends the walk quietly, but one a
 // container uses is reported, as Docker's conflict.
-void prune_parents(graph::Store& store, std::string parent) {
+void prune_parents(graph::Store& store, std::string parent,
+                   std::vector<std::pair<std::string, std::string>>& done) {
   while (!parent.empty() && store.find(parent)) {
     graph::Image img = store.image(parent);
     if (!img.repo_tags.empty() || !store.children(parent).empty()) return;
@@ -220,10 +194,12 @@ void prune_parents(graph::Store& store, std::string parent) {
           "conflict: unable to delete {} (must be forced) - image is being used by container {}",
           short_id(parent, false), users.front().substr(0, 12)));
     graph::RemoveResult result = store.remove_image(parent);
-    for (const std::string& deleted : result.deleted) std::cout << "Deleted: " << deleted << '\n';
+    for (const std::string& deleted : result.deleted) done.emplace_back("Deleted", deleted);
     parent = img.parent;
   }
 }
+
+}  // namespace
 
 // rmi of one reference, Docker's rules: a name of an image with more names only untags; an id of
 // an image with several names, or of one a container uses, needs -f; -f on an image a container
@@ -231,7 +207,8 @@ void prune_parents(graph::Store& store, std::string parent) {
 // on (its children: build steps, commits) is never deleted: by its id that is a conflict even
 // with -f, by its last name it is only untagged and stays as their intermediate. A deleted
 // image's untagged parents go with it unless `prune` is false (--no-prune).
-void remove_one(graph::Store& store, const std::string& ref, bool force, bool prune) {
+void remove_image(graph::Store& store, const std::string& ref, bool force, bool prune,
+                  std::vector<std::pair<std::string, std::string>>& done) {
   std::string id = store.resolve(ref);
   graph::Image img = store.image(id);
   std::string by_name;
@@ -244,7 +221,7 @@ void remove_one(graph::Store& store, const std::string& ref, bool force, bool pr
   }
   if (!by_name.empty() && img.repo_tags.size() > 1) {
     store.untag(by_name);
-    std::cout << "Untagged: " << by_name << '\n';
+    done.emplace_back("Untagged", by_name);
     return;
   }
   std::string short_form = short_id(id, false);
@@ -272,20 +249,22 @@ void remove_one(graph::Store& store, const std::string& ref, bool force, bool pr
     }
     for (const std::string& tag : img.repo_tags) {
       store.untag(tag);
-      std::cout << "Untagged: " << tag << '\n';
+      done.emplace_back("Untagged", tag);
     }
     return;
   }
   if (has_children) {
     store.untag(by_name);
-    std::cout << "Untagged: " << by_name << '\n';
+    done.emplace_back("Untagged", by_name);
     return;
   }
   graph::RemoveResult result = store.remove_image(id);
-  for (const std::string& tag : result.untagged) std::cout << "Untagged: " << tag << '\n';
-  for (const std::string& deleted : result.deleted) std::cout << "Deleted: " << deleted << '\n';
-  if (prune) prune_parents(store, img.parent);
+  for (const std::string& tag : result.untagged) done.emplace_back("Untagged", tag);
+  for (const std::string& deleted : result.deleted) done.emplace_back("Deleted", deleted);
+  if (prune) prune_parents(store, img.parent, done);
 }
+
+namespace {
 
 int remove_images(const EngineOptions& options, const std::vector<std::string>& refs, bool force,
                   bool prune) {
@@ -294,11 +273,15 @@ int remove_images(const EngineOptions& options, const std::vector<std::string>& 
   int rc = 0;
   // As Docker: every image is tried; each failure is one line, and the exit code says one failed.
   for (const std::string& ref : refs) {
+    std::vector<std::pair<std::string, std::string>> done;
+    std::string error;
     try {
-      remove_one(*store, ref, force, prune);
+      remove_image(*store, ref, force, prune, done);
     } catch (const lab::UserError& e) {
-      rc = report_user_error(e.what());
+      error = e.what();
     }
+    for (const auto& [what, name] : done) std::cout << what << ": " << name << '\n';
+    if (!error.empty()) rc = report_user_error(error);
   }
   return rc;
 }
@@ -308,38 +291,14 @@ int remove_images(const EngineOptions& options, const std::vector<std::string>& 
 int history(const EngineOptions& options, const std::string& ref, bool no_trunc, bool quiet) {
   auto store = open_store(options);
   auto lock = store->lock(LockMode::shared);
-  graph::Image img = store->image(store->resolve(ref));
-  struct Row {
-    std::string created, created_by, size, comment;
-  };
-  std::vector<Row> rows;
-  size_t layer = 0;
-  const auto& entries = img.config.value("history", nlohmann::json::array());
-  for (const auto& entry : entries) {
-    uint64_t size = 0;
-    if (!entry.value("empty_layer", false) && layer < img.layers.size())
-      size = img.layers[layer++].size;
-    std::string created_by = entry.value("created_by", "");
-    std::replace(created_by.begin(), created_by.end(), '\t', ' ');
-    rows.push_back({created_since(graph::parse_rfc3339(entry.value("created", ""))),
-                    no_trunc ? created_by : ellipsis(created_by, 45),
-                    graph::human_size(static_cast<double>(size)), entry.value("comment", "")});
-  }
-  // An image without history (some builders omit it): one row per layer.
-  for (; layer < img.layers.size(); ++layer)
-    rows.push_back({"N/A", "", graph::human_size(static_cast<double>(img.layers[layer].size)), ""});
-  // The IMAGE column, as Docker fills it: the image on the newest row, then its parent, the
-  // parent's parent... (a build's step images), one row each; "<missing>" past the last one here.
-  std::vector<std::string> chain = {img.id};
-  for (std::string parent = img.parent;
-       !parent.empty() && chain.size() < rows.size() && store->find(parent);)
-    parent = store->image(chain.emplace_back(parent)).parent;
   std::vector<std::vector<std::string>> table = {
       {"IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"}};
-  for (size_t i = rows.size(); i-- > 0;) {
-    size_t from_top = rows.size() - 1 - i;
-    std::string image = from_top < chain.size() ? short_id(chain[from_top], no_trunc) : "<missing>";
-    table.push_back({image, rows[i].created, rows[i].created_by, rows[i].size, rows[i].comment});
+  for (const HistoryRow& row : image_history(*store, store->image(store->resolve(ref)))) {
+    std::string created_by = row.created_by;
+    std::replace(created_by.begin(), created_by.end(), '\t', ' ');
+    table.push_back({row.image == "<missing>" ? row.image : short_id(row.image, no_trunc),
+                     created_since(row.created), no_trunc ? created_by : ellipsis(created_by, 45),
+                     graph::human_size(static_cast<double>(row.size)), row.comment});
   }
   if (quiet) {
     for (size_t i = 1; i < table.size(); ++i) std::cout << table[i][0] << '\n';
@@ -453,6 +412,78 @@ int system_df(const EngineOptions& options) {
 
 }  // namespace
 
+std::string import_image(graph::Store& store, int fd, const std::string& name,
+                         const std::string& comment) {
+  if (!name.empty()) graph::normalize_tag(name);  // refused before any work
+  std::string blob = store.put_blob(fd);
+  lab::UniqueFd layer_fd = store.open_blob(blob);
+  std::string media_type = layer_media_type(layer_fd.get());
+  std::string diff_id = store.add_layer(blob, layer_fd.get());
+
+  std::string created = graph::rfc3339_now();
+  nlohmann::json history = {
+      {"created", created}, {"created_by", "minidocker import"}, {"comment", comment}};
+  nlohmann::json config = {
+      {"architecture", graph::go_architecture()},
+      {"os", "linux"},
+      {"created", created},
+      {"config", nlohmann::json::object()},
+      {"rootfs", {{"type", "layers"}, {"diff_ids", {diff_id}}}},
+      {"history", {history}},
+  };
+  std::string config_bytes = config.dump();
+  std::string config_digest = store.put_blob(config_bytes);
+  nlohmann::json manifest = {
+      {"schemaVersion", 2},
+      {"mediaType", graph::kOciManifestType},
+      {"config",
+       {{"mediaType", graph::kOciConfigType},
+        {"digest", config_digest},
+        {"size", config_bytes.size()}}},
+      {"layers", {{{"mediaType", media_type}, {"digest", blob}, {"size", store.blob_size(blob)}}}},
+  };
+  std::string id = store.add_image(manifest.dump());
+  if (!name.empty()) store.tag(id, name);
+  return id;
+}
+
+std::vector<HistoryRow> image_history(const graph::Store& store, const graph::Image& img) {
+  std::vector<HistoryRow> rows;  // oldest first, reversed at the end
+  size_t layer = 0;
+  const auto& entries = img.config.value("history", nlohmann::json::array());
+  for (const auto& entry : entries) {
+    HistoryRow row;
+    if (!entry.value("empty_layer", false) && layer < img.layers.size())
+      row.size = img.layers[layer++].size;
+    row.created = graph::parse_rfc3339(entry.value("created", ""));
+    row.created_by = entry.value("created_by", "");
+    row.comment = entry.value("comment", "");
+    rows.push_back(row);
+  }
+  // An image without history (some builders omit it): one row per layer.
+  for (; layer < img.layers.size(); ++layer) {
+    HistoryRow row;
+    row.size = img.layers[layer].size;
+    rows.push_back(row);
+  }
+  std::reverse(rows.begin(), rows.end());
+  // The IMAGE column, as Docker fills it: the image on the newest row, then its parent, the
+  // parent's parent... (a build's step images), one row each; "<missing>" past the last one here.
+  std::string id = img.id;
+  for (HistoryRow& row : rows) {
+    if (id.empty() || !store.find(id)) {
+      row.image = "<missing>";
+      id.clear();
+      continue;
+    }
+    graph::Image image = id == img.id ? img : store.image(id);
+    row.image = id;
+    row.tags = image.repo_tags;
+    id = image.parent;
+  }
+  return rows;
+}
+
 std::vector<graph::Image> listed_images(const graph::Store& store, bool all) {
   std::vector<graph::Image> images = store.list_images();
   // An untagged image another is made on (a build step's, a commit's parent) is an intermediate
@@ -481,7 +512,7 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
   import_cmd->add_option("repository", import_options.name, "NAME[:TAG] for the image");
   import_cmd->add_option("--message,-m", import_options.message,
                          "the comment of the image's history entry");
-  import_cmd->callback([&] { action = [&] { return import_image(options, import_options); }; });
+  import_cmd->callback([&] { action = [&] { return import_verb(options, import_options); }; });
 
   static ListOptions list_options;
   auto add_list_flags = [&](CLI::App* cmd) {

@@ -44,21 +44,22 @@ std::string short_digest(std::string_view digest) {
   return std::string(digest.substr(colon == std::string_view::npos ? 0 : colon + 1, 12));
 }
 
-// One status line per layer, as `docker pull` prints them. On a terminal the line is rewritten
-// in place with the bytes moved so far (the progress bar); elsewhere only the final states.
-class LayerStatus {
+// The events printed as `docker pull` and `docker push` print them: "id: status", one line
+// each. On a terminal a layer's line is rewritten in place with the bytes moved so far (the
+// progress bar); elsewhere only the final states. With quiet, nothing.
+class PrintedEvents final : public TransferEvents {
  public:
-  explicit LayerStatus(std::string id)
-      : id_(std::move(id)), terminal_(::isatty(STDOUT_FILENO) == 1) {}
-  void say(std::string_view status) {
+  explicit PrintedEvents(bool quiet) : quiet_(quiet), terminal_(::isatty(STDOUT_FILENO) == 1) {}
+  void status(const std::string& id, const std::string& text) override {
+    if (quiet_) return;
     if (live_) std::cout << "\r\033[K";
     live_ = false;
-    std::cout << id_ << ": " << status << '\n' << std::flush;
+    std::cout << (id.empty() ? "" : id + ": ") << text << '\n' << std::flush;
   }
-  // A progress callback for registry::Client: "[=====>     ]  1.2MB/4.3MB".
-  registry::Progress progress(std::string_view verb) {
-    if (!terminal_) return {};
-    return [this, verb = std::string(verb)](uint64_t done, uint64_t total) {
+  // "[=====>     ]  1.2MB/4.3MB".
+  registry::Progress progress(const std::string& id, const std::string& verb) override {
+    if (quiet_ || !terminal_) return {};
+    return [this, id, verb](uint64_t done, uint64_t total) {
       constexpr int kWidth = 50;
       std::string bar;
       if (total > 0) {
@@ -68,7 +69,7 @@ class LayerStatus {
         bar = "[" + std::string(static_cast<size_t>(filled), '=') + ">" +
               std::string(static_cast<size_t>(kWidth - filled), ' ') + "] ";
       }
-      std::cout << "\r\033[K" << id_ << ": " << verb << " " << bar
+      std::cout << "\r\033[K" << id << ": " << verb << " " << bar
                 << graph::human_size(static_cast<double>(done))
                 << (total > 0 ? "/" + graph::human_size(static_cast<double>(total)) : "")
                 << std::flush;
@@ -77,7 +78,7 @@ class LayerStatus {
   }
 
  private:
-  std::string id_;
+  bool quiet_;
   bool terminal_;
   bool live_ = false;
 };
@@ -127,21 +128,16 @@ void fetch_into_store(graph::Store& store, registry::Client& client, const std::
   store.put_blob(fd.get(), digest);
 }
 
-struct PullOptions {
-  std::string name;
-  bool quiet = false;
-};
+}  // namespace
 
-int pull(const EngineOptions& options, const PullOptions& opt) {
-  registry::Reference ref = registry::parse_reference(opt.name);
+std::string pull_image(const EngineOptions& options, const std::string& name,
+                       TransferEvents& events) {
+  registry::Reference ref = registry::parse_reference(name);
   std::string familiar = ref.familiar();
   auto store = open_store(options);
   Narration narration(options.explain);
   auto lock = store->lock(LockMode::exclusive);
   registry::Client client(ref.domain);
-  auto say = [&](const std::string& line) {
-    if (!opt.quiet) std::cout << line << '\n' << std::flush;
-  };
 
   narration.step("",
                  fmt::format("GET {}/v2/{}/manifests/{}", client.base_url(), ref.repository,
@@ -149,8 +145,8 @@ int pull(const EngineOptions& options, const PullOptions& opt) {
                  fmt::format("curl -H 'Accept: {}' {}/v2/{}/manifests/{}", registry::kOciManifest,
                              client.base_url(), ref.repository, ref.manifest_reference()));
   registry::Manifest manifest = client.get_manifest(ref.repository, ref.manifest_reference());
-  say(ref.digest.empty() ? fmt::format("{}: Pulling from {}", ref.tag, ref.repository)
-                         : fmt::format("{}: Pulling from {}", ref.digest, ref.repository));
+  events.status(ref.digest.empty() ? ref.tag : ref.digest,
+                fmt::format("Pulling from {}", ref.repository));
   // Docker names the image by the digest of what the tag points at, the index when there is one.
   std::string repo_digest = manifest.digest;
   if (is_index(manifest.media_type)) {
@@ -185,19 +181,18 @@ int pull(const EngineOptions& options, const PullOptions& opt) {
     std::string blob = descriptor_digest(layers[i], fmt::format("layer {}", i + 1));
     std::string diff_id = diff_ids[i].is_string() ? diff_ids[i].get<std::string>() : "";
     graph::digest_hex(diff_id, "diff id");
-    LayerStatus status(short_digest(blob));
+    std::string id = short_digest(blob);
     if (store->has_blob(blob) && store->has_layer(diff_id)) {
-      if (!opt.quiet) status.say("Already exists");
+      events.status(id, "Already exists");
       continue;
     }
     downloaded = true;
     if (!store->has_blob(blob)) {
-      if (!opt.quiet) status.say("Pulling fs layer");
+      events.status(id, "Pulling fs layer");
       narration.step("", fmt::format("GET /v2/{}/blobs/{}, sha256 checked as it arrives",
                                      ref.repository, blob));
-      fetch_into_store(*store, client, ref.repository, blob,
-                       opt.quiet ? registry::Progress{} : status.progress("Downloading"));
-      if (!opt.quiet) status.say("Download complete");
+      fetch_into_store(*store, client, ref.repository, blob, events.progress(id, "Downloading"));
+      events.status(id, "Download complete");
     }
     if (!store->has_layer(diff_id)) {
       lab::UniqueFd fd = store->open_blob(blob);
@@ -207,27 +202,22 @@ int pull(const EngineOptions& options, const PullOptions& opt) {
             fmt::format("layer {} unpacks to diff id {}, but the image config says {}; refused",
                         blob, got, diff_id));
     }
-    if (!opt.quiet) status.say("Pull complete");
+    events.status(id, "Pull complete");
   }
 
   std::string id = store->add_image(manifest.bytes);
   if (ref.digest.empty()) store->tag(id, familiar);
-  say(fmt::format("Digest: {}", repo_digest));
-  say(downloaded ? fmt::format("Status: Downloaded newer image for {}", familiar)
-                 : fmt::format("Status: Image is up to date for {}", familiar));
-  std::cout << ref.string() << '\n';
-  return 0;
+  events.status("", fmt::format("Digest: {}", repo_digest));
+  events.status("", downloaded ? fmt::format("Status: Downloaded newer image for {}", familiar)
+                               : fmt::format("Status: Image is up to date for {}", familiar));
+  return ref.string();
 }
 
-struct PushOptions {
-  std::string name;
-  bool quiet = false;
-};
-
-int push(const EngineOptions& options, const PushOptions& opt) {
-  registry::Reference ref = registry::parse_reference(opt.name);
+PushResult push_image(const EngineOptions& options, const std::string& name,
+                      TransferEvents& events) {
+  registry::Reference ref = registry::parse_reference(name);
   if (!ref.digest.empty())
-    throw lab::UserError(fmt::format("push takes NAME[:TAG], not a digest: {}", opt.name));
+    throw lab::UserError(fmt::format("push takes NAME[:TAG], not a digest: {}", name));
   std::string familiar = ref.familiar();
   auto store = open_store(options);
   Narration narration(options.explain);
@@ -240,28 +230,25 @@ int push(const EngineOptions& options, const PushOptions& opt) {
   }
   graph::Image image = store->image(*id);
   registry::Client client(ref.domain);
-  auto say = [&](const std::string& line) {
-    if (!opt.quiet) std::cout << line << '\n' << std::flush;
-  };
-  say(fmt::format("The push refers to repository [{}]",
-                  ref.string().substr(0, ref.string().rfind(':'))));
+  events.status("", fmt::format("The push refers to repository [{}]",
+                                ref.string().substr(0, ref.string().rfind(':'))));
 
   auto push_blob = [&](const std::string& digest, bool show) {
-    LayerStatus status(short_digest(digest));
+    std::string shown = short_digest(digest);
     narration.step(
         "", fmt::format("HEAD /v2/{}/blobs/{}", ref.repository, digest),
         fmt::format("curl -I {}/v2/{}/blobs/{}", client.base_url(), ref.repository, digest));
     if (client.blob_exists(ref.repository, digest)) {
-      if (show && !opt.quiet) status.say("Layer already exists");
+      if (show) events.status(shown, "Layer already exists");
       return;
     }
-    if (show && !opt.quiet) status.say("Preparing");
+    if (show) events.status(shown, "Preparing");
     lab::UniqueFd fd = store->open_blob(digest);
     narration.step(
         "", fmt::format("POST /v2/{}/blobs/uploads/, then PUT ?digest={}", ref.repository, digest));
     client.upload_blob(ref.repository, digest, fd.get(), store->blob_size(digest),
-                       show && !opt.quiet ? status.progress("Pushing") : registry::Progress{});
-    if (show && !opt.quiet) status.say("Pushed");
+                       show ? events.progress(shown, "Pushing") : registry::Progress{});
+    if (show) events.status(shown, "Pushed");
   };
   for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it)
     push_blob(it->blob_digest, true);
@@ -272,8 +259,32 @@ int push(const EngineOptions& options, const PushOptions& opt) {
   narration.step("",
                  fmt::format("PUT /v2/{}/manifests/{} ({})", ref.repository, ref.tag, media_type));
   std::string digest = client.put_manifest(ref.repository, ref.tag, manifest_bytes, media_type);
-  say(fmt::format("{}: digest: {} size: {}", ref.tag, digest, manifest_bytes.size()));
-  if (opt.quiet) std::cout << ref.string() << '\n';
+  events.status("", fmt::format("{}: digest: {} size: {}", ref.tag, digest, manifest_bytes.size()));
+  return {ref.string(), ref.tag, digest, manifest_bytes.size()};
+}
+
+namespace {
+
+struct PullOptions {
+  std::string name;
+  bool quiet = false;
+};
+
+struct PushOptions {
+  std::string name;
+  bool quiet = false;
+};
+
+int pull(const EngineOptions& options, const PullOptions& opt) {
+  PrintedEvents events(opt.quiet);
+  std::cout << pull_image(options, opt.name, events) << '\n';
+  return 0;
+}
+
+int push(const EngineOptions& options, const PushOptions& opt) {
+  PrintedEvents events(opt.quiet);
+  PushResult result = push_image(options, opt.name, events);
+  if (opt.quiet) std::cout << result.reference << '\n';
   return 0;
 }
 

@@ -1,8 +1,348 @@
-// The daemon's routes for networks, volumes, prune and system df.
+// The daemon's routes for networks, volumes, container prune and system df: the jobs of
+// `minidocker network ...` (final/network/driver.hpp, final/engine/networking.hpp), `volume ...`
+// (final/engine/volumes.hpp), `container prune` and `system df`, answered with Docker's JSON.
+#include <fmt/format.h>
+
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
 #include "daemon/handlers.hpp"
+#include "daemon/messages.hpp"
+#include "engine/containers.hpp"
+#include "engine/networking.hpp"
+#include "engine/volumes.hpp"
+#include "error.hpp"
+#include "graph/driver.hpp"
+#include "network/driver.hpp"
 
 namespace api {
 
-std::vector<Route> resource_routes(const Engine&) { return {}; }
+namespace {
+
+using json = nlohmann::json;
+
+engine::Paths paths_of(const Engine& engine) { return engine::paths_for(engine.root, false); }
+
+network::Context network_of(const Engine& engine) {
+  return engine::network_context(paths_of(engine));
+}
+
+Response no_content() {
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+// The body as a JSON object ("" is {}); 400 for anything else.
+json body_object(const Request& request) {
+  if (request.body.empty()) return json::object();
+  json body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    throw lab::UserError("invalid JSON body: expected an object");
+  return body;
+}
+
+// A list's or a prune's filters: none is what these routes serve, besides `allowed` (keys whose
+// meaning the caller handles); a clear 400 for the others rather than a list that ignores them.
+json check_filters(const Request& request, const std::set<std::string>& allowed = {}) {
+  json filters = query_json(request, "filters");
+  for (const auto& [key, value] : filters.items())
+    if (!allowed.contains(key))
+      throw lab::UserError(fmt::format("the filter '{}' is not supported by this daemon", key));
+  return filters;
+}
+
+// Docker's statuses for the network driver's errors: a missing network is 404 (the client then
+// says "No such network: NAME"), a name taken 409, a predefined network or one with endpoints
+// 403 (libnetwork's forbidden errors).
+const std::vector<std::pair<std::string, int>> kNetworkStatuses = {
+    {" not found", 404},
+    {"already exists", 409},
+    {"is a pre-defined network", 403},
+    {"has active endpoints", 403},
+};
+
+// ---- networks --------------------------------------------------------------------------------
+
+// GET /networks: every network as `network inspect` shows it (the client's `network ls` table
+// takes Id, Name, Driver, Scope from them).
+Response list_networks(const Engine& engine, const Request& request) {
+  check_filters(request);
+  json out = json::array();
+  for (const network::Network& n : network::list_networks(network_of(engine)))
+    out.push_back(network::inspect_json(n));
+  return json_response(out);
+}
+
+Response inspect_network(const Engine& engine, const Request& request) {
+  return with_statuses(kNetworkStatuses, [&] {
+    return json_response(
+        network::inspect_json(network::find_network(network_of(engine), request.params.at("id"))));
+  });
+}
+
+// POST /networks/create {"Name", "Driver", "IPAM": {"Config": [{"Subnet"}]}, ...}: a bridge
+// network (its bridge br-<id12> made in the daemon's network namespace); 201 {"Id", "Warning"}.
+// What our driver cannot do (another driver, IPv6, internal, options, labels, a gateway or range
+// of one's own) is refused by name rather than ignored.
+Response create_network(const Engine& engine, const Request& request) {
+  json body = body_object(request);
+  std::string name = body.value("Name", "");
+  if (name.empty()) throw lab::UserError("network name is required: Name");
+  std::string driver = body.value("Driver", "");
+  if (!driver.empty() && driver != "bridge")
+    throw lab::UserError(
+        fmt::format("plugin \"{}\" not found: only the bridge driver is supported", driver));
+  for (const char* flag : {"EnableIPv6", "Internal", "Attachable", "Ingress", "ConfigOnly"})
+    if (body.value(flag, false)) throw lab::UserError(fmt::format("{} is not supported", flag));
+  for (const char* map : {"Options", "Labels"})
+    if (body.contains(map) && body[map].is_object() && !body[map].empty())
+      throw lab::UserError(fmt::format("network {} are not supported by this daemon", map));
+  std::string subnet;
+  json ipam = body.value("IPAM", json::object());
+  json configs = ipam.is_object() ? ipam.value("Config", json::array()) : json::array();
+  if (configs.is_array() && configs.size() > 1)
+    throw lab::UserError("one IPAM config (one subnet) per network is supported");
+  if (configs.is_array() && configs.size() == 1) {
+    const json& config = configs[0];
+    for (const char* key : {"IPRange", "Gateway"})
+      if (!config.value(key, "").empty())
+        throw lab::UserError(fmt::format("IPAM {} is not supported: only Subnet", key));
+    subnet = config.value("Subnet", "");
+  }
+  return with_statuses(kNetworkStatuses, [&] {
+    network::Network n = network::create_network(network_of(engine), name, subnet);
+    return json_response({{"Id", n.id}, {"Warning", ""}}, 201);
+  });
+}
+
+Response remove_network(const Engine& engine, const Request& request) {
+  return with_statuses(kNetworkStatuses, [&] {
+    network::remove_network(network_of(engine), request.params.at("id"));
+    return no_content();
+  });
+}
+
+// POST /networks/{id}/connect {"Container", "EndpointConfig"}: an address of the network's own
+// choosing; a fixed address or aliases are refused.
+Response connect_network(const Engine& engine, const Request& request) {
+  json body = body_object(request);
+  std::string container = body.value("Container", "");
+  if (container.empty()) throw lab::UserError("Container is required");
+  json endpoint = body.value("EndpointConfig", json::object());
+  if (endpoint.is_object()) {
+    json ipam = endpoint.value("IPAMConfig", json::object());
+    if (ipam.is_object())
+      for (const auto& [key, value] : ipam.items())
+        if (!(value.is_null() || (value.is_string() && value.get<std::string>().empty()) ||
+              (value.is_array() && value.empty())))
+          throw lab::UserError(fmt::format("a fixed address ({}) is not supported", key));
+    for (const char* key : {"Aliases", "Links"})
+      if (endpoint.contains(key) && endpoint[key].is_array() && !endpoint[key].empty())
+        throw lab::UserError(fmt::format("network {} are not supported by this daemon", key));
+  }
+  return with_statuses(kNetworkStatuses, [&] {
+    engine::connect_to(paths_of(engine), request.params.at("id"), container);
+    return Response{};
+  });
+}
+
+Response disconnect_network(const Engine& engine, const Request& request) {
+  json body = body_object(request);
+  std::string container = body.value("Container", "");
+  if (container.empty()) throw lab::UserError("Container is required");
+  return with_statuses(kNetworkStatuses, [&] {
+    engine::disconnect_from(paths_of(engine), request.params.at("id"), container);
+    return Response{};
+  });
+}
+
+Response prune_networks(const Engine& engine, const Request& request) {
+  check_filters(request);
+  std::vector<std::string> names = network::remove_unused_networks(network_of(engine));
+  return json_response({{"NetworksDeleted", names}});
+}
+
+// ---- volumes ---------------------------------------------------------------------------------
+
+const std::vector<std::pair<std::string, int>> kVolumeStatuses = {
+    {": no such volume", 404},
+    {"volume is in use", 409},
+};
+
+Response list_volumes(const Engine& engine, const Request& request) {
+  check_filters(request);
+  json volumes = json::array();
+  for (const engine::Volume& v : engine::list_volumes(paths_of(engine)))
+    volumes.push_back(engine::inspect_volume(v));
+  return json_response({{"Volumes", volumes}, {"Warnings", json::array()}});
+}
+
+// POST /volumes/create {"Name", "Driver", "DriverOpts", "Labels"}: a local volume (a random
+// name when none is given); 201 with it, as `volume inspect` shows it.
+Response create_volume(const Engine& engine, const Request& request) {
+  json body = body_object(request);
+  std::string driver = body.value("Driver", "");
+  if (!driver.empty() && driver != "local")
+    throw lab::UserError(
+        fmt::format("plugin \"{}\" not found: only the local driver is supported", driver));
+  for (const char* map : {"DriverOpts", "Labels"})
+    if (body.contains(map) && body[map].is_object() && !body[map].empty())
+      throw lab::UserError(fmt::format("volume {} are not supported by this daemon", map));
+  engine::Volume v = engine::create_volume(paths_of(engine), body.value("Name", ""));
+  return json_response(engine::inspect_volume(v), 201);
+}
+
+Response inspect_volume(const Engine& engine, const Request& request) {
+  return with_statuses(kVolumeStatuses, [&] {
+    return json_response(
+        engine::inspect_volume(engine::load_volume(paths_of(engine), request.params.at("name"))));
+  });
+}
+
+// DELETE /volumes/{name}?force=: 204; force makes a missing volume no error (one in use stays
+// a 409, as Docker's).
+Response remove_volume(const Engine& engine, const Request& request) {
+  bool force = query_bool(request, "force");
+  return with_statuses(kVolumeStatuses, [&] {
+    try {
+      engine::remove_volume(paths_of(engine), request.params.at("name"));
+    } catch (const lab::UserError& e) {
+      if (!force || !std::string(e.what()).ends_with(": no such volume")) throw;
+    }
+    return no_content();
+  });
+}
+
+// POST /volumes/prune: API 1.41 prunes every unused volume, named ones too (dockerd adds the
+// filter all=true for clients older than 1.42, whose `volume prune` meant that); an explicit
+// all=false keeps the named ones, as 1.42's default.
+Response prune_volumes(const Engine& engine, const Request& request) {
+  json filters = check_filters(request, {"all"});
+  bool all = true;
+  for (const std::string& value : filter_values(filters, "all")) {
+    if (value == "false" || value == "0") {
+      all = false;
+    } else if (value != "true" && value != "1") {
+      throw lab::UserError(fmt::format("invalid filter 'all={}'", value));
+    }
+  }
+  uint64_t reclaimed = 0;
+  std::vector<std::string> removed = engine::prune_volumes(paths_of(engine), all, reclaimed);
+  return json_response({{"VolumesDeleted", removed}, {"SpaceReclaimed", reclaimed}});
+}
+
+// ---- containers ------------------------------------------------------------------------------
+
+// A container's rw layer: what it changed, Docker's SizeRw.
+uint64_t rw_size(const Engine& engine, const std::string& id) {
+  return graph::tree_size(graph::rw_layer_dir(engine.root, graph::choose_driver(engine.root), id));
+}
+
+// POST /containers/prune: every container that is not running, as `container prune`.
+Response prune_containers(const Engine& engine, const Request& request) {
+  check_filters(request);
+  engine::Paths paths = paths_of(engine);
+  std::map<std::string, uint64_t> sizes;  // measured before they go
+  for (const engine::Container& c : engine::list(paths))
+    if (c.status != "running") sizes[c.id] = rw_size(engine, c.id);
+  std::vector<std::string> deleted = engine::prune(paths);
+  uint64_t reclaimed = 0;
+  for (const std::string& id : deleted) reclaimed += sizes.contains(id) ? sizes[id] : 0;
+  return json_response({{"ContainersDeleted", deleted}, {"SpaceReclaimed", reclaimed}});
+}
+
+// ---- system df -------------------------------------------------------------------------------
+
+// GET /system/df: what the client sums into `docker system df`'s table: LayersSize (every layer
+// once), each image with its Size, SharedSize (bytes of its layers another image has too) and
+// Containers (how many use it); each container with SizeRw; each volume with UsageData.
+Response system_df(const Engine& engine, const Request&) {
+  engine::Paths paths = paths_of(engine);
+  std::vector<engine::Container> containers = engine::list(paths);
+  json images = json::array();
+  uint64_t layers_size = 0;
+  {
+    ReadStore read(engine);
+    std::vector<graph::Image> all = read.store->list_images();
+    std::map<std::string, int> layer_users;
+    for (const graph::Image& img : all)
+      for (const graph::LayerInfo& layer : img.layers) ++layer_users[layer.diff_id];
+    layers_size = read.store->disk_usage().images_size;
+    for (const graph::Image& img : all) {
+      uint64_t shared = 0;
+      for (const graph::LayerInfo& layer : img.layers)
+        if (layer_users[layer.diff_id] > 1) shared += layer.size;
+      json labels = img.config.value("config", json::object()).value("Labels", json::object());
+      images.push_back({{"Id", img.id},
+                        {"ParentId", img.parent},
+                        {"RepoTags", img.repo_tags},
+                        {"RepoDigests", json::array()},
+                        {"Created", img.created},
+                        {"Size", img.size},
+                        {"SharedSize", shared},
+                        {"VirtualSize", img.size},
+                        {"Labels", labels.is_object() ? labels : json::object()},
+                        {"Containers", read.store->containers_using(img.id).size()}});
+    }
+  }
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  json listed = json::array();
+  for (const engine::Container& c : containers) {
+    std::string command = c.path;
+    for (const std::string& a : c.args) command += " " + a;
+    uint64_t size_rw = rw_size(engine, c.id);
+    listed.push_back({{"Id", c.id},
+                      {"Names", {c.name}},
+                      {"Image", c.image_name},
+                      {"ImageID", c.image_id},
+                      {"Command", command},
+                      {"Created", graph::parse_rfc3339(c.created)},
+                      {"State", c.paused ? "paused" : c.status},
+                      {"Status", engine::status_text(c, now)},
+                      {"SizeRw", size_rw},
+                      {"SizeRootFs", size_rw},
+                      {"Labels", json::object()},
+                      {"Mounts", c.mounts}});
+  }
+  json volumes = json::array();
+  for (const engine::Volume& v : engine::list_volumes(paths)) {
+    json entry = engine::inspect_volume(v);
+    entry["UsageData"] = {{"Size", graph::tree_size(v.mountpoint)},
+                          {"RefCount", engine::containers_using(paths, v.name).size()}};
+    volumes.push_back(entry);
+  }
+  return json_response({{"LayersSize", layers_size},
+                        {"Images", images},
+                        {"Containers", listed},
+                        {"Volumes", volumes},
+                        {"BuildCache", json::array()}});
+}
+
+}  // namespace
+
+std::vector<Route> resource_routes(const Engine& engine) {
+  auto with = [&engine](Response (*handler)(const Engine&, const Request&)) -> Handler {
+    return [&engine, handler](const Request& request) { return handler(engine, request); };
+  };
+  return {
+      {"GET", "/networks", with(list_networks)},
+      {"POST", "/networks/create", with(create_network)},
+      {"POST", "/networks/prune", with(prune_networks)},
+      {"GET", "/networks/{id}", with(inspect_network)},
+      {"DELETE", "/networks/{id}", with(remove_network)},
+      {"POST", "/networks/{id}/connect", with(connect_network)},
+      {"POST", "/networks/{id}/disconnect", with(disconnect_network)},
+      {"GET", "/volumes", with(list_volumes)},
+      {"POST", "/volumes/create", with(create_volume)},
+      {"POST", "/volumes/prune", with(prune_volumes)},
+      {"GET", "/volumes/{name}", with(inspect_volume)},
+      {"DELETE", "/volumes/{name}", with(remove_volume)},
+      {"POST", "/containers/prune", with(prune_containers)},
+      {"GET", "/system/df", with(system_df)},
+  };
+}
 
 }  // namespace api

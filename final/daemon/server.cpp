@@ -179,12 +179,28 @@ void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
+    // Beast compares a Content-Length with the body limit as soon as the header is parsed (the
+    // request parser's default is 1 MiB, and read_header would fail): the largest limit while
+    // the header is read, then this request's, checked here for a Content-Length and by Beast
+    // for a chunked body as it comes.
+    parser.body_limit(kTarBodyLimit);
     boost::system::error_code ec;
     http::read_header(socket, buffer, parser, ec);
     if (ec) break;  // the client closed the connection, or sent what is not HTTP
-    bool tar = parser.get()[http::field::content_type].starts_with("application/x-tar");
-    parser.body_limit(tar ? kTarBodyLimit : kJsonBodyLimit);
-    http::read(socket, buffer, parser, ec);
+    // An archive may be large: a body the client calls a tar (load, build), or docker import's,
+    // which it sends as text/plain to POST /images/create?fromSrc=-.
+    std::string_view target(parser.get().target().data(), parser.get().target().size());
+    bool tar = parser.get()[http::field::content_type].starts_with("application/x-tar") ||
+               (parser.get().method() == http::verb::post &&
+                target.find("/images/create?") != std::string_view::npos &&
+                target.find("fromSrc=") != std::string_view::npos);
+    uint64_t limit = tar ? kTarBodyLimit : kJsonBodyLimit;
+    parser.body_limit(limit);
+    if (parser.content_length() && *parser.content_length() > limit) {
+      ec = http::error::body_limit;
+    } else {
+      http::read(socket, buffer, parser, ec);
+    }
     auto start = std::chrono::steady_clock::now();
     Request request;
     request.method = std::string(parser.get().method_string());
@@ -217,7 +233,15 @@ void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket
       SocketConnection connection(socket.native_handle(), buffer,
                                   response.status != 101 && !response.raw);
       if (connection.send_all(stream_head(response))) {
-        response.stream(connection);
+        try {
+          response.stream(connection);
+        } catch (const std::exception& e) {
+          // A stream tells its own failures inside the stream; one that escapes must not end the
+          // daemon (an exception leaving a thread is std::terminate).
+          std::lock_guard lock(daemon->log_mutex);
+          fmt::print(stderr, "{} {}: the stream ended with: {}\n", request.method, request.target,
+                     e.what());
+        }
         connection.finish();
       }
       break;

@@ -429,7 +429,8 @@ void Builder::run_step(const dockerfile::Instruction& in) {
   int code = load(p_, container.id()).exit_code;
   if (code != 0)
     throw BuildFailure(
-        fmt::format("The command '{}' returned a non-zero code: {}", join(command, " "), code));
+        fmt::format("The command '{}' returned a non-zero code: {}", join(command, " "), code),
+        code);
   say("Removing intermediate container " + container.id().substr(0, 12));
   commit_step(graph::rw_layer_dir(p_.root, graph::DriverKind::overlay, container.id()), created_by,
               file);

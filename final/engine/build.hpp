@@ -31,9 +31,11 @@ struct BuildRequest {
 };
 
 // A step that failed the way Docker reports without "Error: " ("The command '/bin/sh -c false'
-// returned a non-zero code: 1"); the CLI exits 1.
+// returned a non-zero code: 1"); the CLI exits 1, the daemon sends `code` (the command's exit
+// code) in its errorDetail, as dockerd does, and the docker client exits with it.
 struct BuildFailure : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  BuildFailure(const std::string& what, int code_) : std::runtime_error(what), code(code_) {}
+  int code;
 };
 
 // Runs the build, writing the legacy builder's lines to `out` ("Step 2/5 : RUN ...",

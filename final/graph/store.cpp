@@ -67,8 +67,10 @@ void remove_tree_via(const std::string& path, const std::string& tmp_dir) {
   fs::remove_all(target, ec);
 }
 
-// The size of a tree as Docker's overlay2 driver reports a layer (pkg/directory): every entry but
-// directories, st_size each, a hard-linked inode once.
+std::string id_hex(std::string_view image_id) { return digest_hex(image_id, "image id"); }
+
+}  // namespace
+
 uint64_t tree_size(const std::string& dir) {
   uint64_t total = 0;
   std::set<std::pair<dev_t, ino_t>> seen;
@@ -82,10 +84,6 @@ uint64_t tree_size(const std::string& dir) {
   }
   return total;
 }
-
-std::string id_hex(std::string_view image_id) { return digest_hex(image_id, "image id"); }
-
-}  // namespace
 
 // ---- references --------------------------------------------------------------------------------
 

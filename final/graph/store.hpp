@@ -241,6 +241,11 @@ class Store {
 // Writes `content` to `path` atomically: a temp file beside it, fsync, rename(2).
 void write_file_atomically(const std::string& path, std::string_view content);
 
+// The size of a tree as Docker's overlay2 driver reports a layer (pkg/directory): every entry but
+// directories, st_size each, a hard-linked inode once. Also a container's rw layer and a volume's
+// size in `system df`.
+uint64_t tree_size(const std::string& dir);
+
 // Docker's units: human_size(4260000) == "4.26MB" (go-units HumanSizeWithPrecision, powers of
 // 1000; `docker images` shows 3 digits, `docker system df` 4); human_duration(120) == "2 minutes"
 // (go-units HumanDuration).
