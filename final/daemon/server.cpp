@@ -217,7 +217,15 @@ void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket
       SocketConnection connection(socket.native_handle(), buffer,
                                   response.status != 101 && !response.raw);
       if (connection.send_all(stream_head(response))) {
-        response.stream(connection);
+        // The status is sent: a failure now can only end the stream (and is logged), never
+        // the daemon.
+        try {
+          response.stream(connection);
+        } catch (const std::exception& e) {
+          std::lock_guard lock(daemon->log_mutex);
+          fmt::print(stderr, "{} {}: the stream ended: {}\n", request.method, request.target,
+                     e.what());
+        }
         connection.finish();
       }
       break;

@@ -1,0 +1,294 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2030,SC2031  # DAEMON_PID: set and read within each test
+# The daemon's container routes (final/daemon/routes_containers.cpp), driven by the real docker
+# client: run (create, attach with the connection hijacked, wait, start), run -d, logs, exec,
+# stop, kill, restart, pause, top, stats, rm. What a container did is checked from inside it
+# (its output, its cgroup, a file it read). Every container runs with --network none; each test
+# has an engine root and a socket of its own, and teardown stops the daemon and removes every
+# container.
+load helpers
+load engine
+load daemon
+bats_require_minimum_version 1.5.0
+
+setup() {
+  daemon_setup
+}
+
+teardown() {
+  daemon_teardown
+}
+
+@test "daemon run: --rm echo hi prints hi and exits 0; exit 3 is 3; stdout and stderr apart" {
+  daemon_start
+  run docker run --rm --network none busybox echo hi
+  assert_success
+  assert_output hi
+  # Without a pty, stdout and stderr share the hijacked connection in Docker's 8-byte frames;
+  # the client splits them again.
+  run --separate-stderr docker run --rm --network none busybox sh -c 'echo out; echo err >&2; exit 3'
+  assert_failure 3
+  assert_output out
+  [[ $stderr == err ]]
+  # --rm: wait?condition=removed answered once the container was gone.
+  [[ -z $(md ps -aq) ]]
+  grep -q 'POST /v1.41/containers/[0-9a-f]*/wait?condition=removed 200' "$DAEMON_LOG"
+  grep -q 'POST /v1.41/containers/[0-9a-f]*/attach?.*stream=1.* 101' "$DAEMON_LOG"
+}
+
+@test "daemon run -i: the client's stdin reaches the container, its end closes the container's" {
+  daemon_start
+  # (the client under bash -c: DOCKER_HOST and DOCKER_CONFIG from the environment)
+  export DOCKER_HOST="unix://$SOCK" DOCKER_CONFIG="$BATS_TEST_TMPDIR/docker-config"
+  run bash -c 'echo hi | "$0" run -i --rm --network none busybox cat' "$DOCKER"
+  assert_success
+  assert_output hi
+  # More than one message of the attach protocol (32 KiB each), and every byte of it.
+  run bash -c 'seq 1 20000 | "$0" run -i --rm --network none busybox md5sum' "$DOCKER"
+  assert_success
+  assert_output "$(seq 1 20000 | md5sum)"
+}
+
+@test "daemon run -t: a pty inside, raw bytes on the connection" {
+  daemon_start
+  export DOCKER_HOST="unix://$SOCK" DOCKER_CONFIG="$BATS_TEST_TMPDIR/docker-config"
+  # script(1) gives the client a terminal, as a user's.
+  run script -qec "$DOCKER run -t --rm --network none busybox sh -c '[ -t 1 ] && tty'" /dev/null
+  assert_success
+  [[ $output == /dev/pts/* ]]
+  run script -qec "$DOCKER run -t --rm --network none busybox sh -c 'exit 4'" /dev/null
+  assert_failure 4
+}
+
+@test "daemon run -d: ps, logs, logs -f until the exit, wait, inspect, rm" {
+  daemon_start
+  run docker run -d --name web --network none busybox \
+    sh -c 'for i in 1 2 3; do echo line $i; sleep 0.3; done; echo bye >&2; exit 2'
+  assert_success
+  [[ $output =~ ^[0-9a-f]{64}$ ]]
+  id=$output
+  run docker ps --format '{{.ID}} {{.Names}} {{.State}}'
+  assert_output "${id:0:12} web running"
+  # -f follows the log until the container exits, each line on its own stream.
+  run --separate-stderr docker logs -f web
+  assert_success
+  assert_output $'line 1\nline 2\nline 3'
+  [[ $stderr == bye ]]
+  run docker wait web
+  assert_output 2
+  run docker inspect --format '{{.State.Status}} {{.State.ExitCode}}' web
+  assert_output "exited 2"
+  run --separate-stderr docker logs --tail 2 web
+  assert_output "line 3"
+  [[ $stderr == bye ]]
+  run docker logs --timestamps web
+  assert_line --regexp '^20[0-9-]+T[0-9:.]+Z line 1$'
+  run docker rm web
+  assert_success
+  assert_output web
+  [[ -z $(md ps -aq) ]]
+}
+
+@test "daemon exec: output, stderr apart, exit code, -e, -w, -i, -d, -t, a missing command" {
+  md run -d --name web --network none busybox sleep 1000 >/dev/null
+  daemon_start
+  run --separate-stderr docker exec web sh -c 'echo out; echo err >&2; exit 5'
+  assert_failure 5
+  assert_output out
+  [[ $stderr == err ]]
+  run docker exec -e GREETING=hello -w /tmp web sh -c 'echo $GREETING $(pwd)'
+  assert_success
+  assert_output "hello /tmp"
+  export DOCKER_HOST="unix://$SOCK" DOCKER_CONFIG="$BATS_TEST_TMPDIR/docker-config"
+  run bash -c 'echo piped | "$0" exec -i web cat' "$DOCKER"
+  assert_output piped
+  run docker exec -d web sh -c 'echo done > /tmp/marker'
+  assert_success
+  for _ in $(seq 50); do md exec web test -e /tmp/marker && break; sleep 0.1; done
+  run md exec web cat /tmp/marker
+  assert_output done
+  run script -qec "$DOCKER exec -t web sh -c '[ -t 1 ] && echo has-a-tty; exit 6'" /dev/null
+  assert_failure 6
+  assert_output --partial has-a-tty
+  run -127 docker exec web nosuch
+  assert_output --partial 'executable file not found in $PATH'
+  # The exec instances (GET /exec/{id}/json) answered the client's exit codes.
+  grep -q 'GET /v1.41/exec/[0-9a-f]*/json 200' "$DAEMON_LOG"
+}
+
+@test "daemon: stop, kill, restart, pause and unpause, rename, top, stats --no-stream" {
+  daemon_start
+  docker run -d --name web --network none busybox sleep 1000 >/dev/null
+  run docker top web
+  assert_success
+  assert_line --regexp '^UID +PID +PPID +C +STIME +TTY +TIME +CMD$'
+  assert_line --regexp ' sleep 1000$'
+  run docker stats --no-stream --format '{{.Name}} {{.PIDs}} {{.MemUsage}}' web
+  assert_success
+  assert_output --regexp '^web 1 [0-9.]+[KMG]?i?B / [0-9.]+[KMG]iB$'
+  run docker pause web
+  assert_output web
+  [[ $(docker inspect --format '{{.State.Status}}' web) == paused ]]
+  pid=$(docker inspect --format '{{.State.Pid}}' web)
+  run docker rm web
+  assert_failure 1
+  assert_output --partial "You cannot remove a paused container"
+  run docker unpause web
+  assert_output web
+  [[ $(docker inspect --format '{{.State.Status}}' web) == running ]]
+  run docker rename web web2
+  assert_success
+  run docker kill web2
+  assert_output web2
+  [[ $(docker inspect --format '{{.State.Status}} {{.State.ExitCode}}' web2) == "exited 137" ]]
+  ! kill -0 "$pid" 2>/dev/null
+  run docker kill web2
+  assert_failure 1
+  assert_output --partial "is not running"
+  docker start web2 >/dev/null
+  first=$(docker inspect --format '{{.State.StartedAt}}' web2)
+  run docker restart -t 1 web2
+  assert_output web2
+  [[ $(docker inspect --format '{{.State.Status}}' web2) == running ]]
+  [[ $(docker inspect --format '{{.State.StartedAt}}' web2) != "$first" ]]
+  # sleep as PID 1 ignores SIGTERM: SIGKILL after the 1 s.
+  run docker stop -t 1 web2
+  assert_output web2
+  [[ $(docker inspect --format '{{.State.Status}}' web2) == exited ]]
+  docker rm web2 >/dev/null
+}
+
+@test "daemon rm: a running container is refused, rm -f removes it; a missing name; a name in use" {
+  daemon_start
+  docker run -d --name web --network none busybox sleep 1000 >/dev/null
+  id=$(md inspect web | jq -r '.[0].Id')
+  run docker rm web
+  assert_failure 1
+  assert_output "Error response from daemon: You cannot remove a running container $id. Stop the container before attempting removal or force remove"
+  run docker create --name web --network none busybox true
+  assert_failure 1
+  assert_output --partial "Conflict. The container name \"/web\" is already in use by container \"$id\""
+  run docker rm -f web
+  assert_success
+  assert_output web
+  [[ -z $(md ps -aq) ]]
+  [[ ! -d $ROOT/containers/$id ]]
+  run docker rm nosuch
+  assert_failure 1
+  assert_output --partial "No such container: nosuch"
+}
+
+@test "daemon run: -e, -v HOST:CTR, --memory and --cpus, seen from inside the container" {
+  mkdir "$BATS_TEST_TMPDIR/data"
+  echo from-the-host >"$BATS_TEST_TMPDIR/data/file"
+  daemon_start
+  run docker run --rm --network none -e GREETING=hello -v "$BATS_TEST_TMPDIR/data:/data:ro" \
+    --memory 64m --cpus 0.5 busybox sh -c '
+      echo "env: $GREETING"
+      echo "file: $(cat /data/file)"
+      touch /data/new 2>/dev/null || echo "read-only"
+      if [ -e /sys/fs/cgroup/memory.max ]; then
+        echo "memory: $(cat /sys/fs/cgroup/memory.max)"
+        echo "cpu: $(cat /sys/fs/cgroup/cpu.max)"
+      else
+        echo "memory: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+        echo "cpu: $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
+      fi'
+  assert_success
+  assert_line "env: hello"
+  assert_line "file: from-the-host"
+  assert_line "read-only"
+  assert_line "memory: 67108864"
+  assert_line "cpu: 50000 100000"
+}
+
+@test "daemon attach: Docker's 8-byte frames; a client that goes leaves nothing; wait's body" {
+  md run -d --name talk --network none busybox \
+    sh -c 'while :; do echo tick; echo tock >&2; sleep 0.2; done' >/dev/null
+  daemon_start
+  fds_before=$(find "/proc/$DAEMON_PID/fd" -mindepth 1 | wc -l)
+  # A raw client: the request, the 101, then a frame of stdout and one of stderr, then it goes.
+  run python3 - "$SOCK" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"POST /v1.41/containers/talk/attach?stream=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+          b"Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(4096)
+head, data = data.split(b"\r\n\r\n", 1)
+print(head.split(b"\r\n")[0].decode())
+seen = set()
+while len(seen) < 2:
+    while len(data) < 8:
+        data += s.recv(4096)
+    stream, size = struct.unpack(">BxxxI", data[:8])
+    while len(data) < 8 + size:
+        data += s.recv(4096)
+    seen.add((stream, data[8:8 + size].decode().strip()))
+    data = data[8 + size:]
+for stream, text in sorted(seen):
+    print(stream, text)
+s.close()
+EOF
+  assert_success
+  assert_line --index 0 "HTTP/1.1 101 UPGRADED"
+  assert_line "1 tick"
+  assert_line "2 tock"
+  # The daemon's end of the monitor's socket and of the client's closed with the client.
+  for _ in $(seq 20); do
+    [[ $(find "/proc/$DAEMON_PID/fd" -mindepth 1 | wc -l) -le $fds_before ]] && break
+    sleep 0.1
+  done
+  (($(find "/proc/$DAEMON_PID/fd" -mindepth 1 | wc -l) <= fds_before))
+  [[ $(md inspect talk | jq -r '.[0].State.Status') == running ]]
+  # Attach to a missing container: 404 before any hijack.
+  run api -w '\n%{http_code}' -X POST 'http://localhost/v1.41/containers/nosuch/attach?stream=1'
+  assert_line --index 0 '{"message":"No such container: nosuch"}'
+  assert_line --index 1 404
+  # wait: the headers at once, the body at the exit.
+  api -X POST http://localhost/v1.41/containers/talk/wait >"$BATS_TEST_TMPDIR/wait" &
+  waiter=$!
+  sleep 0.5
+  [[ ! -s $BATS_TEST_TMPDIR/wait ]]
+  md kill talk >/dev/null
+  wait "$waiter"
+  run cat "$BATS_TEST_TMPDIR/wait"
+  assert_output '{"Error":null,"StatusCode":137}'
+}
+
+@test "daemon create: Docker's body is the CLI's flags; a missing image is 404; --privileged refused" {
+  daemon_start
+  run api -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Image":"busybox","Cmd":["sh","-c","echo $A"],"Env":["A=1"],"Labels":{"k":"v"},
+         "HostConfig":{"NetworkMode":"none","Memory":33554432,"NanoCpus":1500000000,
+                       "PidsLimit":20,"Tmpfs":{"/scratch":""},"Init":true}}' \
+    'http://localhost/v1.41/containers/create?name=made'
+  assert_line --index 1 201
+  id=$(jq -r .Id <<<"${lines[0]}")
+  [[ $(jq -c .Warnings <<<"${lines[0]}") == '[]' ]]
+  run md inspect made
+  [[ $(jq -r '.[0].Id' <<<"$output") == "$id" ]]
+  [[ $(jq -c '.[0].HostConfig | [.Memory, .NanoCpus, .PidsLimit, .NetworkMode, .Init]' <<<"$output") == '[33554432,1500000000,20,"none",true]' ]]
+  [[ $(jq -c '.[0].Config.Labels' <<<"$output") == '{"k":"v"}' ]]
+  run docker start -a made
+  assert_success
+  assert_output 1
+  run api -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Image":"nosuch"}' http://localhost/v1.41/containers/create
+  assert_line --index 0 '{"message":"No such image: nosuch:latest"}'
+  assert_line --index 1 404
+  run api -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -d '{"Image":"busybox","HostConfig":{"Privileged":true}}' http://localhost/v1.41/containers/create
+  assert_line --index 1 400
+  assert_line --index 0 --partial '--privileged is not supported'
+  run api -w '\n%{http_code}' -X POST -d '{not json' http://localhost/v1.41/containers/create
+  assert_line --index 1 400
+  # start of a running container: 304; stop of a stopped one: 304.
+  md run -d --name up --network none busybox sleep 1000 >/dev/null
+  run api -w '%{http_code}' -X POST http://localhost/v1.41/containers/up/start
+  assert_output 304
+  run api -w '%{http_code}' -X POST http://localhost/v1.41/containers/made/stop
+  assert_output 304
+}
