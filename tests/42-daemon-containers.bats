@@ -34,6 +34,12 @@ teardown() {
   [[ -z $(md ps -aq) ]]
   grep -q 'POST /v1.41/containers/[0-9a-f]*/wait?condition=removed 200' "$DAEMON_LOG"
   grep -q 'POST /v1.41/containers/[0-9a-f]*/attach?.*stream=1.* 101' "$DAEMON_LOG"
+  # Without --rm: wait?condition=next-exit, and the container stays, exited with its code.
+  run docker run --name kept --network none busybox sh -c 'echo kept; exit 7'
+  assert_failure 7
+  assert_output kept
+  [[ $(md inspect kept | jq -r '.[0].State | "\(.Status) \(.ExitCode)"') == "exited 7" ]]
+  grep -q 'POST /v1.41/containers/[0-9a-f]*/wait?condition=next-exit 200' "$DAEMON_LOG"
 }
 
 @test "daemon run -i: the client's stdin reaches the container, its end closes the container's" {
@@ -291,4 +297,25 @@ EOF
   assert_output 304
   run api -w '%{http_code}' -X POST http://localhost/v1.41/containers/made/stop
   assert_output 304
+}
+
+@test "daemon cp: out of and into a container (the archive routes), a missing path" {
+  md run -d --name web --network none busybox sh -c 'echo inside > /tmp/made; sleep 1000' >/dev/null
+  daemon_start
+  for _ in $(seq 50); do md exec web test -e /tmp/made && break; sleep 0.1; done
+  # Out: GET /containers/web/archive?path=... (a tar and the stat header), unpacked as DEST.
+  run docker cp web:/tmp/made "$BATS_TEST_TMPDIR/out"
+  assert_success
+  [[ $(cat "$BATS_TEST_TMPDIR/out") == inside ]]
+  # In: HEAD (is /tmp a directory?), then PUT of a tar of the file.
+  echo from-the-host >"$BATS_TEST_TMPDIR/in"
+  run docker cp "$BATS_TEST_TMPDIR/in" web:/tmp/
+  assert_success
+  run md exec web cat /tmp/in
+  assert_output from-the-host
+  run docker cp web:/nosuch "$BATS_TEST_TMPDIR/x"
+  assert_failure 1
+  assert_output --partial "No such container:path: web:/nosuch"
+  [[ ! -e $BATS_TEST_TMPDIR/x ]]
+  grep -q '^HEAD /v1.41/containers/web/archive?path=.* 200' "$DAEMON_LOG"
 }

@@ -135,9 +135,7 @@ engine::CreateRequest request_of(CreateFlags& f) {
   r.image = f.image;
   r.options.command = f.cmd->remaining();
   if (f.privileged)
-    throw lab::UserError(
-        "--privileged is not supported: it would hand the container every capability and "
-        "device of the host; add what it needs with --cap-add");
+    throw lab::UserError(engine::kPrivilegedRefused);
   refuse_unknown_flag(r.image, r.options.command);
   if (r.options.network.empty()) r.options.network = "bridge";
   return r;

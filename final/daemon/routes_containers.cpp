@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@
 
 #include "cli.hpp"
 #include "client/attach.hpp"
+#include "daemon/container_api.hpp"
 #include "daemon/handlers.hpp"
 #include "engine/containers.hpp"
 #include "engine/files.hpp"
@@ -60,6 +62,16 @@ Response no_content(int status = 204) {
   r.status = status;
   r.content_type = "text/plain; charset=utf-8";
   return r;
+}
+
+// All of `data` to a pipe or a pty's master (nothing for fd -1).
+void write_fd(int fd, std::string_view data) {
+  while (fd >= 0 && !data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
 }
 
 // The engine's errors under Docker's status codes. DaemonError is the container's state in the
@@ -97,16 +109,6 @@ json parse_body(const Request& request) {
   return body;
 }
 
-// Docker's strslice: a JSON array of strings, or one string, or null.
-std::vector<std::string> strings_of(const json& value) {
-  if (value.is_string()) return {value.get<std::string>()};
-  std::vector<std::string> out;
-  if (value.is_array())
-    for (const json& v : value)
-      if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
-}
-
 // A query integer ("t=3"); `fallback` when absent. 400 for anything that is not a number.
 long query_int(const Request& request, const std::string& key, long fallback) {
   auto it = request.query.find(key);
@@ -122,128 +124,7 @@ std::string query_string(const Request& request, const std::string& key,
   return it == request.query.end() ? fallback : it->second;
 }
 
-// The client's environment is resolved by the client: "KEY=VALUE" comes as it is, and a "KEY"
-// alone names a variable the client did not have. The engine would look a bare KEY up in its
-// own environment, which here is the daemon's: such entries are dropped.
-std::vector<std::string> client_env(const json& value) {
-  std::vector<std::string> env;
-  for (const std::string& e : strings_of(value))
-    if (e.find('=') != std::string::npos) env.push_back(e);
-  return env;
-}
-
-// 1500000000 nano-CPUs -> "1.5", the --cpus text the engine parses.
-std::string cpus_text(int64_t nano) {
-  std::string text = fmt::format("{}.{:09}", nano / 1000000000, nano % 1000000000);
-  while (text.back() == '0') text.pop_back();
-  if (text.back() == '.') text.pop_back();
-  return text;
-}
-
 // ---- create ----------------------------------------------------------------------------------
-
-// Docker's create body (Config + HostConfig) as the flags of `minidocker create` would give it:
-// the same request, so the container is the same whichever way it was made.
-engine::CreateRequest create_request(const json& body, const std::string& name) {
-  engine::CreateRequest r;
-  exec::RunOptions& o = r.options;
-  const json& host = body.contains("HostConfig") && body["HostConfig"].is_object()
-                         ? body["HostConfig"]
-                         : json::object();
-  if (host.value("Privileged", false))
-    throw lab::UserError(
-        "--privileged is not supported: it would hand the container every capability and "
-        "device of the host; add what it needs with --cap-add");
-  if (host.contains("RestartPolicy") && host["RestartPolicy"].is_object()) {
-    std::string policy = host["RestartPolicy"].value("Name", "");
-    if (!policy.empty() && policy != "no")
-      throw lab::UserError("restart policies are not supported by this daemon: " + policy);
-  }
-  r.name = name;
-  r.image = body.value("Image", "");
-  if (r.image.empty()) throw lab::UserError("Config.Image is required");
-  o.command = strings_of(body.value("Cmd", json()));
-  // Entrypoint [] or null: the image's. [""]: none (the image's Cmd dropped too, as Docker's
-  // `--entrypoint ""`). [PROGRAM, ARGS...]: the engine takes one program, as --entrypoint does;
-  // its arguments go before the command, which gives the same process.
-  if (json e = body.value("Entrypoint", json()); !strings_of(e).empty()) {
-    std::vector<std::string> entrypoint = strings_of(e);
-    o.entrypoint = entrypoint.front();
-    o.command.insert(o.command.begin(), entrypoint.begin() + 1, entrypoint.end());
-  }
-  o.env = client_env(body.value("Env", json()));
-  o.workdir = body.value("WorkingDir", "");
-  o.user = body.value("User", "");
-  o.hostname = body.value("Hostname", "");
-  o.tty = body.value("Tty", false);
-  o.interactive = body.value("OpenStdin", false);
-  if (json labels = body.value("Labels", json()); labels.is_object())
-    for (const auto& [key, value] : labels.items())
-      if (value.is_string()) r.labels[key] = value.get<std::string>();
-  // -v HOST:CTR and NAME:CTR come as Binds; -v /CTR (an anonymous volume) as Config.Volumes.
-  o.volumes = strings_of(host.value("Binds", json()));
-  if (json volumes = body.value("Volumes", json()); volumes.is_object())
-    for (const auto& [target, ignored] : volumes.items()) o.volumes.push_back(target);
-  if (json mounts = host.value("Mounts", json()); mounts.is_array())
-    for (const json& m : mounts) {
-      std::string spec = "type=" + m.value("Type", "volume");
-      if (!m.value("Source", "").empty()) spec += ",source=" + m.value("Source", "");
-      spec += ",target=" + m.value("Target", "");
-      if (m.value("ReadOnly", false)) spec += ",readonly";
-      o.mounts.push_back(spec);
-    }
-  if (json tmpfs = host.value("Tmpfs", json()); tmpfs.is_object())
-    for (const auto& [target, options] : tmpfs.items()) {
-      std::string text = options.is_string() ? options.get<std::string>() : "";
-      o.tmpfs.push_back(text.empty() ? target : target + ":" + text);
-    }
-  // Limits: the numbers as the CLI's flags would have typed them (0 and null: not given).
-  auto number = [&](const char* key) -> int64_t {
-    const json& v = host.contains(key) ? host[key] : json();
-    return v.is_number_integer() ? v.get<int64_t>() : 0;
-  };
-  if (int64_t memory = number("Memory"); memory > 0) o.memory = std::to_string(memory);
-  if (int64_t swap = number("MemorySwap"); swap != 0) o.memory_swap = std::to_string(swap);
-  if (int64_t shares = number("CpuShares"); shares != 0) o.cpu_shares = std::to_string(shares);
-  if (int64_t nano = number("NanoCpus"); nano > 0) o.cpus = cpus_text(nano);
-  // --cpu-quota/--cpu-period (which our CLI lacks): the same share of a CPU as --cpus, which the
-  // engine writes as a quota of a 100 ms period.
-  if (int64_t quota = number("CpuQuota"); quota > 0 && o.cpus.empty()) {
-    int64_t period = number("CpuPeriod") > 0 ? number("CpuPeriod") : 100000;
-    o.cpus = cpus_text(quota * 1000000000 / period);
-  }
-  if (int64_t pids = number("PidsLimit"); pids != 0) o.pids_limit = std::to_string(pids);
-  std::string network = host.value("NetworkMode", "");
-  o.network = network.empty() || network == "default" ? "bridge" : network;
-  if (json bindings = host.value("PortBindings", json()); bindings.is_object())
-    for (const auto& [port, list] : bindings.items()) {
-      if (!list.is_array() || list.empty()) {
-        r.publish.push_back(port);
-        continue;
-      }
-      for (const json& b : list) {
-        std::string ip = b.value("HostIp", ""), host_port = b.value("HostPort", "");
-        std::string spec = host_port.empty() ? port : host_port + ":" + port;
-        r.publish.push_back(ip.empty() ? spec : ip + ":" + spec);
-      }
-    }
-  r.auto_remove = host.value("AutoRemove", false);
-  o.read_only = host.value("ReadonlyRootfs", false);
-  o.cap_add = strings_of(host.value("CapAdd", json()));
-  o.cap_drop = strings_of(host.value("CapDrop", json()));
-  o.init = host.value("Init", json()) == true;
-  r.runtime = host.value("Runtime", "");
-  if (r.runtime == "minirunc" || r.runtime == "minidocker") r.runtime.clear();  // ours
-  return r;
-}
-
-// "busybox" -> "busybox:latest": the reference as Docker's daemon names it in "No such image".
-std::string with_default_tag(const std::string& ref) {
-  size_t slash = ref.rfind('/');
-  std::string last = slash == std::string::npos ? ref : ref.substr(slash + 1);
-  if (last.find(':') != std::string::npos || ref.find('@') != std::string::npos) return ref;
-  return ref + ":latest";
-}
 
 // POST /containers/create?name=NAME -> 201 {"Id", "Warnings"}.
 Response create_container(const Engine& engine, const Request& request) {
@@ -266,8 +147,12 @@ Response create_container(const Engine& engine, const Request& request) {
 
 // ---- start, stop, restart, kill, pause, unpause, rename, rm -------------------------------------
 
+std::string id_of_paths(const engine::Paths& paths, const Request& request) {
+  return engine::resolve(paths, request.params.at("id"));
+}
+
 std::string id_of(const Engine& engine, const Request& request) {
-  return engine::resolve(paths_of(engine), request.params.at("id"));
+  return id_of_paths(paths_of(engine), request);
 }
 
 // POST /containers/{id}/start: 204, or 304 when it is already running.
@@ -463,22 +348,79 @@ Response container_changes(const Engine& engine, const Request& request) {
   return json_response(out);
 }
 
-// ---- the hijacked connection -------------------------------------------------------------------
+// ---- archive (docker cp) -------------------------------------------------------------------------
 
-// Docker's 8-byte header before each piece of output when stdout and stderr share a connection.
-std::string frame(char stream, std::string_view payload) {
-  uint32_t size = static_cast<uint32_t>(payload.size());
-  std::string out = {stream == attach::kStderr ? '\2' : '\1',
-                     '\0',
-                     '\0',
-                     '\0',
-                     static_cast<char>(size >> 24),
-                     static_cast<char>((size >> 16) & 0xff),
-                     static_cast<char>((size >> 8) & 0xff),
-                     static_cast<char>(size & 0xff)};
-  out.append(payload);
+// The path of an archive request, resolved in the container as `minidocker cp` resolves it;
+// Docker's 404 for a path that is not there.
+std::optional<Response> archive_path(const engine::Paths& paths, const Request& request,
+                                     std::string& id, std::string& path, engine::PathStat& stat) {
+  id = id_of_paths(paths, request);
+  path = query_string(request, "path");
+  if (path.empty()) throw lab::UserError("path cannot be empty");
+  try {
+    stat = engine::stat_path(paths, id, request.params.at("id"), path);
+  } catch (const lab::UserError& e) {
+    std::string message = e.what();
+    if (message.starts_with("Could not find")) return error_response(404, message);
+    throw;
+  }
+  return std::nullopt;
+}
+
+// HEAD /containers/{id}/archive?path=P: only the X-Docker-Container-Path-Stat header, which
+// `docker cp` asks for the destination before it copies into a container.
+Response archive_head(const Engine& engine, const Request& request) {
+  engine::Paths paths = paths_of(engine);
+  std::string id, path;
+  engine::PathStat stat;
+  if (auto missing = archive_path(paths, request, id, path, stat)) return *missing;
+  Response r = no_content(200);
+  r.headers["X-Docker-Container-Path-Stat"] = path_stat_header(stat);
+  return r;
+}
+
+// The whole of a file (a memfd the tar went to).
+std::string read_back(int fd) {
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(out.size()))) > 0 ||
+         (n < 0 && errno == EINTR))
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
   return out;
 }
+
+// GET /containers/{id}/archive?path=P: a tar of P (what `minidocker cp CTR:P -` writes), with
+// the stat header. `docker cp CTR:P DEST` unpacks it under DEST's name.
+Response archive_get(const Engine& engine, const Request& request) {
+  engine::Paths paths = paths_of(engine);
+  std::string id, path;
+  engine::PathStat stat;
+  if (auto missing = archive_path(paths, request, id, path, stat)) return *missing;
+  lab::UniqueFd tar(lab::check(::memfd_create("archive", MFD_CLOEXEC), "memfd_create"));
+  engine::copy_from_container(paths, id, request.params.at("id"), path, "-", tar.get());
+  Response r;
+  r.content_type = "application/x-tar";
+  r.headers["X-Docker-Container-Path-Stat"] = path_stat_header(stat);
+  r.body = read_back(tar.get());
+  return r;
+}
+
+// PUT /containers/{id}/archive?path=DIR: the request's tar unpacked in the container's DIR (what
+// `minidocker cp - CTR:DIR` does).
+Response archive_put(const Engine& engine, const Request& request) {
+  engine::Paths paths = paths_of(engine);
+  std::string id, path;
+  engine::PathStat stat;
+  if (auto missing = archive_path(paths, request, id, path, stat)) return *missing;
+  lab::UniqueFd tar(lab::check(::memfd_create("archive", MFD_CLOEXEC), "memfd_create"));
+  write_fd(tar.get(), request.body);
+  lab::check(::lseek(tar.get(), 0, SEEK_SET), "lseek(archive, 0)");
+  engine::copy_to_container(paths, id, request.params.at("id"), "-", path, tar.get());
+  return no_content(200);
+}
+
+// ---- the hijacked connection -------------------------------------------------------------------
 
 // Output to the client: raw with a pty, framed without. False once the client has gone.
 bool send_output(Connection& connection, bool tty, char stream, std::string_view data) {
@@ -511,16 +453,6 @@ void send_input(int sock, std::string_view data) {
     std::string msg = attach::message(attach::kInput, data.substr(at, attach::kMaxMessage));
     while (::send(sock, msg.data(), msg.size(), MSG_NOSIGNAL) < 0 && errno == EINTR) {
     }
-  }
-}
-
-// All of `data` to a pipe or a pty's master (nothing for fd -1).
-void write_fd(int fd, std::string_view data) {
-  while (fd >= 0 && !data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data.remove_prefix(static_cast<size_t>(n));
   }
 }
 
@@ -1110,6 +1042,9 @@ std::vector<Route> container_routes(const Engine& engine) {
       {"GET", "/containers/{id}/stats", with(container_stats)},
       {"GET", "/containers/{id}/changes", with(container_changes)},
       {"DELETE", "/containers/{id}", with(remove_container)},
+      {"HEAD", "/containers/{id}/archive", with(archive_head)},
+      {"GET", "/containers/{id}/archive", with(archive_get)},
+      {"PUT", "/containers/{id}/archive", with(archive_put)},
       {"POST", "/containers/{id}/exec", with_execs(exec_create)},
       {"POST", "/exec/{id}/start", with_execs(exec_start)},
       {"POST", "/exec/{id}/resize", with_execs(exec_resize)},

@@ -35,6 +35,11 @@ struct Paths {
 };
 Paths paths_for(const std::string& root, bool explain);
 
+// --privileged, refused by the CLI and by the daemon's create alike.
+inline constexpr const char* kPrivilegedRefused =
+    "--privileged is not supported: it would hand the container every capability and device of "
+    "the host; add what it needs with --cap-add";
+
 struct CreateRequest {
   std::string image;
   std::string name;
