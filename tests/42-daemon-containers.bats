@@ -53,6 +53,13 @@ teardown() {
   run bash -c 'seq 1 20000 | "$0" run -i --rm --network none busybox md5sum' "$DOCKER"
   assert_success
   assert_output "$(seq 1 20000 | md5sum)"
+  # The container stops reading while the client goes on writing: the client still reads the
+  # whole output and its end (no "connection reset by peer"), and the daemon goes on serving.
+  run bash -c 'yes | "$0" run -i --rm --network none busybox head -c 6' "$DOCKER"
+  assert_success
+  assert_output $'y\ny\ny'
+  run api http://localhost/_ping
+  assert_output OK
 }
 
 @test "daemon run -t: a pty inside, raw bytes on the connection" {
@@ -108,6 +115,13 @@ teardown() {
   export DOCKER_HOST="unix://$SOCK" DOCKER_CONFIG="$BATS_TEST_TMPDIR/docker-config"
   run bash -c 'echo piped | "$0" exec -i web cat' "$DOCKER"
   assert_output piped
+  # A process that stops reading while the client goes on writing: an EPIPE for the daemon,
+  # which goes on serving.
+  run bash -c 'yes | "$0" exec -i web head -c 6' "$DOCKER"
+  assert_success
+  assert_output $'y\ny\ny'
+  run api http://localhost/_ping
+  assert_output OK
   run docker exec -d web sh -c 'echo done > /tmp/marker'
   assert_success
   for _ in $(seq 50); do md exec web test -e /tmp/marker && break; sleep 0.1; done

@@ -64,10 +64,20 @@ Response no_content(int status = 204) {
   return r;
 }
 
-// All of `data` to a pipe or a pty's master (nothing for fd -1).
+// All of `data` to a file or a pty's master (nothing for fd -1).
 void write_fd(int fd, std::string_view data) {
   while (fd >= 0 && !data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// All of `data` to a socket, without a SIGPIPE when the other end is gone (nothing for fd -1).
+void send_fd(int fd, std::string_view data) {
+  while (fd >= 0 && !data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     data.remove_prefix(static_cast<size_t>(n));
@@ -447,6 +457,26 @@ ClientInput read_client(int fd, short revents) {
   return in;
 }
 
+// The end of a hijacked stream that the container ended, not the client: our side is shut for
+// writing, so the client reads the end of the output, and what it may still be sending (the rest
+// of a piped stdin) is read and dropped until it closes its side, for at most 2 s. Closing a
+// unix socket with unread bytes in it resets the connection: the client would see "connection
+// reset by peer" instead of the end of the output.
+void end_hijack(Connection& connection) {
+  int fd = connection.fd();
+  ::shutdown(fd, SHUT_WR);
+  char buf[16384];
+  for (int waited = 0; waited < 2000;) {
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, 100);
+    if (ready == 0) waited += 100;
+    if (ready < 0 && errno != EINTR) return;
+    if (ready <= 0) continue;
+    ssize_t got = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) return;
+  }
+}
+
 // Sends `data` to the monitor as input messages (at most kMaxMessage bytes each).
 void send_input(int sock, std::string_view data) {
   for (size_t at = 0; at < data.size(); at += attach::kMaxMessage) {
@@ -525,7 +555,10 @@ Response attach_route(const Engine& engine, const Request& request) {
       if (fds[0].revents) {
         ssize_t got = ::recv(sock, msg.data(), msg.size(), 0);
         if (got < 0 && errno == EINTR) continue;
-        if (got <= 0 || msg[0] == attach::kExit) return;  // it has exited: the stream ends
+        if (got <= 0 || msg[0] == attach::kExit) {  // it has exited: the stream ends
+          end_hijack(connection);
+          return;
+        }
         char s = msg[0];
         if ((s == attach::kStdout || s == attach::kStderr) && wanted(s) &&
             !send_output(connection, tty, s,
@@ -537,7 +570,10 @@ Response attach_route(const Engine& engine, const Request& request) {
         if (!in.data.empty() && want_stdin) {
           bool detached = false;
           send_input(sock, scanner.feed(in.data, detached));
-          if (detached) return;  // the detach keys: the container goes on
+          if (detached) {  // the detach keys: the container goes on
+            end_hijack(connection);
+            return;
+          }
         }
         if (in.ended) {
           // The client's half-close: its stdin is at its end, and so is the container's.
@@ -833,9 +869,9 @@ void run_exec(const engine::Paths& paths, ExecTable& table,
   } catch (const engine::RunError& e) {
     code = e.code;
     std::string line = std::string(e.what()) + "\r\n";
-    write_fd(error_fd, line);
+    send_fd(error_fd, line);
   } catch (const std::exception& e) {
-    write_fd(error_fd, std::string(e.what()) + "\r\n");
+    send_fd(error_fd, std::string(e.what()) + "\r\n");
   }
   std::lock_guard lock(table.mutex);
   instance->exit_code = code;
@@ -935,14 +971,21 @@ Response exec_start(const Engine& engine, ExecTable& table, const Request& reque
         instance->master = -1;  // the engine closes it next
       };
       run_exec(paths, table, instance, r, -1);
+      end_hijack(connection);
       return;
     }
-    // Without a pty: pipes for stdout, stderr and (AttachStdin) stdin. engine::exec runs in a
-    // thread of its own, which holds the write ends and closes them when the process has exited:
-    // then the reads below reach their end.
+    // Without a pty: a channel each for stdout, stderr and (AttachStdin) stdin. engine::exec
+    // runs in a thread of its own, which holds the process's ends and closes them when it has
+    // exited: then the reads below reach their end. Socket pairs rather than pipes: the daemon
+    // writes to them with send(MSG_NOSIGNAL), so a process that is gone is an EPIPE, never a
+    // SIGPIPE that would end the daemon (which cannot ignore SIGPIPE: its children, and so the
+    // containers' processes, would inherit the SIG_IGN).
     auto make_pipe = [] {
       int fds[2];
-      lab::check(::pipe2(fds, O_CLOEXEC), "pipe2");
+      lab::check(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds),
+                 "socketpair(AF_UNIX, SOCK_STREAM)");
+      ::shutdown(fds[0], SHUT_WR);  // one way, as a pipe: fds[0] reads, fds[1] writes
+      ::shutdown(fds[1], SHUT_RD);
       return std::pair<lab::UniqueFd, lab::UniqueFd>(fds[0], fds[1]);
     };
     auto [out_read, out_write] = make_pipe();
@@ -960,7 +1003,7 @@ Response exec_start(const Engine& engine, ExecTable& table, const Request& reque
       run_exec(paths, table, instance, r, (*held)[1].get());
       for (lab::UniqueFd& fd : *held) fd.reset();
     }).detach();
-    write_fd(in_write.get(), early);
+    send_fd(in_write.get(), early);
     bool input_open = true;
     int open_outputs = 2;
     int pipes[2] = {out_read.get(), err_read.get()};
@@ -994,7 +1037,7 @@ Response exec_start(const Engine& engine, ExecTable& table, const Request& reque
       }
       if (fds[2].revents) {
         ClientInput in = read_client(connection.fd(), fds[2].revents);
-        write_fd(in_write.get(), in.data);
+        send_fd(in_write.get(), in.data);
         if (in.ended) {
           in_write.reset();  // the client's half-close: the process's stdin ends
           input_open = false;
@@ -1006,6 +1049,8 @@ Response exec_start(const Engine& engine, ExecTable& table, const Request& reque
     // asks GET /exec/{id}/json for it as soon as the connection closes.
     std::unique_lock lock(table.mutex);
     table.done.wait(lock, [&] { return !instance->running; });
+    lock.unlock();
+    end_hijack(connection);
   };
   return response;
 }
