@@ -263,6 +263,24 @@ EOF
   done
   (($(find "/proc/$DAEMON_PID/fd" -mindepth 1 | wc -l) <= fds_before))
   [[ $(md inspect talk | jq -r '.[0].State.Status') == running ]]
+  # The real client killed in the middle of `docker run`: the container goes on, the daemon's
+  # ends of the client's connections (attach, wait) close with it.
+  DOCKER_HOST="unix://$SOCK" DOCKER_CONFIG="$BATS_TEST_TMPDIR/docker-config" "$DOCKER" run \
+    --name long --network none busybox sh -c 'while :; do echo x; sleep 0.1; done' >/dev/null &
+  client=$!
+  for _ in $(seq 50); do
+    [[ $(md inspect long 2>/dev/null | jq -r '.[0].State.Status') == running ]] && break
+    sleep 0.1
+  done
+  sleep 0.5
+  kill -KILL "$client"
+  wait "$client" || true
+  for _ in $(seq 20); do
+    [[ $(find "/proc/$DAEMON_PID/fd" -mindepth 1 | wc -l) -le $fds_before ]] && break
+    sleep 0.1
+  done
+  (($(find "/proc/$DAEMON_PID/fd" -mindepth 1 | wc -l) <= fds_before))
+  [[ $(md inspect long | jq -r '.[0].State.Status') == running ]]
   # Attach to a missing container: 404 before any hijack.
   run api -w '\n%{http_code}' -X POST 'http://localhost/v1.41/containers/nosuch/attach?stream=1'
   assert_line --index 0 '{"message":"No such container: nosuch"}'
