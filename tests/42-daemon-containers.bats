@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2030,SC2031  # DAEMON_PID: set and read within each test
+# shellcheck disable=SC2154  # $stderr: set by `run --separate-stderr`
 # The daemon's container routes (final/daemon/routes_containers.cpp), driven by the real docker
 # client: run (create, attach with the connection hijacked, wait, start), run -d, logs, exec,
 # stop, kill, restart, pause, top, stats, rm. What a container did is checked from inside it
@@ -126,11 +127,12 @@ teardown() {
   assert_success
   for _ in $(seq 50); do md exec web test -e /tmp/marker && break; sleep 0.1; done
   run md exec web cat /tmp/marker
-  assert_output done
+  assert_output 'done'
   run script -qec "$DOCKER exec -t web sh -c '[ -t 1 ] && echo has-a-tty; exit 6'" /dev/null
   assert_failure 6
   assert_output --partial has-a-tty
   run -127 docker exec web nosuch
+  # shellcheck disable=SC2016  # Docker's words
   assert_output --partial 'executable file not found in $PATH'
   # The exec instances (GET /exec/{id}/json) answered the client's exit codes.
   grep -q 'GET /v1.41/exec/[0-9a-f]*/json 200' "$DAEMON_LOG"
@@ -161,7 +163,7 @@ teardown() {
   run docker kill web2
   assert_output web2
   [[ $(docker inspect --format '{{.State.Status}} {{.State.ExitCode}}' web2) == "exited 137" ]]
-  ! kill -0 "$pid" 2>/dev/null
+  run ! kill -0 "$pid"
   run docker kill web2
   assert_failure 1
   assert_output --partial "is not running"
@@ -298,6 +300,7 @@ EOF
 
 @test "daemon create: Docker's body is the CLI's flags; a missing image is 404; --privileged refused" {
   daemon_start
+  # shellcheck disable=SC2016  # $A is the container's
   run api -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
     -d '{"Image":"busybox","Cmd":["sh","-c","echo $A"],"Env":["A=1"],"Labels":{"k":"v"},
          "HostConfig":{"NetworkMode":"none","Memory":33554432,"NanoCpus":1500000000,
