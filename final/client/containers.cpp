@@ -134,8 +134,7 @@ engine::CreateRequest request_of(CreateFlags& f) {
   engine::CreateRequest r = f.request;
   r.image = f.image;
   r.options.command = f.cmd->remaining();
-  if (f.privileged)
-    throw lab::UserError(engine::kPrivilegedRefused);
+  if (f.privileged) throw lab::UserError(engine::kPrivilegedRefused);
   refuse_unknown_flag(r.image, r.options.command);
   if (r.options.network.empty()) r.options.network = "bridge";
   return r;

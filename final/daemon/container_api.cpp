@@ -42,8 +42,7 @@ engine::CreateRequest create_request(const json& body, const std::string& name) 
   const json& host = body.contains("HostConfig") && body["HostConfig"].is_object()
                          ? body["HostConfig"]
                          : json::object();
-  if (host.value("Privileged", false))
-    throw lab::UserError(engine::kPrivilegedRefused);
+  if (host.value("Privileged", false)) throw lab::UserError(engine::kPrivilegedRefused);
   if (host.contains("RestartPolicy") && host["RestartPolicy"].is_object()) {
     std::string policy = host["RestartPolicy"].value("Name", "");
     if (!policy.empty() && policy != "no")
@@ -150,15 +149,16 @@ std::string frame(char stream, std::string_view payload) {
 
 uint32_t go_file_mode(uint32_t st_mode) {
   uint32_t mode = st_mode & 0777;
-  switch (st_mode & S_IFMT) {
-    case S_IFBLK: mode |= 1u << 26; break;                  // ModeDevice
-    case S_IFCHR: mode |= (1u << 26) | (1u << 21); break;   // ModeDevice | ModeCharDevice
-    case S_IFDIR: mode |= 1u << 31; break;                  // ModeDir
-    case S_IFIFO: mode |= 1u << 25; break;                  // ModeNamedPipe
-    case S_IFLNK: mode |= 1u << 27; break;                  // ModeSymlink
-    case S_IFSOCK: mode |= 1u << 24; break;                 // ModeSocket
-    default: break;
-  }
+  const struct {
+    uint32_t kernel, go;
+  } types[] = {{S_IFDIR, 1u << 31},                 // ModeDir
+               {S_IFLNK, 1u << 27},                 // ModeSymlink
+               {S_IFBLK, 1u << 26},                 // ModeDevice
+               {S_IFCHR, (1u << 26) | (1u << 21)},  // ModeDevice | ModeCharDevice
+               {S_IFIFO, 1u << 25},                 // ModeNamedPipe
+               {S_IFSOCK, 1u << 24}};               // ModeSocket
+  for (const auto& type : types)
+    if ((st_mode & S_IFMT) == type.kernel) mode |= type.go;
   if (st_mode & S_ISUID) mode |= 1u << 23;
   if (st_mode & S_ISGID) mode |= 1u << 22;
   if (st_mode & S_ISVTX) mode |= 1u << 20;
@@ -172,12 +172,13 @@ std::string path_stat_header(const engine::PathStat& stat) {
   char text[64];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
   std::string mtime = fmt::format("{}.{:09}Z", text, stat.mtime_ns % 1000000000);
-  std::string body = json{{"name", stat.name},
-                          {"size", stat.size},
-                          {"mode", go_file_mode(stat.mode)},
-                          {"mtime", mtime},
-                          {"linkTarget", stat.link_target}}
-                         .dump();
+  std::string body = json{
+      {"name", stat.name},
+      {"size", stat.size},
+      {"mode", go_file_mode(stat.mode)},
+      {"mtime", mtime},
+      {"linkTarget",
+       stat.link_target}}.dump();
   std::string out(4 * ((body.size() + 2) / 3) + 1, '\0');
   int n = ::EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                             reinterpret_cast<const unsigned char*>(body.data()),

@@ -24,9 +24,9 @@
 
 #include <array>
 #include <cerrno>
-#include <csignal>
 #include <cmath>
 #include <condition_variable>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -185,8 +185,7 @@ Response stop_container(const Engine& engine, const Request& request) {
 
 Response restart_container(const Engine& engine, const Request& request) {
   engine::Paths paths = paths_of(engine);
-  engine::restart(paths, id_of(engine, request),
-                  static_cast<int>(query_int(request, "t", 10)));
+  engine::restart(paths, id_of(engine, request), static_cast<int>(query_int(request, "t", 10)));
   return no_content();
 }
 
@@ -269,19 +268,16 @@ Response top_container(const Engine& engine, const Request& request) {
 
 // One of Docker's stats objects: what `docker stats` computes its columns from (CPU % from the
 // difference between cpu_stats and precpu_stats, memory, block and network I/O, pids).
-json stats_json(const engine::Container& c, const engine::Sample& now,
-                const engine::Sample& before, const std::string& read,
-                const std::string& preread) {
+json stats_json(const engine::Container& c, const engine::Sample& now, const engine::Sample& before,
+                const std::string& read, const std::string& preread) {
   long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
   auto cpu = [&](const engine::Sample& s) {
-    return json{{"cpu_usage",
-                 {{"total_usage", s.cpu_usage_ns},
-                  {"usage_in_kernelmode", 0},
-                  {"usage_in_usermode", 0}}},
-                {"system_cpu_usage", s.system_usage_ns},
-                {"online_cpus", cpus},
-                {"throttling_data",
-                 {{"periods", 0}, {"throttled_periods", 0}, {"throttled_time", 0}}}};
+    return json{
+        {"cpu_usage",
+         {{"total_usage", s.cpu_usage_ns}, {"usage_in_kernelmode", 0}, {"usage_in_usermode", 0}}},
+        {"system_cpu_usage", s.system_usage_ns},
+        {"online_cpus", cpus},
+        {"throttling_data", {{"periods", 0}, {"throttled_periods", 0}, {"throttled_time", 0}}}};
   };
   json out = {
       {"read", read},
@@ -354,11 +350,14 @@ Response container_changes(const Engine& engine, const Request& request) {
   json out = json::array();
   for (const engine::Change& change : engine::diff(paths_of(engine), id_of(engine, request)))
     out.push_back({{"Path", change.path},
-                   {"Kind", change.kind == 'C' ? 0 : change.kind == 'A' ? 1 : 2}});
+                   {"Kind", change.kind == 'C'   ? 0
+                            : change.kind == 'A' ? 1
+                                                 : 2}});
   return json_response(out);
 }
 
-// ---- archive (docker cp) -------------------------------------------------------------------------
+// ---- archive (docker cp)
+// -------------------------------------------------------------------------
 
 // The path of an archive request, resolved in the container as `minidocker cp` resolves it;
 // Docker's 404 for a path that is not there.
@@ -498,7 +497,8 @@ std::shared_ptr<lab::UniqueFd> connect_monitor(const engine::Paths& paths, const
   return std::make_shared<lab::UniqueFd>(fd);
 }
 
-// ---- attach, wait, resize, logs ------------------------------------------------------------------
+// ---- attach, wait, resize, logs
+// ------------------------------------------------------------------
 
 // POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1[&logs=1][&detachKeys=...]
 // The monitor's attach socket is connected here, before the 101 goes out: the docker client
@@ -689,8 +689,8 @@ Response resize_container(const Engine& engine, const Request& request) {
     return error_response(409, fmt::format("Container {} is not running", id));
   auto sock = connect_monitor(paths, id);
   if (!sock) return error_response(409, fmt::format("Container {} is not running", id));
-  send_message(sock->get(), attach::resize_message(static_cast<unsigned>(rows),
-                                                   static_cast<unsigned>(cols)));
+  send_message(sock->get(),
+               attach::resize_message(static_cast<unsigned>(rows), static_cast<unsigned>(cols)));
   // Its answer, or 2 s (output may come first; it is not ours to show).
   std::string msg(attach::kMaxMessage + 1, '\0');
   for (int waited = 0; waited < 2000; waited += 100) {
@@ -921,8 +921,8 @@ Response exec_start(const Engine& engine, ExecTable& table, const Request& reque
   {
     std::lock_guard lock(table.mutex);
     if (instance->started)
-      return error_response(409, fmt::format("Error: Exec command {} is already running",
-                                             instance->id));
+      return error_response(409,
+                            fmt::format("Error: Exec command {} is already running", instance->id));
     instance->started = true;
   }
   if (auto refused = not_execable(engine::load(paths, instance->container))) return *refused;
@@ -995,9 +995,8 @@ Response exec_start(const Engine& engine, ExecTable& table, const Request& reque
     r.stdin_fd = in_read.get();
     r.stdout_fd = out_write.get();
     r.stderr_fd = err_write.get();
-    auto held = std::make_shared<std::array<lab::UniqueFd, 3>>(
-        std::array<lab::UniqueFd, 3>{std::move(in_read), std::move(out_write),
-                                     std::move(err_write)});
+    auto held = std::make_shared<std::array<lab::UniqueFd, 3>>(std::array<lab::UniqueFd, 3>{
+        std::move(in_read), std::move(out_write), std::move(err_write)});
     // Detached: a client that goes leaves the thread to reap the process and record its code.
     std::thread([paths, &table, instance, r, held] {
       run_exec(paths, table, instance, r, (*held)[1].get());
@@ -1063,8 +1062,8 @@ std::vector<Route> container_routes(const Engine& engine) {
   };
   // The exec instances, shared by the exec routes for the daemon's life.
   auto table = std::make_shared<ExecTable>();
-  auto with_execs = [&engine, table](Response (*handler)(const Engine&, ExecTable&,
-                                                         const Request&)) -> Handler {
+  auto with_execs =
+      [&engine, table](Response (*handler)(const Engine&, ExecTable&, const Request&)) -> Handler {
     return [&engine, table, handler](const Request& request) {
       return engine_errors([&] { return handler(engine, *table, request); });
     };

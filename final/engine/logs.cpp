@@ -49,7 +49,8 @@ void read_logs(const Paths& paths, const std::string& id, const LogOptions& opti
   if (options.tail != "all") {
     char* end = nullptr;
     long n = std::strtol(options.tail.c_str(), &end, 10);
-    if (*end != '\0' || options.tail.empty()) throw lab::UserError("invalid --tail " + options.tail);
+    if (*end != '\0' || options.tail.empty())
+      throw lab::UserError("invalid --tail " + options.tail);
     size_t start = text.size();
     for (long i = 0; i < n && start > 0; ++i) {
       size_t nl = start >= 2 ? text.rfind('\n', start - 2) : std::string::npos;

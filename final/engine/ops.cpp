@@ -280,9 +280,9 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
       }
     }
   } else {
-    status = r.detach ? run_with_stdio(args, -1, -1, r.stderr_fd)
-                      : run_with_stdio(args, r.interactive ? r.stdin_fd : -1, r.stdout_fd,
-                                       r.stderr_fd);
+    status = r.detach
+                 ? run_with_stdio(args, -1, -1, r.stderr_fd)
+                 : run_with_stdio(args, r.interactive ? r.stdin_fd : -1, r.stdout_fd, r.stderr_fd);
   }
   bool started = !lab::read_file_or_empty(pid_file).empty();
   ::unlink(pid_file.c_str());

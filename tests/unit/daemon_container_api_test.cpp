@@ -16,7 +16,7 @@ TEST(DaemonContainerApi, CpusTextIsWhatDockerCpusWouldType) {
   struct Case {
     int64_t nano;
     const char* text;
-  } cases[] = {{1000000000, "1"},  {1500000000, "1.5"}, {500000000, "0.5"},
+  } cases[] = {{1000000000, "1"},  {1500000000, "1.5"},  {500000000, "0.5"},
                {10000000, "0.01"}, {2250000000, "2.25"}, {1, "0.000000001"}};
   for (const auto& c : cases) EXPECT_EQ(api::cpus_text(c.nano), c.text) << c.nano;
 }
@@ -77,12 +77,12 @@ TEST(DaemonContainerApi, CreateBodyBecomesTheCliFlags) {
 }
 
 TEST(DaemonContainerApi, WhatTheClientLeavesOutIsNotGiven) {
-  engine::CreateRequest r = api::create_request(
-      json::parse(R"({"Image": "busybox", "Cmd": null, "Entrypoint": null,
+  engine::CreateRequest r =
+      api::create_request(json::parse(R"({"Image": "busybox", "Cmd": null, "Entrypoint": null,
                       "HostConfig": {"Memory": 0, "MemorySwap": 0, "NanoCpus": 0,
                                      "PidsLimit": null, "NetworkMode": "none", "Init": null,
                                      "Runtime": "minirunc"}})"),
-      "");
+                          "");
   EXPECT_TRUE(r.options.command.empty());
   EXPECT_FALSE(r.options.entrypoint);
   EXPECT_EQ(r.options.memory, "");
