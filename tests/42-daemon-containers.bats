@@ -100,6 +100,17 @@ teardown() {
   run docker rm web
   assert_success
   assert_output web
+  # attach to a running container: its output from then on, and its exit code.
+  docker run -d --name late --network none busybox sh -c 'sleep 1; echo late; exit 4' >/dev/null
+  run docker attach late
+  assert_failure 4
+  assert_output late
+  # A -t container's log is one raw stream (no frames), as its pty wrote it.
+  docker run -d -t --name tty --network none busybox sh -c 'echo on-a-pty' >/dev/null
+  docker wait tty >/dev/null
+  run docker logs tty
+  assert_output $'on-a-pty\r'
+  docker rm late tty >/dev/null
   [[ -z $(md ps -aq) ]]
 }
 
