@@ -12,13 +12,30 @@ load engine
 load daemon
 bats_require_minimum_version 1.5.0
 
+# /run/netns: taken away again if these tests made it (helpers.bash)
+setup_file() { netns_mount_remember; }
+teardown_file() { netns_mount_restore; }
+
 setup() {
   daemon_setup
+  HOST_NS=""
 }
 
 teardown() {
+  if [[ -n $HOST_NS ]]; then
+    # The -p test's containers are on a bridge inside its namespace: removed from there, before
+    # the namespace (and with it the bridge and the rules) goes.
+    local ids
+    ids=$(in_host "$MINIDOCKER" --root "$ROOT" ps -aq --no-trunc 2>/dev/null) || true
+    # shellcheck disable=SC2086
+    [[ -z $ids ]] || in_host "$MINIDOCKER" --root "$ROOT" rm -f $ids >/dev/null 2>&1 || true
+    in_host "$MINIDOCKER" --root "$ROOT" system prune -f >/dev/null 2>&1 || true
+  fi
   daemon_teardown
+  [[ -z $HOST_NS ]] || ip netns del "$HOST_NS" 2>/dev/null || true
 }
+
+in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
 
 @test "daemon run: --rm echo hi prints hi and exits 0; exit 3 is 3; stdout and stderr apart" {
   daemon_start
@@ -364,4 +381,37 @@ EOF
   assert_output --partial "No such container:path: web:/nosuch"
   [[ ! -e $BATS_TEST_TMPDIR/x ]]
   grep -q '^HEAD /v1.41/containers/web/archive?path=.* 200' "$DAEMON_LOG"
+}
+
+@test "daemon run -p: a published port, the daemon in a network namespace of the test's own" {
+  requires cmd:iptables cmd:nsenter
+  # The daemon, and so the engine's bridge, veths and NAT rules, in a namespace that dies with
+  # the test; the docker client reaches it through the socket's path, as always.
+  HOST_NS="lab-d42-$$-$BATS_TEST_NUMBER"
+  ip netns add "$HOST_NS"
+  in_host ip link set lo up
+  # (nsenter itself, not the in_host function: $! must be the daemon, which nsenter becomes)
+  nsenter --net="/run/netns/$HOST_NS" -- "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" \
+    >>"$DAEMON_LOG" 2>&1 3>&- &
+  DAEMON_PID=$!
+  for _ in $(seq 300); do
+    api http://localhost/_ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  run docker run -d --name web -p 8080:80 busybox httpd -f -p 80 -h /etc
+  assert_success
+  hostname=$(docker inspect --format '{{.Config.Hostname}}' web)
+  body=""
+  for _ in $(seq 100); do
+    body=$(timeout 3 nsenter --net="/run/netns/$HOST_NS" -- "$ROOTFS/bin/busybox" wget -q -O - \
+      http://127.0.0.1:8080/hostname 2>/dev/null) && break
+    sleep 0.1
+  done
+  [[ $body == "$hostname" ]]
+  run docker port web
+  assert_output "80/tcp -> 0.0.0.0:8080"
+  run docker ps --format '{{.Names}} {{.Ports}}'
+  assert_output "web 0.0.0.0:8080->80/tcp"
+  run docker rm -f web
+  assert_success
 }
