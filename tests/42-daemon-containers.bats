@@ -50,8 +50,14 @@ in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
   [[ $stderr == err ]]
   # --rm: wait?condition=removed answered once the container was gone.
   [[ -z $(md ps -aq) ]]
-  grep -q 'POST /v1.41/containers/[0-9a-f]*/wait?condition=removed 200' "$DAEMON_LOG"
-  grep -q 'POST /v1.41/containers/[0-9a-f]*/attach?.*stream=1.* 101' "$DAEMON_LOG"
+  # The client's four requests, in this order (final/README.md shows them): create, attach
+  # (hijacked), wait (its headers before the start), start.
+  run grep -E '^POST /v1.41/containers/' "$DAEMON_LOG"
+  assert_line --index 0 --regexp '^POST /v1.41/containers/create 201 [0-9]+ms$'
+  id=$(sed -n 's|^POST /v1.41/containers/\([0-9a-f]\{64\}\)/attach.*|\1|p' "$DAEMON_LOG" | head -1)
+  assert_line --index 1 --regexp "^POST /v1.41/containers/$id/attach\?stderr=1&stdout=1&stream=1 101 [0-9]+ms$"
+  assert_line --index 2 --regexp "^POST /v1.41/containers/$id/wait\?condition=removed 200 [0-9]+ms$"
+  assert_line --index 3 --regexp "^POST /v1.41/containers/$id/start 204 [0-9]+ms$"
   # Without --rm: wait?condition=next-exit, and the container stays, exited with its code.
   run docker run --name kept --network none busybox sh -c 'echo kept; exit 7'
   assert_failure 7
