@@ -58,6 +58,10 @@ in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
   assert_line --index 1 --regexp "^POST /v1.41/containers/$id/attach\?stderr=1&stdout=1&stream=1 101 [0-9]+ms$"
   assert_line --index 2 --regexp "^POST /v1.41/containers/$id/wait\?condition=removed 200 [0-9]+ms$"
   assert_line --index 3 --regexp "^POST /v1.41/containers/$id/start 204 [0-9]+ms$"
+  # A program that cannot be run: the client's 127 from the daemon's words.
+  run -127 docker run --rm --network none busybox nosuch
+  # shellcheck disable=SC2016  # Docker's words
+  assert_output --partial 'exec: "nosuch": executable file not found in $PATH'
   # Without --rm: wait?condition=next-exit, and the container stays, exited with its code.
   run docker run --name kept --network none busybox sh -c 'echo kept; exit 7'
   assert_failure 7
@@ -95,6 +99,12 @@ in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
   [[ $output == /dev/pts/* ]]
   run script -qec "$DOCKER run -t --rm --network none busybox sh -c 'exit 4'" /dev/null
   assert_failure 4
+  # -it: what is typed goes through the client's raw terminal and the hijacked connection to
+  # the container's pty, whose line discipline echoes it.
+  run script -qec "$DOCKER run -it --rm --network none busybox sh -c 'read x; echo got:\$x'" \
+    /dev/null <<<"typed"
+  assert_success
+  assert_output --partial "got:typed"
 }
 
 @test "daemon run -d: ps, logs, logs -f until the exit, wait, inspect, rm" {
