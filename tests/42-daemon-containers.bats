@@ -99,6 +99,12 @@ in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
   [[ $output == /dev/pts/* ]]
   run script -qec "$DOCKER run -t --rm --network none busybox sh -c 'exit 4'" /dev/null
   assert_failure 4
+  # The client's window size: POST /containers/{id}/resize after the start, set on the pty by
+  # the monitor (the container waits a moment for it).
+  run script -qec "stty rows 31 cols 101; $DOCKER run -t --rm --network none busybox \
+    sh -c 'sleep 0.5; stty size'" /dev/null
+  assert_success
+  assert_output --partial "31 101"
   # -it: what is typed goes through the client's raw terminal and the hijacked connection to
   # the container's pty, whose line discipline echoes it.
   run script -qec "$DOCKER run -it --rm --network none busybox sh -c 'read x; echo got:\$x'" \
@@ -175,6 +181,11 @@ in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
   run script -qec "$DOCKER exec -t web sh -c '[ -t 1 ] && echo has-a-tty; exit 6'" /dev/null
   assert_failure 6
   assert_output --partial has-a-tty
+  # POST /exec/{id}/resize: the size set on the exec's own pty master.
+  run script -qec "stty rows 32 cols 102; $DOCKER exec -t web sh -c 'sleep 0.5; stty size'" \
+    /dev/null
+  assert_success
+  assert_output --partial "32 102"
   run -127 docker exec web nosuch
   # shellcheck disable=SC2016  # Docker's words
   assert_output --partial 'executable file not found in $PATH'
