@@ -134,7 +134,7 @@ std::string query_string(const Request& request, const std::string& key,
   return it == request.query.end() ? fallback : it->second;
 }
 
-// ---- create ----------------------------------------------------------------------------------
+// ---- create -------------------------------------------------------------------------------------
 
 // POST /containers/create?name=NAME -> 201 {"Id", "Warnings"}.
 Response create_container(const Engine& engine, const Request& request) {
@@ -250,7 +250,7 @@ Response remove_container(const Engine& engine, const Request& request) {
   return no_content();
 }
 
-// ---- top, stats, changes -----------------------------------------------------------------------
+// ---- top, stats, changes ------------------------------------------------------------------------
 
 // GET /containers/{id}/top?ps_args=aux -> {"Titles": [...], "Processes": [[...], ...]}.
 Response top_container(const Engine& engine, const Request& request) {
@@ -356,8 +356,7 @@ Response container_changes(const Engine& engine, const Request& request) {
   return json_response(out);
 }
 
-// ---- archive (docker cp)
-// -------------------------------------------------------------------------
+// ---- archive (docker cp) ------------------------------------------------------------------------
 
 // The path of an archive request, resolved in the container as `minidocker cp` resolves it;
 // Docker's 404 for a path that is not there.
@@ -429,7 +428,7 @@ Response archive_put(const Engine& engine, const Request& request) {
   return no_content(200);
 }
 
-// ---- the hijacked connection -------------------------------------------------------------------
+// ---- the hijacked connection --------------------------------------------------------------------
 
 // Output to the client: raw with a pty, framed without. False once the client has gone.
 bool send_output(Connection& connection, bool tty, char stream, std::string_view data) {
@@ -490,15 +489,14 @@ void send_message(int sock, const std::string& msg) {
   }
 }
 
-// The container's monitor, connected; lab::UserError when nobody listens (it has exited).
+// The container's monitor, connected; null when nobody listens (it has exited, or has none yet).
 std::shared_ptr<lab::UniqueFd> connect_monitor(const engine::Paths& paths, const std::string& id) {
   int fd = attach::connect_socket(paths.root + "/containers/" + id);
   if (fd < 0) return nullptr;
   return std::make_shared<lab::UniqueFd>(fd);
 }
 
-// ---- attach, wait, resize, logs
-// ------------------------------------------------------------------
+// ---- attach, wait, resize, logs -----------------------------------------------------------------
 
 // POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1[&logs=1][&detachKeys=...]
 // The monitor's attach socket is connected here, before the 101 goes out: the docker client
@@ -744,7 +742,7 @@ Response container_logs(const Engine& engine, const Request& request) {
   return r;
 }
 
-// ---- exec --------------------------------------------------------------------------------------
+// ---- exec ---------------------------------------------------------------------------------------
 
 // An exec instance: made by POST /containers/{id}/exec, run by POST /exec/{id}/start, read by
 // GET /exec/{id}/json (the docker client asks it for the exit code). Kept in the daemon's memory,
