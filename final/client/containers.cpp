@@ -21,6 +21,7 @@
 
 #include "client/attach.hpp"
 #include "client/engine.hpp"
+#include "engine/logs.hpp"
 #include "engine/networking.hpp"
 #include "engine/volumes.hpp"
 #include "error.hpp"
@@ -46,36 +47,6 @@ int with_run_errors(const std::function<int()>& body) {
     fmt::print(stderr, "Error: {}\n", e.what());
     return 125;
   }
-}
-
-// The lines of a json log from `offset` on: each complete line printed to its stream (with its
-// time first for -t). Returns the new offset (an unfinished last line is left for next time).
-size_t print_log(int fd, size_t offset, bool timestamps, std::string& pending) {
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(offset))) > 0) {
-    offset += static_cast<size_t>(n);
-    pending.append(buf, static_cast<size_t>(n));
-  }
-  size_t start = 0;
-  for (;;) {
-    size_t nl = pending.find('\n', start);
-    if (nl == std::string::npos) break;
-    json entry = json::parse(pending.substr(start, nl - start), nullptr, false);
-    start = nl + 1;
-    if (!entry.is_object()) continue;
-    std::string text = entry.value("log", "");
-    if (timestamps) text = entry.value("time", "") + " " + text;
-    if (entry.value("stream", "") == "stderr") {
-      std::cout.flush();
-      std::fwrite(text.data(), 1, text.size(), stderr);
-    } else {
-      std::cout << text;
-    }
-  }
-  pending.erase(0, start);
-  std::cout.flush();
-  return offset;
 }
 
 struct CreateFlags {
@@ -163,10 +134,7 @@ engine::CreateRequest request_of(CreateFlags& f) {
   engine::CreateRequest r = f.request;
   r.image = f.image;
   r.options.command = f.cmd->remaining();
-  if (f.privileged)
-    throw lab::UserError(
-        "--privileged is not supported: it would hand the container every capability and "
-        "device of the host; add what it needs with --cap-add");
+  if (f.privileged) throw lab::UserError(engine::kPrivilegedRefused);
   refuse_unknown_flag(r.image, r.options.command);
   if (r.options.network.empty()) r.options.network = "bridge";
   return r;
@@ -372,30 +340,16 @@ struct LogsFlags {
 int logs_verb(const EngineOptions& options, const LogsFlags& f) {
   engine::Paths paths = engine::paths_for(options.root, options.explain);
   std::string id = engine::resolve(paths, f.ref);
-  std::string log_path = paths.root + "/containers/" + id + "/" + id + "-json.log";
-  std::string text = lab::read_file_or_empty(log_path);
-  size_t offset = text.size();
-  if (f.tail != "all") {
-    char* end = nullptr;
-    long n = std::strtol(f.tail.c_str(), &end, 10);
-    if (*end != '\0' || f.tail.empty()) throw lab::UserError("invalid --tail " + f.tail);
-    size_t start = text.size();
-    for (long i = 0; i < n && start > 0; ++i) {
-      size_t nl = start >= 2 ? text.rfind('\n', start - 2) : std::string::npos;
-      start = nl == std::string::npos ? 0 : nl + 1;
+  engine::read_logs(paths, id, {f.follow, f.tail}, [&](const engine::LogEntry& entry) {
+    std::string text = f.timestamps ? entry.time + " " + entry.text : entry.text;
+    if (entry.stream == "stderr") {
+      std::cout.flush();
+      std::fwrite(text.data(), 1, text.size(), stderr);
+    } else {
+      std::cout << text << std::flush;
     }
-    if (n < 0) start = 0;
-    text = text.substr(start);
-  }
-  lab::UniqueFd log = lab::open_fd(log_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
-  std::string pending = text;
-  // Print what was chosen, then (with -f) what comes, until the container has exited.
-  print_log(log.get(), offset, f.timestamps, pending);
-  if (f.follow) {
-    while (!engine::wait_exit(paths, id, 100))
-      offset = print_log(log.get(), offset, f.timestamps, pending);
-    print_log(log.get(), offset, f.timestamps, pending);
-  }
+    return true;
+  });
   return 0;
 }
 
@@ -508,17 +462,10 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
         engine::Paths paths = engine::paths_for(options.root, options.explain);
         return for_each_ref(rm_refs, [&](const std::string& ref) {
           std::string id = engine::resolve(paths, ref);
-          std::vector<std::string> volumes;
           if (rm_volumes)
-            volumes = engine::anonymous_volumes(paths, engine::load(paths, id).mounts);
-          engine::remove(paths, id, rm_force);
-          for (const std::string& v : volumes) {
-            try {
-              engine::remove_volume(paths, v);
-            } catch (const lab::UserError&) {
-              // in use by another container: it stays, as with Docker
-            }
-          }
+            engine::remove_with_volumes(paths, id, rm_force);
+          else
+            engine::remove(paths, id, rm_force);
           std::cout << ref << '\n';
         });
       };

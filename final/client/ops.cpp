@@ -102,39 +102,7 @@ int top_verb(const EngineOptions& options, TopFlags& f) {
   return with_daemon_errors([&] {
     engine::Paths paths = engine::paths_for(options.root, options.explain);
     std::string id = engine::resolve(paths, f.ref);
-    engine::Container c = engine::load(paths, id);
-    if (c.status != "running")
-      throw engine::DaemonError(fmt::format("container {} is not running", id));
-    // As Docker's daemon: the host's ps (default -ef), only the rows of the container's PIDs.
-    std::vector<std::string> ps_args = f.cmd->remaining();
-    if (ps_args.empty()) ps_args = {"-ef"};
-    std::vector<pid_t> pids = engine::container_pids(paths, c);
-    std::vector<std::string> argv = {"ps"};
-    argv.insert(argv.end(), ps_args.begin(), ps_args.end());
-    int pipefd[2];
-    lab::check(::pipe2(pipefd, O_CLOEXEC), "pipe2");
-    lab::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
-    pid_t pid = lab::check(::fork(), "fork");
-    if (pid == 0) {
-      ::dup2(write_end.get(), 1);
-      std::vector<char*> cargv;
-      for (auto& a : argv) cargv.push_back(a.data());
-      cargv.push_back(nullptr);
-      ::execvp("ps", cargv.data());
-      ::_exit(127);
-    }
-    write_end.reset();
-    std::string out;
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::read(read_end.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-      if (n > 0) out.append(buf, static_cast<size_t>(n));
-    int status = 0;
-    while (::waitpid(pid, &status, 0) == -1 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      throw engine::DaemonError(fmt::format("ps: exit status {}: {}", WEXITSTATUS(status), out));
-    engine::PsTable table = engine::filter_ps_output(out, pids);
+    engine::PsTable table = engine::top(paths, id, f.cmd->remaining());
     std::vector<std::vector<std::string>> rows = {table.titles};
     rows.insert(rows.end(), table.rows.begin(), table.rows.end());
     print_table(rows, 20);

@@ -605,6 +605,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
           {"Init", o.init ? json(true) : json()}}},
         {"Mounts", inspect_mounts(p, mounts)},
     };
+    if (!r.labels.empty()) record["Config"]["Labels"] = r.labels;
     record_host_config(o, record["HostConfig"]);
     graph::write_file_atomically(dir + "/config.v2.json", record.dump(2) + "\n");
   }
@@ -827,6 +828,18 @@ void remove(const Paths& p, const std::string& id, bool force) {
   graph::remove_rootfs(p.root, graph::choose_driver(p.root), id, &explain);
   lab::remove_tree_without_crossing_mounts(dir);
   remove_empty_cgroup_parents();
+}
+
+void remove_with_volumes(const Paths& p, const std::string& id, bool force) {
+  std::vector<std::string> volumes = anonymous_volumes(p, load(p, id).mounts);
+  remove(p, id, force);
+  for (const std::string& v : volumes) {
+    try {
+      remove_volume(p, v);
+    } catch (const lab::UserError&) {
+      // in use by another container: it stays, as with Docker
+    }
+  }
 }
 
 std::vector<std::string> prune(const Paths& p) {

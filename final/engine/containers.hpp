@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -34,6 +35,11 @@ struct Paths {
 };
 Paths paths_for(const std::string& root, bool explain);
 
+// --privileged, refused by the CLI and by the daemon's create alike.
+inline constexpr const char* kPrivilegedRefused =
+    "--privileged is not supported: it would hand the container every capability and device of "
+    "the host; add what it needs with --cap-add";
+
 struct CreateRequest {
   std::string image;
   std::string name;
@@ -41,6 +47,7 @@ struct CreateRequest {
   bool auto_remove = false;
   std::vector<std::string> publish;  // -p [IP:]HOST:CTR[/tcp|/udp], as typed
   exec::RunOptions options;
+  std::map<std::string, std::string> labels;  // Config.Labels (the API's; recorded as given)
 };
 
 // A failure with Docker's exit code: 125 (the engine), 126 (cannot invoke), 127 (not found).
@@ -99,6 +106,9 @@ void kill(const Paths& paths, const std::string& id, int signal);
 void stop(const Paths& paths, const std::string& id, int seconds);
 // Removes everything: the runtime's state and cgroup, the rootfs mount and layers, the files.
 void remove(const Paths& paths, const std::string& id, bool force);
+// rm -v: remove, then the container's anonymous volumes (one another container uses stays, as
+// with Docker).
+void remove_with_volumes(const Paths& paths, const std::string& id, bool force);
 nlohmann::json inspect(const Paths& paths, const Container& c);
 // container prune: every container that is not running (created ones too, as Docker's), and any
 // directory a killed create left without its record. Returns the ids removed.

@@ -256,6 +256,26 @@ void copy_to_container(const Paths& p, const std::string& id, const std::string&
   copy(host_side(src), to, options);
 }
 
+PathStat stat_path(const Paths& p, const std::string& id, const std::string& ref,
+                   const std::string& path) {
+  Side side = container_side(p, id, ref, path);
+  lab::UniqueFd fd = lab::open_in_root_if_exists(side.root.get(), side.path, O_PATH | O_NOFOLLOW);
+  if (!fd) not_found(side, path);
+  struct stat st {};
+  lab::check(::fstat(fd.get(), &st), [&] { return fmt::format("fstat(\"{}\")", path); });
+  PathStat out;
+  out.name = lexical(path) == "/" ? "/" : base_name(path);
+  out.size = st.st_size;
+  out.mode = st.st_mode;
+  out.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (S_ISLNK(st.st_mode)) {
+    char target[4096];
+    ssize_t n = ::readlinkat(fd.get(), "", target, sizeof target);
+    if (n > 0) out.link_target.assign(target, static_cast<size_t>(n));
+  }
+  return out;
+}
+
 std::vector<Change> diff(const Paths& p, const std::string& id) {
   graph::DriverKind kind = graph::choose_driver(p.root);
   if (kind != graph::DriverKind::overlay)

@@ -19,6 +19,9 @@
 // prints them. An opaque directory (rm -r then mkdir) is C, and what it hides below is D.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,18 @@ void copy_from_container(const Paths& paths, const std::string& id, const std::s
 void copy_to_container(const Paths& paths, const std::string& id, const std::string& ref,
                        const std::string& src, const std::string& dest, int in_fd,
                        const CopyOptions& options = {});
+
+// What a path in the container is (lstat, resolved as cp resolves it): the daemon's
+// HEAD /containers/{id}/archive, which `docker cp` asks before it copies.
+struct PathStat {
+  std::string name;  // the last component of the path as given ("/" for the root)
+  int64_t size = 0;
+  mode_t mode = 0;          // st_mode
+  int64_t mtime_ns = 0;     // st_mtim, in ns since the epoch
+  std::string link_target;  // a symlink's target
+};
+PathStat stat_path(const Paths& paths, const std::string& id, const std::string& ref,
+                   const std::string& path);
 
 struct Change {
   char kind;         // 'A', 'C' or 'D'

@@ -203,6 +203,10 @@ json network_settings(const Paths& p, const Container& c) {
                            {"Aliases", json()}};
     ports.insert(ports.end(), e.ports.begin(), e.ports.end());
   }
+  // What is bound, as Docker shows it here (`docker port` reads it): all addresses are 0.0.0.0;
+  // HostConfig.PortBindings keeps the "" that was asked for.
+  for (network::PortMapping& m : ports)
+    if (m.host_ip.empty()) m.host_ip = "0.0.0.0";
   std::string mode = c.host_config.value("NetworkMode", "");
   if (mode == "none" || mode == "host") networks[mode] = {{"IPAddress", ""}, {"Gateway", ""}};
   json bridge = networks.contains("bridge") ? networks["bridge"] : json::object();

@@ -201,15 +201,19 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
   }
 
   std::vector<std::string> args = runtime_of(p, c);
-  std::string pid_file = fmt::format("{}/exec-{}.pid", c.dir, ::getpid());
+  std::string pid_file =
+      r.pid_file.empty() ? fmt::format("{}/exec-{}.pid", c.dir, ::getpid()) : r.pid_file;
   ::unlink(pid_file.c_str());
   args.insert(args.end(), {"exec", "--pid-file", pid_file});
   if (r.detach) args.push_back("--detach");
   // -t: a console socket of our own, as the monitor has for run -t; the runtime (ours or runc)
-  // connects and sends the pty's master. runc takes a console socket only with --detach (in the
-  // foreground it relays the pty itself), so both runtimes get --detach, as containerd's shim
-  // does it: we become a child subreaper, the exec'd process is re-parented to us when the
-  // runtime exits, and we reap it for its exit code.
+  // connects and sends the pty's master. Ours then waits for the process in the foreground and
+  // exits with its code. runc takes a console socket only with --detach (in the foreground it
+  // relays the pty itself), so runc gets --detach, as containerd's shim does it: we become a
+  // child subreaper, the exec'd process is re-parented to us when the runtime exits, and we reap
+  // it for its exit code.
+  const std::string runtime_name = c.host_config.value("Runtime", "");
+  const bool ours = runtime_name.empty() || runtime_name == "minidocker";
   std::optional<lab::TempDir> console_dir;
   lab::UniqueFd console;
   if (r.tty) {
@@ -224,7 +228,8 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
     lab::check(::bind(console.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr),
                "bind(console socket)");
     lab::check(::listen(console.get(), 1), "listen(console socket)");
-    args.insert(args.end(), {"--detach", "--tty", "--console-socket", socket_path});
+    if (!ours) args.push_back("--detach");
+    args.insert(args.end(), {"--tty", "--console-socket", socket_path});
   }
   for (const std::string& e : env) args.insert(args.end(), {"--env", e});
   if (!r.workdir.empty()) args.insert(args.end(), {"--cwd", r.workdir});
@@ -243,8 +248,8 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
                joined(args));
   int status = 0;
   if (r.tty) {
-    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    pid_t runtime_pid = spawn(args, -1, 1, 2);
+    if (!ours) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    pid_t runtime_pid = spawn(args, -1, r.stdout_fd, r.stderr_fd);
     // The master comes before the process runs; a runtime that fails first never connects.
     lab::UniqueFd master;
     for (;;) {
@@ -260,16 +265,24 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
         break;
       }
     }
-    if (runtime_pid != 0) status = wait_status(runtime_pid);
-    pid_t pid = static_cast<pid_t>(std::atol(lab::read_file_or_empty(pid_file).c_str()));
-    if (master && WIFEXITED(status) && WEXITSTATUS(status) == 0 && pid > 0) {
-      if (r.terminal) r.terminal(master.get());
+    if (ours) {
+      // The runtime waits for the process: the pty is relayed meanwhile, its exit is the code.
+      if (master && r.terminal) r.terminal(master.get());
       master.reset();
-      status = wait_status(pid);  // ours to reap: we are its subreaper
+      if (runtime_pid != 0) status = wait_status(runtime_pid);
+    } else {
+      if (runtime_pid != 0) status = wait_status(runtime_pid);
+      pid_t pid = static_cast<pid_t>(std::atol(lab::read_file_or_empty(pid_file).c_str()));
+      if (master && WIFEXITED(status) && WEXITSTATUS(status) == 0 && pid > 0) {
+        if (r.terminal) r.terminal(master.get());
+        master.reset();
+        status = wait_status(pid);  // ours to reap: we are its subreaper
+      }
     }
   } else {
-    status = r.detach ? run_with_stdio(args, -1, -1, 2)
-                      : run_with_stdio(args, r.interactive ? 0 : -1, 1, 2);
+    status = r.detach
+                 ? run_with_stdio(args, -1, -1, r.stderr_fd)
+                 : run_with_stdio(args, r.interactive ? r.stdin_fd : -1, r.stdout_fd, r.stderr_fd);
   }
   bool started = !lab::read_file_or_empty(pid_file).empty();
   ::unlink(pid_file.c_str());
@@ -324,6 +337,38 @@ PsTable filter_ps_output(std::string_view ps_output, const std::vector<pid_t>& p
     table.rows.push_back(row);
   }
   return table;
+}
+
+PsTable top(const Paths& p, const std::string& id, std::vector<std::string> ps_args) {
+  Container c = load(p, id);
+  if (c.status != "running") throw DaemonError(fmt::format("container {} is not running", id));
+  // As Docker's daemon: the host's ps (default -ef), only the rows of the container's PIDs.
+  if (ps_args.empty()) ps_args = {"-ef"};
+  std::vector<pid_t> pids = container_pids(p, c);
+  std::vector<std::string> argv = {"ps"};
+  argv.insert(argv.end(), ps_args.begin(), ps_args.end());
+  int pipefd[2];
+  lab::check(::pipe2(pipefd, O_CLOEXEC), "pipe2");
+  lab::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
+  pid_t pid = lab::check(::fork(), "fork");
+  if (pid == 0) {
+    ::dup2(write_end.get(), 1);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    ::execvp("ps", cargv.data());
+    ::_exit(127);
+  }
+  write_end.reset();
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(read_end.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
+  int status = wait_status(pid);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw DaemonError(fmt::format("ps: exit status {}: {}", WEXITSTATUS(status), out));
+  return filter_ps_output(out, pids);
 }
 
 // ---- stats -----------------------------------------------------------------------------------

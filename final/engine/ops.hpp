@@ -36,6 +36,12 @@ struct ExecRequest {
   // `terminal` relays between the CLI and the master until the process's side closes.
   bool tty = false;
   std::function<void(int master)> terminal;
+  // The process's stdin (with -i), stdout and stderr: the CLI's own, or the daemon's pipes to a
+  // hijacked connection (final/daemon/routes_containers.cpp).
+  int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;
+  // Where the runtime writes the process's pid ("": <dir>/exec-<our pid>.pid); the daemon runs
+  // several execs at once and reads it for GET /exec/{id}/json.
+  std::string pid_file;
 };
 // Runs the command in the container through `<runtime> exec`: its stdout and stderr are ours,
 // with -i its stdin too. Returns the process's exit code (0 at once with -d). Throws DaemonError
@@ -56,6 +62,9 @@ struct PsTable {
 // Pure, Docker's parsePSOutput: the header's columns, then each line whose PID column is in
 // `pids` (the last column keeps its spaces). Throws lab::UserError without a PID column.
 PsTable filter_ps_output(std::string_view ps_output, const std::vector<pid_t>& pids);
+// `top`: the host's ps with `ps_args` (default -ef), only the rows of the container's processes,
+// as Docker's daemon does it. Throws DaemonError when the container is not running.
+PsTable top(const Paths& paths, const std::string& id, std::vector<std::string> ps_args);
 
 // ---- stats -----------------------------------------------------------------------------------
 // One reading of a container's cgroup and network namespace.

@@ -1,0 +1,190 @@
+#include "daemon/container_api.hpp"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include <ctime>
+
+#include "error.hpp"
+#include "monitor/attach_protocol.hpp"
+
+namespace api {
+
+using json = nlohmann::json;
+
+std::vector<std::string> strings_of(const json& value) {
+  if (value.is_string()) return {value.get<std::string>()};
+  std::vector<std::string> out;
+  if (value.is_array())
+    for (const json& v : value)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+std::vector<std::string> client_env(const json& value) {
+  std::vector<std::string> env;
+  for (const std::string& e : strings_of(value))
+    if (e.find('=') != std::string::npos) env.push_back(e);
+  return env;
+}
+
+std::string cpus_text(int64_t nano) {
+  std::string text = fmt::format("{}.{:09}", nano / 1000000000, nano % 1000000000);
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
+engine::CreateRequest create_request(const json& body, const std::string& name) {
+  engine::CreateRequest r;
+  exec::RunOptions& o = r.options;
+  const json& host = body.contains("HostConfig") && body["HostConfig"].is_object()
+                         ? body["HostConfig"]
+                         : json::object();
+  if (host.value("Privileged", false)) throw lab::UserError(engine::kPrivilegedRefused);
+  if (host.contains("RestartPolicy") && host["RestartPolicy"].is_object()) {
+    std::string policy = host["RestartPolicy"].value("Name", "");
+    if (!policy.empty() && policy != "no")
+      throw lab::UserError("restart policies are not supported by this daemon: " + policy);
+  }
+  r.name = name;
+  r.image = body.value("Image", "");
+  if (r.image.empty()) throw lab::UserError("Config.Image is required");
+  o.command = strings_of(body.value("Cmd", json()));
+  // Entrypoint [] or null: the image's. [""]: none (the image's Cmd dropped too, as Docker's
+  // `--entrypoint ""`). [PROGRAM, ARGS...]: the engine takes one program, as --entrypoint does;
+  // its arguments go before the command, which gives the same process.
+  if (json e = body.value("Entrypoint", json()); !strings_of(e).empty()) {
+    std::vector<std::string> entrypoint = strings_of(e);
+    o.entrypoint = entrypoint.front();
+    o.command.insert(o.command.begin(), entrypoint.begin() + 1, entrypoint.end());
+  }
+  o.env = client_env(body.value("Env", json()));
+  o.workdir = body.value("WorkingDir", "");
+  o.user = body.value("User", "");
+  o.hostname = body.value("Hostname", "");
+  o.tty = body.value("Tty", false);
+  o.interactive = body.value("OpenStdin", false);
+  if (json labels = body.value("Labels", json()); labels.is_object())
+    for (const auto& [key, value] : labels.items())
+      if (value.is_string()) r.labels[key] = value.get<std::string>();
+  // -v HOST:CTR and NAME:CTR come as Binds; -v /CTR (an anonymous volume) as Config.Volumes.
+  o.volumes = strings_of(host.value("Binds", json()));
+  if (json volumes = body.value("Volumes", json()); volumes.is_object())
+    for (const auto& [target, ignored] : volumes.items()) o.volumes.push_back(target);
+  if (json mounts = host.value("Mounts", json()); mounts.is_array())
+    for (const json& m : mounts) {
+      std::string spec = "type=" + m.value("Type", "volume");
+      if (!m.value("Source", "").empty()) spec += ",source=" + m.value("Source", "");
+      spec += ",target=" + m.value("Target", "");
+      if (m.value("ReadOnly", false)) spec += ",readonly";
+      o.mounts.push_back(spec);
+    }
+  if (json tmpfs = host.value("Tmpfs", json()); tmpfs.is_object())
+    for (const auto& [target, options] : tmpfs.items()) {
+      std::string text = options.is_string() ? options.get<std::string>() : "";
+      o.tmpfs.push_back(text.empty() ? target : target + ":" + text);
+    }
+  // Limits: the numbers as the CLI's flags would have typed them (0 and null: not given).
+  auto number = [&](const char* key) -> int64_t {
+    const json& v = host.contains(key) ? host[key] : json();
+    return v.is_number_integer() ? v.get<int64_t>() : 0;
+  };
+  if (int64_t memory = number("Memory"); memory > 0) o.memory = std::to_string(memory);
+  if (int64_t swap = number("MemorySwap"); swap != 0) o.memory_swap = std::to_string(swap);
+  if (int64_t shares = number("CpuShares"); shares != 0) o.cpu_shares = std::to_string(shares);
+  if (int64_t nano = number("NanoCpus"); nano > 0) o.cpus = cpus_text(nano);
+  // --cpu-quota/--cpu-period (which our CLI lacks): the same share of a CPU as --cpus, which the
+  // engine writes as a quota of a 100 ms period.
+  if (int64_t quota = number("CpuQuota"); quota > 0 && o.cpus.empty()) {
+    int64_t period = number("CpuPeriod") > 0 ? number("CpuPeriod") : 100000;
+    o.cpus = cpus_text(quota * 1000000000 / period);
+  }
+  if (int64_t pids = number("PidsLimit"); pids != 0) o.pids_limit = std::to_string(pids);
+  std::string network = host.value("NetworkMode", "");
+  o.network = network.empty() || network == "default" ? "bridge" : network;
+  if (json bindings = host.value("PortBindings", json()); bindings.is_object())
+    for (const auto& [port, list] : bindings.items()) {
+      if (!list.is_array() || list.empty()) {
+        r.publish.push_back(port);
+        continue;
+      }
+      for (const json& b : list) {
+        std::string ip = b.value("HostIp", ""), host_port = b.value("HostPort", "");
+        std::string spec = host_port.empty() ? port : host_port + ":" + port;
+        r.publish.push_back(ip.empty() ? spec : ip + ":" + spec);
+      }
+    }
+  r.auto_remove = host.value("AutoRemove", false);
+  o.read_only = host.value("ReadonlyRootfs", false);
+  o.cap_add = strings_of(host.value("CapAdd", json()));
+  o.cap_drop = strings_of(host.value("CapDrop", json()));
+  o.init = host.value("Init", json()) == true;
+  r.runtime = host.value("Runtime", "");
+  if (r.runtime == "minirunc" || r.runtime == "minidocker") r.runtime.clear();  // ours
+  return r;
+}
+
+std::string with_default_tag(const std::string& ref) {
+  size_t slash = ref.rfind('/');
+  std::string last = slash == std::string::npos ? ref : ref.substr(slash + 1);
+  if (last.find(':') != std::string::npos || ref.find('@') != std::string::npos) return ref;
+  return ref + ":latest";
+}
+
+std::string frame(char stream, std::string_view payload) {
+  uint32_t size = static_cast<uint32_t>(payload.size());
+  std::string out = {stream == attach::kStderr ? '\2' : '\1',
+                     '\0',
+                     '\0',
+                     '\0',
+                     static_cast<char>(size >> 24),
+                     static_cast<char>((size >> 16) & 0xff),
+                     static_cast<char>((size >> 8) & 0xff),
+                     static_cast<char>(size & 0xff)};
+  out.append(payload);
+  return out;
+}
+
+uint32_t go_file_mode(uint32_t st_mode) {
+  uint32_t mode = st_mode & 0777;
+  const struct {
+    uint32_t kernel, go;
+  } types[] = {{S_IFDIR, 1u << 31},                 // ModeDir
+               {S_IFLNK, 1u << 27},                 // ModeSymlink
+               {S_IFBLK, 1u << 26},                 // ModeDevice
+               {S_IFCHR, (1u << 26) | (1u << 21)},  // ModeDevice | ModeCharDevice
+               {S_IFIFO, 1u << 25},                 // ModeNamedPipe
+               {S_IFSOCK, 1u << 24}};               // ModeSocket
+  for (const auto& type : types)
+    if ((st_mode & S_IFMT) == type.kernel) mode |= type.go;
+  if (st_mode & S_ISUID) mode |= 1u << 23;
+  if (st_mode & S_ISGID) mode |= 1u << 22;
+  if (st_mode & S_ISVTX) mode |= 1u << 20;
+  return mode;
+}
+
+std::string path_stat_header(const engine::PathStat& stat) {
+  time_t seconds = static_cast<time_t>(stat.mtime_ns / 1000000000);
+  struct tm utc {};
+  ::gmtime_r(&seconds, &utc);
+  char text[64];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::string mtime = fmt::format("{}.{:09}Z", text, stat.mtime_ns % 1000000000);
+  std::string body = json{
+      {"name", stat.name},
+      {"size", stat.size},
+      {"mode", go_file_mode(stat.mode)},
+      {"mtime", mtime},
+      {"linkTarget",
+       stat.link_target}}.dump();
+  std::string out(4 * ((body.size() + 2) / 3) + 1, '\0');
+  int n = ::EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(body.data()),
+                            static_cast<int>(body.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+}  // namespace api

@@ -1,0 +1,49 @@
+// The container routes' pure half (final/daemon/routes_containers.cpp): Docker's request bodies
+// turned into the engine's requests, and Docker's stream framing. No I/O here, so the unit tests
+// check it table by table.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/containers.hpp"
+#include "engine/files.hpp"
+
+namespace api {
+
+// Docker's strslice: a JSON array of strings, or one string, or null.
+std::vector<std::string> strings_of(const nlohmann::json& value);
+
+// The client's environment is resolved by the client: "KEY=VALUE" comes as it is, and a "KEY"
+// alone names a variable the client did not have. The engine would look a bare KEY up in its
+// own environment, which here is the daemon's: such entries are dropped.
+std::vector<std::string> client_env(const nlohmann::json& value);
+
+// 1500000000 nano-CPUs -> "1.5", the --cpus text the engine parses.
+std::string cpus_text(int64_t nano);
+
+// POST /containers/create's body (Config + HostConfig) as the flags of `minidocker create` would
+// give it: the same request, so the container is the same whichever way it was made. Throws
+// lab::UserError for what the CLI refuses (Privileged) and what the engine cannot do (a restart
+// policy).
+engine::CreateRequest create_request(const nlohmann::json& body, const std::string& name);
+
+// "busybox" -> "busybox:latest": the reference as Docker's daemon names it in "No such image".
+std::string with_default_tag(const std::string& ref);
+
+// Docker's 8-byte header before each piece of output when stdout and stderr share a hijacked
+// connection (no pty): [1 (stdout) or 2 (stderr), 0, 0, 0, the size as a big-endian uint32].
+// `stream` is the monitor's '1' or '2' (monitor/attach_protocol.hpp).
+std::string frame(char stream, std::string_view payload);
+
+// Go's os.FileMode of a st_mode, which Docker's stat carries: the permission bits and Go's own
+// type bits (ModeDir 1<<31, ModeSymlink 1<<27, ModeDevice 1<<26, ...), not the kernel's S_IFMT.
+uint32_t go_file_mode(uint32_t st_mode);
+// The X-Docker-Container-Path-Stat header of the archive routes (docker cp reads it before it
+// copies): base64 of {"name", "size", "mode", "mtime", "linkTarget"}.
+std::string path_stat_header(const engine::PathStat& stat);
+
+}  // namespace api

@@ -1,0 +1,186 @@
+// The container routes' pure half (final/daemon/container_api.hpp): Docker's create body as the
+// CLI's flags, and the 8-byte stream frames.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/container_api.hpp"
+#include "error.hpp"
+
+namespace {
+
+using nlohmann::json;
+
+TEST(DaemonContainerApi, CpusTextIsWhatDockerCpusWouldType) {
+  struct Case {
+    int64_t nano;
+    const char* text;
+  } cases[] = {{1000000000, "1"},  {1500000000, "1.5"},  {500000000, "0.5"},
+               {10000000, "0.01"}, {2250000000, "2.25"}, {1, "0.000000001"}};
+  for (const auto& c : cases) EXPECT_EQ(api::cpus_text(c.nano), c.text) << c.nano;
+}
+
+TEST(DaemonContainerApi, StrslicesAndTheClientsEnvironment) {
+  EXPECT_EQ(api::strings_of(json::parse(R"(["sh","-c","echo"])")),
+            (std::vector<std::string>{"sh", "-c", "echo"}));
+  EXPECT_EQ(api::strings_of(json("echo hi")), (std::vector<std::string>{"echo hi"}));
+  EXPECT_TRUE(api::strings_of(json()).empty());
+  // A bare KEY is a variable the client did not have: never looked up in the daemon's.
+  EXPECT_EQ(api::client_env(json::parse(R"(["A=1","HOME","B=x=y","C="])")),
+            (std::vector<std::string>{"A=1", "B=x=y", "C="}));
+}
+
+TEST(DaemonContainerApi, CreateBodyBecomesTheCliFlags) {
+  json body = json::parse(R"({
+    "Image": "busybox", "Cmd": ["echo", "hi"], "Env": ["A=1"], "WorkingDir": "/tmp",
+    "User": "nobody", "Hostname": "h", "Tty": true, "OpenStdin": true,
+    "Labels": {"k": "v"}, "Volumes": {"/anon": {}},
+    "HostConfig": {
+      "Binds": ["/host:/ctr:ro"], "Memory": 67108864, "MemorySwap": -1, "NanoCpus": 500000000,
+      "CpuShares": 512, "PidsLimit": 20, "NetworkMode": "default", "AutoRemove": true,
+      "ReadonlyRootfs": true, "CapAdd": ["NET_ADMIN"], "CapDrop": ["ALL"], "Init": true,
+      "Tmpfs": {"/run": "", "/scratch": "size=1m"},
+      "Mounts": [{"Type": "bind", "Source": "/s", "Target": "/t", "ReadOnly": true}],
+      "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}],
+                       "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "5353"}]},
+      "RestartPolicy": {"Name": "no"}, "Runtime": "runc"}})");
+  engine::CreateRequest r = api::create_request(body, "web");
+  EXPECT_EQ(r.name, "web");
+  EXPECT_EQ(r.image, "busybox");
+  const exec::RunOptions& o = r.options;
+  EXPECT_EQ(o.command, (std::vector<std::string>{"echo", "hi"}));
+  EXPECT_FALSE(o.entrypoint);
+  EXPECT_EQ(o.env, (std::vector<std::string>{"A=1"}));
+  EXPECT_EQ(o.workdir, "/tmp");
+  EXPECT_EQ(o.user, "nobody");
+  EXPECT_EQ(o.hostname, "h");
+  EXPECT_TRUE(o.tty);
+  EXPECT_TRUE(o.interactive);
+  EXPECT_EQ(r.labels, (std::map<std::string, std::string>{{"k", "v"}}));
+  EXPECT_EQ(o.volumes, (std::vector<std::string>{"/host:/ctr:ro", "/anon"}));
+  EXPECT_EQ(o.mounts, (std::vector<std::string>{"type=bind,source=/s,target=/t,readonly"}));
+  EXPECT_EQ(o.tmpfs, (std::vector<std::string>{"/run", "/scratch:size=1m"}));
+  EXPECT_EQ(o.memory, "67108864");
+  EXPECT_EQ(o.memory_swap, "-1");
+  EXPECT_EQ(o.cpus, "0.5");
+  EXPECT_EQ(o.cpu_shares, "512");
+  EXPECT_EQ(o.pids_limit, "20");
+  EXPECT_EQ(o.network, "bridge");
+  EXPECT_EQ(r.publish, (std::vector<std::string>{"127.0.0.1:5353:53/udp", "8080:80/tcp"}));
+  EXPECT_TRUE(r.auto_remove);
+  EXPECT_TRUE(o.read_only);
+  EXPECT_EQ(o.cap_add, (std::vector<std::string>{"NET_ADMIN"}));
+  EXPECT_EQ(o.cap_drop, (std::vector<std::string>{"ALL"}));
+  EXPECT_TRUE(o.init);
+  EXPECT_EQ(r.runtime, "runc");
+}
+
+TEST(DaemonContainerApi, WhatTheClientLeavesOutIsNotGiven) {
+  engine::CreateRequest r =
+      api::create_request(json::parse(R"({"Image": "busybox", "Cmd": null, "Entrypoint": null,
+                      "HostConfig": {"Memory": 0, "MemorySwap": 0, "NanoCpus": 0,
+                                     "PidsLimit": null, "NetworkMode": "none", "Init": null,
+                                     "Runtime": "minirunc"}})"),
+                          "");
+  EXPECT_TRUE(r.options.command.empty());
+  EXPECT_FALSE(r.options.entrypoint);
+  EXPECT_EQ(r.options.memory, "");
+  EXPECT_EQ(r.options.memory_swap, "");
+  EXPECT_EQ(r.options.cpus, "");
+  EXPECT_EQ(r.options.pids_limit, "");
+  EXPECT_EQ(r.options.network, "none");
+  EXPECT_FALSE(r.options.init);
+  EXPECT_EQ(r.runtime, "");  // our own runtime, by the name `docker info` shows
+}
+
+TEST(DaemonContainerApi, EntrypointsAsDockersFlag) {
+  auto with = [](const char* entrypoint) {
+    json body = {{"Image", "busybox"}, {"Cmd", {"x"}}, {"Entrypoint", json::parse(entrypoint)}};
+    return api::create_request(body, "").options;
+  };
+  // --entrypoint "": none (and the image's Cmd dropped, by the engine).
+  exec::RunOptions o = with(R"([""])");
+  ASSERT_TRUE(o.entrypoint);
+  EXPECT_EQ(*o.entrypoint, "");
+  o = with(R"(["sh"])");
+  EXPECT_EQ(*o.entrypoint, "sh");
+  EXPECT_EQ(o.command, (std::vector<std::string>{"x"}));
+  // More than one word: the rest goes before the command, the same process.
+  o = with(R"(["sh", "-c"])");
+  EXPECT_EQ(*o.entrypoint, "sh");
+  EXPECT_EQ(o.command, (std::vector<std::string>{"-c", "x"}));
+  o = with("[]");
+  EXPECT_FALSE(o.entrypoint);
+}
+
+TEST(DaemonContainerApi, CpuQuotaIsTheSameShareAsCpus) {
+  auto cpus = [](int64_t quota, int64_t period) {
+    json body = {{"Image", "busybox"},
+                 {"HostConfig", {{"CpuQuota", quota}, {"CpuPeriod", period}}}};
+    return api::create_request(body, "").options.cpus;
+  };
+  EXPECT_EQ(cpus(50000, 100000), "0.5");
+  EXPECT_EQ(cpus(50000, 0), "0.5");  // Docker's default period
+  EXPECT_EQ(cpus(25000, 50000), "0.5");
+  EXPECT_EQ(cpus(200000, 100000), "2");
+}
+
+TEST(DaemonContainerApi, RefusesWhatTheCliRefuses) {
+  EXPECT_THROW(api::create_request(json::parse(R"({"Image":"busybox",
+                                                 "HostConfig":{"Privileged":true}})"),
+                                   ""),
+               lab::UserError);
+  EXPECT_THROW(api::create_request(json::parse(R"({"Image":"busybox",
+                                                 "HostConfig":{"RestartPolicy":
+                                                   {"Name":"always"}}})"),
+                                   ""),
+               lab::UserError);
+  EXPECT_THROW(api::create_request(json::parse(R"({"Cmd":["true"]})"), ""), lab::UserError);
+}
+
+TEST(DaemonContainerApi, DefaultTagInMessages) {
+  EXPECT_EQ(api::with_default_tag("busybox"), "busybox:latest");
+  EXPECT_EQ(api::with_default_tag("busybox:1.36"), "busybox:1.36");
+  EXPECT_EQ(api::with_default_tag("localhost:5000/app"), "localhost:5000/app:latest");
+  EXPECT_EQ(api::with_default_tag("app@sha256:abc"), "app@sha256:abc");
+}
+
+TEST(DaemonContainerApi, FramesAreDockersEightByteHeaders) {
+  std::string f = api::frame('1', "hi\n");
+  ASSERT_EQ(f.size(), 11u);
+  EXPECT_EQ(f.substr(0, 8), std::string("\x01\0\0\0\0\0\0\x03", 8));
+  EXPECT_EQ(f.substr(8), "hi\n");
+  f = api::frame('2', std::string(70000, 'x'));
+  // 70000 = 0x00011170, big-endian.
+  EXPECT_EQ(f.substr(0, 8), std::string("\x02\0\0\0\x00\x01\x11\x70", 8));
+  EXPECT_EQ(f.size(), 70008u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(DaemonContainerApi, GoFileModesAsDockersStat) {
+  EXPECT_EQ(api::go_file_mode(S_IFREG | 0644), 0644u);
+  EXPECT_EQ(api::go_file_mode(S_IFDIR | 0755), (1u << 31) | 0755u);
+  EXPECT_EQ(api::go_file_mode(S_IFLNK | 0777), (1u << 27) | 0777u);
+  EXPECT_EQ(api::go_file_mode(S_IFCHR | 0666), (1u << 26) | (1u << 21) | 0666u);
+  EXPECT_EQ(api::go_file_mode(S_IFDIR | S_ISVTX | 0777), (1u << 31) | (1u << 20) | 0777u);
+  EXPECT_EQ(api::go_file_mode(S_IFREG | S_ISUID | 0755), (1u << 23) | 0755u);
+}
+
+TEST(DaemonContainerApi, PathStatHeaderIsBase64Json) {
+  engine::PathStat stat;
+  stat.name = "hostname";
+  stat.size = 13;
+  stat.mode = S_IFREG | 0644;
+  stat.mtime_ns = 1700000000123456789;
+  // {"linkTarget":"","mode":420,"mtime":"2023-11-14T22:13:20.123456789Z","name":"hostname",
+  //  "size":13}, as `base64 -w0` encodes it.
+  EXPECT_EQ(api::path_stat_header(stat),
+            "eyJsaW5rVGFyZ2V0IjoiIiwibW9kZSI6NDIwLCJtdGltZSI6IjIwMjMtMTEtMTRUMjI6MTM6MjAuMTIzNDU2"
+            "Nzg5WiIsIm5hbWUiOiJob3N0bmFtZSIsInNpemUiOjEzfQ==");
+}
+
+}  // namespace
