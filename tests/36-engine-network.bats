@@ -168,7 +168,7 @@ leftovers() {
   assert_equal "$(md inspect web | jq -c '.[0].HostConfig.PortBindings["80/tcp"]')" \
     '[{"HostIp":"","HostPort":""},{"HostIp":"","HostPort":"8090"}]'
   assert_equal "$(md inspect web | jq -c '.[0].NetworkSettings.Ports["80/tcp"]')" \
-    '[{"HostIp":"","HostPort":"32768"},{"HostIp":"","HostPort":"8090"}]'
+    '[{"HostIp":"0.0.0.0","HostPort":"32768"},{"HostIp":"0.0.0.0","HostPort":"8090"}]'
   # the next random port is the next free one; a range with a free port gets it
   md run -d --name second -p 80 -p 8090-8092:80 busybox httpd -f -p 80 -h /etc >/dev/null
   run md port second 80
