@@ -38,6 +38,8 @@ mountpoint -q /run/netns || made_run_netns=true
 cleanup() {
   local status=$? ids
   trap - EXIT INT TERM
+  # A script's own first step (daemon-session.sh stops its daemon), when it defines one.
+  if declare -F before_cleanup >/dev/null; then before_cleanup || true; fi
   cd /
   if [[ -n $work ]]; then
     ids=$(md ps -aq 2>/dev/null || true)

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 
 #include <ctime>
+#include <set>
 
+#include "engine/volumes.hpp"
 #include "error.hpp"
 #include "monitor/attach_protocol.hpp"
 
@@ -71,8 +73,23 @@ engine::CreateRequest create_request(const json& body, const std::string& name) 
       if (value.is_string()) r.labels[key] = value.get<std::string>();
   // -v HOST:CTR and NAME:CTR come as Binds; -v /CTR (an anonymous volume) as Config.Volumes.
   o.volumes = strings_of(host.value("Binds", json()));
+  // A Config.Volumes path that a bind, a mount or a tmpfs also names is theirs (docker-py sends
+  // both for volumes={...}; dockerd's mounts win over the anonymous volume, as here).
+  std::set<std::string> named;
+  for (const std::string& spec : o.volumes) {
+    try {
+      named.insert(engine::parse_volume_spec(spec).destination);
+    } catch (const lab::UserError&) {
+      // a bad -v: the engine says so when it creates the container
+    }
+  }
+  if (json mounts = host.value("Mounts", json()); mounts.is_array())
+    for (const json& m : mounts) named.insert(m.value("Target", ""));
+  if (json tmpfs = host.value("Tmpfs", json()); tmpfs.is_object())
+    for (const auto& [target, ignored] : tmpfs.items()) named.insert(target);
   if (json volumes = body.value("Volumes", json()); volumes.is_object())
-    for (const auto& [target, ignored] : volumes.items()) o.volumes.push_back(target);
+    for (const auto& [target, ignored] : volumes.items())
+      if (!named.contains(target)) o.volumes.push_back(target);
   if (json mounts = host.value("Mounts", json()); mounts.is_array())
     for (const json& m : mounts) {
       std::string spec = "type=" + m.value("Type", "volume");

@@ -173,6 +173,10 @@ Response Router::dispatch(Request request) const {
     } catch (const lab::UserError& e) {
       std::string message = e.what();
       return error_response(message.starts_with("No such ") ? 404 : 400, message);
+    } catch (const nlohmann::json::exception& e) {
+      // A body that is not JSON, or a field of the wrong type: the client's mistake, as Go's
+      // decoder errors are for dockerd ("json: cannot unmarshal number into ...").
+      return error_response(400, std::string("invalid JSON in the request: ") + e.what());
     } catch (const std::exception& e) {
       return error_response(500, e.what());
     }

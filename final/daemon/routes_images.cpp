@@ -320,6 +320,13 @@ std::string path_in_context(const std::string& context, const std::string& relat
 // .dockerignore); it is unpacked under the engine root, built by engine::build as the CLI's
 // `build DIR` does, and removed. The builder's lines go out as {"stream": ...} as it writes
 // them, then {"aux": {"ID": ...}}; a failing step ends the stream with its errorDetail.
+// POST /build/prune (`docker builder prune`, and the last step of `docker system prune`): our
+// build cache is no store of its own but the images' parent chain (a step's image is the cache
+// of that step), which `image prune` and `rmi` clear; there is nothing else to delete.
+Response prune_build_cache(const Engine&, const Request&) {
+  return json_response({{"CachesDeleted", nlohmann::json::array()}, {"SpaceReclaimed", 0}});
+}
+
 Response build(const Engine& engine, const Request& request) {
   auto value = [&](const char* key) {
     auto it = request.query.find(key);
@@ -407,6 +414,7 @@ std::vector<Route> image_routes(const Engine& engine) {
       {"DELETE", "/images/{name*}", with(remove)},
       {"POST", "/commit", with(commit)},
       {"POST", "/build", with(build)},
+      {"POST", "/build/prune", with(prune_build_cache)},
   };
 }
 

@@ -911,6 +911,19 @@ std::vector<std::string> runtime_command(const Paths& p, const std::string& runt
   return runtime_argv(p, runtime);
 }
 
+namespace {
+
+// HostConfig as recorded, with what Docker always has in it and our engine fixes: the log
+// driver (docker-py's run reads HostConfig.LogConfig.Type to decide whether logs can be read).
+json inspect_host_config(json host_config) {
+  if (!host_config.is_object()) host_config = json::object();
+  if (!host_config.contains("LogConfig"))
+    host_config["LogConfig"] = {{"Type", "json-file"}, {"Config", json::object()}};
+  return host_config;
+}
+
+}  // namespace
+
 nlohmann::json inspect(const Paths& p, const Container& c) {
   graph::DriverKind kind = graph::choose_driver(p.root);
   json data = nullptr;
@@ -940,7 +953,7 @@ nlohmann::json inspect(const Paths& p, const Container& c) {
       {"LogPath", c.dir + "/" + c.id + "-json.log"},
       {"Name", c.name},
       {"Driver", graph::driver_name(kind)},
-      {"HostConfig", c.host_config},
+      {"HostConfig", inspect_host_config(c.host_config)},
       {"HostnamePath", c.dir + "/hostname"},
       {"HostsPath", c.dir + "/hosts"},
       {"ResolvConfPath", c.dir + "/resolv.conf"},

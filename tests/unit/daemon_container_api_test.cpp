@@ -94,6 +94,15 @@ TEST(DaemonContainerApi, WhatTheClientLeavesOutIsNotGiven) {
   EXPECT_EQ(r.runtime, "");  // our own runtime, by the name `docker info` shows
 }
 
+TEST(DaemonContainerApi, AVolumeThatABindNamesIsTheBinds) {
+  // docker-py's volumes={...} sends the bind and the same path in Config.Volumes: one mount.
+  engine::CreateRequest r = api::create_request(
+      json::parse(R"({"Image": "busybox", "Volumes": {"/data": {}, "/anon": {}, "/t": {}},
+                      "HostConfig": {"Binds": ["/srv/data:/data:ro"], "Tmpfs": {"/t": ""}}})"),
+      "");
+  EXPECT_EQ(r.options.volumes, (std::vector<std::string>{"/srv/data:/data:ro", "/anon"}));
+}
+
 TEST(DaemonContainerApi, EntrypointsAsDockersFlag) {
   auto with = [](const char* entrypoint) {
     json body = {{"Image", "busybox"}, {"Cmd", {"x"}}, {"Entrypoint", json::parse(entrypoint)}};
