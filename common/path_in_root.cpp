@@ -53,7 +53,13 @@ int raw_open_in_root(int root_fd, const std::string& path, int flags, mode_t mod
   // RESOLVE_NO_MAGICLINKS: a rootfs could hold a link to /proc/self/root (or a path that
   // crosses into a procfs mounted inside it), and magic links jump anywhere.
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how));
+  // EAGAIN: a rename or a mount anywhere on the host raced with the lookup (RESOLVE_IN_ROOT
+  // checks the kernel's rename and mount sequence counters, openat2(2)): simply try again. 20
+  // containers starting at once mount 20 overlays, and hit it.
+  for (int attempt = 0;; ++attempt) {
+    int fd = static_cast<int>(::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how));
+    if (fd != -1 || errno != EAGAIN || attempt == 1000) return fd;
+  }
 }
 
 }  // namespace

@@ -39,6 +39,8 @@ registry_blobs() {
   assert_line --partial ": Pushed"
   assert_line --regexp '^v1: digest: sha256:[0-9a-f]{64} size: [0-9]+$'
   pushed=$(grep -o 'sha256:[0-9a-f]*' <<<"${lines[-1]}")
+  # The push is recorded as Docker records it: RepoDigests, the repository without its tag.
+  [[ $(md image inspect "$REGISTRY/lab/busybox:v1" | jq -c '.[0].RepoDigests') == "[\"$REGISTRY/lab/busybox@$pushed\"]" ]]
   # What the registry now serves under the tag is that manifest, byte for byte.
   served=$(curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
     "http://$REGISTRY/v2/lab/busybox/manifests/v1" | sha256sum | cut -d' ' -f1)
@@ -58,6 +60,7 @@ registry_blobs() {
   assert_line "Status: Downloaded newer image for $REGISTRY/lab/busybox:v1"
   assert_line --index -1 "$REGISTRY/lab/busybox:v1"
   [[ $(md image inspect "$REGISTRY/lab/busybox:v1" | jq -r '.[0].Id') == "$id" ]]
+  [[ $(md image inspect "$REGISTRY/lab/busybox:v1" | jq -c '.[0].RepoDigests') == "[\"$REGISTRY/lab/busybox@$pushed\"]" ]]
   find "$ENGINE/layers" -mindepth 2 -maxdepth 2 -name diff -exec sh -c 'cd "$1" && find . | sort' _ {} \; >"$BATS_TEST_TMPDIR/after"
   diff "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
   # The pulled layer is the busybox tree itself.

@@ -285,7 +285,7 @@ in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
   daemon_start
   fds_before=$(find "/proc/$DAEMON_PID/fd" -mindepth 1 | wc -l)
   # A raw client: the request, the 101, then a frame of stdout and one of stderr, then it goes.
-  run python3 - "$SOCK" <<'EOF'
+  run /usr/bin/python3 - "$SOCK" <<'EOF'
 import socket, struct, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])

@@ -53,7 +53,7 @@ still_up() {
   assert_output --regexp '^413 \{"message":"request body too large: .*16 MiB'
   still_up
   # Not HTTP at all: the connection is dropped, nobody else notices.
-  python3 -c 'import socket, sys
+  /usr/bin/python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"hello\r\n\r\n"); s.recv(100)' \
     "$SOCK" 2>/dev/null || true
   still_up

@@ -329,7 +329,7 @@ nlohmann::json inspect_json(const graph::Store& store, const graph::Image& img) 
   return {
       {"Id", img.id},
       {"RepoTags", img.repo_tags},
-      {"RepoDigests", nlohmann::json::array()},
+      {"RepoDigests", img.repo_digests},
       {"Parent", img.parent},
       {"Comment", comment},
       {"Created", img.config.value("created", "")},

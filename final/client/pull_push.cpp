@@ -27,6 +27,16 @@ namespace client {
 
 namespace {
 
+// "localhost:5000/lab/app:1" -> "localhost:5000/lab/app" (a repo digest's name: no tag, no
+// digest; the colon of a registry's port is before the last '/').
+std::string repository_of(const std::string& familiar) {
+  std::string name = familiar.substr(0, familiar.find('@'));
+  size_t colon = name.rfind(':'), slash = name.rfind('/');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash))
+    name.resize(colon);
+  return name;
+}
+
 using graph::LockMode;
 
 std::string host_architecture() {
@@ -207,6 +217,7 @@ std::string pull_image(const EngineOptions& options, const std::string& name,
 
   std::string id = store->add_image(manifest.bytes);
   if (ref.digest.empty()) store->tag(id, familiar);
+  store->add_repo_digest(id, repository_of(familiar) + "@" + repo_digest);
   events.status("", fmt::format("Digest: {}", repo_digest));
   events.status("", downloaded ? fmt::format("Status: Downloaded newer image for {}", familiar)
                                : fmt::format("Status: Image is up to date for {}", familiar));
@@ -222,7 +233,8 @@ PushResult push_image(const EngineOptions& options, const std::string& name,
   auto store = open_store(options);
   Narration narration(options.explain);
   // Pushing only reads the store; the shared lock keeps an rmi from removing blobs under us.
-  auto lock = store->lock(LockMode::shared);
+  std::optional<graph::StoreLock> lock;
+  lock.emplace(store->lock(LockMode::shared));
   std::optional<std::string> id = store->find(familiar);
   if (!id) {
     throw lab::UserError(fmt::format("An image does not exist locally with the tag: {}",
@@ -259,6 +271,15 @@ PushResult push_image(const EngineOptions& options, const std::string& name,
   narration.step("",
                  fmt::format("PUT /v2/{}/manifests/{} ({})", ref.repository, ref.tag, media_type));
   std::string digest = client.put_manifest(ref.repository, ref.tag, manifest_bytes, media_type);
+  // The registry's digest goes into the image's record, which takes the exclusive lock (an rmi
+  // in between leaves nothing to record it in).
+  lock.reset();
+  lock.emplace(store->lock(LockMode::exclusive));
+  try {
+    store->add_repo_digest(image.id, repository_of(familiar) + "@" + digest);
+  } catch (const lab::UserError&) {
+    // the image was removed meanwhile
+  }
   events.status("", fmt::format("{}: digest: {} size: {}", ref.tag, digest, manifest_bytes.size()));
   return {ref.string(), ref.tag, digest, manifest_bytes.size()};
 }

@@ -219,7 +219,7 @@ Response list_images(const Engine& engine, const Request& request) {
         {"Id", img.id},
         {"ParentId", img.parent},
         {"RepoTags", img.repo_tags.empty() ? json({"<none>:<none>"}) : json(img.repo_tags)},
-        {"RepoDigests", json::array()},
+        {"RepoDigests", img.repo_digests},
         {"Created", img.created},
         {"Size", img.size},
         {"VirtualSize", img.size},

@@ -279,7 +279,7 @@ Response system_df(const Engine& engine, const Request&) {
       images.push_back({{"Id", img.id},
                         {"ParentId", img.parent},
                         {"RepoTags", img.repo_tags},
-                        {"RepoDigests", json::array()},
+                        {"RepoDigests", img.repo_digests},
                         {"Created", img.created},
                         {"Size", img.size},
                         {"SharedSize", shared},

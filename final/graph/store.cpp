@@ -450,6 +450,10 @@ std::string Store::add_image(std::string_view manifest_bytes, std::string_view p
   nlohmann::json record = {{"manifest", manifest_digest}};
   std::string kept = parent.empty() ? parent_of(config_digest) : std::string(parent);
   if (!kept.empty()) record["parent"] = kept;
+  nlohmann::json before = nlohmann::json::parse(
+      lab::read_file_or_empty(root_ + "/images/" + hex + ".json"), nullptr, false);
+  if (before.is_object() && before.contains("repo_digests") && before["repo_digests"].is_array())
+    record["repo_digests"] = before["repo_digests"];
   write_file_atomically(root_ + "/images/" + hex + ".json", record.dump() + "\n");
   explain("", fmt::format("image {}: record images/{}.json written by rename", config_digest, hex),
           fmt::format("echo '{}' > images/{}.json", record.dump(), hex));
@@ -482,6 +486,20 @@ void Store::tag(std::string_view image_id, std::string_view ref) {
   auto tags = this->tags();
   tags[key] = std::string(image_id);
   write_tags(tags);
+}
+
+void Store::add_repo_digest(std::string_view image_id, std::string_view repo_digest) {
+  require(LockMode::exclusive);
+  std::string path = root_ + "/images/" + id_hex(image_id) + ".json";
+  nlohmann::json record = nlohmann::json::parse(lab::read_file_or_empty(path), nullptr, false);
+  if (!record.is_object()) throw lab::UserError(fmt::format("No such image: {}", image_id));
+  std::set<std::string> digests;
+  if (record.contains("repo_digests") && record["repo_digests"].is_array())
+    for (const auto& d : record["repo_digests"])
+      if (d.is_string()) digests.insert(d.get<std::string>());
+  if (!digests.insert(std::string(repo_digest)).second) return;
+  record["repo_digests"] = digests;
+  write_file_atomically(path, record.dump() + "\n");
 }
 
 bool Store::untag(std::string_view ref) {
@@ -541,6 +559,9 @@ Image Store::image(std::string_view image_id) const {
     throw lab::UserError(fmt::format("{}: not an image record", record_path));
   img.manifest_digest = record["manifest"];
   if (record.contains("parent") && record["parent"].is_string()) img.parent = record["parent"];
+  if (record.contains("repo_digests") && record["repo_digests"].is_array())
+    for (const auto& d : record["repo_digests"])
+      if (d.is_string()) img.repo_digests.push_back(d.get<std::string>());
   img.manifest = nlohmann::json::parse(read_blob(img.manifest_digest));
   img.config = nlohmann::json::parse(read_blob(img.id));
   const auto& layers = img.manifest["layers"];

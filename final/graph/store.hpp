@@ -7,7 +7,8 @@
 //   <root>/blobs/sha256/<hex>        manifests, configs and layer blobs, exactly as received
 //   <root>/layers/<diff id hex>/diff each layer unpacked once (overlay's lower-layer format),
 //                          /size     its size as Docker counts it (file bytes, links once)
-//   <root>/images/<image id hex>.json {"manifest": "sha256:...", "parent": "sha256:..."}: the
+//   <root>/images/<image id hex>.json {"manifest": "sha256:...", "parent": "sha256:...",
+//                                    "repo_digests": ["repo@sha256:..."]}: the
 //                                    parent only for an image build or commit made on top of
 //                                    another (moby's imagedb/metadata/sha256/<id>/parent)
 //   <root>/repositories.json         {"busybox:latest": "sha256:<image id>", ...}
@@ -100,6 +101,9 @@ struct Image {
   uint64_t size = 0;                   // sum of the layers' unpacked sizes
   std::string parent;  // the image build or commit made it on top of ("" for none): `inspect`'s
                        // Parent; an untagged image that is a parent is an intermediate
+  // "repo@sha256:..." for each registry manifest it was pulled from or pushed as (`inspect`'s
+  // RepoDigests), sorted.
+  std::vector<std::string> repo_digests;
 };
 
 struct RemoveResult {
@@ -196,6 +200,9 @@ class Store {
   std::string add_image(std::string_view manifest_bytes, std::string_view parent = {});
   // Points "name:tag" (default tag latest) at `image_id`, moving it off any other image.
   void tag(std::string_view image_id, std::string_view ref);
+  // Records "repo@sha256:..." in the image's record (pull and push do, as dockerd's reference
+  // store does); kept when the image is added again, gone with the image.
+  void add_repo_digest(std::string_view image_id, std::string_view repo_digest);
   // Removes a tag; false if there was none.
   bool untag(std::string_view ref);
   // The image id `ref` names (see resolve_reference); UserError "No such image: REF" otherwise.
