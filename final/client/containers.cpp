@@ -17,10 +17,12 @@
 #include <algorithm>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "client/attach.hpp"
 #include "client/engine.hpp"
+#include "daemon/http_client.hpp"
 #include "engine/logs.hpp"
 #include "engine/networking.hpp"
 #include "engine/volumes.hpp"
@@ -231,8 +233,34 @@ int start_verb(const EngineOptions& options, StartFlags& f) {
   // As Docker's CLI: a container whose program cannot be run (126, 127) is reported, and after
   // them all "failed to start containers: ..."; exit 1.
   std::vector<std::string> failed;
+  std::optional<api::DaemonClient> daemon;
+  if (!options.host.empty()) {
+    if (f.attach || f.interactive) {
+      fmt::print(stderr,
+                 "minidocker -H: start -a is not available through a daemon yet; run it "
+                 "without -H\n");
+      return 1;
+    }
+    daemon.emplace(options.host, options.explain);
+  }
   for (const std::string& ref : f.refs) {
     rc = with_run_errors([&] {
+      if (daemon) {
+        // The daemon's 404 is our resolve()'s "No such container" (125, below); any other
+        // refusal is the start failing, reported as the engine's 126 and 127 are.
+        api::ClientReply reply = daemon->call("POST", "/containers/" + ref + "/start");
+        if (reply.status == 404) api::throw_if_refused(reply);
+        try {
+          api::throw_if_refused(reply);
+        } catch (const lab::UserError& e) {
+          std::cout.flush();
+          fmt::print(stderr, "Error: {}\n", e.what());
+          failed.push_back(ref);
+          return 1;
+        }
+        std::cout << ref << '\n';
+        return 0;
+      }
       std::string id = engine::resolve(paths, ref);
       if (!f.attach && !f.interactive) {
         try {
@@ -286,29 +314,29 @@ struct PsFlags {
   bool all = false, quiet = false, no_trunc = false;
 };
 
-int ps_verb(const EngineOptions& options, const PsFlags& f) {
-  engine::Paths paths = engine::paths_for(options.root, options.explain);
+// One container as `ps` shows it: what the engine's records say in-process, and what GET
+// /containers/json says through a daemon.
+struct PsRow {
+  std::string id, image, command;
+  int64_t created = 0;  // seconds since the epoch
+  std::string status, ports, name;
+};
+
+void print_ps(const std::vector<PsRow>& listed, const PsFlags& f) {
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::vector<std::vector<std::string>> rows = {
       {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}};
-  for (const engine::Container& c : engine::list(paths)) {
-    if (!f.all && c.status != "running") continue;
+  for (const PsRow& c : listed) {
     if (f.quiet) {
       std::cout << (f.no_trunc ? c.id : c.id.substr(0, 12)) << '\n';
       continue;
     }
-    std::string command = c.path;
-    for (const std::string& a : c.args) command += " " + a;
+    std::string command = c.command;
     if (!f.no_trunc && command.size() > 20) command = command.substr(0, 19) + "…";
-    std::string ports;
-    if (c.status == "running")
-      for (const network::PortMapping& m : engine::published_ports(paths, c.id))
-        ports += (ports.empty() ? "" : ", ") + network::describe(m);
-    rows.push_back({f.no_trunc ? c.id : c.id.substr(0, 12), c.image_name, json(command).dump(),
-                    graph::human_duration(now - graph::parse_rfc3339(c.created)) + " ago",
-                    engine::status_text(c, now), ports, c.name.substr(1)});
+    rows.push_back({f.no_trunc ? c.id : c.id.substr(0, 12), c.image, json(command).dump(),
+                    graph::human_duration(now - c.created) + " ago", c.status, c.ports, c.name});
   }
-  if (f.quiet) return 0;
+  if (f.quiet) return;
   // Docker's table: tabwriter, padding 3, the last column not padded.
   std::vector<size_t> widths(rows.front().size(), 0);
   for (const auto& row : rows)
@@ -328,6 +356,49 @@ int ps_verb(const EngineOptions& options, const PsFlags& f) {
     while (!line.empty() && line.back() == ' ') line.pop_back();
     std::cout << line << '\n';
   }
+}
+
+int ps_verb(const EngineOptions& options, const PsFlags& f) {
+  engine::Paths paths = engine::paths_for(options.root, options.explain);
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  std::vector<PsRow> rows;
+  for (const engine::Container& c : engine::list(paths)) {
+    if (!f.all && c.status != "running") continue;
+    std::string command = c.path;
+    for (const std::string& a : c.args) command += " " + a;
+    std::string ports;
+    if (c.status == "running")
+      for (const network::PortMapping& m : engine::published_ports(paths, c.id))
+        ports += (ports.empty() ? "" : ", ") + network::describe(m);
+    rows.push_back({c.id, c.image_name, command, graph::parse_rfc3339(c.created),
+                    engine::status_text(c, now), ports, c.name.substr(1)});
+  }
+  print_ps(rows, f);
+  return 0;
+}
+
+// ps through a daemon: GET /containers/json, the same table.
+int ps_remote(const EngineOptions& options, const PsFlags& f) {
+  api::DaemonClient daemon(options.host, options.explain);
+  json listed = json::parse(
+      daemon.checked("GET", fmt::format("/containers/json?all={}", f.all ? 1 : 0)).body);
+  std::vector<PsRow> rows;
+  for (const json& c : listed) {
+    std::string ports;
+    for (const json& p : c.value("Ports", json::array())) {
+      network::PortMapping m;
+      m.host_ip = p.value("IP", "");
+      if (m.host_ip == "0.0.0.0") m.host_ip.clear();
+      m.host_port = p.value("PublicPort", 0);
+      m.container_port = p.value("PrivatePort", 0);
+      m.protocol = p.value("Type", "tcp");
+      ports += (ports.empty() ? "" : ", ") + network::describe(m);
+    }
+    std::string name = c["Names"].empty() ? "" : c["Names"][0].get<std::string>();
+    rows.push_back({c["Id"], c["Image"], c["Command"], c["Created"].get<int64_t>(), c["Status"],
+                    ports, name.empty() ? name : name.substr(1)});
+  }
+  print_ps(rows, f);
   return 0;
 }
 
@@ -337,17 +408,56 @@ struct LogsFlags {
   std::string tail = "all";
 };
 
+// One piece of a container's output, printed as logs and a foreground run print it: stderr's
+// on our stderr (stdout flushed first, so the order holds on a shared terminal).
+void print_output(bool to_stderr, std::string_view text) {
+  if (to_stderr) {
+    std::cout.flush();
+    std::fwrite(text.data(), 1, text.size(), stderr);
+  } else {
+    std::cout << text << std::flush;
+  }
+}
+
+// logs through a daemon: its json (for Tty), then GET /containers/{id}/logs, whose body is the
+// 8-byte framed stream (stream, 0, 0, 0, length big-endian), or raw bytes for a tty container.
+int logs_remote(const EngineOptions& options, const LogsFlags& f) {
+  api::DaemonClient daemon(options.host, options.explain);
+  json c = json::parse(daemon.checked("GET", "/containers/" + f.ref + "/json").body);
+  bool tty = c["Config"].value("Tty", false);
+  std::string body =
+      daemon
+          .checked("GET", fmt::format("/containers/{}/logs?stdout=1&stderr=1&follow={}&tail={}"
+                                      "&timestamps={}",
+                                      f.ref, f.follow ? 1 : 0, api::url_escape(f.tail),
+                                      f.timestamps ? 1 : 0))
+          .body;
+  if (tty) {
+    print_output(false, body);
+    return 0;
+  }
+  std::string_view rest = body;
+  while (rest.size() >= 8) {
+    size_t size = (size_t{static_cast<unsigned char>(rest[4])} << 24) |
+                  (size_t{static_cast<unsigned char>(rest[5])} << 16) |
+                  (size_t{static_cast<unsigned char>(rest[6])} << 8) |
+                  size_t{static_cast<unsigned char>(rest[7])};
+    bool to_stderr = rest[0] == 2;
+    rest.remove_prefix(8);
+    size = std::min(size, rest.size());
+    print_output(to_stderr, rest.substr(0, size));
+    rest.remove_prefix(size);
+  }
+  return 0;
+}
+
 int logs_verb(const EngineOptions& options, const LogsFlags& f) {
+  if (!options.host.empty()) return logs_remote(options, f);
   engine::Paths paths = engine::paths_for(options.root, options.explain);
   std::string id = engine::resolve(paths, f.ref);
   engine::read_logs(paths, id, {f.follow, f.tail}, [&](const engine::LogEntry& entry) {
-    std::string text = f.timestamps ? entry.time + " " + entry.text : entry.text;
-    if (entry.stream == "stderr") {
-      std::cout.flush();
-      std::fwrite(text.data(), 1, text.size(), stderr);
-    } else {
-      std::cout << text << std::flush;
-    }
+    print_output(entry.stream == "stderr",
+                 f.timestamps ? entry.time + " " + entry.text : entry.text);
     return true;
   });
   return 0;
@@ -393,7 +503,11 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
     cmd->add_flag("--all,-a", ps_flags.all, "every container, not only running ones");
     cmd->add_flag("--quiet,-q", ps_flags.quiet, "ids only");
     cmd->add_flag("--no-trunc", ps_flags.no_trunc, "do not shorten ids and commands");
-    cmd->callback([&] { action = [&] { return ps_verb(options, ps_flags); }; });
+    cmd->callback([&] {
+      action = [&] {
+        return options.host.empty() ? ps_verb(options, ps_flags) : ps_remote(options, ps_flags);
+      };
+    });
   };
   add_ps(app.add_subcommand("ps", "list containers"));
 
@@ -426,6 +540,13 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   stop_cmd->add_option("--time,-t", stop_seconds, "seconds before SIGKILL (default 10)");
   stop_cmd->callback([&] {
     action = [&] {
+      if (!options.host.empty()) {
+        api::DaemonClient daemon(options.host, options.explain);
+        return for_each_ref(stop_refs, [&](const std::string& ref) {
+          daemon.checked("POST", fmt::format("/containers/{}/stop?t={}", ref, stop_seconds));
+          std::cout << ref << '\n';
+        });
+      }
       engine::Paths paths = engine::paths_for(options.root, options.explain);
       return for_each_ref(stop_refs, [&](const std::string& ref) {
         engine::stop(paths, engine::resolve(paths, ref), stop_seconds);
@@ -443,6 +564,14 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
     action = [&] {
       int sig = runtime::parse_signal(kill_signal);
       if (sig == 0) throw lab::UserError("invalid signal: " + kill_signal);
+      if (!options.host.empty()) {
+        api::DaemonClient daemon(options.host, options.explain);
+        return for_each_ref(kill_refs, [&](const std::string& ref) {
+          daemon.checked("POST", fmt::format("/containers/{}/kill?signal={}", ref,
+                                             api::url_escape(kill_signal)));
+          std::cout << ref << '\n';
+        });
+      }
       engine::Paths paths = engine::paths_for(options.root, options.explain);
       return for_each_ref(kill_refs, [&](const std::string& ref) {
         engine::kill(paths, engine::resolve(paths, ref), sig);
@@ -459,6 +588,14 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
     cmd->add_flag("--volumes,-v", rm_volumes, "remove its anonymous volumes too");
     cmd->callback([&] {
       action = [&] {
+        if (!options.host.empty()) {
+          api::DaemonClient daemon(options.host, options.explain);
+          return for_each_ref(rm_refs, [&](const std::string& ref) {
+            daemon.checked("DELETE", fmt::format("/containers/{}?force={}&v={}", ref,
+                                                 rm_force ? 1 : 0, rm_volumes ? 1 : 0));
+            std::cout << ref << '\n';
+          });
+        }
         engine::Paths paths = engine::paths_for(options.root, options.explain);
         return for_each_ref(rm_refs, [&](const std::string& ref) {
           std::string id = engine::resolve(paths, ref);
@@ -481,7 +618,20 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
         engine::Paths paths = engine::paths_for(options.root, options.explain);
         json out = json::array();
         std::vector<std::string> missing;
+        std::optional<api::DaemonClient> daemon;
+        if (!options.host.empty()) daemon.emplace(options.host, options.explain);
         for (const std::string& ref : inspect_refs) {
+          if (daemon) {
+            // Only the daemon's 404 is a missing container: not reaching it is an error.
+            api::ClientReply reply = daemon->call("GET", "/containers/" + ref + "/json");
+            if (reply.status == 404) {
+              missing.push_back(ref);
+              continue;
+            }
+            api::throw_if_refused(reply);
+            out.push_back(json::parse(reply.body));
+            continue;
+          }
           try {
             out.push_back(engine::inspect(paths, engine::load(paths, engine::resolve(paths, ref))));
           } catch (const lab::UserError&) {

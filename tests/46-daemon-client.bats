@@ -1,0 +1,220 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2030,SC2031  # DAEMON_PID: set and read within each test
+# shellcheck disable=SC2154  # $stderr: set by `run --separate-stderr`
+# Our own CLI as the daemon's client (final/daemon/http_client.cpp): `minidocker -H unix://SOCK
+# VERB` (or DOCKER_HOST) asks the daemon over the Docker Engine API, and prints what the CLI
+# prints when it does the job itself on the same engine root: the same lines, the same exit
+# codes, the same errors. `md` is the CLI doing the job itself (images.bash), `mdh` the client.
+# Every container runs with --network none; each test has an engine root and a socket of its
+# own, and teardown stops the daemon and removes every container.
+load helpers
+load engine
+load daemon
+bats_require_minimum_version 1.5.0
+
+setup() {
+  daemon_setup
+}
+
+teardown() {
+  daemon_teardown
+}
+
+mdh() {
+  DOCKER_HOST= "$MINIDOCKER" -H "unix://$SOCK" "$@"
+}
+
+# What may differ between two runs a moment apart: "3 seconds ago", "Up 2 seconds".
+untimed() {
+  sed -E 's/(Less than a second|About a minute|[0-9]+ (seconds?|minutes?))/TIME/g; s/ +/ /g'
+}
+
+# Runs `md ARGS` and `mdh ARGS`, and fails unless their stdout, stderr (times aside) and exit
+# codes are the same; leaves the client's in $output, $stderr and $status.
+same_through_daemon() {
+  local out err rc
+  run --separate-stderr md "$@"
+  out=$(untimed <<<"$output") err=$stderr rc=$status
+  run --separate-stderr mdh "$@"
+  [[ $status == "$rc" ]] || fail "$*: exit $status through the daemon, $rc in-process"
+  [[ $(untimed <<<"$output") == "$out" ]] ||
+    fail "$*: through the daemon:"$'\n'"$output"$'\n'"in-process:"$'\n'"$out"
+  [[ $stderr == "$err" ]] ||
+    fail "$*: stderr through the daemon: '$stderr', in-process: '$err'"
+}
+
+@test "client: ps, images and inspect print what the CLI prints on the daemon's root" {
+  daemon_start
+  md run -d --name web --network none busybox sleep 60 >/dev/null
+  md create --name made --network none busybox sh -c 'echo a long command line here' >/dev/null
+  md run --name done --network none busybox sh -c 'exit 3' || true
+  md tag busybox lab/busybox:v1
+  for args in "ps" "ps -a" "ps -q" "ps -a -q" "ps -a --no-trunc" "container ls -a" \
+    "images" "images -a" "images -q" "image ls" "inspect web" "inspect web made done"; do
+    # shellcheck disable=SC2086  # the words of the verb
+    same_through_daemon $args
+  done
+  # The client really asked the daemon: its log has the requests.
+  grep -q '^GET /v1.41/containers/json?all=1 200' "$DAEMON_LOG"
+  grep -q '^GET /v1.41/images/json?all=0 200' "$DAEMON_LOG"
+  grep -q '^GET /v1.41/containers/web/json 200' "$DAEMON_LOG"
+  run mdh ps -a
+  assert_success
+  assert_line --regexp '^[0-9a-f]{12} +busybox +"sh -c .exit 3." .* Exited \(3\) .* done$'
+  # One missing among others: the others printed, "Error: No such container: nosuch", exit 1.
+  same_through_daemon inspect web nosuch
+  assert_failure 1
+  [[ $stderr == "Error: No such container: nosuch" ]]
+}
+
+@test "client: start, stop, kill, rm and logs as in-process; errors in the same words" {
+  daemon_start
+  # Two containers of each kind: one for the CLI alone, one for the client, the same output.
+  for who in local remote; do
+    md run --name "out-$who" --network none busybox sh -c 'echo out; echo err >&2; exit 3' \
+      >/dev/null 2>&1 || true
+    md create --name "made-$who" --network none busybox sleep 60 >/dev/null
+    md run -d --name "up-$who" --network none busybox sleep 60 >/dev/null
+  done
+  run --separate-stderr mdh logs out-remote
+  assert_success
+  assert_output out
+  [[ $stderr == err ]]
+  run --separate-stderr md logs out-local
+  assert_output out
+  [[ $stderr == err ]]
+  run --separate-stderr mdh logs -t out-remote
+  assert_output --regexp '^20[0-9-]+T[0-9:.]+Z out$'
+  run --separate-stderr mdh logs --tail 0 out-remote
+  assert_success
+  assert_output ""
+  run mdh start made-remote
+  assert_success
+  assert_output made-remote
+  [[ $(md inspect made-remote | jq -r '.[0].State.Status') == running ]]
+  run mdh stop -t 1 made-remote
+  assert_success
+  assert_output made-remote
+  [[ $(md inspect made-remote | jq -r '.[0].State.Status') == exited ]]
+  run mdh kill up-remote
+  assert_success
+  assert_output up-remote
+  [[ $(md inspect up-remote | jq -r '.[0].State.Status') == exited ]]
+  run mdh rm made-remote up-remote out-remote
+  assert_success
+  assert_output $'made-remote\nup-remote\nout-remote'
+  run md inspect made-remote
+  assert_failure 1
+  # The same verbs' errors, through the daemon and in-process: same text, same exit code.
+  md stop -t 1 up-local >/dev/null
+  same_through_daemon kill up-local
+  assert_failure 1
+  assert_output ""
+  [[ $stderr == "Error: Cannot kill container: up-local: Container "*" is not running" ]]
+  for verb in "stop" "kill" "rm" "rm -f" "logs" "start"; do
+    # shellcheck disable=SC2086
+    same_through_daemon $verb nosuch
+    [[ $stderr == "Error: No such container: nosuch" ]]
+  done
+  same_through_daemon kill -s NOSUCH up-local
+  assert_failure 1
+  # rm -f of a running container, and the client's answer for each name it was given.
+  md run -d --name up-again --network none busybox sleep 60 >/dev/null
+  run --separate-stderr mdh rm -f up-again nosuch
+  assert_failure 1
+  assert_output up-again
+  [[ $stderr == "Error: No such container: nosuch" ]]
+  run md inspect up-again
+  assert_failure 1
+}
+
+@test "client: tag and rmi print what the CLI prints; rmi of a missing image is the same error" {
+  daemon_start
+  run mdh tag busybox lab/remote:v1
+  assert_success
+  assert_output ""
+  md tag busybox lab/local:v1
+  run md images lab/remote
+  assert_line --index 1 --regexp '^lab/remote +v1 '
+  run --separate-stderr mdh rmi lab/remote:v1
+  assert_success
+  assert_output "Untagged: lab/remote:v1"
+  run --separate-stderr md rmi lab/local:v1
+  assert_output "Untagged: lab/local:v1"
+  same_through_daemon rmi nosuch:v9
+  assert_failure 1
+  [[ $stderr == "Error: No such image: nosuch:v9" ]]
+  same_through_daemon tag nosuch lab/x
+  assert_failure 1
+  # A registry's port is not a tag: repo "localhost:5000/lab/b", tag "v2".
+  run mdh tag busybox localhost:5000/lab/b:v2
+  assert_success
+  run md images localhost:5000/lab/b
+  assert_line --index 1 --regexp '^localhost:5000/lab/b +v2 '
+}
+
+@test "client: --explain shows each request and the status line it got" {
+  daemon_start
+  md create --name made --network none busybox true >/dev/null
+  run --separate-stderr mdh --explain ps -a
+  assert_success
+  assert_line --index 1 --partial made
+  [[ $stderr == "[client] GET /v1.41/containers/json?all=1 -> 200 OK" ]]
+  run --separate-stderr mdh --explain rm made
+  assert_output made
+  [[ $stderr == "[client] DELETE /v1.41/containers/made?force=0&v=0 -> 204 No Content" ]]
+  run --separate-stderr mdh --explain inspect made
+  assert_failure 1
+  [[ $stderr == $'[client] GET /v1.41/containers/made/json -> 404 Not Found\nError: No such container: made' ]]
+}
+
+@test "client: DOCKER_HOST when -H is absent; -H wins; an empty DOCKER_HOST is in-process" {
+  daemon_start
+  md create --name made --network none busybox true >/dev/null
+  run env DOCKER_HOST="unix://$SOCK" "$MINIDOCKER" --root /nonexistent ps -aq
+  assert_success
+  assert_output "$(md ps -aq)"
+  [[ $(grep -c '^GET /v1.41/containers/json?all=1 200' "$DAEMON_LOG") == 1 ]]
+  # -H before DOCKER_HOST, as Docker's CLI: a socket nobody serves says so.
+  run env DOCKER_HOST="unix://$SOCK" "$MINIDOCKER" -H "unix://$BATS_TEST_TMPDIR/none.sock" ps
+  assert_failure 1
+  assert_output "Cannot connect to the minidocker daemon at unix://$BATS_TEST_TMPDIR/none.sock. Is the daemon running?"
+  run env DOCKER_HOST= "$MINIDOCKER" --root "$ROOT" ps -aq
+  assert_output "$(md ps -aq)"
+  [[ $(grep -c '^GET /v1.41/containers/json?all=1 200' "$DAEMON_LOG") == 1 ]]
+}
+
+@test "client: a verb not served through a daemon is refused in one line, never run here" {
+  daemon_start
+  run --separate-stderr mdh run --rm --network none busybox echo hi
+  assert_failure 1
+  assert_output ""
+  [[ $stderr == "minidocker -H: run is not available through a daemon yet; run it without -H" ]]
+  run --separate-stderr mdh network ls
+  assert_failure 1
+  [[ $stderr == "minidocker -H: network ls is not available through a daemon yet; run it without -H" ]]
+  md create --name made --network none busybox true >/dev/null
+  run --separate-stderr mdh start -a made
+  assert_failure 1
+  [[ $stderr == "minidocker -H: start -a is not available through a daemon yet; run it without -H" ]]
+  # Nothing ran: no container but the one made above.
+  [[ $(md ps -aq | wc -l) == 1 ]]
+  [[ $(md inspect made | jq -r '.[0].State.Status') == created ]]
+  # -H is the client's: `daemon -H` is still the daemon's socket, and a bad -H is one line.
+  run "$MINIDOCKER" -H tcp://127.0.0.1:2375 ps
+  assert_failure 1
+  assert_output "Error: tcp:// is not served yet: only unix:// sockets (tcp://127.0.0.1:2375)"
+}
+
+@test "client: a daemon that is not there: Docker's words, exit 1" {
+  run --separate-stderr "$MINIDOCKER" -H "unix://$BATS_TEST_TMPDIR/none.sock" ps
+  assert_failure 1
+  assert_output ""
+  [[ $stderr == "Cannot connect to the minidocker daemon at unix://$BATS_TEST_TMPDIR/none.sock. Is the daemon running?" ]]
+  for verb in "images" "inspect x" "stop x" "rm x" "logs x" "rmi x" "tag a b"; do
+    # shellcheck disable=SC2086
+    run --separate-stderr "$MINIDOCKER" -H "unix://$BATS_TEST_TMPDIR/none.sock" $verb
+    assert_failure 1
+    [[ $stderr == "Cannot connect to the minidocker daemon at"* ]]
+  done
+}
