@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 // <utility> before Boost: 1.74's asio/awaitable.hpp uses std::exchange without including it
 // (see server.cpp).
@@ -110,7 +111,8 @@ ResponseStream DaemonClient::open(std::string_view method, const std::string& ta
   boost::system::error_code ec;
   http::write(state->socket, request_of(method, target, body), ec);
   if (ec) throw lab::UserError(fmt::format("{} {}: {}", method, target, ec.message()));
-  state->parser.body_limit(boost::none);  // a log or a pull's progress is as long as it is
+  // A log or a pull's progress is as long as it is (Beast's default limit is 8 MiB).
+  state->parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   http::read_header(state->socket, state->buffer, state->parser, ec);
   if (ec) throw lab::UserError(fmt::format("{} {}: {}", method, target, ec.message()));
   state->reason = std::string(state->parser.get().reason());
@@ -144,7 +146,7 @@ Hijacked DaemonClient::hijack(const std::string& target, const std::string& body
   if (ec) throw lab::UserError(fmt::format("POST {}: {}", target, ec.message()));
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(boost::none);
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   // A 101 has no body: the parser stops after the head, and what the buffer holds past it is
   // the container's first output.
   http::read_header(socket, buffer, parser, ec);
