@@ -88,6 +88,15 @@ same_through_daemon() {
   run --separate-stderr mdh logs --tail 0 out-remote
   assert_success
   assert_output ""
+  # logs -f: each line as the container writes it, to its exit.
+  md run -d --name slow --network none busybox sh -c 'echo one; sleep 2; echo two >&2' >/dev/null
+  mdh logs -f slow >"$BATS_TEST_TMPDIR/follow.out" 2>"$BATS_TEST_TMPDIR/follow.err" &
+  local follower=$!
+  sleep 1
+  [[ $(cat "$BATS_TEST_TMPDIR/follow.out") == one ]]
+  [[ ! -s $BATS_TEST_TMPDIR/follow.err ]]
+  wait "$follower"
+  [[ $(cat "$BATS_TEST_TMPDIR/follow.err") == two ]]
   run mdh start made-remote
   assert_success
   assert_output made-remote

@@ -420,33 +420,32 @@ void print_output(bool to_stderr, std::string_view text) {
 }
 
 // logs through a daemon: its json (for Tty), then GET /containers/{id}/logs, whose body is the
-// 8-byte framed stream (stream, 0, 0, 0, length big-endian), or raw bytes for a tty container.
+// 8-byte framed stream (stream, 0, 0, 0, length big-endian), or raw bytes for a tty container,
+// printed as it comes (with -f, until the container exits).
 int logs_remote(const EngineOptions& options, const LogsFlags& f) {
   api::DaemonClient daemon(options.host, options.explain);
   json c = json::parse(daemon.checked("GET", "/containers/" + f.ref + "/json").body);
   bool tty = c["Config"].value("Tty", false);
-  std::string body =
-      daemon
-          .checked("GET", fmt::format("/containers/{}/logs?stdout=1&stderr=1&follow={}&tail={}"
-                                      "&timestamps={}",
-                                      f.ref, f.follow ? 1 : 0, api::url_escape(f.tail),
-                                      f.timestamps ? 1 : 0))
-          .body;
-  if (tty) {
-    print_output(false, body);
-    return 0;
-  }
-  std::string_view rest = body;
-  while (rest.size() >= 8) {
-    size_t size = (size_t{static_cast<unsigned char>(rest[4])} << 24) |
-                  (size_t{static_cast<unsigned char>(rest[5])} << 16) |
-                  (size_t{static_cast<unsigned char>(rest[6])} << 8) |
-                  size_t{static_cast<unsigned char>(rest[7])};
-    bool to_stderr = rest[0] == 2;
-    rest.remove_prefix(8);
-    size = std::min(size, rest.size());
-    print_output(to_stderr, rest.substr(0, size));
-    rest.remove_prefix(size);
+  api::ResponseStream stream = daemon.open(
+      "GET", fmt::format("/containers/{}/logs?stdout=1&stderr=1&follow={}&tail={}&timestamps={}",
+                         f.ref, f.follow ? 1 : 0, api::url_escape(f.tail), f.timestamps ? 1 : 0));
+  if (stream.status() >= 400) api::throw_if_refused(stream.status(), stream.reason(), stream.rest());
+  std::string pending;  // a frame may arrive in pieces
+  for (std::string piece; !(piece = stream.next()).empty();) {
+    if (tty) {
+      print_output(false, piece);
+      continue;
+    }
+    pending += piece;
+    while (pending.size() >= 8) {
+      size_t size = (size_t{static_cast<unsigned char>(pending[4])} << 24) |
+                    (size_t{static_cast<unsigned char>(pending[5])} << 16) |
+                    (size_t{static_cast<unsigned char>(pending[6])} << 8) |
+                    size_t{static_cast<unsigned char>(pending[7])};
+      if (pending.size() < 8 + size) break;
+      print_output(pending[0] == 2, std::string_view(pending).substr(8, size));
+      pending.erase(0, 8 + size);
+    }
   }
   return 0;
 }
