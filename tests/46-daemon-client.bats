@@ -137,6 +137,58 @@ same_through_daemon() {
   assert_failure 1
 }
 
+@test "client: run and create as in-process: output, streams, exit code, flags; -d prints the id" {
+  daemon_start
+  same_through_daemon run --rm --network none busybox echo hi
+  assert_success
+  assert_output hi
+  # stdout and stderr apart (the 8-byte frames split back), the container's exit code ours.
+  same_through_daemon run --rm --network none busybox sh -c 'echo out; echo err >&2; exit 3'
+  assert_failure 3
+  assert_output out
+  [[ $stderr == err ]]
+  # -e (KEY alone from the client's environment), -v, --memory, --cpus: what the container sees.
+  mkdir "$BATS_TEST_TMPDIR/data"
+  echo inside >"$BATS_TEST_TMPDIR/data/f"
+  export FROM_CLIENT=yes
+  same_through_daemon run --rm --network none -e A=1 -e FROM_CLIENT \
+    -v "$BATS_TEST_TMPDIR/data:/data" --memory 64m --cpus 0.5 busybox \
+    sh -c 'echo $A $FROM_CLIENT; cat /data/f; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max'
+  assert_success
+  assert_output $'1 yes\ninside\n67108864\n50000 100000'
+  # -i: our stdin reaches the container, its end is the container's EOF.
+  run bash -c 'seq 1 20000 | "$0" -H "unix://$1" run -i --rm --network none busybox md5sum' \
+    "$MINIDOCKER" "$SOCK"
+  assert_success
+  assert_output "$(seq 1 20000 | md5sum)"
+  # A program that cannot be run: the same words and 127; a missing image: the same error.
+  same_through_daemon run --rm --network none busybox nosuch
+  assert_failure 127
+  # Without --rm the container stays, exited with its code; --name names it.
+  run mdh run --name kept --network none busybox sh -c 'exit 7'
+  assert_failure 7
+  [[ $(md inspect kept | jq -r '.[0].State | "\(.Status) \(.ExitCode)"') == "exited 7" ]]
+  grep -q '^POST /v1.41/containers/[0-9a-f]*/wait?condition=next-exit 200' "$DAEMON_LOG"
+  grep -q '^POST /v1.41/containers/[0-9a-f]*/wait?condition=removed 200' "$DAEMON_LOG"
+  # -d and create print the id; the daemon made what the CLI would have.
+  run mdh run -d --name bg --network none busybox sleep 60
+  assert_success
+  assert_output --regexp '^[0-9a-f]{64}$'
+  [[ $(md inspect bg | jq -r '.[0].Id') == "$output" ]]
+  [[ $(md inspect bg | jq -r '.[0].State.Status') == running ]]
+  run mdh create --name made --network none busybox true
+  assert_output --regexp '^[0-9a-f]{64}$'
+  [[ $(md inspect made | jq -r '.[0].State.Status') == created ]]
+  # The order Docker's CLI keeps: create, attach, wait, start.
+  run --separate-stderr mdh --explain run --rm --network none busybox true
+  assert_success
+  [[ ${#stderr_lines[@]} == 4 ]]
+  [[ ${stderr_lines[0]} == "[client] POST /v1.41/containers/create -> 201 Created" ]]
+  [[ ${stderr_lines[1]} =~ ^\[client\]\ POST\ /v1.41/containers/[0-9a-f]{64}/attach\?stream=1\&stdout=1\&stderr=1\ -\>\ 101\  ]]
+  [[ ${stderr_lines[2]} =~ /wait\?condition=removed\ -\>\ 200\ OK$ ]]
+  [[ ${stderr_lines[3]} =~ /start\ -\>\ 204\ No\ Content$ ]]
+}
+
 @test "client: tag and rmi print what the CLI prints; rmi of a missing image is the same error" {
   daemon_start
   run mdh tag busybox lab/remote:v1
@@ -195,10 +247,13 @@ same_through_daemon() {
 
 @test "client: a verb not served through a daemon is refused in one line, never run here" {
   daemon_start
-  run --separate-stderr mdh run --rm --network none busybox echo hi
+  run --separate-stderr mdh exec nosuch true
   assert_failure 1
   assert_output ""
-  [[ $stderr == "minidocker -H: run is not available through a daemon yet; run it without -H" ]]
+  [[ $stderr == "minidocker -H: exec is not available through a daemon yet; run it without -H" ]]
+  run --separate-stderr mdh run -t --rm --network none busybox echo hi
+  assert_failure 1
+  [[ $stderr == "minidocker -H: run -t is not available through a daemon yet; run it without -H" ]]
   run --separate-stderr mdh network ls
   assert_failure 1
   [[ $stderr == "minidocker -H: network ls is not available through a daemon yet; run it without -H" ]]

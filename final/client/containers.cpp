@@ -12,9 +12,11 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <optional>
@@ -22,6 +24,7 @@
 
 #include "client/attach.hpp"
 #include "client/engine.hpp"
+#include "daemon/container_api.hpp"
 #include "daemon/http_client.hpp"
 #include "engine/logs.hpp"
 #include "engine/networking.hpp"
@@ -217,6 +220,136 @@ int run_verb(const EngineOptions& options, CreateFlags& f) {
   });
 }
 
+// One piece of a container's output, printed as logs and a foreground run print it: stderr's
+// on our stderr (stdout flushed first, so the order holds on a shared terminal).
+void print_output(bool to_stderr, std::string_view text) {
+  if (to_stderr) {
+    std::cout.flush();
+    std::fwrite(text.data(), 1, text.size(), stderr);
+  } else {
+    std::cout << text << std::flush;
+  }
+}
+
+// ---- through a daemon (-H) ---------------------------------------------------------------------
+
+// The 8-byte framed stream of a hijacked attach or a log (stream, 0, 0, 0, length big-endian):
+// each whole frame in `pending` printed to stdout or stderr, a partial one left for later.
+void print_frames(std::string& pending) {
+  while (pending.size() >= 8) {
+    size_t size = (size_t{static_cast<unsigned char>(pending[4])} << 24) |
+                  (size_t{static_cast<unsigned char>(pending[5])} << 16) |
+                  (size_t{static_cast<unsigned char>(pending[6])} << 8) |
+                  size_t{static_cast<unsigned char>(pending[7])};
+    if (pending.size() < 8 + size) return;
+    print_output(pending[0] == 2, std::string_view(pending).substr(8, size));
+    pending.erase(0, 8 + size);
+  }
+}
+
+// A hijacked connection without a pty: the container's output from it, our stdin to it with
+// `forward_stdin` (its end is a half-close, which the daemon passes on as the container's EOF),
+// until the daemon closes it (the container has exited).
+void relay_frames(int sock, std::string pending, bool forward_stdin) {
+  print_frames(pending);
+  bool stdin_open = forward_stdin;
+  char buf[32768];
+  for (;;) {
+    pollfd fds[2] = {{sock, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    if (::poll(fds, stdin_open ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      lab::check(-1, "poll(the attach connection)");
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(sock, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      pending.append(buf, static_cast<size_t>(n));
+      print_frames(pending);
+    }
+    if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      bool sent = n > 0;
+      for (ssize_t off = 0; sent && off < n;) {
+        ssize_t w = ::send(sock, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) sent = false;
+        else off += w;
+      }
+      if (!sent) {
+        // Our stdin's end, or the container stopped reading: no more input either way.
+        ::shutdown(sock, SHUT_WR);
+        stdin_open = false;
+      }
+    }
+  }
+}
+
+// The code Docker's CLI gives a start that failed, from the daemon's words (moby's
+// cli/command/container/run.go): the program not found 127, not executable 126, else 125.
+int start_failure_code(const std::string& message) {
+  if (message.find("executable file not found") != std::string::npos ||
+      message.find("no such file or directory") != std::string::npos)
+    return 127;
+  if (message.find("permission denied") != std::string::npos) return 126;
+  return 125;
+}
+
+// create and run through a daemon, as Docker's CLI does them: POST /containers/create with the
+// body of these flags; for a foreground run, the attach (connection hijacked) and the wait
+// (next-exit, or removed with --rm) before the start, so no output and no exit is missed; then
+// the exit code the wait answers.
+int create_remote(const EngineOptions& options, CreateFlags& f, bool run) {
+  return with_run_errors([&] {
+    engine::CreateRequest r = request_of(f);
+    if (r.options.tty) {
+      fmt::print(stderr, "minidocker -H: {} -t is not available through a daemon yet; run it "
+                         "without -H\n", run ? "run" : "create");
+      return 1;
+    }
+    // -e KEY takes KEY from the client's environment, as Docker's CLI resolves it.
+    r.options.env = exec::merge_env({}, r.options.env,
+                                    [](const char* key) -> const char* { return std::getenv(key); });
+    api::DaemonClient daemon(options.host, options.explain);
+    std::string target = "/containers/create";
+    if (!r.name.empty()) target += "?name=" + api::url_escape(r.name);
+    std::string id =
+        json::parse(daemon.checked("POST", target, api::create_body(r).dump()).body)["Id"];
+    if (!run) {
+      std::cout << id << '\n';
+      return 0;
+    }
+    auto start = [&] {
+      api::ClientReply started = daemon.call("POST", "/containers/" + id + "/start");
+      try {
+        api::throw_if_refused(started);
+      } catch (const lab::UserError& e) {
+        throw engine::RunError(start_failure_code(e.what()), e.what());
+      }
+    };
+    if (f.detach) {
+      start();
+      std::cout << id << '\n';
+      return 0;
+    }
+    api::Hijacked attached = daemon.hijack(fmt::format(
+        "/containers/{}/attach?stream=1&stdout=1&stderr=1{}", id,
+        r.options.interactive ? "&stdin=1" : ""));
+    api::throw_if_refused(attached.status, attached.reason, attached.body);
+    api::ResponseStream wait = daemon.open(
+        "POST", fmt::format("/containers/{}/wait?condition={}", id,
+                            r.auto_remove ? "removed" : "next-exit"));
+    if (wait.status() >= 400) api::throw_if_refused(wait.status(), wait.reason(), wait.rest());
+    start();
+    relay_frames(attached.fd.get(), std::move(attached.buffered), r.options.interactive);
+    json exited = json::parse(wait.rest(), nullptr, false);
+    if (!exited.is_object() || !exited.contains("StatusCode"))
+      throw lab::UserError("the daemon's wait ended without an exit code");
+    return exited["StatusCode"].get<int>();
+  });
+}
+
 struct StartFlags {
   std::vector<std::string> refs;
   bool attach = false, interactive = false;
@@ -408,17 +541,6 @@ struct LogsFlags {
   std::string tail = "all";
 };
 
-// One piece of a container's output, printed as logs and a foreground run print it: stderr's
-// on our stderr (stdout flushed first, so the order holds on a shared terminal).
-void print_output(bool to_stderr, std::string_view text) {
-  if (to_stderr) {
-    std::cout.flush();
-    std::fwrite(text.data(), 1, text.size(), stderr);
-  } else {
-    std::cout << text << std::flush;
-  }
-}
-
 // logs through a daemon: its json (for Tty), then GET /containers/{id}/logs, whose body is the
 // 8-byte framed stream (stream, 0, 0, 0, length big-endian), or raw bytes for a tty container,
 // printed as it comes (with -f, until the container exits).
@@ -437,15 +559,7 @@ int logs_remote(const EngineOptions& options, const LogsFlags& f) {
       continue;
     }
     pending += piece;
-    while (pending.size() >= 8) {
-      size_t size = (size_t{static_cast<unsigned char>(pending[4])} << 24) |
-                    (size_t{static_cast<unsigned char>(pending[5])} << 16) |
-                    (size_t{static_cast<unsigned char>(pending[6])} << 8) |
-                    size_t{static_cast<unsigned char>(pending[7])};
-      if (pending.size() < 8 + size) break;
-      print_output(pending[0] == 2, std::string_view(pending).substr(8, size));
-      pending.erase(0, 8 + size);
-    }
+    print_frames(pending);
   }
   return 0;
 }
@@ -483,10 +597,20 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   static CreateFlags create_flags, run_flags;
   auto* create_cmd = app.add_subcommand("create", "create a container (not started)");
   add_create_flags(create_cmd, create_flags, false);
-  create_cmd->callback([&] { action = [&] { return create_verb(options, create_flags); }; });
+  create_cmd->callback([&] {
+    action = [&] {
+      return options.host.empty() ? create_verb(options, create_flags)
+                                  : create_remote(options, create_flags, false);
+    };
+  });
   auto* run_cmd = app.add_subcommand("run", "create and start a container");
   add_create_flags(run_cmd, run_flags, true);
-  run_cmd->callback([&] { action = [&] { return run_verb(options, run_flags); }; });
+  run_cmd->callback([&] {
+    action = [&] {
+      return options.host.empty() ? run_verb(options, run_flags)
+                                  : create_remote(options, run_flags, true);
+    };
+  });
 
   static StartFlags start_flags;
   auto* start_cmd = app.add_subcommand("start", "start created containers");

@@ -60,7 +60,7 @@ std::string chosen_verb(const CLI::App& app) {
 // The verbs our CLI can ask a daemon for (-H); the others are refused with -H, not run here.
 bool served_through_daemon(const std::string& verb) {
   static const std::set<std::string> served = {
-      "ps", "container ls", "container list", "inspect", "container inspect", "start", "stop",
+      "create", "run", "ps", "container ls", "container list", "inspect", "container inspect", "start", "stop",
       "kill", "rm", "container rm", "container remove", "logs", "images", "image ls",
       "image list", "tag", "rmi", "image rm", "image remove"};
   return served.count(verb) > 0;
