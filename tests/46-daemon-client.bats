@@ -173,6 +173,10 @@ same_through_daemon() {
   # A program that cannot be run: the same words and 127; a missing image: the same error.
   same_through_daemon run --rm --network none busybox nosuch
   assert_failure 127
+  same_through_daemon run --network none busybox nosuch
+  assert_failure 127
+  same_through_daemon run --rm --network none nosuch-image true
+  assert_failure 125
   # Without --rm the container stays, exited with its code; --name names it.
   run mdh run --name kept --network none busybox sh -c 'exit 7'
   assert_failure 7

@@ -274,8 +274,10 @@ void relay_frames(int sock, std::string pending, bool forward_stdin) {
       for (ssize_t off = 0; sent && off < n;) {
         ssize_t w = ::send(sock, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) sent = false;
-        else off += w;
+        if (w < 0)
+          sent = false;
+        else
+          off += w;
       }
       if (!sent) {
         // Our stdin's end, or the container stopped reading: no more input either way.
@@ -304,42 +306,47 @@ int create_remote(const EngineOptions& options, CreateFlags& f, bool run) {
   return with_run_errors([&] {
     engine::CreateRequest r = request_of(f);
     if (r.options.tty) {
-      fmt::print(stderr, "minidocker -H: {} -t is not available through a daemon yet; run it "
-                         "without -H\n", run ? "run" : "create");
+      fmt::print(stderr,
+                 "minidocker -H: {} -t is not available through a daemon yet; run it "
+                 "without -H\n",
+                 run ? "run" : "create");
       return 1;
     }
     // -e KEY takes KEY from the client's environment, as Docker's CLI resolves it.
-    r.options.env = exec::merge_env({}, r.options.env,
-                                    [](const char* key) -> const char* { return std::getenv(key); });
+    r.options.env = exec::merge_env(
+        {}, r.options.env, [](const char* key) -> const char* { return std::getenv(key); });
     api::DaemonClient daemon(options.host, options.explain);
     std::string target = "/containers/create";
     if (!r.name.empty()) target += "?name=" + api::url_escape(r.name);
-    std::string id =
-        json::parse(daemon.checked("POST", target, api::create_body(r).dump()).body)["Id"];
-    if (!run) {
-      std::cout << id << '\n';
-      return 0;
-    }
-    auto start = [&] {
-      api::ClientReply started = daemon.call("POST", "/containers/" + id + "/start");
+    // A program that cannot be run fails the create when --rm removes the container at once
+    // (the engine tries it there): the same codes as a failed start.
+    auto refused_with_code = [](const api::ClientReply& reply) {
       try {
-        api::throw_if_refused(started);
+        api::throw_if_refused(reply);
       } catch (const lab::UserError& e) {
         throw engine::RunError(start_failure_code(e.what()), e.what());
       }
     };
+    api::ClientReply created = daemon.call("POST", target, api::create_body(r).dump());
+    refused_with_code(created);
+    std::string id = json::parse(created.body)["Id"];
+    if (!run) {
+      std::cout << id << '\n';
+      return 0;
+    }
+    auto start = [&] { refused_with_code(daemon.call("POST", "/containers/" + id + "/start")); };
     if (f.detach) {
       start();
       std::cout << id << '\n';
       return 0;
     }
-    api::Hijacked attached = daemon.hijack(fmt::format(
-        "/containers/{}/attach?stream=1&stdout=1&stderr=1{}", id,
-        r.options.interactive ? "&stdin=1" : ""));
+    api::Hijacked attached =
+        daemon.hijack(fmt::format("/containers/{}/attach?stream=1&stdout=1&stderr=1{}", id,
+                                  r.options.interactive ? "&stdin=1" : ""));
     api::throw_if_refused(attached.status, attached.reason, attached.body);
-    api::ResponseStream wait = daemon.open(
-        "POST", fmt::format("/containers/{}/wait?condition={}", id,
-                            r.auto_remove ? "removed" : "next-exit"));
+    api::ResponseStream wait =
+        daemon.open("POST", fmt::format("/containers/{}/wait?condition={}", id,
+                                        r.auto_remove ? "removed" : "next-exit"));
     if (wait.status() >= 400) api::throw_if_refused(wait.status(), wait.reason(), wait.rest());
     start();
     relay_frames(attached.fd.get(), std::move(attached.buffered), r.options.interactive);
@@ -551,7 +558,8 @@ int logs_remote(const EngineOptions& options, const LogsFlags& f) {
   api::ResponseStream stream = daemon.open(
       "GET", fmt::format("/containers/{}/logs?stdout=1&stderr=1&follow={}&tail={}&timestamps={}",
                          f.ref, f.follow ? 1 : 0, api::url_escape(f.tail), f.timestamps ? 1 : 0));
-  if (stream.status() >= 400) api::throw_if_refused(stream.status(), stream.reason(), stream.rest());
+  if (stream.status() >= 400)
+    api::throw_if_refused(stream.status(), stream.reason(), stream.rest());
   std::string pending;  // a frame may arrive in pieces
   for (std::string piece; !(piece = stream.next()).empty();) {
     if (tty) {

@@ -59,15 +59,32 @@ std::string chosen_verb(const CLI::App& app) {
 
 // The verbs our CLI can ask a daemon for (-H); the others are refused with -H, not run here.
 bool served_through_daemon(const std::string& verb) {
-  static const std::set<std::string> served = {
-      "create", "run", "ps", "container ls", "container list", "inspect", "container inspect", "start", "stop",
-      "kill", "rm", "container rm", "container remove", "logs", "images", "image ls",
-      "image list", "tag", "rmi", "image rm", "image remove"};
+  static const std::set<std::string> served = {"create",
+                                               "run",
+                                               "ps",
+                                               "container ls",
+                                               "container list",
+                                               "inspect",
+                                               "container inspect",
+                                               "start",
+                                               "stop",
+                                               "kill",
+                                               "rm",
+                                               "container rm",
+                                               "container remove",
+                                               "logs",
+                                               "images",
+                                               "image ls",
+                                               "image list",
+                                               "tag",
+                                               "rmi",
+                                               "image rm",
+                                               "image remove"};
   return served.count(verb) > 0;
 }
 
-int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action,
-               int argc, char** argv) {
+int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action, int argc,
+               char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -205,8 +205,8 @@ int tag_image(const EngineOptions& options, const std::string& source, const std
     std::string repo = target.substr(0, colon);
     std::string tag = colon == std::string::npos ? "" : target.substr(colon + 1);
     api::DaemonClient(options.host, options.explain)
-        .checked("POST", fmt::format("/images/{}/tag?repo={}&tag={}", source,
-                                     api::url_escape(repo), api::url_escape(tag)));
+        .checked("POST", fmt::format("/images/{}/tag?repo={}&tag={}", source, api::url_escape(repo),
+                                     api::url_escape(tag)));
     return 0;
   }
   auto store = open_store(options);
@@ -312,8 +312,8 @@ int remove_images(const EngineOptions& options, const std::vector<std::string>& 
       try {
         auto done = nlohmann::json::parse(
             daemon
-                .checked("DELETE", fmt::format("/images/{}?force={}&noprune={}", ref,
-                                               force ? 1 : 0, prune ? 0 : 1))
+                .checked("DELETE", fmt::format("/images/{}?force={}&noprune={}", ref, force ? 1 : 0,
+                                               prune ? 0 : 1))
                 .body);
         for (const auto& entry : done)
           for (const auto& [what, name] : entry.items())

@@ -10,8 +10,8 @@
 
 #include "error.hpp"
 #include "exec/bundle.hpp"
-#include "network/config.hpp"
 #include "monitor/attach_protocol.hpp"
+#include "network/config.hpp"
 
 namespace api {
 
@@ -148,14 +148,10 @@ json create_body(const engine::CreateRequest& r) {
                {"Labels", r.labels}};
   body["Cmd"] = o.command.empty() ? json() : json(o.command);
   if (o.entrypoint) body["Entrypoint"] = json::array({*o.entrypoint});
-  json host = {{"NetworkMode", o.network},
-               {"AutoRemove", r.auto_remove},
-               {"ReadonlyRootfs", o.read_only},
-               {"CapAdd", o.cap_add},
-               {"CapDrop", o.cap_drop},
-               {"Init", o.init},
-               {"Binds", json::array()},
-               {"PortBindings", json::object()}};
+  json host = {{"NetworkMode", o.network},      {"AutoRemove", r.auto_remove},
+               {"ReadonlyRootfs", o.read_only}, {"CapAdd", o.cap_add},
+               {"CapDrop", o.cap_drop},         {"Init", o.init},
+               {"Binds", json::array()},        {"PortBindings", json::object()}};
   // -v /CTR alone is an anonymous volume: Config.Volumes, as Docker's CLI sends it.
   json volumes = json::object();
   for (const std::string& v : o.volumes) {

@@ -78,8 +78,8 @@ void connect(unix_socket::socket& socket, const std::string& path, const std::st
   boost::system::error_code ec;
   socket.connect(unix_socket::endpoint(path), ec);
   if (ec)
-    throw DaemonUnreachable(fmt::format(
-        "Cannot connect to the minidocker daemon at {}. Is the daemon running?", host));
+    throw DaemonUnreachable(
+        fmt::format("Cannot connect to the minidocker daemon at {}. Is the daemon running?", host));
 }
 
 http::request<http::string_body> request_of(std::string_view method, const std::string& target,
@@ -162,7 +162,8 @@ Hijacked DaemonClient::hijack(const std::string& target, const std::string& body
   }
   h.buffered = beast::buffers_to_string(buffer.data());
   h.fd = lab::UniqueFd(::dup(socket.native_handle()));
-  if (h.fd.get() < 0) throw lab::UserError("dup(the attach socket): " + std::string(strerror(errno)));
+  if (h.fd.get() < 0)
+    throw lab::UserError("dup(the attach socket): " + std::string(strerror(errno)));
   return h;
 }
 
