@@ -29,13 +29,15 @@ untimed() {
   sed -E 's/(Less than a second|About a minute|[0-9]+ (seconds?|minutes?))/TIME/g; s/ +/ /g'
 }
 
-# Runs `md ARGS` and `mdh ARGS`, and fails unless their stdout, stderr (times aside) and exit
+# Runs `md ARGS` and `mdh ARGS` (after an optional -CODE), and fails unless their stdout, stderr (times aside) and exit
 # codes are the same; leaves the client's in $output, $stderr and $status.
 same_through_daemon() {
-  local out err rc
-  run --separate-stderr md "$@"
+  local out err rc expect=()
+  # (-127: the exit code expected, for bats' run, which warns of a bare 127)
+  [[ $1 != -[0-9]* ]] || { expect=("$1") && shift; }
+  run "${expect[@]}" --separate-stderr md "$@"
   out=$(untimed <<<"$output") err=$stderr rc=$status
-  run --separate-stderr mdh "$@"
+  run "${expect[@]}" --separate-stderr mdh "$@"
   [[ $status == "$rc" ]] || fail "$*: exit $status through the daemon, $rc in-process"
   [[ $(untimed <<<"$output") == "$out" ]] ||
     fail "$*: through the daemon:"$'\n'"$output"$'\n'"in-process:"$'\n'"$out"
@@ -171,12 +173,17 @@ same_through_daemon() {
   assert_success
   assert_output "$(seq 1 20000 | md5sum)"
   # A program that cannot be run: the same words and 127; a missing image: the same error.
-  same_through_daemon run --rm --network none busybox nosuch
+  same_through_daemon -127 run --rm --network none busybox nosuch
   assert_failure 127
-  same_through_daemon run --network none busybox nosuch
+  same_through_daemon -127 run --network none busybox nosuch
   assert_failure 127
-  same_through_daemon run --rm --network none nosuch-image true
+  # A missing image: 125 both ways; the daemon names it with its default tag, as Docker's does.
+  run --separate-stderr md run --rm --network none nosuch-image true
   assert_failure 125
+  [[ $stderr == "Error: No such image: nosuch-image" ]]
+  run --separate-stderr mdh run --rm --network none nosuch-image true
+  assert_failure 125
+  [[ $stderr == "Error: No such image: nosuch-image:latest" ]]
   # Without --rm the container stays, exited with its code; --name names it.
   run mdh run --name kept --network none busybox sh -c 'exit 7'
   assert_failure 7

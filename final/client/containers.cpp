@@ -343,7 +343,13 @@ int create_remote(const EngineOptions& options, CreateFlags& f, bool run) {
     api::Hijacked attached =
         daemon.hijack(fmt::format("/containers/{}/attach?stream=1&stdout=1&stderr=1{}", id,
                                   r.options.interactive ? "&stdin=1" : ""));
-    api::throw_if_refused(attached.status, attached.reason, attached.body);
+    if (attached.status >= 400) {
+      // Our daemon has no attach socket for a container whose program could not be run at
+      // create (it keeps it "created" with State.Error, and its monitor is gone): the start then
+      // tells why, with its code, as in-process; an attach refused for another reason stays so.
+      start();
+      api::throw_if_refused(attached.status, attached.reason, attached.body);
+    }
     api::ResponseStream wait =
         daemon.open("POST", fmt::format("/containers/{}/wait?condition={}", id,
                                         r.auto_remove ? "removed" : "next-exit"));
