@@ -5,20 +5,40 @@
 # VERB` (or DOCKER_HOST) asks the daemon over the Docker Engine API, and prints what the CLI
 # prints when it does the job itself on the same engine root: the same lines, the same exit
 # codes, the same errors. `md` is the CLI doing the job itself (images.bash), `mdh` the client.
-# Every container runs with --network none; each test has an engine root and a socket of its
-# own, and teardown stops the daemon and removes every container.
+# Every container runs with --network none but the -p test's, whose daemon runs in a network
+# namespace the test makes; each test has an engine root and a socket of its own, and teardown
+# stops the daemon and removes every container.
 load helpers
 load engine
 load daemon
 bats_require_minimum_version 1.5.0
 
+# /run/netns: taken away again if these tests made it (helpers.bash)
+setup_file() { netns_mount_remember; }
+teardown_file() { netns_mount_restore; }
+
 setup() {
   daemon_setup
+  HOST_NS=""
 }
 
 teardown() {
+  if [[ -n $HOST_NS ]]; then
+    # The -p test's containers are on a bridge inside its namespace: removed from there, before
+    # the namespace (and with it the bridge and the rules) goes.
+    local ids
+    ids=$(in_host env DOCKER_HOST= "$MINIDOCKER" --root "$ROOT" ps -aq --no-trunc 2>/dev/null) ||
+      true
+    # shellcheck disable=SC2086
+    [[ -z $ids ]] || in_host env DOCKER_HOST= "$MINIDOCKER" --root "$ROOT" rm -f $ids \
+      >/dev/null 2>&1 || true
+    in_host env DOCKER_HOST= "$MINIDOCKER" --root "$ROOT" system prune -f >/dev/null 2>&1 || true
+  fi
   daemon_teardown
+  [[ -z $HOST_NS ]] || ip netns del "$HOST_NS" 2>/dev/null || true
 }
+
+in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
 
 mdh() {
   DOCKER_HOST= "$MINIDOCKER" -H "unix://$SOCK" "$@"
@@ -207,6 +227,40 @@ same_through_daemon() {
   [[ ${stderr_lines[1]} =~ ^\[client\]\ POST\ /v1.41/containers/[0-9a-f]{64}/attach\?stream=1\&stdout=1\&stderr=1\ -\>\ 101\  ]]
   [[ ${stderr_lines[2]} =~ /wait\?condition=removed\ -\>\ 200\ OK$ ]]
   [[ ${stderr_lines[3]} =~ /start\ -\>\ 204\ No\ Content$ ]]
+}
+
+@test "client: run -d -p through the daemon in a network namespace of the test's own" {
+  requires cmd:iptables cmd:nsenter
+  # The daemon, and so the engine's bridge, veths and NAT rules, in a namespace that dies with
+  # the test; our client reaches it through the socket's path, from the host's namespace.
+  HOST_NS="lab-d46-$$-$BATS_TEST_NUMBER"
+  ip netns add "$HOST_NS"
+  in_host ip link set lo up
+  nsenter --net="/run/netns/$HOST_NS" -- "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" \
+    >>"$DAEMON_LOG" 2>&1 3>&- &
+  DAEMON_PID=$!
+  for _ in $(seq 300); do
+    api http://localhost/_ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  run mdh run -d --name web -p 8080:80 busybox httpd -f -p 80 -h /etc
+  assert_success
+  hostname=$(mdh inspect web | jq -r '.[0].Config.Hostname')
+  body=""
+  for _ in $(seq 100); do
+    body=$(timeout 3 nsenter --net="/run/netns/$HOST_NS" -- "$ROOTFS/bin/busybox" wget -q -O - \
+      http://127.0.0.1:8080/hostname 2>/dev/null) && break
+    sleep 0.1
+  done
+  [[ $body == "$hostname" ]]
+  # ps through the daemon shows the port as the CLI does inside that namespace.
+  run mdh ps
+  assert_line --index 1 --regexp ' 0\.0\.0\.0:8080->80/tcp +web$'
+  [[ $(untimed <<<"$output") == \
+    "$(in_host env DOCKER_HOST= "$MINIDOCKER" --root "$ROOT" ps | untimed)" ]]
+  run mdh rm -f web
+  assert_success
+  assert_output web
 }
 
 @test "client: tag and rmi print what the CLI prints; rmi of a missing image is the same error" {

@@ -55,8 +55,6 @@ std::string chosen_verb(const CLI::App& app) {
   return verb;
 }
 
-}  // namespace
-
 // The verbs our CLI can ask a daemon for (-H); the others are refused with -H, not run here.
 bool served_through_daemon(const std::string& verb) {
   static const std::set<std::string> served = {"create",
@@ -82,6 +80,8 @@ bool served_through_daemon(const std::string& verb) {
                                                "image remove"};
   return served.count(verb) > 0;
 }
+
+}  // namespace
 
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action, int argc,
                char** argv) {
