@@ -27,12 +27,12 @@ teardown() {
     # The -p test's containers are on a bridge inside its namespace: removed from there, before
     # the namespace (and with it the bridge and the rules) goes.
     local ids
-    ids=$(in_host env DOCKER_HOST= "$MINIDOCKER" --root "$ROOT" ps -aq --no-trunc 2>/dev/null) ||
+    ids=$(in_host env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" ps -aq --no-trunc 2>/dev/null) ||
       true
     # shellcheck disable=SC2086
-    [[ -z $ids ]] || in_host env DOCKER_HOST= "$MINIDOCKER" --root "$ROOT" rm -f $ids \
+    [[ -z $ids ]] || in_host env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" rm -f $ids \
       >/dev/null 2>&1 || true
-    in_host env DOCKER_HOST= "$MINIDOCKER" --root "$ROOT" system prune -f >/dev/null 2>&1 || true
+    in_host env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" system prune -f >/dev/null 2>&1 || true
   fi
   daemon_teardown
   [[ -z $HOST_NS ]] || ip netns del "$HOST_NS" 2>/dev/null || true
@@ -41,7 +41,7 @@ teardown() {
 in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
 
 mdh() {
-  DOCKER_HOST= "$MINIDOCKER" -H "unix://$SOCK" "$@"
+  DOCKER_HOST='' "$MINIDOCKER" -H "unix://$SOCK" "$@"
 }
 
 # What may differ between two runs a moment apart: "3 seconds ago", "Up 2 seconds".
@@ -69,10 +69,10 @@ same_through_daemon() {
   daemon_start
   md run -d --name web --network none busybox sleep 60 >/dev/null
   md create --name made --network none busybox sh -c 'echo a long command line here' >/dev/null
-  md run --name done --network none busybox sh -c 'exit 3' || true
+  md run --name ended --network none busybox sh -c 'exit 3' || true
   md tag busybox lab/busybox:v1
   for args in "ps" "ps -a" "ps -q" "ps -a -q" "ps -a --no-trunc" "container ls -a" \
-    "images" "images -a" "images -q" "image ls" "inspect web" "inspect web made done"; do
+    "images" "images -a" "images -q" "image ls" "inspect web" "inspect web made ended"; do
     # shellcheck disable=SC2086  # the words of the verb
     same_through_daemon $args
   done
@@ -82,7 +82,7 @@ same_through_daemon() {
   grep -q '^GET /v1.41/containers/web/json 200' "$DAEMON_LOG"
   run mdh ps -a
   assert_success
-  assert_line --regexp '^[0-9a-f]{12} +busybox +"sh -c exit 3" .* Exited \(3\) .* done$'
+  assert_line --regexp '^[0-9a-f]{12} +busybox +"sh -c exit 3" .* Exited \(3\) .* ended$'
   # One missing among others: the others printed, "Error: No such container: nosuch", exit 1.
   same_through_daemon inspect web nosuch
   assert_failure 1
@@ -173,6 +173,7 @@ same_through_daemon() {
   mkdir "$BATS_TEST_TMPDIR/data"
   echo inside >"$BATS_TEST_TMPDIR/data/f"
   export FROM_CLIENT=yes
+  # shellcheck disable=SC2016  # the container's shell expands them
   same_through_daemon run --rm --network none -e A=1 -e FROM_CLIENT \
     -v "$BATS_TEST_TMPDIR/data:/data" busybox sh -c 'echo $A $FROM_CLIENT; cat /data/f'
   assert_success
@@ -238,6 +239,7 @@ same_through_daemon() {
   in_host ip link set lo up
   nsenter --net="/run/netns/$HOST_NS" -- "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" \
     >>"$DAEMON_LOG" 2>&1 3>&- &
+  # shellcheck disable=SC2034  # read by daemon_stop (daemon.bash)
   DAEMON_PID=$!
   for _ in $(seq 300); do
     api http://localhost/_ping >/dev/null 2>&1 && break
@@ -257,7 +259,7 @@ same_through_daemon() {
   run mdh ps
   assert_line --index 1 --regexp ' 0\.0\.0\.0:8080->80/tcp +web$'
   [[ $(untimed <<<"$output") == \
-    "$(in_host env DOCKER_HOST= "$MINIDOCKER" --root "$ROOT" ps | untimed)" ]]
+    "$(in_host env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" ps | untimed)" ]]
   run mdh rm -f web
   assert_success
   assert_output web
@@ -316,7 +318,7 @@ same_through_daemon() {
   run env DOCKER_HOST="unix://$SOCK" "$MINIDOCKER" -H "unix://$BATS_TEST_TMPDIR/none.sock" ps
   assert_failure 1
   assert_output "Cannot connect to the minidocker daemon at unix://$BATS_TEST_TMPDIR/none.sock. Is the daemon running?"
-  run env DOCKER_HOST= "$MINIDOCKER" --root "$ROOT" ps -aq
+  run env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" ps -aq
   assert_output "$(md ps -aq)"
   [[ $(grep -c '^GET /v1.41/containers/json?all=1 200' "$DAEMON_LOG") == 1 ]]
 }
