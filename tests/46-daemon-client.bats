@@ -230,6 +230,41 @@ same_through_daemon() {
   [[ ${stderr_lines[3]} =~ /start\ -\>\ 204\ No\ Content$ ]]
 }
 
+@test "client: exec as in-process: output, stderr apart, exit code, -e, -w, -i, -d" {
+  daemon_start
+  md run -d --name web --network none busybox sleep 60 >/dev/null
+  same_through_daemon exec web sh -c 'echo out; echo err >&2; exit 5'
+  assert_failure 5
+  assert_output out
+  [[ $stderr == err ]]
+  # shellcheck disable=SC2016  # the container's shell expands them
+  same_through_daemon exec -e GREETING=hello -w /tmp web sh -c 'echo $GREETING $(pwd)'
+  assert_success
+  assert_output "hello /tmp"
+  run bash -c 'echo piped | "$0" -H "unix://$1" exec -i web cat' "$MINIDOCKER" "$SOCK"
+  assert_success
+  assert_output piped
+  # A missing command: 127 both ways; Docker's daemon tells it inside the stream (so on stdout),
+  # the CLI's own on stderr, in the same words.
+  run -127 --separate-stderr md exec web nosuch
+  # shellcheck disable=SC2016  # Docker's words
+  [[ $stderr == *'exec: "nosuch": executable file not found in $PATH'* ]]
+  run -127 --separate-stderr mdh exec web nosuch
+  # shellcheck disable=SC2016  # Docker's words
+  assert_output --partial 'exec: "nosuch": executable file not found in $PATH'
+  same_through_daemon exec nosuch true
+  assert_failure 1
+  run mdh exec -d web touch /tmp/detached
+  assert_success
+  assert_output ""
+  sleep 0.5
+  run md exec web ls /tmp/detached
+  assert_success
+  run --separate-stderr mdh exec -t web true
+  assert_failure 1
+  [[ $stderr == "minidocker -H: exec -t is not available through a daemon yet; run it without -H" ]]
+}
+
 @test "client: run -d -p through the daemon in a network namespace of the test's own" {
   requires cmd:iptables cmd:nsenter
   # The daemon, and so the engine's bridge, veths and NAT rules, in a namespace that dies with
@@ -325,10 +360,10 @@ same_through_daemon() {
 
 @test "client: a verb not served through a daemon is refused in one line, never run here" {
   daemon_start
-  run --separate-stderr mdh exec nosuch true
+  run --separate-stderr mdh pull busybox
   assert_failure 1
   assert_output ""
-  [[ $stderr == "minidocker -H: exec is not available through a daemon yet; run it without -H" ]]
+  [[ $stderr == "minidocker -H: pull is not available through a daemon yet; run it without -H" ]]
   run --separate-stderr mdh run -t --rm --network none busybox echo hi
   assert_failure 1
   [[ $stderr == "minidocker -H: run -t is not available through a daemon yet; run it without -H" ]]

@@ -220,6 +220,8 @@ int run_verb(const EngineOptions& options, CreateFlags& f) {
   });
 }
 
+}  // namespace
+
 // One piece of a container's output, printed as logs and a foreground run print it: stderr's
 // on our stderr (stdout flushed first, so the order holds on a shared terminal).
 void print_output(bool to_stderr, std::string_view text) {
@@ -287,6 +289,8 @@ void relay_frames(int sock, std::string pending, bool forward_stdin) {
     }
   }
 }
+
+namespace {
 
 // The code Docker's CLI gives a start that failed, from the daemon's words (moby's
 // cli/command/container/run.go): the program not found 127, not executable 126, else 125.

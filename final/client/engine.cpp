@@ -77,7 +77,9 @@ bool served_through_daemon(const std::string& verb) {
                                                "tag",
                                                "rmi",
                                                "image rm",
-                                               "image remove"};
+                                               "image remove",
+                                               "exec",
+                                               "container exec"};
   return served.count(verb) > 0;
 }
 
