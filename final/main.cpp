@@ -20,7 +20,7 @@ namespace {
 bool names_runtime(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
-    if (arg == "--root") {
+    if (arg == "--root" || arg == "--host" || arg == "-H") {
       ++i;
     } else if (!arg.starts_with("-")) {
       return arg == "runtime";
@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   app.add_option("--root", engine.root,
                  fmt::format("the engine's root: images, layers, containers (default {})",
                              graph::kDefaultStoreRoot));
+  app.add_option("--host,-H", engine.host,
+                 "unix:///PATH: ask the daemon there to do the verb (default $DOCKER_HOST; "
+                 "without either, the CLI does it itself)");
   app.add_flag("--explain", engine.explain,
                "narrate every step on stderr, with the lesson it comes from");
   auto* runtime_cmd =
@@ -63,5 +66,5 @@ int main(int argc, char** argv) {
   client::add_daemon_verbs(app, engine, action);
   if (names_runtime(argc, argv))
     return runtime::dispatch("minidocker runtime", app, g, action, argc, argv);
-  return client::run_engine(app, action, argc, argv);
+  return client::run_engine(app, engine, action, argc, argv);
 }

@@ -13,7 +13,8 @@ FINAL_HEADINGS=("## 笔记里的架构" "## OCI bundle" "## C++ 的做法" "## �
   "## 镜像:C++ 的做法" "## 镜像:运行记录" "## 镜像:自己看看" "## 镜像:常见错误" "## 镜像:练习" "## 容器:对照表" "## 容器:一次运行的过程"
   "## 容器:常见错误" "## 网络:网络驱动" "## 容器:网络与端口" "## 容器:笔记里的全景图" "## 容器:exec、top、stats、pause"
   "## 容器:卷、cp、diff" "## 容器:commit 与 build" "## 容器:终端、attach、restart"
-  "## 容器:一次完整的会话" "## 守护进程:client、server、router")
+  "## 容器:一次完整的会话" "## 守护进程:client、server、router" "## 守护进程:镜像、构建、网络和卷"
+  "## 守护进程:用 docker 客户端走一遍完整的会话" "## 我们自己的客户端")
 FINAL_HEADINGS_EN=("## The notes' architecture" "## A bundle"
   "## The C++ way" "## A run" "## See for yourself" "## Common errors" "## Exercises"
   "## What the notes say" "## The store on disk" "## Images: the C++ way" "## Images: a run"
@@ -23,7 +24,8 @@ FINAL_HEADINGS_EN=("## The notes' architecture" "## A bundle"
   "## Containers: the notes' picture, end to end" "## Containers: exec, top, stats, pause"
   "## Containers: volumes, cp, diff" "## Containers: commit and build"
   "## Containers: terminals, attach, restart" "## Containers: a whole session"
-  "## The daemon: client, server, router")
+  "## The daemon: client, server, router" "## The daemon: images, builds, networks and volumes"
+  "## The daemon: a whole session through the docker client" "## Our own client")
 
 readmes() {
   ls "$PROJECT_DIR"/README*.md "$PROJECT_DIR"/lessons/*/README*.md "$PROJECT_DIR"/tests/vm/README*.md \

@@ -8,9 +8,10 @@ images_setup() {
   export ROOT
 }
 
-# minidocker with this test's engine root.
+# minidocker with this test's engine root, doing the job itself: a DOCKER_HOST a test exported for
+# the docker client must not make it a client of the daemon (tests/46 asks one with -H).
 md() {
-  "$MINIDOCKER" --root "$ROOT" "$@"
+  DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" "$@"
 }
 
 # The busybox rootfs as a tar (the same bytes every call: same blob, same diff id).

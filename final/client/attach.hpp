@@ -58,5 +58,13 @@ RelayResult relay(const engine::Paths& paths, const std::string& id, int sock,
 // the pty closes. (No detach keys: the runtime's exec waits for the process.)
 void relay_master(int master, bool forward_stdin);
 
+// Through a daemon (-H; final/client/containers.cpp): one piece of a container's output on our
+// stdout or stderr; the whole 8-byte frames in `pending` printed, a partial one left there; and a
+// hijacked connection without a pty relayed until the daemon closes it: its frames out, our stdin
+// in with `forward_stdin` (its end a half-close, the process's EOF).
+void print_output(bool to_stderr, std::string_view text);
+void print_frames(std::string& pending);
+void relay_frames(int sock, std::string pending, bool forward_stdin);
+
 // attach, restart (final/client/attach.cpp), the contract of add_container_verbs.
 }  // namespace client

@@ -12,15 +12,20 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "client/attach.hpp"
 #include "client/engine.hpp"
+#include "daemon/container_api.hpp"
+#include "daemon/http_client.hpp"
 #include "engine/logs.hpp"
 #include "engine/networking.hpp"
 #include "engine/volumes.hpp"
@@ -215,6 +220,153 @@ int run_verb(const EngineOptions& options, CreateFlags& f) {
   });
 }
 
+}  // namespace
+
+// One piece of a container's output, printed as logs and a foreground run print it: stderr's
+// on our stderr (stdout flushed first, so the order holds on a shared terminal).
+void print_output(bool to_stderr, std::string_view text) {
+  if (to_stderr) {
+    std::cout.flush();
+    std::fwrite(text.data(), 1, text.size(), stderr);
+  } else {
+    std::cout << text << std::flush;
+  }
+}
+
+// ---- through a daemon (-H) ---------------------------------------------------------------------
+
+// The 8-byte framed stream of a hijacked attach or a log (stream, 0, 0, 0, length big-endian):
+// each whole frame in `pending` printed to stdout or stderr, a partial one left for later.
+void print_frames(std::string& pending) {
+  while (pending.size() >= 8) {
+    size_t size = (size_t{static_cast<unsigned char>(pending[4])} << 24) |
+                  (size_t{static_cast<unsigned char>(pending[5])} << 16) |
+                  (size_t{static_cast<unsigned char>(pending[6])} << 8) |
+                  size_t{static_cast<unsigned char>(pending[7])};
+    if (pending.size() < 8 + size) return;
+    print_output(pending[0] == 2, std::string_view(pending).substr(8, size));
+    pending.erase(0, 8 + size);
+  }
+}
+
+// A hijacked connection without a pty: the container's output from it, our stdin to it with
+// `forward_stdin` (its end is a half-close, which the daemon passes on as the container's EOF),
+// until the daemon closes it (the container has exited).
+void relay_frames(int sock, std::string pending, bool forward_stdin) {
+  print_frames(pending);
+  bool stdin_open = forward_stdin;
+  char buf[32768];
+  for (;;) {
+    pollfd fds[2] = {{sock, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    if (::poll(fds, stdin_open ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      lab::check(-1, "poll(the attach connection)");
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(sock, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      pending.append(buf, static_cast<size_t>(n));
+      print_frames(pending);
+    }
+    if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      bool sent = n > 0;
+      for (ssize_t off = 0; sent && off < n;) {
+        ssize_t w = ::send(sock, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0)
+          sent = false;
+        else
+          off += w;
+      }
+      if (!sent) {
+        // Our stdin's end, or the container stopped reading: no more input either way.
+        ::shutdown(sock, SHUT_WR);
+        stdin_open = false;
+      }
+    }
+  }
+}
+
+namespace {
+
+// The code Docker's CLI gives a start that failed, from the daemon's words (moby's
+// cli/command/container/run.go): the program not found 127, not executable 126, else 125.
+int start_failure_code(const std::string& message) {
+  if (message.find("executable file not found") != std::string::npos ||
+      message.find("no such file or directory") != std::string::npos)
+    return 127;
+  if (message.find("permission denied") != std::string::npos) return 126;
+  return 125;
+}
+
+// create and run through a daemon, as Docker's CLI does them: POST /containers/create with the
+// body of these flags; for a foreground run, the attach (connection hijacked) and the wait
+// (next-exit, or removed with --rm) before the start, so no output and no exit is missed; then
+// the exit code the wait answers.
+int create_remote(const EngineOptions& options, CreateFlags& f, bool run) {
+  return with_run_errors([&] {
+    engine::CreateRequest r = request_of(f);
+    if (r.options.tty) {
+      fmt::print(stderr,
+                 "minidocker -H: {} -t is not available through a daemon yet; run it "
+                 "without -H\n",
+                 run ? "run" : "create");
+      return 1;
+    }
+    // -e KEY takes KEY from the client's environment, as Docker's CLI resolves it.
+    r.options.env = exec::merge_env(
+        {}, r.options.env, [](const char* key) -> const char* { return std::getenv(key); });
+    api::DaemonClient daemon(options.host, options.explain);
+    std::string target = "/containers/create";
+    if (!r.name.empty()) target += "?name=" + api::url_escape(r.name);
+    // A program that cannot be run fails the create when --rm removes the container at once
+    // (the engine tries it there): the same codes as a failed start.
+    auto refused_with_code = [](const api::ClientReply& reply) {
+      try {
+        api::throw_if_refused(reply);
+      } catch (const lab::UserError& e) {
+        throw engine::RunError(start_failure_code(e.what()), e.what());
+      }
+    };
+    api::ClientReply created = daemon.call("POST", target, api::create_body(r).dump());
+    refused_with_code(created);
+    std::string id = json::parse(created.body)["Id"];
+    if (!run) {
+      std::cout << id << '\n';
+      return 0;
+    }
+    auto start = [&] { refused_with_code(daemon.call("POST", "/containers/" + id + "/start")); };
+    if (f.detach) {
+      start();
+      std::cout << id << '\n';
+      return 0;
+    }
+    api::Hijacked attached =
+        daemon.hijack(fmt::format("/containers/{}/attach?stream=1&stdout=1&stderr=1{}", id,
+                                  r.options.interactive ? "&stdin=1" : ""));
+    if (attached.status >= 400) {
+      // Our daemon has no attach socket for a container whose program could not be run at
+      // create (it keeps it "created" with State.Error, and its monitor is gone): the start then
+      // tells why, with its code, as in-process; an attach refused for another reason stays so.
+      start();
+      api::throw_if_refused(attached.status, attached.reason, attached.body);
+    }
+    api::ResponseStream wait =
+        daemon.open("POST", fmt::format("/containers/{}/wait?condition={}", id,
+                                        r.auto_remove ? "removed" : "next-exit"));
+    if (wait.status() >= 400) api::throw_if_refused(wait.status(), wait.reason(), wait.rest());
+    start();
+    relay_frames(attached.fd.get(), std::move(attached.buffered), r.options.interactive);
+    json exited = json::parse(wait.rest(), nullptr, false);
+    if (!exited.is_object() || !exited.contains("StatusCode"))
+      throw lab::UserError("the daemon's wait ended without an exit code");
+    return exited["StatusCode"].get<int>();
+  });
+}
+
 struct StartFlags {
   std::vector<std::string> refs;
   bool attach = false, interactive = false;
@@ -231,8 +383,34 @@ int start_verb(const EngineOptions& options, StartFlags& f) {
   // As Docker's CLI: a container whose program cannot be run (126, 127) is reported, and after
   // them all "failed to start containers: ..."; exit 1.
   std::vector<std::string> failed;
+  std::optional<api::DaemonClient> daemon;
+  if (!options.host.empty()) {
+    if (f.attach || f.interactive) {
+      fmt::print(stderr,
+                 "minidocker -H: start -a is not available through a daemon yet; run it "
+                 "without -H\n");
+      return 1;
+    }
+    daemon.emplace(options.host, options.explain);
+  }
   for (const std::string& ref : f.refs) {
     rc = with_run_errors([&] {
+      if (daemon) {
+        // The daemon's 404 is our resolve()'s "No such container" (125, below); any other
+        // refusal is the start failing, reported as the engine's 126 and 127 are.
+        api::ClientReply reply = daemon->call("POST", "/containers/" + ref + "/start");
+        if (reply.status == 404) api::throw_if_refused(reply);
+        try {
+          api::throw_if_refused(reply);
+        } catch (const lab::UserError& e) {
+          std::cout.flush();
+          fmt::print(stderr, "Error: {}\n", e.what());
+          failed.push_back(ref);
+          return 1;
+        }
+        std::cout << ref << '\n';
+        return 0;
+      }
       std::string id = engine::resolve(paths, ref);
       if (!f.attach && !f.interactive) {
         try {
@@ -286,29 +464,29 @@ struct PsFlags {
   bool all = false, quiet = false, no_trunc = false;
 };
 
-int ps_verb(const EngineOptions& options, const PsFlags& f) {
-  engine::Paths paths = engine::paths_for(options.root, options.explain);
+// One container as `ps` shows it: what the engine's records say in-process, and what GET
+// /containers/json says through a daemon.
+struct PsRow {
+  std::string id, image, command;
+  int64_t created = 0;  // seconds since the epoch
+  std::string status, ports, name;
+};
+
+void print_ps(const std::vector<PsRow>& listed, const PsFlags& f) {
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::vector<std::vector<std::string>> rows = {
       {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}};
-  for (const engine::Container& c : engine::list(paths)) {
-    if (!f.all && c.status != "running") continue;
+  for (const PsRow& c : listed) {
     if (f.quiet) {
       std::cout << (f.no_trunc ? c.id : c.id.substr(0, 12)) << '\n';
       continue;
     }
-    std::string command = c.path;
-    for (const std::string& a : c.args) command += " " + a;
+    std::string command = c.command;
     if (!f.no_trunc && command.size() > 20) command = command.substr(0, 19) + "…";
-    std::string ports;
-    if (c.status == "running")
-      for (const network::PortMapping& m : engine::published_ports(paths, c.id))
-        ports += (ports.empty() ? "" : ", ") + network::describe(m);
-    rows.push_back({f.no_trunc ? c.id : c.id.substr(0, 12), c.image_name, json(command).dump(),
-                    graph::human_duration(now - graph::parse_rfc3339(c.created)) + " ago",
-                    engine::status_text(c, now), ports, c.name.substr(1)});
+    rows.push_back({f.no_trunc ? c.id : c.id.substr(0, 12), c.image, json(command).dump(),
+                    graph::human_duration(now - c.created) + " ago", c.status, c.ports, c.name});
   }
-  if (f.quiet) return 0;
+  if (f.quiet) return;
   // Docker's table: tabwriter, padding 3, the last column not padded.
   std::vector<size_t> widths(rows.front().size(), 0);
   for (const auto& row : rows)
@@ -328,6 +506,49 @@ int ps_verb(const EngineOptions& options, const PsFlags& f) {
     while (!line.empty() && line.back() == ' ') line.pop_back();
     std::cout << line << '\n';
   }
+}
+
+int ps_verb(const EngineOptions& options, const PsFlags& f) {
+  engine::Paths paths = engine::paths_for(options.root, options.explain);
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  std::vector<PsRow> rows;
+  for (const engine::Container& c : engine::list(paths)) {
+    if (!f.all && c.status != "running") continue;
+    std::string command = c.path;
+    for (const std::string& a : c.args) command += " " + a;
+    std::string ports;
+    if (c.status == "running")
+      for (const network::PortMapping& m : engine::published_ports(paths, c.id))
+        ports += (ports.empty() ? "" : ", ") + network::describe(m);
+    rows.push_back({c.id, c.image_name, command, graph::parse_rfc3339(c.created),
+                    engine::status_text(c, now), ports, c.name.substr(1)});
+  }
+  print_ps(rows, f);
+  return 0;
+}
+
+// ps through a daemon: GET /containers/json, the same table.
+int ps_remote(const EngineOptions& options, const PsFlags& f) {
+  api::DaemonClient daemon(options.host, options.explain);
+  json listed = json::parse(
+      daemon.checked("GET", fmt::format("/containers/json?all={}", f.all ? 1 : 0)).body);
+  std::vector<PsRow> rows;
+  for (const json& c : listed) {
+    std::string ports;
+    for (const json& p : c.value("Ports", json::array())) {
+      network::PortMapping m;
+      m.host_ip = p.value("IP", "");
+      if (m.host_ip == "0.0.0.0") m.host_ip.clear();
+      m.host_port = p.value("PublicPort", 0);
+      m.container_port = p.value("PrivatePort", 0);
+      m.protocol = p.value("Type", "tcp");
+      ports += (ports.empty() ? "" : ", ") + network::describe(m);
+    }
+    std::string name = c["Names"].empty() ? "" : c["Names"][0].get<std::string>();
+    rows.push_back({c["Id"], c["Image"], c["Command"], c["Created"].get<int64_t>(), c["Status"],
+                    ports, name.empty() ? name : name.substr(1)});
+  }
+  print_ps(rows, f);
   return 0;
 }
 
@@ -337,17 +558,37 @@ struct LogsFlags {
   std::string tail = "all";
 };
 
+// logs through a daemon: its json (for Tty), then GET /containers/{id}/logs, whose body is the
+// 8-byte framed stream (stream, 0, 0, 0, length big-endian), or raw bytes for a tty container,
+// printed as it comes (with -f, until the container exits).
+int logs_remote(const EngineOptions& options, const LogsFlags& f) {
+  api::DaemonClient daemon(options.host, options.explain);
+  json c = json::parse(daemon.checked("GET", "/containers/" + f.ref + "/json").body);
+  bool tty = c["Config"].value("Tty", false);
+  api::ResponseStream stream = daemon.open(
+      "GET", fmt::format("/containers/{}/logs?stdout=1&stderr=1&follow={}&tail={}&timestamps={}",
+                         f.ref, f.follow ? 1 : 0, api::url_escape(f.tail), f.timestamps ? 1 : 0));
+  if (stream.status() >= 400)
+    api::throw_if_refused(stream.status(), stream.reason(), stream.rest());
+  std::string pending;  // a frame may arrive in pieces
+  for (std::string piece; !(piece = stream.next()).empty();) {
+    if (tty) {
+      print_output(false, piece);
+      continue;
+    }
+    pending += piece;
+    print_frames(pending);
+  }
+  return 0;
+}
+
 int logs_verb(const EngineOptions& options, const LogsFlags& f) {
+  if (!options.host.empty()) return logs_remote(options, f);
   engine::Paths paths = engine::paths_for(options.root, options.explain);
   std::string id = engine::resolve(paths, f.ref);
   engine::read_logs(paths, id, {f.follow, f.tail}, [&](const engine::LogEntry& entry) {
-    std::string text = f.timestamps ? entry.time + " " + entry.text : entry.text;
-    if (entry.stream == "stderr") {
-      std::cout.flush();
-      std::fwrite(text.data(), 1, text.size(), stderr);
-    } else {
-      std::cout << text << std::flush;
-    }
+    print_output(entry.stream == "stderr",
+                 f.timestamps ? entry.time + " " + entry.text : entry.text);
     return true;
   });
   return 0;
@@ -374,10 +615,20 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   static CreateFlags create_flags, run_flags;
   auto* create_cmd = app.add_subcommand("create", "create a container (not started)");
   add_create_flags(create_cmd, create_flags, false);
-  create_cmd->callback([&] { action = [&] { return create_verb(options, create_flags); }; });
+  create_cmd->callback([&] {
+    action = [&] {
+      return options.host.empty() ? create_verb(options, create_flags)
+                                  : create_remote(options, create_flags, false);
+    };
+  });
   auto* run_cmd = app.add_subcommand("run", "create and start a container");
   add_create_flags(run_cmd, run_flags, true);
-  run_cmd->callback([&] { action = [&] { return run_verb(options, run_flags); }; });
+  run_cmd->callback([&] {
+    action = [&] {
+      return options.host.empty() ? run_verb(options, run_flags)
+                                  : create_remote(options, run_flags, true);
+    };
+  });
 
   static StartFlags start_flags;
   auto* start_cmd = app.add_subcommand("start", "start created containers");
@@ -393,7 +644,11 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
     cmd->add_flag("--all,-a", ps_flags.all, "every container, not only running ones");
     cmd->add_flag("--quiet,-q", ps_flags.quiet, "ids only");
     cmd->add_flag("--no-trunc", ps_flags.no_trunc, "do not shorten ids and commands");
-    cmd->callback([&] { action = [&] { return ps_verb(options, ps_flags); }; });
+    cmd->callback([&] {
+      action = [&] {
+        return options.host.empty() ? ps_verb(options, ps_flags) : ps_remote(options, ps_flags);
+      };
+    });
   };
   add_ps(app.add_subcommand("ps", "list containers"));
 
@@ -426,6 +681,13 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   stop_cmd->add_option("--time,-t", stop_seconds, "seconds before SIGKILL (default 10)");
   stop_cmd->callback([&] {
     action = [&] {
+      if (!options.host.empty()) {
+        api::DaemonClient daemon(options.host, options.explain);
+        return for_each_ref(stop_refs, [&](const std::string& ref) {
+          daemon.checked("POST", fmt::format("/containers/{}/stop?t={}", ref, stop_seconds));
+          std::cout << ref << '\n';
+        });
+      }
       engine::Paths paths = engine::paths_for(options.root, options.explain);
       return for_each_ref(stop_refs, [&](const std::string& ref) {
         engine::stop(paths, engine::resolve(paths, ref), stop_seconds);
@@ -443,6 +705,14 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
     action = [&] {
       int sig = runtime::parse_signal(kill_signal);
       if (sig == 0) throw lab::UserError("invalid signal: " + kill_signal);
+      if (!options.host.empty()) {
+        api::DaemonClient daemon(options.host, options.explain);
+        return for_each_ref(kill_refs, [&](const std::string& ref) {
+          daemon.checked("POST", fmt::format("/containers/{}/kill?signal={}", ref,
+                                             api::url_escape(kill_signal)));
+          std::cout << ref << '\n';
+        });
+      }
       engine::Paths paths = engine::paths_for(options.root, options.explain);
       return for_each_ref(kill_refs, [&](const std::string& ref) {
         engine::kill(paths, engine::resolve(paths, ref), sig);
@@ -459,6 +729,14 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
     cmd->add_flag("--volumes,-v", rm_volumes, "remove its anonymous volumes too");
     cmd->callback([&] {
       action = [&] {
+        if (!options.host.empty()) {
+          api::DaemonClient daemon(options.host, options.explain);
+          return for_each_ref(rm_refs, [&](const std::string& ref) {
+            daemon.checked("DELETE", fmt::format("/containers/{}?force={}&v={}", ref,
+                                                 rm_force ? 1 : 0, rm_volumes ? 1 : 0));
+            std::cout << ref << '\n';
+          });
+        }
         engine::Paths paths = engine::paths_for(options.root, options.explain);
         return for_each_ref(rm_refs, [&](const std::string& ref) {
           std::string id = engine::resolve(paths, ref);
@@ -481,7 +759,20 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
         engine::Paths paths = engine::paths_for(options.root, options.explain);
         json out = json::array();
         std::vector<std::string> missing;
+        std::optional<api::DaemonClient> daemon;
+        if (!options.host.empty()) daemon.emplace(options.host, options.explain);
         for (const std::string& ref : inspect_refs) {
+          if (daemon) {
+            // Only the daemon's 404 is a missing container: not reaching it is an error.
+            api::ClientReply reply = daemon->call("GET", "/containers/" + ref + "/json");
+            if (reply.status == 404) {
+              missing.push_back(ref);
+              continue;
+            }
+            api::throw_if_refused(reply);
+            out.push_back(json::parse(reply.body));
+            continue;
+          }
           try {
             out.push_back(engine::inspect(paths, engine::load(paths, engine::resolve(paths, ref))));
           } catch (const lab::UserError&) {

@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <iostream>
+#include <set>
 
 #include "cli.hpp"
+#include "daemon/http_client.hpp"
 #include "error.hpp"
 
 namespace client {
@@ -52,9 +55,38 @@ std::string chosen_verb(const CLI::App& app) {
   return verb;
 }
 
+// The verbs our CLI can ask a daemon for (-H); the others are refused with -H, not run here.
+bool served_through_daemon(const std::string& verb) {
+  static const std::set<std::string> served = {"create",
+                                               "run",
+                                               "ps",
+                                               "container ls",
+                                               "container list",
+                                               "inspect",
+                                               "container inspect",
+                                               "start",
+                                               "stop",
+                                               "kill",
+                                               "rm",
+                                               "container rm",
+                                               "container remove",
+                                               "logs",
+                                               "images",
+                                               "image ls",
+                                               "image list",
+                                               "tag",
+                                               "rmi",
+                                               "image rm",
+                                               "image remove",
+                                               "exec",
+                                               "container exec"};
+  return served.count(verb) > 0;
+}
+
 }  // namespace
 
-int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char** argv) {
+int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action, int argc,
+               char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -75,11 +107,24 @@ int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char
                verb.empty() ? "" : " ", verb);
     return 125;
   }
+  if (options.host.empty())
+    if (const char* env = std::getenv("DOCKER_HOST")) options.host = env;
+  std::string verb = chosen_verb(app);
+  if (!options.host.empty() && verb != "daemon" && !served_through_daemon(verb)) {
+    fmt::print(stderr,
+               "minidocker -H: {} is not available through a daemon yet; run it without -H\n",
+               verb);
+    return 1;
+  }
   return lab::run_guarded("minidocker", [&]() -> int {
     try {
       return action ? action() : 0;
     } catch (const lab::UserError& e) {
       return report_user_error(e.what());
+    } catch (const api::DaemonUnreachable& e) {
+      std::cout.flush();
+      fmt::print(stderr, "{}\n", e.what());
+      return 1;
     }
   });
 }

@@ -21,6 +21,9 @@ namespace client {
 struct EngineOptions {
   std::string root = graph::kDefaultStoreRoot;
   bool explain = false;
+  // -H unix:///PATH (or DOCKER_HOST): the verbs are a daemon's jobs, asked over the Docker
+  // Engine API (final/daemon/http_client.hpp); empty: the CLI runs them itself, as podman does.
+  std::string host;
 };
 
 // --explain: "[lesson 05] ..." or "[graph] sha256 of ..." lines on stderr through the narrator.
@@ -140,6 +143,9 @@ void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function
 
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
 // command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
-int run_engine(CLI::App& app, const std::function<int()>& action, int argc, char** argv);
+// With -H (or DOCKER_HOST, read here when -H is absent), a verb the daemon does not serve yet
+// fails with one line and exit 1: it is never run in-process behind the user's back.
+int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action,
+               int argc, char** argv);
 
 }  // namespace client

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "client/engine.hpp"
+#include "daemon/http_client.hpp"
 #include "error.hpp"
 #include "graph/digest.hpp"
 #include "graph/driver.hpp"
@@ -136,9 +137,9 @@ struct ListOptions {
   std::string repository;
 };
 
-int list_images(const EngineOptions& options, const ListOptions& opt) {
-  auto store = open_store(options);
-  auto lock = store->lock(LockMode::shared);
+// The images table (or -q's ids) of `listed`: the store's in-process, GET /images/json's through a
+// daemon.
+void print_images(const std::vector<graph::Image>& listed, const ListOptions& opt) {
   std::optional<graph::Reference> filter;
   if (!opt.repository.empty()) {
     filter = graph::parse_reference(opt.repository);
@@ -147,7 +148,7 @@ int list_images(const EngineOptions& options, const ListOptions& opt) {
   }
   std::vector<std::vector<std::string>> rows = {
       {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
-  for (const graph::Image& img : listed_images(*store, opt.all)) {
+  for (const graph::Image& img : listed) {
     std::vector<std::pair<std::string, std::string>> names;
     for (const std::string& tag : img.repo_tags) {
       graph::Reference ref = graph::parse_reference(tag);
@@ -166,6 +167,28 @@ int list_images(const EngineOptions& options, const ListOptions& opt) {
   } else {
     print_table(rows);
   }
+}
+
+int list_images(const EngineOptions& options, const ListOptions& opt) {
+  if (!options.host.empty()) {
+    api::DaemonClient daemon(options.host, options.explain);
+    std::vector<graph::Image> listed;
+    for (const nlohmann::json& j : nlohmann::json::parse(
+             daemon.checked("GET", fmt::format("/images/json?all={}", opt.all ? 1 : 0)).body)) {
+      graph::Image img;
+      img.id = j["Id"];
+      for (const std::string& tag : j.value("RepoTags", std::vector<std::string>{}))
+        if (tag != "<none>:<none>") img.repo_tags.push_back(tag);
+      img.created = j.value("Created", int64_t{0});
+      img.size = j.value("Size", uint64_t{0});
+      listed.push_back(std::move(img));
+    }
+    print_images(listed, opt);
+    return 0;
+  }
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::shared);
+  print_images(listed_images(*store, opt.all), opt);
   return 0;
 }
 
@@ -173,6 +196,19 @@ int list_images(const EngineOptions& options, const ListOptions& opt) {
 
 int tag_image(const EngineOptions& options, const std::string& source, const std::string& target) {
   graph::normalize_tag(target);
+  if (!options.host.empty()) {
+    // Docker's CLI splits the target at its tag's colon (after the last slash: a registry's
+    // port is not a tag): POST /images/SOURCE/tag?repo=NAME&tag=TAG.
+    size_t colon = target.rfind(':'), slash = target.rfind('/');
+    if (colon != std::string::npos && slash != std::string::npos && colon < slash)
+      colon = std::string::npos;
+    std::string repo = target.substr(0, colon);
+    std::string tag = colon == std::string::npos ? "" : target.substr(colon + 1);
+    api::DaemonClient(options.host, options.explain)
+        .checked("POST", fmt::format("/images/{}/tag?repo={}&tag={}", source, api::url_escape(repo),
+                                     api::url_escape(tag)));
+    return 0;
+  }
   auto store = open_store(options);
   auto lock = store->lock(LockMode::exclusive);
   store->tag(store->resolve(source), target);
@@ -268,6 +304,26 @@ namespace {
 
 int remove_images(const EngineOptions& options, const std::vector<std::string>& refs, bool force,
                   bool prune) {
+  if (!options.host.empty()) {
+    // DELETE /images/REF answers with what it did: [{"Untagged": ...}, {"Deleted": ...}].
+    api::DaemonClient daemon(options.host, options.explain);
+    int rc = 0;
+    for (const std::string& ref : refs) {
+      try {
+        auto done = nlohmann::json::parse(
+            daemon
+                .checked("DELETE", fmt::format("/images/{}?force={}&noprune={}", ref, force ? 1 : 0,
+                                               prune ? 0 : 1))
+                .body);
+        for (const auto& entry : done)
+          for (const auto& [what, name] : entry.items())
+            std::cout << what << ": " << name.get<std::string>() << '\n';
+      } catch (const lab::UserError& e) {
+        rc = report_user_error(e.what());
+      }
+    }
+    return rc;
+  }
   auto store = open_store(options);
   auto lock = store->lock(LockMode::exclusive);
   int rc = 0;

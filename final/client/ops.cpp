@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
 #include "client/attach.hpp"
 #include "client/engine.hpp"
+#include "daemon/http_client.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "runtime/explain.hpp"
@@ -90,6 +92,49 @@ int exec_verb(const EngineOptions& options, ExecFlags& f) {
     if (r.command.empty())
       throw lab::UserError("\"exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
     return engine::exec(paths, engine::resolve(paths, f.ref), r);
+  });
+}
+
+// exec through a daemon, as Docker's CLI does it: POST /containers/{id}/exec with the command,
+// then POST /exec/{id}/start with the connection hijacked (its frames split to stdout and
+// stderr, our stdin up it with -i), then GET /exec/{id}/json for the exit code.
+int exec_remote(const EngineOptions& options, ExecFlags& f) {
+  return with_daemon_errors([&] {
+    const engine::ExecRequest& r = f.request;
+    if (f.tty || !r.env_files.empty()) {
+      fmt::print(stderr,
+                 "minidocker -H: exec {} is not available through a daemon yet; run it "
+                 "without -H\n",
+                 f.tty ? "-t" : "--env-file");
+      return 1;
+    }
+    std::vector<std::string> command = f.cmd->remaining();
+    if (command.empty())
+      throw lab::UserError("\"exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
+    api::DaemonClient daemon(options.host, options.explain);
+    nlohmann::json body = {
+        {"Cmd", command},
+        {"Env", exec::merge_env({}, r.env,
+                                [](const char* key) -> const char* { return std::getenv(key); })},
+        {"WorkingDir", r.workdir},
+        {"User", r.user},
+        {"Tty", false},
+        {"AttachStdin", r.interactive && !r.detach},
+        {"AttachStdout", !r.detach},
+        {"AttachStderr", !r.detach}};
+    std::string id = nlohmann::json::parse(
+        daemon.checked("POST", "/containers/" + f.ref + "/exec", body.dump()).body)["Id"];
+    if (r.detach) {
+      daemon.checked("POST", "/exec/" + id + "/start",
+                     nlohmann::json{{"Detach", true}, {"Tty", false}}.dump());
+      return 0;
+    }
+    api::Hijacked started = daemon.hijack("/exec/" + id + "/start",
+                                          nlohmann::json{{"Detach", false}, {"Tty", false}}.dump());
+    api::throw_if_refused(started.status, started.reason, started.body);
+    relay_frames(started.fd.get(), std::move(started.buffered), r.interactive);
+    return nlohmann::json::parse(daemon.checked("GET", "/exec/" + id + "/json").body)
+        .value("ExitCode", 0);
   });
 }
 
@@ -280,7 +325,10 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
     exec_cmd->add_option("--user,-u", exec_flags.request.user, "NAME|UID[:GROUP|GID]");
     exec_cmd->callback([&, exec_cmd] {
       exec_flags.cmd = exec_cmd;
-      action = [&] { return exec_verb(options, exec_flags); };
+      action = [&] {
+        return options.host.empty() ? exec_verb(options, exec_flags)
+                                    : exec_remote(options, exec_flags);
+      };
     });
 
     auto* top_cmd = parent->add_subcommand("top", "the processes of a container (host ps)");

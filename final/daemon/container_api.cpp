@@ -3,13 +3,17 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <ctime>
 #include <set>
 
 #include "engine/volumes.hpp"
 #include "error.hpp"
+#include "exec/bundle.hpp"
 #include "monitor/attach_protocol.hpp"
+#include "network/config.hpp"
 
 namespace api {
 
@@ -141,6 +145,62 @@ engine::CreateRequest create_request(const json& body, const std::string& name) 
   r.runtime = host.value("Runtime", "");
   if (r.runtime == "minirunc" || r.runtime == "minidocker") r.runtime.clear();  // ours
   return r;
+}
+
+json create_body(const engine::CreateRequest& r) {
+  const exec::RunOptions& o = r.options;
+  if (!o.env_files.empty() || !o.mounts.empty())
+    throw lab::UserError("--env-file and --mount are not sent to a daemon yet");
+  json body = {{"Image", r.image},
+               {"Env", o.env},
+               {"WorkingDir", o.workdir},
+               {"User", o.user},
+               {"Hostname", o.hostname},
+               {"Tty", o.tty},
+               {"OpenStdin", o.interactive},
+               {"StdinOnce", o.interactive},
+               {"AttachStdin", o.interactive},
+               {"AttachStdout", true},
+               {"AttachStderr", true},
+               {"Labels", r.labels}};
+  body["Cmd"] = o.command.empty() ? json() : json(o.command);
+  if (o.entrypoint) body["Entrypoint"] = json::array({*o.entrypoint});
+  json host = {{"NetworkMode", o.network},      {"AutoRemove", r.auto_remove},
+               {"ReadonlyRootfs", o.read_only}, {"CapAdd", o.cap_add},
+               {"CapDrop", o.cap_drop},         {"Init", o.init},
+               {"Binds", json::array()},        {"PortBindings", json::object()}};
+  // -v /CTR alone is an anonymous volume: Config.Volumes, as Docker's CLI sends it.
+  json volumes = json::object();
+  for (const std::string& v : o.volumes) {
+    if (v.find(':') == std::string::npos)
+      volumes[v] = json::object();
+    else
+      host["Binds"].push_back(v);
+  }
+  if (!volumes.empty()) body["Volumes"] = volumes;
+  if (!o.tmpfs.empty()) {
+    json tmpfs = json::object();
+    for (const std::string& t : o.tmpfs) {
+      size_t colon = t.find(':');
+      tmpfs[t.substr(0, colon)] = colon == std::string::npos ? "" : t.substr(colon + 1);
+    }
+    host["Tmpfs"] = tmpfs;
+  }
+  // The CLI's checks and words first (this host's CPUs: the daemon's, on its unix socket).
+  exec::Limits limits = exec::parse_limits(o, ::sysconf(_SC_NPROCESSORS_ONLN));
+  if (limits.memory) host["Memory"] = *limits.memory;
+  if (!o.memory_swap.empty())
+    host["MemorySwap"] = o.memory_swap == "-1" ? int64_t{-1} : exec::parse_memory(o.memory_swap);
+  if (!o.cpus.empty()) host["NanoCpus"] = exec::parse_nano_cpus(o.cpus);
+  if (limits.cpu_shares) host["CpuShares"] = *limits.cpu_shares;
+  if (!o.pids_limit.empty()) host["PidsLimit"] = std::strtoll(o.pids_limit.c_str(), nullptr, 10);
+  for (const std::string& spec : r.publish)
+    for (const network::PortMapping& m : network::parse_port_mappings(spec))
+      host["PortBindings"][fmt::format("{}/{}", m.container_port, m.protocol)].push_back(
+          {{"HostIp", m.host_ip}, {"HostPort", network::host_port_text(m)}});
+  if (!r.runtime.empty()) host["Runtime"] = r.runtime;
+  body["HostConfig"] = host;
+  return body;
 }
 
 std::string with_default_tag(const std::string& ref) {

@@ -31,6 +31,13 @@ std::string cpus_text(int64_t nano);
 // policy).
 engine::CreateRequest create_request(const nlohmann::json& body, const std::string& name);
 
+// The other way, for our own client (`minidocker -H ... run`): the body Docker's CLI would send
+// for these flags, so that create_request() on the daemon's side gives the same request back.
+// -e KEY alone must be resolved by the caller (it is the client's environment); the limits go
+// as numbers (--memory 64m is 67108864), so a value the CLI would refuse is refused here with
+// its words. Throws lab::UserError for what has no field here: --env-file, --mount.
+nlohmann::json create_body(const engine::CreateRequest& request);
+
 // "busybox" -> "busybox:latest": the reference as Docker's daemon names it in "No such image".
 std::string with_default_tag(const std::string& ref);
 

@@ -22,7 +22,7 @@ inline Response json_response(const nlohmann::json& body, int status = 200) {
 // The image store at the engine's root, with its shared lock for the request.
 struct ReadStore {
   explicit ReadStore(const Engine& engine)
-      : store(client::open_store({engine.root, false})),
+      : store(client::open_store({engine.root, false, ""})),
         lock(store->lock(graph::LockMode::shared)) {}
   std::unique_ptr<graph::Store> store;
   graph::StoreLock lock;

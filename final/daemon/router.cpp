@@ -4,9 +4,18 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "daemon/server.hpp"
 #include "error.hpp"
 
 namespace api {
+
+// Declared in server.hpp; here, without Boost, for the client (http_client.cpp) too.
+std::string unix_socket_path(const std::string& host) {
+  if (host.starts_with("unix://") && host.size() > 7 && host[7] == '/') return host.substr(7);
+  if (host.starts_with("tcp://"))
+    throw lab::UserError("tcp:// is not served yet: only unix:// sockets (" + host + ")");
+  throw lab::UserError("invalid -H " + host + ": expected unix:///PATH");
+}
 
 Response error_response(int status, const std::string& message) {
   Response r;

@@ -30,7 +30,7 @@ using json = nlohmann::json;
 // The image store with its exclusive lock, for a request that writes (tag, rmi, load, import).
 struct WriteStore {
   explicit WriteStore(const Engine& engine)
-      : store(client::open_store({engine.root, false})),
+      : store(client::open_store({engine.root, false, ""})),
         lock(store->lock(graph::LockMode::exclusive)) {}
   std::unique_ptr<graph::Store> store;
   graph::StoreLock lock;
@@ -96,7 +96,7 @@ Response pull(const Engine& engine, const Request& request) {
     JsonMessages messages(connection);
     run_streamed(messages, [&] {
       JsonTransferEvents events(messages);
-      client::pull_image({root, false}, name, events);
+      client::pull_image({root, false, ""}, name, events);
     });
   };
   return r;
@@ -142,7 +142,7 @@ Response push(const Engine& engine, const Request& request) {
     JsonMessages messages(connection);
     run_streamed(messages, [&] {
       JsonTransferEvents events(messages);
-      client::PushResult pushed = client::push_image({root, false}, name, events);
+      client::PushResult pushed = client::push_image({root, false, ""}, name, events);
       messages.send(
           {{"progressDetail", nlohmann::ordered_json::object()},
            {"aux", {{"Tag", pushed.tag}, {"Digest", pushed.digest}, {"Size", pushed.size}}}});

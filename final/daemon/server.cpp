@@ -37,13 +37,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using unix_socket = asio::local::stream_protocol;
 
-std::string unix_socket_path(const std::string& host) {
-  if (host.starts_with("unix://") && host.size() > 7 && host[7] == '/') return host.substr(7);
-  if (host.starts_with("tcp://"))
-    throw lab::UserError("tcp:// is not served yet: only unix:// sockets (" + host + ")");
-  throw lab::UserError("invalid -H " + host + ": expected unix:///PATH");
-}
-
 namespace {
 
 // What the connection threads share; kept alive by each of them (a shared_ptr), so a thread

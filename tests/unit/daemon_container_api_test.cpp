@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "daemon/container_api.hpp"
@@ -193,3 +194,67 @@ TEST(DaemonContainerApi, PathStatHeaderIsBase64Json) {
 }
 
 }  // namespace
+
+// Our own client's body (create_body) read back by the daemon's create_request: the same flags.
+TEST(DaemonContainerApiClient, CreateBodyReadsBackAsTheSameFlags) {
+  engine::CreateRequest r;
+  r.image = "busybox";
+  r.auto_remove = true;
+  r.publish = {"8080:80", "127.0.0.1:53:53/udp"};
+  exec::RunOptions& o = r.options;
+  o.command = {"sh", "-c", "echo hi"};
+  o.entrypoint = "/bin/env";
+  o.env = {"A=1", "B=x=y"};
+  o.workdir = "/tmp";
+  o.user = "1000:1000";
+  o.hostname = "box";
+  o.network = "none";
+  o.interactive = true;
+  o.read_only = true;
+  o.init = true;
+  o.cap_add = {"NET_ADMIN"};
+  o.cap_drop = {"CHOWN"};
+  o.memory = "64m";
+  o.cpus = "0.5";
+  o.cpu_shares = "512";
+  o.pids_limit = "100";
+  o.volumes = {"/host:/data:ro", "/anonymous"};
+  o.tmpfs = {"/run:size=1m", "/scratch"};
+  json body = api::create_body(r);
+  EXPECT_EQ(body["HostConfig"]["Memory"], 67108864);
+  EXPECT_EQ(body["HostConfig"]["NanoCpus"], 500000000);
+  EXPECT_EQ(body["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"], "8080");
+  EXPECT_EQ(body["HostConfig"]["PortBindings"]["53/udp"][0]["HostIp"], "127.0.0.1");
+  engine::CreateRequest back = api::create_request(body, "web");
+  EXPECT_EQ(back.name, "web");
+  EXPECT_EQ(back.image, "busybox");
+  EXPECT_TRUE(back.auto_remove);
+  std::vector<std::string> publish = back.publish;
+  std::sort(publish.begin(), publish.end());
+  EXPECT_EQ(publish, (std::vector<std::string>{"127.0.0.1:53:53/udp", "8080:80/tcp"}));
+  const exec::RunOptions& b = back.options;
+  EXPECT_EQ(b.command, o.command);
+  EXPECT_EQ(b.entrypoint, o.entrypoint);
+  EXPECT_EQ(b.env, o.env);
+  EXPECT_EQ(b.workdir, o.workdir);
+  EXPECT_EQ(b.user, o.user);
+  EXPECT_EQ(b.hostname, o.hostname);
+  EXPECT_EQ(b.network, "none");
+  EXPECT_TRUE(b.interactive);
+  EXPECT_TRUE(b.read_only);
+  EXPECT_TRUE(b.init);
+  EXPECT_EQ(b.cap_add, o.cap_add);
+  EXPECT_EQ(b.cap_drop, o.cap_drop);
+  EXPECT_EQ(b.memory, "67108864");
+  EXPECT_EQ(b.cpus, "0.5");
+  EXPECT_EQ(b.cpu_shares, "512");
+  EXPECT_EQ(b.pids_limit, "100");
+  EXPECT_EQ(b.volumes, (std::vector<std::string>{"/host:/data:ro", "/anonymous"}));
+  EXPECT_EQ(b.tmpfs, (std::vector<std::string>{"/run:size=1m", "/scratch"}));
+  // What the CLI refuses is refused before anything is sent, in its words.
+  o.memory = "1k";
+  EXPECT_THROW(api::create_body(r), lab::UserError);
+  o.memory.clear();
+  o.env_files = {"env.list"};
+  EXPECT_THROW(api::create_body(r), lab::UserError);
+}

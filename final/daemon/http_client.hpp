@@ -1,0 +1,99 @@
+// Our own CLI as a client of the daemon (`minidocker -H unix:///PATH VERB ...`): HTTP/1.1 over
+// the unix socket, as Docker's CLI talks to dockerd. Boost.Beast does the HTTP in
+// http_client.cpp alone (its headers are heavy to compile); callers see strings and a file
+// descriptor.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "fd.hpp"
+
+namespace api {
+
+// No daemon answers at -H's socket: Docker's CLI prints this line alone (no "Error: "), exit 1.
+class DaemonUnreachable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ClientReply {
+  int status = 0;
+  std::string reason;  // "Created", "No Content": the status line's words
+  std::string body;
+};
+
+// A connection handed over to the caller (attach, exec start): after "101 UPGRADED" the socket
+// carries the container's streams. `buffered` is what was read past the response's head
+// (the first output may come in the same read as the head). A status other than 101 is the
+// daemon's refusal, its body in `body`, `fd` closed.
+struct Hijacked {
+  int status = 0;
+  std::string reason, body;
+  lab::UniqueFd fd;
+  std::string buffered;
+};
+
+// A response whose body comes later and in pieces (wait, logs -f, pull's progress): the head
+// is read when it is made, the body by next().
+class ResponseStream {
+ public:
+  ResponseStream(ResponseStream&&) noexcept;
+  ~ResponseStream();
+  int status() const;
+  const std::string& reason() const;
+  // The next piece of the body (a chunk, or what one read gave), "" at its end.
+  std::string next();
+  // The rest of the body, to its end.
+  std::string rest();
+
+ private:
+  friend class DaemonClient;
+  struct State;
+  explicit ResponseStream(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+class DaemonClient {
+ public:
+  // `host` is -H's value ("unix:///run/minidocker.sock"); with `explain`, each request line and
+  // the status line it got are printed on stderr: "[client] POST /v1.41/containers/create ->
+  // 201 Created".
+  DaemonClient(std::string host, bool explain);
+
+  // One request on its own connection, the whole response read (a chunked one to its end).
+  // `target` is Docker's path without the version ("/containers/json?all=1"); a `body` goes as
+  // JSON. The connection failing is DaemonUnreachable "Cannot connect to the minidocker daemon
+  // at unix://PATH. Is the daemon running?", in Docker's words.
+  ClientReply call(std::string_view method, const std::string& target,
+                   const std::string& body = {});
+  // call(), then a status of 400 or more is the daemon's refusal: lab::UserError with its
+  // "message", which our in-process verbs print as they print their own ("Error: ...").
+  ClientReply checked(std::string_view method, const std::string& target,
+                      const std::string& body = {});
+  // The request sent and the response's head read; its body is read as it comes.
+  ResponseStream open(std::string_view method, const std::string& target,
+                      const std::string& body = {});
+  // The request sent with "Connection: Upgrade, Upgrade: tcp", as Docker's CLI sends attach and
+  // exec start; the head read; the socket handed over.
+  Hijacked hijack(const std::string& target, const std::string& body = {});
+
+ private:
+  std::string host_, path_;
+  bool explain_;
+};
+
+// A status of 400 or more: lab::UserError with the daemon's "message" (Docker's error body).
+void throw_if_refused(int status, const std::string& reason, const std::string& body);
+inline void throw_if_refused(const ClientReply& reply) {
+  throw_if_refused(reply.status, reply.reason, reply.body);
+}
+
+// A query value as a URL carries it ("lab/busybox:v1" -> "lab%2Fbusybox%3Av1").
+std::string url_escape(std::string_view text);
+
+}  // namespace api
