@@ -11,6 +11,7 @@
 load helpers
 load engine
 load daemon
+load registry
 bats_require_minimum_version 1.5.0
 
 # /run/netns: taken away again if these tests made it (helpers.bash)
@@ -23,6 +24,7 @@ setup() {
 }
 
 teardown() {
+  [[ -z ${REGISTRY_PID:-} ]] || stop_registry
   if [[ -n $HOST_NS ]]; then
     # The -p test's containers are on a bridge inside its namespace: removed from there, before
     # the namespace (and with it the bridge and the rules) goes.
@@ -327,6 +329,40 @@ same_through_daemon() {
   assert_line --index 1 --regexp '^localhost:5000/lab/b +v2 '
 }
 
+@test "client: push and pull through the daemon print what the CLI prints; a missing tag is the same error" {
+  start_registry
+  daemon_start
+  md tag busybox "$REGISTRY/lab/remote:v1"
+  md tag busybox "$REGISTRY/lab/local:v1"
+  # Layers the registry has not seen yet, then the same push again: both ways alike.
+  run --separate-stderr mdh push "$REGISTRY/lab/remote:v1"
+  assert_success
+  remote_push=$output
+  run --separate-stderr md push "$REGISTRY/lab/local:v1"
+  assert_success
+  # The same lines but the repository's name (the digest is the same manifest's).
+  [[ ${remote_push//lab\/remote/lab/x} == "${output//lab\/local/lab/x}" ]] ||
+    fail "through the daemon: $remote_push; in-process: $output"
+  assert_line --regexp '^v1: digest: sha256:[0-9a-f]{64} size: [0-9]+$'
+  md rmi "$REGISTRY/lab/remote:v1" "$REGISTRY/lab/local:v1" >/dev/null
+  same_through_daemon pull "$REGISTRY/lab/remote:v1"
+  assert_success
+  assert_line --index 0 "v1: Pulling from lab/remote"
+  assert_line "Status: Image is up to date for $REGISTRY/lab/remote:v1"
+  assert_line --index -1 "$REGISTRY/lab/remote:v1"
+  # busybox's image, under three names now: each push recorded its repository's digest.
+  run md image inspect "$REGISTRY/lab/remote:v1"
+  [[ $(jq -r '.[0].RepoDigests | map(sub("@.*"; "")) | join(" ")' <<<"$output") == \
+    "$REGISTRY/lab/local $REGISTRY/lab/remote" ]]
+  # A tag the registry does not have: the in-process error, through the stream's errorDetail.
+  same_through_daemon pull "$REGISTRY/lab/remote:nosuch"
+  assert_failure 1
+  [[ $stderr == Error:* ]]
+  run --separate-stderr mdh push "$REGISTRY/lab/none:v1"
+  assert_failure 1
+  [[ $stderr == "Error: An image does not exist locally with the tag: $REGISTRY/lab/none" ]]
+}
+
 @test "client: --explain shows each request and the status line it got" {
   daemon_start
   md create --name made --network none busybox true >/dev/null
@@ -360,10 +396,10 @@ same_through_daemon() {
 
 @test "client: a verb not served through a daemon is refused in one line, never run here" {
   daemon_start
-  run --separate-stderr mdh pull busybox
+  run --separate-stderr mdh build -t x .
   assert_failure 1
   assert_output ""
-  [[ $stderr == "minidocker -H: pull is not available through a daemon yet; run it without -H" ]]
+  [[ $stderr == "minidocker -H: build is not available through a daemon yet; run it without -H" ]]
   run --separate-stderr mdh run -t --rm --network none busybox echo hi
   assert_failure 1
   [[ $stderr == "minidocker -H: run -t is not available through a daemon yet; run it without -H" ]]

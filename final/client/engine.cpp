@@ -79,7 +79,11 @@ bool served_through_daemon(const std::string& verb) {
                                                "image rm",
                                                "image remove",
                                                "exec",
-                                               "container exec"};
+                                               "container exec",
+                                               "pull",
+                                               "image pull",
+                                               "push",
+                                               "image push"};
   return served.count(verb) > 0;
 }
 

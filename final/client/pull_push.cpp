@@ -15,9 +15,11 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "client/engine.hpp"
+#include "daemon/http_client.hpp"
 #include "error.hpp"
 #include "graph/digest.hpp"
 #include "graph/store.hpp"
@@ -296,14 +298,73 @@ struct PushOptions {
   bool quiet = false;
 };
 
+// Through -H: the daemon's progress JSON (daemon/messages.cpp, dockerd's shape), one message a
+// line, turned back into the events the in-process job gives, so both print the same lines. An
+// error message in the stream ends the verb as the in-process job's error would.
+void remote_transfer(const EngineOptions& options, std::string_view method,
+                     const std::string& target, TransferEvents& events) {
+  api::DaemonClient client(options.host, options.explain);
+  api::ResponseStream stream = client.open(method, target);
+  if (stream.status() >= 400)
+    api::throw_if_refused(stream.status(), stream.reason(), stream.rest());
+  std::map<std::string, registry::Progress> bars;
+  std::string pending;
+  auto handle = [&](const std::string& line) {
+    nlohmann::json m = nlohmann::json::parse(line, nullptr, false);
+    if (!m.is_object()) return;
+    if (m.contains("error") || m.contains("errorDetail")) {
+      nlohmann::json detail = m.value("errorDetail", nlohmann::json::object());
+      throw lab::UserError(detail.is_object() && detail.contains("message")
+                               ? detail.value("message", "")
+                               : m.value("error", ""));
+    }
+    std::string id = m.value("id", ""), status = m.value("status", "");
+    nlohmann::json detail = m.value("progressDetail", nlohmann::json::object());
+    if (detail.is_object() && detail.contains("current")) {
+      registry::Progress& bar = bars[id + "\n" + status];
+      if (!bar) bar = events.progress(id, status);
+      if (bar) bar(detail.value("current", uint64_t{0}), detail.value("total", uint64_t{0}));
+    } else if (!status.empty()) {
+      events.status(id, status);
+    }
+  };
+  for (std::string piece = stream.next(); !piece.empty(); piece = stream.next()) {
+    pending += piece;
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+      std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) handle(line);
+    }
+  }
+  if (!pending.empty()) handle(pending);
+}
+
 int pull(const EngineOptions& options, const PullOptions& opt) {
   PrintedEvents events(opt.quiet);
+  if (!options.host.empty()) {
+    // The reference checked here first, as the in-process pull does: the same line for a bad
+    // name, and the name to print at the end.
+    std::string full = registry::parse_reference(opt.name).string();
+    remote_transfer(options, "POST", "/images/create?fromImage=" + api::url_escape(opt.name),
+                    events);
+    std::cout << full << '\n';
+    return 0;
+  }
   std::cout << pull_image(options, opt.name, events) << '\n';
   return 0;
 }
 
 int push(const EngineOptions& options, const PushOptions& opt) {
   PrintedEvents events(opt.quiet);
+  if (!options.host.empty()) {
+    registry::Reference ref = registry::parse_reference(opt.name);
+    if (!ref.digest.empty())
+      throw lab::UserError(fmt::format("push takes NAME[:TAG], not a digest: {}", opt.name));
+    remote_transfer(options, "POST", "/images/" + opt.name + "/push", events);
+    if (opt.quiet) std::cout << ref.string() << '\n';
+    return 0;
+  }
   PushResult result = push_image(options, opt.name, events);
   if (opt.quiet) std::cout << result.reference << '\n';
   return 0;
