@@ -14,21 +14,6 @@ setup() {
   requires root rootfs overlay cmd:iptables cmd:jq cmd:nsenter
 }
 
-# Runs the session with ROOTFS and checks that the host is as it was before: no engine root, no
-# namespace, no mount, cgroup, link, rule or process (tests/leakcheck.sh).
-session_leaves_nothing() {
-  local before="$BATS_TEST_TMPDIR/before" after="$BATS_TEST_TMPDIR/after" roots
-  roots=$(ls -d /var/tmp/lab-engine-* 2>/dev/null || true)
-  "$PROJECT_DIR/tests/leakcheck.sh" snapshot >"$before"
-  run "$PROJECT_DIR/final/engine-session.sh" "$1"
-  "$PROJECT_DIR/tests/leakcheck.sh" snapshot >"$after"
-  "$PROJECT_DIR/tests/leakcheck.sh" compare "$before" "$after" ||
-    fail "engine-session.sh left the above behind"
-  [[ $(ls -d /var/tmp/lab-engine-* 2>/dev/null || true) == "$roots" ]] ||
-    fail "engine-session.sh left an engine root in /var/tmp"
-  ! ip netns list | grep -q lab-engine- || fail "engine-session.sh left its network namespace"
-}
-
 # The line after "$ COMMAND" in the session's output.
 output_of() {
   local i
@@ -39,7 +24,7 @@ output_of() {
 }
 
 @test "engine-session.sh holds: the page through -p, the committed file, and nothing left behind" {
-  session_leaves_nothing "$ROOTFS"
+  session_leaves_nothing engine-session.sh "$ROOTFS"
   assert_success
   assert_line --index -1 "held: web:v1 was built and served its page through -p 8080:80, its log showed the request and exec a PID 1 httpd, the file exec wrote was committed into web:v2, and stop, rm and rmi left no container, mount, cgroup, veth or rule"
   # the claims, as the transcript shows them
@@ -53,7 +38,7 @@ output_of() {
   local broken="$BATS_TEST_TMPDIR/rootfs"
   cp -a "$ROOTFS" "$broken"
   rm "$broken/usr/sbin/httpd"
-  session_leaves_nothing "$broken"
+  session_leaves_nothing engine-session.sh "$broken"
   assert_failure 1
   assert_line --index -1 --regexp '^did NOT hold: .*the page through -p 8080:80 was "[^"]*", not "<p>hello from a minidocker session</p>"'
   refute_line --partial "held: web:v1"

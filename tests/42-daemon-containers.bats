@@ -415,16 +415,7 @@ EOF
   # The daemon, and so the engine's bridge, veths and NAT rules, in a namespace that dies with
   # the test; the docker client reaches it through the socket's path, as always.
   HOST_NS="lab-d42-$$-$BATS_TEST_NUMBER"
-  ip netns add "$HOST_NS"
-  in_host ip link set lo up
-  # (nsenter itself, not the in_host function: $! must be the daemon, which nsenter becomes)
-  nsenter --net="/run/netns/$HOST_NS" -- "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" \
-    >>"$DAEMON_LOG" 2>&1 3>&- &
-  DAEMON_PID=$!
-  for _ in $(seq 300); do
-    api http://localhost/_ping >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  daemon_start "$HOST_NS"
   run docker run -d --name web -p 8080:80 busybox httpd -f -p 80 -h /etc
   assert_success
   hostname=$(docker inspect --format '{{.Config.Hostname}}' web)

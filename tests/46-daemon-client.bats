@@ -272,16 +272,7 @@ same_through_daemon() {
   # The daemon, and so the engine's bridge, veths and NAT rules, in a namespace that dies with
   # the test; our client reaches it through the socket's path, from the host's namespace.
   HOST_NS="lab-d46-$$-$BATS_TEST_NUMBER"
-  ip netns add "$HOST_NS"
-  in_host ip link set lo up
-  nsenter --net="/run/netns/$HOST_NS" -- "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" \
-    >>"$DAEMON_LOG" 2>&1 3>&- &
-  # shellcheck disable=SC2034  # read by daemon_stop (daemon.bash)
-  DAEMON_PID=$!
-  for _ in $(seq 300); do
-    api http://localhost/_ping >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  daemon_start "$HOST_NS"
   run mdh run -d --name web -p 8080:80 busybox httpd -f -p 80 -h /etc
   assert_success
   hostname=$(mdh inspect web | jq -r '.[0].Config.Hostname')

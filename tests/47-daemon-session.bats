@@ -17,16 +17,7 @@ setup() {
 }
 
 @test "daemon-session.sh holds through the real docker client, and leaves nothing behind" {
-  local before="$BATS_TEST_TMPDIR/before" after="$BATS_TEST_TMPDIR/after" roots
-  roots=$(ls -d /var/tmp/lab-engine-* 2>/dev/null || true)
-  "$PROJECT_DIR/tests/leakcheck.sh" snapshot >"$before"
-  run "$PROJECT_DIR/final/daemon-session.sh" "$ROOTFS"
-  "$PROJECT_DIR/tests/leakcheck.sh" snapshot >"$after"
-  "$PROJECT_DIR/tests/leakcheck.sh" compare "$before" "$after" ||
-    fail "daemon-session.sh left the above behind"
-  [[ $(ls -d /var/tmp/lab-engine-* 2>/dev/null || true) == "$roots" ]] ||
-    fail "daemon-session.sh left an engine root in /var/tmp"
-  ! ip netns list | grep -q lab-engine- || fail "daemon-session.sh left its network namespace"
+  session_leaves_nothing daemon-session.sh "$ROOTFS"
   assert_success
   assert_line --index -1 --regexp '^held: the docker client loaded, ran'
   # the claims, as the transcript shows them

@@ -23,8 +23,19 @@ daemon_teardown() {
 }
 
 # Starts the daemon in the background and waits (at most 30 s) until it answers on $SOCK.
+# With a network namespace's name, the daemon runs in a new namespace of that name (lo up), so
+# the engine's bridge, veths and NAT rules are made there (the caller's teardown deletes it);
+# nsenter execs the daemon, so $DAEMON_PID is the daemon itself.
 daemon_start() {
-  "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" >>"$DAEMON_LOG" 2>&1 3>&- &
+  local netns=${1:-}
+  if [[ -n $netns ]]; then
+    ip netns add "$netns"
+    ip -n "$netns" link set lo up
+    nsenter --net="/run/netns/$netns" -- "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" \
+      >>"$DAEMON_LOG" 2>&1 3>&- &
+  else
+    "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" >>"$DAEMON_LOG" 2>&1 3>&- &
+  fi
   DAEMON_PID=$!
   local _
   for _ in $(seq 300); do

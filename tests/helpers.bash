@@ -77,3 +77,18 @@ netns_mount_restore() {
     umount /run/netns && rmdir /run/netns
   fi
 }
+
+# Runs final/SCRIPT ROOTFS (engine-session.sh, daemon-session.sh: engine-lib.sh's engine root in
+# /var/tmp and network namespace lab-engine-PID) with `run`, and checks that the host is as it was
+# before: no engine root, no namespace, no mount, cgroup, link, rule or process (leakcheck.sh).
+session_leaves_nothing() {
+  local script=$1 before="$BATS_TEST_TMPDIR/before" after="$BATS_TEST_TMPDIR/after" roots
+  roots=$(ls -d /var/tmp/lab-engine-* 2>/dev/null || true)
+  "$PROJECT_DIR/tests/leakcheck.sh" snapshot >"$before"
+  run "$PROJECT_DIR/final/$script" "$2"
+  "$PROJECT_DIR/tests/leakcheck.sh" snapshot >"$after"
+  "$PROJECT_DIR/tests/leakcheck.sh" compare "$before" "$after" || fail "$script left the above behind"
+  [[ $(ls -d /var/tmp/lab-engine-* 2>/dev/null || true) == "$roots" ]] ||
+    fail "$script left an engine root in /var/tmp"
+  ! ip netns list | grep -q lab-engine- || fail "$script left its network namespace"
+}
