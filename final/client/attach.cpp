@@ -128,16 +128,20 @@ void send_message(int sock, const std::string& msg) {
   }
 }
 
-// Our window's size (from whichever of stdin, stdout is a terminal), as a 'w' message.
+// Our window's size as a 'w' message.
 std::optional<std::string> window_size_message() {
-  winsize ws{};
-  for (int fd : {STDIN_FILENO, STDOUT_FILENO})
-    if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
-      return attach::resize_message(ws.ws_row, ws.ws_col);
+  if (auto size = window_size()) return attach::resize_message(size->first, size->second);
   return std::nullopt;
 }
 
 }  // namespace
+
+std::optional<std::pair<unsigned short, unsigned short>> window_size() {
+  winsize ws{};
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO})
+    if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) return std::pair(ws.ws_row, ws.ws_col);
+  return std::nullopt;
+}
 
 int connect_attach(const engine::Paths& paths, const std::string& id) {
   int fd = attach::connect_socket(paths.root + "/containers/" + id);

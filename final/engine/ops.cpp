@@ -231,17 +231,47 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
     if (!ours) args.push_back("--detach");
     args.insert(args.end(), {"--tty", "--console-socket", socket_path});
   }
-  for (const std::string& e : env) args.insert(args.end(), {"--env", e});
-  if (!r.workdir.empty()) args.insert(args.end(), {"--cwd", r.workdir});
-  if (!r.user.empty()) {
-    exec::User user = exec::resolve_user(r.user, lab::read_file_or_empty(rootfs + "/etc/passwd"),
-                                         lab::read_file_or_empty(rootfs + "/etc/group"));
-    args.insert(args.end(), {"--user", fmt::format("{}:{}", user.uid, user.gid)});
-    for (uint32_t g : user.additional_gids)
-      args.insert(args.end(), {"--additional-gids", std::to_string(g)});
+  std::optional<exec::User> user;
+  if (!r.user.empty())
+    user = exec::resolve_user(r.user, lab::read_file_or_empty(rootfs + "/etc/passwd"),
+                              lab::read_file_or_empty(rootfs + "/etc/group"));
+  std::string process_file;
+  if (r.tty && r.console_size) {
+    // runc's exec flags have no console size; its --process file has (process.consoleSize), as
+    // containerd's shim sends it. The file is the whole process, for runc and for ours: the
+    // container's own (capabilities, rlimits, ...) with this command, environment, cwd and user.
+    json process = read_json(c.dir + "/bundle/config.json").value("process", json::object());
+    process["args"] = r.command;
+    std::vector<std::string> merged = process.value("env", std::vector<std::string>{});
+    for (const std::string& e : env) {
+      std::string key = e.substr(0, e.find('=') + 1);
+      std::erase_if(merged, [&](const std::string& old) { return old.starts_with(key); });
+      merged.push_back(e);
+    }
+    process["env"] = merged;
+    if (!r.workdir.empty()) process["cwd"] = r.workdir;
+    if (user) {
+      process["user"]["uid"] = user->uid;
+      process["user"]["gid"] = user->gid;
+      process["user"]["additionalGids"] = user->additional_gids;
+    }
+    process["terminal"] = true;
+    process["consoleSize"] = {{"height", r.console_size->first},
+                              {"width", r.console_size->second}};
+    process_file = console_dir->path() + "/process.json";
+    lab::create_file(process_file, process.dump(), 0600);
+    args.insert(args.end(), {"--process", process_file, id});
+  } else {
+    for (const std::string& e : env) args.insert(args.end(), {"--env", e});
+    if (!r.workdir.empty()) args.insert(args.end(), {"--cwd", r.workdir});
+    if (user) {
+      args.insert(args.end(), {"--user", fmt::format("{}:{}", user->uid, user->gid)});
+      for (uint32_t g : user->additional_gids)
+        args.insert(args.end(), {"--additional-gids", std::to_string(g)});
+    }
+    args.push_back(id);
+    args.insert(args.end(), r.command.begin(), r.command.end());
   }
-  args.push_back(id);
-  args.insert(args.end(), r.command.begin(), r.command.end());
   explain.step("02",
                fmt::format("exec in {}: setns(2) into its namespaces, join its cgroup, execve {}",
                            id.substr(0, 12), program),
