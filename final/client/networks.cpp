@@ -77,8 +77,8 @@ int create(const EngineOptions& options, const CreateOptions& opt) {
     if (!opt.subnet.empty())
       body["IPAM"] = {{"Driver", "default"},
                       {"Config", nlohmann::json::array({{{"Subnet", opt.subnet}}})}};
-    id = nlohmann::json::parse(daemon_of(options).checked("POST", "/networks/create", body.dump())
-                                   .body)
+    id = nlohmann::json::parse(
+             daemon_of(options).checked("POST", "/networks/create", body.dump()).body)
              .at("Id");
   } else {
     id = network::create_network(context(options), opt.name, opt.subnet).id;
@@ -139,10 +139,10 @@ int inspect(const EngineOptions& options, const std::vector<std::string>& names)
   int rc = 0;
   for (const auto& name : names) {
     try {
-      out.push_back(remote(options) ? nlohmann::json::parse(
-                                          daemon_of(options).checked("GET", path_of(name)).body)
-                                    : network::inspect_json(
-                                          network::find_network(context(options), name)));
+      out.push_back(
+          remote(options)
+              ? nlohmann::json::parse(daemon_of(options).checked("GET", path_of(name)).body)
+              : network::inspect_json(network::find_network(context(options), name)));
     } catch (const lab::UserError& e) {
       rc = report_user_error(e.what());
     }

@@ -11,9 +11,9 @@
 
 #include "client/engine.hpp"
 #include "daemon/http_client.hpp"
-#include "graph/driver.hpp"
 #include "engine/containers.hpp"
 #include "engine/networking.hpp"
+#include "graph/driver.hpp"
 
 namespace client {
 
@@ -82,9 +82,9 @@ Pruned prune_through(const EngineOptions& options, bool all, bool volumes) {
     p.volumes = prune_volumes(options, false, bytes);
     p.reclaimed += bytes;
   }
-  json images = post(all ? "/images/prune?filters=" +
-                               api::url_escape(json{{"dangling", {"false"}}}.dump())
-                         : std::string("/images/prune"));
+  json images =
+      post(all ? "/images/prune?filters=" + api::url_escape(json{{"dangling", {"false"}}}.dump())
+               : std::string("/images/prune"));
   if (images.value("ImagesDeleted", json()).is_array())
     for (const json& entry : images["ImagesDeleted"])
       for (const auto& [what, name] : entry.items())

@@ -40,10 +40,10 @@ int create_verb(const EngineOptions& options, const VolumeFlags& f) {
   if (f.names.size() > 1) throw lab::UserError("\"volume create\" requires at most 1 argument");
   std::string name = f.names.empty() ? "" : f.names.front();
   if (remote(options))
-    name = json::parse(daemon_of(options)
-                           .checked("POST", "/volumes/create", json{{"Name", name}}.dump())
-                           .body)
-               .at("Name");
+    name =
+        json::parse(
+            daemon_of(options).checked("POST", "/volumes/create", json{{"Name", name}}.dump()).body)
+            .at("Name");
   else
     name = engine::create_volume(paths_of(options), name).name;
   std::cout << name << '\n';
@@ -116,8 +116,10 @@ std::vector<std::string> prune_volumes(const EngineOptions& options, bool all,
                                        uint64_t& reclaimed) {
   if (!remote(options)) return engine::prune_volumes(paths_of(options), all, reclaimed);
   std::string filters = json{{"all", {all ? "true" : "false"}}}.dump();
-  json answer = json::parse(
-      daemon_of(options).checked("POST", "/volumes/prune?filters=" + api::url_escape(filters)).body);
+  json answer =
+      json::parse(daemon_of(options)
+                      .checked("POST", "/volumes/prune?filters=" + api::url_escape(filters))
+                      .body);
   reclaimed = answer.value("SpaceReclaimed", uint64_t{0});
   std::vector<std::string> removed;
   if (answer.value("VolumesDeleted", json()).is_array())

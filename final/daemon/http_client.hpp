@@ -62,9 +62,9 @@ class ResponseStream {
 
 class DaemonClient {
  public:
-  // `host` is -H's value ("unix:///run/minidocker.sock", "tcp://127.0.0.1:2375"); with `explain`, each request line and
-  // the status line it got are printed on stderr: "[client] POST /v1.41/containers/create ->
-  // 201 Created".
+  // `host` is -H's value ("unix:///run/minidocker.sock", "tcp://127.0.0.1:2375"); with `explain`,
+  // each request line and the status line it got are printed on stderr: "[client] POST
+  // /v1.41/containers/create -> 201 Created".
   DaemonClient(std::string host, bool explain);
 
   // One request on its own connection, the whole response read (a chunked one to its end).

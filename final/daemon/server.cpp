@@ -357,8 +357,8 @@ int serve(const ServeOptions& options) {
   });
   for (size_t i = 0; i < addresses.size(); ++i) {
     const HostAddress& address = addresses[i];
-    std::string where = address.tcp ? fmt::format("tcp://127.0.0.1:{}", address.port)
-                                    : "unix://" + address.path;
+    std::string where =
+        address.tcp ? fmt::format("tcp://127.0.0.1:{}", address.port) : "unix://" + address.path;
     fmt::print(stderr, "minidocker daemon: API {} on {} (engine root {})\n", kApiVersion, where,
                options.root);
     if (address.tcp)
@@ -373,8 +373,9 @@ int serve(const ServeOptions& options) {
   }
   io.run();
   remove_sockets();
+  const char* removed = paths.size() > 1 ? "sockets removed" : "socket removed";
   fmt::print(stderr, "minidocker daemon: {}, {}\n", strsignal(stopped_by),
-             paths.empty() ? "stopped" : paths.size() == 1 ? "socket removed" : "sockets removed");
+             paths.empty() ? "stopped" : removed);
   return 0;
 }
 

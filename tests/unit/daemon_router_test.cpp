@@ -40,9 +40,9 @@ TEST(DaemonRouter, ParsesHostsAsDockersDashH) {
   EXPECT_EQ(a.host, "localhost");
   EXPECT_EQ(a.port, "2375");
   EXPECT_EQ(api::parse_host("tcp://example.com:80/").port, "80");
-  for (const char* bad : {"unix://relative", "unix://", "tcp://", "tcp://:2375", "tcp://h:",
-                          "tcp://h:0", "tcp://h:65536", "tcp://h:12x", "tcp://[::1]:2375",
-                          "fd://", "ssh://h", "/run/minidocker.sock"})
+  for (const char* bad : {"unix://relative", "unix://", "tcp://", "tcp://:2375",
+                          "tcp://h:", "tcp://h:0", "tcp://h:65536", "tcp://h:12x",
+                          "tcp://[::1]:2375", "fd://", "ssh://h", "/run/minidocker.sock"})
     EXPECT_THROW(api::parse_host(bad), lab::UserError) << bad;
 }
 
