@@ -362,7 +362,8 @@ int serve(const ServeOptions& options) {
     fmt::print(stderr, "minidocker daemon: API {} on {} (engine root {})\n", kApiVersion, where,
                options.root);
     if (address.tcp)
-      // Docker's own warning, in its words: dockerd 27 prints it and will refuse to start.
+      // dockerd's own warning begins with these words; recent dockerd goes further and refuses
+      // such a listener unless told --tls=false, as this one refuses without --insecure-tcp.
       fmt::print(stderr,
                  "minidocker daemon: WARNING: API is accessible on http://127.0.0.1:{} without "
                  "encryption. Access to the remote API is equivalent to root access on the host: "
