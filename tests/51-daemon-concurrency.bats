@@ -10,14 +10,83 @@
 load helpers
 load engine
 load daemon
+load registry
 bats_require_minimum_version 1.5.0
 
 setup() {
   daemon_setup
+  PROXY_PID=
 }
 
 teardown() {
+  if [[ -n ${PROXY_PID:-} ]]; then
+    kill "$PROXY_PID" 2>/dev/null || true
+    wait "$PROXY_PID" 2>/dev/null || true
+  fi
+  [[ -z ${REGISTRY_PID:-} ]] || stop_registry
   daemon_teardown
+}
+
+# A proxy in front of the registry ($REGISTRY) that holds every blob's download half-way until
+# the file $1 exists (it makes $1.waiting when one is held): a pull stuck in its download for as
+# long as the test wants. Its address in PROXY.
+start_gated_proxy() {
+  local gate=$1 port_file=$BATS_TEST_TMPDIR/proxy.port _
+  cat >"$BATS_TEST_TMPDIR/proxy.py" <<'PY'
+import http.client, http.server, os, sys, time
+upstream, gate, port_file = sys.argv[1], sys.argv[2], sys.argv[3]
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def forward(self, method):
+        upstream_connection = http.client.HTTPConnection(upstream)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        upstream_connection.request(method, self.path, headers=headers)
+        answer = upstream_connection.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for k, v in answer.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if method == "HEAD":
+            return
+        if method == "GET" and "/blobs/" in self.path and answer.status == 200:
+            half = len(data) // 2
+            self.wfile.write(data[:half])
+            self.wfile.flush()
+            open(gate + ".waiting", "w").close()
+            while not os.path.exists(gate):
+                time.sleep(0.05)
+            self.wfile.write(data[half:])
+        else:
+            self.wfile.write(data)
+
+    def do_GET(self):
+        self.forward("GET")
+
+    def do_HEAD(self):
+        self.forward("HEAD")
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
+PY
+  /usr/bin/python3 "$BATS_TEST_TMPDIR/proxy.py" "$REGISTRY" "$gate" "$port_file" 3>&- &
+  PROXY_PID=$!
+  for _ in $(seq 100); do
+    [[ -s $port_file ]] && break
+    sleep 0.1
+  done
+  [[ -s $port_file ]] || fail "the proxy never started"
+  PROXY="127.0.0.1:$(cat "$port_file")"
 }
 
 # How many entries a /proc directory has (the daemon's descriptors, its threads).
@@ -35,8 +104,8 @@ still_up() {
 # waiting, its container ($3) still running: whatever returned before this call did not wait
 # for it.
 stop_still_waiting() {
-  [[ ! -e $2 ]] || fail "the stop had already returned: the request before waited for it"
-  kill -0 "$1" 2>/dev/null || fail "the stop's client has exited"
+  [[ ! -e $2 ]] || fail "the stop (or restart) had already returned: the request before waited for it"
+  kill -0 "$1" 2>/dev/null || fail "the stop's (or restart's) client has exited"
   [[ $(md inspect "$3" | jq -r '.[0].State.Status') == running ]] ||
     fail "$3 is no longer running"
 }
@@ -132,6 +201,63 @@ stop_still_waiting() {
   # Restarted: running again.
   run docker inspect -f '{{.State.Status}}' slow
   assert_output running
+  still_up
+}
+
+@test "concurrency: a pull stuck in its download holds up no images, ps, inspect or run --rm (daemon and CLI)" {
+  start_registry
+  # An image with a layer of its own (the busybox layer under it is in the store already), in
+  # the registry only: its pull has a blob to download.
+  md run --network none --name maker busybox sh -c 'head -c 300000 /dev/urandom >/big' >/dev/null
+  md commit maker "$REGISTRY/lab/slow:v1" >/dev/null
+  md rm maker >/dev/null
+  md push "$REGISTRY/lab/slow:v1" >/dev/null
+  md rmi "$REGISTRY/lab/slow:v1" >/dev/null
+  local gate=$BATS_TEST_TMPDIR/gate _
+  start_gated_proxy "$gate"
+  daemon_start
+  (
+    docker pull "$PROXY/lab/slow:v1" >"$BATS_TEST_TMPDIR/pull.out" 2>&1
+    echo "$?" >"$BATS_TEST_TMPDIR/pull.done"
+  ) 3>&- &
+  local pull_pid=$!
+  for _ in $(seq 100); do
+    [[ -e $gate.waiting ]] && break
+    sleep 0.1
+  done
+  [[ -e $gate.waiting ]] || fail "the pull never reached a blob: $(cat "$BATS_TEST_TMPDIR/pull.out")"
+  # The pull is in the middle of its download: everything that reads the store answers (one
+  # that waited for the pull would wait for ever: 20 s and it has failed).
+  run api --max-time 20 http://localhost/v1.41/images/json
+  assert_success
+  [[ $(jq -r '[.[].RepoTags[0]] | join(" ")' <<<"$output") == busybox:latest ]] ||
+    fail "images/json: $output"
+  run docker images --format '{{.Repository}}'
+  assert_output busybox
+  run docker image inspect -f '{{.Id}}' busybox
+  assert_success
+  run docker ps -a --format '{{.Names}}'
+  assert_success
+  run docker run --rm --network none busybox echo "while the pull downloads"
+  assert_success
+  assert_output "while the pull downloads"
+  # Our own CLI, another process, reads the same store under the same lock.
+  run md images
+  assert_success
+  assert_line --regexp '^busybox +latest '
+  refute_line --partial lab/slow
+  [[ ! -e $BATS_TEST_TMPDIR/pull.done ]] || fail "the pull had already returned"
+  kill -0 "$pull_pid"
+  # Let it finish: the image is there, its new layer downloaded, the busybox one not.
+  touch "$gate"
+  wait "$pull_pid"
+  [[ $(cat "$BATS_TEST_TMPDIR/pull.done") == 0 ]] || fail "pull: $(cat "$BATS_TEST_TMPDIR/pull.out")"
+  grep -q ': Already exists' "$BATS_TEST_TMPDIR/pull.out"
+  grep -q ': Pull complete' "$BATS_TEST_TMPDIR/pull.out"
+  run docker images --format '{{.Repository}}:{{.Tag}}'
+  assert_line "$PROXY/lab/slow:v1"
+  run docker run --rm --network none "$PROXY/lab/slow:v1" sh -c 'wc -c </big'
+  assert_output 300000
   still_up
 }
 
