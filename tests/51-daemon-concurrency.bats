@@ -13,18 +13,35 @@ load daemon
 load registry
 bats_require_minimum_version 1.5.0
 
+# /run/netns: taken away again if these tests made it (helpers.bash)
+setup_file() { netns_mount_remember; }
+teardown_file() { netns_mount_restore; }
+
 setup() {
   daemon_setup
   PROXY_PID=
+  HOST_NS=
 }
 
+in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
+
 teardown() {
+  if [[ -n $HOST_NS ]]; then
+    # The bridge test's containers are on a bridge inside its namespace: removed from there,
+    # before the namespace (and with it the bridge and the rules) goes.
+    local ids
+    ids=$(in_host "$MINIDOCKER" --root "$ROOT" ps -aq --no-trunc 2>/dev/null) || true
+    # shellcheck disable=SC2086
+    [[ -z $ids ]] || in_host "$MINIDOCKER" --root "$ROOT" rm -f $ids >/dev/null 2>&1 || true
+    in_host "$MINIDOCKER" --root "$ROOT" system prune -f >/dev/null 2>&1 || true
+  fi
   if [[ -n ${PROXY_PID:-} ]]; then
     kill "$PROXY_PID" 2>/dev/null || true
     wait "$PROXY_PID" 2>/dev/null || true
   fi
   [[ -z ${REGISTRY_PID:-} ]] || stop_registry
   daemon_teardown
+  [[ -z $HOST_NS ]] || ip netns del "$HOST_NS" 2>/dev/null || true
 }
 
 # A proxy in front of the registry ($REGISTRY) that holds every blob's download half-way until
@@ -374,5 +391,40 @@ stop_still_waiting() {
   ((won == 1 && lost == 9)) || fail "$won created, $lost refused"
   run docker ps -a --format '{{.Names}}'
   assert_output same
+  still_up
+}
+
+@test "concurrency: 8 containers started at once on the default bridge (the daemon in a namespace of the test's own) each get an address of their own; removed at once, nothing is left" {
+  # Each run connects its container in the daemon's process: a child cloned into a new network
+  # namespace, another that configures it. With other threads running, those children come from
+  # glibc's fork (common/process.cpp): a raw clone could copy a lock another thread held.
+  HOST_NS="lab-d51-$$-$BATS_TEST_NUMBER"
+  daemon_start "$HOST_NS"
+  local out=$BATS_TEST_TMPDIR/out pids=() i failed=0
+  mkdir -p "$out"
+  for i in $(seq 8); do
+    docker run -d --name "n$i" busybox sleep 1000 >"$out/run.$i" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || failed=$((failed + 1)); done
+  ((failed == 0)) || fail "$failed of 8 runs failed: $(cat "$out"/run.*)"
+  # All eight running at once, each with its own address (the networks' flock orders IPAM).
+  local addresses
+  addresses=$(for i in $(seq 8); do
+    docker exec "n$i" ip -4 -o addr show eth0 | grep -o 'inet [0-9.]*'
+  done | sort -u)
+  [[ $(wc -l <<<"$addresses") == 8 ]] || fail "addresses: $addresses"
+  pids=()
+  for i in $(seq 8); do
+    docker rm -f "n$i" >"$out/rm.$i" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || failed=$((failed + 1)); done
+  ((failed == 0)) || fail "$failed of 8 removes failed: $(cat "$out"/rm.*)"
+  # Gone: the containers, their veths, their namespaces' files.
+  run docker ps -aq
+  assert_output ""
+  [[ -z $(in_host ip -o link show type veth) ]] || fail "veths left: $(in_host ip -o link show type veth)"
+  [[ -z $(ls -A "$ROOT/netns" 2>/dev/null) ]] || fail "netns files left: $(ls "$ROOT/netns")"
   still_up
 }
