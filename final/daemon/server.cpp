@@ -26,6 +26,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -52,13 +53,23 @@ namespace {
 // What the connection threads share; kept alive by each of them (a shared_ptr), so a thread
 // still answering when SIGTERM arrives never reads a destroyed router.
 struct Daemon {
-  explicit Daemon(std::string root) : engine{std::move(root)}, router(engine_routes(engine)) {}
+  // The root made absolute once: no job's path depends on a working directory.
+  explicit Daemon(const std::string& root)
+      : engine{std::filesystem::absolute(root).lexically_normal().string()},
+        router(engine_routes(engine)) {}
   Engine engine;
   Router router;
-  // One job at a time through the engine (its verbs were written for one process each); a
-  // streaming response's stream (attach, logs -f, wait, progress) runs outside it.
-  std::mutex engine_mutex;
-  std::mutex log_mutex;
+  // No lock around the jobs: each connection's thread runs its request at once, as many CLI
+  // processes run at once, and the engine's own locks order them as they order those processes
+  // (flock(2) on containers.lock, volumes.lock, networks/lock, the image store's lock and the
+  // runtime's state directory: each taken on a file opened for that job, which excludes another
+  // thread as it excludes another process). What the threads of one process share and separate
+  // processes do not is handled where the engine touches it: the working directory (the overlay
+  // mount's chdir: graph/driver.cpp), SIGPIPE's disposition (engine/tree_tar.cpp), a child
+  // forked while another thread holds malloc's lock (common/process.cpp's clone_child; the
+  // engine's fork+exec build their argv first: engine/containers.cpp, ops.cpp). So a stop's
+  // 10 s of grace, a pull's download or a restart holds up no other request.
+  std::mutex log_mutex;  // one request's log line at a time
 };
 
 // Is someone answering on `path`? A socket file nobody listens on is stale (a daemon killed
@@ -258,11 +269,7 @@ void serve_connection(std::shared_ptr<Daemon> daemon, generic_stream::socket soc
     if (ec) break;
     http::request<http::string_body> req = parser.release();
     request.body = std::move(req.body());
-    Response response;
-    {
-      std::lock_guard lock(daemon->engine_mutex);
-      response = daemon->router.dispatch(request);
-    }
+    Response response = daemon->router.dispatch(request);
     if (response.stream) {
       log_request(*daemon, request, response.status, start);
       SocketConnection connection(socket.native_handle(), buffer,

@@ -107,18 +107,26 @@ struct Output {
 };
 
 // Runs the runtime (or anything) and collects its stdout and stderr together.
+//
+// Every fork here is followed by an execve with only system calls in between (dup2, open,
+// close_range, setsid: async-signal-safe): in the daemon other threads run meanwhile, and the
+// child has a copy of their memory as it was, a lock they held (malloc's, stdio's) held for good
+// in it. So the argv is built before the fork; and fds above 2 are closed in the child, as the
+// daemon's sockets are not all close-on-exec, and one kept open by a runtime would keep a
+// client's connection open after the daemon closed it.
 Output run_quietly(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   int pipefd[2];
   lab::check(::pipe2(pipefd, O_CLOEXEC), "pipe2");
   pid_t pid = lab::check(::fork(), "fork");
   if (pid == 0) {
+    int null = ::open("/dev/null", O_RDONLY);
     ::dup2(pipefd[1], 1);
     ::dup2(pipefd[1], 2);
-    int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    ::close_range(3, ~0U, 0);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -431,6 +439,12 @@ static void launch_monitor(const Paths& p, const std::string& id, const json& re
                                ? fmt::format("--console-socket {}/console.sock ", dir)
                                : "",
                            id));
+  std::vector<std::string> margs = {p.monitor, dir,          id,    exec::cgroups_path(id),
+                                    flags,     p.minidocker, p.root};
+  margs.insert(margs.end(), runtime.begin(), runtime.end());
+  std::vector<char*> argv;  // built before the fork: see run_quietly
+  for (auto& a : margs) argv.push_back(a.data());
+  argv.push_back(nullptr);
   int report[2];
   lab::check(::pipe2(report, O_CLOEXEC), "pipe2");
   lab::UniqueFd report_read(report[0]);
@@ -450,12 +464,6 @@ static void launch_monitor(const Paths& p, const std::string& id, const json& re
     ::dup2(rep, 3);
     ::dup2(ex, 4);
     ::close_range(5, ~0U, 0);
-    std::vector<std::string> margs = {p.monitor, dir,          id,    exec::cgroups_path(id),
-                                      flags,     p.minidocker, p.root};
-    margs.insert(margs.end(), runtime.begin(), runtime.end());
-    std::vector<char*> argv;
-    for (auto& a : margs) argv.push_back(a.data());
-    argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }

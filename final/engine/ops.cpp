@@ -51,7 +51,12 @@ std::string joined(const std::vector<std::string>& args) {
 }
 
 // Starts `args` with stdin, stdout and stderr as given (-1: /dev/null); returns its pid.
+// Between the fork and the execve only system calls: in the daemon, other threads run meanwhile
+// and the child has their locks as they were (containers.cpp's run_quietly says more).
 pid_t spawn(std::vector<std::string> args, int in, int out, int err) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = lab::check(::fork(), "fork");
   if (pid == 0) {
     int null = ::open("/dev/null", O_RDWR);
@@ -60,9 +65,6 @@ pid_t spawn(std::vector<std::string> args, int in, int out, int err) {
     for (int& fd : fds) fd = ::fcntl(fd, F_DUPFD, 10);
     for (int i = 0; i < 3; ++i) ::dup2(fds[i], i);
     ::close_range(3, ~0U, 0);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -380,12 +382,13 @@ PsTable top(const Paths& p, const std::string& id, std::vector<std::string> ps_a
   int pipefd[2];
   lab::check(::pipe2(pipefd, O_CLOEXEC), "pipe2");
   lab::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
+  std::vector<char*> cargv;  // built before the fork, as spawn's
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
   pid_t pid = lab::check(::fork(), "fork");
   if (pid == 0) {
     ::dup2(write_end.get(), 1);
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
+    ::close_range(3, ~0U, 0);
     ::execvp("ps", cargv.data());
     ::_exit(127);
   }
