@@ -53,6 +53,11 @@ std::vector<graph::Image> listed_images(const graph::Store& store, bool all);
 // One image as `image inspect` prints it (Docker's JSON); the daemon's GET /images/{name}/json.
 nlohmann::json image_inspect_json(const graph::Store& store, const graph::Image& image);
 
+// `system df`'s facts, as Docker's GET /system/df answers them (LayersSize; Images with Size,
+// SharedSize and Containers; Containers with SizeRw; Volumes with UsageData); the CLI sums them
+// into its table, in-process or through a daemon, whose route is this too.
+nlohmann::json disk_usage_json(const EngineOptions& options);
+
 // The verbs' jobs without their printing, shared with the daemon's routes (final/daemon/
 // routes_images.cpp), which answer with the same facts as Docker's JSON.
 
