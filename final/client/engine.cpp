@@ -83,7 +83,18 @@ bool served_through_daemon(const std::string& verb) {
                                                "pull",
                                                "image pull",
                                                "push",
-                                               "image push"};
+                                               "image push",
+                                               "build",
+                                               "load",
+                                               "save",
+                                               "import",
+                                               "history",
+                                               "image inspect",
+                                               "image prune",
+                                               "commit",
+                                               "system df",
+                                               "version",
+                                               "info"};
   return served.count(verb) > 0;
 }
 

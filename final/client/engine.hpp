@@ -142,6 +142,9 @@ void add_commit_verbs(CLI::App& app, const EngineOptions& options, std::function
 // build (final/client/build.cpp, over final/engine/build.cpp), same contract.
 void add_build_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
+// version (final/client/version.cpp), same contract.
+void add_version_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
 // daemon (final/daemon/command.cpp): serves the engine over the Docker Engine API on a unix
 // socket (final/daemon/server.cpp, router.hpp, routes.cpp), same contract.
 void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);

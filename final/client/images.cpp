@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -95,41 +96,71 @@ struct ImportOptions {
   std::string message;
 };
 
+// A directory as the layer tar Docker would have been given: written to `fd`, which is then
+// rewound to be read.
+void export_directory(const std::string& dir, int fd, const Narration& narration) {
+  narration.step("05",
+                 fmt::format("export {} as a layer tar (overlay whiteouts become .wh. files)", dir),
+                 fmt::format("tar -c -C {} .", dir));
+  graph::export_layer(dir, fd);
+  lab::check(::lseek(fd, 0, SEEK_SET), [&] { return fmt::format("lseek(the tar of {}, 0)", dir); });
+}
+
 int import_verb(const EngineOptions& options, const ImportOptions& opt) {
   if (!opt.name.empty()) graph::normalize_tag(opt.name);  // refused before any work
   if (opt.source.find("://") != std::string::npos)
     throw lab::UserError(fmt::format("import from a URL is not supported: {}", opt.source));
-  auto store = open_store(options);
+  std::string comment = opt.message.empty() ? "Imported from " + opt.source : opt.message;
   Narration narration(options.explain);
-  auto lock = store->lock(LockMode::exclusive);
+  struct stat st {};
+  if (opt.source != "-" && ::stat(opt.source.c_str(), &st) == -1)
+    throw lab::UserError(fmt::format("{}: {}", opt.source, std::strerror(errno)));
 
+  if (!options.host.empty()) {
+    // The layer tar is the body of POST /images/create?fromSrc=-, as `docker import` sends it;
+    // a directory is made into that tar here first, in an unnamed file of TMPDIR.
+    lab::UniqueFd owned;
+    int fd = STDIN_FILENO;
+    if (opt.source != "-") {
+      if (S_ISDIR(st.st_mode)) {
+        const char* tmp = std::getenv("TMPDIR");
+        std::string dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+        owned = lab::open_fd(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        export_directory(opt.source, owned.get(), narration);
+      } else {
+        owned = lab::open_fd(opt.source, O_RDONLY | O_CLOEXEC);
+      }
+      fd = owned.get();
+    }
+    std::string target = "/images/create?fromSrc=-&message=" + api::url_escape(comment);
+    if (!opt.name.empty()) target += "&repo=" + api::url_escape(opt.name);
+    api::ResponseStream stream = api::DaemonClient(options.host, options.explain)
+                                     .upload("POST", target, "application/x-tar", fd);
+    // {"status": "<image id>"}, as dockerd answers.
+    api::read_messages(stream, [](const nlohmann::json& m) {
+      if (m.contains("status")) std::cout << m.value("status", "") << '\n';
+    });
+    return 0;
+  }
+
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::exclusive);
   lab::UniqueFd owned;
   int fd = STDIN_FILENO;
   std::optional<graph::StagingDir> stage;
-  struct stat st {};
   if (opt.source != "-") {
-    if (::stat(opt.source.c_str(), &st) == -1)
-      throw lab::UserError(fmt::format("{}: {}", opt.source, std::strerror(errno)));
     if (S_ISDIR(st.st_mode)) {
       // A directory becomes the tar Docker would have been given, then takes the tar's path.
       stage.emplace(store->staging());
-      std::string tar = stage->path() + "/layer.tar";
-      owned = lab::open_fd(tar, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      narration.step(
-          "05",
-          fmt::format("export {} as a layer tar (overlay whiteouts become .wh. files)", opt.source),
-          fmt::format("tar -c -C {} .", opt.source));
-      graph::export_layer(opt.source, owned.get());
-      lab::check(::lseek(owned.get(), 0, SEEK_SET), [&] { return "lseek(layer.tar, 0)"; });
+      owned = lab::open_fd(stage->path() + "/layer.tar", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                           0600);
+      export_directory(opt.source, owned.get(), narration);
     } else {
       owned = lab::open_fd(opt.source, O_RDONLY | O_CLOEXEC);
     }
     fd = owned.get();
   }
-
-  std::cout << import_image(*store, fd, opt.name,
-                            opt.message.empty() ? "Imported from " + opt.source : opt.message)
-            << '\n';
+  std::cout << import_image(*store, fd, opt.name, comment) << '\n';
   return 0;
 }
 
