@@ -334,3 +334,25 @@ DOCKERFILE
   assert_line --index 0 "Client:"
   [[ $stderr == "Cannot connect to the minidocker daemon at unix://$SOCK. Is the daemon running?" ]]
 }
+
+@test "client images: info: the daemon's facts through -H, the same facts in-process" {
+  daemon_start
+  md run -d --name up --network none busybox sleep 60 >/dev/null
+  md create --name made --network none busybox true >/dev/null
+  run --separate-stderr mdh info
+  assert_success
+  assert_line --index 0 "Client:"
+  assert_line " Context:    unix://$SOCK"
+  remote_server=$(sed -n '/^Server:/,$p' <<<"$output")
+  grep -q '^GET /v1.41/info 200' "$DAEMON_LOG"
+  run --separate-stderr md info
+  assert_success
+  assert_line " Context:    none: the engine runs in this process"
+  [[ $(sed -n '/^Server:/,$p' <<<"$output") == "$remote_server" ]] ||
+    fail "through the daemon: $remote_server; in-process: $output"
+  assert_line " Containers: 2"
+  assert_line "  Running: 1"
+  assert_line "  Stopped: 1"
+  assert_line " Images: 1"
+  assert_line " Docker Root Dir: $ROOT"
+}

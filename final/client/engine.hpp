@@ -142,7 +142,10 @@ void add_commit_verbs(CLI::App& app, const EngineOptions& options, std::function
 // build (final/client/build.cpp, over final/engine/build.cpp), same contract.
 void add_build_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
-// version (final/client/version.cpp), same contract.
+// `info`'s facts, as Docker's GET /info answers them (containers by state, images, drivers, the
+// host); the daemon's route is this too (final/client/version.cpp).
+nlohmann::json engine_info_json(const EngineOptions& options);
+// version and info (final/client/version.cpp), same contract.
 void add_version_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
 // daemon (final/daemon/command.cpp): serves the engine over the Docker Engine API on a unix
