@@ -1,10 +1,11 @@
 // build (Docker's grammar, the legacy builder's output): `build [-t NAME[:TAG]]... [-f FILE]
-// [--build-arg KEY=VALUE]... [--no-cache] [-q] DIR`; the job is final/engine/build.cpp.
+// [--build-arg KEY=VALUE]... [--no-cache] [-q] DIR`; the job is final/engine/build.cpp. With -H
+// the job is the daemon's: the context travels as a tar, the builder's lines come back as
+// Docker's JSON stream, and are printed as the in-process build prints them.
 #include "engine/build.hpp"
 
-#include <fmt/format.h>
-
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -38,20 +39,22 @@ std::string build_through_daemon(const EngineOptions& options, const engine::Bui
   fs::path context = fs::canonical(r.context);
   std::string relative = fs::canonical(dockerfile).lexically_relative(context).string();
   if (relative.empty() || relative.starts_with(".."))
-    throw lab::UserError(fmt::format(
-        "through a daemon the Dockerfile must be inside the build context {}: {}", r.context,
-        dockerfile));
+    throw lab::UserError(
+        fmt::format("through a daemon the Dockerfile must be inside the build context {}: {}",
+                    r.context, dockerfile));
   const char* tmp = std::getenv("TMPDIR");
   lab::UniqueFd tar = lab::open_fd(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
                                    O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   graph::export_layer(context.string(), tar.get());
-  lab::check(::lseek(tar.get(), 0, SEEK_SET), [] { return std::string("lseek(the context's tar)"); });
+  lab::check(::lseek(tar.get(), 0, SEEK_SET),
+             [] { return std::string("lseek(the context's tar)"); });
 
   std::string target = "/build?dockerfile=" + api::url_escape(relative);
   for (const std::string& tag : r.tags) target += "&t=" + api::url_escape(tag);
   if (r.no_cache) target += "&nocache=1";
   if (r.quiet) target += "&q=1";
-  if (!r.build_args.empty()) target += "&buildargs=" + api::url_escape(nlohmann::json(r.build_args).dump());
+  if (!r.build_args.empty())
+    target += "&buildargs=" + api::url_escape(nlohmann::json(r.build_args).dump());
   api::ResponseStream stream = api::DaemonClient(options.host, options.explain)
                                    .upload("POST", target, "application/x-tar", tar.get());
   std::string id;

@@ -1,4 +1,6 @@
 // The image verbs: import, images, tag, rmi, history, image inspect, image prune, system df.
+// Each is also a client of the daemon (-H): the facts come from its routes (final/daemon/
+// routes*.cpp) instead of the store, and the same code prints them.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -152,8 +154,8 @@ int import_verb(const EngineOptions& options, const ImportOptions& opt) {
     if (S_ISDIR(st.st_mode)) {
       // A directory becomes the tar Docker would have been given, then takes the tar's path.
       stage.emplace(store->staging());
-      owned = lab::open_fd(stage->path() + "/layer.tar", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                           0600);
+      owned =
+          lab::open_fd(stage->path() + "/layer.tar", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       export_directory(opt.source, owned.get(), narration);
     } else {
       owned = lab::open_fd(opt.source, O_RDONLY | O_CLOEXEC);
@@ -534,11 +536,11 @@ int prune(const EngineOptions& options, bool all, bool force) {
 // not reclaimable; a container is active when running or paused, its rw layer reclaimable when
 // not; a volume is active when a container mounts it.
 int system_df(const EngineOptions& options) {
-  nlohmann::json df = options.host.empty()
-                          ? disk_usage_json(options)
-                          : nlohmann::json::parse(api::DaemonClient(options.host, options.explain)
-                                                      .checked("GET", "/system/df")
-                                                      .body);
+  nlohmann::json df =
+      options.host.empty()
+          ? disk_usage_json(options)
+          : nlohmann::json::parse(
+                api::DaemonClient(options.host, options.explain).checked("GET", "/system/df").body);
   auto size_cell = [](uint64_t size) { return graph::human_size(static_cast<double>(size), 4); };
   auto reclaimable = [&](uint64_t reclaim, uint64_t total) {
     std::string text = size_cell(reclaim);

@@ -4,6 +4,8 @@
 //   minidocker save busybox | gzip > b.tar.gz     graph/image_archive.hpp)
 //   minidocker load -i busybox.tar                docker-save or OCI layout, plain or compressed
 //   skopeo copy oci-archive:x.tar docker-archive:/dev/stdout | minidocker load
+//   minidocker -H unix://S load -i b.tar         the archive is POST /images/load's body; save's
+//                                                 comes from GET /images/get
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>

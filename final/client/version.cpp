@@ -1,7 +1,8 @@
-// version and info (Docker's `docker version`, `docker info`). version: the client's facts always; with -H (or DOCKER_HOST) the
-// daemon's from GET /version, as Docker's CLI prints them; without, the engine is this process
-// (the CLI does the jobs itself, as podman does) and there is no server to ask. info prints the
-// engine's facts (GET /info's, which are engine_info_json's in-process too) as Docker's CLI does.
+// version and info (Docker's `docker version`, `docker info`). version: the client's facts always;
+// with -H (or DOCKER_HOST) the daemon's from GET /version, as Docker's CLI prints them; without,
+// the engine is this process (the CLI does the jobs itself, as podman does) and there is no server
+// to ask. info prints the engine's facts (GET /info's, which are engine_info_json's in-process too)
+// as Docker's CLI does.
 #include <fmt/format.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -78,8 +79,7 @@ int version(const EngineOptions& options) {
           fmt::format("{} (minimum version {})", detail("ApiVersion", v.value("ApiVersion", "")),
                       detail("MinAPIVersion", v.value("MinAPIVersion", ""))));
     field("  Go version", detail("GoVersion", v.value("GoVersion", "")));
-    field("  OS/Arch",
-          detail("Os", v.value("Os", "")) + "/" + detail("Arch", v.value("Arch", "")));
+    field("  OS/Arch", detail("Os", v.value("Os", "")) + "/" + detail("Arch", v.value("Arch", "")));
     field("  Kernel version", detail("KernelVersion", v.value("KernelVersion", "")));
   }
   return 0;
@@ -127,8 +127,7 @@ void print_info(const nlohmann::json& j) {
   std::cout << " Swarm: " << swarm.value("LocalNodeState", "inactive") << '\n';
   std::string runtimes;
   nlohmann::json listed = j.value("Runtimes", nlohmann::json::object());
-  for (const auto& [name, _] : listed.items())
-    runtimes += (runtimes.empty() ? "" : " ") + name;
+  for (const auto& [name, _] : listed.items()) runtimes += (runtimes.empty() ? "" : " ") + name;
   std::cout << " Runtimes: " << runtimes << '\n';
   std::cout << " Default Runtime: " << text("DefaultRuntime") << '\n';
   std::cout << " Init Binary: " << text("InitBinary") << '\n';
@@ -170,11 +169,11 @@ int info(const EngineOptions& options) {
             << (options.host.empty() ? "none: the engine runs in this process" : options.host)
             << "\n Debug Mode: false\n\n"
             << std::flush;
-  print_info(options.host.empty()
-                 ? engine_info_json(options)
-                 : nlohmann::json::parse(api::DaemonClient(options.host, options.explain)
-                                             .checked("GET", "/info")
-                                             .body));
+  print_info(
+      options.host.empty()
+          ? engine_info_json(options)
+          : nlohmann::json::parse(
+                api::DaemonClient(options.host, options.explain).checked("GET", "/info").body));
   return 0;
 }
 

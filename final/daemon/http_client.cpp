@@ -236,8 +236,7 @@ void throw_if_refused(int status, const std::string& reason, const std::string& 
   throw lab::UserError(fmt::format("the daemon answered {} {}", status, reason));
 }
 
-void read_messages(ResponseStream& stream,
-                   const std::function<void(const nlohmann::json&)>& each) {
+void read_messages(ResponseStream& stream, const std::function<void(const nlohmann::json&)>& each) {
   if (stream.status() >= 400) throw_if_refused(stream.status(), stream.reason(), stream.rest());
   auto handle = [&](std::string line) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
