@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   client::add_file_verbs(app, engine, action);
   client::add_commit_verbs(app, engine, action);
   client::add_build_verbs(app, engine, action);
+  client::add_version_verbs(app, engine, action);
   client::add_daemon_verbs(app, engine, action);
   if (names_runtime(argc, argv))
     return runtime::dispatch("minidocker runtime", app, g, action, argc, argv);

@@ -149,12 +149,12 @@ DOCKERFILE
   refute_line " ---> Using cache"
 }
 
-@test "build: a failing RUN exits 1 with Docker's message and leaves no container or mount" {
+@test "build: a failing RUN exits with its code and Docker's message; no container or mount left" {
   mkdir -p "$BATS_TEST_TMPDIR/bad"
   printf 'FROM busybox\nVOLUME /data\nRUN echo before; exit 3\nCMD ["true"]\n' \
     >"$BATS_TEST_TMPDIR/bad/Dockerfile"
   run md build -t bad "$BATS_TEST_TMPDIR/bad"
-  assert_failure 1
+  assert_failure 3
   assert_line "The command '/bin/sh -c echo before; exit 3' returned a non-zero code: 3"
   assert_line before
   refute_line --partial "Successfully"

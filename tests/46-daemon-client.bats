@@ -387,10 +387,6 @@ same_through_daemon() {
 
 @test "client: a verb not served through a daemon is refused in one line, never run here" {
   daemon_start
-  run --separate-stderr mdh build -t x .
-  assert_failure 1
-  assert_output ""
-  [[ $stderr == "minidocker -H: build is not available through a daemon yet; run it without -H" ]]
   run --separate-stderr mdh run -t --rm --network none busybox echo hi
   assert_failure 1
   [[ $stderr == "minidocker -H: run -t is not available through a daemon yet; run it without -H" ]]

@@ -2,11 +2,35 @@
 // CONTAINER [REPOSITORY[:TAG]]`; the job is final/engine/commit.cpp.
 #include "engine/commit.hpp"
 
+#include <fmt/format.h>
+
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "client/engine.hpp"
+#include "daemon/http_client.hpp"
 
 namespace client {
+
+namespace {
+
+// POST /commit?container=&repo=&comment=&author=&pause=&changes=..., as Docker's CLI asks: 201
+// {"Id": "sha256:..."}.
+std::string commit_through_daemon(const EngineOptions& options,
+                                  const engine::CommitRequest& request) {
+  if (!request.reference.empty()) graph::normalize_tag(request.reference);  // as the job would
+  std::string target = fmt::format("/commit?container={}&pause={}",
+                                   api::url_escape(request.container), request.pause ? 1 : 0);
+  if (!request.reference.empty()) target += "&repo=" + api::url_escape(request.reference);
+  if (!request.message.empty()) target += "&comment=" + api::url_escape(request.message);
+  if (!request.author.empty()) target += "&author=" + api::url_escape(request.author);
+  for (const std::string& change : request.changes) target += "&changes=" + api::url_escape(change);
+  auto reply = nlohmann::json::parse(
+      api::DaemonClient(options.host, options.explain).checked("POST", target).body);
+  return reply.value("Id", "");
+}
+
+}  // namespace
 
 void add_commit_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
   static engine::CommitRequest request;
@@ -23,6 +47,10 @@ void add_commit_verbs(CLI::App& app, const EngineOptions& options, std::function
                 "freeze a running container during the commit (default true; --pause=false)");
   cmd->callback([&] {
     action = [&] {
+      if (!options.host.empty()) {
+        std::cout << commit_through_daemon(options, request) << '\n';
+        return 0;
+      }
       engine::Paths paths = engine::paths_for(options.root, options.explain);
       std::cout << engine::commit(paths, request) << '\n';
       return 0;

@@ -100,7 +100,18 @@ bool served_through_daemon(const std::string& verb) {
                                                "volume remove",
                                                "volume inspect",
                                                "volume prune",
-                                               "system prune"};
+                                               "system prune",
+                                               "build",
+                                               "load",
+                                               "save",
+                                               "import",
+                                               "history",
+                                               "image inspect",
+                                               "image prune",
+                                               "commit",
+                                               "system df",
+                                               "version",
+                                               "info"};
   return served.count(verb) > 0;
 }
 

@@ -53,6 +53,11 @@ std::vector<graph::Image> listed_images(const graph::Store& store, bool all);
 // One image as `image inspect` prints it (Docker's JSON); the daemon's GET /images/{name}/json.
 nlohmann::json image_inspect_json(const graph::Store& store, const graph::Image& image);
 
+// `system df`'s facts, as Docker's GET /system/df answers them (LayersSize; Images with Size,
+// SharedSize and Containers; Containers with SizeRw; Volumes with UsageData); the CLI sums them
+// into its table, in-process or through a daemon, whose route is this too.
+nlohmann::json disk_usage_json(const EngineOptions& options);
+
 // The verbs' jobs without their printing, shared with the daemon's routes (final/daemon/
 // routes_images.cpp), which answer with the same facts as Docker's JSON.
 
@@ -139,6 +144,12 @@ void add_file_verbs(CLI::App& app, const EngineOptions& options, std::function<i
 void add_commit_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 // build (final/client/build.cpp, over final/engine/build.cpp), same contract.
 void add_build_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+
+// `info`'s facts, as Docker's GET /info answers them (containers by state, images, drivers, the
+// host); the daemon's route is this too (final/client/version.cpp).
+nlohmann::json engine_info_json(const EngineOptions& options);
+// version and info (final/client/version.cpp), same contract.
+void add_version_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
 // daemon (final/daemon/command.cpp): serves the engine over the Docker Engine API on a unix
 // socket (final/daemon/server.cpp, router.hpp, routes.cpp), same contract.

@@ -1,4 +1,6 @@
 // The image verbs: import, images, tag, rmi, history, image inspect, image prune, system df.
+// Each is also a client of the daemon (-H): the facts come from its routes (final/daemon/
+// routes*.cpp) instead of the store, and the same code prints them.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -6,14 +8,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <set>
 
 #include "client/engine.hpp"
 #include "daemon/http_client.hpp"
+#include "engine/containers.hpp"
+#include "engine/volumes.hpp"
 #include "error.hpp"
 #include "graph/digest.hpp"
 #include "graph/driver.hpp"
@@ -92,41 +98,71 @@ struct ImportOptions {
   std::string message;
 };
 
+// A directory as the layer tar Docker would have been given: written to `fd`, which is then
+// rewound to be read.
+void export_directory(const std::string& dir, int fd, const Narration& narration) {
+  narration.step("05",
+                 fmt::format("export {} as a layer tar (overlay whiteouts become .wh. files)", dir),
+                 fmt::format("tar -c -C {} .", dir));
+  graph::export_layer(dir, fd);
+  lab::check(::lseek(fd, 0, SEEK_SET), [&] { return fmt::format("lseek(the tar of {}, 0)", dir); });
+}
+
 int import_verb(const EngineOptions& options, const ImportOptions& opt) {
   if (!opt.name.empty()) graph::normalize_tag(opt.name);  // refused before any work
   if (opt.source.find("://") != std::string::npos)
     throw lab::UserError(fmt::format("import from a URL is not supported: {}", opt.source));
-  auto store = open_store(options);
+  std::string comment = opt.message.empty() ? "Imported from " + opt.source : opt.message;
   Narration narration(options.explain);
-  auto lock = store->lock(LockMode::exclusive);
+  struct stat st {};
+  if (opt.source != "-" && ::stat(opt.source.c_str(), &st) == -1)
+    throw lab::UserError(fmt::format("{}: {}", opt.source, std::strerror(errno)));
 
+  if (!options.host.empty()) {
+    // The layer tar is the body of POST /images/create?fromSrc=-, as `docker import` sends it;
+    // a directory is made into that tar here first, in an unnamed file of TMPDIR.
+    lab::UniqueFd owned;
+    int fd = STDIN_FILENO;
+    if (opt.source != "-") {
+      if (S_ISDIR(st.st_mode)) {
+        const char* tmp = std::getenv("TMPDIR");
+        std::string dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+        owned = lab::open_fd(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        export_directory(opt.source, owned.get(), narration);
+      } else {
+        owned = lab::open_fd(opt.source, O_RDONLY | O_CLOEXEC);
+      }
+      fd = owned.get();
+    }
+    std::string target = "/images/create?fromSrc=-&message=" + api::url_escape(comment);
+    if (!opt.name.empty()) target += "&repo=" + api::url_escape(opt.name);
+    api::ResponseStream stream = api::DaemonClient(options.host, options.explain)
+                                     .upload("POST", target, "application/x-tar", fd);
+    // {"status": "<image id>"}, as dockerd answers.
+    api::read_messages(stream, [](const nlohmann::json& m) {
+      if (m.contains("status")) std::cout << m.value("status", "") << '\n';
+    });
+    return 0;
+  }
+
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::exclusive);
   lab::UniqueFd owned;
   int fd = STDIN_FILENO;
   std::optional<graph::StagingDir> stage;
-  struct stat st {};
   if (opt.source != "-") {
-    if (::stat(opt.source.c_str(), &st) == -1)
-      throw lab::UserError(fmt::format("{}: {}", opt.source, std::strerror(errno)));
     if (S_ISDIR(st.st_mode)) {
       // A directory becomes the tar Docker would have been given, then takes the tar's path.
       stage.emplace(store->staging());
-      std::string tar = stage->path() + "/layer.tar";
-      owned = lab::open_fd(tar, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      narration.step(
-          "05",
-          fmt::format("export {} as a layer tar (overlay whiteouts become .wh. files)", opt.source),
-          fmt::format("tar -c -C {} .", opt.source));
-      graph::export_layer(opt.source, owned.get());
-      lab::check(::lseek(owned.get(), 0, SEEK_SET), [&] { return "lseek(layer.tar, 0)"; });
+      owned =
+          lab::open_fd(stage->path() + "/layer.tar", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      export_directory(opt.source, owned.get(), narration);
     } else {
       owned = lab::open_fd(opt.source, O_RDONLY | O_CLOEXEC);
     }
     fd = owned.get();
   }
-
-  std::cout << import_image(*store, fd, opt.name,
-                            opt.message.empty() ? "Imported from " + opt.source : opt.message)
-            << '\n';
+  std::cout << import_image(*store, fd, opt.name, comment) << '\n';
   return 0;
 }
 
@@ -344,12 +380,12 @@ int remove_images(const EngineOptions& options, const std::vector<std::string>& 
 
 // ---- history ---------------------------------------------------------------------------------
 
-int history(const EngineOptions& options, const std::string& ref, bool no_trunc, bool quiet) {
-  auto store = open_store(options);
-  auto lock = store->lock(LockMode::shared);
+// The history table of `rows` (the store's in-process, GET /images/{name}/history's through a
+// daemon).
+void print_history(const std::vector<HistoryRow>& rows, bool no_trunc, bool quiet) {
   std::vector<std::vector<std::string>> table = {
       {"IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"}};
-  for (const HistoryRow& row : image_history(*store, store->image(store->resolve(ref)))) {
+  for (const HistoryRow& row : rows) {
     std::string created_by = row.created_by;
     std::replace(created_by.begin(), created_by.end(), '\t', ' ');
     table.push_back({row.image == "<missing>" ? row.image : short_id(row.image, no_trunc),
@@ -361,6 +397,28 @@ int history(const EngineOptions& options, const std::string& ref, bool no_trunc,
   } else {
     print_table(table);
   }
+}
+
+int history(const EngineOptions& options, const std::string& ref, bool no_trunc, bool quiet) {
+  if (!options.host.empty()) {
+    api::DaemonClient daemon(options.host, options.explain);
+    std::vector<HistoryRow> rows;
+    for (const nlohmann::json& j :
+         nlohmann::json::parse(daemon.checked("GET", "/images/" + ref + "/history").body)) {
+      HistoryRow row;
+      row.image = j.value("Id", "");
+      row.created = j.value("Created", int64_t{0});
+      row.created_by = j.value("CreatedBy", "");
+      row.comment = j.value("Comment", "");
+      row.size = j.value("Size", uint64_t{0});
+      rows.push_back(std::move(row));
+    }
+    print_history(rows, no_trunc, quiet);
+    return 0;
+  }
+  auto store = open_store(options);
+  auto lock = store->lock(LockMode::shared);
+  print_history(image_history(*store, store->image(store->resolve(ref))), no_trunc, quiet);
   return 0;
 }
 
@@ -401,15 +459,29 @@ nlohmann::json inspect_json(const graph::Store& store, const graph::Image& img) 
 }
 
 int inspect(const EngineOptions& options, const std::vector<std::string>& refs) {
-  auto store = open_store(options);
-  auto lock = store->lock(LockMode::shared);
   nlohmann::json out = nlohmann::json::array();
   std::vector<std::string> missing;
-  for (const std::string& ref : refs) {
-    if (auto id = store->find(ref)) {
-      out.push_back(inspect_json(*store, store->image(*id)));
-    } else {
-      missing.push_back(ref);
+  if (!options.host.empty()) {
+    // One GET /images/{name}/json per name, as Docker's CLI asks; a 404 is a missing one.
+    api::DaemonClient daemon(options.host, options.explain);
+    for (const std::string& ref : refs) {
+      api::ClientReply reply = daemon.call("GET", "/images/" + ref + "/json");
+      if (reply.status == 404) {
+        missing.push_back(ref);
+        continue;
+      }
+      api::throw_if_refused(reply);
+      out.push_back(nlohmann::json::parse(reply.body));
+    }
+  } else {
+    auto store = open_store(options);
+    auto lock = store->lock(LockMode::shared);
+    for (const std::string& ref : refs) {
+      if (auto id = store->find(ref)) {
+        out.push_back(inspect_json(*store, store->image(*id)));
+      } else {
+        missing.push_back(ref);
+      }
     }
   }
   // Docker prints what it found (possibly []) and then one error line per missing name.
@@ -430,9 +502,24 @@ int prune(const EngineOptions& options, bool all, bool force) {
     std::getline(std::cin, answer);
     if (answer != "y" && answer != "Y") return 0;
   }
-  auto store = open_store(options);
-  auto lock = store->lock(LockMode::exclusive);
-  graph::RemoveResult result = store->prune(all);
+  graph::RemoveResult result;
+  if (!options.host.empty()) {
+    // -a is the filter dangling=false, as Docker's CLI sends it.
+    std::string target = "/images/prune";
+    if (all) target += "?filters=" + api::url_escape(R"({"dangling":["false"]})");
+    nlohmann::json reply = nlohmann::json::parse(
+        api::DaemonClient(options.host, options.explain).checked("POST", target).body);
+    if (reply["ImagesDeleted"].is_array())
+      for (const nlohmann::json& entry : reply["ImagesDeleted"]) {
+        if (entry.contains("Untagged")) result.untagged.push_back(entry["Untagged"]);
+        if (entry.contains("Deleted")) result.deleted.push_back(entry["Deleted"]);
+      }
+    result.reclaimed = reply.value("SpaceReclaimed", uint64_t{0});
+  } else {
+    auto store = open_store(options);
+    auto lock = store->lock(LockMode::exclusive);
+    result = store->prune(all);
+  }
   if (!result.untagged.empty() || !result.deleted.empty()) {
     std::cout << "Deleted Images:\n";
     for (const std::string& tag : result.untagged) std::cout << "untagged: " << tag << '\n';
@@ -444,23 +531,65 @@ int prune(const EngineOptions& options, bool all, bool force) {
   return 0;
 }
 
+// Docker's CLI sums GET /system/df's facts into its table (cli/command/formatter/disk_usage.go):
+// an image is active when a container uses it, and what it holds alone (Size - SharedSize) is
+// not reclaimable; a container is active when running or paused, its rw layer reclaimable when
+// not; a volume is active when a container mounts it.
 int system_df(const EngineOptions& options) {
-  auto store = open_store(options);
-  auto lock = store->lock(LockMode::shared);
-  graph::DiskUsage usage = store->disk_usage();
-  auto reclaimable = [](uint64_t reclaim, uint64_t total) {
-    std::string text = graph::human_size(static_cast<double>(reclaim), 4);
+  nlohmann::json df =
+      options.host.empty()
+          ? disk_usage_json(options)
+          : nlohmann::json::parse(
+                api::DaemonClient(options.host, options.explain).checked("GET", "/system/df").body);
+  auto size_cell = [](uint64_t size) { return graph::human_size(static_cast<double>(size), 4); };
+  auto reclaimable = [&](uint64_t reclaim, uint64_t total) {
+    std::string text = size_cell(reclaim);
     if (total > 0) text += fmt::format(" ({}%)", reclaim * 100 / total);
     return text;
   };
+  auto array = [&](const char* key) {
+    return df.contains(key) && df[key].is_array() ? df[key] : nlohmann::json::array();
+  };
+  uint64_t layers = df.value("LayersSize", uint64_t{0}), used = 0;
+  int active_images = 0;
+  for (const nlohmann::json& img : array("Images"))
+    if (img.value("Containers", 0) > 0) {
+      ++active_images;
+      used += img.value("Size", uint64_t{0}) - img.value("SharedSize", uint64_t{0});
+    }
+  uint64_t rw = 0, rw_reclaimable = 0;
+  int running = 0;
+  for (const nlohmann::json& c : array("Containers")) {
+    std::string state = c.value("State", "");
+    uint64_t size = c.value("SizeRw", uint64_t{0});
+    rw += size;
+    if (state == "running" || state == "paused" || state == "restarting") {
+      ++running;
+    } else {
+      rw_reclaimable += size;
+    }
+  }
+  uint64_t volumes = 0, volumes_reclaimable = 0;
+  int mounted = 0;
+  for (const nlohmann::json& v : array("Volumes")) {
+    nlohmann::json usage = v.value("UsageData", nlohmann::json::object());
+    uint64_t size = usage.value("Size", uint64_t{0});
+    volumes += size;
+    if (usage.value("RefCount", 0) > 0) {
+      ++mounted;
+    } else {
+      volumes_reclaimable += size;
+    }
+  }
   print_table({
       {"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"},
-      {"Images", std::to_string(usage.images), std::to_string(usage.active_images),
-       graph::human_size(static_cast<double>(usage.images_size), 4),
-       reclaimable(usage.reclaimable_size, usage.images_size)},
-      // Containers' rw layers are counted once issue 9 makes containers.
-      {"Containers", std::to_string(usage.containers), "0", "0B", "0B"},
-      {"Local Volumes", "0", "0", "0B", "0B"},
+      {"Images", std::to_string(array("Images").size()), std::to_string(active_images),
+       size_cell(layers), reclaimable(layers - std::min(used, layers), layers)},
+      {"Containers", std::to_string(array("Containers").size()), std::to_string(running),
+       size_cell(rw), reclaimable(rw_reclaimable, rw)},
+      {"Local Volumes", std::to_string(array("Volumes").size()), std::to_string(mounted),
+       size_cell(volumes), reclaimable(volumes_reclaimable, volumes)},
+      // Our build cache is the images' parent chain (routes_images.cpp): nothing of its own.
       {"Build Cache", "0", "0", "0B", "0B"},
   });
   return 0;
@@ -551,6 +680,71 @@ std::vector<graph::Image> listed_images(const graph::Store& store, bool all) {
     return img.repo_tags.empty() && !all && parents.count(img.id);
   });
   return images;
+}
+
+nlohmann::json disk_usage_json(const EngineOptions& options) {
+  using json = nlohmann::json;
+  engine::Paths paths = engine::paths_for(options.root, options.explain);
+  std::vector<engine::Container> containers = engine::list(paths);
+  json images = json::array();
+  uint64_t layers_size = 0;
+  {
+    auto store = open_store(options);
+    auto lock = store->lock(LockMode::shared);
+    std::vector<graph::Image> all = store->list_images();
+    std::map<std::string, int> layer_users;
+    for (const graph::Image& img : all)
+      for (const graph::LayerInfo& layer : img.layers) ++layer_users[layer.diff_id];
+    layers_size = store->disk_usage().images_size;
+    for (const graph::Image& img : all) {
+      uint64_t shared = 0;
+      for (const graph::LayerInfo& layer : img.layers)
+        if (layer_users[layer.diff_id] > 1) shared += layer.size;
+      json labels = img.config.value("config", json::object()).value("Labels", json::object());
+      images.push_back({{"Id", img.id},
+                        {"ParentId", img.parent},
+                        {"RepoTags", img.repo_tags},
+                        {"RepoDigests", img.repo_digests},
+                        {"Created", img.created},
+                        {"Size", img.size},
+                        {"SharedSize", shared},
+                        {"VirtualSize", img.size},
+                        {"Labels", labels.is_object() ? labels : json::object()},
+                        {"Containers", store->containers_using(img.id).size()}});
+    }
+  }
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  graph::DriverKind driver = graph::choose_driver(options.root);
+  json listed = json::array();
+  for (const engine::Container& c : containers) {
+    std::string command = c.path;
+    for (const std::string& a : c.args) command += " " + a;
+    uint64_t size_rw = graph::tree_size(graph::rw_layer_dir(options.root, driver, c.id));
+    listed.push_back({{"Id", c.id},
+                      {"Names", {c.name}},
+                      {"Image", c.image_name},
+                      {"ImageID", c.image_id},
+                      {"Command", command},
+                      {"Created", graph::parse_rfc3339(c.created)},
+                      {"State", c.paused ? "paused" : c.status},
+                      {"Status", engine::status_text(c, now)},
+                      {"SizeRw", size_rw},
+                      {"SizeRootFs", size_rw},
+                      {"Labels", json::object()},
+                      {"Mounts", c.mounts}});
+  }
+  json volumes = json::array();
+  for (const engine::Volume& v : engine::list_volumes(paths)) {
+    json entry = engine::inspect_volume(v);
+    entry["UsageData"] = {{"Size", graph::tree_size(v.mountpoint)},
+                          {"RefCount", engine::containers_using(paths, v.name).size()}};
+    volumes.push_back(entry);
+  }
+  return {{"LayersSize", layers_size},
+          {"Images", images},
+          {"Containers", listed},
+          {"Volumes", volumes},
+          {"BuildCache", json::array()}};
 }
 
 nlohmann::json image_inspect_json(const graph::Store& store, const graph::Image& image) {

@@ -4,6 +4,8 @@
 //   minidocker save busybox | gzip > b.tar.gz     graph/image_archive.hpp)
 //   minidocker load -i busybox.tar                docker-save or OCI layout, plain or compressed
 //   skopeo copy oci-archive:x.tar docker-archive:/dev/stdout | minidocker load
+//   minidocker -H unix://S load -i b.tar         the archive is POST /images/load's body; save's
+//                                                 comes from GET /images/get
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -11,10 +13,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "client/engine.hpp"
+#include "daemon/http_client.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "graph/image_archive.hpp"
@@ -77,6 +82,15 @@ class ProgressBar {
   uint64_t last_ = 0;
 };
 
+void write_all(int fd, std::string_view data, const std::string& where) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n == -1 && errno == EINTR) continue;
+    lab::check(n, [&] { return fmt::format("write({})", where); });
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
 lab::UniqueFd open_input(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd == -1 && errno == ENOENT)
@@ -99,9 +113,23 @@ int load(const EngineOptions& engine, const LoadOptions& options) {
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) total = static_cast<uint64_t>(st.st_size);
 
+  std::vector<graph::LoadedImage> loaded;
+  if (!engine.host.empty()) {
+    // The archive is the body of POST /images/load, sent as it is read (the bar counts what has
+    // gone); dockerd answers {"stream": "Loaded image: NAME\n"} per name, printed as it is.
+    api::ResponseStream stream = [&] {
+      ProgressBar bar("Loading", !options.quiet);
+      return api::DaemonClient(engine.host, engine.explain)
+          .upload("POST", fmt::format("/images/load?quiet={}", options.quiet ? 1 : 0),
+                  "application/x-tar", fd, [&](uint64_t done) { bar.update(done, total); });
+    }();
+    api::read_messages(stream, [](const nlohmann::json& m) {
+      if (m.contains("stream")) std::cout << m.value("stream", "");
+    });
+    return 0;
+  }
   auto store = open_store(engine);
   graph::StoreLock lock = store->lock(graph::LockMode::exclusive);
-  std::vector<graph::LoadedImage> loaded;
   {
     ProgressBar bar("Loading", !options.quiet);
     loaded =
@@ -117,14 +145,42 @@ int load(const EngineOptions& engine, const LoadOptions& options) {
 int save(const EngineOptions& engine, const SaveOptions& options) {
   if (options.output.empty() && ::isatty(STDOUT_FILENO) == 1)
     throw lab::UserError("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-  auto store = open_store(engine);
-  graph::StoreLock lock = store->lock(graph::LockMode::shared);
-  for (const std::string& image : options.images) store->resolve(image);  // "No such image" first
+  // write_archive(fd) writes the archive: made here from the store, or through a daemon the body
+  // of GET /images/get?names=A&names=B, which a missing name makes a 404 before any byte.
+  std::function<void(int)> write_archive;
+  std::unique_ptr<graph::Store> store;
+  std::optional<graph::StoreLock> lock;
+  std::optional<api::ResponseStream> stream;
+  if (!engine.host.empty()) {
+    std::string target = "/images/get?";
+    for (const std::string& image : options.images)
+      target += (target.back() == '?' ? "names=" : "&names=") + api::url_escape(image);
+    stream.emplace(api::DaemonClient(engine.host, engine.explain).open("GET", target));
+    if (stream->status() >= 400)
+      api::throw_if_refused(stream->status(), stream->reason(), stream->rest());
+    write_archive = [&](int fd) {
+      // No Content-Length: the daemon makes the tar as it sends it. The bar counts bytes alone.
+      ProgressBar bar("Saving", true);
+      uint64_t done = 0;
+      for (std::string piece = stream->next(); !piece.empty(); piece = stream->next()) {
+        write_all(fd, piece, options.output.empty() ? "stdout" : options.output);
+        done += piece.size();
+        bar.update(done, 0);
+      }
+    };
+  } else {
+    store = open_store(engine);
+    lock.emplace(store->lock(graph::LockMode::shared));
+    for (const std::string& image : options.images) store->resolve(image);  // "No such image"
+    write_archive = [&](int fd) {
+      ProgressBar bar("Saving", true);
+      graph::save_image_archive(*store, options.images, fd,
+                                [&](uint64_t done, uint64_t all) { bar.update(done, all); });
+    };
+  }
 
   if (options.output.empty()) {
-    ProgressBar bar("Saving", true);
-    graph::save_image_archive(*store, options.images, STDOUT_FILENO,
-                              [&](uint64_t done, uint64_t all) { bar.update(done, all); });
+    write_archive(STDOUT_FILENO);
     return 0;
   }
   // A temp file beside the target, renamed when complete: a failed save leaves no half archive
@@ -135,11 +191,7 @@ int save(const EngineOptions& engine, const SaveOptions& options) {
     throw lab::UserError(fmt::format("save -o {}: its directory does not exist", options.output));
   lab::UniqueFd out(lab::check(fd, [&] { return fmt::format("mkostemp(\"{}\")", temp); }));
   try {
-    {
-      ProgressBar bar("Saving", true);
-      graph::save_image_archive(*store, options.images, out.get(),
-                                [&](uint64_t done, uint64_t all) { bar.update(done, all); });
-    }
+    write_archive(out.get());
     lab::check(::fchmod(out.get(), 0644), [&] { return fmt::format("fchmod(\"{}\")", temp); });
     lab::check(::fsync(out.get()), [&] { return fmt::format("fsync(\"{}\")", temp); });
     lab::check(::rename(temp.c_str(), options.output.c_str()),

@@ -331,19 +331,8 @@ void remote_transfer(const EngineOptions& options, std::string_view method,
                      const std::string& target, TransferEvents& events) {
   api::DaemonClient client(options.host, options.explain);
   api::ResponseStream stream = client.open(method, target);
-  if (stream.status() >= 400)
-    api::throw_if_refused(stream.status(), stream.reason(), stream.rest());
   std::map<std::string, registry::Progress> bars;
-  std::string pending;
-  auto handle = [&](const std::string& line) {
-    nlohmann::json m = nlohmann::json::parse(line, nullptr, false);
-    if (!m.is_object()) return;
-    if (m.contains("error") || m.contains("errorDetail")) {
-      nlohmann::json detail = m.value("errorDetail", nlohmann::json::object());
-      throw lab::UserError(detail.is_object() && detail.contains("message")
-                               ? detail.value("message", "")
-                               : m.value("error", ""));
-    }
+  api::read_messages(stream, [&](const nlohmann::json& m) {
     std::string id = m.value("id", ""), status = m.value("status", "");
     nlohmann::json detail = m.value("progressDetail", nlohmann::json::object());
     if (detail.is_object() && detail.contains("current")) {
@@ -353,17 +342,7 @@ void remote_transfer(const EngineOptions& options, std::string_view method,
     } else if (!status.empty()) {
       events.status(id, status);
     }
-  };
-  for (std::string piece = stream.next(); !piece.empty(); piece = stream.next()) {
-    pending += piece;
-    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-      std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty()) handle(line);
-    }
-  }
-  if (!pending.empty()) handle(pending);
+  });
 }
 
 int pull(const EngineOptions& options, const PullOptions& opt) {

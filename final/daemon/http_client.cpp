@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 // <utility> before Boost: 1.74's asio/awaitable.hpp uses std::exchange without including it
 // (see server.cpp).
@@ -135,14 +137,73 @@ ResponseStream DaemonClient::open(std::string_view method, const std::string& ta
   boost::system::error_code ec;
   http::write(state->socket, request_of(method, target, body), ec);
   if (ec) throw lab::UserError(fmt::format("{} {}: {}", method, target, ec.message()));
+  return read_head(std::move(state), method, target, {});
+}
+
+ResponseStream DaemonClient::read_head(std::unique_ptr<ResponseStream::State> state,
+                                       std::string_view method, const std::string& target,
+                                       const std::string& write_error) {
   // A log or a pull's progress is as long as it is (Beast's default limit is 8 MiB).
   state->parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  boost::system::error_code ec;
   http::read_header(state->socket, state->buffer, state->parser, ec);
+  // A daemon that refused a body half-way (413) answered before it closed: that answer is the
+  // news, not the broken pipe of the rest.
+  if (ec && !write_error.empty())
+    throw lab::UserError(fmt::format("{} {}: {}", method, target, write_error));
   if (ec) throw lab::UserError(fmt::format("{} {}: {}", method, target, ec.message()));
   state->reason = std::string(state->parser.get().reason());
   ResponseStream stream(std::move(state));
   explain_line(explain_, method, target, stream.status(), stream.reason());
   return stream;
+}
+
+ResponseStream DaemonClient::upload(std::string_view method, const std::string& target,
+                                    std::string_view content_type, int fd,
+                                    const std::function<void(uint64_t)>& sent) {
+  auto state = std::make_unique<ResponseStream::State>();
+  connect(state->socket, address_, host_);
+  http::request<http::empty_body> req{http::string_to_verb({method.data(), method.size()}),
+                                      fmt::format("/v{}{}", kApiVersion, target), 11};
+  req.set(http::field::host, "api.moby.localhost");
+  req.set(http::field::user_agent, std::string("minidocker/") + kServerVersion);
+  req.set(http::field::content_type, std::string(content_type));
+  req.keep_alive(false);
+  // A file says how long it is; stdin or a pipe is sent in chunks, as Docker's CLI sends
+  // `docker load < file` and build contexts.
+  struct stat st {};
+  off_t at = ::lseek(fd, 0, SEEK_CUR);
+  bool sized = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && at >= 0;
+  if (sized) {
+    req.content_length(static_cast<uint64_t>(st.st_size - at));
+  } else {
+    req.chunked(true);
+  }
+  http::request_serializer<http::empty_body> head(req);
+  boost::system::error_code ec;
+  http::write_header(state->socket, head, ec);
+  if (ec) throw lab::UserError(fmt::format("{} {}: {}", method, target, ec.message()));
+  // The body as it is read: Beast's serializer has no body of "an fd to its end", and the
+  // chunked framing is three lines of HTTP/1.1 (RFC 9112 7.1).
+  std::vector<char> piece(1 << 16);
+  uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, piece.data(), piece.size());
+    if (n == -1 && errno == EINTR) continue;
+    lab::check(n, [&] { return std::string("read(the body of ") + target + ")"; });
+    if (n == 0) break;
+    std::vector<asio::const_buffer> out;
+    std::string size_line = fmt::format("{:x}\r\n", n);
+    if (!sized) out.push_back(asio::buffer(size_line));
+    out.push_back(asio::buffer(piece.data(), static_cast<size_t>(n)));
+    if (!sized) out.push_back(asio::buffer("\r\n", 2));
+    asio::write(state->socket, out, ec);
+    if (ec) break;
+    total += static_cast<uint64_t>(n);
+    if (sent) sent(total);
+  }
+  if (!sized && !ec) asio::write(state->socket, asio::buffer("0\r\n\r\n", 5), ec);
+  return read_head(std::move(state), method, target, ec ? ec.message() : "");
 }
 
 ClientReply DaemonClient::call(std::string_view method, const std::string& target,
@@ -197,6 +258,32 @@ void throw_if_refused(int status, const std::string& reason, const std::string& 
   if (error.is_object() && error.contains("message") && error["message"].is_string())
     throw lab::UserError(error["message"].get<std::string>());
   throw lab::UserError(fmt::format("the daemon answered {} {}", status, reason));
+}
+
+void read_messages(ResponseStream& stream, const std::function<void(const nlohmann::json&)>& each) {
+  if (stream.status() >= 400) throw_if_refused(stream.status(), stream.reason(), stream.rest());
+  auto handle = [&](std::string line) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) return;
+    nlohmann::json m = nlohmann::json::parse(line, nullptr, false);
+    if (!m.is_object()) return;
+    if (m.contains("error") || m.contains("errorDetail")) {
+      nlohmann::json detail = m.value("errorDetail", nlohmann::json::object());
+      bool detailed = detail.is_object() && detail.contains("message");
+      throw StreamedError(detailed ? detail.value("message", "") : m.value("error", ""),
+                          detail.is_object() ? detail.value("code", 0) : 0);
+    }
+    each(m);
+  };
+  std::string pending;
+  for (std::string piece = stream.next(); !piece.empty(); piece = stream.next()) {
+    pending += piece;
+    for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+      handle(pending.substr(0, nl));
+      pending.erase(0, nl + 1);
+    }
+  }
+  handle(pending);
 }
 
 std::string url_escape(std::string_view text) {

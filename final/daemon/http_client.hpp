@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "daemon/server.hpp"
+#include "error.hpp"
 #include "fd.hpp"
 
 namespace api {
@@ -80,11 +81,22 @@ class DaemonClient {
   // The request sent and the response's head read; its body is read as it comes.
   ResponseStream open(std::string_view method, const std::string& target,
                       const std::string& body = {});
+  // The request with a body read from `fd` to its end (an archive: load's, import's, build's
+  // context), sent as it is read, with a Content-Length when `fd` is a regular file, else in
+  // chunks (stdin, a pipe); then the response's head is read. `sent`, if set, is told the bytes
+  // sent so far (load's progress bar).
+  ResponseStream upload(std::string_view method, const std::string& target,
+                        std::string_view content_type, int fd,
+                        const std::function<void(uint64_t)>& sent = {});
   // The request sent with "Connection: Upgrade, Upgrade: tcp", as Docker's CLI sends attach and
   // exec start; the head read; the socket handed over.
   Hijacked hijack(const std::string& target, const std::string& body = {});
 
  private:
+  // The response's head read on a connection whose request has gone out; `write_error` is
+  // why its body could not all be sent ("" when it was).
+  ResponseStream read_head(std::unique_ptr<ResponseStream::State> state, std::string_view method,
+                           const std::string& target, const std::string& write_error);
   std::string host_;
   HostAddress address_;
   bool explain_;
@@ -95,6 +107,20 @@ void throw_if_refused(int status, const std::string& reason, const std::string& 
 inline void throw_if_refused(const ClientReply& reply) {
   throw_if_refused(reply.status, reply.reason, reply.body);
 }
+
+// A job's failure told at the end of a message stream ({"errorDetail": {"code": 3, "message":
+// ...}, "error": ...}): the message, and the code dockerd puts there (a build's failing RUN's exit
+// code; 0 when it gave none).
+class StreamedError : public lab::UserError {
+ public:
+  StreamedError(const std::string& message, int code_) : lab::UserError(message), code(code_) {}
+  int code;
+};
+
+// Docker's JSON messages, one a line (pull's and push's progress, build's output, load's and
+// import's answers), handed to `each` as they come; an error message ends them as StreamedError.
+// A status of 400 or more (the job refused before it began) is throw_if_refused's.
+void read_messages(ResponseStream& stream, const std::function<void(const nlohmann::json&)>& each);
 
 // A query value as a URL carries it ("lab/busybox:v1" -> "lab%2Fbusybox%3Av1").
 std::string url_escape(std::string_view text);

@@ -23,18 +23,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string os_release_name() {
-  std::ifstream in("/etc/os-release");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with("PRETTY_NAME=")) {
-      std::string value = line.substr(12);
-      if (value.size() >= 2 && value.front() == '"') value = value.substr(1, value.size() - 2);
-      return value;
-    }
-  return "Linux";
-}
-
 // ---- system ----------------------------------------------------------------------------------
 
 // GET and HEAD /_ping: the client's first request; it reads the API version from the headers.
@@ -74,74 +62,9 @@ Response version(const Request&) {
   });
 }
 
+// GET /info: `minidocker info`'s facts (client::engine_info_json, final/client/version.cpp).
 Response info(const Engine& engine, const Request&) {
-  engine::Paths paths = engine::paths_for(engine.root, false);
-  int running = 0, paused = 0, stopped = 0;
-  std::vector<engine::Container> containers = engine::list(paths);
-  for (const engine::Container& c : containers) {
-    if (c.status == "running" && c.paused) {
-      ++paused;
-    } else if (c.status == "running") {
-      ++running;
-    } else {
-      ++stopped;
-    }
-  }
-  size_t images = 0;
-  {
-    ReadStore read(engine);
-    images = read.store->list_images().size();
-  }
-  utsname u{};
-  ::uname(&u);
-  struct sysinfo si {};
-  ::sysinfo(&si);
-  char hostname[256] = {};
-  ::gethostname(hostname, sizeof hostname - 1);
-  lab::host::CgroupMode mode = lab::host::detect_cgroups().mode;
-  return json_response({
-      {"ID", ""},
-      {"Containers", containers.size()},
-      {"ContainersRunning", running},
-      {"ContainersPaused", paused},
-      {"ContainersStopped", stopped},
-      {"Images", images},
-      {"Driver", graph::driver_name(graph::choose_driver(engine.root))},
-      {"DriverStatus", json::array()},
-      {"Plugins",
-       {{"Volume", {"local"}}, {"Network", {"bridge", "host", "none"}}, {"Log", {"json-file"}}}},
-      {"MemoryLimit", true},
-      {"SwapLimit", false},
-      {"CpuCfsPeriod", true},
-      {"CpuCfsQuota", true},
-      {"CPUShares", true},  // --cpu-shares
-      {"PidsLimit", true},
-      {"IPv4Forwarding", true},
-      {"Debug", false},
-      {"NFd", 0},
-      {"NGoroutines", 0},
-      {"SystemTime", graph::rfc3339_now()},
-      {"LoggingDriver", "json-file"},
-      {"CgroupDriver", "cgroupfs"},
-      {"CgroupVersion", mode == lab::host::CgroupMode::v2 ? "2" : "1"},
-      {"KernelVersion", u.release},
-      {"OperatingSystem", os_release_name()},
-      {"OSType", "linux"},
-      {"Architecture", u.machine},
-      {"NCPU", ::sysconf(_SC_NPROCESSORS_ONLN)},
-      {"MemTotal", static_cast<uint64_t>(si.totalram) * si.mem_unit},
-      {"Name", hostname},
-      {"ServerVersion", kServerVersion},
-      {"DockerRootDir", paths.root},
-      {"Runtimes", {{"minirunc", {{"path", paths.minirunc}}}, {"runc", {{"path", "runc"}}}}},
-      {"DefaultRuntime", "minirunc"},
-      {"Swarm", {{"LocalNodeState", "inactive"}, {"ControlAvailable", false}}},
-      {"LiveRestoreEnabled", false},
-      {"Isolation", ""},
-      {"InitBinary", "docker-init"},
-      {"SecurityOptions", json::array({"name=seccomp,profile=default"})},
-      {"Warnings", json::array()},
-  });
+  return json_response(client::engine_info_json({engine.root, false, ""}));
 }
 
 // ---- containers ------------------------------------------------------------------------------

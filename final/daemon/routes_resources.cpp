@@ -256,69 +256,10 @@ Response prune_containers(const Engine& engine, const Request& request) {
 
 // ---- system df -------------------------------------------------------------------------------
 
-// GET /system/df: what the client sums into `docker system df`'s table: LayersSize (every layer
-// once), each image with its Size, SharedSize (bytes of its layers another image has too) and
-// Containers (how many use it); each container with SizeRw; each volume with UsageData.
+// GET /system/df: `minidocker system df`'s facts (client::disk_usage_json, images.cpp), which
+// the client sums into its table.
 Response system_df(const Engine& engine, const Request&) {
-  engine::Paths paths = paths_of(engine);
-  std::vector<engine::Container> containers = engine::list(paths);
-  json images = json::array();
-  uint64_t layers_size = 0;
-  {
-    ReadStore read(engine);
-    std::vector<graph::Image> all = read.store->list_images();
-    std::map<std::string, int> layer_users;
-    for (const graph::Image& img : all)
-      for (const graph::LayerInfo& layer : img.layers) ++layer_users[layer.diff_id];
-    layers_size = read.store->disk_usage().images_size;
-    for (const graph::Image& img : all) {
-      uint64_t shared = 0;
-      for (const graph::LayerInfo& layer : img.layers)
-        if (layer_users[layer.diff_id] > 1) shared += layer.size;
-      json labels = img.config.value("config", json::object()).value("Labels", json::object());
-      images.push_back({{"Id", img.id},
-                        {"ParentId", img.parent},
-                        {"RepoTags", img.repo_tags},
-                        {"RepoDigests", img.repo_digests},
-                        {"Created", img.created},
-                        {"Size", img.size},
-                        {"SharedSize", shared},
-                        {"VirtualSize", img.size},
-                        {"Labels", labels.is_object() ? labels : json::object()},
-                        {"Containers", read.store->containers_using(img.id).size()}});
-    }
-  }
-  int64_t now = static_cast<int64_t>(std::time(nullptr));
-  json listed = json::array();
-  for (const engine::Container& c : containers) {
-    std::string command = c.path;
-    for (const std::string& a : c.args) command += " " + a;
-    uint64_t size_rw = rw_size(engine, c.id);
-    listed.push_back({{"Id", c.id},
-                      {"Names", {c.name}},
-                      {"Image", c.image_name},
-                      {"ImageID", c.image_id},
-                      {"Command", command},
-                      {"Created", graph::parse_rfc3339(c.created)},
-                      {"State", c.paused ? "paused" : c.status},
-                      {"Status", engine::status_text(c, now)},
-                      {"SizeRw", size_rw},
-                      {"SizeRootFs", size_rw},
-                      {"Labels", json::object()},
-                      {"Mounts", c.mounts}});
-  }
-  json volumes = json::array();
-  for (const engine::Volume& v : engine::list_volumes(paths)) {
-    json entry = engine::inspect_volume(v);
-    entry["UsageData"] = {{"Size", graph::tree_size(v.mountpoint)},
-                          {"RefCount", engine::containers_using(paths, v.name).size()}};
-    volumes.push_back(entry);
-  }
-  return json_response({{"LayersSize", layers_size},
-                        {"Images", images},
-                        {"Containers", listed},
-                        {"Volumes", volumes},
-                        {"BuildCache", json::array()}});
+  return json_response(client::disk_usage_json({engine.root, false, ""}));
 }
 
 }  // namespace

@@ -597,13 +597,21 @@ std::string Builder::run(const std::vector<dockerfile::Instruction>& all) {
 
 }  // namespace
 
-std::string build(const Paths& p, const BuildRequest& r, std::ostream& out) {
+std::string check_build_request(const BuildRequest& r) {
   for (const std::string& tag : r.tags) graph::normalize_tag(tag);  // refused before any work
   struct stat st {};
   if (::stat(r.context.c_str(), &st) == -1 || !S_ISDIR(st.st_mode))
     throw lab::UserError(
         fmt::format("unable to prepare context: path \"{}\" not found", r.context));
   std::string dockerfile = r.dockerfile.empty() ? r.context + "/Dockerfile" : r.dockerfile;
+  if (::access(dockerfile.c_str(), R_OK) == -1 || ::stat(dockerfile.c_str(), &st) == -1 ||
+      S_ISDIR(st.st_mode))
+    throw lab::UserError(fmt::format("Cannot locate specified Dockerfile: {}", dockerfile));
+  return dockerfile;
+}
+
+std::string build(const Paths& p, const BuildRequest& r, std::ostream& out) {
+  std::string dockerfile = check_build_request(r);
   std::string text;
   try {
     text = lab::read_file(dockerfile);

@@ -38,6 +38,11 @@ struct BuildFailure : std::runtime_error {
   int code;
 };
 
+// What build refuses before any work, in its words (a bad -t, a context that is no directory,
+// "Cannot locate specified Dockerfile: PATH"); returns the Dockerfile's path. The CLI's client
+// checks the same before it sends a context to a daemon.
+std::string check_build_request(const BuildRequest& request);
+
 // Runs the build, writing the legacy builder's lines to `out` ("Step 2/5 : RUN ...",
 // " ---> Using cache", " ---> <12 hex>", "Successfully built <12 hex>", "Successfully tagged
 // NAME:TAG"); with quiet, nothing. Returns the image id ("sha256:<hex>").
