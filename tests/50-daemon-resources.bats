@@ -404,3 +404,19 @@ Are you sure you want to continue? [y/N] "
   [[ $DAEMON_STATUS == 0 ]]
   grep -q 'socket removed' "$DAEMON_LOG"
 }
+
+@test "daemon: at its start it recovers what a killed command left (an endpoint, its rules)" {
+  start_in_namespace
+  mdh network ls >/dev/null
+  daemon_stop
+  # A connect SIGKILLed once its rules were made: an endpoint no container record names.
+  run in_host env MINIDOCKER_NETWORK_KILL_AT=rules "$MINIDOCKER" --root "$ROOT" \
+    network _connect bridge crash -p 8080:80
+  assert_equal "$status" 137
+  [[ -e $ROOT/netns/crash ]]
+  in_host iptables-save | grep -q 8080
+  daemon_start "$HOST_NS"
+  grep -q "minidocker daemon: recovered " "$DAEMON_LOG"
+  [[ ! -e $ROOT/netns/crash ]]
+  ! in_host iptables-save | grep -q 8080
+}

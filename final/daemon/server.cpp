@@ -33,6 +33,7 @@
 
 #include "daemon/router.hpp"
 #include "daemon/routes.hpp"
+#include "engine/containers.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 
@@ -355,6 +356,11 @@ int serve(const ServeOptions& options) {
     remove_sockets();  // a later -H failing leaves no socket of an earlier one behind
     throw;
   }
+  // What crashed commands (or a daemon killed with SIGKILL) left that no record names: runtime
+  // state, network endpoints and rules, empty cgroups. dockerd restores its containers at its
+  // start the same way; a container that is still running is found as it is (live restore).
+  for (const std::string& line : engine::recover(engine::paths_for(options.root, false)))
+    fmt::print(stderr, "minidocker daemon: recovered {}\n", line);
   int stopped_by = 0;
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
