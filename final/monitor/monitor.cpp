@@ -396,6 +396,9 @@ int main(int argc, char** argv) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The job is this engine root's, done here: never sent to a daemon that DOCKER_HOST names
+    // (a daemon started with it set passes it on to us).
+    ::unsetenv("DOCKER_HOST");
     ::execv(args[0], args.data());
   }
   return 0;
