@@ -83,7 +83,24 @@ bool served_through_daemon(const std::string& verb) {
                                                "pull",
                                                "image pull",
                                                "push",
-                                               "image push"};
+                                               "image push",
+                                               "attach",
+                                               "restart",
+                                               "wait",
+                                               "pause",
+                                               "container pause",
+                                               "unpause",
+                                               "container unpause",
+                                               "top",
+                                               "container top",
+                                               "stats",
+                                               "container stats",
+                                               "rename",
+                                               "container rename",
+                                               "port",
+                                               "cp",
+                                               "diff",
+                                               "container prune"};
   return served.count(verb) > 0;
 }
 

@@ -258,3 +258,58 @@ TEST(DaemonContainerApiClient, CreateBodyReadsBackAsTheSameFlags) {
   o.env_files = {"env.list"};
   EXPECT_THROW(api::create_body(r), lab::UserError);
 }
+
+// --mount through a daemon: HostConfig.Mounts as Docker's CLI sends it, read back by the daemon
+// as the same --mount (its propagation, nocopy, tmpfs size and mode included).
+TEST(DaemonContainerApiClient, MountsGoAsHostConfigMountsAndComeBackAsTheSameFlags) {
+  struct Case {
+    const char* flag;
+    const char* json;
+    const char* back;
+  } cases[] = {
+      {"type=bind,source=/srv/data,target=/data,readonly",
+       R"({"Type":"bind","Source":"/srv/data","Target":"/data","ReadOnly":true})",
+       "type=bind,source=/srv/data,target=/data,readonly"},
+      {"type=bind,src=/srv,dst=/srv,bind-propagation=rshared",
+       R"({"Type":"bind","Source":"/srv","Target":"/srv","BindOptions":{"Propagation":"rshared"}})",
+       "type=bind,source=/srv,target=/srv,bind-propagation=rshared"},
+      {"source=cache,target=/cache,volume-nocopy",
+       R"({"Type":"volume","Source":"cache","Target":"/cache","VolumeOptions":{"NoCopy":true}})",
+       "type=volume,source=cache,target=/cache,volume-nocopy"},
+      {"type=volume,target=/anon", R"({"Type":"volume","Source":"","Target":"/anon"})",
+       "type=volume,target=/anon"},
+      // 1777: Go's ModeSticky is 1<<20 (1049087 = 1<<20 | 0777).
+      {"type=tmpfs,target=/scratch,tmpfs-size=1m,tmpfs-mode=1777",
+       R"({"Type":"tmpfs","Source":"","Target":"/scratch",
+           "TmpfsOptions":{"SizeBytes":1048576,"Mode":1049087}})",
+       "type=tmpfs,target=/scratch,tmpfs-size=1048576,tmpfs-mode=1777"},
+      {"type=tmpfs,target=/ro,readonly",
+       R"({"Type":"tmpfs","Source":"","Target":"/ro","ReadOnly":true})",
+       "type=tmpfs,target=/ro,readonly"},
+  };
+  for (const auto& c : cases) {
+    engine::CreateRequest r;
+    r.image = "busybox";
+    r.options.mounts = {c.flag};
+    json body = api::create_body(r);
+    ASSERT_TRUE(body["HostConfig"].contains("Mounts")) << c.flag;
+    EXPECT_EQ(body["HostConfig"]["Mounts"][0], json::parse(c.json)) << c.flag;
+    engine::CreateRequest back = api::create_request(body, "");
+    EXPECT_EQ(back.options.mounts, (std::vector<std::string>{c.back})) << c.flag;
+    // The flag read back is the same mount as the one typed.
+    engine::MountSpec typed = engine::parse_mount_spec(c.flag);
+    engine::MountSpec read = engine::parse_mount_spec(back.options.mounts[0]);
+    EXPECT_EQ(read.type, typed.type);
+    EXPECT_EQ(read.source, typed.source);
+    EXPECT_EQ(read.destination, typed.destination);
+    EXPECT_EQ(read.read_only, typed.read_only);
+    EXPECT_EQ(read.propagation, typed.propagation);
+    EXPECT_EQ(read.nocopy, typed.nocopy);
+    EXPECT_EQ(read.tmpfs_data, typed.tmpfs_data);
+  }
+  // A --mount the CLI refuses is refused before anything is sent, in its words.
+  engine::CreateRequest r;
+  r.image = "busybox";
+  r.options.mounts = {"type=bind,target=/x"};
+  EXPECT_THROW(api::create_body(r), lab::UserError);
+}
