@@ -324,4 +324,23 @@ std::string path_stat_header(const engine::PathStat& stat) {
   return out;
 }
 
+std::optional<PathStatHeader> parse_path_stat_header(const std::string& header) {
+  std::string text(3 * (header.size() / 4) + 3, '\0');
+  int n = ::EVP_DecodeBlock(reinterpret_cast<unsigned char*>(text.data()),
+                            reinterpret_cast<const unsigned char*>(header.data()),
+                            static_cast<int>(header.size()));
+  if (n < 0) return std::nullopt;
+  text.resize(static_cast<size_t>(n));
+  while (!text.empty() && text.back() == '\0') text.pop_back();  // the padding's bytes
+  json stat = json::parse(text, nullptr, false);
+  if (!stat.is_object()) return std::nullopt;
+  PathStatHeader out;
+  out.name = stat.value("name", "");
+  uint32_t mode = stat.value("mode", uint32_t{0});
+  out.is_dir = (mode & (1u << 31)) != 0;
+  out.is_symlink = (mode & (1u << 27)) != 0;
+  out.link_target = stat.value("linkTarget", "");
+  return out;
+}
+
 }  // namespace api

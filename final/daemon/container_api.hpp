@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -61,5 +62,11 @@ uint32_t go_file_mode(uint32_t st_mode);
 // The X-Docker-Container-Path-Stat header of the archive routes (docker cp reads it before it
 // copies): base64 of {"name", "size", "mode", "mtime", "linkTarget"}.
 std::string path_stat_header(const engine::PathStat& stat);
+// The same header read back by our client (cp through a daemon): what kind of path it is.
+struct PathStatHeader {
+  std::string name, link_target;
+  bool is_dir = false, is_symlink = false;
+};
+std::optional<PathStatHeader> parse_path_stat_header(const std::string& header);
 
 }  // namespace api
