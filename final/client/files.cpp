@@ -101,10 +101,14 @@ int cp_remote(const EngineOptions& options, const CpFlags& f, const std::string&
   engine::CopyOptions copy{f.follow_link, f.archive};
   if (out_of_container) {
     std::string src = path, tar_name;
+    // A HEAD's refusal has no body to say why: the GET's has.
+    api::ClientReply head = daemon.call("HEAD", archive + api::url_escape(src));
+    if (head.status >= 400) daemon.checked("GET", archive + api::url_escape(src));
+    api::throw_if_refused(head);
+    auto stat = api::parse_path_stat_header(head.headers["x-docker-container-path-stat"]);
+    if (!stat) throw lab::UserError("the daemon's answer has no X-Docker-Container-Path-Stat");
     if (f.follow_link) {
-      api::ClientReply head = daemon.checked("HEAD", archive + api::url_escape(src));
-      auto stat = api::parse_path_stat_header(head.headers["x-docker-container-path-stat"]);
-      if (stat && stat->is_symlink) {
+      if (stat->is_symlink) {
         std::string target = stat->link_target;
         if (!target.starts_with("/")) target = src.substr(0, src.rfind('/') + 1) + target;
         src = target;
@@ -117,7 +121,8 @@ int cp_remote(const EngineOptions& options, const CpFlags& f, const std::string&
       return 0;
     }
     lab::UniqueFd tar = memfd_of(got.body);
-    engine::place_from_container(tar.get(), tar_name, container, path, f.dest, copy);
+    engine::place_from_container(tar.get(), tar_name, container, path, f.dest, stat->permissions,
+                                 copy);
     return 0;
   }
   if (f.src == "-") {

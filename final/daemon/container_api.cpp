@@ -340,6 +340,8 @@ std::optional<PathStatHeader> parse_path_stat_header(const std::string& header) 
   out.is_dir = (mode & (1u << 31)) != 0;
   out.is_symlink = (mode & (1u << 27)) != 0;
   out.link_target = stat.value("linkTarget", "");
+  out.permissions = (mode & 0777) | ((mode & (1u << 23)) ? 04000 : 0) |
+                    ((mode & (1u << 22)) ? 02000 : 0) | ((mode & (1u << 20)) ? 01000 : 0);
   return out;
 }
 

@@ -66,6 +66,7 @@ std::string path_stat_header(const engine::PathStat& stat);
 struct PathStatHeader {
   std::string name, link_target;
   bool is_dir = false, is_symlink = false;
+  uint32_t permissions = 0;  // the kernel's 07777 bits (from Go's, whose setuid is 1<<23 ...)
 };
 std::optional<PathStatHeader> parse_path_stat_header(const std::string& header);
 

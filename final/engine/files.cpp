@@ -289,7 +289,7 @@ std::string tar_for_container(const std::string& src, const std::string& dest, D
 }
 
 void place_from_container(int tar_fd, const std::string& tar_name, const std::string& ref,
-                          const std::string& src, const std::string& dest,
+                          const std::string& src, const std::string& dest, mode_t src_mode,
                           const CopyOptions& options) {
   // The tar unpacked in a private directory, then copied by the rules of an in-process cp, as if
   // that directory were the container's.
@@ -305,6 +305,11 @@ void place_from_container(int tar_fd, const std::string& tar_name, const std::st
   } remove{staging};
   graph::unpack_layer(tar_fd, staging);
   std::string name = ends_with_dot(src) ? "" : base_name(src);
+  // Its contents alone: the staging directory stands for SRC, and a DEST made from it takes its
+  // mode.
+  if (name.empty())
+    lab::check(::chmod(staging.c_str(), src_mode & 07777),
+               [&] { return fmt::format("chmod({}, {:o})", lab::quote(staging), src_mode); });
   if (!tar_name.empty() && tar_name != name && !name.empty())
     fs::rename(staging + "/" + tar_name, staging + "/" + name);  // -L: the link's target
   Side from;

@@ -68,9 +68,10 @@ std::string tar_for_container(const std::string& src, const std::string& dest, D
                               int out_fd, const CopyOptions& options);
 // `cp CONTAINER:SRC DEST`: the daemon's tar of SRC (GET .../archive?path=SRC; its top entry
 // `tar_name`, the link's target's name with -L) read from `tar_fd`, put at DEST on this host as
-// copy_from_container puts it. `ref` names the container in messages.
+// copy_from_container puts it. `ref` names the container in messages; `src_mode` is SRC's
+// permission bits (the daemon's stat), which a "SRC/." tar of its contents alone does not carry.
 void place_from_container(int tar_fd, const std::string& tar_name, const std::string& ref,
-                          const std::string& src, const std::string& dest,
+                          const std::string& src, const std::string& dest, mode_t src_mode,
                           const CopyOptions& options);
 
 // What a path in the container is (lstat, resolved as cp resolves it): the daemon's
