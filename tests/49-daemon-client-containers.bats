@@ -467,7 +467,7 @@ EOF
   inside() { md exec "$1" sh -c 'cd / && find dest d -exec stat -c "%n %F %a %s" {} \; | sort'; }
   [[ $(inside box-remote) == "$(inside box-local)" ]] ||
     fail "$(diff <(inside box-local) <(inside box-remote))"
-  run md exec box-remote cat /dest/renamed /dest/newdir/sub/two /d/sub/two /d/one
+  run md exec box-remote cat /dest/renamed /dest/newdir/sub/two /d/sub/sub/two /d/one
   assert_output $'one\ntwo\ntwo\none'
   # The errors, in the same words and exit codes.
   same_through_daemon cp box-local:/nosuch "$BATS_TEST_TMPDIR/x"
