@@ -313,3 +313,60 @@ TEST(DaemonContainerApiClient, MountsGoAsHostConfigMountsAndComeBackAsTheSameFla
   r.options.mounts = {"type=bind,target=/x"};
   EXPECT_THROW(api::create_body(r), lab::UserError);
 }
+
+// cp through a daemon: the stat header our daemon sends is read back by our client as what the
+// path is (a directory, a symlink and its target, the permission bits with the special ones).
+TEST(DaemonContainerApiClient, PathStatHeaderReadsBack) {
+  struct Case {
+    mode_t mode;
+    bool dir, link;
+    uint32_t permissions;
+  } cases[] = {{S_IFDIR | 0755, true, false, 0755},
+               {S_IFREG | 04711, false, false, 04711},
+               {S_IFDIR | 01777, true, false, 01777},
+               {S_IFLNK | 0777, false, true, 0777}};
+  for (const auto& c : cases) {
+    engine::PathStat stat;
+    stat.name = "x";
+    stat.mode = c.mode;
+    stat.link_target = c.link ? "/etc/hostname" : "";
+    auto back = api::parse_path_stat_header(api::path_stat_header(stat));
+    ASSERT_TRUE(back) << c.mode;
+    EXPECT_EQ(back->name, "x");
+    EXPECT_EQ(back->is_dir, c.dir) << c.mode;
+    EXPECT_EQ(back->is_symlink, c.link) << c.mode;
+    EXPECT_EQ(back->permissions, c.permissions) << c.mode;
+    EXPECT_EQ(back->link_target, stat.link_target);
+  }
+  EXPECT_FALSE(api::parse_path_stat_header("not base64 json"));
+}
+
+// Where a copy lands (engine::landing), Docker's table, shared by the in-process cp and our
+// client's halves of a cp through a daemon.
+TEST(DaemonContainerApiClient, CopyLandsByDockersRules) {
+  using engine::DestKind;
+  struct Case {
+    bool src_dir;
+    const char *src, *dest;
+    DestKind kind;
+    bool in_parent;
+    const char* name;
+    bool make_dir;
+  } cases[] = {
+      {false, "/d/f", "/out", DestKind::directory, false, "f", false},
+      {true, "/d", "/out", DestKind::directory, false, "d", false},
+      {true, "/d/.", "/out", DestKind::directory, false, "", false},
+      {false, "/d/f", "/out/file", DestKind::file, true, "file", false},
+      {false, "/d/f", "/out/new", DestKind::missing, true, "new", false},
+      {true, "/d", "/out/new", DestKind::missing, true, "new", true},
+      {true, "/d/.", "/out/new", DestKind::missing, true, "new", true},
+  };
+  for (const auto& c : cases) {
+    engine::Landing l = engine::landing(c.src_dir, c.src, c.kind, c.dest, c.dest);
+    EXPECT_EQ(l.in_parent, c.in_parent) << c.src << " " << c.dest;
+    EXPECT_EQ(l.name, c.name) << c.src << " " << c.dest;
+    EXPECT_EQ(l.make_dir, c.make_dir) << c.src << " " << c.dest;
+  }
+  EXPECT_THROW(engine::landing(true, "/d", DestKind::file, "/f", "/f"), lab::UserError);
+  EXPECT_THROW(engine::landing(false, "/f", DestKind::missing, "/new/", "/new/"), lab::UserError);
+}
