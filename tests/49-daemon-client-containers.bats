@@ -488,3 +488,19 @@ EOF
   same_through_daemon cp "$BATS_TEST_TMPDIR/nosuch" box-local:/dest
   assert_failure 1
 }
+
+@test "client: --sig-proxy: a signal to the client goes on to the container, which answers it" {
+  daemon_start
+  # The binary itself in the background (a function would put a subshell between it and us).
+  DOCKER_HOST='' "$MINIDOCKER" -H "unix://$SOCK" run --name sp --network none busybox \
+    sh -c 'trap "echo got-term; exit 9" TERM; echo ready; while :; do sleep 0.1; done' \
+    >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+  local client=$!
+  for _ in $(seq 100); do grep -q ready "$BATS_TEST_TMPDIR/out" && break; sleep 0.1; done
+  kill -TERM "$client"
+  local rc=0
+  wait "$client" || rc=$?
+  [[ $rc == 9 ]] || fail "exit $rc: $(cat "$BATS_TEST_TMPDIR/out")"
+  grep -qx got-term "$BATS_TEST_TMPDIR/out"
+  grep -q '^POST /v1.41/containers/[0-9a-f]*/kill?signal=15 204' "$DAEMON_LOG"
+}

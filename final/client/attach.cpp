@@ -229,9 +229,8 @@ RelayResult relay(const engine::Paths& paths, const std::string& id, int sock,
   bool stdin_open = o.forward_stdin;
   bool open = true;
   while (open && !result.code) {
-    pollfd fds[3] = {{sock, POLLIN, 0},
-                     {stdin_open ? STDIN_FILENO : -1, POLLIN, 0},
-                     {signals.fd(), POLLIN, 0}};
+    pollfd fds[3] = {
+        {sock, POLLIN, 0}, {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}, {signals.fd(), POLLIN, 0}};
     if (::poll(fds, 3, -1) < 0) continue;
     if (fds[0].revents) open = handle_message(acked);
     if (fds[1].revents) {
@@ -350,9 +349,8 @@ RelayResult relay_stream(int sock, std::string pending, const RelayOptions& o,
   bool stdin_open = o.forward_stdin;
   char buf[32768];
   for (;;) {
-    pollfd fds[3] = {{sock, POLLIN, 0},
-                     {stdin_open ? STDIN_FILENO : -1, POLLIN, 0},
-                     {signals.fd(), POLLIN, 0}};
+    pollfd fds[3] = {
+        {sock, POLLIN, 0}, {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}, {signals.fd(), POLLIN, 0}};
     if (::poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       lab::check(-1, "poll(the attach connection)");

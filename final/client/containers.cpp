@@ -831,8 +831,8 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
         for (const auto& [key, bindings] : ports.items())
           for (const json& b : bindings.is_array() ? bindings : json::array()) {
             std::string ip = b.value("HostIp", "");
-            published.emplace_back(key, (ip.empty() ? "0.0.0.0" : ip) + ":" +
-                                            b.value("HostPort", ""));
+            published.emplace_back(key,
+                                   (ip.empty() ? "0.0.0.0" : ip) + ":" + b.value("HostPort", ""));
           }
       } else {
         engine::Paths paths = engine::paths_for(options.root, options.explain);

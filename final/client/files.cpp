@@ -3,9 +3,8 @@
 #include "engine/files.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
-
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
@@ -140,8 +139,8 @@ int cp_remote(const EngineOptions& options, const CpFlags& f, const std::string&
   }
   lab::UniqueFd tar(lab::check(::memfd_create("archive", MFD_CLOEXEC), "memfd_create"));
   std::string dir = engine::tar_for_container(f.src, path, kind, tar.get(), copy);
-  api::throw_if_refused(
-      daemon.call("PUT", archive + api::url_escape(dir), read_back(tar.get()), "application/x-tar"));
+  api::throw_if_refused(daemon.call("PUT", archive + api::url_escape(dir), read_back(tar.get()),
+                                    "application/x-tar"));
   return 0;
 }
 
@@ -152,8 +151,10 @@ int diff_verb(const EngineOptions& options, const std::string& ref) {
     for (const auto& change :
          nlohmann::json::parse(daemon.checked("GET", "/containers/" + ref + "/changes").body)) {
       int kind = change.value("Kind", 0);
-      std::cout << (kind == 0 ? 'C' : kind == 1 ? 'A' : 'D') << ' '
-                << change.value("Path", "") << '\n';
+      std::cout << (kind == 0   ? 'C'
+                    : kind == 1 ? 'A'
+                                : 'D')
+                << ' ' << change.value("Path", "") << '\n';
     }
     return 0;
   }

@@ -200,8 +200,8 @@ struct StatsFlags {
 };
 
 std::vector<std::string> stats_header() {
-  return {"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O",
-          "PIDS"};
+  return {"CONTAINER ID", "NAME",    "CPU %",     "MEM USAGE / LIMIT",
+          "MEM %",        "NET I/O", "BLOCK I/O", "PIDS"};
 }
 
 // One row of Docker's stats table from two readings of a container (`cpus`: the host's online
@@ -209,8 +209,8 @@ std::vector<std::string> stats_header() {
 // answers for a stopped one) and dashes in a stream (Docker's CLI marks its entry invalid when the
 // daemon's stream for it ends).
 std::vector<std::string> stats_row(const std::string& id, const std::string& name, bool running,
-                                   const engine::Sample& before, const engine::Sample& s,
-                                   long cpus, bool streaming) {
+                                   const engine::Sample& before, const engine::Sample& s, long cpus,
+                                   bool streaming) {
   if (!running) {
     if (streaming) return {id, name, "--", "-- / --", "--", "--", "--", "--"};
     return {id, name, "0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"};
@@ -490,12 +490,14 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
 
     auto* pause_cmd = parent->add_subcommand("pause", "freeze every process of containers");
     pause_cmd->add_option("container", pause_refs, "NAME or ID")->required();
-    pause_cmd->callback(
-        [&] { action = [&] { return each_container(options, pause_refs, engine::pause, "pause"); }; });
+    pause_cmd->callback([&] {
+      action = [&] { return each_container(options, pause_refs, engine::pause, "pause"); };
+    });
     auto* unpause_cmd = parent->add_subcommand("unpause", "thaw paused containers");
     unpause_cmd->add_option("container", unpause_refs, "NAME or ID")->required();
-    unpause_cmd->callback(
-        [&] { action = [&] { return each_container(options, unpause_refs, engine::unpause, "unpause"); }; });
+    unpause_cmd->callback([&] {
+      action = [&] { return each_container(options, unpause_refs, engine::unpause, "unpause"); };
+    });
 
     auto* rename_cmd = parent->add_subcommand("rename", "rename a container");
     rename_cmd->add_option("container", rename_old, "the container (name or id)")->required();

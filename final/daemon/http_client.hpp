@@ -75,8 +75,8 @@ class DaemonClient {
   // at unix://PATH. Is the daemon running?", in Docker's words.
   // `content_type` names what `body` is when it is not JSON (a tar: "application/x-tar"). A HEAD
   // is answered by its head alone.
-  ClientReply call(std::string_view method, const std::string& target,
-                   const std::string& body = {}, const std::string& content_type = {});
+  ClientReply call(std::string_view method, const std::string& target, const std::string& body = {},
+                   const std::string& content_type = {});
   // call(), then a status of 400 or more is the daemon's refusal: lab::UserError with its
   // "message", which our in-process verbs print as they print their own ("Error: ...").
   ClientReply checked(std::string_view method, const std::string& target,

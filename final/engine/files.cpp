@@ -140,7 +140,7 @@ void copy(const Side& src, const Side& dest, const CopyOptions& options) {
   bool src_is_dir = false;
   lab::UniqueFd from = open_source(src, options, src_is_dir);
   lab::UniqueFd to = lab::open_in_root_if_exists(dest.root.get(), dest.path, O_PATH);
-  DestKind kind = !to                       ? DestKind::missing
+  DestKind kind = !to                      ? DestKind::missing
                   : is_directory(to.get()) ? DestKind::directory
                                            : DestKind::file;
   Landing land = landing(src_is_dir, src.path, kind, dest.path, dest.shown);
