@@ -213,6 +213,13 @@ same_through_daemon() {
     client exec -it web sh
   assert_line --partial typed
   assert_line "exit: 4"
+  # A command that cannot be run: its words on our terminal and 127, both ways.
+  for how in in_process client; do
+    run drive 30 100 wait -- "$how" exec -t web nosuch
+    assert_success
+    assert_line --partial 'exec: "nosuch": executable file not found in $PATH'
+    assert_line "exit: 127"
+  done
   same_through_daemon exec -it web true </dev/null
   assert_failure 1
   [[ $stderr == "Error: the input device is not a TTY" ]]

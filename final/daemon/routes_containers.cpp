@@ -978,7 +978,9 @@ Response exec_start(const Engine& engine, ExecTable& table, const Request& reque
         std::lock_guard lock(table.mutex);
         instance->master = -1;  // the engine closes it next
       };
-      run_exec(paths, table, instance, r, -1);
+      // A command that cannot be run never gets its pty: its message goes on the stream itself
+      // (raw, as the pty would have carried it), where the client's terminal shows it.
+      run_exec(paths, table, instance, r, connection.fd());
       end_hijack(connection);
       return;
     }
