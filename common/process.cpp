@@ -1,5 +1,6 @@
 #include "process.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
 #include <sched.h>
@@ -63,6 +64,65 @@ bool parent_is_gone(pid_t parent, int parent_pidfd) noexcept {
   }
   std::fflush(nullptr);
   std::_Exit(code);
+}
+
+// Does this process have threads besides the caller (the daemon runs its jobs on many)? Then a
+// raw clone is not safe: the child gets a copy of the memory as the other threads left it, a
+// lock they held at that instant (malloc's, stdio's) held for good, and the child's first
+// allocation would wait for ever. glibc's fork() takes those locks across the fork and gives the
+// child fresh ones.
+bool other_threads_running() {
+  FILE* status = std::fopen("/proc/self/status", "re");
+  if (!status) return true;  // cannot tell: the safe way
+  char line[256];
+  long threads = 0;
+  while (std::fgets(line, sizeof line, status))
+    if (std::sscanf(line, "Threads: %ld", &threads) == 1) break;
+  std::fclose(status);
+  return threads != 1;
+}
+
+// The namespaces that unshare(2) in a forked child enters exactly as clone(2) would have made the
+// child in them. Not CLONE_NEWPID (unshare moves only the caller's future children) nor
+// CLONE_NEWUSER (unshare refuses a multithreaded caller; the child would not be, but the runtime
+// that asks for it is single-threaded anyway): those keep the raw clone.
+bool fork_then_unshare_does(unsigned long flags) {
+  constexpr unsigned long kUnshareable =
+      CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNS | CLONE_NEWCGROUP;
+  return (flags & CSIGNAL) == SIGCHLD && (flags & ~CSIGNAL & ~kUnshareable) == 0;
+}
+
+// clone_child in a multithreaded process: glibc's fork(), then unshare(2) of the namespaces in
+// the child. The unshare's errno (0: done) comes back over a pipe, so the caller gets the same
+// SyscallError a failed clone gives. (A word, not the pipe's end: a child another thread forks
+// meanwhile holds a copy of the write end until its own execve.)
+Child fork_then_unshare(unsigned long flags, const std::function<int()>& body, pid_t parent,
+                        int parent_pidfd, ParentDeath on_parent_death) {
+  int report[2];
+  check(::pipe2(report, O_CLOEXEC), "pipe2(O_CLOEXEC)");
+  UniqueFd report_read(report[0]), report_write(report[1]);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    report_read.reset();
+    int namespaces = static_cast<int>(flags & ~CSIGNAL);
+    int err = namespaces != 0 && ::unshare(namespaces) == -1 ? errno : 0;
+    ssize_t ignored = ::write(report_write.get(), &err, sizeof err);
+    (void)ignored;
+    if (err != 0) std::_Exit(127);
+    report_write.reset();
+    run_child_body(body, parent, parent_pidfd, on_parent_death);
+  }
+  auto what = [&] { return fmt::format("clone({})", clone_flags_to_string(flags)); };
+  check(pid, what);
+  report_write.reset();
+  Child child(pid);
+  int err = 0;
+  ssize_t n;
+  while ((n = ::read(report_read.get(), &err, sizeof err)) == -1 && errno == EINTR) {
+  }
+  if (n == static_cast<ssize_t>(sizeof err) && err != 0)
+    throw SyscallError(err, what());  // ~Child reaps it
+  return child;
 }
 
 // The first byte of every channel message: what kind it is.
@@ -152,6 +212,8 @@ Child clone_child(unsigned long flags, std::function<int()> body, ParentDeath on
   // wrapper insists on a separate stack, which sanitizers and debuggers find confusing.) All
   // arguments after the flags are zero, so their order, which differs between architectures,
   // does not matter.
+  if (other_threads_running() && fork_then_unshare_does(flags))
+    return fork_then_unshare(flags, body, parent, parent_pidfd.get(), on_parent_death);
   long pid = ::syscall(SYS_clone, flags, 0, 0, 0, 0);
   if (pid == 0) run_child_body(body, parent, parent_pidfd.get(), on_parent_death);
   check(pid, [&] { return fmt::format("clone({})", clone_flags_to_string(flags)); });

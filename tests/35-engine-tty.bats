@@ -220,8 +220,13 @@ monitor_pid() {
       sh -c '[ -t 0 ] && [ -t 1 ] && echo stdin-stdout-tty; echo end; exit 3'
     assert_line --partial "stdin-stdout-tty"
     assert_line "exit: 3"
-    # (The size is set on the master once it is ours, just after the process started: the shell's
-    # prompt below is the sign it has been.)
+    # The size is the pty's before the process runs (process.consoleSize in the runtime's
+    # --process file), and that file keeps -e, -w and -u.
+    run drive 30 100 'expect:end' wait -- exec -t -e GREETING=hi -w /tmp -u 1000:1001 \
+      "e-$runtime" sh -c 'stty size; echo "$GREETING $(pwd) $(id -u):$(id -g)"; echo end'
+    assert_line --partial "30 100"
+    assert_line --partial "hi /tmp 1000:1001"
+    assert_line "exit: 0"
     run drive 30 100 raw 'expect:/ # ' 'send:stty size\r' 'expect:30 100' 'resize:40,120' \
       'send:stty size\r' 'expect:40 120' 'send:sleep 4321; echo not-inter""rupted\r' \
       'poll:pgrep -x -f "sleep 4321"' 'send:\x03' 'send:exit 4\r' wait -- \

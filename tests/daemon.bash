@@ -25,16 +25,18 @@ daemon_teardown() {
 # Starts the daemon in the background and waits (at most 30 s) until it answers on $SOCK.
 # With a network namespace's name, the daemon runs in a new namespace of that name (lo up), so
 # the engine's bridge, veths and NAT rules are made there (the caller's teardown deletes it);
-# nsenter execs the daemon, so $DAEMON_PID is the daemon itself.
+# nsenter execs the daemon, so $DAEMON_PID is the daemon itself. Arguments after the name ("" for
+# none) go to the daemon too: `daemon_start NS -H tcp://127.0.0.1:2375 --insecure-tcp`.
 daemon_start() {
   local netns=${1:-}
+  shift || true
   if [[ -n $netns ]]; then
     ip netns add "$netns"
     ip -n "$netns" link set lo up
     nsenter --net="/run/netns/$netns" -- "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" \
-      >>"$DAEMON_LOG" 2>&1 3>&- &
+      "$@" >>"$DAEMON_LOG" 2>&1 3>&- &
   else
-    "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" >>"$DAEMON_LOG" 2>&1 3>&- &
+    "$MINIDOCKER" daemon -H "unix://$SOCK" --root "$ROOT" "$@" >>"$DAEMON_LOG" 2>&1 3>&- &
   fi
   DAEMON_PID=$!
   local _

@@ -132,16 +132,7 @@ void send_message(int sock, const std::string& msg) {
   }
 }
 
-// Our window's size (rows, columns), from whichever of stdin, stdout is a terminal.
-std::optional<std::pair<unsigned, unsigned>> window_size() {
-  winsize ws{};
-  for (int fd : {STDIN_FILENO, STDOUT_FILENO})
-    if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
-      return std::pair<unsigned, unsigned>(ws.ws_row, ws.ws_col);
-  return std::nullopt;
-}
-
-// The same, as the monitor's 'w' message.
+// Our window's size (window_size()) as the monitor's 'w' message.
 std::optional<std::string> window_size_message() {
   if (auto size = window_size()) return attach::resize_message(size->first, size->second);
   return std::nullopt;
@@ -177,6 +168,13 @@ class CaughtSignals {
 };
 
 }  // namespace
+
+std::optional<std::pair<unsigned short, unsigned short>> window_size() {
+  winsize ws{};
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO})
+    if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) return std::pair(ws.ws_row, ws.ws_col);
+  return std::nullopt;
+}
 
 int connect_attach(const engine::Paths& paths, const std::string& id) {
   int fd = attach::connect_socket(paths.root + "/containers/" + id);

@@ -57,6 +57,8 @@ RelayResult relay(const engine::Paths& paths, const std::string& id, int sock,
 // terminal raw, its size set on the master now and at each SIGWINCH, until the process's side of
 // the pty closes. (No detach keys: the runtime's exec waits for the process.)
 void relay_master(int master, bool forward_stdin);
+// Our terminal's size (rows, columns) from whichever of stdin, stdout is one; nullopt: neither.
+std::optional<std::pair<unsigned short, unsigned short>> window_size();
 
 // Through a daemon (-H; final/client/containers.cpp): one piece of a container's output on our
 // stdout or stderr; the whole 8-byte frames in `pending` printed, a partial one left there; and a

@@ -7,6 +7,7 @@
 // reaches EOF (for --rm, after the monitor's clean-up). Killing the CLI leaves the container
 // running under its monitor, as with `docker run` and a killed client.
 #include "engine/containers.hpp"
+#include "engine/restart.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -73,6 +74,8 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
   cmd->add_option("--runtime", f.request.runtime,
                   "runc, or a path: an OCI runtime instead of ours");
   cmd->add_flag("--rm", f.request.auto_remove, "remove the container when it exits");
+  cmd->add_option("--restart", f.request.restart,
+                  "no, always, unless-stopped, on-failure[:N]: start it again when it exits");
   cmd->add_flag("--interactive,-i", o.interactive, "keep stdin open: forwarded to the container");
   cmd->add_flag("--tty,-t", o.tty, "a pty: the container's stdin, stdout and stderr");
   // A repeatable option takes one value per use (allow_extra_args(false)): CLI11's default for a
@@ -527,7 +530,7 @@ int ps_verb(const EngineOptions& options, const PsFlags& f) {
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::vector<PsRow> rows;
   for (const engine::Container& c : engine::list(paths)) {
-    if (!f.all && c.status != "running") continue;
+    if (!f.all && c.status != "running" && !c.restarting) continue;
     std::string command = c.path;
     for (const std::string& a : c.args) command += " " + a;
     std::string ports;
@@ -893,6 +896,18 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
         std::cout << '\n';
       }
       std::cout << "Total reclaimed space: 0B\n";
+      return 0;
+    };
+  });
+
+  // The monitor's last step for a container with a --restart policy (engine/restart.hpp).
+  static std::string restart_id;
+  auto* restart_cmd = container_cmd->add_subcommand("_restart", "apply a restart policy (monitor)");
+  restart_cmd->group("");
+  restart_cmd->add_option("id", restart_id)->required();
+  restart_cmd->callback([&] {
+    action = [&] {
+      engine::restart_by_policy(engine::paths_for(options.root, false), restart_id);
       return 0;
     };
   });

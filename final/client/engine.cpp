@@ -100,7 +100,24 @@ bool served_through_daemon(const std::string& verb) {
                                                "port",
                                                "cp",
                                                "diff",
-                                               "container prune"};
+                                               "container prune",
+                                               "network create",
+                                               "network ls",
+                                               "network list",
+                                               "network rm",
+                                               "network remove",
+                                               "network inspect",
+                                               "network connect",
+                                               "network disconnect",
+                                               "network prune",
+                                               "volume create",
+                                               "volume ls",
+                                               "volume list",
+                                               "volume rm",
+                                               "volume remove",
+                                               "volume inspect",
+                                               "volume prune",
+                                               "system prune"};
   return served.count(verb) > 0;
 }
 

@@ -128,6 +128,9 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
 // volume create|ls|rm|inspect|prune (final/client/volumes.cpp, over final/engine/volumes.hpp),
 // same contract.
 void add_volume_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
+// The volumes no container uses (anonymous ones, or `all`) removed, in-process or through -H's
+// daemon; their names, and their bytes in `reclaimed`. volume prune's and system prune's job.
+std::vector<std::string> prune_volumes(const EngineOptions& options, bool all, uint64_t& reclaimed);
 
 // cp and diff (final/client/files.cpp, over final/engine/files.hpp), same contract.
 void add_file_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);

@@ -1,5 +1,7 @@
 // The network verbs: network create, ls, rm, inspect, prune (final/network/driver.hpp does the
-// work), connect and disconnect (through the engine: final/engine/networking.hpp).
+// work), connect and disconnect (through the engine: final/engine/networking.hpp). With -H each
+// asks the daemon for the same job (POST /networks/create, GET /networks, ...: final/daemon/
+// routes_resources.cpp) and prints its answer with the same code as its own.
 // Three hidden verbs call the driver's endpoint API directly, for the tests and for a student
 // who wants to see one step at a time before the engine's `run` does it for a container:
 //   network _connect NETWORK CONTAINER_ID [--name NAME] [-p SPEC]... [--hosts FILE]
@@ -10,6 +12,7 @@
 #include <iostream>
 
 #include "client/engine.hpp"
+#include "daemon/http_client.hpp"
 #include "engine/networking.hpp"
 #include "error.hpp"
 #include "network/driver.hpp"
@@ -46,6 +49,15 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+bool remote(const EngineOptions& options) { return !options.host.empty(); }
+
+api::DaemonClient daemon_of(const EngineOptions& options) {
+  return api::DaemonClient(options.host, options.explain);
+}
+
+// A network's name or id as one segment of a URL path.
+std::string path_of(const std::string& name) { return "/networks/" + api::url_escape(name); }
+
 struct CreateOptions {
   std::string name, subnet;
 };
@@ -58,15 +70,44 @@ struct ConnectOptions {
 };
 
 int create(const EngineOptions& options, const CreateOptions& opt) {
-  network::Network n = network::create_network(context(options), opt.name, opt.subnet);
-  std::cout << n.id << '\n';
+  std::string id;
+  if (remote(options)) {
+    // Docker's CLI sends the same body: the driver, and --subnet as the one IPAM config.
+    nlohmann::json body = {{"Name", opt.name}, {"Driver", "bridge"}, {"CheckDuplicate", true}};
+    if (!opt.subnet.empty())
+      body["IPAM"] = {{"Driver", "default"},
+                      {"Config", nlohmann::json::array({{{"Subnet", opt.subnet}}})}};
+    id = nlohmann::json::parse(
+             daemon_of(options).checked("POST", "/networks/create", body.dump()).body)
+             .at("Id");
+  } else {
+    id = network::create_network(context(options), opt.name, opt.subnet).id;
+  }
+  std::cout << id << '\n';
   return 0;
+}
+
+// The networks as `network ls` shows them: id, name, driver.
+struct Listed {
+  std::string id, name, driver;
+};
+
+std::vector<Listed> listed_networks(const EngineOptions& options) {
+  std::vector<Listed> out;
+  if (remote(options)) {
+    for (const auto& n : nlohmann::json::parse(daemon_of(options).checked("GET", "/networks").body))
+      out.push_back({n.at("Id"), n.at("Name"), n.at("Driver")});
+  } else {
+    for (const auto& n : network::list_networks(context(options)))
+      out.push_back({n.id, n.name, n.driver});
+  }
+  return out;
 }
 
 int list(const EngineOptions& options, const ListOptions& opt) {
   std::vector<std::vector<std::string>> rows;
   if (!opt.quiet) rows.push_back({"NETWORK ID", "NAME", "DRIVER", "SCOPE"});
-  for (const auto& n : network::list_networks(context(options))) {
+  for (const auto& n : listed_networks(options)) {
     std::string id = opt.no_trunc ? n.id : n.id.substr(0, 12);
     if (opt.quiet)
       std::cout << id << '\n';
@@ -81,7 +122,10 @@ int remove(const EngineOptions& options, const std::vector<std::string>& names) 
   int rc = 0;
   for (const auto& name : names) {
     try {
-      network::remove_network(context(options), name);
+      if (remote(options))
+        daemon_of(options).checked("DELETE", path_of(name));
+      else
+        network::remove_network(context(options), name);
       std::cout << name << '\n';
     } catch (const lab::UserError& e) {
       rc = report_user_error(e.what());
@@ -95,7 +139,10 @@ int inspect(const EngineOptions& options, const std::vector<std::string>& names)
   int rc = 0;
   for (const auto& name : names) {
     try {
-      out.push_back(network::inspect_json(network::find_network(context(options), name)));
+      out.push_back(
+          remote(options)
+              ? nlohmann::json::parse(daemon_of(options).checked("GET", path_of(name)).body)
+              : network::inspect_json(network::find_network(context(options), name)));
     } catch (const lab::UserError& e) {
       rc = report_user_error(e.what());
     }
@@ -173,6 +220,14 @@ void add_network_verbs(CLI::App& app, const EngineOptions& options, std::functio
     if (!is_connect) c->add_flag("--force,-f", disconnect_force, "(accepted, as Docker's)");
     c->callback([&, is_connect] {
       action = [&, is_connect] {
+        if (remote(options)) {
+          nlohmann::json body = {{"Container", link_container}};
+          if (!is_connect) body["Force"] = disconnect_force;
+          daemon_of(options).checked(
+              "POST", path_of(link_network) + (is_connect ? "/connect" : "/disconnect"),
+              body.dump());
+          return 0;
+        }
         engine::Paths paths = engine::paths_for(options.root, options.explain);
         if (is_connect)
           engine::connect_to(paths, link_network, link_container);
@@ -196,7 +251,15 @@ void add_network_verbs(CLI::App& app, const EngineOptions& options, std::functio
         std::getline(std::cin, answer);
         if (answer != "y" && answer != "Y") return 0;
       }
-      std::vector<std::string> names = network::remove_unused_networks(context(options));
+      std::vector<std::string> names;
+      if (remote(options)) {
+        auto answer =
+            nlohmann::json::parse(daemon_of(options).checked("POST", "/networks/prune").body);
+        if (answer.value("NetworksDeleted", nlohmann::json()).is_array())
+          names = answer["NetworksDeleted"].get<std::vector<std::string>>();
+      } else {
+        names = network::remove_unused_networks(context(options));
+      }
       if (!names.empty()) {
         std::cout << "Deleted Networks:\n";
         for (const auto& name : names) std::cout << name << '\n';

@@ -89,6 +89,7 @@ int exec_verb(const EngineOptions& options, ExecFlags& f) {
     if (r.tty && r.interactive && !::isatty(STDIN_FILENO))
       throw lab::UserError("the input device is not a TTY");
     r.terminal = [&](int master) { relay_master(master, r.interactive); };
+    if (r.tty) r.console_size = window_size();
     r.command = f.cmd->remaining();
     if (r.command.empty())
       throw lab::UserError("\"exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");

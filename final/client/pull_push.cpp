@@ -148,7 +148,11 @@ std::string pull_image(const EngineOptions& options, const std::string& name,
   std::string familiar = ref.familiar();
   auto store = open_store(options);
   Narration narration(options.explain);
-  auto lock = store->lock(LockMode::exclusive);
+  // The downloads under the shared lock, so `images`, `inspect` or a `run` (readers) go on
+  // meanwhile, in the daemon as from other CLI processes; a blob may be published under it (see
+  // put_blob). Then the exclusive lock, for the layers' unpacking and the image's record.
+  std::optional<graph::StoreLock> lock;
+  lock.emplace(store->lock(LockMode::shared));
   registry::Client client(ref.domain);
 
   narration.step("",
@@ -174,11 +178,12 @@ std::string pull_image(const EngineOptions& options, const std::string& name,
     throw lab::UserError(fmt::format("image manifest of {}: no layers array", familiar));
   std::string config_digest = descriptor_digest(json.value("config", nlohmann::json{}), "config");
 
-  if (!store->has_blob(config_digest)) {
+  auto fetch_config = [&] {
     narration.step(
         "", fmt::format("GET /v2/{}/blobs/{} (the image config)", ref.repository, config_digest));
     fetch_into_store(*store, client, ref.repository, config_digest, {});
-  }
+  };
+  if (!store->has_blob(config_digest)) fetch_config();
   nlohmann::json config = parse_json(store->read_blob(config_digest), "image config");
   const nlohmann::json diff_ids = config.contains("rootfs") && config["rootfs"].is_object()
                                       ? config["rootfs"].value("diff_ids", nlohmann::json::array())
@@ -188,33 +193,54 @@ std::string pull_image(const EngineOptions& options, const std::string& name,
     throw lab::UserError(fmt::format("image config of {}: {} diff ids for {} layers", familiar,
                                      diff_ids.is_array() ? diff_ids.size() : 0, layers.size()));
 
-  bool downloaded = !store->find(config_digest).has_value();
+  struct Layer {
+    std::string blob, diff_id, id;
+    bool present = false;  // blob and unpacked layer both there before this pull
+  };
+  std::vector<Layer> wanted;
   for (size_t i = 0; i < layers.size(); ++i) {
-    std::string blob = descriptor_digest(layers[i], fmt::format("layer {}", i + 1));
-    std::string diff_id = diff_ids[i].is_string() ? diff_ids[i].get<std::string>() : "";
-    graph::digest_hex(diff_id, "diff id");
-    std::string id = short_digest(blob);
-    if (store->has_blob(blob) && store->has_layer(diff_id)) {
-      events.status(id, "Already exists");
+    Layer l;
+    l.blob = descriptor_digest(layers[i], fmt::format("layer {}", i + 1));
+    l.diff_id = diff_ids[i].is_string() ? diff_ids[i].get<std::string>() : "";
+    graph::digest_hex(l.diff_id, "diff id");
+    l.id = short_digest(l.blob);
+    wanted.push_back(l);
+  }
+  auto download = [&](const Layer& l) {
+    events.status(l.id, "Pulling fs layer");
+    narration.step("", fmt::format("GET /v2/{}/blobs/{}, sha256 checked as it arrives",
+                                   ref.repository, l.blob));
+    fetch_into_store(*store, client, ref.repository, l.blob, events.progress(l.id, "Downloading"));
+    events.status(l.id, "Download complete");
+  };
+  bool downloaded = !store->find(config_digest).has_value();
+  for (Layer& l : wanted) {
+    l.present = store->has_blob(l.blob) && store->has_layer(l.diff_id);
+    if (l.present) {
+      events.status(l.id, "Already exists");
       continue;
     }
     downloaded = true;
-    if (!store->has_blob(blob)) {
-      events.status(id, "Pulling fs layer");
-      narration.step("", fmt::format("GET /v2/{}/blobs/{}, sha256 checked as it arrives",
-                                     ref.repository, blob));
-      fetch_into_store(*store, client, ref.repository, blob, events.progress(id, "Downloading"));
-      events.status(id, "Download complete");
-    }
-    if (!store->has_layer(diff_id)) {
-      lab::UniqueFd fd = store->open_blob(blob);
-      std::string got = store->add_layer(blob, fd.get());
-      if (got != diff_id)
+    if (!store->has_blob(l.blob)) download(l);
+  }
+
+  lock.reset();
+  lock.emplace(store->lock(LockMode::exclusive));
+  // An rmi or a prune may have taken the exclusive lock in between and swept the blobs no image
+  // names yet, ours: those are fetched again, now that nobody else can.
+  if (!store->has_blob(config_digest)) fetch_config();
+  for (const Layer& l : wanted) {
+    if (l.present && store->has_blob(l.blob) && store->has_layer(l.diff_id)) continue;
+    if (!store->has_blob(l.blob)) download(l);
+    if (!store->has_layer(l.diff_id)) {
+      lab::UniqueFd fd = store->open_blob(l.blob);
+      std::string got = store->add_layer(l.blob, fd.get());
+      if (got != l.diff_id)
         throw lab::UserError(
             fmt::format("layer {} unpacks to diff id {}, but the image config says {}; refused",
-                        blob, got, diff_id));
+                        l.blob, got, l.diff_id));
     }
-    events.status(id, "Pull complete");
+    events.status(l.id, "Pull complete");
   }
 
   std::string id = store->add_image(manifest.bytes);

@@ -1,5 +1,7 @@
 // The volume verbs (Docker's grammar): volume create, ls, rm, inspect, prune. The store of
-// volumes is final/engine/volumes.cpp; `run -v` uses the same one.
+// volumes is final/engine/volumes.cpp; `run -v` uses the same one. With -H each asks the daemon
+// for the same job (POST /volumes/create, GET /volumes, ...: final/daemon/routes_resources.cpp)
+// and prints its answer with the same code as its own.
 #include "engine/volumes.hpp"
 
 #include <fmt/format.h>
@@ -7,6 +9,7 @@
 #include <iostream>
 
 #include "client/engine.hpp"
+#include "daemon/http_client.hpp"
 #include "error.hpp"
 #include "graph/store.hpp"
 
@@ -20,6 +23,14 @@ engine::Paths paths_of(const EngineOptions& options) {
   return engine::paths_for(options.root, options.explain);
 }
 
+bool remote(const EngineOptions& options) { return !options.host.empty(); }
+
+api::DaemonClient daemon_of(const EngineOptions& options) {
+  return api::DaemonClient(options.host, options.explain);
+}
+
+std::string path_of(const std::string& name) { return "/volumes/" + api::url_escape(name); }
+
 struct VolumeFlags {
   std::vector<std::string> names;
   bool quiet = false, force = false, all = false;
@@ -27,21 +38,34 @@ struct VolumeFlags {
 
 int create_verb(const EngineOptions& options, const VolumeFlags& f) {
   if (f.names.size() > 1) throw lab::UserError("\"volume create\" requires at most 1 argument");
-  engine::Volume v =
-      engine::create_volume(paths_of(options), f.names.empty() ? "" : f.names.front());
-  std::cout << v.name << '\n';
+  std::string name = f.names.empty() ? "" : f.names.front();
+  if (remote(options))
+    name =
+        json::parse(
+            daemon_of(options).checked("POST", "/volumes/create", json{{"Name", name}}.dump()).body)
+            .at("Name");
+  else
+    name = engine::create_volume(paths_of(options), name).name;
+  std::cout << name << '\n';
   return 0;
 }
 
 int ls_verb(const EngineOptions& options, const VolumeFlags& f) {
-  std::vector<engine::Volume> volumes = engine::list_volumes(paths_of(options));
+  std::vector<std::string> names;
+  if (remote(options)) {
+    json answer = json::parse(daemon_of(options).checked("GET", "/volumes").body);
+    if (answer.value("Volumes", json()).is_array())
+      for (const json& v : answer["Volumes"]) names.push_back(v.at("Name"));
+  } else {
+    for (const engine::Volume& v : engine::list_volumes(paths_of(options))) names.push_back(v.name);
+  }
   if (f.quiet) {
-    for (const auto& v : volumes) std::cout << v.name << '\n';
+    for (const auto& name : names) std::cout << name << '\n';
     return 0;
   }
   // Docker's table: tabwriter with minimum width 10 and padding 3; the last column not padded.
   std::cout << "DRIVER    VOLUME NAME\n";
-  for (const auto& v : volumes) std::cout << "local     " << v.name << '\n';
+  for (const auto& name : names) std::cout << "local     " << name << '\n';
   return 0;
 }
 
@@ -50,7 +74,12 @@ int rm_verb(const EngineOptions& options, const VolumeFlags& f) {
   int rc = 0;
   for (const std::string& name : f.names) {
     try {
-      engine::remove_volume(paths, name);
+      // Through the daemon without force=1: a missing volume comes back as the error below,
+      // which -f forgives here, as it does in-process (and nothing is printed for it).
+      if (remote(options))
+        daemon_of(options).checked("DELETE", path_of(name));
+      else
+        engine::remove_volume(paths, name);
       std::cout << name << '\n';
     } catch (const lab::UserError& e) {
       // -f: a missing volume is no error (a volume in use still is, as with Docker).
@@ -67,7 +96,9 @@ int inspect_verb(const EngineOptions& options, const VolumeFlags& f) {
   std::vector<std::string> errors;
   for (const std::string& name : f.names) {
     try {
-      out.push_back(engine::inspect_volume(engine::load_volume(paths, name)));
+      out.push_back(remote(options)
+                        ? json::parse(daemon_of(options).checked("GET", path_of(name)).body)
+                        : engine::inspect_volume(engine::load_volume(paths, name)));
     } catch (const lab::UserError& e) {
       errors.push_back(e.what());
     }
@@ -76,6 +107,27 @@ int inspect_verb(const EngineOptions& options, const VolumeFlags& f) {
   for (const std::string& e : errors) report_user_error(e);
   return errors.empty() ? 0 : 1;
 }
+
+}  // namespace
+
+// The volumes no container uses, anonymous ones or `all`; shared with system prune --volumes.
+// Through the daemon the filter all= says which (API 1.41's daemon would take all of them).
+std::vector<std::string> prune_volumes(const EngineOptions& options, bool all,
+                                       uint64_t& reclaimed) {
+  if (!remote(options)) return engine::prune_volumes(paths_of(options), all, reclaimed);
+  std::string filters = json{{"all", {all ? "true" : "false"}}}.dump();
+  json answer =
+      json::parse(daemon_of(options)
+                      .checked("POST", "/volumes/prune?filters=" + api::url_escape(filters))
+                      .body);
+  reclaimed = answer.value("SpaceReclaimed", uint64_t{0});
+  std::vector<std::string> removed;
+  if (answer.value("VolumesDeleted", json()).is_array())
+    removed = answer["VolumesDeleted"].get<std::vector<std::string>>();
+  return removed;
+}
+
+namespace {
 
 int prune_verb(const EngineOptions& options, const VolumeFlags& f) {
   if (!f.force) {
@@ -89,7 +141,7 @@ int prune_verb(const EngineOptions& options, const VolumeFlags& f) {
     if (answer != "y" && answer != "Y") return 0;
   }
   uint64_t reclaimed = 0;
-  std::vector<std::string> removed = engine::prune_volumes(paths_of(options), f.all, reclaimed);
+  std::vector<std::string> removed = prune_volumes(options, f.all, reclaimed);
   if (!removed.empty()) {
     std::cout << "Deleted Volumes:\n";
     for (const auto& name : removed) std::cout << name << '\n';

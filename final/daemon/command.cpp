@@ -11,10 +11,13 @@ void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function
   static api::ServeOptions serve_options;
   static std::string root;
   auto* cmd = app.add_subcommand(
-      "daemon", "serve the engine over the Docker Engine API (v1.41) on a unix socket");
-  cmd->add_option("--host,-H", serve_options.host,
-                  fmt::format("the socket: unix:///PATH (default {})", api::kDefaultHost))
-      ->default_val(api::kDefaultHost);
+      "daemon", "serve the engine over the Docker Engine API (v1.41) on a unix socket (-H)");
+  cmd->add_option("--host,-H", serve_options.hosts,
+                  fmt::format("where to listen, once or more: unix:///PATH (default {}), or "
+                              "tcp://127.0.0.1:PORT with --insecure-tcp",
+                              api::kDefaultHost));
+  cmd->add_flag("--insecure-tcp", serve_options.insecure_tcp,
+                "serve tcp://127.0.0.1:PORT without TLS: whoever can reach the port is root here");
   cmd->add_option("--root", root, "the engine's root (as minidocker --root)");
   cmd->callback([&] {
     action = [&] {

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <set>
 
+#include "engine/restart.hpp"
 #include "engine/volumes.hpp"
 #include "error.hpp"
 #include "exec/bundle.hpp"
@@ -109,9 +110,12 @@ engine::CreateRequest create_request(const json& body, const std::string& name) 
                          : json::object();
   if (host.value("Privileged", false)) throw lab::UserError(engine::kPrivilegedRefused);
   if (host.contains("RestartPolicy") && host["RestartPolicy"].is_object()) {
-    std::string policy = host["RestartPolicy"].value("Name", "");
-    if (!policy.empty() && policy != "no")
-      throw lab::UserError("restart policies are not supported by this daemon: " + policy);
+    // Back to --restart's text; the engine's create checks it with Docker's words.
+    engine::RestartPolicy policy = engine::restart_policy_of(host);
+    if (policy.name != "no" || policy.maximum_retry_count != 0)
+      r.restart = policy.maximum_retry_count == 0
+                      ? policy.name
+                      : fmt::format("{}:{}", policy.name, policy.maximum_retry_count);
   }
   r.name = name;
   r.image = body.value("Image", "");
@@ -224,6 +228,8 @@ json create_body(const engine::CreateRequest& r) {
                {"ReadonlyRootfs", o.read_only}, {"CapAdd", o.cap_add},
                {"CapDrop", o.cap_drop},         {"Init", o.init},
                {"Binds", json::array()},        {"PortBindings", json::object()}};
+  if (!r.restart.empty())
+    host["RestartPolicy"] = engine::restart_policy_json(engine::parse_restart_policy(r.restart));
   // -v /CTR alone is an anonymous volume: Config.Volumes, as Docker's CLI sends it.
   json volumes = json::object();
   for (const std::string& v : o.volumes) {

@@ -1,6 +1,8 @@
 #include "daemon/http_client.hpp"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -12,7 +14,10 @@
 // (see server.cpp).
 #include <utility>
 // (clang-format keeps this block apart)
+#include <boost/asio/connect.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -28,12 +33,15 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using unix_socket = asio::local::stream_protocol;
+using tcp = asio::ip::tcp;
+// A unix socket or a TCP connection (-H unix:// or tcp://): the same HTTP over either.
+using generic_stream = asio::generic::stream_protocol;
 
 // One connection and the parser of its response, whose body is read piece by piece into a
 // buffer_body (Beast's way to stream a body of any length and encoding).
 struct ResponseStream::State {
   asio::io_context io;
-  unix_socket::socket socket{io};
+  generic_stream::socket socket{io};
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   std::string reason;
@@ -80,13 +88,29 @@ std::string ResponseStream::rest() {
 }
 
 DaemonClient::DaemonClient(std::string host, bool explain)
-    : host_(std::move(host)), path_(unix_socket_path(host_)), explain_(explain) {}
+    : host_(std::move(host)), address_(parse_host(host_)), explain_(explain) {}
 
 namespace {
 
-void connect(unix_socket::socket& socket, const std::string& path, const std::string& host) {
+// The socket's path, or each address the TCP host's name resolves to, in turn.
+void connect(generic_stream::socket& socket, const HostAddress& address, const std::string& host) {
   boost::system::error_code ec;
-  socket.connect(unix_socket::endpoint(path), ec);
+  if (!address.tcp) {
+    socket.connect(generic_stream::endpoint(unix_socket::endpoint(address.path)), ec);
+  } else {
+    tcp::resolver resolver(socket.get_executor());
+    auto found = resolver.resolve(address.host, address.port, ec);
+    ec = asio::error::host_not_found;
+    for (const auto& entry : found) {
+      tcp::endpoint endpoint = entry.endpoint();
+      boost::system::error_code closed;
+      socket.close(closed);
+      socket.connect(generic_stream::endpoint(endpoint), ec);
+      if (!ec) break;
+    }
+    int one = 1;  // requests and an attach's keystrokes go at once (Go's default too)
+    if (!ec) ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   if (ec)
     throw DaemonUnreachable(
         fmt::format("Cannot connect to the minidocker daemon at {}. Is the daemon running?", host));
@@ -119,7 +143,7 @@ void explain_line(bool explain, std::string_view method, const std::string& targ
 ResponseStream DaemonClient::open(std::string_view method, const std::string& target,
                                   const std::string& body, const std::string& content_type) {
   auto state = std::make_unique<ResponseStream::State>();
-  connect(state->socket, path_, host_);
+  connect(state->socket, address_, host_);
   boost::system::error_code ec;
   http::write(state->socket, request_of(method, target, body, content_type), ec);
   // A HEAD's Content-Length is the GET's body's, which does not come.
@@ -152,8 +176,8 @@ ClientReply DaemonClient::checked(std::string_view method, const std::string& ta
 
 Hijacked DaemonClient::hijack(const std::string& target, const std::string& body) {
   asio::io_context io;
-  unix_socket::socket socket(io);
-  connect(socket, path_, host_);
+  generic_stream::socket socket(io);
+  connect(socket, address_, host_);
   http::request<http::string_body> req = request_of("POST", target, body);
   req.set(http::field::connection, "Upgrade");
   req.set(http::field::upgrade, "tcp");

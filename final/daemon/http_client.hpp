@@ -1,5 +1,6 @@
-// Our own CLI as a client of the daemon (`minidocker -H unix:///PATH VERB ...`): HTTP/1.1 over
-// the unix socket, as Docker's CLI talks to dockerd. Boost.Beast does the HTTP in
+// Our own CLI as a client of the daemon (`minidocker -H unix:///PATH VERB ...`, or
+// tcp://HOST:PORT): HTTP/1.1 over the unix socket or the TCP connection, as Docker's CLI talks
+// to dockerd. Boost.Beast does the HTTP in
 // http_client.cpp alone (its headers are heavy to compile); callers see strings and a file
 // descriptor.
 #pragma once
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/server.hpp"
 #include "fd.hpp"
 
 namespace api {
@@ -64,9 +66,9 @@ class ResponseStream {
 
 class DaemonClient {
  public:
-  // `host` is -H's value ("unix:///run/minidocker.sock"); with `explain`, each request line and
-  // the status line it got are printed on stderr: "[client] POST /v1.41/containers/create ->
-  // 201 Created".
+  // `host` is -H's value ("unix:///run/minidocker.sock", "tcp://127.0.0.1:2375"); with `explain`,
+  // each request line and the status line it got are printed on stderr: "[client] POST
+  // /v1.41/containers/create -> 201 Created".
   DaemonClient(std::string host, bool explain);
 
   // One request on its own connection, the whole response read (a chunked one to its end).
@@ -89,7 +91,8 @@ class DaemonClient {
   Hijacked hijack(const std::string& target, const std::string& body = {});
 
  private:
-  std::string host_, path_;
+  std::string host_;
+  HostAddress address_;
   bool explain_;
 };
 

@@ -10,11 +10,28 @@
 namespace api {
 
 // Declared in server.hpp; here, without Boost, for the client (http_client.cpp) too.
-std::string unix_socket_path(const std::string& host) {
-  if (host.starts_with("unix://") && host.size() > 7 && host[7] == '/') return host.substr(7);
-  if (host.starts_with("tcp://"))
-    throw lab::UserError("tcp:// is not served yet: only unix:// sockets (" + host + ")");
-  throw lab::UserError("invalid -H " + host + ": expected unix:///PATH");
+HostAddress parse_host(const std::string& host) {
+  HostAddress a;
+  if (host.starts_with("unix://") && host.size() > 7 && host[7] == '/') {
+    a.path = host.substr(7);
+    return a;
+  }
+  if (host.starts_with("tcp://")) {
+    // tcp://HOST[:PORT][/]: a name or an IPv4 address; Docker's default port when none.
+    std::string rest = host.substr(6);
+    if (rest.ends_with("/")) rest.pop_back();
+    size_t colon = rest.rfind(':');
+    a.tcp = true;
+    a.host = rest.substr(0, colon);
+    a.port = colon == std::string::npos ? kDefaultTcpPort : rest.substr(colon + 1);
+    bool numeric = !a.port.empty() && a.port.size() <= 5 &&
+                   a.port.find_first_not_of("0123456789") == std::string::npos &&
+                   std::stoul(a.port) > 0 && std::stoul(a.port) <= 65535;
+    if (a.host.empty() || a.host.find_first_of("/[]") != std::string::npos || !numeric)
+      throw lab::UserError("invalid -H " + host + ": expected tcp://HOST:PORT");
+    return a;
+  }
+  throw lab::UserError("invalid -H " + host + ": expected unix:///PATH or tcp://HOST:PORT");
 }
 
 Response error_response(int status, const std::string& message) {

@@ -49,10 +49,10 @@ struct Response {
   std::map<std::string, std::string> headers;  // beyond Content-Type and Content-Length
   std::string body;
   // Set by a handler whose answer is written as it happens. The server sends the status line
-  // and the headers, then runs `stream` with the connection, outside the engine's lock, and
-  // closes the connection when it returns. Status 101 is Docker's "101 UPGRADED" (with
-  // "Connection: Upgrade" and "Upgrade: tcp"); with `raw` or 101 the bytes go as they are,
-  // otherwise each write is one chunk of "Transfer-Encoding: chunked".
+  // and the headers, then runs `stream` with the connection (on the request's own thread, as
+  // the handler ran), and closes the connection when it returns. Status 101 is Docker's "101
+  // UPGRADED" (with "Connection: Upgrade" and "Upgrade: tcp"); with `raw` or 101 the bytes go as
+  // they are, otherwise each write is one chunk of "Transfer-Encoding: chunked".
   std::function<void(Connection&)> stream;
   bool raw = false;
 };

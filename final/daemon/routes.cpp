@@ -165,7 +165,7 @@ Response list_containers(const Engine& engine, const Request& request) {
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   json out = json::array();
   for (const engine::Container& c : engine::list(paths)) {
-    if (!all && c.status != "running") continue;
+    if (!all && c.status != "running" && !c.restarting) continue;
     if (limit > 0 && out.size() >= static_cast<size_t>(limit)) break;
     std::string command = c.path;
     for (const std::string& a : c.args) command += " " + a;
@@ -186,7 +186,7 @@ Response list_containers(const Engine& engine, const Request& request) {
         {"Created", graph::parse_rfc3339(c.created)},
         {"Ports", ports},
         {"Labels", labels.is_object() ? labels : json::object()},
-        {"State", c.paused ? "paused" : c.status},
+        {"State", c.paused ? "paused" : c.restarting ? "restarting" : c.status},
         {"Status", engine::status_text(c, now)},
         {"HostConfig", {{"NetworkMode", c.host_config.value("NetworkMode", "default")}}},
         {"Mounts", c.mounts},

@@ -305,8 +305,8 @@ json stats_json(const engine::Container& c, const engine::Sample& now, const eng
 }
 
 // GET /containers/{id}/stats?stream=0|1. Two readings a second apart (Docker's daemon reads
-// every second; its precpu_stats is the reading before), so the stream runs outside the engine's
-// lock. stream=1 (the default) sends one object a second until the client goes or the container
+// every second; its precpu_stats is the reading before), taken in the stream, after the headers.
+// stream=1 (the default) sends one object a second until the client goes or the container
 // stops.
 Response container_stats(const Engine& engine, const Request& request) {
   engine::Paths paths = paths_of(engine);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,7 +14,10 @@
 // which GCC 12 in C++20 mode does not forgive.
 #include <utility>
 // (clang-format keeps this block apart)
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/beast/core.hpp>
@@ -21,6 +26,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -36,19 +42,34 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using unix_socket = asio::local::stream_protocol;
+using tcp = asio::ip::tcp;
+// A listener and its connections, whether a unix socket or TCP: Asio's generic stream protocol
+// holds either (the family is chosen at open()), so one server loop serves both.
+using generic_stream = asio::generic::stream_protocol;
+using generic_acceptor = asio::basic_socket_acceptor<generic_stream>;
 
 namespace {
 
 // What the connection threads share; kept alive by each of them (a shared_ptr), so a thread
 // still answering when SIGTERM arrives never reads a destroyed router.
 struct Daemon {
-  explicit Daemon(std::string root) : engine{std::move(root)}, router(engine_routes(engine)) {}
+  // The root made absolute once: no job's path depends on a working directory.
+  explicit Daemon(const std::string& root)
+      : engine{std::filesystem::absolute(root).lexically_normal().string()},
+        router(engine_routes(engine)) {}
   Engine engine;
   Router router;
-  // One job at a time through the engine (its verbs were written for one process each); a
-  // streaming response's stream (attach, logs -f, wait, progress) runs outside it.
-  std::mutex engine_mutex;
-  std::mutex log_mutex;
+  // No lock around the jobs: each connection's thread runs its request at once, as many CLI
+  // processes run at once, and the engine's own locks order them as they order those processes
+  // (flock(2) on containers.lock, volumes.lock, networks/lock, the image store's lock and the
+  // runtime's state directory: each taken on a file opened for that job, which excludes another
+  // thread as it excludes another process). What the threads of one process share and separate
+  // processes do not is handled where the engine touches it: the working directory (the overlay
+  // mount's chdir: graph/driver.cpp), SIGPIPE's disposition (engine/tree_tar.cpp), a child
+  // forked while another thread holds malloc's lock (common/process.cpp's clone_child; the
+  // engine's fork+exec build their argv first: engine/containers.cpp, ops.cpp). So a stop's
+  // 10 s of grace, a pull's download or a restart holds up no other request.
+  std::mutex log_mutex;  // one request's log line at a time
 };
 
 // Is someone answering on `path`? A socket file nobody listens on is stale (a daemon killed
@@ -64,7 +85,7 @@ bool served(const std::string& path) {
 
 // Binds the socket with mode 0660, group `minidocker` when that group exists (as Docker's
 // `docker` group), else root's group: root only.
-void listen_on(unix_socket::acceptor& acceptor, const std::string& path) {
+void listen_on(generic_acceptor& acceptor, const std::string& path) {
   if (path.size() >= sizeof(sockaddr_un::sun_path))
     throw lab::UserError("socket path too long (at most 107 bytes): " + path);
   struct stat st {};
@@ -77,8 +98,8 @@ void listen_on(unix_socket::acceptor& acceptor, const std::string& path) {
   // then opened to the group, never the other way round.
   mode_t old_umask = ::umask(0177);
   boost::system::error_code ec;
-  acceptor.open(unix_socket(), ec);
-  if (!ec) acceptor.bind(unix_socket::endpoint(path), ec);
+  acceptor.open(generic_stream(AF_UNIX, 0), ec);
+  if (!ec) acceptor.bind(generic_stream::endpoint(unix_socket::endpoint(path)), ec);
   ::umask(old_umask);
   if (ec) throw lab::UserError(fmt::format("bind(\"{}\"): {}", path, ec.message()));
   acceptor.listen(asio::socket_base::max_listen_connections, ec);
@@ -87,6 +108,38 @@ void listen_on(unix_socket::acceptor& acceptor, const std::string& path) {
   if (const group* g = ::getgrnam("minidocker")) gid = g->gr_gid;
   lab::check(::chown(path.c_str(), 0, gid), fmt::format("chown(\"{}\", 0, {})", path, gid));
   lab::check(::chmod(path.c_str(), 0660), fmt::format("chmod(\"{}\", 0660)", path));
+}
+
+// What a tcp:// listener answers for: no TLS, so no authentication either; whoever can open the
+// port can ask for a privileged container with the host's / bound in, i.e. is root here. Hence
+// 127.0.0.1 only (not the network), and only when --insecure-tcp says the user knows. (On
+// 127.0.0.1 every local user, and every web page a local browser shows, can still reach it,
+// which a unix socket's mode 0660 prevents.) Checked for every -H before anything is bound.
+void check_tcp(const HostAddress& address, const std::string& host, bool insecure_tcp) {
+  if (address.host != "127.0.0.1" && address.host != "localhost")
+    throw lab::UserError(fmt::format(
+        "refusing to listen on {}: only 127.0.0.1 (or localhost) is served over TCP, as there is "
+        "no TLS here",
+        host));
+  if (!insecure_tcp)
+    throw lab::UserError(fmt::format(
+        "refusing to listen on {} without --insecure-tcp: there is no TLS here, and whoever "
+        "can reach the port is root on this host",
+        host));
+}
+
+// 127.0.0.1:PORT (localhost is always 127.0.0.1 here: never ::1, never a name's other address).
+void listen_tcp(generic_acceptor& acceptor, const HostAddress& address) {
+  tcp::endpoint endpoint(asio::ip::address_v4::loopback(),
+                         static_cast<unsigned short>(std::stoul(address.port)));
+  boost::system::error_code ec;
+  acceptor.open(generic_stream(AF_INET, IPPROTO_TCP), ec);
+  // A restarted daemon binds again at once, whatever its last connections left in TIME_WAIT.
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(generic_stream::endpoint(endpoint), ec);
+  if (ec) throw lab::UserError(fmt::format("bind(127.0.0.1:{}): {}", address.port, ec.message()));
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw lab::UserError(fmt::format("listen(127.0.0.1:{}): {}", address.port, ec.message()));
 }
 
 // The limits on a request's body: Docker's JSON bodies are small; an image or a build context
@@ -168,7 +221,7 @@ void log_request(Daemon& daemon, const Request& request, int status,
 
 // One client connection: requests in turn (HTTP/1.1 keep-alive) until the client closes it or
 // a streaming response has used it.
-void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket) {
+void serve_connection(std::shared_ptr<Daemon> daemon, generic_stream::socket socket) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -216,11 +269,7 @@ void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket
     if (ec) break;
     http::request<http::string_body> req = parser.release();
     request.body = std::move(req.body());
-    Response response;
-    {
-      std::lock_guard lock(daemon->engine_mutex);
-      response = daemon->router.dispatch(request);
-    }
+    Response response = daemon->router.dispatch(request);
     if (response.stream) {
       log_request(*daemon, request, response.status, start);
       SocketConnection connection(socket.native_handle(), buffer,
@@ -252,43 +301,89 @@ void serve_connection(std::shared_ptr<Daemon> daemon, unix_socket::socket socket
     if (ec || !res.keep_alive()) break;
   }
   boost::system::error_code ignored;
-  socket.shutdown(unix_socket::socket::shutdown_both, ignored);
+  socket.shutdown(generic_stream::socket::shutdown_both, ignored);
 }
 
-void accept_next(unix_socket::acceptor& acceptor, const std::shared_ptr<Daemon>& daemon) {
+void accept_next(generic_acceptor& acceptor, const std::shared_ptr<Daemon>& daemon, bool is_tcp) {
   acceptor.async_accept(
-      [&acceptor, daemon](boost::system::error_code ec, unix_socket::socket socket) {
+      [&acceptor, daemon, is_tcp](boost::system::error_code ec, generic_stream::socket socket) {
         if (ec == asio::error::operation_aborted) return;  // closed: we are stopping
-        if (!ec) std::thread(serve_connection, daemon, std::move(socket)).detach();
-        accept_next(acceptor, daemon);
+        if (!ec) {
+          // An attach's keystrokes and a stream's small writes go at once, not after Nagle's
+          // 40 ms (Go, and so dockerd, sets TCP_NODELAY on every TCP connection too).
+          int one = 1;
+          if (is_tcp)
+            ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          std::thread(serve_connection, daemon, std::move(socket)).detach();
+        }
+        accept_next(acceptor, daemon, is_tcp);
       });
 }
 
 }  // namespace
 
 int serve(const ServeOptions& options) {
-  std::string path = unix_socket_path(options.host);
+  std::vector<std::string> hosts = options.hosts;
+  if (hosts.empty()) hosts.push_back(kDefaultHost);
+  std::vector<HostAddress> addresses;
+  for (const std::string& host : hosts) {
+    addresses.push_back(parse_host(host));
+    if (addresses.back().tcp) check_tcp(addresses.back(), host, options.insecure_tcp);
+  }
   auto daemon = std::make_shared<Daemon>(options.root);
   // Never destroyed: a connection thread may still hold its socket, which belongs to this
   // context, when serve() returns and the process exits.
   asio::io_context& io = *new asio::io_context;
   // SIGINT and SIGTERM end the loop below; asio turns the signal into an event on this thread.
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  unix_socket::acceptor acceptor(io);
-  listen_on(acceptor, path);
+  std::vector<std::unique_ptr<generic_acceptor>> acceptors;
+  std::vector<std::string> paths;  // the unix sockets made, removed at the end
+  auto remove_sockets = [&] {
+    for (const std::string& path : paths) ::unlink(path.c_str());
+  };
+  try {
+    for (const HostAddress& address : addresses) {
+      acceptors.push_back(std::make_unique<generic_acceptor>(io));
+      if (address.tcp) {
+        listen_tcp(*acceptors.back(), address);
+      } else {
+        listen_on(*acceptors.back(), address.path);
+        paths.push_back(address.path);
+      }
+    }
+  } catch (...) {
+    remove_sockets();  // a later -H failing leaves no socket of an earlier one behind
+    throw;
+  }
   int stopped_by = 0;
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     stopped_by = signal;
-    acceptor.close();
+    for (auto& acceptor : acceptors) acceptor->close();
     io.stop();
   });
-  fmt::print(stderr, "minidocker daemon: API {} on unix://{} (engine root {})\n", kApiVersion, path,
-             options.root);
-  accept_next(acceptor, daemon);
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    const HostAddress& address = addresses[i];
+    std::string where =
+        address.tcp ? fmt::format("tcp://127.0.0.1:{}", address.port) : "unix://" + address.path;
+    fmt::print(stderr, "minidocker daemon: API {} on {} (engine root {})\n", kApiVersion, where,
+               options.root);
+    if (address.tcp)
+      // dockerd's own warning begins with these words; recent dockerd goes further and refuses
+      // such a listener unless told --tls=false, as this one refuses without --insecure-tcp.
+      fmt::print(stderr,
+                 "minidocker daemon: WARNING: API is accessible on http://127.0.0.1:{} without "
+                 "encryption. Access to the remote API is equivalent to root access on the host: "
+                 "any local user or process (a web page in a browser too) that can reach the "
+                 "port can run a privileged container with the host's / mounted.\n",
+                 address.port);
+    accept_next(*acceptors[i], daemon, address.tcp);
+  }
   io.run();
-  ::unlink(path.c_str());
-  fmt::print(stderr, "minidocker daemon: {}, socket removed\n", strsignal(stopped_by));
+  remove_sockets();
+  const char* removed = paths.size() > 1 ? "sockets removed" : "socket removed";
+  fmt::print(stderr, "minidocker daemon: {}, {}\n", strsignal(stopped_by),
+             paths.empty() ? "stopped" : removed);
   return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "engine/flags.hpp"
 #include "engine/networking.hpp"
 #include "engine/ops.hpp"
+#include "engine/restart.hpp"
 #include "engine/volumes.hpp"
 #include "error.hpp"
 #include "fd.hpp"
@@ -27,6 +28,7 @@
 #include "mount.hpp"
 #include "path_in_root.hpp"
 #include "runtime/explain.hpp"
+#include "runtime/container.hpp"
 #include "runtime/state.hpp"
 
 namespace engine {
@@ -105,18 +107,26 @@ struct Output {
 };
 
 // Runs the runtime (or anything) and collects its stdout and stderr together.
+//
+// Every fork here is followed by an execve with only system calls in between (dup2, open,
+// close_range, setsid: async-signal-safe): in the daemon other threads run meanwhile, and the
+// child has a copy of their memory as it was, a lock they held (malloc's, stdio's) held for good
+// in it. So the argv is built before the fork; and fds above 2 are closed in the child, as the
+// daemon's sockets are not all close-on-exec, and one kept open by a runtime would keep a
+// client's connection open after the daemon closed it.
 Output run_quietly(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   int pipefd[2];
   lab::check(::pipe2(pipefd, O_CLOEXEC), "pipe2");
   pid_t pid = lab::check(::fork(), "fork");
   if (pid == 0) {
+    int null = ::open("/dev/null", O_RDONLY);
     ::dup2(pipefd[1], 1);
     ::dup2(pipefd[1], 2);
-    int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, 0);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    ::close_range(3, ~0U, 0);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -212,6 +222,10 @@ bool valid_name(const std::string& name) {
 }
 
 std::string status_text(const Container& c, int64_t now) {
+  if (c.restarting)
+    return fmt::format(
+        "Restarting ({}) {} ago", c.exit_code,
+        graph::human_duration(std::max<int64_t>(0, now - seconds_of(c.finished_at))));
   if (c.status == "running")
     return "Up " + graph::human_duration(std::max<int64_t>(0, now - seconds_of(c.started_at))) +
            (c.paused ? " (Paused)" : "");
@@ -304,8 +318,13 @@ Container load(const Paths& p, const std::string& id) {
     c.finished_at = done.value("FinishedAt", "");
     c.oom_killed = done.value("OOMKilled", false);
     c.error = done.value("Error", "");
+    c.restart_count = restart_count(c.dir);
+    c.restarting = restart_pending(c.dir);
     return c;
   }
+  c.restart_count = restart_count(c.dir);
+  // A restart between its new monitor and its start ("created" for a moment): still restarting.
+  if (c.status == "created" && c.monitor_pid != 0) c.restarting = restart_pending(c.dir);
   if (state.is_object() && c.monitor_pid != 0 &&
       !alive(c.monitor_pid, state.value("MonitorStartTime", 0ULL))) {
     // The monitor was killed: nobody holds the container's stdio or will record its exit. As
@@ -401,6 +420,7 @@ static void launch_monitor(const Paths& p, const std::string& id, const json& re
   std::vector<std::string> runtime = runtime_argv(p, host.value("Runtime", ""));
   std::string flags;
   if (host.value("AutoRemove", false)) flags += ",rm";
+  if (restart_policy_of(host).name != "no") flags += ",restart";
   if (record["Config"].value("Tty", false)) flags += ",tty";
   if (record["Config"].value("OpenStdin", false) && stdin_fd < 0) flags += ",stdin";
   flags = flags.empty() ? "-" : flags.substr(1);
@@ -419,6 +439,12 @@ static void launch_monitor(const Paths& p, const std::string& id, const json& re
                                ? fmt::format("--console-socket {}/console.sock ", dir)
                                : "",
                            id));
+  std::vector<std::string> margs = {p.monitor, dir,          id,    exec::cgroups_path(id),
+                                    flags,     p.minidocker, p.root};
+  margs.insert(margs.end(), runtime.begin(), runtime.end());
+  std::vector<char*> argv;  // built before the fork: see run_quietly
+  for (auto& a : margs) argv.push_back(a.data());
+  argv.push_back(nullptr);
   int report[2];
   lab::check(::pipe2(report, O_CLOEXEC), "pipe2");
   lab::UniqueFd report_read(report[0]);
@@ -438,12 +464,6 @@ static void launch_monitor(const Paths& p, const std::string& id, const json& re
     ::dup2(rep, 3);
     ::dup2(ex, 4);
     ::close_range(5, ~0U, 0);
-    std::vector<std::string> margs = {p.monitor, dir,          id,    exec::cgroups_path(id),
-                                      flags,     p.minidocker, p.root};
-    margs.insert(margs.end(), runtime.begin(), runtime.end());
-    std::vector<char*> argv;
-    for (auto& a : margs) argv.push_back(a.data());
-    argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -488,6 +508,9 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
   if (limits.memory) limits = adapt_swap(limits, swap_accounting());
   const std::string init = o.init ? init_binary() : "";  // --init: tini, checked first
   runtime_argv(p, r.runtime);  // an unknown runtime is refused before anything is made
+  RestartPolicy restart_policy = parse_restart_policy(r.restart);
+  if (r.auto_remove && restart_policy.name != "no")
+    throw lab::UserError("Conflicting options: --restart and --rm");
   if (::access(p.monitor.c_str(), X_OK) != 0)
     throw lab::UserError(fmt::format("{} is missing: build it with make in final/", p.monitor));
   // Resolve -e KEY and --env-file against our environment before anything is made.
@@ -576,6 +599,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
          {{"NetworkMode", net.mode},
           {"PortBindings", port_bindings(net.ports)},
           {"AutoRemove", r.auto_remove},
+          {"RestartPolicy", restart_policy_json(restart_policy)},
           {"Runtime", r.runtime.empty() ? "" : r.runtime},
           {"ReadonlyRootfs", o.read_only},
           {"CapAdd", o.cap_add},
@@ -706,6 +730,11 @@ void prepare_start(const Paths& p, const std::string& id) {
 }
 
 void start(const Paths& p, const std::string& id) {
+  reset_restart(container_dir(p, id));
+  start_container(p, id);
+}
+
+void start_container(const Paths& p, const std::string& id) {
   runtime::Explainer explain(p.explain);
   std::string dir = container_dir(p, id);
   json record = read_json(dir + "/config.v2.json");
@@ -748,6 +777,16 @@ void restart(const Paths& p, const std::string& id, int seconds) {
 
 void kill(const Paths& p, const std::string& id, int signal) {
   Container c = load(p, id);
+  if (c.restarting)
+    throw lab::UserError(fmt::format(
+        "Cannot kill container: {}: Container {} is restarting, wait until the container is "
+        "running",
+        c.name.substr(1), id));
+  // Docker's ExitOnNext: SIGKILL, or the container's stop signal (any signal when it has none),
+  // means the user stopped it: its --restart policy does not bring it back.
+  std::string stop_signal = c.config.value("StopSignal", "");
+  if (signal == SIGKILL || stop_signal.empty() || runtime::parse_signal(stop_signal) == signal)
+    cancel_restart(c.dir);
   if (c.status != "running")
     throw lab::UserError(fmt::format("Cannot kill container: {}: Container {} is not running",
                                      c.name.substr(1), id));
@@ -760,6 +799,7 @@ void kill(const Paths& p, const std::string& id, int signal) {
 
 void stop(const Paths& p, const std::string& id, int seconds) {
   runtime::Explainer explain(p.explain);
+  cancel_restart(container_dir(p, id));  // a stopped container stays stopped, whatever its policy
   Container c = load(p, id);
   if (c.status != "running") return;
   json record = read_json(c.dir + "/config.v2.json");
@@ -789,11 +829,13 @@ void remove(const Paths& p, const std::string& id, bool force) {
   json record = read_json(dir + "/config.v2.json");
   if (record.is_object()) {
     Container c = load(p, id);
-    if (c.status == "running" && !force)
+    if ((c.status == "running" || c.restarting) && !force)
       throw lab::UserError(fmt::format(
-          "cannot remove container \"/{}\": container is running: stop the container before "
+          "cannot remove container \"/{}\": container is {}: stop the container before "
           "removing or force remove",
-          c.name.substr(1)));
+          c.name.substr(1), c.restarting ? "restarting" : "running"));
+    cancel_restart(dir);
+    if (c.restarting) c = load(p, id);  // its restart may have started it meanwhile
     if (c.status != "exited" && c.monitor_pid != 0 && fs::exists(dir + "/state.json")) {
       // delete --force kills the init; the monitor reaps it and records the exit.
       runtime_verb(p, record, {"delete", "--force", id});
@@ -802,6 +844,14 @@ void remove(const Paths& p, const std::string& id, bool force) {
     // exit.json is written after the runtime's delete (by the monitor, or by load() for a dead
     // monitor); without it (a create killed half-way) the runtime may still hold the container.
     if (!fs::exists(dir + "/exit.json")) runtime_verb(p, record, {"delete", "--force", id});
+    // With a policy the monitor becomes the restart's process after the exit (the same pid and
+    // start time): it finds the restart canceled and ends; wait for that before the files go.
+    if (restart_policy_of(c.host_config).name != "no") {
+      json state = read_json(dir + "/state.json");
+      int monitor = state.is_object() ? state.value("MonitorPid", 0) : 0;
+      unsigned long long since = state.is_object() ? state.value("MonitorStartTime", 0ULL) : 0;
+      for (int i = 0; i < 500 && alive(monitor, since); ++i) ::usleep(20000);
+    }
   }
   // Whatever connect made, even for a create killed before its record said so.
   disconnect_container(p, id);
@@ -828,7 +878,7 @@ void remove_with_volumes(const Paths& p, const std::string& id, bool force) {
 std::vector<std::string> prune(const Paths& p) {
   std::vector<std::string> deleted;
   for (const Container& c : list(p)) {
-    if (c.status == "running") continue;
+    if (c.status == "running" || c.restarting) continue;
     remove(p, c.id, true);
     deleted.push_back(c.id);
   }
@@ -920,10 +970,10 @@ nlohmann::json inspect(const Paths& p, const Container& c) {
       {"Path", c.path},
       {"Args", c.args},
       {"State",
-       {{"Status", c.paused ? "paused" : c.status},
-        {"Running", c.status == "running"},
+       {{"Status", c.paused ? "paused" : c.restarting ? "restarting" : c.status},
+        {"Running", c.status == "running" || c.restarting},  // Docker's, while restarting
         {"Paused", c.paused},
-        {"Restarting", false},
+        {"Restarting", c.restarting},
         {"OOMKilled", c.oom_killed},
         {"Dead", false},
         {"Pid", c.pid},
@@ -932,7 +982,7 @@ nlohmann::json inspect(const Paths& p, const Container& c) {
         {"StartedAt", c.started_at.empty() ? "0001-01-01T00:00:00Z" : c.started_at},
         {"FinishedAt", c.finished_at.empty() ? "0001-01-01T00:00:00Z" : c.finished_at}}},
       {"Image", c.image_id},
-      {"RestartCount", 0},  // Docker counts only the restarts of a --restart policy
+      {"RestartCount", c.restart_count},  // the restarts of its --restart policy only
       {"LogPath", c.dir + "/" + c.id + "-json.log"},
       {"Name", c.name},
       {"Driver", graph::driver_name(kind)},

@@ -45,6 +45,7 @@ struct CreateRequest {
   std::string name;
   std::string runtime;  // "" (ours), "runc", or a path
   bool auto_remove = false;
+  std::string restart;  // --restart as typed (engine/restart.hpp); "" is "no"
   std::vector<std::string> publish;  // -p [IP:]HOST:CTR[/tcp|/udp], as typed
   exec::RunOptions options;
   std::map<std::string, std::string> labels;  // Config.Labels (the API's; recorded as given)
@@ -71,6 +72,10 @@ struct Container {
   nlohmann::json mounts = nlohmann::json::array();  // inspect's "Mounts" (engine/volumes.hpp)
   std::string status = "created";                   // created, running, exited
   bool paused = false;  // running, but frozen by `pause` (state.json "Paused")
+  // exited, and its --restart policy is waiting out a back-off before starting it again
+  // (engine/restart.hpp): Docker's "restarting"; restart_count: inspect's RestartCount.
+  bool restarting = false;
+  int restart_count = 0;
   int pid = 0, exit_code = 0;
   bool oom_killed = false;
   std::string started_at, finished_at, error;  // error: a monitor that died, or a program
@@ -87,6 +92,8 @@ std::string create(const Paths& paths, const CreateRequest& request, int stdin_f
 // Starts a created container, or an exited one again (a new monitor and init from the same
 // bundle and rootfs; the log is appended to).
 void start(const Paths& paths, const std::string& id);
+// start without the user's reset of the --restart policy's count: the policy's own restarts.
+void start_container(const Paths& paths, const std::string& id);
 // The first half of start: an exited container gets its new monitor (and is "created" again,
 // its attach socket ready); nothing for a created or running one. `start -a` attaches between.
 void prepare_start(const Paths& paths, const std::string& id);

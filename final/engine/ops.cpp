@@ -51,7 +51,12 @@ std::string joined(const std::vector<std::string>& args) {
 }
 
 // Starts `args` with stdin, stdout and stderr as given (-1: /dev/null); returns its pid.
+// Between the fork and the execve only system calls: in the daemon, other threads run meanwhile
+// and the child has their locks as they were (containers.cpp's run_quietly says more).
 pid_t spawn(std::vector<std::string> args, int in, int out, int err) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = lab::check(::fork(), "fork");
   if (pid == 0) {
     int null = ::open("/dev/null", O_RDWR);
@@ -60,9 +65,6 @@ pid_t spawn(std::vector<std::string> args, int in, int out, int err) {
     for (int& fd : fds) fd = ::fcntl(fd, F_DUPFD, 10);
     for (int i = 0; i < 3; ++i) ::dup2(fds[i], i);
     ::close_range(3, ~0U, 0);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -219,17 +221,47 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
     if (!ours) args.push_back("--detach");
     args.insert(args.end(), {"--tty", "--console-socket", socket_path});
   }
-  for (const std::string& e : env) args.insert(args.end(), {"--env", e});
-  if (!r.workdir.empty()) args.insert(args.end(), {"--cwd", r.workdir});
-  if (!r.user.empty()) {
-    exec::User user = exec::resolve_user(r.user, lab::read_file_or_empty(rootfs + "/etc/passwd"),
-                                         lab::read_file_or_empty(rootfs + "/etc/group"));
-    args.insert(args.end(), {"--user", fmt::format("{}:{}", user.uid, user.gid)});
-    for (uint32_t g : user.additional_gids)
-      args.insert(args.end(), {"--additional-gids", std::to_string(g)});
+  std::optional<exec::User> user;
+  if (!r.user.empty())
+    user = exec::resolve_user(r.user, lab::read_file_or_empty(rootfs + "/etc/passwd"),
+                              lab::read_file_or_empty(rootfs + "/etc/group"));
+  std::string process_file;
+  if (r.tty && r.console_size) {
+    // runc's exec flags have no console size; its --process file has (process.consoleSize), as
+    // containerd's shim sends it. The file is the whole process, for runc and for ours: the
+    // container's own (capabilities, rlimits, ...) with this command, environment, cwd and user.
+    json process = read_json(c.dir + "/bundle/config.json").value("process", json::object());
+    process["args"] = r.command;
+    std::vector<std::string> merged = process.value("env", std::vector<std::string>{});
+    for (const std::string& e : env) {
+      std::string key = e.substr(0, e.find('=') + 1);
+      std::erase_if(merged, [&](const std::string& old) { return old.starts_with(key); });
+      merged.push_back(e);
+    }
+    process["env"] = merged;
+    if (!r.workdir.empty()) process["cwd"] = r.workdir;
+    if (user) {
+      process["user"]["uid"] = user->uid;
+      process["user"]["gid"] = user->gid;
+      process["user"]["additionalGids"] = user->additional_gids;
+    }
+    process["terminal"] = true;
+    process["consoleSize"] = {{"height", r.console_size->first},
+                              {"width", r.console_size->second}};
+    process_file = console_dir->path() + "/process.json";
+    lab::create_file(process_file, process.dump(), 0600);
+    args.insert(args.end(), {"--process", process_file, id});
+  } else {
+    for (const std::string& e : env) args.insert(args.end(), {"--env", e});
+    if (!r.workdir.empty()) args.insert(args.end(), {"--cwd", r.workdir});
+    if (user) {
+      args.insert(args.end(), {"--user", fmt::format("{}:{}", user->uid, user->gid)});
+      for (uint32_t g : user->additional_gids)
+        args.insert(args.end(), {"--additional-gids", std::to_string(g)});
+    }
+    args.push_back(id);
+    args.insert(args.end(), r.command.begin(), r.command.end());
   }
-  args.push_back(id);
-  args.insert(args.end(), r.command.begin(), r.command.end());
   explain.step("02",
                fmt::format("exec in {}: setns(2) into its namespaces, join its cgroup, execve {}",
                            id.substr(0, 12), program),
@@ -338,12 +370,13 @@ PsTable top(const Paths& p, const std::string& id, std::vector<std::string> ps_a
   int pipefd[2];
   lab::check(::pipe2(pipefd, O_CLOEXEC), "pipe2");
   lab::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
+  std::vector<char*> cargv;  // built before the fork, as spawn's
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
   pid_t pid = lab::check(::fork(), "fork");
   if (pid == 0) {
     ::dup2(write_end.get(), 1);
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
+    ::close_range(3, ~0U, 0);
     ::execvp("ps", cargv.data());
     ::_exit(127);
   }

@@ -36,6 +36,9 @@ struct ExecRequest {
   // `terminal` relays between the CLI and the master until the process's side closes.
   bool tty = false;
   std::function<void(int master)> terminal;
+  // With -t, the terminal's size (rows, columns) from the start: the runtime sets it on the pty
+  // before the process runs (process.consoleSize), so `stty size` as the first command is right.
+  std::optional<std::pair<unsigned short, unsigned short>> console_size;
   // The process's stdin (with -i), stdout and stderr: the CLI's own, or the daemon's pipes to a
   // hijacked connection (final/daemon/routes_containers.cpp).
   int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;

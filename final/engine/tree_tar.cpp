@@ -135,12 +135,20 @@ void write_tree_tar(int fd, const std::string& name, int out_fd, bool keep_owner
 
 void copy_tree_via_tar(int fd, const std::string& name, const std::string& dest_dir,
                        bool keep_owner) {
-  ::signal(SIGPIPE, SIG_IGN);  // a failed reader closes the pipe: the writer gets EPIPE
   int pipefd[2];
   lab::check(::pipe2(pipefd, O_CLOEXEC), "pipe2");
   lab::UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
   std::exception_ptr writer_error;
   std::thread writer([&, out = std::move(write_end)] {
+    // A failed reader closes the pipe: the writer must get EPIPE, not die of SIGPIPE. Blocked in
+    // this thread only (the kernel sends SIGPIPE to the thread that wrote, and a thread's pending
+    // signal goes with it): signal(SIGPIPE, SIG_IGN) would be the whole process's, for good, and
+    // in the daemon every program it starts afterwards (the runtime, a container's monitor) would
+    // inherit the ignored SIGPIPE through execve.
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
     try {
       write_tree_tar(fd, name, out.get(), keep_owner);
     } catch (...) {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/magic.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -150,11 +151,15 @@ bool on_overlayfs(const std::string& root) {
 }
 
 // The working directory, changed for the lifetime of this object and restored after, even when
-// the mount in between throws.
+// the mount in between throws. The working directory belongs to the process, shared by its
+// threads (with the root and the umask: the kernel's fs_struct), and the daemon runs many jobs at
+// once on threads: unshare(CLONE_FS) first gives this thread a copy of its own, so the chdir is
+// seen by nobody else (in a single-threaded CLI the copy changes nothing).
 class WorkingDirectory {
  public:
   explicit WorkingDirectory(const std::string& dir)
       : previous_(lab::open_fd(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) {
+    lab::check(::unshare(CLONE_FS), "unshare(CLONE_FS)");
     lab::check(::chdir(dir.c_str()), [&] { return fmt::format("chdir({})", lab::quote(dir)); });
   }
   WorkingDirectory(const WorkingDirectory&) = delete;
@@ -450,8 +455,8 @@ void mount_container_overlay(const std::string& root, const std::string& id,
   // does: "l/<26 chars>" per layer keeps 128 layers inside mount(2)'s one page of options.
   // Linux 6.8's new mount API could pass each layer on its own (fsconfig(FSCONFIG_SET_STRING,
   // "lowerdir+", ...)), free of the page limit and of chdir, but students' kernels are older; a
-  // chdir works wherever overlay does (3.18). The working directory is the process's: the engine
-  // is single-threaded here (Docker re-execs itself for the same reason).
+  // chdir works wherever overlay does (3.18). The working directory is the process's: Docker
+  // re-execs itself for the mount; WorkingDirectory unshares it from the other threads instead.
   WorkingDirectory in_home(home);
   lab::mount_fs("overlay", merged, "overlay", 0, options.c_str());
 }

@@ -251,7 +251,9 @@ void Store::explain(std::string_view lesson, std::string_view call, std::string_
 }
 
 StagingDir Store::staging() const {
-  require(LockMode::exclusive);
+  // The shared lock is enough: tmp/ is cleared by whoever takes the exclusive lock, which waits
+  // for every shared holder.
+  require(LockMode::shared);
   return StagingDir(root_ + "/tmp");
 }
 
@@ -299,7 +301,7 @@ struct TempFile {
 }  // namespace
 
 std::string Store::put_blob(int fd, std::optional<std::string> expected) {
-  require(LockMode::exclusive);
+  require(LockMode::shared);  // see store.hpp: a blob may be published under the shared lock
   if (expected) digest_hex(*expected, "expected digest");
   TempFile temp(root_ + "/tmp");
   Sha256 hash;

@@ -20,8 +20,13 @@
 // record that names something missing (a record is written last, by rename).
 //
 // Locking: every method that writes needs the exclusive lock held through this Store object
-// (lock(LockMode::exclusive)), readers the shared one; a whole command (import, load, pull, rmi)
+// (lock(LockMode::exclusive)), readers the shared one; a whole command (import, load, rmi)
 // holds one lock from start to end, so no other writer sees its blobs before its record exists.
+// One exception: put_blob(fd) (and staging()) need only the shared lock, so that pull downloads
+// while `images` and `run` read. A blob is content-addressed and renamed into place whole (a
+// reader sees it all or not at all; two pulls of one digest write the same bytes), and only a
+// sweep removes one, under the exclusive lock: pull then takes that lock for the layers and the
+// record, and fetches again a blob swept in between.
 #pragma once
 
 #include <sys/types.h>
@@ -168,10 +173,11 @@ class Store {
   // Takes the lock; the store's methods check that one is held at the mode they need.
   StoreLock lock(LockMode mode) const { return StoreLock(*this, mode); }
 
-  // A fresh staging directory (exclusive lock).
+  // A fresh staging directory (shared lock is enough: only an exclusive taker clears tmp/).
   StagingDir staging() const;
 
-  // ---- blobs (exclusive lock to write, shared to read)
+  // ---- blobs (exclusive lock to write, shared to read; put_blob(fd), pull's, needs only the
+  // shared lock: see the top of this file)
   // Copies fd to its end into tmp/, hashing as it goes, fsyncs, checks `expected` (when given;
   // a mismatch throws lab::UserError and nothing stays), then renames it to blobs/sha256/<hex>.
   std::string put_blob(int fd, std::optional<std::string> expected = std::nullopt);

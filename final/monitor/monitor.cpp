@@ -22,7 +22,9 @@
 //      for a signal, as a shell reports it), FinishedAt, OOMKilled;
 //   6. sends the exit code to the attached clients and writes it to fd 4 (a foreground `run` waits
 //   on it), and for --rm becomes
-//      `minidocker rm -f ID` (exec, keeping fd 4 open: the CLI sees EOF when the removal is done).
+//      `minidocker rm -f ID` (exec, keeping fd 4 open: the CLI sees EOF when the removal is done);
+//      with a --restart policy (FLAGS "restart") it becomes `minidocker container _restart ID`
+//      (engine/restart.hpp), which may start the container again after a back-off.
 // It links only libc and libstdc++ (statically): a few hundred KiB of RSS per container.
 //
 // `start` of an exited container starts a new monitor on the same directory: the same bundle and
@@ -30,7 +32,7 @@
 //
 // Usage (by the engine only):
 //   minidocker-monitor DIR ID CGROUP_PATH FLAGS MINIDOCKER ROOT RUNTIME [RUNTIME ARGS...]
-// FLAGS: "-", or a comma-separated list of rm (--rm), tty (-t), stdin (-i).
+// FLAGS: "-", or a comma-separated list of rm (--rm), tty (-t), stdin (-i), restart (--restart).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -191,6 +193,7 @@ int main(int argc, char** argv) {
   std::string dir = argv[1], id = argv[2], cgroup_path = argv[3];
   std::string flags = std::string(",") + argv[4] + ",";
   bool remove_after = flags.find(",rm,") != std::string::npos;
+  bool restart_policy = flags.find(",restart,") != std::string::npos;
   bool tty = flags.find(",tty,") != std::string::npos;
   bool own_stdin = flags.find(",stdin,") != std::string::npos;
   std::string minidocker = argv[5], root = argv[6];
@@ -379,10 +382,16 @@ int main(int argc, char** argv) {
   broadcast(clients, attach::message(attach::kExit, std::to_string(code)));
   for (int c : clients) ::close(c);
   write_all(exit_pipe, std::to_string(code) + "\n");
-  if (remove_after) {
-    std::vector<std::string> rm = {minidocker, "--root", root, "rm", "-f", "-v", id};
+  if (remove_after || restart_policy) {
+    std::vector<std::string> next = {minidocker, "--root", root, "rm", "-f", "-v", id};
+    if (restart_policy) {
+      // The policy's decision and back-off (engine/restart.hpp); a foreground run has its code
+      // and returns now, as Docker's does while its daemon restarts the container.
+      next = {minidocker, "--root", root, "container", "_restart", id};
+      ::close(exit_pipe);
+    }
     std::vector<char*> args;
-    for (auto& a : rm) args.push_back(a.data());
+    for (auto& a : next) args.push_back(a.data());
     args.push_back(nullptr);
     sigset_t none;
     sigemptyset(&none);

@@ -141,12 +141,20 @@ TEST(DaemonContainerApi, RefusesWhatTheCliRefuses) {
                                                  "HostConfig":{"Privileged":true}})"),
                                    ""),
                lab::UserError);
-  EXPECT_THROW(api::create_request(json::parse(R"({"Image":"busybox",
-                                                 "HostConfig":{"RestartPolicy":
-                                                   {"Name":"always"}}})"),
-                                   ""),
-               lab::UserError);
   EXPECT_THROW(api::create_request(json::parse(R"({"Cmd":["true"]})"), ""), lab::UserError);
+}
+
+TEST(DaemonContainerApi, RestartPolicyBecomesTheFlagsText) {
+  auto restart = [](const char* policy) {
+    json body = json::parse(R"({"Image":"busybox","HostConfig":{}})");
+    body["HostConfig"]["RestartPolicy"] = json::parse(policy);
+    return api::create_request(body, "").restart;
+  };
+  EXPECT_EQ(restart(R"({"Name":"always"})"), "always");
+  EXPECT_EQ(restart(R"({"Name":"on-failure","MaximumRetryCount":3})"), "on-failure:3");
+  EXPECT_EQ(restart(R"({"Name":"on-failure","MaximumRetryCount":0})"), "on-failure");
+  EXPECT_EQ(restart(R"({"Name":"","MaximumRetryCount":0})"), "");
+  EXPECT_EQ(restart(R"({"Name":"no"})"), "");
 }
 
 TEST(DaemonContainerApi, DefaultTagInMessages) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/router.hpp"
+#include "daemon/server.hpp"
 #include "error.hpp"
 
 namespace {
@@ -25,6 +26,24 @@ TEST(DaemonRouter, StripsDockersVersionPrefixOnly) {
                {"/v1.41", "/v1.41"},
                {"/volumes", "/volumes"}};
   for (const auto& c : cases) EXPECT_EQ(api::strip_version(c.path), c.stripped) << c.path;
+}
+
+TEST(DaemonRouter, ParsesHostsAsDockersDashH) {
+  api::HostAddress a = api::parse_host("unix:///run/minidocker.sock");
+  EXPECT_FALSE(a.tcp);
+  EXPECT_EQ(a.path, "/run/minidocker.sock");
+  a = api::parse_host("tcp://127.0.0.1:2375");
+  EXPECT_TRUE(a.tcp);
+  EXPECT_EQ(a.host, "127.0.0.1");
+  EXPECT_EQ(a.port, "2375");
+  a = api::parse_host("tcp://localhost");  // Docker's port for plain HTTP when none is given
+  EXPECT_EQ(a.host, "localhost");
+  EXPECT_EQ(a.port, "2375");
+  EXPECT_EQ(api::parse_host("tcp://example.com:80/").port, "80");
+  for (const char* bad : {"unix://relative", "unix://", "tcp://", "tcp://:2375",
+                          "tcp://h:", "tcp://h:0", "tcp://h:65536", "tcp://h:12x",
+                          "tcp://[::1]:2375", "fd://", "ssh://h", "/run/minidocker.sock"})
+    EXPECT_THROW(api::parse_host(bad), lab::UserError) << bad;
 }
 
 TEST(DaemonRouter, MatchesPatternsAsDockersMux) {
