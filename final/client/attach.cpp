@@ -14,13 +14,17 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <vector>
 
 #include "client/engine.hpp"
+#include "daemon/http_client.hpp"
 #include "error.hpp"
 #include "fd.hpp"
 #include "monitor/attach_protocol.hpp"
 
 namespace client {
+
+using nlohmann::json;
 
 // ---- pure logic ------------------------------------------------------------------------------
 
@@ -128,11 +132,40 @@ void send_message(int sock, const std::string& msg) {
   }
 }
 
-// Our window's size as a 'w' message.
+// Our window's size (window_size()) as the monitor's 'w' message.
 std::optional<std::string> window_size_message() {
   if (auto size = window_size()) return attach::resize_message(size->first, size->second);
   return std::nullopt;
 }
+
+// The signals a relay takes for as long as it lives: each one's number written on a pipe, which
+// the relay polls with its data, so a signal is handled between two reads, never inside one.
+class CaughtSignals {
+ public:
+  explicit CaughtSignals(std::initializer_list<int> signals) : signals_(signals) {
+    int sp[2];
+    lab::check(::pipe2(sp, O_CLOEXEC | O_NONBLOCK), "pipe2");
+    read_ = lab::UniqueFd(sp[0]);
+    write_ = lab::UniqueFd(sp[1]);
+    g_signal_pipe = sp[1];
+    struct sigaction sa {};
+    sa.sa_handler = note_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (int sig : signals_) ::sigaction(sig, &sa, nullptr);
+  }
+  ~CaughtSignals() {
+    for (int sig : signals_) ::signal(sig, SIG_DFL);
+    g_signal_pipe = -1;
+  }
+  CaughtSignals(const CaughtSignals&) = delete;
+  CaughtSignals& operator=(const CaughtSignals&) = delete;
+  int fd() const { return read_.get(); }
+
+ private:
+  std::vector<int> signals_;
+  lab::UniqueFd read_, write_;
+};
 
 }  // namespace
 
@@ -151,17 +184,8 @@ int connect_attach(const engine::Paths& paths, const std::string& id) {
 
 RelayResult relay(const engine::Paths& paths, const std::string& id, int sock,
                   const RelayOptions& o, const std::function<void()>& started) {
-  int sp[2];
-  lab::check(::pipe2(sp, O_CLOEXEC | O_NONBLOCK), "pipe2");
-  lab::UniqueFd signal_read(sp[0]), signal_write(sp[1]);
-  g_signal_pipe = sp[1];
-  struct sigaction sa {};
-  sa.sa_handler = note_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
   // Caught whether proxied or not: a signal that ends us must first give the terminal back.
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH})
-    ::sigaction(sig, &sa, nullptr);
+  CaughtSignals signals({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH});
   ::signal(SIGPIPE, SIG_IGN);
 
   bool raw = o.tty && o.forward_stdin && ::isatty(STDIN_FILENO);
@@ -203,9 +227,8 @@ RelayResult relay(const engine::Paths& paths, const std::string& id, int sock,
   bool stdin_open = o.forward_stdin;
   bool open = true;
   while (open && !result.code) {
-    pollfd fds[3] = {{sock, POLLIN, 0},
-                     {stdin_open ? STDIN_FILENO : -1, POLLIN, 0},
-                     {signal_read.get(), POLLIN, 0}};
+    pollfd fds[3] = {
+        {sock, POLLIN, 0}, {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}, {signals.fd(), POLLIN, 0}};
     if (::poll(fds, 3, -1) < 0) continue;
     if (fds[0].revents) open = handle_message(acked);
     if (fds[1].revents) {
@@ -229,7 +252,7 @@ RelayResult relay(const engine::Paths& paths, const std::string& id, int sock,
     }
     if (fds[2].revents) {
       unsigned char sig;
-      while (::read(signal_read.get(), &sig, 1) == 1) {
+      while (::read(signals.fd(), &sig, 1) == 1) {
         if (sig == SIGWINCH) {
           if (auto size = window_size_message(); size && o.tty) send_message(sock, *size);
         } else if (o.sig_proxy) {
@@ -248,22 +271,11 @@ RelayResult relay(const engine::Paths& paths, const std::string& id, int sock,
     }
   }
   terminal.restore();
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH})
-    ::signal(sig, SIG_DFL);
-  g_signal_pipe = -1;
   return result;
 }
 
 void relay_master(int master, bool forward_stdin) {
-  int sp[2];
-  lab::check(::pipe2(sp, O_CLOEXEC | O_NONBLOCK), "pipe2");
-  lab::UniqueFd signal_read(sp[0]), signal_write(sp[1]);
-  g_signal_pipe = sp[1];
-  struct sigaction sa {};
-  sa.sa_handler = note_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}) ::sigaction(sig, &sa, nullptr);
+  CaughtSignals signals({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH});
   RawTerminal terminal(forward_stdin && ::isatty(STDIN_FILENO) ? STDIN_FILENO : -1);
   auto resize = [&] {
     winsize ws{};
@@ -278,7 +290,7 @@ void relay_master(int master, bool forward_stdin) {
   for (;;) {
     pollfd fds[3] = {{master, POLLIN, 0},
                      {stdin_open ? STDIN_FILENO : -1, POLLIN, 0},
-                     {signal_read.get(), POLLIN, 0}};
+                     {signals.fd(), POLLIN, 0}};
     if (::poll(fds, 3, -1) < 0) continue;
     if (fds[0].revents) {
       char buf[16384];
@@ -295,7 +307,7 @@ void relay_master(int master, bool forward_stdin) {
     }
     if (fds[2].revents) {
       unsigned char sig;
-      while (::read(signal_read.get(), &sig, 1) == 1) {
+      while (::read(signals.fd(), &sig, 1) == 1) {
         if (sig == SIGWINCH) {
           resize();
         } else {
@@ -307,8 +319,92 @@ void relay_master(int master, bool forward_stdin) {
     }
   }
   terminal.restore();
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}) ::signal(sig, SIG_DFL);
-  g_signal_pipe = -1;
+}
+
+RelayResult relay_stream(int sock, std::string pending, const RelayOptions& o,
+                         const StreamHooks& hooks) {
+  CaughtSignals signals({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH});
+  bool raw = o.tty && o.forward_stdin && ::isatty(STDIN_FILENO);
+  RawTerminal terminal(raw ? STDIN_FILENO : -1);
+  DetachScanner scanner(o.tty ? o.detach_keys : std::string());
+  RelayResult result;
+  // -t: our size first (the daemon's monitor sets it on the pty before the start, as for relay()).
+  if (o.tty && hooks.resize)
+    if (auto size = window_size()) hooks.resize(size->first, size->second);
+  if (hooks.started) hooks.started();
+  // With a pty the stream is the pty's bytes as they are; without, 8-byte frames.
+  auto print = [&](std::string_view data) {
+    if (o.tty) {
+      write_all(STDOUT_FILENO, data);
+      return;
+    }
+    pending.append(data);
+    print_frames(pending);
+  };
+  std::string early = std::move(pending);
+  pending.clear();
+  print(early);
+  bool stdin_open = o.forward_stdin;
+  char buf[32768];
+  for (;;) {
+    pollfd fds[3] = {
+        {sock, POLLIN, 0}, {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}, {signals.fd(), POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      lab::check(-1, "poll(the attach connection)");
+    }
+    if (fds[0].revents) {
+      ssize_t n = ::read(sock, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // the daemon closed it: the container (or the process) has exited
+      print(std::string_view(buf, static_cast<size_t>(n)));
+    }
+    if (fds[1].revents) {
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      bool detached = false;
+      std::string forward =
+          n > 0 ? scanner.feed(std::string_view(buf, static_cast<size_t>(n)), detached) : "";
+      bool sent = n > 0;
+      for (size_t off = 0; sent && off < forward.size();) {
+        ssize_t w = ::send(sock, forward.data() + off, forward.size() - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0)
+          sent = false;
+        else
+          off += static_cast<size_t>(w);
+      }
+      if (detached) {
+        // The keys are ours, not the container's: we leave, it runs on. (The daemon sees the
+        // connection close, and its monitor keeps the container.)
+        result.detached = true;
+        break;
+      }
+      if (!sent) {
+        // Our stdin's end (a half-close, which the daemon passes on as the container's EOF), or
+        // the container stopped reading: no more input either way.
+        ::shutdown(sock, SHUT_WR);
+        stdin_open = false;
+      }
+    }
+    if (fds[2].revents) {
+      unsigned char sig;
+      while (::read(signals.fd(), &sig, 1) == 1) {
+        if (sig == SIGWINCH) {
+          if (auto size = window_size(); size && o.tty && hooks.resize)
+            hooks.resize(size->first, size->second);
+        } else if (o.sig_proxy && hooks.proxy_signal) {
+          hooks.proxy_signal(sig);
+        } else {
+          terminal.restore();
+          ::signal(sig, SIG_DFL);
+          ::raise(sig);
+        }
+      }
+    }
+  }
+  terminal.restore();
+  return result;
 }
 
 // ---- verbs -----------------------------------------------------------------------------------
@@ -348,6 +444,47 @@ int attach_verb(const EngineOptions& options, const AttachFlags& f) {
   return engine::load(paths, id).exit_code;
 }
 
+// attach through a daemon, as Docker's CLI does it: the container's json (running? Tty?
+// OpenStdin?), the wait for its exit registered, the attach (connection hijacked), the relay; the
+// exit code from the wait. Our detach keys: the same line and exit code as in-process.
+int attach_remote(const EngineOptions& options, const AttachFlags& f) {
+  api::DaemonClient daemon(options.host, options.explain);
+  json c = json::parse(daemon.checked("GET", "/containers/" + f.ref + "/json").body);
+  std::string id = c["Id"];
+  if (!c["State"].value("Running", false))
+    throw lab::UserError("You cannot attach to a stopped container, start it first");
+  auto keys = parse_detach_keys(f.detach_keys);
+  if (!keys) throw lab::UserError(fmt::format("Invalid detach keys ({}) provided", f.detach_keys));
+  RelayOptions o;
+  o.tty = c["Config"].value("Tty", false);
+  o.forward_stdin = !f.no_stdin && c["Config"].value("OpenStdin", false);
+  if (o.tty && o.forward_stdin && !::isatty(STDIN_FILENO))
+    throw lab::UserError("the input device is not a TTY");
+  o.sig_proxy = f.sig_proxy && !o.tty;
+  o.detach_keys = *keys;
+  api::ResponseStream wait = daemon.open("POST", "/containers/" + id + "/wait");
+  if (wait.status() >= 400) api::throw_if_refused(wait.status(), wait.reason(), wait.rest());
+  api::Hijacked attached = daemon.hijack(fmt::format(
+      "/containers/{}/attach?stream=1&stdout=1&stderr=1{}", id, o.forward_stdin ? "&stdin=1" : ""));
+  api::throw_if_refused(attached.status, attached.reason, attached.body);
+  StreamHooks hooks;
+  hooks.resize = [&](unsigned rows, unsigned cols) {
+    daemon.call("POST", fmt::format("/containers/{}/resize?h={}&w={}", id, rows, cols));
+  };
+  hooks.proxy_signal = [&](int sig) {
+    daemon.call("POST", fmt::format("/containers/{}/kill?signal={}", id, sig));
+  };
+  RelayResult r = relay_stream(attached.fd.get(), std::move(attached.buffered), o, hooks);
+  if (r.detached) {
+    fmt::print(stderr, "read escape sequence\n");
+    return 1;
+  }
+  json exited = json::parse(wait.rest(), nullptr, false);
+  if (!exited.is_object() || !exited.contains("StatusCode"))
+    throw lab::UserError("the daemon's wait ended without an exit code");
+  return exited["StatusCode"].get<int>();
+}
+
 }  // namespace
 
 void add_attach_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
@@ -360,7 +497,12 @@ void add_attach_verbs(CLI::App& app, const EngineOptions& options, std::function
                        "forward received signals to the container (default true; not with -t)");
   attach_cmd->add_option("--detach-keys", attach_flags.detach_keys,
                          "the keys that detach (default ctrl-p,ctrl-q)");
-  attach_cmd->callback([&] { action = [&] { return attach_verb(options, attach_flags); }; });
+  attach_cmd->callback([&] {
+    action = [&] {
+      return options.host.empty() ? attach_verb(options, attach_flags)
+                                  : attach_remote(options, attach_flags);
+    };
+  });
 
   static std::vector<std::string> restart_refs;
   static int restart_seconds = 10;
@@ -370,10 +512,16 @@ void add_attach_verbs(CLI::App& app, const EngineOptions& options, std::function
   restart_cmd->callback([&] {
     action = [&] {
       engine::Paths paths = engine::paths_for(options.root, options.explain);
+      std::optional<api::DaemonClient> daemon;
+      if (!options.host.empty()) daemon.emplace(options.host, options.explain);
       int rc = 0;
       for (const std::string& ref : restart_refs) {
         try {
-          engine::restart(paths, engine::resolve(paths, ref), restart_seconds);
+          if (daemon)
+            daemon->checked("POST",
+                            fmt::format("/containers/{}/restart?t={}", ref, restart_seconds));
+          else
+            engine::restart(paths, engine::resolve(paths, ref), restart_seconds);
           std::cout << ref << '\n';
         } catch (const engine::RunError& e) {
           rc = report_user_error(e.what());

@@ -66,7 +66,23 @@ std::optional<std::pair<unsigned short, unsigned short>> window_size();
 // in with `forward_stdin` (its end a half-close, the process's EOF).
 void print_output(bool to_stderr, std::string_view text);
 void print_frames(std::string& pending);
-void relay_frames(int sock, std::string pending, bool forward_stdin);
+
+// What relay_stream asks the daemon for as it goes (each may be empty).
+struct StreamHooks {
+  std::function<void()> started;  // once our window size is sent: run and start -a start here
+  // -t: our window's size, at the start and at each SIGWINCH (POST /containers/{id}/resize or
+  // /exec/{id}/resize).
+  std::function<void(unsigned rows, unsigned cols)> resize;
+  std::function<void(int sig)> proxy_signal;  // --sig-proxy: POST /containers/{id}/kill?signal=
+};
+// relay() over a hijacked connection (`pending`: what came with the response's head): with -t the
+// pty's raw bytes, our terminal raw and its size sent, the detach keys ours to see (then we close
+// the connection and the container runs on); without, the 8-byte frames split to stdout and
+// stderr. Our stdin goes up it with forward_stdin, its end a half-close (the container's EOF).
+// Ends when the daemon closes the connection (the exit) or we detach; the exit code is the
+// caller's to ask (wait, or the exec's inspect). The terminal is restored on every path.
+RelayResult relay_stream(int sock, std::string pending, const RelayOptions& options,
+                         const StreamHooks& hooks = {});
 
 // attach, restart (final/client/attach.cpp), the contract of add_container_verbs.
 }  // namespace client

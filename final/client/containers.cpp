@@ -186,6 +186,19 @@ std::string detach_keys_of(const std::string& spec) {
   return *keys;
 }
 
+// A foreground run's relay: -t and -i as given, --sig-proxy without -t (Docker's rule: with a
+// pty, ^C is the container's byte), the detach keys checked, and -it refused without a terminal.
+RelayOptions relay_options_of(const CreateFlags& f, const engine::CreateRequest& r) {
+  RelayOptions o;
+  o.tty = r.options.tty;
+  o.forward_stdin = r.options.interactive;
+  o.sig_proxy = f.sig_proxy && !r.options.tty;
+  o.detach_keys = detach_keys_of(f.detach_keys);
+  if (r.options.tty && r.options.interactive && !::isatty(STDIN_FILENO))
+    throw lab::UserError("the input device is not a TTY");
+  return o;
+}
+
 // A foreground run is attached to the container's attach socket before its start (so no output
 // is missed): stdout and stderr come from there, our stdin goes there with -i, and with -t our
 // terminal is the container's (raw mode, window size, Ctrl-P Ctrl-Q to detach). --sig-proxy,
@@ -202,13 +215,7 @@ int run_verb(const EngineOptions& options, CreateFlags& f) {
       std::cout << id << '\n';
       return 0;
     }
-    RelayOptions relay_options;
-    relay_options.tty = r.options.tty;
-    relay_options.forward_stdin = r.options.interactive;
-    relay_options.sig_proxy = f.sig_proxy && !r.options.tty;
-    relay_options.detach_keys = detach_keys_of(f.detach_keys);
-    if (r.options.tty && r.options.interactive && !::isatty(STDIN_FILENO))
-      throw lab::UserError("the input device is not a TTY");
+    RelayOptions relay_options = relay_options_of(f, r);
     int exit_pipe[2];
     lab::check(::pipe2(exit_pipe, O_CLOEXEC), "pipe2");
     lab::UniqueFd exit_read(exit_pipe[0]), exit_write(exit_pipe[1]);
@@ -252,47 +259,6 @@ void print_frames(std::string& pending) {
   }
 }
 
-// A hijacked connection without a pty: the container's output from it, our stdin to it with
-// `forward_stdin` (its end is a half-close, which the daemon passes on as the container's EOF),
-// until the daemon closes it (the container has exited).
-void relay_frames(int sock, std::string pending, bool forward_stdin) {
-  print_frames(pending);
-  bool stdin_open = forward_stdin;
-  char buf[32768];
-  for (;;) {
-    pollfd fds[2] = {{sock, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-    if (::poll(fds, stdin_open ? 2 : 1, -1) < 0) {
-      if (errno == EINTR) continue;
-      lab::check(-1, "poll(the attach connection)");
-    }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = ::read(sock, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      pending.append(buf, static_cast<size_t>(n));
-      print_frames(pending);
-    }
-    if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      bool sent = n > 0;
-      for (ssize_t off = 0; sent && off < n;) {
-        ssize_t w = ::send(sock, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0)
-          sent = false;
-        else
-          off += w;
-      }
-      if (!sent) {
-        // Our stdin's end, or the container stopped reading: no more input either way.
-        ::shutdown(sock, SHUT_WR);
-        stdin_open = false;
-      }
-    }
-  }
-}
-
 namespace {
 
 // The code Docker's CLI gives a start that failed, from the daemon's words (moby's
@@ -305,23 +271,45 @@ int start_failure_code(const std::string& message) {
   return 125;
 }
 
+// What a relay through a daemon asks it for: the container's pty resized (Docker's CLI sends
+// POST /containers/{id}/resize after the start; ours before it too, as the in-process relay
+// does, so the first `stty size` inside is already right) and our signals passed on (--sig-proxy)
+// as POST /containers/{id}/kill. Failures are dropped: the container may have exited meanwhile.
+StreamHooks container_hooks(api::DaemonClient& daemon, const std::string& id,
+                            std::function<void()> started) {
+  StreamHooks hooks;
+  hooks.started = std::move(started);
+  hooks.resize = [&daemon, id](unsigned rows, unsigned cols) {
+    daemon.call("POST", fmt::format("/containers/{}/resize?h={}&w={}", id, rows, cols));
+  };
+  hooks.proxy_signal = [&daemon, id](int sig) {
+    daemon.call("POST", fmt::format("/containers/{}/kill?signal={}", id, sig));
+  };
+  return hooks;
+}
+
+// The StatusCode of a wait's body, at the container's exit.
+int wait_status_code(api::ResponseStream& wait) {
+  json exited = json::parse(wait.rest(), nullptr, false);
+  if (!exited.is_object() || !exited.contains("StatusCode"))
+    throw lab::UserError("the daemon's wait ended without an exit code");
+  return exited["StatusCode"].get<int>();
+}
+
 // create and run through a daemon, as Docker's CLI does them: POST /containers/create with the
-// body of these flags; for a foreground run, the attach (connection hijacked) and the wait
-// (next-exit, or removed with --rm) before the start, so no output and no exit is missed; then
-// the exit code the wait answers.
+// body of these flags (-e KEY and --env-file read here, as the client's); for a foreground run,
+// the attach (connection hijacked) and the wait (next-exit, or removed with --rm) before the
+// start, so no output and no exit is missed; then the relay (relay_stream: -t's raw bytes and
+// window size, -i, the detach keys) and the exit code the wait answers.
 int create_remote(const EngineOptions& options, CreateFlags& f, bool run) {
   return with_run_errors([&] {
     engine::CreateRequest r = request_of(f);
-    if (r.options.tty) {
-      fmt::print(stderr,
-                 "minidocker -H: {} -t is not available through a daemon yet; run it "
-                 "without -H\n",
-                 run ? "run" : "create");
-      return 1;
-    }
-    // -e KEY takes KEY from the client's environment, as Docker's CLI resolves it.
-    r.options.env = exec::merge_env(
-        {}, r.options.env, [](const char* key) -> const char* { return std::getenv(key); });
+    RelayOptions relay_options;
+    if (run && !f.detach) relay_options = relay_options_of(f, r);
+    r.options.env = exec::resolve_env(r.options.env_files, r.options.env, [](const char* key) {
+      return static_cast<const char*>(std::getenv(key));
+    });
+    r.options.env_files.clear();
     api::DaemonClient daemon(options.host, options.explain);
     std::string target = "/containers/create";
     if (!r.name.empty()) target += "?name=" + api::url_escape(r.name);
@@ -361,12 +349,10 @@ int create_remote(const EngineOptions& options, CreateFlags& f, bool run) {
         daemon.open("POST", fmt::format("/containers/{}/wait?condition={}", id,
                                         r.auto_remove ? "removed" : "next-exit"));
     if (wait.status() >= 400) api::throw_if_refused(wait.status(), wait.reason(), wait.rest());
-    start();
-    relay_frames(attached.fd.get(), std::move(attached.buffered), r.options.interactive);
-    json exited = json::parse(wait.rest(), nullptr, false);
-    if (!exited.is_object() || !exited.contains("StatusCode"))
-      throw lab::UserError("the daemon's wait ended without an exit code");
-    return exited["StatusCode"].get<int>();
+    RelayResult result = relay_stream(attached.fd.get(), std::move(attached.buffered),
+                                      relay_options, container_hooks(daemon, id, start));
+    if (result.detached) return 0;  // it goes on running
+    return wait_status_code(wait);
   });
 }
 
@@ -375,6 +361,41 @@ struct StartFlags {
   bool attach = false, interactive = false;
   std::string detach_keys = "ctrl-p,ctrl-q";
 };
+
+// start -a (and -i) through a daemon, as Docker's CLI does it: the container's json (its Tty
+// and OpenStdin), the attach (our daemon makes an exited container's new monitor there, so the
+// attach has its socket before the start), the wait for its next exit, the start, the relay.
+int start_attached_remote(api::DaemonClient& daemon, const StartFlags& f, const std::string& ref) {
+  json c = json::parse(daemon.checked("GET", "/containers/" + ref + "/json").body);
+  std::string id = c["Id"];
+  RelayOptions o;
+  o.tty = c["Config"].value("Tty", false);
+  o.forward_stdin = f.interactive && c["Config"].value("OpenStdin", false);
+  o.sig_proxy = !o.tty;
+  o.detach_keys = detach_keys_of(f.detach_keys);
+  if (o.tty && o.forward_stdin && !::isatty(STDIN_FILENO))
+    throw lab::UserError("the input device is not a TTY");
+  api::Hijacked attached = daemon.hijack(fmt::format(
+      "/containers/{}/attach?stream=1&stdout=1&stderr=1{}", id, o.forward_stdin ? "&stdin=1" : ""));
+  if (attached.status >= 400) {
+    // A program that cannot be run (126, 127) is told, as in-process, with exit 1.
+    try {
+      api::throw_if_refused(attached.status, attached.reason, attached.body);
+    } catch (const lab::UserError& e) {
+      if (attached.status != 400) throw;
+      std::cout.flush();
+      fmt::print(stderr, "Error: {}\n", e.what());
+      return 1;
+    }
+  }
+  api::ResponseStream wait = daemon.open("POST", "/containers/" + id + "/wait?condition=next-exit");
+  if (wait.status() >= 400) api::throw_if_refused(wait.status(), wait.reason(), wait.rest());
+  auto start = [&] { daemon.checked("POST", "/containers/" + id + "/start"); };
+  RelayResult result = relay_stream(attached.fd.get(), std::move(attached.buffered), o,
+                                    container_hooks(daemon, id, start));
+  if (result.detached) return 0;
+  return wait_status_code(wait);
+}
 
 int start_verb(const EngineOptions& options, StartFlags& f) {
   engine::Paths paths = engine::paths_for(options.root, options.explain);
@@ -387,17 +408,10 @@ int start_verb(const EngineOptions& options, StartFlags& f) {
   // them all "failed to start containers: ..."; exit 1.
   std::vector<std::string> failed;
   std::optional<api::DaemonClient> daemon;
-  if (!options.host.empty()) {
-    if (f.attach || f.interactive) {
-      fmt::print(stderr,
-                 "minidocker -H: start -a is not available through a daemon yet; run it "
-                 "without -H\n");
-      return 1;
-    }
-    daemon.emplace(options.host, options.explain);
-  }
+  if (!options.host.empty()) daemon.emplace(options.host, options.explain);
   for (const std::string& ref : f.refs) {
     rc = with_run_errors([&] {
+      if (daemon && (f.attach || f.interactive)) return start_attached_remote(*daemon, f, ref);
       if (daemon) {
         // The daemon's 404 is our resolve()'s "No such container" (125, below); any other
         // refusal is the start failing, reported as the engine's 126 and 127 are.
@@ -597,6 +611,10 @@ int logs_verb(const EngineOptions& options, const LogsFlags& f) {
   return 0;
 }
 
+engine::Paths paths_of_options(const EngineOptions& options) {
+  return engine::paths_for(options.root, options.explain);
+}
+
 // Each ref in turn; failures are one line each and exit 1, as Docker's CLI does.
 int for_each_ref(const std::vector<std::string>& refs,
                  const std::function<void(const std::string&)>& body) {
@@ -668,6 +686,16 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   wait_cmd->add_option("container", wait_refs, "NAME or ID")->required();
   wait_cmd->callback([&] {
     action = [&] {
+      if (!options.host.empty()) {
+        // POST /containers/{id}/wait (condition not-running): its body comes at the exit.
+        api::DaemonClient daemon(options.host, options.explain);
+        return for_each_ref(wait_refs, [&](const std::string& ref) {
+          api::ResponseStream wait = daemon.open("POST", "/containers/" + ref + "/wait");
+          if (wait.status() >= 400)
+            api::throw_if_refused(wait.status(), wait.reason(), wait.rest());
+          std::cout << wait_status_code(wait) << '\n';
+        });
+      }
       engine::Paths paths = engine::paths_for(options.root, options.explain);
       return for_each_ref(wait_refs, [&](const std::string& ref) {
         std::string id = engine::resolve(paths, ref);
@@ -796,23 +824,39 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   port_cmd->add_option("port", port_private, "PRIVATE_PORT[/PROTO]: only this one");
   port_cmd->callback([&] {
     action = [&] {
-      engine::Paths paths = engine::paths_for(options.root, options.explain);
-      std::string id = engine::resolve(paths, port_ref);
+      // Each published port as "80/tcp" and its "0.0.0.0:8080": the engine's list in-process,
+      // the container's NetworkSettings.Ports (GET /containers/{id}/json) through a daemon.
+      std::vector<std::pair<std::string, std::string>> published;
+      if (!options.host.empty()) {
+        api::DaemonClient daemon(options.host, options.explain);
+        json c = json::parse(daemon.checked("GET", "/containers/" + port_ref + "/json").body);
+        json ports = c["NetworkSettings"].value("Ports", json::object());
+        for (const auto& [key, bindings] : ports.items())
+          for (const json& b : bindings.is_array() ? bindings : json::array()) {
+            std::string ip = b.value("HostIp", "");
+            published.emplace_back(key,
+                                   (ip.empty() ? "0.0.0.0" : ip) + ":" + b.value("HostPort", ""));
+          }
+      } else {
+        engine::Paths paths = engine::paths_for(options.root, options.explain);
+        std::string id = engine::resolve(paths, port_ref);
+        if (engine::load(paths, id).status == "running")
+          for (const network::PortMapping& m : engine::published_ports(paths, id))
+            published.emplace_back(
+                fmt::format("{}/{}", m.container_port, m.protocol),
+                fmt::format("{}:{}", m.host_ip.empty() ? "0.0.0.0" : m.host_ip, m.host_port));
+      }
       std::string wanted = port_private;
       if (!wanted.empty() && wanted.find('/') == std::string::npos) wanted += "/tcp";
       bool any = false;
-      if (engine::load(paths, id).status == "running")
-        for (const network::PortMapping& m : engine::published_ports(paths, id)) {
-          std::string key = fmt::format("{}/{}", m.container_port, m.protocol);
-          if (!wanted.empty() && key != wanted) continue;
-          any = true;
-          std::string host =
-              fmt::format("{}:{}", m.host_ip.empty() ? "0.0.0.0" : m.host_ip, m.host_port);
-          if (wanted.empty())
-            std::cout << key << " -> " << host << '\n';
-          else
-            std::cout << host << '\n';
-        }
+      for (const auto& [key, host] : published) {
+        if (!wanted.empty() && key != wanted) continue;
+        any = true;
+        if (wanted.empty())
+          std::cout << key << " -> " << host << '\n';
+        else
+          std::cout << host << '\n';
+      }
       if (!wanted.empty() && !any)
         return report_user_error(
             fmt::format("No public port '{}' published for {}", wanted, port_ref));
@@ -838,8 +882,14 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
         std::getline(std::cin, answer);
         if (answer != "y" && answer != "Y") return 0;
       }
-      engine::Paths paths = engine::paths_for(options.root, options.explain);
-      std::vector<std::string> deleted = engine::prune(paths);
+      std::vector<std::string> deleted;
+      if (!options.host.empty()) {
+        api::DaemonClient daemon(options.host, options.explain);
+        json pruned = json::parse(daemon.checked("POST", "/containers/prune").body);
+        deleted = api::strings_of(pruned.value("ContainersDeleted", json()));
+      } else {
+        deleted = engine::prune(paths_of_options(options));
+      }
       if (!deleted.empty()) {
         std::cout << "Deleted Containers:\n";
         for (const auto& id : deleted) std::cout << id << '\n';

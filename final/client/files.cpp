@@ -3,12 +3,20 @@
 #include "engine/files.hpp"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <filesystem>
 #include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "client/engine.hpp"
+#include "daemon/container_api.hpp"
+#include "daemon/http_client.hpp"
 #include "error.hpp"
+#include "fd.hpp"
 
 namespace client {
 
@@ -28,6 +36,9 @@ struct CpFlags {
   bool follow_link = false, archive = false;
 };
 
+int cp_remote(const EngineOptions& options, const CpFlags& f, const std::string& container,
+              const std::string& path, bool out_of_container);
+
 int cp_verb(const EngineOptions& options, const CpFlags& f) {
   auto [src_container, src_path] = split_cp_arg(f.src);
   auto [dest_container, dest_path] = split_cp_arg(f.dest);
@@ -36,6 +47,9 @@ int cp_verb(const EngineOptions& options, const CpFlags& f) {
                                                : "copying between containers is not supported");
   const std::string& path = src_container.empty() ? dest_path : src_path;
   if (path.empty()) throw lab::UserError("the path inside the container cannot be empty");
+  if (!options.host.empty())
+    return cp_remote(options, f, src_container.empty() ? dest_container : src_container, path,
+                     !src_container.empty());
   engine::Paths paths = engine::paths_for(options.root, options.explain);
   engine::CopyOptions copy{f.follow_link, f.archive};
   if (!src_container.empty()) {
@@ -48,7 +62,102 @@ int cp_verb(const EngineOptions& options, const CpFlags& f) {
   return 0;
 }
 
+// The whole of a file (a memfd a tar went to).
+std::string read_back(int fd) {
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(out.size()))) > 0 ||
+         (n < 0 && errno == EINTR))
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+// A tar in a memfd, read from the start.
+lab::UniqueFd memfd_of(const std::string& data) {
+  lab::UniqueFd fd(lab::check(::memfd_create("archive", MFD_CLOEXEC), "memfd_create"));
+  for (size_t off = 0; off < data.size();) {
+    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    lab::check(n < 0 ? -1 : 0, "write(archive)");
+    off += static_cast<size_t>(n);
+  }
+  lab::check(::lseek(fd.get(), 0, SEEK_SET), "lseek(archive, 0)");
+  return fd;
+}
+
+// cp through a daemon, as Docker's CLI does it, over the archive routes (a tar of one path
+// either way): out of a container, GET /containers/{id}/archive?path=SRC (with -L, the path a
+// symlink points to, from HEAD's X-Docker-Container-Path-Stat), then the tar put at DEST by the
+// rules of an in-process cp (engine::place_from_container), or written to stdout for "-"; into
+// one, HEAD .../archive?path=DEST says what DEST is, the tar of SRC is made by those rules
+// (engine::tar_for_container), and PUT .../archive?path=DIR unpacks it there; "-" sends our
+// stdin's tar as it is.
+int cp_remote(const EngineOptions& options, const CpFlags& f, const std::string& container,
+              const std::string& path, bool out_of_container) {
+  api::DaemonClient daemon(options.host, options.explain);
+  std::string archive = "/containers/" + container + "/archive?path=";
+  engine::CopyOptions copy{f.follow_link, f.archive};
+  if (out_of_container) {
+    std::string src = path, tar_name;
+    // A HEAD's refusal has no body to say why: the GET's has.
+    api::ClientReply head = daemon.call("HEAD", archive + api::url_escape(src));
+    if (head.status >= 400) daemon.checked("GET", archive + api::url_escape(src));
+    api::throw_if_refused(head);
+    auto stat = api::parse_path_stat_header(head.headers["x-docker-container-path-stat"]);
+    if (!stat) throw lab::UserError("the daemon's answer has no X-Docker-Container-Path-Stat");
+    if (f.follow_link) {
+      if (stat->is_symlink) {
+        std::string target = stat->link_target;
+        if (!target.starts_with("/")) target = src.substr(0, src.rfind('/') + 1) + target;
+        src = target;
+        tar_name = std::filesystem::path(target).lexically_normal().filename().string();
+      }
+    }
+    api::ClientReply got = daemon.checked("GET", archive + api::url_escape(src));
+    if (f.dest == "-") {
+      std::cout << got.body << std::flush;
+      return 0;
+    }
+    lab::UniqueFd tar = memfd_of(got.body);
+    engine::place_from_container(tar.get(), tar_name, container, path, f.dest, stat->permissions,
+                                 copy);
+    return 0;
+  }
+  if (f.src == "-") {
+    std::string tar((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    api::throw_if_refused(
+        daemon.call("PUT", archive + api::url_escape(path), tar, "application/x-tar"));
+    return 0;
+  }
+  api::ClientReply head = daemon.call("HEAD", archive + api::url_escape(path));
+  engine::DestKind kind = engine::DestKind::missing;
+  if (head.status != 404) {
+    api::throw_if_refused(head);
+    auto stat = api::parse_path_stat_header(head.headers["x-docker-container-path-stat"]);
+    kind = stat && stat->is_dir ? engine::DestKind::directory : engine::DestKind::file;
+  }
+  lab::UniqueFd tar(lab::check(::memfd_create("archive", MFD_CLOEXEC), "memfd_create"));
+  std::string dir = engine::tar_for_container(f.src, path, kind, tar.get(), copy);
+  api::throw_if_refused(daemon.call("PUT", archive + api::url_escape(dir), read_back(tar.get()),
+                                    "application/x-tar"));
+  return 0;
+}
+
 int diff_verb(const EngineOptions& options, const std::string& ref) {
+  if (!options.host.empty()) {
+    // GET /containers/{id}/changes: Kind 0 changed, 1 added, 2 deleted.
+    api::DaemonClient daemon(options.host, options.explain);
+    for (const auto& change :
+         nlohmann::json::parse(daemon.checked("GET", "/containers/" + ref + "/changes").body)) {
+      int kind = change.value("Kind", 0);
+      std::cout << (kind == 0   ? 'C'
+                    : kind == 1 ? 'A'
+                                : 'D')
+                << ' ' << change.value("Path", "") << '\n';
+    }
+    return 0;
+  }
   engine::Paths paths = engine::paths_for(options.root, options.explain);
   for (const engine::Change& c : engine::diff(paths, engine::resolve(paths, ref)))
     std::cout << c.kind << ' ' << c.path << '\n';

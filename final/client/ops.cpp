@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -96,44 +97,69 @@ int exec_verb(const EngineOptions& options, ExecFlags& f) {
   });
 }
 
-// exec through a daemon, as Docker's CLI does it: POST /containers/{id}/exec with the command,
-// then POST /exec/{id}/start with the connection hijacked (its frames split to stdout and
-// stderr, our stdin up it with -i), then GET /exec/{id}/json for the exit code.
+// A daemon's refusal of an ops verb, as the engine's DaemonError would have been in-process:
+// "Error response from daemon: ...", exit 1 (with_daemon_errors).
+api::ClientReply ops_checked(api::DaemonClient& daemon, std::string_view method,
+                             const std::string& target) {
+  api::ClientReply reply = daemon.call(method, target);
+  try {
+    api::throw_if_refused(reply);
+  } catch (const lab::UserError& e) {
+    throw engine::DaemonError(e.what());
+  }
+  return reply;
+}
+
+// exec through a daemon, as Docker's CLI does it: POST /containers/{id}/exec with the command
+// (-e KEY and --env-file read here, as the client's), then POST /exec/{id}/start with the
+// connection hijacked (relay_stream: with -t the pty's raw bytes, our terminal raw and its size
+// sent as POST /exec/{id}/resize; without, the frames split to stdout and stderr; our stdin up it
+// with -i), then GET /exec/{id}/json for the exit code.
 int exec_remote(const EngineOptions& options, ExecFlags& f) {
   return with_daemon_errors([&] {
     const engine::ExecRequest& r = f.request;
-    if (f.tty || !r.env_files.empty()) {
-      fmt::print(stderr,
-                 "minidocker -H: exec {} is not available through a daemon yet; run it "
-                 "without -H\n",
-                 f.tty ? "-t" : "--env-file");
-      return 1;
-    }
+    if (f.tty && r.interactive && !::isatty(STDIN_FILENO))
+      throw lab::UserError("the input device is not a TTY");
     std::vector<std::string> command = f.cmd->remaining();
     if (command.empty())
       throw lab::UserError("\"exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
+    std::vector<std::string> env = exec::resolve_env(r.env_files, r.env, [](const char* key) {
+      return static_cast<const char*>(std::getenv(key));
+    });
     api::DaemonClient daemon(options.host, options.explain);
-    nlohmann::json body = {
-        {"Cmd", command},
-        {"Env", exec::merge_env({}, r.env,
-                                [](const char* key) -> const char* { return std::getenv(key); })},
-        {"WorkingDir", r.workdir},
-        {"User", r.user},
-        {"Tty", false},
-        {"AttachStdin", r.interactive && !r.detach},
-        {"AttachStdout", !r.detach},
-        {"AttachStderr", !r.detach}};
+    nlohmann::json body = {{"Cmd", command},
+                           {"Env", env},
+                           {"WorkingDir", r.workdir},
+                           {"User", r.user},
+                           {"Tty", f.tty},
+                           {"AttachStdin", r.interactive && !r.detach},
+                           {"AttachStdout", !r.detach},
+                           {"AttachStderr", !r.detach}};
     std::string id = nlohmann::json::parse(
         daemon.checked("POST", "/containers/" + f.ref + "/exec", body.dump()).body)["Id"];
     if (r.detach) {
       daemon.checked("POST", "/exec/" + id + "/start",
-                     nlohmann::json{{"Detach", true}, {"Tty", false}}.dump());
+                     nlohmann::json{{"Detach", true}, {"Tty", f.tty}}.dump());
       return 0;
     }
     api::Hijacked started = daemon.hijack("/exec/" + id + "/start",
-                                          nlohmann::json{{"Detach", false}, {"Tty", false}}.dump());
+                                          nlohmann::json{{"Detach", false}, {"Tty", f.tty}}.dump());
     api::throw_if_refused(started.status, started.reason, started.body);
-    relay_frames(started.fd.get(), std::move(started.buffered), r.interactive);
+    RelayOptions o;
+    o.tty = f.tty;
+    o.forward_stdin = r.interactive;
+    o.detach_keys.clear();  // as in-process: the exec runs to its end
+    StreamHooks hooks;
+    hooks.resize = [&](unsigned rows, unsigned cols) {
+      // The pty exists once the runtime has sent its master to the daemon: the first size may
+      // come before that (409), so it is tried again for a moment, as Docker's CLI does.
+      std::string target = fmt::format("/exec/{}/resize?h={}&w={}", id, rows, cols);
+      for (int attempt = 0; attempt < 20; ++attempt) {
+        if (daemon.call("POST", target).status < 400) return;
+        ::usleep(50000);
+      }
+    };
+    relay_stream(started.fd.get(), std::move(started.buffered), o, hooks);
     return nlohmann::json::parse(daemon.checked("GET", "/exec/" + id + "/json").body)
         .value("ExitCode", 0);
   });
@@ -146,9 +172,22 @@ struct TopFlags {
 
 int top_verb(const EngineOptions& options, TopFlags& f) {
   return with_daemon_errors([&] {
-    engine::Paths paths = engine::paths_for(options.root, options.explain);
-    std::string id = engine::resolve(paths, f.ref);
-    engine::PsTable table = engine::top(paths, id, f.cmd->remaining());
+    engine::PsTable table;
+    if (!options.host.empty()) {
+      // GET /containers/{id}/top?ps_args=...: the same table, as the daemon's JSON.
+      std::string ps_args;
+      for (const std::string& a : f.cmd->remaining()) ps_args += (ps_args.empty() ? "" : " ") + a;
+      api::DaemonClient daemon(options.host, options.explain);
+      nlohmann::json top = nlohmann::json::parse(
+          ops_checked(daemon, "GET",
+                      fmt::format("/containers/{}/top?ps_args={}", f.ref, api::url_escape(ps_args)))
+              .body);
+      table.titles = top.value("Titles", std::vector<std::string>{});
+      table.rows = top.value("Processes", std::vector<std::vector<std::string>>{});
+    } else {
+      engine::Paths paths = engine::paths_for(options.root, options.explain);
+      table = engine::top(paths, engine::resolve(paths, f.ref), f.cmd->remaining());
+    }
     std::vector<std::vector<std::string>> rows = {table.titles};
     rows.insert(rows.end(), table.rows.begin(), table.rows.end());
     print_table(rows, 20);
@@ -161,50 +200,137 @@ struct StatsFlags {
   bool no_stream = false, no_trunc = false, all = false;
 };
 
-// Docker's stats table from two samples of each container. A container that is no longer running
-// shows zeros with --no-stream (as Docker's daemon answers for a stopped one) and dashes in a
-// stream (Docker's CLI marks its entry invalid when the daemon's stream for it ends).
+std::vector<std::string> stats_header() {
+  return {"CONTAINER ID", "NAME",    "CPU %",     "MEM USAGE / LIMIT",
+          "MEM %",        "NET I/O", "BLOCK I/O", "PIDS"};
+}
+
+// One row of Docker's stats table from two readings of a container (`cpus`: the host's online
+// CPUs). A container that is no longer running shows zeros with --no-stream (as Docker's daemon
+// answers for a stopped one) and dashes in a stream (Docker's CLI marks its entry invalid when the
+// daemon's stream for it ends).
+std::vector<std::string> stats_row(const std::string& id, const std::string& name, bool running,
+                                   const engine::Sample& before, const engine::Sample& s, long cpus,
+                                   bool streaming) {
+  if (!running) {
+    if (streaming) return {id, name, "--", "-- / --", "--", "--", "--", "--"};
+    return {id, name, "0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"};
+  }
+  double mem_percent = s.memory_limit == 0 ? 0.0
+                                           : static_cast<double>(s.memory_usage) /
+                                                 static_cast<double>(s.memory_limit) * 100.0;
+  return {id,
+          name,
+          fmt::format("{:.2f}%", engine::cpu_percent(before, s, cpus)),
+          engine::bytes_size(static_cast<double>(s.memory_usage)) + " / " +
+              engine::bytes_size(static_cast<double>(s.memory_limit)),
+          fmt::format("{:.2f}%", mem_percent),
+          engine::human_size(static_cast<double>(s.net_rx)) + " / " +
+              engine::human_size(static_cast<double>(s.net_tx)),
+          engine::human_size(static_cast<double>(s.block_read)) + " / " +
+              engine::human_size(static_cast<double>(s.block_write)),
+          std::to_string(s.pids)};
+}
+
+// Docker's stats table from two samples of each container, read in-process.
 std::vector<std::vector<std::string>> stats_rows(const engine::Paths& paths,
                                                  const std::vector<engine::Container>& containers,
                                                  const std::vector<engine::Sample>& before,
                                                  bool no_trunc, bool streaming) {
   long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
-  std::vector<std::vector<std::string>> rows = {{"CONTAINER ID", "NAME", "CPU %",
-                                                 "MEM USAGE / LIMIT", "MEM %", "NET I/O",
-                                                 "BLOCK I/O", "PIDS"}};
+  std::vector<std::vector<std::string>> rows = {stats_header()};
   for (size_t i = 0; i < containers.size(); ++i) {
     const engine::Container& c = containers[i];
-    std::string id = no_trunc ? c.id : c.id.substr(0, 12);
     engine::Container now = c;
     try {
       now = engine::load(paths, c.id);
     } catch (const lab::UserError&) {
       now.status = "removed";
     }
-    if (now.status != "running") {
-      if (streaming)
-        rows.push_back({id, c.name.substr(1), "--", "-- / --", "--", "--", "--", "--"});
-      else
-        rows.push_back(
-            {id, c.name.substr(1), "0.00%", "0B / 0B", "0.00%", "0B / 0B", "0B / 0B", "0"});
-      continue;
-    }
-    engine::Sample s = engine::sample(now);
-    double mem_percent = s.memory_limit == 0 ? 0.0
-                                             : static_cast<double>(s.memory_usage) /
-                                                   static_cast<double>(s.memory_limit) * 100.0;
-    rows.push_back({id, c.name.substr(1),
-                    fmt::format("{:.2f}%", engine::cpu_percent(before[i], s, cpus)),
-                    engine::bytes_size(static_cast<double>(s.memory_usage)) + " / " +
-                        engine::bytes_size(static_cast<double>(s.memory_limit)),
-                    fmt::format("{:.2f}%", mem_percent),
-                    engine::human_size(static_cast<double>(s.net_rx)) + " / " +
-                        engine::human_size(static_cast<double>(s.net_tx)),
-                    engine::human_size(static_cast<double>(s.block_read)) + " / " +
-                        engine::human_size(static_cast<double>(s.block_write)),
-                    std::to_string(s.pids)});
+    bool running = now.status == "running";
+    engine::Sample s = running ? engine::sample(now) : engine::Sample{};
+    rows.push_back(stats_row(no_trunc ? c.id : c.id.substr(0, 12), c.name.substr(1), running,
+                             before[i], s, cpus, streaming));
   }
   return rows;
+}
+
+// stats --no-stream through a daemon: the containers named (GET /containers/{id}/json) or the
+// running ones (GET /containers/json), then GET /containers/{id}/stats?stream=0 for each, all at
+// once (each takes the daemon's second between two readings), its cpu_stats and precpu_stats
+// the two samples.
+int stats_remote(const EngineOptions& options, const StatsFlags& f) {
+  if (!f.no_stream) {
+    fmt::print(stderr,
+               "minidocker -H: stats without --no-stream is not available through a daemon yet; "
+               "run it without -H\n");
+    return 1;
+  }
+  using nlohmann::json;
+  struct Wanted {
+    std::string id, name;
+    bool running = false;
+    json stats;
+  };
+  std::vector<Wanted> wanted;
+  api::DaemonClient daemon(options.host, options.explain);
+  if (f.refs.empty()) {
+    json listed = json::parse(
+        ops_checked(daemon, "GET", fmt::format("/containers/json?all={}", f.all ? 1 : 0)).body);
+    // Newest first, as the engine lists them in-process.
+    for (const json& c : listed) {
+      std::string name = c["Names"].empty() ? "" : c["Names"][0].get<std::string>();
+      std::string state = c.value("State", "");  // "paused" is running, as the engine's record
+      wanted.push_back({c["Id"], name.empty() ? name : name.substr(1),
+                        state == "running" || state == "paused", json()});
+    }
+  } else {
+    for (const std::string& ref : f.refs) {
+      json c = json::parse(ops_checked(daemon, "GET", "/containers/" + ref + "/json").body);
+      std::string name = c.value("Name", "");
+      wanted.push_back({c["Id"], name.empty() ? name : name.substr(1),
+                        c["State"].value("Running", false), json()});
+    }
+  }
+  std::vector<std::thread> readers;
+  for (Wanted& w : wanted)
+    readers.emplace_back([&options, &w] {
+      api::DaemonClient one(options.host, options.explain);
+      api::ClientReply reply = one.call("GET", "/containers/" + w.id + "/stats?stream=0");
+      if (reply.status < 400) w.stats = json::parse(reply.body, nullptr, false);
+    });
+  for (std::thread& t : readers) t.join();
+  std::vector<std::vector<std::string>> rows = {stats_header()};
+  for (const Wanted& w : wanted) {
+    const json& j = w.stats;
+    engine::Sample before, now;
+    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    bool running = w.running && j.is_object();
+    if (running) {
+      auto cpu = [&](const json& stats, engine::Sample& s) {
+        s.cpu_usage_ns = stats["cpu_usage"].value("total_usage", uint64_t{0});
+        s.system_usage_ns = stats.value("system_cpu_usage", uint64_t{0});
+      };
+      cpu(j["precpu_stats"], before);
+      cpu(j["cpu_stats"], now);
+      cpus = j["cpu_stats"].value("online_cpus", cpus);
+      now.memory_usage = j["memory_stats"].value("usage", uint64_t{0});
+      now.memory_limit = j["memory_stats"].value("limit", uint64_t{0});
+      now.pids = j["pids_stats"].value("current", uint64_t{0});
+      for (const auto& [name, net] : j.value("networks", json::object()).items()) {
+        now.net_rx += net.value("rx_bytes", uint64_t{0});
+        now.net_tx += net.value("tx_bytes", uint64_t{0});
+      }
+      for (const json& io : j["blkio_stats"].value("io_service_bytes_recursive", json::array())) {
+        if (io.value("op", "") == "Read") now.block_read += io.value("value", uint64_t{0});
+        if (io.value("op", "") == "Write") now.block_write += io.value("value", uint64_t{0});
+      }
+    }
+    rows.push_back(stats_row(f.no_trunc ? w.id : w.id.substr(0, 12), w.name, running, before, now,
+                             cpus, false));
+  }
+  print_table(rows, 10);
+  return 0;
 }
 
 std::vector<engine::Sample> samples_of(const std::vector<engine::Container>& containers) {
@@ -284,13 +410,20 @@ int stats_verb(const EngineOptions& options, StatsFlags& f) {
 }
 
 // pause/unpause: each container in turn, its name printed when done; errors one line each.
+// Through a daemon, POST /containers/{id}/VERB ("pause", "unpause") instead of the job.
 int each_container(const EngineOptions& options, const std::vector<std::string>& refs,
-                   const std::function<void(const engine::Paths&, const std::string&)>& job) {
+                   const std::function<void(const engine::Paths&, const std::string&)>& job,
+                   const std::string& verb) {
   engine::Paths paths = engine::paths_for(options.root, options.explain);
+  std::optional<api::DaemonClient> daemon;
+  if (!options.host.empty()) daemon.emplace(options.host, options.explain);
   int rc = 0;
   for (const std::string& ref : refs) {
     int one = with_daemon_errors([&] {
-      job(paths, engine::resolve(paths, ref));
+      if (daemon)
+        ops_checked(*daemon, "POST", "/containers/" + ref + "/" + verb);
+      else
+        job(paths, engine::resolve(paths, ref));
       std::cout << ref << '\n';
       return 0;
     });
@@ -348,16 +481,24 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
                         "Ctrl-C)");
     stats_cmd->add_flag("--no-trunc", stats_flags.no_trunc, "full container ids");
     stats_cmd->add_flag("--all,-a", stats_flags.all, "every container, not only running ones");
-    stats_cmd->callback([&] { action = [&] { return stats_verb(options, stats_flags); }; });
+    stats_cmd->callback([&] {
+      action = [&] {
+        return options.host.empty()
+                   ? stats_verb(options, stats_flags)
+                   : with_daemon_errors([&] { return stats_remote(options, stats_flags); });
+      };
+    });
 
     auto* pause_cmd = parent->add_subcommand("pause", "freeze every process of containers");
     pause_cmd->add_option("container", pause_refs, "NAME or ID")->required();
-    pause_cmd->callback(
-        [&] { action = [&] { return each_container(options, pause_refs, engine::pause); }; });
+    pause_cmd->callback([&] {
+      action = [&] { return each_container(options, pause_refs, engine::pause, "pause"); };
+    });
     auto* unpause_cmd = parent->add_subcommand("unpause", "thaw paused containers");
     unpause_cmd->add_option("container", unpause_refs, "NAME or ID")->required();
-    unpause_cmd->callback(
-        [&] { action = [&] { return each_container(options, unpause_refs, engine::unpause); }; });
+    unpause_cmd->callback([&] {
+      action = [&] { return each_container(options, unpause_refs, engine::unpause, "unpause"); };
+    });
 
     auto* rename_cmd = parent->add_subcommand("rename", "rename a container");
     rename_cmd->add_option("container", rename_old, "the container (name or id)")->required();
@@ -370,7 +511,14 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
         }
         engine::Paths paths = engine::paths_for(options.root, options.explain);
         try {
-          engine::rename(paths, rename_old, rename_new);
+          if (!options.host.empty()) {
+            api::DaemonClient daemon(options.host, options.explain);
+            ops_checked(daemon, "POST",
+                        fmt::format("/containers/{}/rename?name={}", rename_old,
+                                    api::url_escape(rename_new)));
+          } else {
+            engine::rename(paths, rename_old, rename_new);
+          }
         } catch (const engine::DaemonError& e) {
           daemon_error(e.what());
           fmt::print(stderr, "Error: failed to rename container named {}\n", rename_old);

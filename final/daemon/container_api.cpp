@@ -20,6 +20,22 @@ namespace api {
 
 using json = nlohmann::json;
 
+namespace {
+
+// "ro,size=1024,mode=1777" -> its words.
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> words;
+  for (size_t start = 0; start < text.size();) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) words.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return words;
+}
+
+}  // namespace
+
 std::vector<std::string> strings_of(const json& value) {
   if (value.is_string()) return {value.get<std::string>()};
   std::vector<std::string> out;
@@ -41,6 +57,49 @@ std::string cpus_text(int64_t nano) {
   while (text.back() == '0') text.pop_back();
   if (text.back() == '.') text.pop_back();
   return text;
+}
+
+std::string mount_flag(const json& m) {
+  if (!m.is_object()) throw lab::UserError("HostConfig.Mounts: each mount is an object");
+  std::string spec = "type=" + m.value("Type", "volume");
+  if (!m.value("Source", "").empty()) spec += ",source=" + m.value("Source", "");
+  spec += ",target=" + m.value("Target", "");
+  if (m.value("ReadOnly", false)) spec += ",readonly";
+  json bind = m.value("BindOptions", json());
+  if (bind.is_object() && !bind.value("Propagation", "").empty())
+    spec += ",bind-propagation=" + bind.value("Propagation", "");
+  json volume = m.value("VolumeOptions", json());
+  if (volume.is_object() && volume.value("NoCopy", false)) spec += ",volume-nocopy";
+  json tmpfs = m.value("TmpfsOptions", json());
+  if (tmpfs.is_object()) {
+    if (int64_t size = tmpfs.value("SizeBytes", int64_t{0}); size > 0)
+      spec += fmt::format(",tmpfs-size={}", size);
+    // Go's os.FileMode: the permission bits, and ModeSticky (1<<20) for the 01000 bit.
+    if (uint32_t mode = tmpfs.value("Mode", uint32_t{0}); mode != 0)
+      spec += fmt::format(",tmpfs-mode={:o}", (mode & 0777) | ((mode & (1u << 20)) ? 01000 : 0));
+  }
+  return spec;
+}
+
+json mount_json(const engine::MountSpec& m) {
+  json out = {{"Type", m.type}, {"Source", m.source}, {"Target", m.destination}};
+  if (m.read_only) out["ReadOnly"] = true;
+  // A bind's propagation is "rprivate" unless given: sent only when it was.
+  if (m.type == "bind" && m.propagation != "rprivate")
+    out["BindOptions"] = {{"Propagation", m.propagation}};
+  if (m.nocopy) out["VolumeOptions"] = {{"NoCopy", true}};
+  if (m.type == "tmpfs") {
+    json options = json::object();
+    for (const std::string& word : split_words(m.tmpfs_data)) {
+      if (word.starts_with("size=")) options["SizeBytes"] = std::stoll(word.substr(5));
+      if (word.starts_with("mode=")) {
+        uint32_t mode = static_cast<uint32_t>(std::stoul(word.substr(5), nullptr, 8));
+        options["Mode"] = (mode & 0777) | ((mode & 01000) ? (1u << 20) : 0);
+      }
+    }
+    if (!options.empty()) out["TmpfsOptions"] = options;
+  }
+  return out;
 }
 
 engine::CreateRequest create_request(const json& body, const std::string& name) {
@@ -99,13 +158,7 @@ engine::CreateRequest create_request(const json& body, const std::string& name) 
     for (const auto& [target, ignored] : volumes.items())
       if (!named.contains(target)) o.volumes.push_back(target);
   if (json mounts = host.value("Mounts", json()); mounts.is_array())
-    for (const json& m : mounts) {
-      std::string spec = "type=" + m.value("Type", "volume");
-      if (!m.value("Source", "").empty()) spec += ",source=" + m.value("Source", "");
-      spec += ",target=" + m.value("Target", "");
-      if (m.value("ReadOnly", false)) spec += ",readonly";
-      o.mounts.push_back(spec);
-    }
+    for (const json& m : mounts) o.mounts.push_back(mount_flag(m));
   if (json tmpfs = host.value("Tmpfs", json()); tmpfs.is_object())
     for (const auto& [target, options] : tmpfs.items()) {
       std::string text = options.is_string() ? options.get<std::string>() : "";
@@ -153,8 +206,10 @@ engine::CreateRequest create_request(const json& body, const std::string& name) 
 
 json create_body(const engine::CreateRequest& r) {
   const exec::RunOptions& o = r.options;
-  if (!o.env_files.empty() || !o.mounts.empty())
-    throw lab::UserError("--env-file and --mount are not sent to a daemon yet");
+  // Docker's CLI reads --env-file itself and sends the lines as Env: the caller resolves them
+  // (exec::resolve_env, as for -e KEY), so none is left here.
+  if (!o.env_files.empty())
+    throw lab::UserError("--env-file is the client's to read: resolve it into Env first");
   json body = {{"Image", r.image},
                {"Env", o.env},
                {"WorkingDir", o.workdir},
@@ -204,6 +259,11 @@ json create_body(const engine::CreateRequest& r) {
     for (const network::PortMapping& m : network::parse_port_mappings(spec))
       host["PortBindings"][fmt::format("{}/{}", m.container_port, m.protocol)].push_back(
           {{"HostIp", m.host_ip}, {"HostPort", network::host_port_text(m)}});
+  // --mount as HostConfig.Mounts, parsed (and so refused) with the CLI's own words first.
+  for (const std::string& spec : o.mounts) {
+    if (!host.contains("Mounts")) host["Mounts"] = json::array();
+    host["Mounts"].push_back(mount_json(engine::parse_mount_spec(spec)));
+  }
   if (!r.runtime.empty()) host["Runtime"] = r.runtime;
   body["HostConfig"] = host;
   return body;
@@ -267,6 +327,27 @@ std::string path_stat_header(const engine::PathStat& stat) {
                             reinterpret_cast<const unsigned char*>(body.data()),
                             static_cast<int>(body.size()));
   out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::optional<PathStatHeader> parse_path_stat_header(const std::string& header) {
+  std::string text(3 * (header.size() / 4) + 3, '\0');
+  int n = ::EVP_DecodeBlock(reinterpret_cast<unsigned char*>(text.data()),
+                            reinterpret_cast<const unsigned char*>(header.data()),
+                            static_cast<int>(header.size()));
+  if (n < 0) return std::nullopt;
+  text.resize(static_cast<size_t>(n));
+  while (!text.empty() && text.back() == '\0') text.pop_back();  // the padding's bytes
+  json stat = json::parse(text, nullptr, false);
+  if (!stat.is_object()) return std::nullopt;
+  PathStatHeader out;
+  out.name = stat.value("name", "");
+  uint32_t mode = stat.value("mode", uint32_t{0});
+  out.is_dir = (mode & (1u << 31)) != 0;
+  out.is_symlink = (mode & (1u << 27)) != 0;
+  out.link_target = stat.value("linkTarget", "");
+  out.permissions = (mode & 0777) | ((mode & (1u << 23)) ? 04000 : 0) |
+                    ((mode & (1u << 22)) ? 02000 : 0) | ((mode & (1u << 20)) ? 01000 : 0);
   return out;
 }
 

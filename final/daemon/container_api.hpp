@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/containers.hpp"
 #include "engine/files.hpp"
+#include "engine/volumes.hpp"
 
 namespace api {
 
@@ -31,11 +33,19 @@ std::string cpus_text(int64_t nano);
 // policy).
 engine::CreateRequest create_request(const nlohmann::json& body, const std::string& name);
 
+// One of HostConfig.Mounts ({"Type", "Source", "Target", "ReadOnly", "BindOptions":
+// {"Propagation"}, "VolumeOptions": {"NoCopy"}, "TmpfsOptions": {"SizeBytes", "Mode"}}) as the
+// --mount flag that says the same (engine::parse_mount_spec reads it); and back, for the client.
+// Mode is Go's os.FileMode: the sticky bit is 1<<20, not 01000.
+std::string mount_flag(const nlohmann::json& mount);
+nlohmann::json mount_json(const engine::MountSpec& mount);
+
 // The other way, for our own client (`minidocker -H ... run`): the body Docker's CLI would send
 // for these flags, so that create_request() on the daemon's side gives the same request back.
 // -e KEY alone must be resolved by the caller (it is the client's environment); the limits go
 // as numbers (--memory 64m is 67108864), so a value the CLI would refuse is refused here with
-// its words. Throws lab::UserError for what has no field here: --env-file, --mount.
+// its words; --mount goes as HostConfig.Mounts. --env-file must have been read by the caller
+// (exec::resolve_env into env): lab::UserError otherwise.
 nlohmann::json create_body(const engine::CreateRequest& request);
 
 // "busybox" -> "busybox:latest": the reference as Docker's daemon names it in "No such image".
@@ -52,5 +62,12 @@ uint32_t go_file_mode(uint32_t st_mode);
 // The X-Docker-Container-Path-Stat header of the archive routes (docker cp reads it before it
 // copies): base64 of {"name", "size", "mode", "mtime", "linkTarget"}.
 std::string path_stat_header(const engine::PathStat& stat);
+// The same header read back by our client (cp through a daemon): what kind of path it is.
+struct PathStatHeader {
+  std::string name, link_target;
+  bool is_dir = false, is_symlink = false;
+  uint32_t permissions = 0;  // the kernel's 07777 bits (from Go's, whose setuid is 1<<23 ...)
+};
+std::optional<PathStatHeader> parse_path_stat_header(const std::string& header);
 
 }  // namespace api

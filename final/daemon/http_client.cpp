@@ -56,6 +56,16 @@ ResponseStream::~ResponseStream() = default;
 int ResponseStream::status() const { return static_cast<int>(state_->parser.get().result_int()); }
 const std::string& ResponseStream::reason() const { return state_->reason; }
 
+std::map<std::string, std::string> ResponseStream::headers() const {
+  std::map<std::string, std::string> out;
+  for (const auto& field : state_->parser.get()) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out[name] = std::string(field.value());
+  }
+  return out;
+}
+
 std::string ResponseStream::next() {
   State& s = *state_;
   char piece[16384];
@@ -109,12 +119,14 @@ void connect(generic_stream::socket& socket, const HostAddress& address, const s
 }
 
 http::request<http::string_body> request_of(std::string_view method, const std::string& target,
-                                            const std::string& body) {
+                                            const std::string& body,
+                                            const std::string& content_type = {}) {
   http::request<http::string_body> req{http::string_to_verb({method.data(), method.size()}),
                                        fmt::format("/v{}{}", kApiVersion, target), 11};
   req.set(http::field::host, "api.moby.localhost");  // Docker's CLI names no real host either
   req.set(http::field::user_agent, std::string("minidocker/") + kServerVersion);
-  if (!body.empty()) req.set(http::field::content_type, "application/json");
+  if (!body.empty())
+    req.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
   req.body() = body;
   req.keep_alive(false);
   req.prepare_payload();
@@ -131,11 +143,13 @@ void explain_line(bool explain, std::string_view method, const std::string& targ
 }  // namespace
 
 ResponseStream DaemonClient::open(std::string_view method, const std::string& target,
-                                  const std::string& body) {
+                                  const std::string& body, const std::string& content_type) {
   auto state = std::make_unique<ResponseStream::State>();
   connect(state->socket, address_, host_);
   boost::system::error_code ec;
-  http::write(state->socket, request_of(method, target, body), ec);
+  http::write(state->socket, request_of(method, target, body, content_type), ec);
+  // A HEAD's Content-Length is the GET's body's, which does not come.
+  if (method == "HEAD") state->parser.skip(true);
   if (ec) throw lab::UserError(fmt::format("{} {}: {}", method, target, ec.message()));
   return read_head(std::move(state), method, target, {});
 }
@@ -207,9 +221,11 @@ ResponseStream DaemonClient::upload(std::string_view method, const std::string& 
 }
 
 ClientReply DaemonClient::call(std::string_view method, const std::string& target,
-                               const std::string& body) {
-  ResponseStream stream = open(method, target, body);
-  return {stream.status(), stream.reason(), stream.rest()};
+                               const std::string& body, const std::string& content_type) {
+  ResponseStream stream = open(method, target, body, content_type);
+  ClientReply reply{stream.status(), stream.reason(), {}, stream.headers()};
+  reply.body = stream.rest();
+  return reply;
 }
 
 ClientReply DaemonClient::checked(std::string_view method, const std::string& target,

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -28,6 +29,7 @@ struct ClientReply {
   int status = 0;
   std::string reason;  // "Created", "No Content": the status line's words
   std::string body;
+  std::map<std::string, std::string> headers;  // by their lower-case names
 };
 
 // A connection handed over to the caller (attach, exec start): after "101 UPGRADED" the socket
@@ -49,6 +51,8 @@ class ResponseStream {
   ~ResponseStream();
   int status() const;
   const std::string& reason() const;
+  // The response's headers, by their lower-case names.
+  std::map<std::string, std::string> headers() const;
   // The next piece of the body (a chunk, or what one read gave), "" at its end.
   std::string next();
   // The rest of the body, to its end.
@@ -72,15 +76,17 @@ class DaemonClient {
   // `target` is Docker's path without the version ("/containers/json?all=1"); a `body` goes as
   // JSON. The connection failing is DaemonUnreachable "Cannot connect to the minidocker daemon
   // at unix://PATH. Is the daemon running?", in Docker's words.
-  ClientReply call(std::string_view method, const std::string& target,
-                   const std::string& body = {});
+  // `content_type` names what `body` is when it is not JSON (a tar: "application/x-tar"). A HEAD
+  // is answered by its head alone.
+  ClientReply call(std::string_view method, const std::string& target, const std::string& body = {},
+                   const std::string& content_type = {});
   // call(), then a status of 400 or more is the daemon's refusal: lab::UserError with its
   // "message", which our in-process verbs print as they print their own ("Error: ...").
   ClientReply checked(std::string_view method, const std::string& target,
                       const std::string& body = {});
   // The request sent and the response's head read; its body is read as it comes.
   ResponseStream open(std::string_view method, const std::string& target,
-                      const std::string& body = {});
+                      const std::string& body = {}, const std::string& content_type = {});
   // The request with a body read from `fd` to its end (an archive: load's, import's, build's
   // context), sent as it is read, with a Content-Length when `fd` is a regular file, else in
   // chunks (stdin, a pipe); then the response's head is read. `sent`, if set, is told the bytes

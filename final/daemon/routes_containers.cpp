@@ -516,6 +516,13 @@ Response attach_route(const Engine& engine, const Request& request) {
   auto keys = client::parse_detach_keys(keys_spec);
   if (!keys) throw lab::UserError(fmt::format("Invalid detach keys ({}) provided", keys_spec));
   std::shared_ptr<lab::UniqueFd> monitor;
+  if (stream && c.status != "running") {
+    // `start -a` attaches before it starts: an exited container (or one whose program could not
+    // be run at create) gets its new monitor here, as the CLI's own start -a makes it before it
+    // connects (engine::prepare_start; 126 and 127 are the start's errors, 400). The start that
+    // follows runs it, and the attach has its socket from the first byte.
+    engine::prepare_start(paths, id);
+  }
   if (stream) {
     monitor = connect_monitor(paths, id);
     if (!monitor && !logs)
@@ -682,8 +689,11 @@ Response resize_container(const Engine& engine, const Request& request) {
   long rows = query_int(request, "h", 0), cols = query_int(request, "w", 0);
   if (rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535)
     throw lab::UserError(fmt::format("invalid size: {}x{}", rows, cols));
+  // A created container's monitor already holds its pty: our own client sets the size before
+  // the start (as the CLI's relay does in-process), so the first `stty size` inside is right.
+  // Docker's daemon takes it only while running; Docker's CLI sends it after the start.
   engine::Container c = engine::load(paths, id);
-  if (c.status != "running")
+  if (c.status != "running" && c.status != "created")
     return error_response(409, fmt::format("Container {} is not running", id));
   auto sock = connect_monitor(paths, id);
   if (!sock) return error_response(409, fmt::format("Container {} is not running", id));
@@ -968,7 +978,9 @@ Response exec_start(const Engine& engine, ExecTable& table, const Request& reque
         std::lock_guard lock(table.mutex);
         instance->master = -1;  // the engine closes it next
       };
-      run_exec(paths, table, instance, r, -1);
+      // A command that cannot be run never gets its pty: its message goes on the stream itself
+      // (raw, as the pty would have carried it), where the client's terminal shows it.
+      run_exec(paths, table, instance, r, connection.fd());
       end_hijack(connection);
       return;
     }

@@ -515,24 +515,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
     throw lab::UserError(fmt::format("{} is missing: build it with make in final/", p.monitor));
   // Resolve -e KEY and --env-file against our environment before anything is made.
   auto lookup = [](const char* key) -> const char* { return std::getenv(key); };
-  std::vector<std::string> env;
-  for (const std::string& file : o.env_files) {
-    std::string text;
-    try {
-      text = lab::read_file(file);
-    } catch (const std::exception&) {
-      throw lab::UserError(fmt::format("open {}: no such file or directory", file));
-    }
-    size_t start = 0;
-    while (start < text.size()) {
-      size_t nl = text.find('\n', start);
-      std::string line = text.substr(start, nl == std::string::npos ? nl : nl - start);
-      if (auto kv = exec::env_file_line(line, lookup)) env.push_back(*kv);
-      if (nl == std::string::npos) break;
-      start = nl + 1;
-    }
-  }
-  env = exec::merge_env(env, o.env, lookup);
+  std::vector<std::string> env = exec::resolve_env(o.env_files, o.env, lookup);
   NetworkRequest net = check_network(p, o.network, r.publish, o.hostname);
 
   graph::Store store(p.root);

@@ -122,45 +122,47 @@ bool is_directory(int fd) {
   return S_ISDIR(st.st_mode);
 }
 
-// Docker's rules for SRC and DEST (docker cp --help), as a tar stream from `src` into `dest`.
-void copy(const Side& src, const Side& dest, const CopyOptions& options) {
+// SRC opened as cp opens it: a symlink itself unless -L or a trailing "/" or "/." asks for what
+// it points to; "lstat SRC: no such file or directory" (or Docker's words for a container's path)
+// when it is not there, "SRC: not a directory" when a "/" asks for a directory that is not one.
+lab::UniqueFd open_source(const Side& src, const CopyOptions& options, bool& is_dir) {
   const bool src_wants_dir = src.path.ends_with("/") || ends_with_dot(src.path);
   const int follow = options.follow_link || src_wants_dir ? 0 : O_NOFOLLOW;
   lab::UniqueFd from = lab::open_in_root_if_exists(src.root.get(), src.path, O_PATH | follow);
   if (!from) not_found(src, src.shown);
-  const bool src_is_dir = is_directory(from.get());
-  if (src_wants_dir && !src_is_dir)
-    throw lab::UserError(fmt::format("{}: not a directory", src.shown));
+  is_dir = is_directory(from.get());
+  if (src_wants_dir && !is_dir) throw lab::UserError(fmt::format("{}: not a directory", src.shown));
+  return from;
+}
 
+// Docker's rules for SRC and DEST (docker cp --help), as a tar stream from `src` into `dest`.
+void copy(const Side& src, const Side& dest, const CopyOptions& options) {
+  bool src_is_dir = false;
+  lab::UniqueFd from = open_source(src, options, src_is_dir);
   lab::UniqueFd to = lab::open_in_root_if_exists(dest.root.get(), dest.path, O_PATH);
+  DestKind kind = !to                      ? DestKind::missing
+                  : is_directory(to.get()) ? DestKind::directory
+                                           : DestKind::file;
+  Landing land = landing(src_is_dir, src.path, kind, dest.path, dest.shown);
   lab::UniqueFd target_dir;  // where the tar is unpacked
-  std::string name;          // the tar's top entry ("" = the source's contents)
-  if (to && is_directory(to.get())) {
+  std::string name = land.name;
+  if (!land.in_parent) {
     target_dir = std::move(to);
-    name = src_is_dir && ends_with_dot(src.path) ? "" : base_name(src.path);
-  } else if (to) {
-    if (src_is_dir)
-      throw lab::UserError(fmt::format("cannot copy a directory to a file: {}", dest.shown));
-    target_dir = lab::open_in_root(dest.root.get(), parent_of(dest.path), O_PATH | O_DIRECTORY);
-    name = base_name(dest.path);
   } else {
-    if (dest.path.ends_with("/") && !src_is_dir)
-      throw lab::UserError(fmt::format("no such directory: {}", dest.shown));
     target_dir =
         lab::open_in_root_if_exists(dest.root.get(), parent_of(dest.path), O_PATH | O_DIRECTORY);
     if (!target_dir) not_found(dest, parent_of(dest.shown));
-    name = base_name(dest.path);
-    if (src_is_dir) {
-      // The new directory takes the source's mode; its contents come from the tar.
-      struct stat st {};
-      lab::check(::fstatat(from.get(), "", &st, AT_EMPTY_PATH), "fstat");
-      lab::UniqueFd parent =
-          lab::open_fd(lab::proc_fd_name(target_dir.get()), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      lab::check(::mkdirat(parent.get(), name.c_str(), st.st_mode & 07777),
-                 [&] { return fmt::format("mkdir({})", lab::quote(dest.shown)); });
-      target_dir = lab::open_in_root(dest.root.get(), dest.path, O_PATH | O_DIRECTORY);
-      name = "";
-    }
+  }
+  if (land.make_dir) {
+    // The new directory takes the source's mode; its contents come from the tar.
+    struct stat st {};
+    lab::check(::fstatat(from.get(), "", &st, AT_EMPTY_PATH), "fstat");
+    lab::UniqueFd parent =
+        lab::open_fd(lab::proc_fd_name(target_dir.get()), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    lab::check(::mkdirat(parent.get(), name.c_str(), st.st_mode & 07777),
+               [&] { return fmt::format("mkdir({})", lab::quote(dest.shown)); });
+    target_dir = lab::open_in_root(dest.root.get(), dest.path, O_PATH | O_DIRECTORY);
+    name = "";
   }
   copy_tree_via_tar(from.get(), name, lab::proc_fd_name(target_dir.get()),
                     options.archive && !dest.container.empty());
@@ -254,6 +256,70 @@ void copy_to_container(const Paths& p, const std::string& id, const std::string&
     return;
   }
   copy(host_side(src), to, options);
+}
+
+Landing landing(bool src_is_dir, const std::string& src_path, DestKind dest,
+                const std::string& dest_path, const std::string& dest_shown) {
+  switch (dest) {
+    case DestKind::directory:
+      // Into it, under the source's name (a directory's "/." : its contents).
+      return {false, src_is_dir && ends_with_dot(src_path) ? "" : base_name(src_path), false};
+    case DestKind::file:
+      if (src_is_dir)
+        throw lab::UserError(fmt::format("cannot copy a directory to a file: {}", dest_shown));
+      return {true, base_name(dest_path), false};
+    case DestKind::missing:
+      if (dest_path.ends_with("/") && !src_is_dir)
+        throw lab::UserError(fmt::format("no such directory: {}", dest_shown));
+      return {true, base_name(dest_path), src_is_dir};
+  }
+  return {};
+}
+
+std::string tar_for_container(const std::string& src, const std::string& dest, DestKind kind,
+                              int out_fd, const CopyOptions& options) {
+  Side from = host_side(src);
+  bool src_is_dir = false;
+  lab::UniqueFd fd = open_source(from, options, src_is_dir);
+  Landing land = landing(src_is_dir, from.path, kind, dest, dest);
+  // A directory that DEST becomes: the tar's top entry is it, under DEST's name, with the
+  // source's mode (what mkdir, then its contents, makes in-process).
+  write_tree_tar(fd.get(), land.name, out_fd, options.archive);
+  return land.in_parent ? parent_of(dest) : dest;
+}
+
+void place_from_container(int tar_fd, const std::string& tar_name, const std::string& ref,
+                          const std::string& src, const std::string& dest, mode_t src_mode,
+                          const CopyOptions& options) {
+  // The tar unpacked in a private directory, then copied by the rules of an in-process cp, as if
+  // that directory were the container's.
+  std::string staging = (fs::temp_directory_path() / "minidocker-cp-XXXXXX").string();
+  if (::mkdtemp(staging.data()) == nullptr)
+    lab::check(-1, fmt::format("mkdtemp({})", lab::quote(staging)));
+  struct Remove {
+    std::string dir;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } remove{staging};
+  graph::unpack_layer(tar_fd, staging);
+  std::string name = ends_with_dot(src) ? "" : base_name(src);
+  // Its contents alone: the staging directory stands for SRC, and a DEST made from it takes its
+  // mode.
+  if (name.empty())
+    lab::check(::chmod(staging.c_str(), src_mode & 07777),
+               [&] { return fmt::format("chmod({}, {:o})", lab::quote(staging), src_mode); });
+  if (!tar_name.empty() && tar_name != name && !name.empty())
+    fs::rename(staging + "/" + tar_name, staging + "/" + name);  // -L: the link's target
+  Side from;
+  from.root = lab::open_root(staging);
+  from.path = name.empty() ? "/." : "/" + name + (src.ends_with("/") ? "/" : "");
+  from.container = ref;
+  from.shown = src;
+  CopyOptions inner = options;
+  inner.follow_link = false;  // the daemon has followed it already
+  copy(from, host_side(dest), inner);
 }
 
 PathStat stat_path(const Paths& p, const std::string& id, const std::string& ref,

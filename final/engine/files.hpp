@@ -46,6 +46,34 @@ void copy_to_container(const Paths& paths, const std::string& id, const std::str
                        const std::string& src, const std::string& dest, int in_fd,
                        const CopyOptions& options = {});
 
+// Where a copy lands, by Docker's rules, from what DEST is: into DEST itself when it is a
+// directory (under the source's name; "SRC/." its contents); in DEST's parent under DEST's
+// name when it is a file or missing, a missing DEST made first as a directory when SRC is one.
+// Throws "cannot copy a directory to a file: DEST", "no such directory: DEST/".
+enum class DestKind { directory, file, missing };
+struct Landing {
+  bool in_parent = false;  // unpacked in DEST's parent, else in DEST
+  std::string name;        // the tar's top entry ("" = the source's contents)
+  bool make_dir = false;   // DEST is made, with the source directory's mode, and filled
+};
+Landing landing(bool src_is_dir, const std::string& src_path, DestKind dest,
+                const std::string& dest_path, const std::string& dest_shown);
+
+// Our client's halves of cp through a daemon (final/client/files.cpp), whose archive routes
+// take and give a tar of one path:
+// `cp SRC CONTAINER:DEST`: SRC (on this host) as the tar the daemon unpacks, written to
+// `out_fd`; returns the container's directory to unpack it in (PUT /containers/{id}/archive?
+// path=). `kind` is what the daemon's stat said of DEST (HEAD .../archive?path=DEST).
+std::string tar_for_container(const std::string& src, const std::string& dest, DestKind kind,
+                              int out_fd, const CopyOptions& options);
+// `cp CONTAINER:SRC DEST`: the daemon's tar of SRC (GET .../archive?path=SRC; its top entry
+// `tar_name`, the link's target's name with -L) read from `tar_fd`, put at DEST on this host as
+// copy_from_container puts it. `ref` names the container in messages; `src_mode` is SRC's
+// permission bits (the daemon's stat), which a "SRC/." tar of its contents alone does not carry.
+void place_from_container(int tar_fd, const std::string& tar_name, const std::string& ref,
+                          const std::string& src, const std::string& dest, mode_t src_mode,
+                          const CopyOptions& options);
+
 // What a path in the container is (lstat, resolved as cp resolves it): the daemon's
 // HEAD /containers/{id}/archive, which `docker cp` asks before it copies.
 struct PathStat {

@@ -159,19 +159,7 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
 
   // -e and --env-file as run takes them; the runtime adds them to the container's environment.
   auto lookup = [](const char* key) -> const char* { return std::getenv(key); };
-  std::vector<std::string> from_files;
-  for (const std::string& file : r.env_files) {
-    std::string text;
-    try {
-      text = lab::read_file(file);
-    } catch (const std::exception&) {
-      throw lab::UserError(fmt::format("open {}: no such file or directory", file));
-    }
-    std::istringstream lines(text);
-    for (std::string line; std::getline(lines, line);)
-      if (auto kv = exec::env_file_line(line, lookup)) from_files.push_back(*kv);
-  }
-  std::vector<std::string> env = exec::merge_env(from_files, r.env, lookup);
+  std::vector<std::string> env = exec::resolve_env(r.env_files, r.env, lookup);
 
   // Docker answers 127 (not found) or 126 (cannot run) before anything runs: the command is
   // looked up in the container's rootfs, on its PATH, without leaving it (symlinks included).

@@ -8,6 +8,7 @@
 
 #include "capabilities.hpp"
 #include "error.hpp"
+#include "fd.hpp"
 #include "graph/store.hpp"
 #include "runtime/default_spec.hpp"
 
@@ -167,6 +168,23 @@ std::vector<std::string> merge_env(std::vector<std::string> base,
     }
   }
   return base;
+}
+
+std::vector<std::string> resolve_env(const std::vector<std::string>& env_files,
+                                     const std::vector<std::string>& env,
+                                     const std::function<const char*(const char*)>& lookup) {
+  std::vector<std::string> from_files;
+  for (const std::string& file : env_files) {
+    std::string text;
+    try {
+      text = lab::read_file(file);
+    } catch (const std::exception&) {
+      throw lab::UserError(fmt::format("open {}: no such file or directory", file));
+    }
+    for (std::string_view line : split(text, '\n'))
+      if (auto kv = env_file_line(line, lookup)) from_files.push_back(*kv);
+  }
+  return merge_env(std::move(from_files), env, lookup);
 }
 
 User resolve_user(std::string_view spec, std::string_view passwd, std::string_view group) {

@@ -72,6 +72,12 @@ std::optional<std::string> env_file_line(std::string_view line,
 std::vector<std::string> merge_env(std::vector<std::string> base,
                                    const std::vector<std::string>& more,
                                    const std::function<const char*(const char*)>& lookup);
+// --env-file FILE... then -e, as the CLI resolves them before anything is made (and as Docker's
+// CLI does before it sends Env to a daemon): each file's lines (env_file_line), then merge_env.
+// A file that cannot be read: lab::UserError "open FILE: no such file or directory".
+std::vector<std::string> resolve_env(const std::vector<std::string>& env_files,
+                                     const std::vector<std::string>& env,
+                                     const std::function<const char*(const char*)>& lookup);
 
 struct User {
   uint32_t uid = 0, gid = 0;

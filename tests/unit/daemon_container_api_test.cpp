@@ -266,3 +266,115 @@ TEST(DaemonContainerApiClient, CreateBodyReadsBackAsTheSameFlags) {
   o.env_files = {"env.list"};
   EXPECT_THROW(api::create_body(r), lab::UserError);
 }
+
+// --mount through a daemon: HostConfig.Mounts as Docker's CLI sends it, read back by the daemon
+// as the same --mount (its propagation, nocopy, tmpfs size and mode included).
+TEST(DaemonContainerApiClient, MountsGoAsHostConfigMountsAndComeBackAsTheSameFlags) {
+  struct Case {
+    const char* flag;
+    const char* json;
+    const char* back;
+  } cases[] = {
+      {"type=bind,source=/srv/data,target=/data,readonly",
+       R"({"Type":"bind","Source":"/srv/data","Target":"/data","ReadOnly":true})",
+       "type=bind,source=/srv/data,target=/data,readonly"},
+      {"type=bind,src=/srv,dst=/srv,bind-propagation=rshared",
+       R"({"Type":"bind","Source":"/srv","Target":"/srv","BindOptions":{"Propagation":"rshared"}})",
+       "type=bind,source=/srv,target=/srv,bind-propagation=rshared"},
+      {"source=cache,target=/cache,volume-nocopy",
+       R"({"Type":"volume","Source":"cache","Target":"/cache","VolumeOptions":{"NoCopy":true}})",
+       "type=volume,source=cache,target=/cache,volume-nocopy"},
+      {"type=volume,target=/anon", R"({"Type":"volume","Source":"","Target":"/anon"})",
+       "type=volume,target=/anon"},
+      // 1777: Go's ModeSticky is 1<<20 (1049087 = 1<<20 | 0777).
+      {"type=tmpfs,target=/scratch,tmpfs-size=1m,tmpfs-mode=1777",
+       R"({"Type":"tmpfs","Source":"","Target":"/scratch",
+           "TmpfsOptions":{"SizeBytes":1048576,"Mode":1049087}})",
+       "type=tmpfs,target=/scratch,tmpfs-size=1048576,tmpfs-mode=1777"},
+      {"type=tmpfs,target=/ro,readonly",
+       R"({"Type":"tmpfs","Source":"","Target":"/ro","ReadOnly":true})",
+       "type=tmpfs,target=/ro,readonly"},
+  };
+  for (const auto& c : cases) {
+    engine::CreateRequest r;
+    r.image = "busybox";
+    r.options.mounts = {c.flag};
+    json body = api::create_body(r);
+    ASSERT_TRUE(body["HostConfig"].contains("Mounts")) << c.flag;
+    EXPECT_EQ(body["HostConfig"]["Mounts"][0], json::parse(c.json)) << c.flag;
+    engine::CreateRequest back = api::create_request(body, "");
+    EXPECT_EQ(back.options.mounts, (std::vector<std::string>{c.back})) << c.flag;
+    // The flag read back is the same mount as the one typed.
+    engine::MountSpec typed = engine::parse_mount_spec(c.flag);
+    engine::MountSpec read = engine::parse_mount_spec(back.options.mounts[0]);
+    EXPECT_EQ(read.type, typed.type);
+    EXPECT_EQ(read.source, typed.source);
+    EXPECT_EQ(read.destination, typed.destination);
+    EXPECT_EQ(read.read_only, typed.read_only);
+    EXPECT_EQ(read.propagation, typed.propagation);
+    EXPECT_EQ(read.nocopy, typed.nocopy);
+    EXPECT_EQ(read.tmpfs_data, typed.tmpfs_data);
+  }
+  // A --mount the CLI refuses is refused before anything is sent, in its words.
+  engine::CreateRequest r;
+  r.image = "busybox";
+  r.options.mounts = {"type=bind,target=/x"};
+  EXPECT_THROW(api::create_body(r), lab::UserError);
+}
+
+// cp through a daemon: the stat header our daemon sends is read back by our client as what the
+// path is (a directory, a symlink and its target, the permission bits with the special ones).
+TEST(DaemonContainerApiClient, PathStatHeaderReadsBack) {
+  struct Case {
+    mode_t mode;
+    bool dir, link;
+    uint32_t permissions;
+  } cases[] = {{S_IFDIR | 0755, true, false, 0755},
+               {S_IFREG | 04711, false, false, 04711},
+               {S_IFDIR | 01777, true, false, 01777},
+               {S_IFLNK | 0777, false, true, 0777}};
+  for (const auto& c : cases) {
+    engine::PathStat stat;
+    stat.name = "x";
+    stat.mode = c.mode;
+    stat.link_target = c.link ? "/etc/hostname" : "";
+    auto back = api::parse_path_stat_header(api::path_stat_header(stat));
+    ASSERT_TRUE(back) << c.mode;
+    EXPECT_EQ(back->name, "x");
+    EXPECT_EQ(back->is_dir, c.dir) << c.mode;
+    EXPECT_EQ(back->is_symlink, c.link) << c.mode;
+    EXPECT_EQ(back->permissions, c.permissions) << c.mode;
+    EXPECT_EQ(back->link_target, stat.link_target);
+  }
+  EXPECT_FALSE(api::parse_path_stat_header("not base64 json"));
+}
+
+// Where a copy lands (engine::landing), Docker's table, shared by the in-process cp and our
+// client's halves of a cp through a daemon.
+TEST(DaemonContainerApiClient, CopyLandsByDockersRules) {
+  using engine::DestKind;
+  struct Case {
+    bool src_dir;
+    const char *src, *dest;
+    DestKind kind;
+    bool in_parent;
+    const char* name;
+    bool make_dir;
+  } cases[] = {
+      {false, "/d/f", "/out", DestKind::directory, false, "f", false},
+      {true, "/d", "/out", DestKind::directory, false, "d", false},
+      {true, "/d/.", "/out", DestKind::directory, false, "", false},
+      {false, "/d/f", "/out/file", DestKind::file, true, "file", false},
+      {false, "/d/f", "/out/new", DestKind::missing, true, "new", false},
+      {true, "/d", "/out/new", DestKind::missing, true, "new", true},
+      {true, "/d/.", "/out/new", DestKind::missing, true, "new", true},
+  };
+  for (const auto& c : cases) {
+    engine::Landing l = engine::landing(c.src_dir, c.src, c.kind, c.dest, c.dest);
+    EXPECT_EQ(l.in_parent, c.in_parent) << c.src << " " << c.dest;
+    EXPECT_EQ(l.name, c.name) << c.src << " " << c.dest;
+    EXPECT_EQ(l.make_dir, c.make_dir) << c.src << " " << c.dest;
+  }
+  EXPECT_THROW(engine::landing(true, "/d", DestKind::file, "/f", "/f"), lab::UserError);
+  EXPECT_THROW(engine::landing(false, "/f", DestKind::missing, "/new/", "/new/"), lab::UserError);
+}
