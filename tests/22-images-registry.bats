@@ -41,6 +41,13 @@ registry_blobs() {
   pushed=$(grep -o 'sha256:[0-9a-f]*' <<<"${lines[-1]}")
   # The push is recorded as Docker records it: RepoDigests, the repository without its tag.
   [[ $(md image inspect "$REGISTRY/lab/busybox:v1" | jq -c '.[0].RepoDigests') == "[\"$REGISTRY/lab/busybox@$pushed\"]" ]]
+  # images --digests: Docker's DIGEST column, the digest on the row of its repository's tag.
+  run md images --digests "$REGISTRY/lab/busybox"
+  assert_success
+  assert_line --index 0 --regexp '^REPOSITORY +TAG +DIGEST +IMAGE ID +CREATED +SIZE$'
+  assert_line --index 1 --regexp "^$REGISTRY/lab/busybox +v1 +$pushed +${id:7:12} "
+  run md images --digests -q "$REGISTRY/lab/busybox"
+  assert_output "${id:7:12}"
   # What the registry now serves under the tag is that manifest, byte for byte.
   served=$(curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
     "http://$REGISTRY/v2/lab/busybox/manifests/v1" | sha256sum | cut -d' ' -f1)

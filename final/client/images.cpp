@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -169,7 +170,7 @@ int import_verb(const EngineOptions& options, const ImportOptions& opt) {
 // ---- images ----------------------------------------------------------------------------------
 
 struct ListOptions {
-  bool quiet = false, all = false, no_trunc = false;
+  bool quiet = false, all = false, no_trunc = false, digests = false;
   std::string repository;
 };
 
@@ -184,22 +185,55 @@ void print_images(const std::vector<graph::Image>& listed, const ListOptions& op
   }
   std::vector<std::vector<std::string>> rows = {
       {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
+  if (opt.digests) rows[0].insert(rows[0].begin() + 2, "DIGEST");
+  const size_t id_column = opt.digests ? 3 : 2;
   for (const graph::Image& img : listed) {
-    std::vector<std::pair<std::string, std::string>> names;
+    // Docker's CLI (cli/command/formatter/image.go): one row per tag, and with --digests one per
+    // tag and digest of the same repository; a repository known only by a digest (a pull by
+    // digest, an untagged push) is a row of its own, its tag <none>.
+    std::vector<std::pair<std::string, std::vector<std::string>>> digests_of;  // in their order
+    for (const std::string& d : img.repo_digests) {
+      size_t at = d.find('@');
+      if (at == std::string::npos) continue;
+      auto it = std::find_if(digests_of.begin(), digests_of.end(),
+                             [&](const auto& e) { return e.first == d.substr(0, at); });
+      if (it == digests_of.end()) it = digests_of.insert(digests_of.end(), {d.substr(0, at), {}});
+      it->second.push_back(d.substr(at + 1));
+    }
+    std::vector<std::array<std::string, 3>> names;  // repository, tag, digest
     for (const std::string& tag : img.repo_tags) {
       graph::Reference ref = graph::parse_reference(tag);
       if (filter && (ref.name != filter->name || (!filter->tag.empty() && ref.tag != filter->tag)))
         continue;
-      names.emplace_back(ref.name, ref.tag);
+      auto it = std::find_if(digests_of.begin(), digests_of.end(),
+                             [&](const auto& e) { return e.first == ref.name; });
+      if (it == digests_of.end() || !opt.digests) {
+        names.push_back({ref.name, ref.tag, "<none>"});
+      } else {
+        for (const std::string& digest : it->second) names.push_back({ref.name, ref.tag, digest});
+      }
     }
-    if (img.repo_tags.empty() && !filter) names.emplace_back("<none>", "<none>");
-    for (const auto& [name, tag] : names) {
+    for (const auto& [repo, digests] : digests_of) {
+      bool tagged = std::any_of(img.repo_tags.begin(), img.repo_tags.end(), [&](const auto& t) {
+        return graph::parse_reference(t).name == repo;
+      });
+      if (tagged || (filter && (repo != filter->name || !filter->tag.empty()))) continue;
+      if (!opt.digests) {
+        names.push_back({repo, "<none>", "<none>"});
+      } else {
+        for (const std::string& digest : digests) names.push_back({repo, "<none>", digest});
+      }
+    }
+    if (img.repo_tags.empty() && img.repo_digests.empty() && !filter)
+      names.push_back({"<none>", "<none>", "<none>"});
+    for (const auto& [name, tag, digest] : names) {
       rows.push_back({name, tag, short_id(img.id, opt.no_trunc), created_since(img.created),
                       graph::human_size(static_cast<double>(img.size))});
+      if (opt.digests) rows.back().insert(rows.back().begin() + 2, digest);
     }
   }
   if (opt.quiet) {
-    for (size_t i = 1; i < rows.size(); ++i) std::cout << rows[i][2] << '\n';
+    for (size_t i = 1; i < rows.size(); ++i) std::cout << rows[i][id_column] << '\n';
   } else {
     print_table(rows);
   }
@@ -215,6 +249,8 @@ int list_images(const EngineOptions& options, const ListOptions& opt) {
       img.id = j["Id"];
       for (const std::string& tag : j.value("RepoTags", std::vector<std::string>{}))
         if (tag != "<none>:<none>") img.repo_tags.push_back(tag);
+      for (const std::string& digest : j.value("RepoDigests", std::vector<std::string>{}))
+        if (digest != "<none>@<none>") img.repo_digests.push_back(digest);
       img.created = j.value("Created", int64_t{0});
       img.size = j.value("Size", uint64_t{0});
       listed.push_back(std::move(img));
@@ -771,6 +807,7 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
     cmd->add_flag("--all,-a", list_options.all,
                   "also intermediate images (untagged build steps and commit parents)");
     cmd->add_flag("--no-trunc", list_options.no_trunc, "full image IDs");
+    cmd->add_flag("--digests", list_options.digests, "a DIGEST column (RepoDigests: pull, push)");
     cmd->callback([&] { action = [&] { return list_images(options, list_options); }; });
   };
   add_list_flags(app.add_subcommand("images", "list images"));
