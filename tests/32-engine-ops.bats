@@ -34,6 +34,10 @@ exec_checks() {
   assert_output "23 /tmp nobody"
   run md exec -u 1000:1000 -e X=1 c id -u
   assert_output 1000
+  # -e alone: the runtime's --env takes one value (it once went on to take the id and command)
+  run md exec -e ONLY=1 c sh -c 'echo "only $ONLY"'
+  assert_success
+  assert_output "only 1"
   run md exec c sh -c 'echo out; echo err >&2; exit 7'
   assert_failure 7
   assert_line out

@@ -142,17 +142,22 @@ void add_verbs(CLI::App& app, Globals& g, std::function<int()>& action) {
   exec_cmd->add_option("command", exec_options.args, "the command and its arguments");
   exec_cmd->add_option("--process,-p", exec_options.process_file,
                        "a JSON file holding the whole process (config.json's \"process\")");
-  exec_cmd->add_option("--env,-e", exec_options.env, "KEY=VALUE, added to the environment");
+  // A repeatable option takes one value per use (as runc's): CLI11's default for a vector would
+  // go on taking words, the container's id and the command included.
+  exec_cmd->add_option("--env,-e", exec_options.env, "KEY=VALUE, added to the environment")
+      ->allow_extra_args(false);
   exec_cmd->add_option("--cwd", exec_options.cwd, "the working directory inside");
   exec_cmd->add_option("--user,-u", exec_options.user, "UID[:GID]");
   exec_cmd->add_option("--additional-gids,-g", exec_options.additional_gids,
-                       "more groups for the process");
+                       "more groups for the process")
+      ->allow_extra_args(false);
   exec_cmd->add_flag("--tty,-t", exec_options.tty, "give the process a pty");
   exec_cmd->add_option("--console-socket", exec_options.console_socket,
                        "a unix socket that receives the pty master");
   exec_cmd->add_flag("--detach,-d", exec_options.detach, "do not wait for the process");
   exec_cmd->add_option("--pid-file", exec_options.pid_file, "write the process's pid here");
-  exec_cmd->add_option("--cap,-c", exec_options.caps, "add a capability (CAP_NET_ADMIN)");
+  exec_cmd->add_option("--cap,-c", exec_options.caps, "add a capability (CAP_NET_ADMIN)")
+      ->allow_extra_args(false);
   exec_cmd->add_flag("--no-new-privs", exec_options.no_new_privs, "set no_new_privs");
   exec_cmd->add_option("--preserve-fds", exec_options.preserve_fds,
                        "pass fds 3 .. 3+N-1 on to the process");
