@@ -883,19 +883,22 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
         if (answer != "y" && answer != "Y") return 0;
       }
       std::vector<std::string> deleted;
+      uint64_t reclaimed = 0;
       if (!options.host.empty()) {
         api::DaemonClient daemon(options.host, options.explain);
         json pruned = json::parse(daemon.checked("POST", "/containers/prune").body);
         deleted = api::strings_of(pruned.value("ContainersDeleted", json()));
+        reclaimed = pruned.value("SpaceReclaimed", uint64_t{0});
       } else {
-        deleted = engine::prune(paths_of_options(options));
+        deleted = engine::prune(paths_of_options(options), &reclaimed);
       }
       if (!deleted.empty()) {
         std::cout << "Deleted Containers:\n";
         for (const auto& id : deleted) std::cout << id << '\n';
         std::cout << '\n';
       }
-      std::cout << "Total reclaimed space: 0B\n";
+      std::cout << "Total reclaimed space: " << graph::human_size(static_cast<double>(reclaimed))
+                << '\n';
       return 0;
     };
   });

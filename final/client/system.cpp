@@ -25,21 +25,11 @@ struct Pruned {
   uint64_t reclaimed = 0;
 };
 
-// A container's rw layer: what it changed, the bytes its removal frees (Docker's SizeRw; the
-// daemon's POST /containers/prune measures the same).
-uint64_t rw_size(const std::string& root, const std::string& id) {
-  return graph::tree_size(graph::rw_layer_dir(root, graph::choose_driver(root), id));
-}
-
 // The jobs themselves, in Docker's order, and before them the recovery.
 Pruned prune_here(const EngineOptions& options, bool all, bool volumes) {
   Pruned p;
   engine::Paths paths = engine::paths_for(options.root, options.explain);
-  std::map<std::string, uint64_t> sizes;  // measured before they go
-  for (const engine::Container& c : engine::list(paths))
-    if (c.status != "running") sizes[c.id] = rw_size(options.root, c.id);
-  p.containers = engine::prune(paths);
-  for (const std::string& id : p.containers) p.reclaimed += sizes.contains(id) ? sizes[id] : 0;
+  p.containers = engine::prune(paths, &p.reclaimed);
   p.recovered = engine::recover(paths);
   p.networks = network::remove_unused_networks(engine::network_context(paths));
   if (volumes) {

@@ -236,21 +236,12 @@ Response prune_volumes(const Engine& engine, const Request& request) {
 
 // ---- containers ------------------------------------------------------------------------------
 
-// A container's rw layer: what it changed, Docker's SizeRw.
-uint64_t rw_size(const Engine& engine, const std::string& id) {
-  return graph::tree_size(graph::rw_layer_dir(engine.root, graph::choose_driver(engine.root), id));
-}
-
 // POST /containers/prune: every container that is not running, as `container prune`.
 Response prune_containers(const Engine& engine, const Request& request) {
   check_filters(request);
   engine::Paths paths = paths_of(engine);
-  std::map<std::string, uint64_t> sizes;  // measured before they go
-  for (const engine::Container& c : engine::list(paths))
-    if (c.status != "running") sizes[c.id] = rw_size(engine, c.id);
-  std::vector<std::string> deleted = engine::prune(paths);
   uint64_t reclaimed = 0;
-  for (const std::string& id : deleted) reclaimed += sizes.contains(id) ? sizes[id] : 0;
+  std::vector<std::string> deleted = engine::prune(paths, &reclaimed);
   return json_response({{"ContainersDeleted", deleted}, {"SpaceReclaimed", reclaimed}});
 }
 

@@ -875,10 +875,12 @@ void remove_with_volumes(const Paths& p, const std::string& id, bool force) {
   }
 }
 
-std::vector<std::string> prune(const Paths& p) {
+std::vector<std::string> prune(const Paths& p, uint64_t* reclaimed) {
   std::vector<std::string> deleted;
   for (const Container& c : list(p)) {
     if (c.status == "running" || c.restarting) continue;
+    if (reclaimed)
+      *reclaimed += graph::tree_size(graph::rw_layer_dir(p.root, graph::choose_driver(p.root), c.id));
     remove(p, c.id, true);
     deleted.push_back(c.id);
   }

@@ -118,8 +118,9 @@ void remove(const Paths& paths, const std::string& id, bool force);
 void remove_with_volumes(const Paths& paths, const std::string& id, bool force);
 nlohmann::json inspect(const Paths& paths, const Container& c);
 // container prune: every container that is not running (created ones too, as Docker's), and any
-// directory a killed create left without its record. Returns the ids removed.
-std::vector<std::string> prune(const Paths& paths);
+// directory a killed create left without its record. Returns the ids removed; `reclaimed`, if
+// given, gets the bytes their rw layers held (Docker's SpaceReclaimed, their SizeRw).
+std::vector<std::string> prune(const Paths& paths, uint64_t* reclaimed = nullptr);
 // Recovery after crashes (system prune): the runtimes' state of containers that are gone or have
 // exited, the network driver's leftovers (endpoints, namespaces, links, rules of containers that
 // are gone), empty /minidocker cgroups. Returns a line per thing removed.
