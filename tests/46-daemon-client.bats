@@ -42,31 +42,6 @@ teardown() {
 
 in_host() { nsenter --net="/run/netns/$HOST_NS" -- "$@"; }
 
-mdh() {
-  DOCKER_HOST='' "$MINIDOCKER" -H "unix://$SOCK" "$@"
-}
-
-# What may differ between two runs a moment apart: "3 seconds ago", "Up 2 seconds".
-untimed() {
-  sed -E 's/(Less than a second|About a minute|[0-9]+ (seconds?|minutes?))/TIME/g; s/ +/ /g'
-}
-
-# Runs `md ARGS` and `mdh ARGS` (after an optional -CODE), and fails unless their stdout, stderr (times aside) and exit
-# codes are the same; leaves the client's in $output, $stderr and $status.
-same_through_daemon() {
-  local out err rc expect=()
-  # (-127: the exit code expected, for bats' run, which warns of a bare 127)
-  [[ $1 != -[0-9]* ]] || { expect=("$1") && shift; }
-  run "${expect[@]}" --separate-stderr md "$@"
-  out=$(untimed <<<"$output") err=$stderr rc=$status
-  run "${expect[@]}" --separate-stderr mdh "$@"
-  [[ $status == "$rc" ]] || fail "$*: exit $status through the daemon, $rc in-process"
-  [[ $(untimed <<<"$output") == "$out" ]] ||
-    fail "$*: through the daemon:"$'\n'"$output"$'\n'"in-process:"$'\n'"$out"
-  [[ $stderr == "$err" ]] ||
-    fail "$*: stderr through the daemon: '$stderr', in-process: '$err'"
-}
-
 @test "client: ps, images and inspect print what the CLI prints on the daemon's root" {
   daemon_start
   md run -d --name web --network none busybox sleep 60 >/dev/null
@@ -283,8 +258,8 @@ same_through_daemon() {
   # ps through the daemon shows the port as the CLI does inside that namespace.
   run mdh ps
   assert_line --index 1 --regexp ' 0\.0\.0\.0:8080->80/tcp +web$'
-  [[ $(untimed <<<"$output") == \
-    "$(in_host env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" ps | untimed)" ]]
+  [[ $(normalized <<<"$output") == \
+    "$(in_host env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" ps | normalized)" ]]
   run mdh rm -f web
   assert_success
   assert_output web

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2030,SC2031  # DAEMON_PID: set and read within each test
 # shellcheck disable=SC2154  # $stderr: set by `run --separate-stderr`
+# shellcheck disable=SC2034  # NEW_IDS: read by same_through_daemon and normalized (daemon.bash)
 # Our own CLI as the daemon's client for the image verbs (final/client/images.cpp, load_save.cpp,
 # build.cpp, commit.cpp, version.cpp): `minidocker -H unix://SOCK VERB` prints what the CLI prints
 # when it does the job itself on the same engine root: the same lines, the same exit codes, the
@@ -12,36 +13,11 @@ load engine
 load daemon
 bats_require_minimum_version 1.5.0
 
-setup() { daemon_setup; }
+setup() {
+  daemon_setup
+  NEW_IDS=1  # a build or a commit makes new ids each time: compared without them
+}
 teardown() { daemon_teardown; }
-
-mdh() {
-  DOCKER_HOST='' "$MINIDOCKER" -H "unix://$SOCK" "$@"
-}
-
-# What may differ between two runs a moment apart ("3 seconds ago"), and with SAME_IDS unset,
-# the ids a build or commit makes anew each time (a step's container, its image).
-normalized() {
-  local ids='s/sha256:[0-9a-f]{64}/sha256:ID/g; s/[0-9a-f]{12}/ID/g'
-  [[ -z ${SAME_IDS:-} ]] || ids=''
-  sed -E "s/(Less than a second|About a minute|[0-9]+ (seconds?|minutes?))/TIME/g; s/ +/ /g; $ids"
-}
-
-# Runs `md ARGS` and `mdh ARGS` (after an optional -CODE for bats' run), both with the stdin in
-# $STDIN_FILE if set, and fails unless their stdout, stderr and exit codes are the same (times
-# aside, and new ids unless SAME_IDS); leaves the client's in $output, $stderr and $status.
-same_through_daemon() {
-  local out err rc expect=() input=${STDIN_FILE:-/dev/null}
-  [[ $1 != -[0-9]* ]] || { expect=("$1") && shift; }
-  run "${expect[@]}" --separate-stderr md "$@" <"$input"
-  out=$(normalized <<<"$output") err=$(normalized <<<"$stderr") rc=$status
-  run "${expect[@]}" --separate-stderr mdh "$@" <"$input"
-  [[ $status == "$rc" ]] || fail "$*: exit $status through the daemon, $rc in-process ($stderr)"
-  [[ $(normalized <<<"$output") == "$out" ]] ||
-    fail "$*: through the daemon:"$'\n'"$output"$'\n'"in-process:"$'\n'"$out"
-  [[ $(normalized <<<"$stderr") == "$err" ]] ||
-    fail "$*: stderr through the daemon: '$stderr', in-process: '$err'"
-}
 
 @test "client images: history, image inspect, image prune and system df as in-process" {
   daemon_start
@@ -49,7 +25,7 @@ same_through_daemon() {
   md run -d --name up --network none busybox sleep 60 >/dev/null
   md run --name ended --network none busybox sh -c 'echo x > /new-file' >/dev/null
   md commit -m "a comment" -c 'CMD ["sh"]' ended lab/made:v1 >/dev/null
-  export SAME_IDS=1
+  NEW_IDS=
   for args in "history busybox" "history --no-trunc lab/made:v1" "history -q lab/made:v1" \
     "image inspect busybox" "image inspect busybox lab/made:v1" "system df"; do
     # shellcheck disable=SC2086  # the words of the verb
@@ -73,7 +49,7 @@ same_through_daemon() {
   [[ $(jq length <<<"$output") == 1 ]]
   # image prune: a dangling image (its name given to another) pruned each way: the same lines
   # but for the ids.
-  unset SAME_IDS
+  NEW_IDS=1
   md rm -f up ended >/dev/null
   mkdir -p "$BATS_TEST_TMPDIR/one" "$BATS_TEST_TMPDIR/two"
   for who in local remote; do
@@ -184,7 +160,7 @@ same_through_daemon() {
   [[ -z $stderr ]]
   run md run --rm --network none lab/one:v1 echo loaded
   assert_output loaded
-  export SAME_IDS=1
+  NEW_IDS=
   same_through_daemon load -i "$BATS_TEST_TMPDIR/remote.tar"
   assert_success
   same_through_daemon load -q -i "$BATS_TEST_TMPDIR/stdout.tar"
@@ -264,9 +240,9 @@ DOCKERFILE
   assert_output "built for me"
   grep -q '^POST /v1.41/build?dockerfile=Dockerfile&t=app%3Av1&nocache=1&buildargs=' "$DAEMON_LOG"
   # Cached: byte for byte the same, ids too.
-  SAME_IDS=1 same_through_daemon build -t app:v1 --build-arg WHO=me "$ctx"
+  NEW_IDS='' same_through_daemon build -t app:v1 --build-arg WHO=me "$ctx"
   assert_line " ---> Using cache"
-  SAME_IDS=1 same_through_daemon build -q -t app:v1 --build-arg WHO=me "$ctx"
+  NEW_IDS='' same_through_daemon build -q -t app:v1 --build-arg WHO=me "$ctx"
   assert_output "$(md image inspect app:v1 | jq -r '.[0].Id')"
   # -f: another Dockerfile in the context, by the path the CLI was given.
   same_through_daemon build --no-cache -f "$ctx/sub/Other.dockerfile" -t other:v1 "$ctx"

@@ -27,10 +27,6 @@ teardown() {
   daemon_teardown
 }
 
-mdh() {
-  DOCKER_HOST='' "$MINIDOCKER" -H "unix://$SOCK" "$@"
-}
-
 # drive ROWS COLS STEP... -- client|in_process ARGS: `minidocker ARGS` on a pty (pty-drive.py),
 # through the daemon (-H) or doing the job itself (--root).
 drive() {
@@ -47,26 +43,6 @@ drive() {
     set -- --root "$ROOT" "$@"
   fi
   DOCKER_HOST='' /usr/bin/python3 "$DRIVE" "${args[@]}" -- "$MINIDOCKER" "$@"
-}
-
-# What may differ between two runs a moment apart: "3 seconds ago", ids, CPU and memory readings.
-untimed() {
-  sed -E 's/(Less than a second|About a minute|[0-9]+ (seconds?|minutes?))/TIME/g; s/ +/ /g'
-}
-
-# Runs `md ARGS` and `mdh ARGS` (after an optional -CODE), and fails unless their stdout, stderr
-# (times aside) and exit codes are the same; leaves the client's in $output, $stderr and $status.
-same_through_daemon() {
-  local out err rc expect=()
-  [[ $1 != -[0-9]* ]] || { expect=("$1") && shift; }
-  run "${expect[@]}" --separate-stderr md "$@"
-  out=$(untimed <<<"$output") err=$stderr rc=$status
-  run "${expect[@]}" --separate-stderr mdh "$@"
-  [[ $status == "$rc" ]] || fail "$*: exit $status through the daemon, $rc in-process"
-  [[ $(untimed <<<"$output") == "$out" ]] ||
-    fail "$*: through the daemon:"$'\n'"$output"$'\n'"in-process:"$'\n'"$out"
-  [[ $stderr == "$err" ]] ||
-    fail "$*: stderr through the daemon: '$stderr', in-process: '$err'"
 }
 
 @test "client: run -t has a pty of the client's window size inside; the same output as in-process" {

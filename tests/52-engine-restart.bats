@@ -1,5 +1,7 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2030,SC2031  # DAEMON_PID: set and read within a test
+# shellcheck disable=SC2016  # eval'd conditions: expanded when they run
+# shellcheck disable=SC2034  # DAEMON_PID, SOCK, DAEMON_LOG: read by daemon.bash
 # --restart no|always|unless-stopped|on-failure[:N] (final/engine/restart.hpp): the container's
 # monitor becomes `minidocker container _restart ID` after an exit, which decides as Docker's
 # restart manager does, waits out the back-off (100 ms, doubled each time) and starts the
@@ -90,7 +92,8 @@ restarter_of() { pgrep -f "container _restart $(state "$1" Id)" || true; }
   [[ $(state k State.Status) == exited ]]
   [[ $(state k State.ExitCode) == 137 ]]
   [[ $(state k RestartCount) == 0 ]]
-  ! kill -0 "$pid" 2>/dev/null
+  run kill -0 "$pid"
+  assert_failure
 }
 
 @test "restart: a container waiting out its back-off is restarting; rm refuses it, rm -f ends it" {

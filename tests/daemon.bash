@@ -68,3 +68,34 @@ docker() {
   DOCKER_HOST="unix://$SOCK" DOCKER_CONFIG="$BATS_TEST_TMPDIR/docker-config" "$DOCKER" "$@"
 }
 
+# Our own CLI as the daemon's client (tests/46-50): `minidocker -H unix://$SOCK ARGS`.
+mdh() {
+  DOCKER_HOST='' "$MINIDOCKER" -H "unix://$SOCK" "$@"
+}
+
+# What may differ between two runs a moment apart ("3 seconds ago", "Up 2 seconds"); with
+# NEW_IDS set, the ids a build or a commit makes anew each time too.
+normalized() {
+  local ids=''
+  [[ -z ${NEW_IDS:-} ]] || ids='s/sha256:[0-9a-f]{64}/sha256:ID/g; s/[0-9a-f]{12}/ID/g'
+  sed -E "s/(Less than a second|About a minute|[0-9]+ (seconds?|minutes?))/TIME/g; s/ +/ /g; $ids"
+}
+
+# same_through_daemon [-CODE] ARGS: runs `$IN_PROCESS ARGS` (md, the CLI doing the job itself,
+# unless the test names another) and `mdh ARGS`, both with stdin from $STDIN_FILE (else
+# /dev/null), and fails unless their stdout, stderr and exit codes are the same (normalized);
+# leaves the client's in $output, $stderr and $status. (-CODE: the exit code expected, for bats'
+# run, which warns of a bare 127.)
+# shellcheck disable=SC2154  # $output, $stderr and $status: set by bats' run
+same_through_daemon() {
+  local out err rc expect=() input=${STDIN_FILE:-/dev/null}
+  [[ $1 != -[0-9]* ]] || { expect=("$1") && shift; }
+  run "${expect[@]}" --separate-stderr "${IN_PROCESS:-md}" "$@" <"$input"
+  out=$(normalized <<<"$output") err=$(normalized <<<"$stderr") rc=$status
+  run "${expect[@]}" --separate-stderr mdh "$@" <"$input"
+  [[ $status == "$rc" ]] || fail "$*: exit $status through the daemon, $rc in-process ($stderr)"
+  [[ $(normalized <<<"$output") == "$out" ]] ||
+    fail "$*: through the daemon:"$'\n'"$output"$'\n'"in-process:"$'\n'"$out"
+  [[ $(normalized <<<"$stderr") == "$err" ]] ||
+    fail "$*: stderr through the daemon: '$stderr', in-process: '$err'"
+}

@@ -62,17 +62,6 @@ int cp_verb(const EngineOptions& options, const CpFlags& f) {
   return 0;
 }
 
-// The whole of a file (a memfd a tar went to).
-std::string read_back(int fd) {
-  std::string out;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(out.size()))) > 0 ||
-         (n < 0 && errno == EINTR))
-    if (n > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
-}
-
 // A tar in a memfd, read from the start.
 lab::UniqueFd memfd_of(const std::string& data) {
   lab::UniqueFd fd(lab::check(::memfd_create("archive", MFD_CLOEXEC), "memfd_create"));
@@ -139,8 +128,10 @@ int cp_remote(const EngineOptions& options, const CpFlags& f, const std::string&
   }
   lab::UniqueFd tar(lab::check(::memfd_create("archive", MFD_CLOEXEC), "memfd_create"));
   std::string dir = engine::tar_for_container(f.src, path, kind, tar.get(), copy);
-  api::throw_if_refused(daemon.call("PUT", archive + api::url_escape(dir), read_back(tar.get()),
-                                    "application/x-tar"));
+  ::lseek(tar.get(), 0, SEEK_SET);  // sent from its start, as it is read
+  api::ResponseStream put =
+      daemon.upload("PUT", archive + api::url_escape(dir), "application/x-tar", tar.get());
+  if (put.status() >= 400) api::throw_if_refused(put.status(), put.reason(), put.rest());
   return 0;
 }
 
