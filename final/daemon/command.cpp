@@ -11,7 +11,7 @@ void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function
   static api::ServeOptions serve_options;
   static std::string root;
   auto* cmd = app.add_subcommand(
-      "daemon", "serve the engine over the Docker Engine API (v1.41) on a unix socket (-H)");
+      "daemon", "serve the engine over the Docker Engine API (v1.41) on unix sockets, or TCP on 127.0.0.1 (-H)");
   cmd->add_option("--host,-H", serve_options.hosts,
                   fmt::format("where to listen, once or more: unix:///PATH (default {}), or "
                               "tcp://127.0.0.1:PORT with --insecure-tcp",

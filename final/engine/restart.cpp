@@ -77,6 +77,14 @@ bool should_restart(const RestartPolicy& policy, int exit_code, int restarts_so_
 
 namespace {
 
+// The process restart.json names as waiting out a back-off, when it is still that process (pid
+// and start time: never a bare pid); 0 when none is.
+pid_t waiting_process(const json& data) {
+  pid_t pid = data.value("Pid", 0);
+  unsigned long long start = data.value("StartTime", 0ULL);
+  return pid > 0 && start != 0 && runtime::state::process_start_time(pid) == start ? pid : 0;
+}
+
 // restart.json and its lock (see restart.hpp). The lock is held across a restart's start, so a
 // stop that comes meanwhile waits for it and then finds the container running, and stops it.
 class RestartRecord {
@@ -93,12 +101,6 @@ class RestartRecord {
     if (!data.is_object()) data = json::object();
   }
   void save() { graph::write_file_atomically(dir_ + "/restart.json", data.dump() + "\n"); }
-  // The process waiting out a back-off, when it is still that process (pid and start time).
-  pid_t waiting() const {
-    pid_t pid = data.value("Pid", 0);
-    unsigned long long start = data.value("StartTime", 0ULL);
-    return pid > 0 && start != 0 && runtime::state::process_start_time(pid) == start ? pid : 0;
-  }
   json data;
 
  private:
@@ -116,12 +118,7 @@ json peek(const std::string& dir) {
 
 int restart_count(const std::string& dir) { return peek(dir).value("Count", 0); }
 
-bool restart_pending(const std::string& dir) {
-  json data = peek(dir);
-  pid_t pid = data.value("Pid", 0);
-  unsigned long long start = data.value("StartTime", 0ULL);
-  return pid > 0 && start != 0 && runtime::state::process_start_time(pid) == start;
-}
+bool restart_pending(const std::string& dir) { return waiting_process(peek(dir)) != 0; }
 
 void reset_restart(const std::string& dir) {
   if (!fs::exists(dir + "/restart.json")) return;
@@ -133,7 +130,7 @@ void reset_restart(const std::string& dir) {
 void cancel_restart(const std::string& dir) {
   if (!fs::exists(dir + "/config.v2.json")) return;
   RestartRecord record(dir);
-  if (pid_t pid = record.waiting()) ::kill(pid, SIGKILL);  // it holds nothing while it waits
+  if (pid_t pid = waiting_process(record.data)) ::kill(pid, SIGKILL);  // it holds nothing while it waits
   record.data["Canceled"] = true;
   record.data.erase("Pid");
   record.data.erase("StartTime");
