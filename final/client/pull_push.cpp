@@ -129,15 +129,14 @@ std::string pick_platform(const nlohmann::json& index, std::string_view name) {
 }
 
 // Downloads `digest` into the store unless it is there: a staging file first (the registry
-// client hashes as it writes and refuses a mismatch), then put_blob checks and publishes it.
+// client hashes as it writes and refuses a mismatch), then renamed into the store's blobs.
 void fetch_into_store(graph::Store& store, registry::Client& client, const std::string& repository,
                       const std::string& digest, const registry::Progress& progress) {
   graph::StagingDir stage = store.staging();
   std::string path = stage.path() + "/blob";
   lab::UniqueFd fd = lab::open_fd(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   client.fetch_blob(repository, digest, fd.get(), progress);
-  lab::check(::lseek(fd.get(), 0, SEEK_SET), [&] { return fmt::format("lseek({}, 0)", path); });
-  store.put_blob(fd.get(), digest);
+  store.adopt_blob(fd.get(), path, digest);
 }
 
 }  // namespace

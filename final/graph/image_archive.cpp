@@ -483,6 +483,7 @@ StagedArchive stage_archive(int fd, const std::string& dir, const ArchiveLimits&
     StagedFile file;
     file.path = fmt::format("{}/{}", dir, staged.files.size());
     lab::UniqueFd out = lab::open_fd(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    Writeback writeback(out.get());
     Sha256 hash;
     for (;;) {
       la_ssize_t n = archive_read_data(in.get(), buffer.data(), buffer.size());
@@ -495,6 +496,7 @@ StagedArchive stage_archive(int fd, const std::string& dir, const ArchiveLimits&
             fmt::format("the image archive holds more than {} bytes; refused", limits.max_bytes));
       hash.update(buffer.data(), static_cast<size_t>(n));
       write_all(out.get(), buffer.data(), static_cast<size_t>(n), file.path);
+      writeback.wrote(static_cast<uint64_t>(n));
       if (progress) progress(static_cast<uint64_t>(archive_filter_bytes(in.get(), -1)));
     }
     // Staged files may become blobs by rename: their data must be on disk before the name is.

@@ -50,6 +50,8 @@ std::string archive_error(struct archive* a) {
 struct FdSource {
   int fd = -1;
   Sha256 digest;
+  bool hashing = true;  // false when the caller knows the blob's digest already
+  uint64_t bytes = 0;
   const Progress* progress = nullptr;
   std::vector<char> buffer = std::vector<char>(kReadBlock);
   std::exception_ptr pending;
@@ -60,8 +62,9 @@ struct FdSource {
     do n = ::read(fd, buffer.data(), buffer.size());
     while (n == -1 && errno == EINTR);
     if (n <= 0) return n;
-    digest.update(buffer.data(), static_cast<size_t>(n));
-    if (progress != nullptr && *progress) (*progress)(digest.bytes());
+    bytes += static_cast<uint64_t>(n);
+    if (hashing) digest.update(buffer.data(), static_cast<size_t>(n));
+    if (progress != nullptr && *progress) (*progress)(bytes);
     return n;
   }
 };
@@ -98,7 +101,7 @@ ReadArchive open_decompressor(FdSource& source) {
   if (archive_read_open2(a.get(), &source, nullptr, read_fd_callback, nullptr, nullptr) !=
       ARCHIVE_OK) {
     if (source.pending) std::rethrow_exception(source.pending);
-    if (source.digest.bytes() == 0) throw lab::UserError("cannot read the layer: it is empty");
+    if (source.bytes == 0) throw lab::UserError("cannot read the layer: it is empty");
     throw lab::UserError(fmt::format("cannot read the layer: {}", archive_error(a.get())));
   }
   struct archive_entry* entry = nullptr;
@@ -114,6 +117,8 @@ ReadArchive open_decompressor(FdSource& source) {
 struct TarSource {
   struct archive* decompressor = nullptr;
   Sha256 digest;
+  bool hashing = true;  // false when the blob is a plain tar: its digest is the diff id
+  uint64_t bytes = 0;
   uint64_t max_bytes = UINT64_MAX;
   std::vector<char> buffer = std::vector<char>(kReadBlock);
   std::string error;  // the decompressor's, kept for the one line the user sees
@@ -125,8 +130,9 @@ struct TarSource {
       error = archive_error(decompressor);
       return -1;
     }
-    digest.update(buffer.data(), static_cast<size_t>(n));
-    if (digest.bytes() > max_bytes) {
+    bytes += static_cast<uint64_t>(n);
+    if (hashing) digest.update(buffer.data(), static_cast<size_t>(n));
+    if (bytes > max_bytes) {
       error = fmt::format("its uncompressed tar exceeds {} bytes", max_bytes);
       return -1;
     }
@@ -739,14 +745,21 @@ void Exporter::write_tree(int dirfd, const std::string& prefix) {
 }  // namespace
 
 UnpackResult unpack_layer(int fd, const std::string& dir, const UnpackLimits& limits,
-                          const Progress& progress) {
+                          const Progress& progress, std::string_view known_blob_digest) {
+  // Each sha256 pass over a layer costs about what writing its files does, so no byte is hashed
+  // twice: a blob whose digest the caller has (it hashed these bytes as it wrote them) is not
+  // hashed again, and a plain tar's diff id is its blob digest.
   FdSource raw;
   raw.fd = fd;
   raw.progress = &progress;
+  raw.hashing = known_blob_digest.empty();
   ReadArchive decompressor = open_decompressor(raw);
 
   TarSource tar_bytes;
   tar_bytes.decompressor = decompressor.get();
+  const bool plain = archive_filter_count(decompressor.get()) == 1 &&
+                     archive_filter_code(decompressor.get(), 0) == ARCHIVE_FILTER_NONE;
+  tar_bytes.hashing = !plain;
   // A bound on the uncompressed stream as well, so that gigabytes of zeros after the end of the
   // archive (a gzip bomb in the padding) are not read forever: content plus generous headers.
   tar_bytes.max_bytes = limits.max_bytes + limits.max_entries * 16384 + (1 << 20);
@@ -757,7 +770,7 @@ UnpackResult unpack_layer(int fd, const std::string& dir, const UnpackLimits& li
   archive_read_support_format_tar(tar.get());  // ustar, pax and GNU tar
   const auto fail = [&](std::string_view where) {
     if (raw.pending) std::rethrow_exception(raw.pending);
-    if (raw.digest.bytes() == 0) throw lab::UserError("cannot read the layer: it is empty");
+    if (raw.bytes == 0) throw lab::UserError("cannot read the layer: it is empty");
     const std::string why = tar_bytes.error.empty() ? archive_error(tar.get()) : tar_bytes.error;
     throw lab::UserError(fmt::format("cannot read the layer{}: {}", where, why));
   };
@@ -795,9 +808,9 @@ UnpackResult unpack_layer(int fd, const std::string& dir, const UnpackLimits& li
     if (n == 0) break;
     lab::check(n, [&] { return fmt::format("read(fd {})", fd); });
   }
-  result.blob_size = raw.digest.bytes();
-  result.blob_digest = raw.digest.digest();
-  result.diff_id = tar_bytes.digest.digest();
+  result.blob_size = raw.bytes;
+  result.blob_digest = raw.hashing ? raw.digest.digest() : std::string(known_blob_digest);
+  result.diff_id = plain ? result.blob_digest : tar_bytes.digest.digest();
   return result;
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace graph {
 
@@ -37,8 +38,12 @@ using Progress = std::function<void(uint64_t bytes_read)>;
 // its entries under `dir`, an existing empty directory, as overlay's lower layer format.
 // Throws lab::UserError (one line naming the entry and why) for a malicious or broken entry and
 // for the limits; the caller then removes `dir` (nothing is written outside it).
+// `known_blob_digest`: the digest of the bytes `fd` holds, when the caller hashed them as it
+// wrote them (a stored or staged blob); they are then not hashed again, and it is returned as
+// blob_digest. A plain (uncompressed) tar is hashed once: its diff id is its blob digest.
 UnpackResult unpack_layer(int fd, const std::string& dir, const UnpackLimits& limits = {},
-                          const Progress& progress = {});
+                          const Progress& progress = {},
+                          std::string_view known_blob_digest = {});
 
 // Writes the tree under `dir` (an overlay upper or lower layer) to `fd` as an uncompressed tar,
 // entries sorted by path, overlay whiteouts and opaque directories turned into OCI whiteouts.

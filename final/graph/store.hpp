@@ -156,6 +156,22 @@ class StagingDir {
   std::string path_;
 };
 
+// Starts the disk writes of a blob file as it is written, a few MiB at a time, without waiting
+// for them (sync_file_range(SYNC_FILE_RANGE_WRITE)): the fsync before the file's rename then
+// finds most of it on disk already. For a 100 MiB layer that fsync alone took 50 ms; the disk
+// now works while the next bytes are read, hashed and written. Call wrote(n) after each write.
+class Writeback {
+ public:
+  explicit Writeback(int fd) : fd_(fd) {}
+  void wrote(uint64_t bytes);
+
+ private:
+  static constexpr uint64_t kStep = 4 << 20;
+  int fd_;
+  uint64_t written_ = 0;  // bytes written so far, from offset 0
+  uint64_t started_ = 0;  // bytes whose writeback has been started
+};
+
 // Called with a line of --explain narration: (lesson or "", call, shell equivalent).
 using Explain = std::function<void(std::string_view, std::string_view, std::string_view)>;
 
@@ -182,6 +198,10 @@ class Store {
   // a mismatch throws lab::UserError and nothing stays), then renames it to blobs/sha256/<hex>.
   std::string put_blob(int fd, std::optional<std::string> expected = std::nullopt);
   std::string put_blob(std::string_view bytes, std::optional<std::string> expected = std::nullopt);
+  // The file at `path` (open as `fd`, in a staging dir of this store) whose bytes the caller
+  // hashed to `digest` as it wrote them, as the registry client does: fsynced and renamed into
+  // blobs/, not copied and hashed a second time. Shared lock, as put_blob(fd).
+  void adopt_blob(int fd, const std::string& path, std::string_view digest);
   bool has_blob(std::string_view digest) const;
   lab::UniqueFd open_blob(std::string_view digest) const;  // O_RDONLY; UserError if missing
   std::string read_blob(std::string_view digest) const;    // a small blob (manifest, config)
@@ -189,10 +209,11 @@ class Store {
   std::string blob_path(std::string_view digest) const;
 
   // ---- layers
-  // Unpacks the layer blob read from `fd` (normally open_blob(blob_digest)) into tmp/, checks
-  // that what was read hashes to `blob_digest`, and renames it to layers/<diff hex>; when that
-  // diff id is already unpacked the new copy is discarded. Registers the layer with the graph
-  // driver. Returns the diff id.
+  // Unpacks the layer blob read from `fd` into tmp/ and renames it to layers/<diff hex>; when
+  // that diff id is already unpacked the new copy is discarded. Registers the layer with the
+  // graph driver. Returns the diff id. `fd` holds bytes already checked to hash to
+  // `blob_digest` (open_blob(blob_digest), or a file hashed as it was staged): they are not
+  // hashed again (a sha256 pass costs about what the unpacking's writes do).
   std::string add_layer(std::string_view blob_digest, int fd, const Progress& progress = {});
   bool has_layer(std::string_view diff_id) const;
   std::string layer_dir(std::string_view diff_id) const;  // <root>/layers/<hex>/diff

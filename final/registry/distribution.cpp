@@ -17,6 +17,7 @@
 
 #include "error.hpp"
 #include "graph/digest.hpp"
+#include "graph/store.hpp"
 #include "process.hpp"
 #include "registry/libcurl.hpp"
 
@@ -708,6 +709,7 @@ void Client::fetch_blob(const std::string& repository, const std::string& digest
   check_repository(repository);
   check_digest(digest);
   graph::Sha256 hasher;
+  graph::Writeback writeback(out_fd);
   Request request;
   request.url = fmt::format("{}/v2/{}/blobs/{}", base_url_, repository, digest);
   request.repository = repository;
@@ -715,6 +717,7 @@ void Client::fetch_blob(const std::string& repository, const std::string& digest
   request.progress = &progress;
   request.sink = [&](const char* data, size_t size) {
     write_all(out_fd, data, size);
+    writeback.wrote(size);
     hasher.update(data, size);
   };
   const Response response = this->request(request);
