@@ -52,6 +52,47 @@ teardown() {
   assert_output "from entrypoint"
 }
 
+@test "engine: every word after the image is the container's, even one of run's own options" {
+  # Docker's CLI reads options up to the image and none after it: -c after it is the shell's, not
+  # --cpu-shares.
+  run md run --rm --network none --entrypoint /bin/sh busybox -c 'echo "$0 $1"' a b
+  assert_success
+  assert_output "a b"
+  # An option of run's right after the image is the command itself: programs named -c, -d, -e,
+  # --help, ... (args_image) print the name they ran by and their arguments.
+  args_image argsbox
+  local word
+  for word in -c -d -e -i -it --help --rm --; do
+    run md run --rm --network none argsbox "$word" -e A=1 --cpu-shares 512
+    assert_success
+    assert_output "[$word][-e][A=1][--cpu-shares][512]"
+  done
+  # create: the same words recorded as the container's Cmd, started later.
+  md create --name made --network none --entrypoint /bin/sh busybox -c 'echo "$0 $1"' a b >/dev/null
+  [[ $(md inspect made | jq -c '.[0].Config.Cmd') == '["-c","echo \"$0 $1\"","a","b"]' ]] ||
+    fail "Cmd: $(md inspect made | jq -c '.[0].Config.Cmd')"
+  run md start -a made
+  assert_success
+  assert_output "a b"
+  # Options before the image are still run's, in every spelling; "--" there only ends them.
+  run md run --name opts --network none -e A=1 -c 256 --pids-limit=50 -dit busybox sh
+  assert_success
+  run md inspect opts
+  [[ $(jq -c '.[0] | [.HostConfig.CpuShares, .HostConfig.PidsLimit, .Config.Env, .Config.Cmd,
+    .Config.Tty, .Config.OpenStdin]' <<<"$output") == '[256,50,["A=1"],["sh"],true,true]' ]] || fail "$output"
+  md rm -f opts >/dev/null
+  run md run --rm --network none -e A=1 --cpu-shares 512 -- busybox sh -c 'echo "$A $1"' sh -e
+  assert_success
+  assert_output "1 -e"
+  # An option that is not run's, before the image, is refused; after it, it is the command's.
+  run md run --rm --network none --nosuch busybox true
+  assert_failure 125
+  assert_output "Error: unknown flag: --nosuch"
+  run -127 md run --rm --network none busybox --nosuch
+  assert_failure 127
+  assert_output --partial '"--nosuch"'
+}
+
 @test "engine: --memory OOM-kills with 137 and State.OOMKilled" {
   run md run --name oom --network none -m 8m --memory-swap 8m busybox \
     sh -c 'x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived'

@@ -94,6 +94,27 @@ exec_checks() {
   exec_checks runc
 }
 
+@test "exec: every word after the container is the command's, even one of exec's own options" {
+  args_image argsbox
+  md run -d --name c --network none argsbox sleep 1000 >/dev/null
+  # Docker's CLI reads options up to the container and none after it: -e, -d, -it, --help there
+  # are the command (programs of those names, args_image), with the options that follow it.
+  local word
+  for word in -e -d -i -it --help --; do
+    run md exec c "$word" -e A=1 -w /
+    assert_success
+    assert_output "[$word][-e][A=1][-w][/]"
+  done
+  # Options before the container are still exec's; the shell gets its -c and what follows.
+  run md exec -e A=1 -w /tmp c sh -c 'echo "$A $(pwd) $0 $1"' -e -d
+  assert_success
+  assert_output "1 /tmp -e -d"
+  # An option that is not exec's, before the container, is refused (125), never run.
+  run md exec --nosuch c args
+  assert_failure 125
+  refute_output --partial '[args]'
+}
+
 @test "top: the container's processes, as host ps -ef rows (or other ps options)" {
   md run -d --name t --network none busybox sh -c 'sleep 1001 & exec sleep 1002' >/dev/null
   local _

@@ -202,11 +202,18 @@ drive() {
   # --env-file: read by the client, sent as Env, as docker does; -e after it wins.
   printf 'A=from-file\n# a comment\nB=two words\nFROM_CLIENT\n' >"$BATS_TEST_TMPDIR/env.list"
   export FROM_CLIENT=here
-  # (-w last: `exec -e K=V CONTAINER` is misread by the CLI's parser, in-process too)
-  same_through_daemon exec --env-file "$BATS_TEST_TMPDIR/env.list" -e B=flag -w / web \
+  same_through_daemon exec -w / --env-file "$BATS_TEST_TMPDIR/env.list" -e B=flag web \
     sh -c 'echo "$A|$B|$FROM_CLIENT"'
   assert_success
   assert_output "from-file|flag|here"
+  # The words after the container are the command's, even one of exec's options (-e, -d, -i).
+  same_through_daemon exec -e B=flag web sh -c 'echo "$B $0 $1"' -e -d
+  assert_success
+  assert_output "flag -e -d"
+  # (-e not found: 127 both ways, the daemon's words inside the stream, as tests/46 says)
+  run -127 mdh exec web -e A=1
+  # shellcheck disable=SC2016  # Docker's words
+  assert_output --partial 'exec: "-e": executable file not found in $PATH'
   same_through_daemon exec --env-file "$BATS_TEST_TMPDIR/none.list" web true
   assert_failure 1
   [[ $stderr == *"open $BATS_TEST_TMPDIR/none.list: no such file or directory" ]]
@@ -359,19 +366,15 @@ drive() {
   same_through_daemon run --rm --network none --mount type=bind,target=/x busybox true
   assert_failure 125
   # -w, -u, --hostname, --entrypoint, --read-only, --tmpfs, --cap-drop, --init: what runs inside.
-  # (a script, not `sh -c`: a -c right after the image is read as --cpu-shares by the CLI's
-  # parser, in-process too)
-  mkdir "$BATS_TEST_TMPDIR/s"
-  cat >"$BATS_TEST_TMPDIR/s/inside" <<'EOF'
-pwd; id -u; id -g; hostname
+  # The -c after the image is the entrypoint's (/bin/sh's), not --cpu-shares.
+  local inside='pwd; id -u; id -g; hostname
 touch /x 2>/dev/null || echo ro
 touch /scratch/ok && echo tmpfs-rw
 grep CapEff /proc/self/status
-cat /proc/1/comm
-EOF
+cat /proc/1/comm'
   same_through_daemon run --rm --network none -w /tmp -u 1000:1000 --hostname box \
     --read-only --tmpfs /scratch:size=1m --cap-drop ALL --init --entrypoint /bin/sh \
-    -v "$BATS_TEST_TMPDIR/s:/s:ro" busybox /s/inside
+    busybox -c "$inside"
   assert_success
   assert_line --index 0 /tmp
   assert_line --index 1 1000
@@ -386,8 +389,15 @@ EOF
     --tmpfs /run:size=1m --cap-add NET_ADMIN --cap-drop CHOWN --pids-limit 50 --memory 64m
     --memory-swap 128m --cpu-shares 512 --init
     --mount "type=bind,source=$BATS_TEST_TMPDIR/data,target=/m,bind-propagation=rslave")
-  md create --name made-local "${flags[@]}" busybox /s/inside >/dev/null
-  mdh create --name made-remote "${flags[@]}" busybox /s/inside >/dev/null
+  md create --name made-local "${flags[@]}" busybox -c "$inside" >/dev/null
+  mdh create --name made-remote "${flags[@]}" busybox -c "$inside" >/dev/null
+  [[ $(mdh inspect made-remote | jq -r '.[0].Config.Cmd[0]') == -c ]]
+  # An option of run's right after the image is the command (a program of that name, from
+  # args_image), with the options that follow it.
+  args_image argsbox
+  same_through_daemon run --rm --network none argsbox -d --help -e A=1 -- -x
+  assert_success
+  assert_output "[-d][--help][-e][A=1][--][-x]"
   local keys='[.[0].Config | .WorkingDir, .User, .Hostname, .Entrypoint, .Cmd],
     [.[0].HostConfig | .ReadonlyRootfs, .Tmpfs, .CapAdd, .CapDrop, .PidsLimit, .Memory,
      .MemorySwap, .CpuShares, .Init], [.[0].Mounts[] | .Source, .Destination, .Propagation]'

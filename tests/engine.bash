@@ -37,3 +37,28 @@ wait_status() {
 mounts_matching() {
   findmnt -rn -o TARGET | grep -c "$1" || true
 }
+
+# Writes into directory $1 a program "args" and links to it named as options (-c, -d, -e, -i,
+# -it, --help, --rm, --): each prints the name it was called by, then its arguments, in brackets.
+# Where one is on the container's PATH, a command line whose first word after the image (or
+# exec's container) is an option proves whose word it was.
+args_printers() {
+  local dir=$1 name
+  mkdir -p "$dir"
+  # shellcheck disable=SC2016  # the script's, expanded when it runs
+  printf '#!/bin/sh\nprintf "[%%s]" "${0##*/}" "$@"\necho\n' >"$dir/args"
+  chmod 755 "$dir/args"
+  for name in -c -d -e -i -it --help --rm --; do
+    ln -s args "$dir/$name"
+  done
+}
+
+# The image $1: busybox with args_printers in /usr/local/bin, in its rootfs (the engine looks a
+# command up before a bind mount exists, so a -v of them would not do).
+args_image() {
+  args_printers "$BATS_TEST_TMPDIR/args"
+  md run --name args-prep --network none -v "$BATS_TEST_TMPDIR/args:/s:ro" busybox \
+    sh -c 'mkdir -p /usr/local/bin && cp -a /s/. /usr/local/bin/' >/dev/null
+  md commit args-prep "$1" >/dev/null
+  md rm args-prep >/dev/null
+}

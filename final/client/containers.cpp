@@ -58,6 +58,7 @@ int with_run_errors(const std::function<int()>& body) {
 struct CreateFlags {
   engine::CreateRequest request;
   std::string image;
+  std::vector<std::string> command;  // the words after the image
   CLI::App* cmd = nullptr;
   bool detach = false;
   bool sig_proxy = true;
@@ -68,8 +69,11 @@ struct CreateFlags {
 void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
   exec::RunOptions& o = f.request.options;
   f.cmd = cmd;
-  cmd->add_option("image", f.image, "IMAGE [COMMAND] [ARG...]")->required();
-  cmd->prefix_command();  // everything after the image belongs to the container
+  cmd->add_option("image", f.image, "NAME[:TAG], or an image's id")->required();
+  add_container_words(cmd, "command", f.command, "[COMMAND] [ARG...]: the container's, verbatim");
+  // An unknown option before the image is set aside, not an error of CLI11's: request_of refuses
+  // it with Docker's line (refuse_unknown_flag).
+  cmd->allow_extras();
   cmd->add_option("--name", f.request.name, "the container's name");
   cmd->add_option("--runtime", f.request.runtime,
                   "runc, or a path: an OCI runtime instead of ours");
@@ -118,32 +122,21 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
   }
 }
 
-// CLI11 sets an unknown option before the image aside and goes on, so `run --nosuch busybox`
-// would run "--nosuch" as the command. Docker refuses it: an option-looking word that comes
-// before the image on our own command line is an unknown flag.
-void refuse_unknown_flag(const std::string& image, const std::vector<std::string>& command) {
-  if (command.empty() || !command.front().starts_with("-")) return;
-  std::string raw = lab::read_file_or_empty("/proc/self/cmdline");
-  std::vector<std::string> argv;
-  for (size_t start = 0; start < raw.size();) {
-    size_t end = raw.find('\0', start);
-    if (end == std::string::npos) end = raw.size();
-    argv.push_back(raw.substr(start, end - start));
-    start = end + 1;
-  }
-  auto flag = std::find(argv.begin(), argv.end(), command.front());
-  auto img = std::find(argv.begin(), argv.end(), image);
-  if (flag < img)
-    throw lab::UserError(
-        fmt::format("unknown flag: {}", command.front().substr(0, command.front().find('='))));
+// What CLI11 set aside (allow_extras) can only come before the image, since every word after it
+// is the container's: an option that is not one of ours, which Docker refuses as an unknown flag,
+// or a "--" that ended our options early and means nothing more.
+void refuse_unknown_flag(const std::vector<std::string>& set_aside) {
+  for (const std::string& word : set_aside)
+    if (word != "--")
+      throw lab::UserError(fmt::format("unknown flag: {}", word.substr(0, word.find('='))));
 }
 
 engine::CreateRequest request_of(CreateFlags& f) {
   engine::CreateRequest r = f.request;
   r.image = f.image;
-  r.options.command = f.cmd->remaining();
+  r.options.command = f.command;
   if (f.privileged) throw lab::UserError(engine::kPrivilegedRefused);
-  refuse_unknown_flag(r.image, r.options.command);
+  refuse_unknown_flag(f.cmd->remaining());
   if (r.options.network.empty()) r.options.network = "bridge";
   return r;
 }

@@ -40,6 +40,12 @@ int report_user_error(const std::string& message) {
   return 1;
 }
 
+CLI::Option* add_container_words(CLI::App* verb, const std::string& name,
+                                 std::vector<std::string>& words, const std::string& description) {
+  verb->positionals_at_end();
+  return verb->add_option(name, words, description);
+}
+
 namespace {
 
 // "images" or "image ls": the verb as the user typed it, for "See 'minidocker VERB --help'."

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "graph/store.hpp"
 #include "narrator.hpp"
@@ -42,6 +43,17 @@ std::unique_ptr<graph::Store> open_store(const EngineOptions& options);
 
 // A user's mistake in an engine verb: printed as Docker does, "Error: <message>", exit 1.
 int report_user_error(const std::string& message);
+
+// The words after a verb's first positional (run's and create's IMAGE, exec's and top's
+// CONTAINER) are the container's, verbatim, as Docker's CLI reads them: its flag parser stops at
+// the first positional (pflag's SetInterspersed(false)), so `run busybox -c x` runs `-c x` (not
+// --cpu-shares) and `--help`, `-d` or `--` there are the program's too. Options before it are the
+// verb's; a `--` before it only ends them. Declares `words` as the positional `name`, after the
+// verb's own, and sets CLI11's positionals_at_end: from the first positional on, every word is
+// read as a positional. (prefix_command would not do: it stops only at a word it cannot place,
+// so a known option right after the first positional was still taken as the verb's.)
+CLI::Option* add_container_words(CLI::App* verb, const std::string& name,
+                                 std::vector<std::string>& words, const std::string& description);
 
 // import, images / image ls, tag, rmi / image rm, history, image inspect, image prune, system df.
 // `action` is set to the verb that was chosen.

@@ -77,8 +77,8 @@ void print_table(const std::vector<std::vector<std::string>>& rows, size_t min_w
 struct ExecFlags {
   engine::ExecRequest request;
   std::string ref;
+  std::vector<std::string> command;  // the words after the container
   bool tty = false;
-  CLI::App* cmd = nullptr;
 };
 
 int exec_verb(const EngineOptions& options, ExecFlags& f) {
@@ -90,7 +90,7 @@ int exec_verb(const EngineOptions& options, ExecFlags& f) {
       throw lab::UserError("the input device is not a TTY");
     r.terminal = [&](int master) { relay_master(master, r.interactive); };
     if (r.tty) r.console_size = window_size();
-    r.command = f.cmd->remaining();
+    r.command = f.command;
     if (r.command.empty())
       throw lab::UserError("\"exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
     return engine::exec(paths, engine::resolve(paths, f.ref), r);
@@ -120,7 +120,7 @@ int exec_remote(const EngineOptions& options, ExecFlags& f) {
     const engine::ExecRequest& r = f.request;
     if (f.tty && r.interactive && !::isatty(STDIN_FILENO))
       throw lab::UserError("the input device is not a TTY");
-    std::vector<std::string> command = f.cmd->remaining();
+    const std::vector<std::string>& command = f.command;
     if (command.empty())
       throw lab::UserError("\"exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
     std::vector<std::string> env = exec::resolve_env(r.env_files, r.env, [](const char* key) {
@@ -167,7 +167,7 @@ int exec_remote(const EngineOptions& options, ExecFlags& f) {
 
 struct TopFlags {
   std::string ref;
-  CLI::App* cmd = nullptr;
+  std::vector<std::string> ps_options;  // the words after the container
 };
 
 int top_verb(const EngineOptions& options, TopFlags& f) {
@@ -176,7 +176,7 @@ int top_verb(const EngineOptions& options, TopFlags& f) {
     if (!options.host.empty()) {
       // GET /containers/{id}/top?ps_args=...: the same table, as the daemon's JSON.
       std::string ps_args;
-      for (const std::string& a : f.cmd->remaining()) ps_args += (ps_args.empty() ? "" : " ") + a;
+      for (const std::string& a : f.ps_options) ps_args += (ps_args.empty() ? "" : " ") + a;
       api::DaemonClient daemon(options.host, options.explain);
       nlohmann::json top = nlohmann::json::parse(
           ops_checked(daemon, "GET",
@@ -186,7 +186,7 @@ int top_verb(const EngineOptions& options, TopFlags& f) {
       table.rows = top.value("Processes", std::vector<std::vector<std::string>>{});
     } else {
       engine::Paths paths = engine::paths_for(options.root, options.explain);
-      table = engine::top(paths, engine::resolve(paths, f.ref), f.cmd->remaining());
+      table = engine::top(paths, engine::resolve(paths, f.ref), f.ps_options);
     }
     std::vector<std::vector<std::string>> rows = {table.titles};
     rows.insert(rows.end(), table.rows.begin(), table.rows.end());
@@ -443,8 +443,9 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
   // Each verb under `parent`: the top level, and Docker's `container` group (`container exec`).
   auto add_all = [&](CLI::App* parent) {
     auto* exec_cmd = parent->add_subcommand("exec", "run a command in a running container");
-    exec_cmd->add_option("container", exec_flags.ref, "CONTAINER COMMAND [ARG...]")->required();
-    exec_cmd->prefix_command();  // everything after the container is the command
+    exec_cmd->add_option("container", exec_flags.ref, "NAME or ID")->required();
+    add_container_words(exec_cmd, "command", exec_flags.command,
+                        "COMMAND [ARG...]: run in the container, verbatim");
     exec_cmd->add_flag("--detach,-d", exec_flags.request.detach, "run it in the background");
     exec_cmd->add_flag("--interactive,-i", exec_flags.request.interactive, "pass our stdin on");
     exec_cmd->add_flag("--tty,-t", exec_flags.tty,
@@ -457,8 +458,7 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
     exec_cmd->add_option("--workdir,-w", exec_flags.request.workdir,
                          "the working directory inside");
     exec_cmd->add_option("--user,-u", exec_flags.request.user, "NAME|UID[:GROUP|GID]");
-    exec_cmd->callback([&, exec_cmd] {
-      exec_flags.cmd = exec_cmd;
+    exec_cmd->callback([&] {
       action = [&] {
         return options.host.empty() ? exec_verb(options, exec_flags)
                                     : exec_remote(options, exec_flags);
@@ -466,12 +466,10 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
     });
 
     auto* top_cmd = parent->add_subcommand("top", "the processes of a container (host ps)");
-    top_cmd->add_option("container", top_flags.ref, "CONTAINER [ps OPTIONS]")->required();
-    top_cmd->prefix_command();
-    top_cmd->callback([&, top_cmd] {
-      top_flags.cmd = top_cmd;
-      action = [&] { return top_verb(options, top_flags); };
-    });
+    top_cmd->add_option("container", top_flags.ref, "NAME or ID")->required();
+    add_container_words(top_cmd, "ps_options", top_flags.ps_options,
+                        "[ps OPTIONS]: the host's ps options (default -ef)");
+    top_cmd->callback([&] { action = [&] { return top_verb(options, top_flags); }; });
 
     auto* stats_cmd =
         parent->add_subcommand("stats", "CPU, memory, network and block I/O of containers");
