@@ -361,11 +361,16 @@ DOCKERFILE
   # write fails, and the pull unwinds (its staging files removed, no image recorded).
   api_stream -N -X POST "http://localhost/v1.41/images/create?fromImage=$REGISTRY/lab/big&tag=v1" |
     grep -m1 -q '"status":"Downloading"'
-  # The pull holds the store's lock until it has unwound; images waits for it.
+  # The pull notices at its next write that the client is gone, and unwinds: its staging goes.
+  # (It downloads under the store's shared lock, so nothing else waits for that: poll.)
+  for _ in $(seq 100); do
+    [[ -n $(ls -A "$ROOT/tmp") ]] || break
+    sleep 0.1
+  done
+  grep -q "POST /v1.41/images/create?fromImage=.* 200" "$DAEMON_LOG"
   run md images -q "$REGISTRY/lab/big"
   assert_output ""
   [[ -z $(ls -A "$ROOT/tmp") ]] || fail "left in tmp/: $(ls -A "$ROOT/tmp")"
-  grep -q "POST /v1.41/images/create?fromImage=.* 200" "$DAEMON_LOG"
   # The daemon is up, and the same pull, to the end, works.
   run dock pull "$REGISTRY/lab/big:v1"
   assert_success

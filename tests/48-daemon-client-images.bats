@@ -196,8 +196,9 @@ teardown() { daemon_teardown; }
   [[ $output == "$(md image inspect made:remote | jq -r '.[0].Id')" ]]
   grep -q '^POST /v1.41/commit?container=c-remote&pause=1&repo=made%3Aremote&comment=the%20message' \
     "$DAEMON_LOG"
-  # The same config, layer and history but for the times.
-  local filter='.[0] | {Author, Comment, Config, Layers: .RootFS.Layers}'
+  # The same config and number of layers. (Not the same layer digests: the two containers'
+  # /changed were written at different times, and a tar entry carries its mtime.)
+  local filter='.[0] | {Author, Comment, Config, Layers: (.RootFS.Layers | length)}'
   [[ $(md image inspect made:remote | jq -S "$filter") == \
     "$(md image inspect made:local | jq -S "$filter")" ]]
   run md run --rm --network none made:remote

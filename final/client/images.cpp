@@ -636,10 +636,18 @@ int system_df(const EngineOptions& options) {
 std::string import_image(graph::Store& store, int fd, const std::string& name,
                          const std::string& comment) {
   if (!name.empty()) graph::normalize_tag(name);  // refused before any work
-  std::string blob = store.put_blob(fd);
-  lab::UniqueFd layer_fd = store.open_blob(blob);
+  // The blob is copied into staging (hashed on the way) and goes to disk in the background
+  // while its layer is unpacked from it; it is renamed into blobs/ once both are done.
+  graph::StagingDir stage = store.staging();
+  const std::string staged = stage.path() + "/blob";
+  lab::UniqueFd blob_fd = lab::open_fd(staged, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const std::string blob = graph::copy_and_hash(fd, blob_fd.get(), staged);
+  graph::BackgroundFsync to_disk({staged});
+  lab::UniqueFd layer_fd = lab::open_fd(staged, O_RDONLY | O_CLOEXEC);
   std::string media_type = layer_media_type(layer_fd.get());
   std::string diff_id = store.add_layer(blob, layer_fd.get());
+  to_disk.wait();
+  store.adopt_blob(blob_fd.get(), staged, blob);
 
   std::string created = graph::rfc3339_now();
   nlohmann::json history = {

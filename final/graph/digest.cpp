@@ -3,7 +3,12 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include <signal.h>
+
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "error.hpp"
 
@@ -60,6 +65,86 @@ std::string Sha256::digest() {
   check_evp(EVP_DigestFinal_ex(context_->md, out, &size), "EVP_DigestFinal_ex");
   context_.reset();
   return std::string(kPrefix) + hex(out, size);
+}
+
+struct BackgroundSha256::Worker {
+  Sha256 sha;
+  std::mutex mutex;
+  std::condition_variable changed;
+  const void* data = nullptr;  // the block being hashed, or nullptr
+  size_t size = 0;
+  bool stop = false;
+  std::exception_ptr error;
+  std::thread thread;
+
+  void run() {
+    std::unique_lock lock(mutex);
+    for (;;) {
+      changed.wait(lock, [&] { return data != nullptr || stop; });
+      if (data == nullptr) return;
+      lock.unlock();
+      try {
+        sha.update(data, size);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      data = nullptr;
+      changed.notify_all();
+    }
+  }
+  void wait_idle() {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return data == nullptr; });
+    if (error) std::rethrow_exception(std::exchange(error, nullptr));
+  }
+};
+
+BackgroundSha256::BackgroundSha256() : worker_(std::make_unique<Worker>()) {
+  // The new thread inherits this mask: every signal blocked, so SIGINT and SIGTERM still reach
+  // the thread that handles them.
+  sigset_t all, old;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  try {
+    worker_->thread = std::thread([w = worker_.get()] { w->run(); });
+  } catch (...) {
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    throw;
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+BackgroundSha256::~BackgroundSha256() {
+  {
+    std::unique_lock lock(worker_->mutex);
+    worker_->changed.wait(lock, [&] { return worker_->data == nullptr; });
+    worker_->stop = true;
+  }
+  worker_->changed.notify_all();
+  worker_->thread.join();
+}
+
+void BackgroundSha256::update(const void* data, size_t size) {
+  if (size == 0) return;
+  worker_->wait_idle();
+  {
+    std::lock_guard lock(worker_->mutex);
+    worker_->data = data;
+    worker_->size = size;
+  }
+  worker_->changed.notify_all();
+  bytes_ += size;
+}
+
+void BackgroundSha256::wait() { worker_->wait_idle(); }
+
+std::string BackgroundSha256::digest() {
+  worker_->wait_idle();
+  std::string out = worker_->sha.digest();
+  worker_->sha = Sha256();
+  bytes_ = 0;
+  return out;
 }
 
 std::string sha256_digest(std::string_view bytes) {

@@ -31,6 +31,31 @@ class Sha256 {
   uint64_t bytes_ = 0;
 };
 
+// A Sha256 computed on a second core while the caller goes on writing what it handed over and
+// reading the next block: for a 100 MiB layer that hides about 55 ms of hashing (sha256 runs at
+// about 1.9 GB/s here) behind the writes. update() waits until the previous block is hashed,
+// hands this one to the hashing thread and returns at once; the caller keeps those bytes
+// unchanged until its next call (two buffers in turn do it). The thread blocks every signal
+// (they go to the caller's thread) and ends with the object, before any later fork.
+class BackgroundSha256 {
+ public:
+  BackgroundSha256();
+  ~BackgroundSha256();
+  BackgroundSha256(const BackgroundSha256&) = delete;
+  BackgroundSha256& operator=(const BackgroundSha256&) = delete;
+  void update(const void* data, size_t size);
+  void wait();            // until every byte handed over is hashed
+  // Waits; then "sha256:<hex>" of everything handed over, and starts afresh (one thread serves
+  // one file after another).
+  std::string digest();
+  uint64_t bytes() const { return bytes_; }  // handed over since the last digest()
+
+ private:
+  struct Worker;
+  std::unique_ptr<Worker> worker_;
+  uint64_t bytes_ = 0;
+};
+
 // "sha256:<hex>" of `bytes`.
 std::string sha256_digest(std::string_view bytes);
 // True for "sha256:" followed by exactly 64 lower-case hex digits (the only algorithm we accept;

@@ -439,7 +439,11 @@ StagedArchive stage_archive(int fd, const std::string& dir, const ArchiveLimits&
     throw lab::UserError(fmt::format("reading the image archive: {}", archive_error(in.get())));
   StagedArchive staged;
   staged.json_limit = limits.max_json_bytes;
-  std::vector<char> buffer(1 << 20);
+  // Each member is hashed on the other core while it is written: two buffers in turn, so that
+  // one is read into while the other is still being hashed.
+  // (The buffers outlive the hasher, which may still be reading one when an error unwinds.)
+  std::vector<char> buffers[2] = {std::vector<char>(1 << 20), std::vector<char>(1 << 20)};
+  BackgroundSha256 hash;
   uint64_t members = 0, total = 0;
   for (;;) {
     archive_entry* entry = nullptr;
@@ -483,9 +487,8 @@ StagedArchive stage_archive(int fd, const std::string& dir, const ArchiveLimits&
     StagedFile file;
     file.path = fmt::format("{}/{}", dir, staged.files.size());
     lab::UniqueFd out = lab::open_fd(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    Writeback writeback(out.get());
-    Sha256 hash;
-    for (;;) {
+    for (int turn = 0;; turn ^= 1) {
+      std::vector<char>& buffer = buffers[turn];
       la_ssize_t n = archive_read_data(in.get(), buffer.data(), buffer.size());
       if (n < 0)
         throw lab::UserError(fmt::format("archive member {}: {}", name, archive_error(in.get())));
@@ -496,11 +499,10 @@ StagedArchive stage_archive(int fd, const std::string& dir, const ArchiveLimits&
             fmt::format("the image archive holds more than {} bytes; refused", limits.max_bytes));
       hash.update(buffer.data(), static_cast<size_t>(n));
       write_all(out.get(), buffer.data(), static_cast<size_t>(n), file.path);
-      writeback.wrote(static_cast<uint64_t>(n));
       if (progress) progress(static_cast<uint64_t>(archive_filter_bytes(in.get(), -1)));
     }
-    // Staged files may become blobs by rename: their data must be on disk before the name is.
-    lab::check(::fsync(out.get()), [&] { return fmt::format("fsync(\"{}\")", file.path); });
+    // Staged files may become blobs by rename: load fsyncs them (in the background, while the
+    // layers are unpacked) before any is renamed.
     file.size = hash.bytes();
     file.digest = hash.digest();
     if (is_blob && file.digest != "sha256:" + name.substr(13))
@@ -717,6 +719,11 @@ std::vector<LoadedImage> load_image_archive(Store& store, int fd, const ArchiveL
   }
 
   Rollback rollback(store);
+  // The staged files go to disk in a second thread while the layers are unpacked: they may
+  // become blobs by rename, and a blob's data must be on disk before its name is.
+  std::vector<std::string> staged_paths;
+  for (const auto& [name, file] : staged.files) staged_paths.push_back(file.path);
+  BackgroundFsync to_disk(std::move(staged_paths));
   // Layers first: unpacking is where a hostile layer shows itself, before any blob is published.
   for (const PlannedImage& image : images) {
     for (size_t i = 0; i < image.layers.size(); ++i) {
@@ -732,6 +739,7 @@ std::vector<LoadedImage> load_image_archive(Store& store, int fd, const ArchiveL
                         image.layers[i].digest, got, diff_id));
     }
   }
+  to_disk.wait();
   // Then the blobs, renamed from staging (same file system): a layer is not copied twice.
   for (const PlannedImage& image : images) {
     for (const StagedFile* blob : image.blobs) {

@@ -49,15 +49,20 @@ std::string archive_error(struct archive* a) {
 // through it, so one thrown by the progress callback waits here until control is back in C++.
 struct FdSource {
   int fd = -1;
-  Sha256 digest;
+  // Two blocks in turn: libarchive holds the one returned until its next read, the hashing
+  // thread the one before. (Declared before `digest`, so they outlive its thread.)
+  std::vector<char> buffers[2] = {std::vector<char>(kReadBlock), std::vector<char>(kReadBlock)};
+  const char* block = nullptr;  // the one last returned
+  BackgroundSha256 digest;
   bool hashing = true;  // false when the caller knows the blob's digest already
   uint64_t bytes = 0;
   const Progress* progress = nullptr;
-  std::vector<char> buffer = std::vector<char>(kReadBlock);
   std::exception_ptr pending;
 
   // One read(2) of up to a block: its byte count, 0 at the end, -1 (errno set) on failure.
   ssize_t read_block() {
+    std::vector<char>& buffer = buffers[block == buffers[0].data() ? 1 : 0];
+    block = buffer.data();
     ssize_t n;
     do n = ::read(fd, buffer.data(), buffer.size());
     while (n == -1 && errno == EINTR);
@@ -77,7 +82,7 @@ la_ssize_t read_fd_callback(struct archive* a, void* opaque, const void** out) {
       archive_set_error(a, errno, "read(fd %d): %s", source->fd, strerror(errno));
       return -1;
     }
-    *out = source->buffer.data();
+    *out = source->block;
     return n;
   } catch (...) {
     source->pending = std::current_exception();
@@ -116,15 +121,19 @@ ReadArchive open_decompressor(FdSource& source) {
 // The uncompressed stream, hashed on its way through (the diff id).
 struct TarSource {
   struct archive* decompressor = nullptr;
-  Sha256 digest;
+  // Two blocks in turn, as FdSource's.
+  std::vector<char> buffers[2] = {std::vector<char>(kReadBlock), std::vector<char>(kReadBlock)};
+  const char* block = nullptr;
+  BackgroundSha256 digest;
   bool hashing = true;  // false when the blob is a plain tar: its digest is the diff id
   uint64_t bytes = 0;
   uint64_t max_bytes = UINT64_MAX;
-  std::vector<char> buffer = std::vector<char>(kReadBlock);
   std::string error;  // the decompressor's, kept for the one line the user sees
 
   // Up to a block of tar bytes: the count, 0 at the end, -1 with `error` set.
   la_ssize_t read_block() {
+    std::vector<char>& buffer = buffers[block == buffers[0].data() ? 1 : 0];
+    block = buffer.data();
     const la_ssize_t n = archive_read_data(decompressor, buffer.data(), buffer.size());
     if (n < 0) {
       error = archive_error(decompressor);
@@ -147,7 +156,7 @@ la_ssize_t read_tar_callback(struct archive* a, void* opaque, const void** out) 
     archive_set_error(a, EIO, "%s", source->error.c_str());
     return -1;
   }
-  *out = source->buffer.data();
+  *out = source->block;
   return n;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -300,6 +301,55 @@ struct TempFile {
 
 }  // namespace
 
+std::string copy_and_hash(int from, int to, const std::string& to_path, uint64_t* size) {
+  // Two buffers in turn: one is read into while the other is still being hashed. (They
+  // outlive the hasher, which may still be reading one when an error unwinds.)
+  std::vector<char> buffers[2] = {std::vector<char>(1 << 20), std::vector<char>(1 << 20)};
+  BackgroundSha256 hash;
+  for (int turn = 0;; turn ^= 1) {
+    std::vector<char>& buffer = buffers[turn];
+    ssize_t n = lab::check(::read(from, buffer.data(), buffer.size()),
+                           [&] { return fmt::format("read(fd {}) of a blob", from); });
+    if (n == 0) break;
+    hash.update(buffer.data(), static_cast<size_t>(n));
+    write_all(to, buffer.data(), static_cast<size_t>(n), to_path);
+  }
+  if (size != nullptr) *size += hash.bytes();
+  return hash.digest();
+}
+
+BackgroundFsync::BackgroundFsync(std::vector<std::string> paths) {
+  // Every signal blocked in the new thread (it inherits this mask): they stay the caller's.
+  sigset_t all, old;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  try {
+    thread_ = std::thread([this, paths = std::move(paths)] {
+      try {
+        for (const std::string& path : paths) {
+          lab::UniqueFd fd = lab::open_fd(path, O_RDONLY | O_CLOEXEC);
+          lab::check(::fsync(fd.get()), [&] { return fmt::format("fsync(\"{}\")", path); });
+        }
+      } catch (...) {
+        error_ = std::current_exception();
+      }
+    });
+  } catch (...) {
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    throw;
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+BackgroundFsync::~BackgroundFsync() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void BackgroundFsync::wait() {
+  if (thread_.joinable()) thread_.join();
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+}
+
 void Writeback::wrote(uint64_t bytes) {
   written_ += bytes;
   if (written_ - started_ < kStep) return;
@@ -313,19 +363,8 @@ std::string Store::put_blob(int fd, std::optional<std::string> expected) {
   require(LockMode::shared);  // see store.hpp: a blob may be published under the shared lock
   if (expected) digest_hex(*expected, "expected digest");
   TempFile temp(root_ + "/tmp");
-  Writeback writeback(temp.fd.get());
-  Sha256 hash;
-  std::vector<char> buffer(1 << 20);
-  for (;;) {
-    ssize_t n = lab::check(::read(fd, buffer.data(), buffer.size()),
-                           [&] { return fmt::format("read(fd {}) of a blob", fd); });
-    if (n == 0) break;
-    hash.update(buffer.data(), static_cast<size_t>(n));
-    write_all(temp.fd.get(), buffer.data(), static_cast<size_t>(n), temp.path);
-    writeback.wrote(static_cast<uint64_t>(n));
-  }
-  uint64_t size = hash.bytes();
-  std::string digest = hash.digest();
+  uint64_t size = 0;
+  std::string digest = copy_and_hash(fd, temp.fd.get(), temp.path, &size);
   explain("", fmt::format("sha256 of {} bytes = {}", size, digest), "sha256sum");
   if (expected && *expected != digest)
     throw lab::UserError(
