@@ -26,6 +26,21 @@ teardown() {
   [[ $(mounts_matching "^$ROOT") -eq 0 ]]
 }
 
+@test "engine: run --rm's root is a volatile overlay (no sync at its unmount); a kept one's is not" {
+  # What the container's own mount table says of its /: overlay shows fsync=volatile.
+  run md run --rm --network none busybox sh -c 'grep " / / " /proc/self/mountinfo'
+  assert_success
+  assert_output --partial " - overlay overlay "
+  assert_output --partial "fsync=volatile"
+  run md run --name kept --network none busybox sh -c 'grep " / / " /proc/self/mountinfo'
+  assert_success
+  assert_output --partial " - overlay overlay "
+  refute_output --partial "volatile"
+  md rm kept >/dev/null
+  [[ -z $(ls -A "$ROOT/containers") ]]
+  [[ $(mounts_matching "^$ROOT") -eq 0 ]]
+}
+
 @test "engine: exit codes 125 (engine), 126 (cannot invoke), 127 (not found)" {
   run md run --rm --network none nosuchimage true
   assert_failure 125

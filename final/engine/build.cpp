@@ -213,7 +213,8 @@ class ScratchRootfs {
   ScratchRootfs(const Paths& p, const std::vector<std::string>& layers,
                 const runtime::Explainer& explain)
       : root_(p.root), id_("build-" + random_hex(16)), explain_(explain) {
-    graph::RootfsRequest request{id_, layers, "buildkitsandbox"};
+    // volatile: the scratch rw layer is read once (committed) and thrown away, never remounted.
+    graph::RootfsRequest request{id_, layers, "buildkitsandbox", true};
     rootfs_ = graph::prepare_rootfs(root_, graph::DriverKind::overlay, request, &explain_);
   }
   ~ScratchRootfs() {

@@ -571,7 +571,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
                  fmt::format("mkdir {}", dir));
     // The graph driver makes <root>/containers/<id> with the rootfs (lesson 05); the record goes
     // beside it.
-    graph::RootfsRequest rootfs_request{id, {}, hostname};
+    graph::RootfsRequest rootfs_request{id, {}, hostname, r.auto_remove};
     for (const auto& layer : image.layers) rootfs_request.layers.push_back(layer.diff_id.substr(7));
     rootfs = graph::prepare_rootfs(p.root, graph::choose_driver(p.root), rootfs_request, &explain);
     kill_point("rootfs");

@@ -39,6 +39,9 @@ struct RootfsRequest {
   std::string container_id;         // [0-9a-f]{64} or any [A-Za-z0-9_.-]+ name
   std::vector<std::string> layers;  // diff id hex of each layer, bottom first
   std::string hostname;             // for /etc/hostname in the init layer
+  // The rw layer dies with the container (run --rm): overlay's `volatile` option, as podman
+  // uses for --rm, so that the unmount does not sync the whole file system under it.
+  bool volatile_upper = false;
 };
 
 // Creates the rw and init layers and mounts the container's root; returns the path of the
