@@ -320,3 +320,78 @@ root:x:0:0:root:/root:/bin/sh"
   assert_line ro
   [[ ${#lines[@]} -eq 3 ]]
 }
+
+# A script in a host directory, looked up as the container sees its files: after its mounts
+# (runc's lookup), not in the image's rootfs alone. $1 is the runtime ("" for ours).
+volume_program_checks() {
+  local rt=() h="$BATS_TEST_TMPDIR/bin"
+  [[ -z $1 ]] || rt=(--runtime "$1")
+  mkdir "$h"
+  printf '#!/bin/sh\necho "ran $0 $*"\n' >"$h/prog"
+  chmod 755 "$h/prog"
+  printf 'echo never\n' >"$h/plain"
+  chmod 644 "$h/plain"
+  local v=(--network none -v "$h:/opt/bin")
+  # run: by its path in the mount, and by a PATH that names the mount.
+  run md run --rm "${rt[@]}" "${v[@]}" busybox /opt/bin/prog a
+  assert_success
+  assert_output "ran /opt/bin/prog a"
+  run md run --rm "${rt[@]}" "${v[@]}" -e PATH=/opt/bin:/bin busybox prog b
+  assert_success
+  assert_output "ran /opt/bin/prog b"
+  # A file bound alone by --mount, over a directory of the image's PATH.
+  run md run --rm "${rt[@]}" --network none --mount "type=bind,source=$h/prog,target=/usr/local/bin/prog" busybox prog c
+  assert_success
+  assert_output "ran /usr/local/bin/prog c"
+  # create, then start -a.
+  md create --name cs "${rt[@]}" "${v[@]}" -e PATH=/opt/bin:/bin busybox prog d >/dev/null
+  run md start -a cs
+  assert_success
+  assert_output "ran /opt/bin/prog d"
+  md rm cs >/dev/null
+  # exec into a running container with that volume.
+  md run -d --name r "${rt[@]}" "${v[@]}" busybox sleep 1000 >/dev/null
+  run md exec r /opt/bin/prog e
+  assert_success
+  assert_output "ran /opt/bin/prog e"
+  run md exec -e PATH=/opt/bin:/bin r prog f
+  assert_success
+  assert_output "ran /opt/bin/prog f"
+  # ... and Docker's words and codes for what the volume does not have or cannot run.
+  run -127 md exec -e PATH=/opt/bin r nosuch
+  assert_output --partial 'exec: "nosuch": executable file not found in $PATH'
+  run -127 md exec r /opt/bin/nosuch
+  assert_output --partial 'exec: "/opt/bin/nosuch": stat /opt/bin/nosuch: no such file or directory'
+  run -126 md exec r /opt/bin/plain
+  assert_output --partial 'exec: "/opt/bin/plain": permission denied'
+  md rm -f r >/dev/null
+  # run: the same words and codes; --rm leaves nothing.
+  run -127 md run --rm "${rt[@]}" "${v[@]}" -e PATH=/opt/bin busybox nosuch
+  assert_output 'Error: exec: "nosuch": executable file not found in $PATH'
+  run -127 md run --rm "${rt[@]}" "${v[@]}" busybox /opt/bin/nosuch
+  assert_output 'Error: exec: "/opt/bin/nosuch": stat /opt/bin/nosuch: no such file or directory'
+  run -126 md run --rm "${rt[@]}" "${v[@]}" busybox /opt/bin/plain
+  assert_output 'Error: exec: "/opt/bin/plain": permission denied'
+  # A tmpfs hides the image's files under it: its /bin/true is not there.
+  run -127 md run --rm "${rt[@]}" --network none --tmpfs /bin busybox /bin/true
+  assert_output 'Error: exec: "/bin/true": stat /bin/true: no such file or directory'
+  [[ -z $(ls -A "$ROOT/containers") ]] || fail "left: $(ls -A "$ROOT/containers")"
+  # Without --rm the container stays created; once the volume has the program, start runs it.
+  run -127 md run --name kept "${rt[@]}" "${v[@]}" -e PATH=/opt/bin:/bin busybox later g
+  assert_output 'Error: exec: "later": executable file not found in $PATH'
+  [[ $(md inspect kept | jq -r '.[0].State.Status') == created ]]
+  cp "$h/prog" "$h/later"
+  run md start -a kept
+  assert_success
+  assert_output "ran /opt/bin/later g"
+  md rm kept >/dev/null
+}
+
+@test "fs: a program on a -v volume runs by its path and on PATH (run, create+start, exec); 127/126 as Docker's" {
+  volume_program_checks ""
+}
+
+@test "fs: a program on a -v volume: the same with --runtime runc" {
+  requires cmd:runc
+  volume_program_checks runc
+}

@@ -361,22 +361,61 @@ std::vector<Container> list(const Paths& p) {
   return out;
 }
 
+// The file at `path` (absolute, in the container) as the container will see it once its mounts
+// are made, the lookup runc makes in the container after them: under the deepest of the spec's
+// mounts that holds it (a bind mount: in its host source; a tmpfs or a kernel filesystem: none of
+// the image's files), else in the rootfs. A symlink is followed within the tree it is in.
+static lab::UniqueFd open_in_container(int root_fd, const json& mounts, const std::string& path) {
+  std::string file = fs::path(path).lexically_normal().string();
+  const json* under = nullptr;
+  size_t depth = 0;
+  for (const json& m : mounts) {
+    std::string dest = fs::path(m.value("destination", "")).lexically_normal().string();
+    while (dest.size() > 1 && dest.back() == '/') dest.pop_back();
+    bool holds = dest == "/" || file == dest || file.starts_with(dest + "/");
+    if (holds && dest.size() >= depth) {  // the later of two at one place is on top
+      under = &m;
+      depth = dest.size();
+    }
+  }
+  if (!under) return lab::open_in_root_if_exists(root_fd, file, O_PATH);
+  std::vector<std::string> options = under->value("options", std::vector<std::string>{});
+  bool bind = under->value("type", "") == "bind" ||
+              std::find(options.begin(), options.end(), "bind") != options.end() ||
+              std::find(options.begin(), options.end(), "rbind") != options.end();
+  if (!bind) return {};
+  std::string source = under->value("source", "");
+  std::string rest = file.substr(std::min(file.size(), depth == 1 ? size_t{0} : depth));
+  if (rest.empty() || rest == "/") {
+    int fd = ::open(source.c_str(), O_PATH | O_CLOEXEC);
+    return lab::UniqueFd(fd);
+  }
+  std::error_code ec;
+  if (!fs::is_directory(source, ec)) return {};
+  return lab::open_in_root_if_exists(lab::open_root(source).get(), rest, O_PATH);
+}
+
 // Docker answers 127 for a program not found, 126 for one that cannot be run, with its exec
-// words; the runtime would only fail at its execve, after start. A name without '/' is looked up
-// on the PATH of the bundle's `process` (its env and cwd) inside the rootfs, as Go's LookPath
-// (executable files only); with --init (`on_path` false) tini looks it up, and fails as it does.
+// words; the runtime would only fail at its execve, after start. runc looks the program up in
+// the container, after its mounts (a script on a -v volume runs, by its path or on a PATH that
+// names the volume): so here it is looked up as the container will see it (open_in_container).
+// A name without '/' is looked up on the PATH of the bundle's `process` (its env and cwd), as
+// Go's LookPath (executable files only); with --init (`on_path` false) tini looks it up, and
+// fails as it does.
 static void check_program(const std::string& rootfs, const std::string& program,
-                          const json& process, bool on_path) {
+                          const json& process, const json& mounts, bool on_path) {
   lab::UniqueFd root_fd = lab::open_root(rootfs);
   std::string cwd = process.value("cwd", "/");
-  auto in_root = [&](const std::string& f) { return f.starts_with("/") ? f : cwd + "/" + f; };
+  auto open = [&](const std::string& f) {
+    return open_in_container(root_fd.get(), mounts, f.starts_with("/") ? f : cwd + "/" + f);
+  };
   if (program.find('/') == std::string::npos) {
     if (!on_path) return;
     std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     for (const std::string& e : process.value("env", std::vector<std::string>{}))
       if (e.starts_with("PATH=")) path = e.substr(5);
     auto found = find_on_path(program, path, [&](const std::string& f) {
-      lab::UniqueFd fd = lab::open_in_root_if_exists(root_fd.get(), in_root(f), O_PATH);
+      lab::UniqueFd fd = open(f);
       struct stat st {};
       return fd && ::fstat(fd.get(), &st) == 0 && !S_ISDIR(st.st_mode) && (st.st_mode & 0111);
     });
@@ -384,7 +423,7 @@ static void check_program(const std::string& rootfs, const std::string& program,
       throw RunError(127, fmt::format("exec: \"{}\": executable file not found in $PATH", program));
     return;
   }
-  lab::UniqueFd file = lab::open_in_root_if_exists(root_fd.get(), in_root(program), O_PATH);
+  lab::UniqueFd file = open(program);
   struct stat st {};
   if (!file)
     throw RunError(
@@ -632,7 +671,7 @@ std::string create(const Paths& p, const CreateRequest& r, int stdin_fd, int exi
     // A program that cannot be run fails the start, after everything is made (as Docker's).
     std::optional<RunError> cannot_run;
     try {
-      check_program(rootfs, args.front(), spec["process"], init.empty());
+      check_program(rootfs, args.front(), spec["process"], spec["mounts"], init.empty());
     } catch (const RunError& e) {
       cannot_run = e;
     }
@@ -695,7 +734,8 @@ void prepare_start(const Paths& p, const std::string& id) {
     std::string rootfs = spec["root"].value("path", "");
     if (!rootfs.starts_with("/")) rootfs = dir + "/bundle/" + rootfs;
     try {
-      check_program(rootfs, c.path, spec["process"], c.host_config.value("Init", json()) != true);
+      check_program(rootfs, c.path, spec["process"], spec.value("mounts", json::array()),
+                    c.host_config.value("Init", json()) != true);
       launch_monitor(p, id, record, -1, -1);
     } catch (const RunError& e) {
       if (e.code == 126 || e.code == 127) start_failed(p, id, e, explain);

@@ -162,13 +162,15 @@ int exec(const Paths& p, const std::string& id, const ExecRequest& r) {
   std::vector<std::string> env = exec::resolve_env(r.env_files, r.env, lookup);
 
   // Docker answers 127 (not found) or 126 (cannot run) before anything runs: the command is
-  // looked up in the container's rootfs, on its PATH, without leaving it (symlinks included).
+  // looked up on its PATH as the container sees its files, its mounts (-v, --tmpfs) included:
+  // from its init's root, /proc/PID/root, which is the container's "/" in its mount namespace,
+  // without leaving it (symlinks included).
   std::string rootfs = container_rootfs(c);
   std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   for (const auto& list : {c.config.value("Env", std::vector<std::string>{}), env})
     for (const std::string& e : list)
       if (e.starts_with("PATH=")) path = e.substr(5);
-  lab::UniqueFd root_fd = lab::open_root(rootfs);
+  lab::UniqueFd root_fd = lab::open_root(fmt::format("/proc/{}/root", c.pid));
   const std::string& program = r.command.front();
   std::optional<std::string> found = find_on_path(program, path, [&](const std::string& f) {
     std::string in_root = f.starts_with("/") ? f : (r.workdir.empty() ? "/" : r.workdir) + "/" + f;
