@@ -297,8 +297,10 @@ void serve_connection(std::shared_ptr<Daemon> daemon, generic_stream::socket soc
     res.keep_alive(req.keep_alive());
     res.body() = request.method == "HEAD" ? "" : std::move(response.body);
     res.prepare_payload();
-    http::write(socket, res, ec);
+    // Logged before the answer is written, as a stream is: once the client has the answer it may
+    // send its next request on another connection, whose line must come after this one.
     log_request(*daemon, request, response.status, start);
+    http::write(socket, res, ec);
     if (ec || !res.keep_alive()) break;
   }
   boost::system::error_code ignored;
