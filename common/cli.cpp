@@ -17,6 +17,10 @@ void add_output_options(CLI::App& app, OutputOptions& options) {
   app.add_flag("--quiet,-q", options.quiet, "print only the verdict line");
 }
 
+void last_value_wins(CLI::App& app) {
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
 std::optional<long long> whole_number(std::string_view text) {
   // from_chars alone would take a leading '-' and stop at the first non-digit; demanding digits
   // only and that it consumed the whole string leaves exactly the plain decimal numbers.

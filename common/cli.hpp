@@ -22,6 +22,13 @@ struct OutputOptions {
 // Adds --json and --quiet with their help text.
 void add_output_options(CLI::App& app, OutputOptions& options);
 
+// A single-value option given twice takes its last value, as Go's flag packages do (pflag under
+// Docker's CLI, the standard flag package under runc's urfave/cli): `-c 512 --cpu-shares=256` is
+// 256, where CLI11's default refuses the second ("At Most 1 required but received 2"). A list
+// option (a std::vector: -e, -v, --cap-add) still collects every value. Call it on the top App
+// before any option or subcommand is added: CLI11 copies the defaults into each as it is made.
+void last_value_wins(CLI::App& app);
+
 // Parses the command line. --help prints and exits 0; a bad option prints one line
 // "<program>: <what is wrong>; see <program> --help" and exits 2.
 // Returns -1 when the program should go on, or the exit code to return.

@@ -10,6 +10,7 @@
 
 #include <string_view>
 
+#include "cli.hpp"
 #include "client/engine.hpp"
 #include "runtime/command_line.hpp"
 
@@ -34,6 +35,8 @@ bool names_runtime(int argc, char** argv) {
 int main(int argc, char** argv) {
   CLI::App app{"minidocker: the lessons combined into a small Docker"};
   app.name("minidocker");
+  // Docker's flags and runc's alike: an option given twice takes its last value.
+  lab::last_value_wins(app);
   app.require_subcommand(1);
   client::EngineOptions engine;
   app.add_option("--root", engine.root,

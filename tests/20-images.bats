@@ -72,7 +72,8 @@ setup() {
   assert_output "Error: No such image: nosuch:v2"
   run md images --bogus
   assert_failure 125
-  assert_line --index 1 "See 'minidocker images --help'."
+  assert_output "unknown flag: --bogus
+See 'minidocker images --help'."
   run md tag nosuch Upper:case
   assert_failure 1
   assert_output --partial "must be lowercase"

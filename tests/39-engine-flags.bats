@@ -3,7 +3,9 @@
 # run/create flags whose meaning is Docker's default or Docker's helper (final/engine/flags.cpp):
 # --memory's default swap (memory + swap = 2 x memory) and --memory-swap, read back from the
 # container's cgroup files; --init (Debian's tini bound at /sbin/docker-init as PID 1), proven
-# from inside. Each with our runtime and with runc where the runtime is what does it.
+# from inside. Each with our runtime and with runc where the runtime is what does it. And the
+# command line as pflag reads it under Docker's CLI: an option given twice takes its last value,
+# a flag no verb has is refused in pflag's words with Docker's "See" line and exit 125.
 load helpers
 load engine
 bats_require_minimum_version 1.5.0
@@ -258,4 +260,47 @@ last_frame() {
   run last_frame "$all"
   refute_output --partial ' named '
   assert_line --index 1 --regexp '^[0-9a-f]{12} +other '
+}
+
+@test "flags: an option given twice takes its last value (pflag); a list option keeps every value" {
+  # The last -c is the container's cgroup weight, read from inside: not the first, not 1024.
+  run md run --rm --network none -c 512 --cpu-shares 256 -e A=1 -e B=2 busybox \
+    sh -c 'cat /sys/fs/cgroup/cpu/cpu.shares; echo "$A $B"'
+  assert_success
+  assert_output $'256\n1 2'
+  md create --name twice --network none --cpu-shares=256 -c 512 --cpus 1 --cpus 0.5 \
+    -e A=1 -e B=2 -w /tmp -w / busybox true >/dev/null
+  run md inspect twice
+  [[ $(jq -c '.[0] | [.HostConfig.CpuShares, .HostConfig.NanoCpus, .Config.Env, .Config.WorkingDir]' \
+    <<<"$output") == '[512,500000000,["A=1","B=2"],"/"]' ]] || fail "$output"
+}
+
+@test "flags: a flag no verb has: pflag's words, Docker's See line, exit 125, nothing made" {
+  run md ps --nosuch
+  assert_failure 125
+  assert_output "unknown flag: --nosuch
+See 'minidocker ps --help'."
+  run md images --nosuch=1
+  assert_failure 125
+  assert_output "unknown flag: --nosuch
+See 'minidocker images --help'."
+  run md image ls -aZ
+  assert_failure 125
+  assert_output "unknown shorthand flag: 'Z' in -Z
+See 'minidocker image ls --help'."
+  # pflag read -i, then met Z: it names the rest of the cluster from there.
+  run md run --rm --network none -iZ busybox true
+  assert_failure 125
+  assert_output "unknown shorthand flag: 'Z' in -Z
+See 'minidocker run --help'."
+  run md create --network none --nosuch busybox true
+  assert_failure 125
+  assert_output "unknown flag: --nosuch
+See 'minidocker create --help'."
+  # Before the verb, minidocker's own flags were being read.
+  run md --nosuch ps
+  assert_failure 125
+  assert_output "unknown flag: --nosuch
+See 'minidocker --help'."
+  [[ -z $(md ps -aq) ]]
 }

@@ -59,7 +59,6 @@ struct CreateFlags {
   engine::CreateRequest request;
   std::string image;
   std::vector<std::string> command;  // the words after the image
-  CLI::App* cmd = nullptr;
   bool detach = false;
   bool sig_proxy = true;
   std::string detach_keys = "ctrl-p,ctrl-q";
@@ -68,12 +67,8 @@ struct CreateFlags {
 
 void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
   exec::RunOptions& o = f.request.options;
-  f.cmd = cmd;
   cmd->add_option("image", f.image, "NAME[:TAG], or an image's id")->required();
   add_container_words(cmd, "command", f.command, "[COMMAND] [ARG...]: the container's, verbatim");
-  // An unknown option before the image is set aside, not an error of CLI11's: request_of refuses
-  // it with Docker's line (refuse_unknown_flag).
-  cmd->allow_extras();
   cmd->add_option("--name", f.request.name, "the container's name");
   cmd->add_option("--runtime", f.request.runtime,
                   "runc, or a path: an OCI runtime instead of ours");
@@ -122,21 +117,11 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
   }
 }
 
-// What CLI11 set aside (allow_extras) can only come before the image, since every word after it
-// is the container's: an option that is not one of ours, which Docker refuses as an unknown flag,
-// or a "--" that ended our options early and means nothing more.
-void refuse_unknown_flag(const std::vector<std::string>& set_aside) {
-  for (const std::string& word : set_aside)
-    if (word != "--")
-      throw lab::UserError(fmt::format("unknown flag: {}", word.substr(0, word.find('='))));
-}
-
 engine::CreateRequest request_of(CreateFlags& f) {
   engine::CreateRequest r = f.request;
   r.image = f.image;
   r.options.command = f.command;
   if (f.privileged) throw lab::UserError(engine::kPrivilegedRefused);
-  refuse_unknown_flag(f.cmd->remaining());
   if (r.options.network.empty()) r.options.network = "bridge";
   return r;
 }

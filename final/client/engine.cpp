@@ -48,6 +48,40 @@ CLI::Option* add_container_words(CLI::App* verb, const std::string& name,
 
 namespace {
 
+// Go's %q of one byte widened to a rune, as pflag prints the letter of a shorthand flag: 'Z',
+// '\'', '\t', '\x01', and a byte above 0x7f as the Latin-1 character of that number ('\u0085',
+// or 'Ã' for the first byte of "é": pflag looks at bytes, not at UTF-8 characters).
+std::string go_quoted_byte(unsigned char c) {
+  switch (c) {
+    case '\'':
+      return R"('\'')";
+    case '\\':
+      return R"('\\')";
+    case '\a':
+      return R"('\a')";
+    case '\b':
+      return R"('\b')";
+    case '\f':
+      return R"('\f')";
+    case '\n':
+      return R"('\n')";
+    case '\r':
+      return R"('\r')";
+    case '\t':
+      return R"('\t')";
+    case '\v':
+      return R"('\v')";
+    default:
+      break;
+  }
+  if (c < 0x20 || c == 0x7f) return fmt::format("'\\x{:02x}'", c);
+  if (c < 0x7f) return fmt::format("'{}'", static_cast<char>(c));
+  // U+0080..U+00A0 and the soft hyphen U+00AD are not printable to Go (strconv.IsPrint).
+  if (c <= 0xa0 || c == 0xad) return fmt::format("'\\u{:04x}'", c);
+  return fmt::format("'{}{}'", static_cast<char>(0xc0 | (c >> 6)),
+                     static_cast<char>(0x80 | (c & 0x3f)));
+}
+
 // "images" or "image ls": the verb as the user typed it, for "See 'minidocker VERB --help'."
 std::string chosen_verb(const CLI::App& app) {
   std::string verb;
@@ -140,6 +174,34 @@ bool served_through_daemon(const std::string& verb) {
 
 }  // namespace
 
+std::string unknown_flag_error(std::string_view word) {
+  if (word.starts_with("--")) {
+    std::string_view name = word.substr(2);
+    if (name.empty() || name[0] == '-' || name[0] == '=')
+      return fmt::format("bad flag syntax: {}", word);
+    return fmt::format("unknown flag: --{}", name.substr(0, name.find('=')));
+  }
+  std::string_view shorthands = word.substr(1);
+  return fmt::format("unknown shorthand flag: {} in -{}",
+                     go_quoted_byte(static_cast<unsigned char>(shorthands[0])), shorthands);
+}
+
+std::optional<std::string> unknown_flag_lines(const CLI::App& app) {
+  // CLI11 keeps what it could not place with the App that was reading when it met it: minidocker
+  // itself before the verb, the verb (or `image` then `ls`) after it. Docker's CLI names the
+  // command whose flags were being read in its "See" line.
+  std::string path = app.get_name();
+  for (const CLI::App* at = &app;;) {
+    for (const std::string& word : at->remaining())
+      if (word.size() > 1 && word[0] == '-' && word != "--")
+        return fmt::format("{}\nSee '{} --help'.", unknown_flag_error(word), path);
+    auto chosen = at->get_subcommands();
+    if (chosen.empty()) return std::nullopt;
+    at = chosen.front();
+    path += " " + at->get_name();
+  }
+}
+
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action, int argc,
                char** argv) {
   try {
@@ -154,6 +216,13 @@ int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>
     std::cout << e.what() << '\n';
     return 0;
   } catch (const CLI::ParseError& e) {
+    // A flag the verb does not have comes first, whatever else CLI11 then found wrong (an image
+    // missing after `run --nosuch`): pflag refuses it as it reads the flags, before cobra counts
+    // the verb's arguments.
+    if (std::optional<std::string> lines = unknown_flag_lines(app)) {
+      fmt::print(stderr, "{}\n", *lines);
+      return 125;
+    }
     // Docker's CLI: the problem, then where to read about the verb, exit 125.
     std::string what = e.what();
     while (!what.empty() && what.back() == '\n') what.pop_back();

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,18 @@ int report_user_error(const std::string& message);
 // so a known option right after the first positional was still taken as the verb's.)
 CLI::Option* add_container_words(CLI::App* verb, const std::string& name,
                                  std::vector<std::string>& words, const std::string& description);
+
+// A word that starts with '-' but is no flag of the verb, in pflag's words (Docker's CLI reads its
+// flags with spf13/pflag): "unknown flag: --nosuch" (a value after '=' left out), "unknown
+// shorthand flag: 'Z' in -Z" (the letter, then the cluster from that letter on: in -iZ, -i was
+// read, so pflag says "in -Z", which is the word CLI11 sets aside too), "bad flag syntax: ---x".
+std::string unknown_flag_error(std::string_view word);
+
+// Docker's lines for the first word CLI11 set aside, while parsing `app`, that starts with '-':
+// pflag's words, then "See 'minidocker VERB --help'." for the verb that was reading (minidocker
+// itself for a word before the verb), as cli/cobra.go's FlagErrorFunc prints them; nullopt when
+// nothing of the kind was set aside. Read after app.parse, which may have thrown.
+std::optional<std::string> unknown_flag_lines(const CLI::App& app);
 
 // import, images / image ls, tag, rmi / image rm, history, image inspect, image prune, system df.
 // `action` is set to the verb that was chosen.
@@ -168,7 +181,8 @@ void add_version_verbs(CLI::App& app, const EngineOptions& options, std::functio
 void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
-// command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
+// command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125; a flag
+// the verb does not have, unknown_flag_lines (Docker's "unknown flag: --x", no prefix).
 // With -H (or DOCKER_HOST, read here when -H is absent), a verb the daemon does not serve yet
 // fails with one line and exit 1: it is never run in-process behind the user's back.
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action,

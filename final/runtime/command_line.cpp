@@ -215,6 +215,7 @@ int dispatch(const std::string& program, CLI::App& app, Globals& g, std::functio
 int main(const std::string& program, int argc, char** argv) {
   CLI::App app{"an OCI runtime built from the lessons, called as runc is"};
   app.name(program);
+  lab::last_value_wins(app);  // runc's urfave/cli reads flags with Go's flag package: last wins
   Globals g;
   std::function<int()> action;
   add_verbs(app, g, action);
