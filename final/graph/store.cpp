@@ -402,6 +402,10 @@ std::string Store::put_blob(std::string_view bytes, std::optional<std::string> e
 void Store::adopt_blob(int fd, const std::string& path, std::string_view digest) {
   require(LockMode::shared);
   digest_hex(digest, "blob digest");
+  struct stat st {};
+  lab::check(::fstat(fd, &st), [&] { return fmt::format("fstat(\"{}\")", path); });
+  explain("", fmt::format("sha256 of {} bytes = {} (hashed as they were written)", st.st_size, digest),
+          "sha256sum");
   if (has_blob(digest)) return;
   // fsync before rename, as put_blob: after a crash the name never points at lost data.
   lab::check(::fsync(fd), [&] { return fmt::format("fsync(\"{}\")", path); });
