@@ -167,6 +167,25 @@ class CaughtSignals {
   lab::UniqueFd read_, write_;
 };
 
+// The signals CaughtSignals collected while a relay runs: SIGWINCH sends the terminal's new size
+// (`resize`), the others go on to the container when it proxies them (`forward`, Docker's
+// --sig-proxy) or, not proxied, are for us: the terminal first, then we die of the signal.
+void dispatch_caught(int signal_fd, RawTerminal& terminal, const std::function<void()>& resize,
+                     const std::function<void(int)>& forward) {
+  unsigned char sig;
+  while (::read(signal_fd, &sig, 1) == 1) {
+    if (sig == SIGWINCH) {
+      resize();
+    } else if (forward) {
+      forward(sig);
+    } else {
+      terminal.restore();
+      ::signal(sig, SIG_DFL);
+      ::raise(sig);
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<std::pair<unsigned short, unsigned short>> window_size() {
@@ -251,23 +270,19 @@ RelayResult relay(const engine::Paths& paths, const std::string& id, int sock,
       }
     }
     if (fds[2].revents) {
-      unsigned char sig;
-      while (::read(signals.fd(), &sig, 1) == 1) {
-        if (sig == SIGWINCH) {
-          if (auto size = window_size_message(); size && o.tty) send_message(sock, *size);
-        } else if (o.sig_proxy) {
-          try {
-            engine::kill(paths, id, sig);
-          } catch (const lab::UserError&) {
-            // it has exited meanwhile
-          }
-        } else {
-          // Not proxied: the signal is for us. The terminal first, then die of it.
-          terminal.restore();
-          ::signal(sig, SIG_DFL);
-          ::raise(sig);
-        }
-      }
+      dispatch_caught(
+          signals.fd(), terminal,
+          [&] {
+            if (auto size = window_size_message(); size && o.tty) send_message(sock, *size);
+          },
+          o.sig_proxy ? std::function<void(int)>([&](int sig) {
+            try {
+              engine::kill(paths, id, sig);
+            } catch (const lab::UserError&) {
+              // it has exited meanwhile
+            }
+          })
+                      : nullptr);
     }
   }
   terminal.restore();
@@ -388,19 +403,13 @@ RelayResult relay_stream(int sock, std::string pending, const RelayOptions& o,
       }
     }
     if (fds[2].revents) {
-      unsigned char sig;
-      while (::read(signals.fd(), &sig, 1) == 1) {
-        if (sig == SIGWINCH) {
-          if (auto size = window_size(); size && o.tty && hooks.resize)
-            hooks.resize(size->first, size->second);
-        } else if (o.sig_proxy && hooks.proxy_signal) {
-          hooks.proxy_signal(sig);
-        } else {
-          terminal.restore();
-          ::signal(sig, SIG_DFL);
-          ::raise(sig);
-        }
-      }
+      dispatch_caught(
+          signals.fd(), terminal,
+          [&] {
+            if (auto size = window_size(); size && o.tty && hooks.resize)
+              hooks.resize(size->first, size->second);
+          },
+          o.sig_proxy ? hooks.proxy_signal : nullptr);
     }
   }
   terminal.restore();
