@@ -24,18 +24,6 @@ status_and_body() {
   echo " $(cat "$BATS_TEST_TMPDIR/body")"
 }
 
-# How many entries a /proc directory has (the daemon's descriptors, its threads).
-entries() {
-  local e=("$1"/*)
-  echo "${#e[@]}"
-}
-
-# The daemon answers _ping: it is still up.
-still_up() {
-  [[ $(api http://localhost/_ping) == OK ]] || fail "the daemon stopped answering"
-  kill -0 "$DAEMON_PID" || fail "the daemon is gone"
-}
-
 @test "daemon: malformed JSON, a wrong field type, a huge body, garbage bytes: Docker's errors, still up" {
   daemon_start
   run status_and_body -X POST -H 'Content-Type: application/json' -d '{"Image": "busybox",' \

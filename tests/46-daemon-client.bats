@@ -28,13 +28,7 @@ teardown() {
   if [[ -n $HOST_NS ]]; then
     # The -p test's containers are on a bridge inside its namespace: removed from there, before
     # the namespace (and with it the bridge and the rules) goes.
-    local ids
-    ids=$(in_host env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" ps -aq --no-trunc 2>/dev/null) ||
-      true
-    # shellcheck disable=SC2086
-    [[ -z $ids ]] || in_host env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" rm -f $ids \
-      >/dev/null 2>&1 || true
-    in_host env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT" system prune -f >/dev/null 2>&1 || true
+    remove_containers_in "$HOST_NS"
   fi
   daemon_teardown
   [[ -z $HOST_NS ]] || ip netns del "$HOST_NS" 2>/dev/null || true

@@ -27,11 +27,7 @@ teardown() {
   if [[ -n $HOST_NS ]]; then
     # Containers and networks live in the namespace: removed from there, before it goes (and
     # with it the bridges and the rules).
-    local ids
-    ids=$(mdn ps -aq --no-trunc 2>/dev/null) || true
-    # shellcheck disable=SC2086
-    [[ -z $ids ]] || mdn rm -f $ids >/dev/null 2>&1 || true
-    mdn system prune -f >/dev/null 2>&1 || true
+    remove_containers_in "$HOST_NS"
   fi
   daemon_teardown
   [[ -z $HOST_NS ]] || ip netns del "$HOST_NS" 2>/dev/null || true

@@ -29,11 +29,7 @@ teardown() {
   if [[ -n $HOST_NS ]]; then
     # The bridge test's containers are on a bridge inside its namespace: removed from there,
     # before the namespace (and with it the bridge and the rules) goes.
-    local ids
-    ids=$(in_host "$MINIDOCKER" --root "$ROOT" ps -aq --no-trunc 2>/dev/null) || true
-    # shellcheck disable=SC2086
-    [[ -z $ids ]] || in_host "$MINIDOCKER" --root "$ROOT" rm -f $ids >/dev/null 2>&1 || true
-    in_host "$MINIDOCKER" --root "$ROOT" system prune -f >/dev/null 2>&1 || true
+    remove_containers_in "$HOST_NS"
   fi
   if [[ -n ${PROXY_PID:-} ]]; then
     kill "$PROXY_PID" 2>/dev/null || true
@@ -106,15 +102,21 @@ PY
   PROXY="127.0.0.1:$(cat "$port_file")"
 }
 
-# How many entries a /proc directory has (the daemon's descriptors, its threads).
-entries() {
-  local e=("$1"/*)
-  echo "${#e[@]}"
-}
-
-still_up() {
-  [[ $(api http://localhost/_ping) == OK ]] || fail "the daemon stopped answering"
-  kill -0 "$DAEMON_PID" || fail "the daemon is gone"
+# Starts `docker VERB -t 10 CONTAINER` in the background (BG_PID its pid; BG_DONE a file that
+# gets its exit code once it returns, BG_OUT its output) and waits until CONTAINER has had the
+# SIGTERM, asking through the daemon (the logs route must answer meanwhile too).
+sigterm_in_background() {
+  BG_DONE=$BATS_TEST_TMPDIR/$1.done BG_OUT=$BATS_TEST_TMPDIR/$1.out
+  (
+    docker "$1" -t 10 "$2" >"$BG_OUT" 2>&1
+    echo "$?" >"$BG_DONE"
+  ) 3>&- &
+  BG_PID=$!
+  for _ in $(seq 100); do
+    docker logs "$2" 2>/dev/null | grep -q 'got TERM' && break
+    sleep 0.1
+  done
+  docker logs "$2" | grep -q 'got TERM' || fail "the container never got the SIGTERM"
 }
 
 # Fails unless the stop started in the background (its pid $1, its marker file $2) is still
@@ -134,19 +136,9 @@ stop_still_waiting() {
     sh -c 'trap "echo got TERM" TERM; echo ready; while :; do sleep 0.1; done' >/dev/null
   md run -d --network none --name other busybox sleep 1000 >/dev/null
   daemon_start
-  local done_mark=$BATS_TEST_TMPDIR/stop.done _
-  (
-    docker stop -t 10 stubborn >"$BATS_TEST_TMPDIR/stop.out" 2>&1
-    echo "$?" >"$done_mark"
-  ) 3>&- &
-  local stop_pid=$!
-  # The stop is in its grace period once the container has had the SIGTERM (asked through the
-  # daemon: the logs route must answer meanwhile too).
-  for _ in $(seq 100); do
-    docker logs stubborn 2>/dev/null | grep -q 'got TERM' && break
-    sleep 0.1
-  done
-  docker logs stubborn | grep -q 'got TERM' || fail "the container never got the SIGTERM"
+  # The stop is in its grace period once the container has had the SIGTERM.
+  sigterm_in_background stop stubborn
+  local stop_pid=$BG_PID done_mark=$BG_DONE
   stop_still_waiting "$stop_pid" "$done_mark" stubborn
 
   run api http://localhost/v1.41/containers/json
@@ -196,17 +188,8 @@ stop_still_waiting() {
     sh -c 'trap "echo got TERM" TERM; while :; do sleep 0.1; done' >/dev/null
   md run -d --network none --name quick busybox sleep 1000 >/dev/null
   daemon_start
-  local done_mark=$BATS_TEST_TMPDIR/restart.done _
-  (
-    docker restart -t 10 slow >"$BATS_TEST_TMPDIR/restart.out" 2>&1
-    echo "$?" >"$done_mark"
-  ) 3>&- &
-  local restart_pid=$!
-  for _ in $(seq 100); do
-    md logs slow 2>/dev/null | grep -q 'got TERM' && break
-    sleep 0.1
-  done
-  md logs slow | grep -q 'got TERM' || fail "the container never got the SIGTERM"
+  sigterm_in_background restart slow
+  local restart_pid=$BG_PID done_mark=$BG_DONE
   run docker stop -t 1 quick
   assert_success
   assert_output quick

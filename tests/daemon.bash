@@ -99,3 +99,25 @@ same_through_daemon() {
   [[ $(normalized <<<"$stderr") == "$err" ]] ||
     fail "$*: stderr through the daemon: '$stderr', in-process: '$err'"
 }
+
+# Removes every container of $ROOT (and prunes), as the CLI itself, from inside network namespace
+# $1, where their bridge and rules are: a teardown calls it before the namespace goes.
+remove_containers_in() {
+  local md=(nsenter --net="/run/netns/$1" -- env DOCKER_HOST='' "$MINIDOCKER" --root "$ROOT") ids
+  ids=$("${md[@]}" ps -aq --no-trunc 2>/dev/null) || true
+  # shellcheck disable=SC2086
+  [[ -z $ids ]] || "${md[@]}" rm -f $ids >/dev/null 2>&1 || true
+  "${md[@]}" system prune -f >/dev/null 2>&1 || true
+}
+
+# How many entries a /proc directory has (the daemon's descriptors, its threads).
+entries() {
+  local e=("$1"/*)
+  echo "${#e[@]}"
+}
+
+# The daemon answers _ping: it is still up.
+still_up() {
+  [[ $(api http://localhost/_ping) == OK ]] || fail "the daemon stopped answering"
+  kill -0 "$DAEMON_PID" || fail "the daemon is gone"
+}
