@@ -4,6 +4,8 @@
 #   (b) minidocker import LAYER.tar            (store the blob, unpack it, write the records)
 #   (c) minidocker load -i ARCHIVE             (the docker-save archive `minidocker save` wrote)
 #   (d) minidocker pull from a local registry  (Debian's docker-registry on 127.0.0.1)
+#   (e) curl of the same layer blob from that registry into tar -x: what the registry's own
+#       speed allows a pull (one stream, unpacked as it arrives, nothing hashed or kept)
 # Each into an empty engine root, interleaved (a b c d a b c d ...), the median of N runs, in MiB/s
 # of layer bytes and as a ratio of time to (a). Our target: within 1.2x of tar. Every copy also
 # hashes: sha256 of what it reads (tar does not), which is the price of content addressing.
@@ -78,6 +80,9 @@ exec {log}<&-
 }
 md "$work/seed" tag lab/bench:v1 "$registry/lab/bench:v1"
 md "$work/seed" push "$registry/lab/bench:v1" >/dev/null
+# The image's one layer: the last digest in its manifest (the config's comes first).
+layer_blob=$(curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+  "http://$registry/v2/lab/bench/manifests/v1" | grep -o 'sha256:[0-9a-f]\{64\}' | tail -1)
 
 # ms of one run of "$@", after dropping what the previous run left.
 time_ms() {
@@ -102,6 +107,10 @@ for ((i = 0; i < N; i++)); do
   rm -rf "$work/r"
   runs[pull]+="$(time_ms md "$work/r" pull -q "$registry/lab/bench:v1") "
   rm -rf "$work/r"
+  mkdir "$work/x"
+  runs[curl]+="$(time_ms sh -c 'curl -fsS "$1" | tar -C "$2" -xf -' sh \
+    "http://$registry/v2/lab/bench/blobs/$layer_blob" "$work/x") "
+  rm -rf "$work/x"
 done
 
 floor=$(tr ' ' '\n' <<<"${runs[tar]}" | grep . | median)
@@ -117,3 +126,4 @@ row "image store: tar -x (the floor)" tar
 row "image store: minidocker import" import
 row "image store: minidocker load (docker-save archive)" load
 row "image store: minidocker pull (local registry)" pull
+row "image store: curl of the blob into tar -x (the registry's floor for pull)" curl

@@ -174,7 +174,7 @@ rw"
   assert_success
   assert_output --regexp '^/dev/pts/0'$'\r''?$'
   run pod run --rm --cgroup-parent "$CG_PARENT" "$IMAGE" tty </dev/null
-  assert_equal "$status" 1
+  assert_failure 1
   assert_output "not a tty"
 }
 

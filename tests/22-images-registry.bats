@@ -134,6 +134,88 @@ registry_blobs() {
   assert_output --partial "invalid reference format"
 }
 
+# push_raw REPO:TAG LAYER DIFF_ID: an image the registry takes as it is, whatever its layer holds
+# (our push would refuse to make it): the layer blob, a config naming DIFF_ID, an OCI manifest.
+push_raw() {
+  local repo=${1%:*} tag=${1##*:} layer=$2 diff_id=$3 config="$BATS_TEST_TMPDIR/raw-config.json"
+  printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+    "$diff_id" >"$config"
+  local f location sep descriptors=()
+  for f in "$config" "$layer"; do
+    location=$(curl -fsS -X POST -D - -o /dev/null "http://$REGISTRY/v2/$repo/blobs/uploads/" |
+      tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+    [[ $location == http* ]] || location="http://$REGISTRY$location"
+    sep='?' && [[ $location == *\?* ]] && sep='&'
+    curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$f" \
+      "$location${sep}digest=sha256:$(sha256sum "$f" | cut -d' ' -f1)" >/dev/null
+    descriptors+=("\"digest\":\"sha256:$(sha256sum "$f" | cut -d' ' -f1)\",\"size\":$(stat -c %s "$f")")
+  done
+  curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    --data-binary "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",${descriptors[0]}},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",${descriptors[1]}}]}" \
+    "http://$REGISTRY/v2/$repo/manifests/$tag" >/dev/null
+}
+
+# The store after a refused pull: no image, no layer, no blob (the pull removes what it stored
+# as it fails, the config included), and nothing in tmp/.
+assert_nothing_pulled() {
+  run md images -q
+  assert_output ""
+  [[ -z $(ls -A "$ENGINE/layers" | grep -vx l) ]]
+  [[ -z $(ls -A "$ENGINE/blobs/sha256") ]]
+  [[ -z $(ls -A "$ENGINE/tmp") ]]
+}
+
+@test "registry: a corrupted blob, a hostile layer, a wrong diff id: one line each; nothing stays" {
+  # 1. The registry's copy of a layer damaged at its first byte: the tar header is broken too,
+  #    but the line names the real cause, the digest.
+  md import "$ROOTFS" "$REGISTRY/lab/corrupt:v1" >/dev/null
+  md push "$REGISTRY/lab/corrupt:v1" >/dev/null
+  rm -rf "$ENGINE"
+  blob=$(curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$REGISTRY/v2/lab/corrupt/manifests/v1" | jq -r '.layers[0].digest')
+  data="$REGISTRY_DIR/storage/docker/registry/v2/blobs/sha256/${blob:7:2}/${blob:7}/data"
+  printf 'X' | dd of="$data" bs=1 count=1 conv=notrunc status=none
+  run md pull "$REGISTRY/lab/corrupt:v1"
+  assert_failure 1
+  assert_line --index -1 --regexp "^Error: blob $blob from $REGISTRY/lab/corrupt hashes to sha256:[0-9a-f]{64}: refused \(corrupted in the registry or on the way\)\$"
+  assert_nothing_pulled
+
+  # 2. A layer with an entry that climbs out: the unpacking's own line, nothing written outside.
+  /usr/bin/python3 - "$BATS_TEST_TMPDIR/evil.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    for name in ("ok", "../escape"):
+        info = tarfile.TarInfo(name)
+        info.size = 2
+        t.addfile(info, io.BytesIO(b"x\n"))
+PY
+  evil=sha256:$(sha256sum "$BATS_TEST_TMPDIR/evil.tar" | cut -d' ' -f1)
+  push_raw lab/evil:v1 "$BATS_TEST_TMPDIR/evil.tar" "$evil"
+  run md pull "$REGISTRY/lab/evil:v1"
+  assert_failure 1
+  assert_line --index -1 --regexp '^Error: layer entry .*escape climbs out of the layer; refused$'
+  [[ -z $(find "$ENGINE" "$BATS_TEST_TMPDIR" -name escape) ]]
+  assert_nothing_pulled
+
+  # 3. A sound layer whose config names another diff id.
+  tar -C "$ROOTFS" -cf "$BATS_TEST_TMPDIR/good.tar" .
+  good=sha256:$(sha256sum "$BATS_TEST_TMPDIR/good.tar" | cut -d' ' -f1)
+  wrong=sha256:$(printf '0%.0s' {1..64})
+  push_raw lab/mislabelled:v1 "$BATS_TEST_TMPDIR/good.tar" "$wrong"
+  run md pull "$REGISTRY/lab/mislabelled:v1"
+  assert_failure 1
+  assert_line --index -1 "Error: layer $good unpacks to diff id $good, but the image config says $wrong; refused"
+  assert_nothing_pulled
+
+  # The same layer under its true diff id is pulled, unpacked once, its tree the rootfs.
+  push_raw lab/mislabelled:v2 "$BATS_TEST_TMPDIR/good.tar" "$good"
+  run md pull -q "$REGISTRY/lab/mislabelled:v2"
+  assert_success
+  [[ $(ls "$ENGINE/layers" | grep -vx l) == "${good#sha256:}" ]]
+  cmp "$ROOTFS/bin/busybox" "$ENGINE/layers/${good#sha256:}/diff/bin/busybox"
+  [[ -z $(ls -A "$ENGINE/tmp") ]]
+}
+
 @test "registry: a pull SIGKILLed mid-download leaves no image, and the next pull works" {
   requires cmd:tc
   # A 6 MiB layer of random bytes, pushed at full speed.

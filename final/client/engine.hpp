@@ -119,7 +119,8 @@ class TransferEvents {
   // Bytes of layer `id` moving ("Downloading", "Pushing"); an empty callback shows nothing.
   virtual registry::Progress progress(const std::string& id, const std::string& verb) = 0;
 };
-// pull NAME[:TAG|@DIGEST] into the store at options.root (exclusive lock for the whole pull);
+// pull NAME[:TAG|@DIGEST] into the store at options.root (the shared lock while the layers
+// download, the exclusive one to unpack them and for the record);
 // returns the reference fully qualified ("docker.io/library/busybox:latest").
 std::string pull_image(const EngineOptions& options, const std::string& name,
                        TransferEvents& events);

@@ -1,22 +1,25 @@
 // pull and push: the notes' registry jobs ("search, pull, push") over the Registry HTTP API v2.
 //
 // pull NAME[:TAG]   GET the manifest (an index first picks linux/<this machine's arch>), GET
-//                   the config, GET each layer blob the store lacks, unpack each layer once per
-//                   diff id (checking it against the config's rootfs.diff_ids), then publish the
-//                   image record and the tag, last, so a pull killed half-way leaves no image.
+//                   the config, GET each layer blob the store lacks (under the store's shared
+//                   lock: others read meanwhile), then under the exclusive lock unpack each layer
+//                   once per diff id, publishing it only if that is the config's
+//                   rootfs.diff_ids entry, and the image record and the tag, last, so a pull
+//                   killed half-way leaves no image.
 // push NAME[:TAG]   HEAD each layer and the config; upload only what the registry lacks; PUT the
 //                   manifest, byte for byte the one the store holds, so its digest is the same
-//                   on both sides.
-// Both hold the store's exclusive lock for the whole command, as import and load do.
+//                   on both sides. It only reads the store: the shared lock.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "client/engine.hpp"
 #include "daemon/http_client.hpp"
@@ -152,6 +155,24 @@ std::string pull_image(const EngineOptions& options, const std::string& name,
   // put_blob). Then the exclusive lock, for the layers' unpacking and the image's record.
   std::optional<graph::StoreLock> lock;
   lock.emplace(store->lock(LockMode::shared));
+  // A pull that fails once it has stored something (a layer refused, a blob missing from the
+  // registry, Ctrl-C) removes again every blob and layer no image names, as rmi ends: a refused
+  // image leaves nothing behind. Under the exclusive lock, taken as the pull unwinds.
+  struct RemoveOnFailure {
+    graph::Store& store;
+    std::optional<graph::StoreLock>& lock;
+    bool stored = false;
+    int exceptions = std::uncaught_exceptions();
+    ~RemoveOnFailure() {
+      if (!stored || std::uncaught_exceptions() == exceptions) return;
+      try {
+        lock.reset();
+        lock.emplace(store.lock(LockMode::exclusive));
+        store.remove_unnamed();
+      } catch (...) {  // the first error is the one to report; the next writer's sweep remains
+      }
+    }
+  } remove_on_failure{*store, lock};
   registry::Client client(ref.domain);
 
   narration.step("",
@@ -180,6 +201,7 @@ std::string pull_image(const EngineOptions& options, const std::string& name,
   auto fetch_config = [&] {
     narration.step(
         "", fmt::format("GET /v2/{}/blobs/{} (the image config)", ref.repository, config_digest));
+    remove_on_failure.stored = true;
     fetch_into_store(*store, client, ref.repository, config_digest, {});
   };
   if (!store->has_blob(config_digest)) fetch_config();
@@ -209,6 +231,7 @@ std::string pull_image(const EngineOptions& options, const std::string& name,
     events.status(l.id, "Pulling fs layer");
     narration.step("", fmt::format("GET /v2/{}/blobs/{}, sha256 checked as it arrives",
                                    ref.repository, l.blob));
+    remove_on_failure.stored = true;
     fetch_into_store(*store, client, ref.repository, l.blob, events.progress(l.id, "Downloading"));
     events.status(l.id, "Download complete");
   };
@@ -232,12 +255,17 @@ std::string pull_image(const EngineOptions& options, const std::string& name,
     if (l.present && store->has_blob(l.blob) && store->has_layer(l.diff_id)) continue;
     if (!store->has_blob(l.blob)) download(l);
     if (!store->has_layer(l.diff_id)) {
+      remove_on_failure.stored = true;
+      // Unpacked into staging and checked before it is published: a layer that is not what the
+      // config says leaves nothing in layers/.
       lab::UniqueFd fd = store->open_blob(l.blob);
-      std::string got = store->add_layer(l.blob, fd.get());
-      if (got != l.diff_id)
+      graph::Store::StagedLayer staged = store->stage_layer(l.blob);
+      graph::UnpackResult unpacked = graph::unpack_layer(fd.get(), staged.diff, {}, {}, l.blob);
+      if (unpacked.diff_id != l.diff_id)
         throw lab::UserError(
             fmt::format("layer {} unpacks to diff id {}, but the image config says {}; refused",
-                        l.blob, got, l.diff_id));
+                        l.blob, unpacked.diff_id, l.diff_id));
+      store->publish_layer(std::move(staged), unpacked);
     }
     events.status(l.id, "Pull complete");
   }

@@ -100,19 +100,24 @@ struct BackgroundSha256::Worker {
   }
 };
 
-BackgroundSha256::BackgroundSha256() : worker_(std::make_unique<Worker>()) {
-  // The new thread inherits this mask: every signal blocked, so SIGINT and SIGTERM still reach
-  // the thread that handles them.
+std::thread start_signal_free_thread(std::function<void()> body) {
+  // The new thread inherits the mask in force when it is created.
   sigset_t all, old;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  std::thread thread;
   try {
-    worker_->thread = std::thread([w = worker_.get()] { w->run(); });
+    thread = std::thread(std::move(body));
   } catch (...) {
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     throw;
   }
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return thread;
+}
+
+BackgroundSha256::BackgroundSha256() : worker_(std::make_unique<Worker>()) {
+  worker_->thread = start_signal_free_thread([w = worker_.get()] { w->run(); });
 }
 
 BackgroundSha256::~BackgroundSha256() {

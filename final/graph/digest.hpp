@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace graph {
 
@@ -55,6 +57,11 @@ class BackgroundSha256 {
   std::unique_ptr<Worker> worker_;
   uint64_t bytes_ = 0;
 };
+
+// A thread running `body` with every signal blocked, so that SIGINT, SIGTERM and SIGPIPE stay
+// with the caller's thread, which handles them. The store's helper threads (hashing, fsync)
+// start this way.
+std::thread start_signal_free_thread(std::function<void()> body);
 
 // "sha256:<hex>" of `bytes`.
 std::string sha256_digest(std::string_view bytes);

@@ -366,15 +366,6 @@ std::string archive_error(archive* a) {
   return text ? text : "unknown libarchive error";
 }
 
-void write_all(int fd, const char* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    ssize_t n =
-        lab::check(::write(fd, data, size), [&] { return fmt::format("write(\"{}\")", path); });
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
 bool is_hex64(std::string_view text) {
   return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');

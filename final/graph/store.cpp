@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -43,15 +42,6 @@ void make_dir(const std::string& path, mode_t mode) {
     lab::check(-1, [&] { return fmt::format("mkdir(\"{}\", 0{:o})", path, mode); });
 }
 
-void write_all(int fd, const char* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    ssize_t n = lab::check(::write(fd, data, size),
-                           [&] { return fmt::format("write(\"{}\", {} bytes)", path, size); });
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
 void fsync_path(const std::string& path) {
   lab::UniqueFd fd = lab::open_fd(path, O_RDONLY | O_CLOEXEC);
   lab::check(::fsync(fd.get()), [&] { return fmt::format("fsync(\"{}\")", path); });
@@ -71,6 +61,15 @@ void remove_tree_via(const std::string& path, const std::string& tmp_dir) {
 std::string id_hex(std::string_view image_id) { return digest_hex(image_id, "image id"); }
 
 }  // namespace
+
+void write_all(int fd, const char* data, size_t size, std::string_view what) {
+  while (size > 0) {
+    ssize_t n = lab::check(::write(fd, data, size),
+                           [&] { return fmt::format("write({}, {} bytes)", what, size); });
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
 
 uint64_t tree_size(const std::string& dir) {
   uint64_t total = 0;
@@ -319,26 +318,16 @@ std::string copy_and_hash(int from, int to, const std::string& to_path, uint64_t
 }
 
 BackgroundFsync::BackgroundFsync(std::vector<std::string> paths) {
-  // Every signal blocked in the new thread (it inherits this mask): they stay the caller's.
-  sigset_t all, old;
-  ::sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  try {
-    thread_ = std::thread([this, paths = std::move(paths)] {
-      try {
-        for (const std::string& path : paths) {
-          lab::UniqueFd fd = lab::open_fd(path, O_RDONLY | O_CLOEXEC);
-          lab::check(::fsync(fd.get()), [&] { return fmt::format("fsync(\"{}\")", path); });
-        }
-      } catch (...) {
-        error_ = std::current_exception();
+  thread_ = start_signal_free_thread([this, paths = std::move(paths)] {
+    try {
+      for (const std::string& path : paths) {
+        lab::UniqueFd fd = lab::open_fd(path, O_RDONLY | O_CLOEXEC);
+        lab::check(::fsync(fd.get()), [&] { return fmt::format("fsync(\"{}\")", path); });
       }
-    });
-  } catch (...) {
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    throw;
-  }
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  });
 }
 
 BackgroundFsync::~BackgroundFsync() {
@@ -433,33 +422,46 @@ uint64_t Store::layer_size(std::string_view diff_id) const {
 
 std::string Store::add_layer(std::string_view blob_digest, int fd, const Progress& progress) {
   require(LockMode::exclusive);
+  StagedLayer staged = stage_layer(blob_digest);
+  UnpackResult result = unpack_layer(fd, staged.diff, {}, progress, blob_digest);
+  publish_layer(std::move(staged), result);
+  return result.diff_id;
+}
+
+Store::StagedLayer Store::stage_layer(std::string_view blob_digest) const {
+  require(LockMode::shared);
   digest_hex(blob_digest, "layer digest");
-  StagingDir stage = staging();
-  std::string diff = stage.path() + "/diff";
-  make_dir(diff, 0755);
+  StagedLayer staged{staging(), {}};
+  staged.diff = staged.stage.path() + "/diff";
+  make_dir(staged.diff, 0755);
   explain("05",
           fmt::format("unpack layer {} into {} (overlay's lower format: whiteouts become 0:0 "
                       "character devices, opaque directories the trusted.overlay.opaque xattr)",
-                      std::string(blob_digest).substr(0, 19), diff),
-          fmt::format("tar -x -C {}", diff));
-  UnpackResult result = unpack_layer(fd, diff, {}, progress, blob_digest);
+                      std::string(blob_digest).substr(0, 19), staged.diff),
+          fmt::format("tar -x -C {}", staged.diff));
+  return staged;
+}
+
+bool Store::publish_layer(StagedLayer staged, const UnpackResult& result) {
+  require(LockMode::exclusive);
+  const StagingDir& stage = staged.stage;
   std::string hex = digest_hex(result.diff_id, "diff id");
   explain("", fmt::format("sha256 of the uncompressed tar = {} (the diff id)", result.diff_id),
           "zcat LAYER | sha256sum");
   std::string target = root_ + "/layers/" + hex;
   if (path_exists(target + "/diff")) {
     explain("", fmt::format("layers/{} is already unpacked: this copy is discarded", hex));
-    return result.diff_id;  // `stage` goes away with its copy
+    return false;  // `stage` goes away with its copy
   }
   if (path_exists(target)) remove_tree_via(target, root_ + "/tmp");  // a crash's leftover
-  lab::create_file(stage.path() + "/size", fmt::format("{}\n", tree_size(diff)));
+  lab::create_file(stage.path() + "/size", fmt::format("{}\n", tree_size(staged.diff)));
   lab::check(::rename(stage.path().c_str(), target.c_str()),
              [&] { return fmt::format("rename(\"{}\", \"{}\")", stage.path(), target); });
   fsync_path(root_ + "/layers");
   explain("", fmt::format("rename(\"{}\", \"layers/{}\")", stage.path(), hex),
           fmt::format("mv {} {}", stage.path(), target));
   register_layer(root_, hex);
-  return result.diff_id;
+  return true;
 }
 
 std::vector<std::string> Store::image_ids() const {
@@ -676,6 +678,13 @@ int Store::count_containers() const {
   for (const auto& entry : fs::directory_iterator(root_ + "/containers", ec))
     if (entry.is_directory(ec)) ++count;
   return count;
+}
+
+RemoveResult Store::remove_unnamed() {
+  require(LockMode::exclusive);
+  RemoveResult result;
+  sweep(result);
+  return result;
 }
 
 void Store::sweep(RemoveResult& result) {

@@ -237,7 +237,18 @@ class Store {
   // graph driver. Returns the diff id. `fd` holds bytes already checked to hash to
   // `blob_digest` (open_blob(blob_digest), or a file hashed as it was staged): they are not
   // hashed again (a sha256 pass costs about what the unpacking's writes do).
+  // The same in two steps, for a caller that checks the layer before it is published (pull:
+  // its diff id against the config's): stage_layer makes the directory to unpack into
+  // (tmp/stage-*/diff, narrated), the caller runs unpack_layer into `diff`, then publish_layer
+  // renames it into layers/ and registers it; false when that diff id was there already (this
+  // copy is dropped). A StagedLayer dropped unpublished takes its directory with it.
+  struct StagedLayer {
+    StagingDir stage;
+    std::string diff;  // stage/diff: unpack here
+  };
   std::string add_layer(std::string_view blob_digest, int fd, const Progress& progress = {});
+  StagedLayer stage_layer(std::string_view blob_digest) const;
+  bool publish_layer(StagedLayer staged, const UnpackResult& result);
   bool has_layer(std::string_view diff_id) const;
   std::string layer_dir(std::string_view diff_id) const;  // <root>/layers/<hex>/diff
   uint64_t layer_size(std::string_view diff_id) const;
@@ -278,6 +289,9 @@ class Store {
   // record names.
   RemoveResult prune(bool all);
   DiskUsage disk_usage() const;
+  // Removes every blob and layer no image record names, as rmi and prune end: what a refused or
+  // failed pull had stored (exclusive lock).
+  RemoveResult remove_unnamed();
 
  private:
   friend class StoreLock;
@@ -294,6 +308,9 @@ class Store {
   mutable int shared_holders_ = 0;
   mutable int exclusive_holders_ = 0;
 };
+
+// write(2) until all `size` bytes are written; the error names `what` (a path, a pipe).
+void write_all(int fd, const char* data, size_t size, std::string_view what);
 
 // Writes `content` to `path` atomically: a temp file beside it, fsync, rename(2).
 void write_file_atomically(const std::string& path, std::string_view content);

@@ -519,6 +519,9 @@ Client::Response Client::send_once(Request& request) {
   libcurl().easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
   libcurl().easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   libcurl().easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
+  // A body that goes to a sink (a blob) is read in 512 KiB pieces, not curl's default 16 KiB:
+  // 32 times fewer write(2)s to the blob file.
+  if (request.sink) libcurl().easy_setopt(h, CURLOPT_BUFFERSIZE, 512L << 10);
   libcurl().easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   libcurl().easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
   libcurl().easy_setopt(h, CURLOPT_NOPROGRESS, 0L);

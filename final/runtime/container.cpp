@@ -342,12 +342,16 @@ int start(const GlobalOptions& global, const std::string& id) {
         fmt::format("cannot start container \"{}\": it has stopped; delete it", id));
   if (status == Status::running)
     throw lab::UserError(fmt::format("cannot start container \"{}\": it is already running", id));
+  // The pidfd first: opening the fifo releases the init, whose program may then run, exit and
+  // be reaped by its parent (conmon, our monitor) before a pidfd opened after it could name it.
+  // The start time is read again once the pidfd holds the process, so a recycled PID is never it.
+  lab::UniqueFd pidfd = open_pidfd(s.pid);
+  if (!pidfd || state::process_start_time(s.pid) != s.start_time)
+    throw lab::UserError(fmt::format("container \"{}\" has stopped", id));
   std::string fifo_path = dir.file("exec.fifo");
   explain.step("", fmt::format("open(\"{}\", O_RDONLY)", fifo_path),
                fmt::format("cat {}", fifo_path));
   lab::UniqueFd fifo = lab::open_fd(fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  lab::UniqueFd pidfd = open_pidfd(s.pid);
-  if (!pidfd) throw lab::UserError(fmt::format("container \"{}\" has stopped", id));
   // Opening the fifo for reading lets the init's open for writing return; it writes one byte,
   // and goes on to execve. If the init dies instead, its pidfd says so.
   for (;;) {

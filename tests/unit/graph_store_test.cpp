@@ -1,6 +1,8 @@
 // Pure logic of the image store: references parsed and resolved as Docker does (tags, full ids,
 // id prefixes, ambiguity), Docker's size and duration units, RFC 3339 times; and the store's
-// rules on a scratch root: the lock is required, a blob with a wrong digest is refused.
+// rules on a scratch root: the lock is required, a blob with a wrong digest is refused, a staged
+// layer is published once.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,6 +10,7 @@
 #include <string>
 
 #include "error.hpp"
+#include "fd.hpp"
 #include "graph/digest.hpp"
 #include "graph/store.hpp"
 #include "mount.hpp"
@@ -239,4 +242,50 @@ TEST(GraphStore, ParentsAreRecordedAndPruneKeepsATaggedImagesIntermediates) {
   pruned = store.prune(false);
   EXPECT_EQ(pruned.deleted, (std::vector<std::string>{top, step}));
   EXPECT_EQ(store.list_images().size(), 1u);
+}
+
+// Pull's two steps: a layer staged and unpacked, checked by the caller, then published under the
+// exclusive lock; a second copy of the same layer is dropped, a crash's leftover replaced, and a
+// staged layer dropped unpublished leaves nothing in tmp/.
+TEST(GraphStore, AStagedLayerIsPublishedOnce) {
+  lab::TempDir dir("/tmp/lab-store-");
+  lab::TempDir tree("/tmp/lab-tree-");
+  lab::create_file(tree.path() + "/hello", "hi\n");
+  const std::string tar_path = dir.path() + "-layer.tar";
+  std::string diff_id;
+  {
+    lab::UniqueFd out = lab::open_fd(tar_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    diff_id = graph::export_layer(tree.path(), out.get());
+  }
+  graph::Store store(dir.path());
+  EXPECT_THROW(store.stage_layer(diff_id), std::logic_error);
+  const std::string hex = diff_id.substr(7);
+  auto stage_and_unpack = [&] {
+    graph::Store::StagedLayer staged = store.stage_layer(diff_id);
+    lab::UniqueFd in = lab::open_fd(tar_path, O_RDONLY | O_CLOEXEC);
+    graph::UnpackResult result = graph::unpack_layer(in.get(), staged.diff, {}, {}, diff_id);
+    return std::make_pair(std::move(staged), result);
+  };
+  {
+    auto shared = store.lock(graph::LockMode::shared);
+    auto [staged, result] = stage_and_unpack();  // staging needs only the shared lock
+    EXPECT_THROW(store.publish_layer(std::move(staged), result), std::logic_error);
+  }
+  auto exclusive = store.lock(graph::LockMode::exclusive);
+  {
+    auto [dropped, result] = stage_and_unpack();
+    EXPECT_EQ(result.diff_id, diff_id);
+  }  // not published: gone
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() + "/tmp"));
+  std::filesystem::create_directories(dir.path() + "/layers/" + hex + "/junk");  // a leftover
+  auto [first, r1] = stage_and_unpack();
+  auto [second, r2] = stage_and_unpack();
+  EXPECT_TRUE(store.publish_layer(std::move(first), r1));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/layers/" + hex + "/junk"));
+  EXPECT_FALSE(store.publish_layer(std::move(second), r2));  // the same layer: dropped
+  EXPECT_TRUE(store.has_layer(diff_id));
+  EXPECT_EQ(lab::read_file(store.layer_dir(diff_id) + "/hello"), "hi\n");
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/layers/" + hex + "/link"));
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() + "/tmp"));  // both stages gone
+  std::filesystem::remove(tar_path);
 }
