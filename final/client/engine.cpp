@@ -305,9 +305,8 @@ CLI::Validator nano_cpus_flag() {
       [](std::string& text) {
         try {
           exec::parse_nano_cpus(text);
-        } catch (const lab::UserError&) {
-          // Docker's own words (opts.NanoCPUs), the same as exec::parse_nano_cpus's line ends in.
-          return fmt::format("failed to parse {} as a rational number", text);
+        } catch (const lab::UserError& e) {
+          return std::string(e.what());  // Docker's reasons (opts.NanoCPUs)
         }
         return std::string();
       },

@@ -221,9 +221,11 @@ void add_version_verbs(CLI::App& app, const EngineOptions& options, std::functio
 // socket (final/daemon/server.cpp, router.hpp, routes.cpp), same contract.
 void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
-// Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
-// command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125; a flag
-// the verb does not have, unknown_flag_lines (Docker's "unknown flag: --x", no prefix).
+// Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: first as
+// pflag reads it (read_flags: a flag without its value or with a value it refuses, in pflag's
+// words), then with CLI11; a flag the verb does not have, unknown_flag_lines (Docker's "unknown
+// flag: --x", no prefix); any of these with "See 'minidocker VERB --help'." and exit 125. Another
+// bad command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
 // With -H (or DOCKER_HOST, read here when -H is absent), a verb the daemon does not serve yet
 // fails with one line and exit 1: it is never run in-process behind the user's back.
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action,

@@ -444,8 +444,14 @@ TEST(PflagValues, ValueChecks) {
   EXPECT_EQ(client::int_flag()(text), "give a whole number");
   text = "0.5";
   EXPECT_EQ(client::nano_cpus_flag()(text), "");
+  text = "1/2";
+  EXPECT_EQ(client::nano_cpus_flag()(text), "");
+  text = "-1";  // taken here; the engine's range check refuses it, as Docker's daemon does
+  EXPECT_EQ(client::nano_cpus_flag()(text), "");
   text = "half";
   EXPECT_EQ(client::nano_cpus_flag()(text), "failed to parse half as a rational number");
+  text = "0.0000000001";
+  EXPECT_EQ(client::nano_cpus_flag()(text), "value is too precise");
   text = "64m";
   EXPECT_EQ(client::mem_bytes_flag()(text), "");
   text = "64q";
