@@ -5,7 +5,8 @@
 # container's cgroup files; --init (Debian's tini bound at /sbin/docker-init as PID 1), proven
 # from inside. Each with our runtime and with runc where the runtime is what does it. And the
 # command line as pflag reads it under Docker's CLI: an option given twice takes its last value,
-# a flag no verb has is refused in pflag's words with Docker's "See" line and exit 125.
+# a letter's value may follow '=' (-c=512), and a flag no verb has, a flag without its value or
+# with a value it refuses are refused in pflag's words with Docker's "See" line and exit 125.
 load helpers
 load engine
 bats_require_minimum_version 1.5.0
@@ -297,11 +298,20 @@ See 'minidocker run --help'."
   assert_failure 125
   assert_output "unknown flag: --nosuch
 See 'minidocker create --help'."
-  # Before the verb, minidocker's own flags were being read.
+  # Before the verb, minidocker's own flags were being read; Docker 20.10 then adds the usage of
+  # a command that has verbs of its own (cli/cobra.go's FlagErrorFunc), minidocker's here.
   run md --nosuch ps
   assert_failure 125
   assert_output "unknown flag: --nosuch
-See 'minidocker --help'."
+See 'minidocker --help'.
+
+$(md --help)"
+  run md image --nosuch ls
+  assert_failure 125
+  assert_output "unknown flag: --nosuch
+See 'minidocker image --help'.
+
+$(md image --help)"
   [[ -z $(md ps -aq) ]]
 }
 
@@ -343,6 +353,13 @@ See 'minidocker exec --help'."
   assert_failure 125
   assert_output "flag needs an argument: --time
 See 'minidocker stop --help'."
+  # minidocker's own flag, before any verb: its usage follows, as Docker 20.10's does.
+  run md --host
+  assert_failure 125
+  assert_output "flag needs an argument: --host
+See 'minidocker --help'.
+
+$(md --help)"
   run md run --network none --cpus abc busybox true
   assert_failure 125
   assert_output "invalid argument \"abc\" for \"--cpus\" flag: failed to parse abc as a rational number

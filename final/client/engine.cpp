@@ -176,6 +176,20 @@ bool served_through_daemon(const std::string& verb) {
 
 }  // namespace
 
+std::string flag_error_lines(const CLI::App& command, const std::string& path,
+                             std::string_view error) {
+  std::string lines = fmt::format("{}\nSee '{} --help'.", error, path);
+  // CLI11 keeps option groups as nameless subcommands: only named ones are commands.
+  auto verbs =
+      command.get_subcommands([](const CLI::App* verb) { return !verb->get_name().empty(); });
+  if (verbs.empty()) return lines;
+  // The formatter, not command.help(): after a parse, help() shows the chosen verb's instead.
+  std::string usage =
+      command.get_formatter()->make_help(&command, path, CLI::AppFormatMode::Normal);
+  while (!usage.empty() && usage.back() == '\n') usage.pop_back();
+  return lines + "\n\n" + usage;
+}
+
 std::string unknown_flag_error(std::string_view word) {
   if (word.starts_with("--")) {
     std::string_view name = word.substr(2);
@@ -196,7 +210,7 @@ std::optional<std::string> unknown_flag_lines(const CLI::App& app) {
   for (const CLI::App* at = &app;;) {
     for (const std::string& word : at->remaining())
       if (word.size() > 1 && word[0] == '-' && word != "--")
-        return fmt::format("{}\nSee '{} --help'.", unknown_flag_error(word), path);
+        return flag_error_lines(*at, path, unknown_flag_error(word));
     auto chosen = at->get_subcommands();
     if (chosen.empty()) return std::nullopt;
     at = chosen.front();
@@ -240,7 +254,7 @@ std::string go_quoted(std::string_view text) {
 
 std::optional<long long> go_int64(std::string_view text) {
   // strconv.ParseInt with base 0: the sign, then ParseUint on the rest, which takes the base from
-  // its prefix and allows '_' only when it did (underscoreOK decides where).
+  // its prefix; base 0 also allows '_' between digits (underscoreOK decides where).
   std::string_view s = text;
   bool negative = false;
   if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
@@ -388,8 +402,8 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
                           args.end());
       return reading;
     };
-    auto refused = [&](std::string error) {
-      reading.error = std::move(error);
+    auto refused = [&](std::string_view error) {
+      reading.error = flag_error_lines(*at, reading.command, error);
       return reading;
     };
     if (word == "--") return as_they_are();
@@ -482,7 +496,7 @@ int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>
   // pflag's reading first: its errors come before any of CLI11's, in the order of the words.
   FlagReading reading = read_flags(app, std::vector<std::string>(argv + 1, argv + argc));
   if (reading.error) {
-    fmt::print(stderr, "{}\nSee '{} --help'.\n", *reading.error, reading.command);
+    fmt::print(stderr, "{}\n", *reading.error);
     return 125;
   }
   try {

@@ -62,10 +62,19 @@ CLI::Option* add_container_words(CLI::App* verb, const std::string& name,
 // read, so pflag says "in -Z", which is the word CLI11 sets aside too), "bad flag syntax: ---x".
 std::string unknown_flag_error(std::string_view word);
 
-// Docker's lines for the first word CLI11 set aside, while parsing `app`, that starts with '-':
-// pflag's words, then "See 'minidocker VERB --help'." for the verb that was reading (minidocker
-// itself for a word before the verb), as cli/cobra.go's FlagErrorFunc prints them; nullopt when
-// nothing of the kind was set aside. Read after app.parse, which may have thrown.
+// Docker's lines for a flag error, as docker 20.10's cli/cobra.go FlagErrorFunc prints them:
+// pflag's `error`, "See 'PATH --help'." for the command whose flags were being read (`path`:
+// "minidocker run", or "minidocker" before the verb), and, only for a command that has
+// subcommands of its own (minidocker itself, image, network, volume...), a blank line and that
+// command's usage (cobra's UsageString; here CLI11's help of it). A verb (run, exec, stop,
+// image ls) gets the two lines alone.
+std::string flag_error_lines(const CLI::App& command, const std::string& path,
+                             std::string_view error);
+
+// Docker's lines (flag_error_lines) for the first word CLI11 set aside, while parsing `app`, that
+// starts with '-': pflag's words for the command that was reading (minidocker itself for a word
+// before the verb); nullopt when nothing of the kind was set aside. Read after app.parse, which
+// may have thrown.
 std::optional<std::string> unknown_flag_lines(const CLI::App& app);
 
 // Go's %q of a string, as pflag quotes a flag's value in "invalid argument %q": "abc", "a\"b",
@@ -104,8 +113,8 @@ CLI::Validator mem_swap_bytes_flag();
 // does not have (unknown_flag_lines then names it, as pflag would).
 struct FlagReading {
   std::vector<std::string> args;
-  std::optional<std::string> error;  // pflag's line, without Docker's "See" line
-  std::string command;               // "minidocker run": whose flags were read, for "See"
+  std::optional<std::string> error;  // Docker's lines: pflag's, then flag_error_lines's
+  std::string command;               // "minidocker run": whose flags were read
 };
 FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args);
 
@@ -224,7 +233,7 @@ void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: first as
 // pflag reads it (read_flags: a flag without its value or with a value it refuses, in pflag's
 // words), then with CLI11; a flag the verb does not have, unknown_flag_lines (Docker's "unknown
-// flag: --x", no prefix); any of these with "See 'minidocker VERB --help'." and exit 125. Another
+// flag: --x", no prefix); any of these in flag_error_lines's lines, with exit 125. Another
 // bad command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
 // With -H (or DOCKER_HOST, read here when -H is absent), a verb the daemon does not serve yet
 // fails with one line and exit 1: it is never run in-process behind the user's back.
