@@ -264,7 +264,7 @@ TEST(UnknownFlag, ACommandWithVerbsAddsItsUsage) {
   EXPECT_EQ(refusal_of({"--root"}),
             "flag needs an argument: --root\nSee 'minidocker --help'.\n\n" + root_usage);
   std::string image_usage = usage_of(*v.app.get_subcommand("image"), "minidocker image");
-  EXPECT_NE(image_usage.find("Usage: minidocker image [OPTIONS] SUBCOMMAND"), std::string::npos)
+  EXPECT_NE(image_usage.find("Usage: minidocker image [OPTIONS]"), std::string::npos)
       << image_usage;
   EXPECT_EQ(refusal_of({"image", "--bogus", "ls"}),
             "unknown flag: --bogus\nSee 'minidocker image --help'.\n\n" + image_usage);
