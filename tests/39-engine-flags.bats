@@ -5,7 +5,8 @@
 # container's cgroup files; --init (Debian's tini bound at /sbin/docker-init as PID 1), proven
 # from inside. Each with our runtime and with runc where the runtime is what does it. And the
 # command line as pflag reads it under Docker's CLI: an option given twice takes its last value,
-# a flag no verb has is refused in pflag's words with Docker's "See" line and exit 125.
+# a letter's value may follow '=' (-c=512), and a flag no verb has, a flag without its value or
+# with a value it refuses are refused in pflag's words with Docker's "See" line and exit 125.
 load helpers
 load engine
 bats_require_minimum_version 1.5.0
@@ -297,10 +298,105 @@ See 'minidocker run --help'."
   assert_failure 125
   assert_output "unknown flag: --nosuch
 See 'minidocker create --help'."
-  # Before the verb, minidocker's own flags were being read.
+  # Before the verb, minidocker's own flags were being read; Docker 20.10 then adds the usage of
+  # a command that has verbs of its own (cli/cobra.go's FlagErrorFunc), minidocker's here.
   run md --nosuch ps
   assert_failure 125
   assert_output "unknown flag: --nosuch
-See 'minidocker --help'."
+See 'minidocker --help'.
+
+$(md --help)"
+  run md image --nosuch ls
+  assert_failure 125
+  assert_output "unknown flag: --nosuch
+See 'minidocker image --help'.
+
+$(md image --help)"
+  [[ -z $(md ps -aq) ]]
+}
+
+@test "flags: a letter's value after '=' is the value, as pflag reads it (-c=2048 is 2048)" {
+  # Read back from inside: the cgroup weight and the variable, not "=512" and "=A=1".
+  run md run --rm --network none -c=512 -e=A=1 -w=/tmp -u=1:2 busybox \
+    sh -c 'cat /sys/fs/cgroup/cpu/cpu.shares; echo "$A"; pwd; id -u; id -g'
+  assert_success
+  assert_output $'512\n1\n/tmp\n1\n2'
+  md create --name eq --network none -c=2048 -m=64m -e=A=1 busybox true >/dev/null
+  run md inspect eq
+  [[ $(jq -c '.[0] | [.HostConfig.CpuShares, .HostConfig.Memory, (.Config.Env | map(select(startswith("A="))))]' \
+    <<<"$output") == '[2048,67108864,["A=1"]]' ]] || fail "$output"
+  # A bool letter takes a value after '=' too: -d=false runs in the foreground.
+  run md run --rm --network none -d=false busybox echo in the foreground
+  assert_success
+  assert_output "in the foreground"
+  # And every verb: exec's -u and -w.
+  md run -d --name up --network none busybox sleep 1000 >/dev/null
+  run md exec -u=3:4 -w=/etc up sh -c 'id -u; id -g; pwd'
+  assert_success
+  assert_output $'3\n4\n/etc'
+}
+
+@test "flags: no value, or one the flag refuses: pflag's words, Docker's See line, exit 125, nothing made" {
+  run md run --network none --cpus
+  assert_failure 125
+  assert_output "flag needs an argument: --cpus
+See 'minidocker run --help'."
+  run md run --network none -dc
+  assert_failure 125
+  assert_output "flag needs an argument: 'c' in -c
+See 'minidocker run --help'."
+  run md exec -u
+  assert_failure 125
+  assert_output "flag needs an argument: 'u' in -u
+See 'minidocker exec --help'."
+  run md stop --time
+  assert_failure 125
+  assert_output "flag needs an argument: --time
+See 'minidocker stop --help'."
+  # minidocker's own flag, before any verb: its usage follows, as Docker 20.10's does.
+  run md --host
+  assert_failure 125
+  assert_output "flag needs an argument: --host
+See 'minidocker --help'.
+
+$(md --help)"
+  run md run --network none --cpus abc busybox true
+  assert_failure 125
+  assert_output "invalid argument \"abc\" for \"--cpus\" flag: failed to parse abc as a rational number
+See 'minidocker run --help'."
+  # pflag takes the word after --cpus as its value, the image too.
+  run md run --network none --cpus busybox true
+  assert_failure 125
+  assert_output "invalid argument \"busybox\" for \"--cpus\" flag: failed to parse busybox as a rational number
+See 'minidocker run --help'."
+  run md create --network none --memory xyz busybox true
+  assert_failure 125
+  assert_output "invalid argument \"xyz\" for \"-m, --memory\" flag: invalid size: 'xyz'
+See 'minidocker create --help'."
+  run md run --network none -c notanumber busybox true
+  assert_failure 125
+  assert_output "invalid argument \"notanumber\" for \"-c, --cpu-shares\" flag: give a whole number
+See 'minidocker run --help'."
+  run md run --network none -c=x busybox true
+  assert_failure 125
+  assert_output "invalid argument \"x\" for \"-c, --cpu-shares\" flag: give a whole number
+See 'minidocker run --help'."
+  run md run --network none --pids-limit x busybox true
+  assert_failure 125
+  assert_output "invalid argument \"x\" for \"--pids-limit\" flag: give a whole number
+See 'minidocker run --help'."
+  run md run --network none -d=x busybox true
+  assert_failure 125
+  assert_output "invalid argument \"x\" for \"-d, --detach\" flag: give true or false
+See 'minidocker run --help'."
+  run md stop -t x c1
+  assert_failure 125
+  assert_output "invalid argument \"x\" for \"-t, --time\" flag: give a whole number
+See 'minidocker stop --help'."
+  # The first flag in the order of the words is the one named, as pflag reads them.
+  run md run --network none --memory xyz --cpus abc --nosuch busybox true
+  assert_failure 125
+  assert_output "invalid argument \"xyz\" for \"-m, --memory\" flag: invalid size: 'xyz'
+See 'minidocker run --help'."
   [[ -z $(md ps -aq) ]]
 }

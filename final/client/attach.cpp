@@ -517,7 +517,8 @@ void add_attach_verbs(CLI::App& app, const EngineOptions& options, std::function
   static int restart_seconds = 10;
   auto* restart_cmd = app.add_subcommand("restart", "stop (SIGTERM, then SIGKILL), then start");
   restart_cmd->add_option("container", restart_refs, "NAME or ID")->required();
-  restart_cmd->add_option("--time,-t", restart_seconds, "seconds before SIGKILL (default 10)");
+  restart_cmd->add_option("--time,-t", restart_seconds, "seconds before SIGKILL (default 10)")
+      ->transform(int_flag());
   restart_cmd->callback([&] {
     action = [&] {
       engine::Paths paths = engine::paths_for(options.root, options.explain);

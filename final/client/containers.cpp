@@ -97,12 +97,19 @@ void add_create_flags(CLI::App* cmd, CreateFlags& f, bool is_run) {
                 "docker-init (Debian's tini) as PID 1: reaps orphans, passes signals on");
   cmd->add_option("--cap-add", o.cap_add, "add a capability (or ALL)")->allow_extra_args(false);
   cmd->add_option("--cap-drop", o.cap_drop, "drop a capability (or ALL)")->allow_extra_args(false);
-  cmd->add_option("--cpus", o.cpus, "CPUs, e.g. 0.5 (cgroup cpu quota of a 100 ms period)");
-  cmd->add_option("--cpu-shares,-c", o.cpu_shares, "relative CPU weight (1024 is the default)");
-  cmd->add_option("--memory,-m", o.memory, "memory limit, e.g. 64m");
+  // Their values are checked as Docker's CLI checks them while it reads its flags (read_flags):
+  // the syntax here; the ranges (at least 6MB, at most the host's CPUs) where the engine or the
+  // daemon checks them (exec::parse_limits), as Docker's daemon does.
+  cmd->add_option("--cpus", o.cpus, "CPUs, e.g. 0.5 (cgroup cpu quota of a 100 ms period)")
+      ->check(nano_cpus_flag());
+  cmd->add_option("--cpu-shares,-c", o.cpu_shares, "relative CPU weight (1024 is the default)")
+      ->transform(int_flag());
+  cmd->add_option("--memory,-m", o.memory, "memory limit, e.g. 64m")->check(mem_bytes_flag());
   cmd->add_option("--memory-swap", o.memory_swap,
-                  "memory plus swap limit (-1: unlimited swap; default: twice --memory)");
-  cmd->add_option("--pids-limit", o.pids_limit, "at most this many processes (-1: unlimited)");
+                  "memory plus swap limit (-1: unlimited swap; default: twice --memory)")
+      ->check(mem_swap_bytes_flag());
+  cmd->add_option("--pids-limit", o.pids_limit, "at most this many processes (-1: unlimited)")
+      ->transform(int_flag());
   cmd->add_option("--volume,-v", o.volumes, "/HOST:/CTR[:ro], NAME:/CTR[:ro] or /CTR (a volume)")
       ->allow_extra_args(false);
   cmd->add_option("--tmpfs", o.tmpfs, "/CTR[:OPTIONS]: a tmpfs there (noexec,nosuid,nodev)")
@@ -687,7 +694,8 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   static int stop_seconds = 10;
   auto* stop_cmd = app.add_subcommand("stop", "SIGTERM, then SIGKILL after a grace period");
   stop_cmd->add_option("container", stop_refs, "NAME or ID")->required();
-  stop_cmd->add_option("--time,-t", stop_seconds, "seconds before SIGKILL (default 10)");
+  stop_cmd->add_option("--time,-t", stop_seconds, "seconds before SIGKILL (default 10)")
+      ->transform(int_flag());
   stop_cmd->callback([&] {
     action = [&] {
       if (!options.host.empty()) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 #include <set>
@@ -9,6 +10,7 @@
 #include "cli.hpp"
 #include "daemon/http_client.hpp"
 #include "error.hpp"
+#include "exec/bundle.hpp"
 
 namespace client {
 
@@ -174,6 +176,20 @@ bool served_through_daemon(const std::string& verb) {
 
 }  // namespace
 
+std::string flag_error_lines(const CLI::App& command, const std::string& path,
+                             std::string_view error) {
+  std::string lines = fmt::format("{}\nSee '{} --help'.", error, path);
+  // CLI11 keeps option groups as nameless subcommands: only named ones are commands.
+  auto verbs =
+      command.get_subcommands([](const CLI::App* verb) { return !verb->get_name().empty(); });
+  if (verbs.empty()) return lines;
+  // The formatter, not command.help(): after a parse, help() shows the chosen verb's instead.
+  std::string usage =
+      command.get_formatter()->make_help(&command, path, CLI::AppFormatMode::Normal);
+  while (!usage.empty() && usage.back() == '\n') usage.pop_back();
+  return lines + "\n\n" + usage;
+}
+
 std::string unknown_flag_error(std::string_view word) {
   if (word.starts_with("--")) {
     std::string_view name = word.substr(2);
@@ -194,7 +210,7 @@ std::optional<std::string> unknown_flag_lines(const CLI::App& app) {
   for (const CLI::App* at = &app;;) {
     for (const std::string& word : at->remaining())
       if (word.size() > 1 && word[0] == '-' && word != "--")
-        return fmt::format("{}\nSee '{} --help'.", unknown_flag_error(word), path);
+        return flag_error_lines(*at, path, unknown_flag_error(word));
     auto chosen = at->get_subcommands();
     if (chosen.empty()) return std::nullopt;
     at = chosen.front();
@@ -202,10 +218,289 @@ std::optional<std::string> unknown_flag_lines(const CLI::App& app) {
   }
 }
 
+std::string go_quoted(std::string_view text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      // The same escapes as a quoted byte, but in double quotes: ' is itself, " is escaped.
+      std::string quoted = go_quoted_byte(c);
+      out += c == '"' ? "\\\"" : c == '\'' ? "'" : quoted.substr(1, quoted.size() - 2);
+      continue;
+    }
+    // A UTF-8 character is copied whole; Go escapes the C1 controls U+0080..U+009F, the no-break
+    // space U+00A0 and the soft hyphen U+00AD as unprintable. A byte that starts no character
+    // (or whose character is cut short) is \xNN.
+    size_t length = c >= 0xc2 && c <= 0xdf   ? 2
+                    : c >= 0xe0 && c <= 0xef ? 3
+                    : c >= 0xf0 && c <= 0xf4 ? 4
+                                             : 0;
+    bool whole = length > 0 && i + length <= text.size();
+    for (size_t k = 1; whole && k < length; ++k)
+      whole = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    if (!whole) {
+      out += fmt::format("\\x{:02x}", c);
+      continue;
+    }
+    auto second = static_cast<unsigned char>(text[i + 1]);
+    if (c == 0xc2 && (second <= 0xa0 || second == 0xad))
+      out += fmt::format("\\u{:04x}", second);
+    else
+      out += text.substr(i, length);
+    i += length - 1;
+  }
+  return out + "\"";
+}
+
+std::optional<long long> go_int64(std::string_view text) {
+  // strconv.ParseInt with base 0: the sign, then ParseUint on the rest, which takes the base from
+  // its prefix; base 0 also allows '_' between digits (underscoreOK decides where).
+  std::string_view s = text;
+  bool negative = false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty()) return std::nullopt;
+  unsigned base = 10;
+  bool prefix_letter = false;
+  if (s[0] == '0') {
+    char letter =
+        s.size() >= 3 ? static_cast<char>(std::tolower(static_cast<unsigned char>(s[1]))) : 0;
+    base = letter == 'x' ? 16 : letter == 'b' ? 2 : 8;
+    prefix_letter = letter == 'x' || letter == 'b' || letter == 'o';
+    s.remove_prefix(prefix_letter ? 2 : 1);
+  }
+  unsigned long long value = 0;
+  // A '_' must stand between two digits, the prefix counting as one ("0x_1f" is 31).
+  char saw = prefix_letter || base == 8 ? '0' : '^';
+  for (char c : s) {
+    if (c == '_') {
+      if (saw != '0') return std::nullopt;
+      saw = '_';
+      continue;
+    }
+    unsigned digit = c >= '0' && c <= '9'   ? static_cast<unsigned>(c - '0')
+                     : c >= 'a' && c <= 'z' ? static_cast<unsigned>(c - 'a' + 10)
+                     : c >= 'A' && c <= 'Z' ? static_cast<unsigned>(c - 'A' + 10)
+                                            : 99;
+    if (digit >= base) return std::nullopt;
+    if (value > (~0ULL - digit) / base) return std::nullopt;
+    value = value * base + digit;
+    saw = '0';
+  }
+  if (saw == '_') return std::nullopt;
+  // -9223372036854775808 fits, +9223372036854775808 does not.
+  if (value > (negative ? 1ULL << 63 : (1ULL << 63) - 1)) return std::nullopt;
+  return negative ? static_cast<long long>(0 - value) : static_cast<long long>(value);
+}
+
+std::optional<bool> go_bool(std::string_view text) {
+  for (std::string_view yes : {"1", "t", "T", "TRUE", "true", "True"})
+    if (text == yes) return true;
+  for (std::string_view no : {"0", "f", "F", "FALSE", "false", "False"})
+    if (text == no) return false;
+  return std::nullopt;
+}
+
+CLI::Validator int_flag() {
+  return CLI::Validator(
+      [](std::string& text) {
+        std::optional<long long> value = go_int64(text);
+        if (!value) return std::string("give a whole number");
+        text = std::to_string(*value);
+        return std::string();
+      },
+      "");
+}
+
+CLI::Validator nano_cpus_flag() {
+  return CLI::Validator(
+      [](std::string& text) {
+        try {
+          exec::parse_nano_cpus(text);
+        } catch (const lab::UserError& e) {
+          return std::string(e.what());  // Docker's reasons (opts.NanoCPUs)
+        }
+        return std::string();
+      },
+      "");
+}
+
+CLI::Validator mem_bytes_flag() {
+  return CLI::Validator(
+      [](std::string& text) {
+        try {
+          exec::parse_memory(text);
+        } catch (const lab::UserError& e) {
+          return std::string(e.what());  // "invalid size: 'xyz'", go-units' words, as Docker's
+        }
+        return std::string();
+      },
+      "");
+}
+
+CLI::Validator mem_swap_bytes_flag() {
+  CLI::Validator size = mem_bytes_flag();
+  return CLI::Validator(
+      [size](std::string& text) { return text == "-1" ? std::string() : size(text); }, "");
+}
+
+namespace {
+
+bool is_bool_flag(const CLI::Option& option) { return option.get_items_expected_max() == 0; }
+
+// pflag's name of a flag in "invalid argument": "-c, --cpu-shares" when it has a letter.
+std::string pflag_name(const CLI::Option& option) {
+  std::string name;
+  if (!option.get_snames().empty()) name = "-" + option.get_snames().front();
+  if (!option.get_lnames().empty())
+    name += (name.empty() ? "--" : ", --") + option.get_lnames().front();
+  return name;
+}
+
+// What the option's CLI11 validators say of `value`, in their order: "" when all take it.
+std::string refusal_of_value(CLI::Option& option, std::string value) {
+  for (int index = 0;; ++index) {
+    CLI::Validator* check = nullptr;
+    try {
+      check = option.get_validator(index);
+    } catch (const CLI::OptionNotFound&) {
+      return "";
+    }
+    std::string why;
+    try {
+      why = (*check)(value);
+    } catch (const CLI::ValidationError& e) {
+      why = e.what();
+    }
+    if (!why.empty()) return why;
+  }
+}
+
+std::string invalid_argument(std::string_view value, const CLI::Option& option,
+                             std::string_view why) {
+  return fmt::format("invalid argument {} for \"{}\" flag: {}", go_quoted(value),
+                     pflag_name(option), why);
+}
+
+CLI::App* subcommand_named(CLI::App& app, const std::string& word) {
+  auto named = app.get_subcommands([&](CLI::App* verb) { return verb->check_name(word); });
+  return named.empty() ? nullptr : named.front();
+}
+
+}  // namespace
+
+FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
+  FlagReading reading;
+  reading.command = app.get_name();
+  CLI::App* at = &app;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    auto as_they_are = [&] {
+      reading.args.insert(reading.args.end(), args.begin() + static_cast<std::ptrdiff_t>(i),
+                          args.end());
+      return reading;
+    };
+    auto refused = [&](std::string_view error) {
+      reading.error = flag_error_lines(*at, reading.command, error);
+      return reading;
+    };
+    if (word == "--") return as_they_are();
+    if (word.size() < 2 || word[0] != '-') {
+      if (CLI::App* verb = subcommand_named(*at, word)) {
+        at = verb;
+        reading.command += " " + verb->get_name();
+      } else if (at->get_positionals_at_end() || at->get_prefix_command()) {
+        return as_they_are();
+      }
+      reading.args.push_back(word);
+      continue;
+    }
+    if (word.starts_with("--")) {
+      size_t equals = word.find('=');
+      std::string name = word.substr(0, equals);
+      CLI::Option* option = at->get_option_no_throw(name);
+      if (option == nullptr) return as_they_are();
+      std::optional<std::string> value;
+      if (equals != std::string::npos) value = word.substr(equals + 1);
+      if (is_bool_flag(*option)) {
+        if (!value) {
+          reading.args.push_back(word);
+          continue;
+        }
+        std::optional<bool> on = go_bool(*value);
+        if (!on) return refused(invalid_argument(*value, *option, "give true or false"));
+        reading.args.push_back(name + (*on ? "=true" : "=false"));
+        continue;
+      }
+      if (!value) {
+        if (i + 1 == args.size()) return refused("flag needs an argument: " + word);
+        value = args[++i];
+      }
+      if (std::string why = refusal_of_value(*option, *value); !why.empty())
+        return refused(invalid_argument(*value, *option, why));
+      // The value as a word of its own: CLI11 takes the word after an option whatever it is
+      // ("", "-5", "--memory"), as pflag does, where `--cpus=` would make it take the next one.
+      reading.args.push_back(name);
+      reading.args.push_back(*value);
+      continue;
+    }
+    // A cluster of letters, -dit or -c512 or -c=512 (pflag's parseSingleShortArg): plain flags
+    // until a letter that takes a value, which takes the rest of the word ("=" after the letter
+    // left out) or else the next word.
+    std::vector<std::string> read;
+    for (size_t at_letter = 1; at_letter < word.size(); ++at_letter) {
+      char letter = word[at_letter];
+      CLI::Option* option = at->get_option_no_throw(std::string{'-', letter});
+      // Letters read so far were plain flags, which CLI11 reads the same from the whole word.
+      if (option == nullptr) return as_they_are();
+      std::string_view after = std::string_view(word).substr(at_letter + 1);
+      bool after_equals = after.size() > 1 && after[0] == '=';
+      if (is_bool_flag(*option)) {
+        if (!after_equals) {
+          read.push_back({'-', letter});
+          continue;
+        }
+        std::string value(after.substr(1));
+        std::optional<bool> on = go_bool(value);
+        if (!on) return refused(invalid_argument(value, *option, "give true or false"));
+        if (option->get_lnames().empty()) return as_they_are();
+        read.push_back("--" + option->get_lnames().front() + (*on ? "=true" : "=false"));
+        break;
+      }
+      std::string value;
+      if (after_equals)
+        value = after.substr(1);
+      else if (!after.empty())
+        value = after;
+      else if (i + 1 < args.size())
+        value = args[++i];
+      else
+        return refused(fmt::format("flag needs an argument: {} in -{}",
+                                   go_quoted_byte(static_cast<unsigned char>(letter)),
+                                   word.substr(at_letter)));
+      if (std::string why = refusal_of_value(*option, value); !why.empty())
+        return refused(invalid_argument(value, *option, why));
+      read.push_back({'-', letter});
+      read.push_back(value);
+      break;
+    }
+    reading.args.insert(reading.args.end(), read.begin(), read.end());
+  }
+  return reading;
+}
+
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action, int argc,
                char** argv) {
+  // pflag's reading first: its errors come before any of CLI11's, in the order of the words.
+  FlagReading reading = read_flags(app, std::vector<std::string>(argv + 1, argv + argc));
+  if (reading.error) {
+    fmt::print(stderr, "{}\n", *reading.error);
+    return 125;
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(std::vector<std::string>(reading.args.rbegin(), reading.args.rend()));
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return 0;

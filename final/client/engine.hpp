@@ -62,11 +62,61 @@ CLI::Option* add_container_words(CLI::App* verb, const std::string& name,
 // read, so pflag says "in -Z", which is the word CLI11 sets aside too), "bad flag syntax: ---x".
 std::string unknown_flag_error(std::string_view word);
 
-// Docker's lines for the first word CLI11 set aside, while parsing `app`, that starts with '-':
-// pflag's words, then "See 'minidocker VERB --help'." for the verb that was reading (minidocker
-// itself for a word before the verb), as cli/cobra.go's FlagErrorFunc prints them; nullopt when
-// nothing of the kind was set aside. Read after app.parse, which may have thrown.
+// Docker's lines for a flag error, as docker 20.10's cli/cobra.go FlagErrorFunc prints them:
+// pflag's `error`, "See 'PATH --help'." for the command whose flags were being read (`path`:
+// "minidocker run", or "minidocker" before the verb), and, only for a command that has
+// subcommands of its own (minidocker itself, image, network, volume...), a blank line and that
+// command's usage (cobra's UsageString; here CLI11's help of it). A verb (run, exec, stop,
+// image ls) gets the two lines alone.
+std::string flag_error_lines(const CLI::App& command, const std::string& path,
+                             std::string_view error);
+
+// Docker's lines (flag_error_lines) for the first word CLI11 set aside, while parsing `app`, that
+// starts with '-': pflag's words for the command that was reading (minidocker itself for a word
+// before the verb); nullopt when nothing of the kind was set aside. Read after app.parse, which
+// may have thrown.
 std::optional<std::string> unknown_flag_lines(const CLI::App& app);
+
+// Go's %q of a string, as pflag quotes a flag's value in "invalid argument %q": "abc", "a\"b",
+// "\t", "\x01"; a UTF-8 character as it is, a byte that starts none as "\xff".
+std::string go_quoted(std::string_view text);
+
+// Go's strconv.ParseInt(text, 0, 64), which pflag's int and int64 flags call (--cpu-shares,
+// --pids-limit, stop -t): a sign, then decimal, 0x hex, 0o or 0 octal, 0b binary, '_' between
+// digits ("1_000"). nullopt for anything else ("x", "1.5", "", " 1") or beyond 64 bits.
+std::optional<long long> go_int64(std::string_view text);
+// Go's strconv.ParseBool, for a flag given a value (--detach=false, -d=0): 1 t T TRUE true True,
+// 0 f F FALSE false False.
+std::optional<bool> go_bool(std::string_view text);
+
+// CLI11 checks that refuse, as the flag's pflag type refuses while reading the command line, a
+// value Docker's CLI would not take: ->transform(client::int_flag()) on an option pflag reads as
+// an int ("give a whole number"; the value then reaches CLI11 in plain decimal), Docker's own value
+// types of run and create: NanoCPUs (--cpus: "failed to parse abc as a rational number"), MemBytes
+// (--memory: "invalid size: 'xyz'") and MemSwapBytes (--memory-swap: -1 or a size).
+CLI::Validator int_flag();
+CLI::Validator nano_cpus_flag();
+CLI::Validator mem_bytes_flag();
+CLI::Validator mem_swap_bytes_flag();
+
+// The command line as pflag reads it, before CLI11 parses it. Docker's CLI reads every flag of the
+// verb, in order, before it runs the verb, and stops at the first it cannot take, so that one
+// error, and only it, is printed:
+//   "flag needs an argument: --cpus", "flag needs an argument: 'c' in -c" (no word left for it);
+//   "invalid argument \"abc\" for \"--cpus\" flag: REASON" (a value the flag's checks, its CLI11
+//   validators, refuse; the flag named "-c, --cpu-shares" when it has a letter).
+// `args` come without the program's name. Where CLI11 would read a word differently from pflag,
+// `args` holds pflag's meaning in CLI11's spelling: a letter's value after '=' (`-c=2048` is
+// 2048 to pflag, "=2048" to CLI11), a value that is empty (`--cpus=`) or a bool flag's value
+// (`-d=false`). Reading stops, leaving the rest as it was, at "--", at the first positional of a
+// verb whose flags end there (run, create, exec: add_container_words) and at a flag the command
+// does not have (unknown_flag_lines then names it, as pflag would).
+struct FlagReading {
+  std::vector<std::string> args;
+  std::optional<std::string> error;  // Docker's lines: pflag's, then flag_error_lines's
+  std::string command;               // "minidocker run": whose flags were read
+};
+FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args);
 
 // import, images / image ls, tag, rmi / image rm, history, image inspect, image prune, system df.
 // `action` is set to the verb that was chosen.
@@ -181,9 +231,11 @@ void add_version_verbs(CLI::App& app, const EngineOptions& options, std::functio
 // socket (final/daemon/server.cpp, router.hpp, routes.cpp), same contract.
 void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
 
-// Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: a bad
-// command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125; a flag
-// the verb does not have, unknown_flag_lines (Docker's "unknown flag: --x", no prefix).
+// Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: first as
+// pflag reads it (read_flags: a flag without its value or with a value it refuses, in pflag's
+// words), then with CLI11; a flag the verb does not have, unknown_flag_lines (Docker's "unknown
+// flag: --x", no prefix); any of these in flag_error_lines's lines, with exit 125. Another
+// bad command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
 // With -H (or DOCKER_HOST, read here when -H is absent), a verb the daemon does not serve yet
 // fails with one line and exit 1: it is never run in-process behind the user's back.
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action,

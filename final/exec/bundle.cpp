@@ -71,15 +71,79 @@ int64_t parse_memory(std::string_view text) {
   return static_cast<int64_t>(value * multiplier);
 }
 
+namespace {
+
+// Digits only, at least one, as a number; nullopt past 28 digits, so that a billion times it
+// still fits (a count of CPUs far beyond any host's either way).
+std::optional<__int128> decimal_digits(std::string_view digits) {
+  if (digits.empty() || digits.size() > 28) return std::nullopt;
+  __int128 value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  return value;
+}
+
+int64_t clamp_to_int64(__int128 value) {
+  if (value > INT64_MAX) return INT64_MAX;
+  if (value < INT64_MIN) return INT64_MIN;
+  return static_cast<int64_t>(value);
+}
+
+}  // namespace
+
 int64_t parse_nano_cpus(std::string_view text) {
-  std::string s(text);
-  char* end = nullptr;
-  double value = s.empty() ? -1 : std::strtod(s.c_str(), &end);
-  if (s.empty() || *end != '\0' || !std::isfinite(value) || value < 0)
-    throw lab::UserError(fmt::format(
-        "invalid argument \"{}\" for \"--cpus\" flag: failed to parse {} as a rational number",
-        text, text));
-  return std::llround(value * 1e9);
+  auto not_rational = [&] {
+    return lab::UserError(fmt::format("failed to parse {} as a rational number", text));
+  };
+  std::string_view s = text;
+  bool negative = !s.empty() && s[0] == '-';
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  // A fraction, "1/2": the nano-CPUs are whole only if the denominator divides them.
+  if (size_t slash = s.find('/'); slash != std::string_view::npos) {
+    std::optional<__int128> num = decimal_digits(s.substr(0, slash));
+    std::optional<__int128> den = decimal_digits(s.substr(slash + 1));
+    if (!num || !den || *den == 0) throw not_rational();
+    __int128 nano = *num * 1000000000;
+    if (nano % *den != 0) throw lab::UserError("value is too precise");
+    return clamp_to_int64(negative ? -(nano / *den) : nano / *den);
+  }
+  // A decimal, "0.5", ".5", "5.", "1e-1": digits without the point, then the power of ten.
+  size_t e = s.find_first_of("eE");
+  std::string_view mantissa = s.substr(0, e);
+  long long exponent = 0;
+  if (e != std::string_view::npos) {
+    std::string_view power = s.substr(e + 1);
+    bool down = !power.empty() && power[0] == '-';
+    if (!power.empty() && (power[0] == '-' || power[0] == '+')) power.remove_prefix(1);
+    if (power.empty() || power.find_first_not_of("0123456789") != std::string_view::npos)
+      throw not_rational();
+    for (char c : power) exponent = std::min(exponent * 10 + (c - '0'), 100000LL);
+    if (down) exponent = -exponent;
+  }
+  size_t point = mantissa.find('.');
+  std::string digits(mantissa.substr(0, point));
+  if (point != std::string_view::npos) {
+    digits += mantissa.substr(point + 1);
+    exponent -= static_cast<long long>(mantissa.size() - point - 1);
+  }
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos)
+    throw not_rational();
+  // nano-CPUs = digits x 10^(exponent + 9), whole or "too precise" (Docker's opts.NanoCPUs).
+  exponent += 9;
+  while (digits.size() > 1 && digits.front() == '0') digits.erase(0, 1);
+  while (exponent < 0 && digits.size() > 1 && digits.back() == '0') {
+    digits.pop_back();
+    ++exponent;
+  }
+  if (digits == "0") return 0;
+  if (exponent < 0) throw lab::UserError("value is too precise");
+  if (digits.size() + static_cast<size_t>(exponent) > 19)
+    return negative ? INT64_MIN : INT64_MAX;  // beyond any host: the range check refuses it
+  __int128 nano = *decimal_digits(digits);
+  for (long long k = 0; k < exponent; ++k) nano *= 10;
+  return clamp_to_int64(negative ? -nano : nano);
 }
 
 Limits parse_limits(const RunOptions& o, long ncpu) {

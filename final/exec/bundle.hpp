@@ -54,7 +54,11 @@ struct Limits {
 // "512m", "1g", "100000" (bytes), "1.5g": Docker's RAMInBytes (binary units, b k m g t p, case
 // insensitive, an optional trailing b). Throws lab::UserError on anything else.
 int64_t parse_memory(std::string_view text);
-// "0.5" -> 500000000 nano-CPUs; at most 9 decimals. Throws lab::UserError.
+// Docker's opts.NanoCPUs (--cpus): a rational number, as Go's big.Rat reads one in decimal, in
+// nano-CPUs: "0.5" and "1/2" are 500000000, "1e-1" 100000000, "-1" -1000000000 (the range is
+// parse_limits's to check, as it is Docker's daemon's). Throws lab::UserError with Docker's
+// reason: "failed to parse abc as a rational number", or "value is too precise" past 9 decimals.
+// (big.Rat also reads 0x, 0o and 0b numbers and '_' between digits; these are refused here.)
 int64_t parse_nano_cpus(std::string_view text);
 // The checks Docker makes (memory at least 6 MB, --memory-swap not below --memory and only with
 // --memory, --cpus from 0.01 to the number of CPUs, shares 2..262144) and the cgroup values:

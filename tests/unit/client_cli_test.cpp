@@ -5,11 +5,15 @@
 // lab::last_value_wins: an option given twice takes its last value, as pflag does.
 // client::unknown_flag_error and unknown_flag_lines: pflag's words for a flag no verb has, with
 // Docker's "See 'docker VERB --help'." line.
+// client::read_flags: the command line as pflag reads it before CLI11 parses it (a letter's value
+// after '=', a flag without its value, a value the flag refuses), and the value checks it runs:
+// go_int64, go_bool, go_quoted, int_flag, nano_cpus_flag, mem_bytes_flag.
 #include "cli.hpp"
 
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,6 +29,10 @@ struct Parsed {
   std::string image;
   int cpu_shares = 0;
   std::vector<std::string> env;
+  std::string cpus;
+  std::string memory;
+  std::string workdir;
+  std::string user;
   bool detach = false;
   bool all = false;
   std::vector<std::string> command;
@@ -44,14 +52,26 @@ struct Verbs {
     run = app.add_subcommand("run", "the verb under test");
     run->add_option("image", p.image, "IMAGE")->required();
     client::add_container_words(run, "command", p.command, "[COMMAND] [ARG...]");
-    run->add_option("--cpu-shares,-c", p.cpu_shares, "relative CPU weight");
+    run->add_option("--cpu-shares,-c", p.cpu_shares, "relative CPU weight")
+        ->transform(client::int_flag());
+    run->add_option("--cpus", p.cpus, "CPUs")->check(client::nano_cpus_flag());
+    run->add_option("--memory,-m", p.memory, "memory limit")->check(client::mem_bytes_flag());
     run->add_option("--env,-e", p.env, "KEY=VALUE")->allow_extra_args(false);
+    run->add_option("--workdir,-w", p.workdir, "the working directory inside");
+    run->add_option("--user,-u", p.user, "NAME|UID[:GROUP|GID]");
     run->add_flag("--detach,-d", p.detach, "in the background");
   }
+  // As run_engine reads a command line: pflag's reading first, whose error is thrown as the lines
+  // run_engine prints; then CLI11 parses what it left.
   void parse(const std::vector<std::string>& words) {
-    std::vector<std::string> reversed(words.rbegin(), words.rend());  // CLI11 parses from the back
-    app.parse(reversed);
+    client::FlagReading reading = client::read_flags(app, words);
+    if (reading.error) throw FlagRefused(*reading.error);
+    // CLI11 parses from the back.
+    app.parse(std::vector<std::string>(reading.args.rbegin(), reading.args.rend()));
   }
+  struct FlagRefused : std::runtime_error {
+    using std::runtime_error::runtime_error;
+  };
 };
 
 Parsed parse_run(const std::vector<std::string>& words) {
@@ -66,6 +86,8 @@ std::optional<std::string> refusal_of(const std::vector<std::string>& words) {
   Verbs v;
   try {
     v.parse(words);
+  } catch (const Verbs::FlagRefused& e) {
+    return e.what();
   } catch (const CLI::ParseError&) {
     return client::unknown_flag_lines(v.app);
   }
@@ -211,8 +233,6 @@ TEST(UnknownFlag, DockersLinesNameTheVerb) {
       {{"run", "--nosuch"}, "unknown flag: --nosuch\nSee 'minidocker run --help'."},
       {{"run", "--nosuch", "-Y", "busybox"},
        "unknown flag: --nosuch\nSee 'minidocker run --help'."},
-      // Before the verb, minidocker's own flags were being read.
-      {{"--nosuch", "ps"}, "unknown flag: --nosuch\nSee 'minidocker --help'."},
   };
   for (const auto& [argv, want] : cases) {
     std::string line;
@@ -224,6 +244,32 @@ TEST(UnknownFlag, DockersLinesNameTheVerb) {
   EXPECT_EQ(refusal_of({"run"}), std::nullopt);
 }
 
+// Docker 20.10 (cli/cobra.go's FlagErrorFunc) adds the usage of a command that has subcommands:
+// minidocker's own flags before the verb, a group's (image) before its verb. A verb's error is
+// the two lines alone (the cases above).
+TEST(UnknownFlag, ACommandWithVerbsAddsItsUsage) {
+  Verbs v;
+  auto usage_of = [](const CLI::App& command, const std::string& path) {
+    std::string usage =
+        command.get_formatter()->make_help(&command, path, CLI::AppFormatMode::Normal);
+    while (!usage.empty() && usage.back() == '\n') usage.pop_back();
+    return usage;
+  };
+  std::string root_usage = usage_of(v.app, "minidocker");
+  EXPECT_NE(root_usage.find("Usage: minidocker [OPTIONS] SUBCOMMAND"), std::string::npos)
+      << root_usage;
+  // Before the verb, minidocker's own flags were being read.
+  EXPECT_EQ(refusal_of({"--nosuch", "ps"}),
+            "unknown flag: --nosuch\nSee 'minidocker --help'.\n\n" + root_usage);
+  EXPECT_EQ(refusal_of({"--root"}),
+            "flag needs an argument: --root\nSee 'minidocker --help'.\n\n" + root_usage);
+  std::string image_usage = usage_of(*v.app.get_subcommand("image"), "minidocker image");
+  EXPECT_NE(image_usage.find("Usage: minidocker image [OPTIONS]"), std::string::npos)
+      << image_usage;
+  EXPECT_EQ(refusal_of({"image", "--bogus", "ls"}),
+            "unknown flag: --bogus\nSee 'minidocker image --help'.\n\n" + image_usage);
+}
+
 TEST(ContainerWords, HelpBeforeTheImageIsTheVerbs) {
   EXPECT_THROW(parse_run({"run", "--help"}), CLI::CallForHelp);
   EXPECT_THROW(parse_run({"run", "-d", "--help", "busybox"}), CLI::CallForHelp);
@@ -231,6 +277,210 @@ TEST(ContainerWords, HelpBeforeTheImageIsTheVerbs) {
 
 TEST(ContainerWords, TheImageIsStillRequired) {
   EXPECT_THROW(parse_run({"run", "-d"}), CLI::RequiredError);
+}
+
+// pflag reads a letter's value after '=' without the '=' (-c=2048 is 2048; CLI11 alone read
+// "=2048"), a bool letter's too (-d=false); a value word is the flag's whatever it looks like.
+TEST(PflagReading, ALettersValueAfterEquals) {
+  struct Case {
+    std::vector<std::string> argv;
+    int cpu_shares;
+    std::vector<std::string> env;
+    bool detach;
+    std::string workdir;
+    std::string user;
+  };
+  const std::vector<Case> cases = {
+      {{"run", "-c=2048", "busybox"}, 2048, {}, false, "", ""},
+      {{"run", "-e=A=1", "-w=/tmp", "-u=0:0", "busybox"}, 0, {"A=1"}, false, "/tmp", "0:0"},
+      {{"run", "-dc=512", "busybox"}, 512, {}, true, "", ""},
+      {{"run", "-dc512", "busybox"}, 512, {}, true, "", ""},
+      {{"run", "-c", "512", "-d=false", "busybox"}, 512, {}, false, "", ""},
+      {{"run", "-d", "--detach=0", "busybox"}, 0, {}, false, "", ""},
+      {{"run", "-d=T", "busybox"}, 0, {}, true, "", ""},
+      // "==x" after the letter: the value is "=x". "-e=" alone is "=" (pflag wants a character
+      // after '=' to read it as the separator); "--env=" is the empty value.
+      {{"run", "-e==x", "-e=", "--env=", "busybox"}, 0, {"=x", "=", ""}, false, "", ""},
+      // The word after a flag is its value, even one that looks like a flag.
+      {{"run", "-c", "-5", "-u", "--detach", "busybox"}, -5, {}, false, "", "--detach"},
+      // pflag's int is Go's: a base prefix and '_' between digits.
+      {{"run", "-c", "0x400", "busybox"}, 1024, {}, false, "", ""},
+      {{"run", "--cpu-shares=1_024", "busybox"}, 1024, {}, false, "", ""},
+      // After the image, every word is the container's, '=' and all.
+      {{"run", "busybox", "-c=1", "-d=x"}, 0, {}, false, "", ""},
+  };
+  for (const auto& c : cases) {
+    std::string line;
+    for (const std::string& w : c.argv) line += " " + w;
+    Parsed p;
+    ASSERT_NO_THROW(p = parse_run(c.argv)) << line;
+    EXPECT_EQ(p.image, "busybox") << line;
+    EXPECT_EQ(p.cpu_shares, c.cpu_shares) << line;
+    EXPECT_EQ(p.env, c.env) << line;
+    EXPECT_EQ(p.detach, c.detach) << line;
+    EXPECT_EQ(p.workdir, c.workdir) << line;
+    EXPECT_EQ(p.user, c.user) << line;
+  }
+  EXPECT_EQ(parse_run({"run", "busybox", "-c=1", "-d=x"}).command,
+            (std::vector<std::string>{"-c=1", "-d=x"}));
+  Verbs v;
+  v.parse({"--root=/a", "--root", "", "run", "busybox"});
+  EXPECT_EQ(v.p.root, "");
+}
+
+// The first flag pflag cannot take is the one error, in its words, with Docker's See line: a flag
+// with no word left for its value, a value the flag refuses (quoted as Go's %q), before any error
+// of CLI11's (the image missing) and before a later unknown flag.
+TEST(PflagReading, TheFirstFlagItCannotTake) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"run", "--cpus"}, "flag needs an argument: --cpus\nSee 'minidocker run --help'."},
+      {{"run", "-c"}, "flag needs an argument: 'c' in -c\nSee 'minidocker run --help'."},
+      {{"run", "-dc"}, "flag needs an argument: 'c' in -c\nSee 'minidocker run --help'."},
+      {{"run", "-d", "-u"}, "flag needs an argument: 'u' in -u\nSee 'minidocker run --help'."},
+      {{"run", "--cpus", "abc", "busybox"},
+       "invalid argument \"abc\" for \"--cpus\" flag: failed to parse abc as a rational number\n"
+       "See 'minidocker run --help'."},
+      // The image was --cpus's value, as pflag takes it.
+      {{"run", "--cpus", "busybox"},
+       "invalid argument \"busybox\" for \"--cpus\" flag: failed to parse busybox as a rational "
+       "number\nSee 'minidocker run --help'."},
+      {{"run", "--cpus="},
+       "invalid argument \"\" for \"--cpus\" flag: failed to parse  as a rational number\n"
+       "See 'minidocker run --help'."},
+      {{"run", "--memory", "xyz", "busybox"},
+       "invalid argument \"xyz\" for \"-m, --memory\" flag: invalid size: 'xyz'\n"
+       "See 'minidocker run --help'."},
+      {{"run", "-m", "--cpus", "1", "busybox"},
+       "invalid argument \"--cpus\" for \"-m, --memory\" flag: invalid size: '--cpus'\n"
+       "See 'minidocker run --help'."},
+      {{"run", "-c", "notanumber", "busybox"},
+       "invalid argument \"notanumber\" for \"-c, --cpu-shares\" flag: give a whole number\n"
+       "See 'minidocker run --help'."},
+      {{"run", "-dc=5x", "busybox"},
+       "invalid argument \"5x\" for \"-c, --cpu-shares\" flag: give a whole number\n"
+       "See 'minidocker run --help'."},
+      {{"run", "-c=", "busybox"},
+       "invalid argument \"=\" for \"-c, --cpu-shares\" flag: give a whole number\n"
+       "See 'minidocker run --help'."},
+      {{"run", "-d=x", "busybox"},
+       "invalid argument \"x\" for \"-d, --detach\" flag: give true or false\n"
+       "See 'minidocker run --help'."},
+      {{"ps", "--all=yes"},
+       "invalid argument \"yes\" for \"-a, --all\" flag: give true or false\n"
+       "See 'minidocker ps --help'."},
+      // In the order of the words: the first refused value, not a later one nor a later unknown
+      // flag; an unknown flag first stays the error (unknown_flag_lines).
+      {{"run", "--memory", "xyz", "--cpus", "abc", "busybox"},
+       "invalid argument \"xyz\" for \"-m, --memory\" flag: invalid size: 'xyz'\n"
+       "See 'minidocker run --help'."},
+      {{"run", "--cpus", "abc", "--nosuch", "busybox"},
+       "invalid argument \"abc\" for \"--cpus\" flag: failed to parse abc as a rational number\n"
+       "See 'minidocker run --help'."},
+      {{"run", "--cpus", "abc", "--memory"},
+       "invalid argument \"abc\" for \"--cpus\" flag: failed to parse abc as a rational number\n"
+       "See 'minidocker run --help'."},
+      {{"run", "--nosuch", "--cpus", "abc", "busybox"},
+       "unknown flag: --nosuch\nSee 'minidocker run --help'."},
+      {{"run", "-m", "a\"b\t", "busybox"},
+       "invalid argument \"a\\\"b\\t\" for \"-m, --memory\" flag: invalid size: 'a\"b\t'\n"
+       "See 'minidocker run --help'."},
+  };
+  for (const auto& [argv, want] : cases) {
+    std::string line;
+    for (const std::string& w : argv) line += " " + w;
+    EXPECT_EQ(refusal_of(argv), want) << line;
+  }
+}
+
+TEST(PflagValues, GoParseIntBaseZero) {
+  const std::vector<std::pair<std::string, std::optional<long long>>> cases = {
+      {"0", 0},
+      {"42", 42},
+      {"-1", -1},
+      {"+5", 5},
+      {"0x1f", 31},
+      {"0X1F", 31},
+      {"017", 15},
+      {"0o17", 15},
+      {"0b101", 5},
+      {"1_000", 1000},
+      {"0x_1f", 31},
+      {"0_1", 1},
+      {"9223372036854775807", 9223372036854775807LL},
+      {"-9223372036854775808", -9223372036854775807LL - 1},
+      {"", std::nullopt},
+      {"x", std::nullopt},
+      {"1.5", std::nullopt},
+      {" 1", std::nullopt},
+      {"1 ", std::nullopt},
+      {"1e3", std::nullopt},
+      {"08", std::nullopt},
+      {"0x", std::nullopt},
+      {"0b2", std::nullopt},
+      {"_1", std::nullopt},
+      {"1_", std::nullopt},
+      {"1__0", std::nullopt},
+      {"+", std::nullopt},
+      {"--1", std::nullopt},
+      {"9223372036854775808", std::nullopt},
+      {"-9223372036854775809", std::nullopt},
+      {"99999999999999999999999", std::nullopt},
+  };
+  for (const auto& [text, want] : cases) EXPECT_EQ(client::go_int64(text), want) << text;
+}
+
+TEST(PflagValues, GoParseBool) {
+  for (const char* yes : {"1", "t", "T", "TRUE", "true", "True"})
+    EXPECT_EQ(client::go_bool(yes), true) << yes;
+  for (const char* no : {"0", "f", "F", "FALSE", "false", "False"})
+    EXPECT_EQ(client::go_bool(no), false) << no;
+  for (const char* neither : {"", "yes", "on", "tRUE", "2", " true"})
+    EXPECT_EQ(client::go_bool(neither), std::nullopt) << neither;
+}
+
+TEST(PflagValues, GoQuotedString) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"abc", R"("abc")"},
+      {"", R"("")"},
+      {"a\"b", R"("a\"b")"},
+      {"it's", R"("it's")"},
+      {"a\\b", R"("a\\b")"},
+      {"\t\n", R"("\t\n")"},
+      {"\x01\x7f", R"("\x01\x7f")"},
+      {"caf\xc3\xa9", "\"caf\xc3\xa9\""},
+      {"\xe2\x82\xac", "\"\xe2\x82\xac\""},
+      {"\xc2\x85", R"("\u0085")"},
+      {"\xc2\xa0", R"("\u00a0")"},
+      {"\xff", R"("\xff")"},
+      {"\xc3", R"("\xc3")"},
+  };
+  for (const auto& [text, want] : cases) EXPECT_EQ(client::go_quoted(text), want) << text;
+}
+
+// The checks as CLI11 runs them: the int in plain decimal afterwards, Docker's reasons.
+TEST(PflagValues, ValueChecks) {
+  std::string text = "0x10";
+  EXPECT_EQ(client::int_flag()(text), "");
+  EXPECT_EQ(text, "16");
+  text = "1.5";
+  EXPECT_EQ(client::int_flag()(text), "give a whole number");
+  text = "0.5";
+  EXPECT_EQ(client::nano_cpus_flag()(text), "");
+  text = "1/2";
+  EXPECT_EQ(client::nano_cpus_flag()(text), "");
+  text = "-1";  // taken here; the engine's range check refuses it, as Docker's daemon does
+  EXPECT_EQ(client::nano_cpus_flag()(text), "");
+  text = "half";
+  EXPECT_EQ(client::nano_cpus_flag()(text), "failed to parse half as a rational number");
+  text = "0.0000000001";
+  EXPECT_EQ(client::nano_cpus_flag()(text), "value is too precise");
+  text = "64m";
+  EXPECT_EQ(client::mem_bytes_flag()(text), "");
+  text = "64q";
+  EXPECT_EQ(client::mem_bytes_flag()(text), "invalid size: '64q'");
+  text = "-1";
+  EXPECT_EQ(client::mem_swap_bytes_flag()(text), "");
+  EXPECT_EQ(client::mem_bytes_flag()(text), "invalid size: '-1'");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The engine's pure logic: Docker's sizes and CPUs, env files and merges, users from /etc/passwd,
 // the process Docker would run, the bundle's config.json, status strings, names, exit codes, and
 // the monitor's json-file log lines.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "engine/containers.hpp"
@@ -22,6 +23,44 @@ TEST(ExecBundle, ParseMemoryAsDocker) {
   for (const auto& c : cases) EXPECT_EQ(exec::parse_memory(c.text), c.bytes) << c.text;
   for (const char* bad : {"", "m", "-1m", "12x", "1..2m", "abc"})
     EXPECT_THROW(exec::parse_memory(bad), lab::UserError) << bad;
+}
+
+// Docker's opts.NanoCPUs: big.Rat's decimals and fractions, whole nano-CPUs only; the range is
+// parse_limits's.
+TEST(ExecBundle, ParseNanoCpusAsDocker) {
+  const std::vector<std::pair<std::string, int64_t>> cases = {
+      {"0.5", 500000000},
+      {"1/2", 500000000},
+      {".5", 500000000},
+      {"5.", 5000000000},
+      {"1e-1", 100000000},
+      {"+2", 2000000000},
+      {"-1", -1000000000},
+      {"-1/4", -250000000},
+      {"0.000000001", 1},
+      {"1.50000000000", 1500000000},
+      {"0", 0},
+      {"00.10", 100000000},
+      {"1e30", INT64_MAX},
+  };
+  for (const auto& [text, nano] : cases) EXPECT_EQ(exec::parse_nano_cpus(text), nano) << text;
+  for (const char* bad :
+       {"", "x", ".", "1/0", "1/-2", "1e", " 1", "1 ", "inf", "nan", "0x1", "1,5", "--1"}) {
+    try {
+      exec::parse_nano_cpus(bad);
+      ADD_FAILURE() << bad;
+    } catch (const lab::UserError& e) {
+      EXPECT_EQ(e.what(), fmt::format("failed to parse {} as a rational number", bad));
+    }
+  }
+  for (const char* fine_grained : {"0.0000000001", "1/3", "1e-10"}) {
+    try {
+      exec::parse_nano_cpus(fine_grained);
+      ADD_FAILURE() << fine_grained;
+    } catch (const lab::UserError& e) {
+      EXPECT_STREQ(e.what(), "value is too precise");
+    }
+  }
 }
 
 TEST(ExecBundle, LimitsFollowDockersChecks) {
