@@ -314,30 +314,33 @@ CLI::Validator int_flag() {
       "");
 }
 
-CLI::Validator nano_cpus_flag() {
+namespace {
+
+// A check that refuses what one of exec's parsers refuses, with its words as the reason.
+template <class Parse>
+CLI::Validator refused_as(Parse parse) {
   return CLI::Validator(
-      [](std::string& text) {
+      [parse](std::string& text) {
         try {
-          exec::parse_nano_cpus(text);
+          parse(text);
         } catch (const lab::UserError& e) {
-          return std::string(e.what());  // Docker's reasons (opts.NanoCPUs)
+          return std::string(e.what());
         }
         return std::string();
       },
       "");
 }
 
+}  // namespace
+
+// Docker's reasons (opts.NanoCPUs).
+CLI::Validator nano_cpus_flag() {
+  return refused_as([](const std::string& text) { exec::parse_nano_cpus(text); });
+}
+
+// "invalid size: 'xyz'", go-units' words, as Docker's.
 CLI::Validator mem_bytes_flag() {
-  return CLI::Validator(
-      [](std::string& text) {
-        try {
-          exec::parse_memory(text);
-        } catch (const lab::UserError& e) {
-          return std::string(e.what());  // "invalid size: 'xyz'", go-units' words, as Docker's
-        }
-        return std::string();
-      },
-      "");
+  return refused_as([](const std::string& text) { exec::parse_memory(text); });
 }
 
 CLI::Validator mem_swap_bytes_flag() {
