@@ -4,18 +4,22 @@
 #   (a) the floor: unshare --uts --pid --mount --ipc --fork chroot ROOTFS /bin/true
 #   (a2) the floor with the kernel steps that no runtime can skip here: (a) plus the config's two
 #       other namespaces (net, cgroup) and a cgroup made, joined and removed in every hierarchy,
-#       in bash (the join is `echo $BASHPID > cgroup.procs` in the subshell that then execs
-#       unshare; one mkdir and one rmdir for all hierarchies are its only extra processes).
-#       Joining a cgroup takes cgroup_threadgroup_rwsem for writing, and its first writer waits
-#       for an RCU grace period: 7-15 ms on this machine, two to three times (a) on its own, paid by runc, crun and us alike (only cgroup
-#       v2's clone3(CLONE_INTO_CGROUP) avoids it, and a hybrid host still has v1 hierarchies).
+#       in bash, joined the cheapest way a shell can: the subshell that then execs unshare writes
+#       `echo 0 > tasks` in each v1 tree (itself, one thread: the kernel skips the lock on every
+#       thread group that cgroup.procs takes, whose first writer waits for an RCU grace period,
+#       4-20 ms here) and `echo $BASHPID > cgroup.procs` in a v2 tree (a shell has no clone3,
+#       so on this hybrid host (a2) still pays that wait once, for the unified tree, where a
+#       runtime's clone3(CLONE_INTO_CGROUP) does not). One mkdir and one rmdir for all
+#       hierarchies are its only extra processes.
 #       (a) is the issue's yardstick; (a2) says how much of a runtime's time is its own.
-#   (b) minidocker runtime run
+#   (b) minirunc run: our runtime as the engine runs it (static, runc's grammar)
+#   (b2) minidocker runtime run: the same code in the engine's binary, whose 49 shared
+#       libraries the dynamic loader resolves at every start
 #   (c) runc run (Debian's runc)
 #   (d) crun run, where it can run: crun refuses a hybrid cgroup host, so on one it runs in a
 #       private mount namespace where cgroup2's unified tree is unmounted (the figure then
 #       includes that unshare, sh and umount, about a floor's worth)
-# (b), (c) and (d) get the same config.json (runtime spec's default, args ["/bin/true"], terminal
+# (b), (b2), (c) and (d) get the same config.json (runtime spec's default, args ["/bin/true"], terminal
 # false), each with a cgroupsPath of its own. Runs are interleaved (a b c d a b c d ...) so that
 # a slow moment of the machine hits every runtime alike; the median of N runs is reported, in ms
 # and as ratios to (a) and (a2). Our target: within 1.3x of the floor. Our runtime keeps the BPF of
@@ -38,7 +42,7 @@ if [[ ! -x $project/build/rootfs/bin/busybox ]]; then
   echo "bench.sh: needs the busybox rootfs: make rootfs" >&2
   exit 1
 fi
-[[ -x ./minidocker ]] || make --quiet minidocker >&2
+[[ -x ./minidocker && -x ./minirunc ]] || make --quiet minidocker minirunc >&2
 
 work=$(mktemp -d /tmp/lab-bench-XXXXXX)
 # One cgroup directory per hierarchy mounted under /sys/fs/cgroup, for (a2).
@@ -90,12 +94,15 @@ run_floor2() {
     fi
   done
   (
-    for d in "${dirs[@]}"; do echo "$BASHPID" >"$d/cgroup.procs"; done
+    for d in "${dirs[@]}"; do
+      if [[ -e $d/tasks ]]; then echo 0 >"$d/tasks"; else echo "$BASHPID" >"$d/cgroup.procs"; fi
+    done
     exec unshare --uts --pid --mount --ipc --net --cgroup --fork chroot "$rootfs" /bin/true
   )
   rmdir "${dirs[@]}"
 }
-run_ours() { "$project/final/minidocker" runtime --root "$work/state-ours" run --bundle "$work/ours" lab-bench-ours; }
+run_ours() { "$project/final/minirunc" --root "$work/state-ours" run --bundle "$work/ours" lab-bench-ours; }
+run_ours2() { "$project/final/minidocker" runtime --root "$work/state-ours" run --bundle "$work/ours" lab-bench-ours; }
 run_runc() { runc --root "$work/state-runc" run --bundle "$work/runc" lab-bench-runc; }
 run_crun() {
   if $hybrid; then
@@ -106,7 +113,7 @@ run_crun() {
   fi
 }
 
-whats=(floor floor2 ours)
+whats=(floor floor2 ours ours2)
 command -v runc >/dev/null && whats+=(runc)
 # crun: only if one run works here (a refusal is reported, not timed).
 if command -v crun >/dev/null; then
@@ -130,8 +137,9 @@ median() {
 
 declare -A label=(
   [floor]="(a) floor: unshare --uts --pid --mount --ipc --fork chroot"
-  [floor2]="(a2) floor + cgroups: (a) with --net --cgroup, a cgroup made, joined, removed in each of ${#cg_roots[@]} hierarchies"
-  [ours]="(b) minidocker runtime run"
+  [floor2]="(a2) floor + cgroups: (a) with --net --cgroup, a cgroup made, joined (v1: echo 0 > tasks), removed in each of ${#cg_roots[@]} hierarchies"
+  [ours]="(b) minirunc run (our runtime, static, as the engine runs it)"
+  [ours2]="(b2) minidocker runtime run (the same code, dynamically linked)"
   [runc]="(c) runc run ($(runc --version 2>/dev/null | head -1 | awk '{ print $3 }'))"
   [crun]="(d) crun run ($(crun --version 2>/dev/null | head -1 | awk '{ print $3 }')$($hybrid && echo ", unified tree unmounted in unshare -m"))"
 )

@@ -473,9 +473,32 @@ void Cgroup::add_process(pid_t pid) {
   for (const Place& p : places_) write(p.dir + "/cgroup.procs", std::to_string(pid));
 }
 
+void Cgroup::add_process_to_v2(pid_t pid) {
+  for (const Place& p : places_)
+    if (p.hierarchy.version == cgroup::Version::v2)
+      write(p.dir + "/cgroup.procs", std::to_string(pid));
+}
+
 lab::UniqueFd Cgroup::open_for_clone() const {
-  if (places_.size() != 1 || places_.front().hierarchy.version != cgroup::Version::v2) return {};
-  return lab::open_fd(places_.front().dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const Place* v2 = nullptr;
+  for (const Place& p : places_) {
+    if (p.hierarchy.version != cgroup::Version::v2) continue;
+    if (v2) return {};  // two v2 trees: clone3 takes one cgroup
+    v2 = &p;
+  }
+  if (!v2) return {};
+  return lab::open_fd(v2->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+std::vector<std::string> Cgroup::self_join_files() const {
+  std::vector<std::string> files;
+  for (const Place& p : places_)
+    if (p.hierarchy.version == cgroup::Version::v1) files.push_back(p.dir + "/tasks");
+  return files;
+}
+
+void join_self(const std::vector<std::string>& files) {
+  for (const std::string& file : files) lab::write_file(file, "0");
 }
 
 const Cgroup::Place* Cgroup::place_with(const std::string& controller) const {

@@ -181,16 +181,18 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   args.fifo_path = fifo;
   args.console_socket = console.get();
   args.preserve_fds = o.preserve_fds;
+  const std::vector<std::string> cgroup_tasks = cgroup.self_join_files();
+  args.cgroup_tasks = &cgroup_tasks;
   args.explain = &explain;
   auto init_body = [&]() -> int {
     ours.close();
     console_ours.reset();
     return container_init(args);
   };
-  // On a pure cgroup v2 host the init is cloned straight into its cgroup (clone3 with
-  // CLONE_INTO_CGROUP, as crun does): no write to cgroup.procs afterwards, so none of the wait
-  // for the cgroup core's lock that such a write takes (its first writer waits for an RCU grace
-  // period, milliseconds). v1 trees have no such flag: the init joins them by cgroup.procs.
+  // Nobody writes the init's pid to a cgroup.procs: such a write takes the cgroup core's lock
+  // on every thread group, whose first writer waits for an RCU grace period (4-20 ms here).
+  // The init is cloned straight into its v2 cgroup (clone3 with CLONE_INTO_CGROUP, as crun
+  // does), and joins the v1 trees itself by `echo 0 > tasks` (init.cpp), which skips that lock.
   lab::UniqueFd cgroup_dir = cgroup.open_for_clone();
   bool into_cgroup = false;
   lab::Child init = cgroup_dir ? lab::clone_child_into_cgroup(flags, cgroup_dir.get(),
@@ -201,10 +203,10 @@ Created create_container(const GlobalOptions& global, const CreateOptions& o, bo
   if (into_cgroup) {
     explain.step("04", fmt::format("clone3(CLONE_INTO_CGROUP, \"{}\")", cgroups_path),
                  "(no shell equivalent: the process is born in the cgroup)");
-  } else {
+  } else if (cgroup_dir) {  // a kernel without clone3
     explain.step("04", fmt::format("write {} \"{}\"", "cgroup.procs", init.pid()),
                  fmt::format("echo {} > cgroup.procs", init.pid()));
-    cgroup.add_process(init.pid());
+    cgroup.add_process_to_v2(init.pid());
   }
   ours.send_ok();
 
@@ -623,14 +625,17 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
   args.preserve_fds = o.preserve_fds;
   args.keep_parent_death_signal = !o.detach;
   args.explain = &explain;
+  // Into the container's cgroup as its init went (create above): born in the v2 one, joining
+  // the v1 ones itself.
+  cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path);
+  cgroup.release();  // the container's: never removed from here, whatever happens below
+  const std::vector<std::string> cgroup_tasks = cgroup.self_join_files();
+  args.cgroup_tasks = &cgroup_tasks;
   auto exec_body = [&]() -> int {
     ours.close();
     console_ours.reset();
     return exec_in_container(args);
   };
-  // Into the container's cgroup as its init went (create above): born there on pure v2.
-  cgroups::Cgroup cgroup = cgroups::Cgroup::open(s.cgroups_path);
-  cgroup.release();  // the container's: never removed from here, whatever happens below
   lab::UniqueFd cgroup_dir = cgroup.open_for_clone();
   bool into_cgroup = false;
   lab::Child child = cgroup_dir ? lab::clone_child_into_cgroup(SIGCHLD, cgroup_dir.get(),
@@ -644,10 +649,10 @@ int exec(const GlobalOptions& global, const ExecOptions& o) {
   if (into_cgroup) {
     explain.step("04", fmt::format("clone3(CLONE_INTO_CGROUP, \"{}\")", s.cgroups_path),
                  "(no shell equivalent: the process is born in the cgroup)");
-  } else {
+  } else if (cgroup_dir) {  // a kernel without clone3
     explain.step("04", fmt::format("write cgroup.procs \"{}\"", child.pid()),
                  fmt::format("echo {} > cgroup.procs", child.pid()));
-    cgroup.add_process(child.pid());
+    cgroup.add_process_to_v2(child.pid());
   }
   ours.send_ok();
   // Closed without a word: execve succeeded (the channel is close-on-exec).

@@ -22,6 +22,7 @@
 #include "error.hpp"
 #include "hooks.hpp"
 #include "process_limits.hpp"
+#include "runtime/cgroups.hpp"
 #include "runtime/mounts.hpp"
 #include "runtime/terminal.hpp"
 #include "seccomp.hpp"
@@ -191,6 +192,15 @@ static void close_inherited_fds(std::vector<int> keep, int preserve_fds) {
   ::syscall(SYS_close_range, next, ~0U, 0);
 }
 
+// echo 0 > tasks in each v1 tree, by the new process itself: see cgroups::join_self for why
+// (no wait for the kernel's lock on every thread group, which a write to cgroup.procs takes).
+static void join_cgroups(const std::vector<std::string>* files, const Explainer& explain) {
+  if (!files) return;
+  for (const std::string& file : *files)
+    explain.step("04", fmt::format("write(\"{}\", \"0\")", file), fmt::format("echo 0 > {}", file));
+  cgroups::join_self(*files);
+}
+
 static void default_signal_handlers() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE})
     ::signal(sig, SIG_DFL);
@@ -203,8 +213,10 @@ int container_init(const InitArgs& a) noexcept {
   default_signal_handlers();
   close_inherited_fds({channel.fd(), a.console_socket}, a.preserve_fds);
   try {
-    // 1. The parent puts us into the container's cgroup before we may do anything that forks or
-    //    allocates much (the limits hold from the first step).
+    // 1. Into the container's cgroup before we may do anything that forks or allocates much
+    //    (the limits hold from the first step): we join the v1 trees ourselves; the v2 tree
+    //    holds us since clone3, or the parent puts us there.
+    join_cgroups(a.cgroup_tasks, explain);
     channel.expect_ok("waiting for the cgroup");
     // 2. Namespaces given by path are joined; new ones were made by clone() itself.
     for (const Namespace& ns : spec.namespaces)
@@ -294,6 +306,7 @@ int exec_in_container(const ExecArgs& a) noexcept {
       std::string path = fmt::format("/proc/{}/ns/{}", a.container_pid, kProcNames.at(type));
       fds.emplace_back(type, lab::open_fd(path, O_RDONLY | O_CLOEXEC));
     }
+    join_cgroups(a.cgroup_tasks, explain);  // still in the host's mount namespace
     channel.expect_ok("waiting for the cgroup");
     for (auto& [type, fd] : fds) {
       int flag = kNamespaceFlags.at(type);

@@ -23,6 +23,8 @@ struct InitArgs {
   int preserve_fds = 0;             // fds 3 .. 3+N-1 stay open across exec (runc --preserve-fds)
   // linux.seccomp as BPF, compiled by the parent (seccomp_cache::program); null: no seccomp.
   const std::vector<sock_filter>* seccomp = nullptr;
+  // The v1 cgroup trees' `tasks` files the init joins itself (cgroups::join_self), first thing.
+  const std::vector<std::string>* cgroup_tasks = nullptr;
   const Explainer* explain = nullptr;
 };
 
@@ -39,6 +41,7 @@ struct ExecArgs {
   int preserve_fds = 0;
   bool keep_parent_death_signal = true;
   const std::vector<sock_filter>* seccomp = nullptr;  // as InitArgs::seccomp
+  const std::vector<std::string>* cgroup_tasks = nullptr;  // as InitArgs::cgroup_tasks
   const Explainer* explain = nullptr;
 };
 

@@ -16,6 +16,7 @@
 #include "fd.hpp"
 #include "host.hpp"
 #include "mount.hpp"
+#include "process.hpp"
 #include "runtime/cgroups.hpp"
 
 namespace {
@@ -229,6 +230,61 @@ TEST(RuntimeCgroupsOnHost, CreatesLimitsKillsAndRemoves) {
   cg.remove();
   EXPECT_TRUE(all_gone(dirs));
   EXPECT_TRUE(cg.paths().empty());
+}
+
+// What the runtime's init does: born in the v2 cgroup by clone3 (where the host has a v2 tree),
+// it joins every v1 tree itself (echo 0 > tasks). Then it is in the cgroup in every tree, and
+// no cgroup.procs was written for it.
+TEST(RuntimeCgroupsOnHost, ANewProcessIsBornInV2AndJoinsV1Itself) {
+  if (!lab::host::is_root()) GTEST_SKIP() << "needs root (cgroups)";
+  const std::string path = fmt::format("/lab-rt-unit-self-{}", ::getpid());
+  auto cg = rc::Cgroup::create(path, {.pids_limit = 5});
+  const std::vector<std::string> dirs = cg.paths();
+  const std::vector<std::string> tasks = cg.self_join_files();
+  size_t v1 = 0;
+  for (const auto& d : dirs) v1 += std::filesystem::exists(d + "/tasks") ? 1 : 0;
+  EXPECT_EQ(tasks.size(), v1);  // one per v1 tree, none for v2
+  for (const auto& t : tasks) EXPECT_TRUE(t.ends_with("/tasks")) << t;
+
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  auto body = [&]() -> int {
+    ::close(ready[0]);
+    try {
+      rc::join_self(tasks);
+    } catch (const std::exception&) {
+      return 1;
+    }
+    (void)!::write(ready[1], "j", 1);
+    for (;;) ::pause();
+  };
+  lab::UniqueFd v2 = cg.open_for_clone();
+  bool into_cgroup = false;
+  lab::Child child = v2 ? lab::clone_child_into_cgroup(SIGCHLD, v2.get(), into_cgroup, body)
+                        : lab::clone_child(SIGCHLD, body);
+  ::close(ready[1]);
+  if (v2 && !into_cgroup) cg.add_process_to_v2(child.pid());
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1) << "the child could not join its v1 trees";
+  ::close(ready[0]);
+  for (const auto& d : dirs)
+    EXPECT_EQ(lab::parse_pid_list(lab::read_file(d + "/cgroup.procs")),
+              std::vector<pid_t>{child.pid()})
+        << d;
+  // A file that is not there: the error names it.
+  try {
+    rc::join_self({"/sys/fs/cgroup/lab-no-such-tree/tasks"});
+    ADD_FAILURE() << "join_self of a missing file did not throw";
+  } catch (const lab::SyscallError& e) {
+    EXPECT_NE(std::string(e.what()).find("lab-no-such-tree/tasks"), std::string::npos) << e.what();
+  }
+  cg.kill_all(SIGKILL);
+  const pid_t pid = child.release();
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  cg.remove();
+  EXPECT_TRUE(all_gone(dirs));
 }
 
 TEST(RuntimeCgroupsOnHost, OpenFindsWhatCreateLeftAndRemovesIt) {
