@@ -524,7 +524,7 @@ refused() {
   assert_output --partial "needs root"
 }
 
-@test "minirunc is a static program of the runtime alone; minidocker loads libcurl only when a registry is used" {
+@test "minirunc is a static program of the runtime alone; minidocker loads libcurl, libarchive and libcrypto only when used" {
   # The engine runs the runtime three times per container: minirunc maps no shared library.
   if [[ ${SANITIZE:-} != 1 ]]; then
     run ldd "$MINIRUNC"
@@ -535,4 +535,19 @@ refused() {
   assert_success
   refute_output --partial libcurl
   refute_output --partial libgssapi
+  # Neither libarchive nor libcrypto (nor ICU, libxml2, nettle... that libarchive needs): a `ps`
+  # or a `run` never unpacks or hashes (graph/lazy_libs.cpp loads them on their first call).
+  refute_output --partial libarchive
+  refute_output --partial libcrypto
+  refute_output --partial libicu
+  # ... and what does use them still works: a sha256 (libcrypto) and a tar written and read
+  # back (libarchive).
+  local md="$PROJECT_DIR/final/minidocker" root="$BATS_TEST_TMPDIR"
+  printf 'x' >"$root/x"
+  tar -C "$root" -c x | "$md" --root "$root/engine" import - lab-lazy:1
+  run "$md" --root "$root/engine" save -o "$root/out.tar" lab-lazy:1
+  assert_success
+  tar -tf "$root/out.tar" | grep -qx manifest.json
+  run "$md" --root "$root/engine" images -q --no-trunc lab-lazy:1
+  assert_output --regexp '^sha256:[0-9a-f]{64}$'
 }
