@@ -390,7 +390,7 @@ driver_state() {
   md network _connect bridge keep >/dev/null
   before=$(driver_state)
   local step
-  for step in netns veth attached moved configured rules; do
+  for step in netns veth attached configured rules; do
     MINIDOCKER_NETWORK_KILL_AT=$step run md network _connect bridge crash -p 8080:80
     assert_equal "$status" 137
     run md network _prune

@@ -237,6 +237,28 @@ Link create_veth_pair(Netlink& nl, const std::string& name, const std::string& p
   return Link(name, find_link(nl, name));
 }
 
+Link create_veth_pair_into(Netlink& nl, const std::string& name, const std::string& peer,
+                           const std::string& peer_mac, const std::string& netns_path) {
+  lab::UniqueFd ns = lab::open_fd(netns_path, O_RDONLY | O_CLOEXEC);
+  nl_addr* raw = nullptr;
+  nl_check(nl_addr_parse(peer_mac.c_str(), AF_LLC, &raw),
+           fmt::format("nl_addr_parse(\"{}\")", peer_mac));
+  AddrPtr lladdr(raw);
+  LinkPtr veth(rtnl_link_veth_alloc());
+  if (!veth) throw std::bad_alloc();
+  rtnl_link_set_name(veth.get(), name.c_str());
+  rtnl_link* peer_link = rtnl_link_veth_get_peer(veth.get());
+  rtnl_link_set_name(peer_link, peer.c_str());
+  rtnl_link_set_addr(peer_link, lladdr.get());
+  rtnl_link_set_ns_fd(peer_link, ns.get());
+  rtnl_link_put(peer_link);
+  nl_check(rtnl_link_add(nl.get(), veth.get(), NLM_F_CREATE | NLM_F_EXCL),
+           fmt::format("rtnl_link_add(\"{}\", type veth, peer \"{}\" address {} "
+                       "IFLA_NET_NS_FD=open(\"{}\"), NLM_F_CREATE|NLM_F_EXCL)",
+                       name, peer, peer_mac, netns_path));
+  return Link(name, find_link(nl, name));
+}
+
 void attach_to_bridge(Netlink& nl, int ifindex, int bridge_ifindex, const std::string& name,
                       const std::string& bridge) {
   LinkPtr change = new_link();

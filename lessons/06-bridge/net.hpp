@@ -113,6 +113,13 @@ Link create_bridge(Netlink& nl, const std::string& name);
 // ip link add NAME type veth peer name PEER. Returns the end called NAME; its peer is owned by
 // it (deleting one end deletes both).
 Link create_veth_pair(Netlink& nl, const std::string& name, const std::string& peer);
+// ip link add NAME type veth peer name PEER address MAC netns PATH: the peer is born inside the
+// network namespace pinned at `netns_path` (IFLA_NET_NS_FD in the peer's attributes), with its
+// MAC, and never moves. Moving a link to another namespace waits for the network stack's RCU
+// readers (synchronize_net in dev_change_net_namespace): `ip link add` + `ip link set netns`
+// took 22-24 ms here, the pair made this way 3 ms (5 runs each, the `ip` processes included).
+Link create_veth_pair_into(Netlink& nl, const std::string& name, const std::string& peer,
+                           const std::string& peer_mac, const std::string& netns_path);
 // ip link set NAME master BRIDGE (plugs a port into the bridge)
 void attach_to_bridge(Netlink& nl, int ifindex, int bridge_ifindex, const std::string& name,
                       const std::string& bridge);
