@@ -190,6 +190,71 @@ std::string flag_error_lines(const CLI::App& command, const std::string& path,
   return lines + "\n\n" + usage;
 }
 
+namespace {
+
+// A verb's Docker grammar travels with it as its help formatter, which prints cobra's usage line
+// in --help; run_engine finds it there again to check the count of words.
+class DockerUsage : public CLI::Formatter {
+ public:
+  DockerUsage(std::string use, Arity args) : use_(std::move(use)), args_(args) {}
+
+  // cobra's UseLine: the command's path, then its Use after the name (Docker's CLI turns off
+  // cobra's " [flags]" suffix: DisableFlagsInUseLine).
+  std::string use_line(const std::string& path) const {
+    return use_.empty() ? path : path + " " + use_;
+  }
+  const Arity& args() const { return args_; }
+
+  std::string make_usage(const CLI::App*, std::string name) const override {
+    return fmt::format("Usage:  {}\n", use_line(name));
+  }
+
+ private:
+  std::string use_;
+  Arity args_;
+};
+
+std::string arguments_word(size_t n) { return n == 1 ? "argument" : "arguments"; }
+
+}  // namespace
+
+void docker_args(CLI::App* verb, std::string use, Arity args) {
+  verb->formatter(std::make_shared<DockerUsage>(std::move(use), args));
+}
+
+std::optional<std::string> argument_count_error(const std::string& path, const Arity& arity,
+                                                size_t given, std::string_view use_line,
+                                                std::string_view short_text) {
+  if (given >= arity.min && (!arity.max || given <= *arity.max)) return std::nullopt;
+  // cobra's CommandPath in Go's %q: Docker's command paths need no escapes.
+  std::string quoted = "\"" + path + "\"";
+  std::string problem;
+  if (arity.max == 0u)
+    problem = quoted + " accepts no arguments.";
+  else if (arity.max == arity.min)
+    problem = fmt::format("{} requires exactly {} {}.", quoted, arity.min,
+                          arguments_word(arity.min));
+  else if (!arity.max)
+    problem = fmt::format("{} requires at least {} {}.", quoted, arity.min,
+                          arguments_word(arity.min));
+  else if (arity.min == 0)
+    problem = fmt::format("{} requires at most {} {}.", quoted, *arity.max,
+                          arguments_word(*arity.max));
+  else  // RequiresRangeArgs pluralizes by the upper bound: "at least 1 and at most 2 arguments"
+    problem = fmt::format("{} requires at least {} and at most {} {}.", quoted, arity.min,
+                          *arity.max, arguments_word(*arity.max));
+  return fmt::format("{}\nSee '{} --help'.\n\nUsage:  {}\n\n{}", problem, path, use_line,
+                     short_text);
+}
+
+std::optional<std::string> argument_count_lines(const CLI::App& verb, const std::string& path,
+                                                size_t given) {
+  auto usage = std::dynamic_pointer_cast<DockerUsage>(verb.get_formatter());
+  if (!usage) return std::nullopt;
+  return argument_count_error(path, usage->args(), given, usage->use_line(path),
+                              verb.get_description());
+}
+
 std::string unknown_flag_error(std::string_view word) {
   if (word.starts_with("--")) {
     std::string_view name = word.substr(2);
@@ -398,24 +463,47 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
   FlagReading reading;
   reading.command = app.get_name();
   CLI::App* at = &app;
+  size_t arguments = 0;
+  bool help = false;
+  auto counted = [&](CLI::App* verb) {
+    reading.verb = verb;
+    if (!help) reading.arguments = arguments;
+    return reading;
+  };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& word = args[i];
-    auto as_they_are = [&] {
+    // The rest as they are: `positionals` of them are the verb's arguments, as cobra counts them
+    // (every word after "--"; every word from a verb's first positional on when its flags end
+    // there); nullopt where pflag would stop at a flag it does not know.
+    auto as_they_are = [&](std::optional<size_t> positionals) {
       reading.args.insert(reading.args.end(), args.begin() + static_cast<std::ptrdiff_t>(i),
                           args.end());
-      return reading;
+      if (!positionals) {
+        reading.verb = at;
+        return reading;
+      }
+      arguments += *positionals;
+      return counted(at);
+    };
+    auto unknown = [&] { return as_they_are(std::nullopt); };
+    // cobra shows the help for --help (-h) and checks no count of words then.
+    auto is_help = [&](const CLI::Option* option) {
+      return option == at->get_help_ptr() || option == at->get_help_all_ptr();
     };
     auto refused = [&](std::string_view error) {
       reading.error = flag_error_lines(*at, reading.command, error);
       return reading;
     };
-    if (word == "--") return as_they_are();
+    if (word == "--") return as_they_are(args.size() - i - 1);
     if (word.size() < 2 || word[0] != '-') {
       if (CLI::App* verb = subcommand_named(*at, word)) {
         at = verb;
         reading.command += " " + verb->get_name();
+        arguments = 0;
       } else if (at->get_positionals_at_end() || at->get_prefix_command()) {
-        return as_they_are();
+        return as_they_are(args.size() - i);
+      } else {
+        ++arguments;
       }
       reading.args.push_back(word);
       continue;
@@ -424,7 +512,8 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
       size_t equals = word.find('=');
       std::string name = word.substr(0, equals);
       CLI::Option* option = at->get_option_no_throw(name);
-      if (option == nullptr) return as_they_are();
+      if (option == nullptr) return unknown();
+      help = help || is_help(option);
       std::optional<std::string> value;
       if (equals != std::string::npos) value = word.substr(equals + 1);
       if (is_bool_flag(*option)) {
@@ -457,7 +546,8 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
       char letter = word[at_letter];
       CLI::Option* option = at->get_option_no_throw(std::string{'-', letter});
       // Letters read so far were plain flags, which CLI11 reads the same from the whole word.
-      if (option == nullptr) return as_they_are();
+      if (option == nullptr) return unknown();
+      help = help || is_help(option);
       std::string_view after = std::string_view(word).substr(at_letter + 1);
       bool after_equals = after.size() > 1 && after[0] == '=';
       if (is_bool_flag(*option)) {
@@ -468,7 +558,7 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
         std::string value(after.substr(1));
         std::optional<bool> on = go_bool(value);
         if (!on) return refused(invalid_argument(value, *option, "give true or false"));
-        if (option->get_lnames().empty()) return as_they_are();
+        if (option->get_lnames().empty()) return unknown();
         read.push_back("--" + option->get_lnames().front() + (*on ? "=true" : "=false"));
         break;
       }
@@ -491,7 +581,7 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
     }
     reading.args.insert(reading.args.end(), read.begin(), read.end());
   }
-  return reading;
+  return counted(at);
 }
 
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action, int argc,
@@ -502,6 +592,13 @@ int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>
     fmt::print(stderr, "{}\n", *reading.error);
     return 125;
   }
+  // Then cobra's count of the verb's words (its Args), with Docker's lines and exit 1, before
+  // CLI11 reads a positional and long before anything is created.
+  if (reading.verb && reading.arguments)
+    if (auto lines = argument_count_lines(*reading.verb, reading.command, *reading.arguments)) {
+      fmt::print(stderr, "{}\n", *lines);
+      return 1;
+    }
   try {
     app.parse(std::vector<std::string>(reading.args.rbegin(), reading.args.rend()));
   } catch (const CLI::CallForHelp&) {

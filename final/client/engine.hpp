@@ -71,6 +71,39 @@ std::string unknown_flag_error(std::string_view word);
 std::string flag_error_lines(const CLI::App& command, const std::string& path,
                              std::string_view error);
 
+// How many words a verb takes after its flags, as Docker's CLI checks them before it runs the
+// verb (cobra's Args, docker/cli's cli/required.go): NoArgs is {0, 0}, ExactArgs(2) {2, 2},
+// RequiresMinArgs(1) {1, none}, RequiresMaxArgs(1) {0, 1}, RequiresRangeArgs(1, 2) {1, 2}.
+struct Arity {
+  size_t min = 0;
+  std::optional<size_t> max;  // nullopt: no upper bound
+};
+inline constexpr Arity kNoArgs{0, 0};
+constexpr Arity exactly(size_t n) { return {n, n}; }
+constexpr Arity at_least(size_t n) { return {n, std::nullopt}; }
+constexpr Arity at_most(size_t n) { return {0, n}; }
+constexpr Arity between(size_t min, size_t max) { return {min, max}; }
+
+// Declares a verb's grammar as Docker's CLI has it: `use` is cobra's Use after the verb's name
+// ("[OPTIONS] IMAGE [COMMAND] [ARG...]"; "" for a verb that takes nothing), `args` its arity.
+// The verb's CLI11 description is cobra's Short. Its --help then shows Docker's usage line,
+// "Usage:  minidocker run [OPTIONS] IMAGE [COMMAND] [ARG...]", and run_engine refuses a wrong
+// count of words with argument_count_error's lines.
+void docker_args(CLI::App* verb, std::string use, Arity args);
+
+// Docker 20.10's words for `given` arguments that `arity` refuses (cli/required.go), nullopt when
+// it takes them: "\"minidocker tag\" requires exactly 2 arguments.", "See 'minidocker tag --help'.",
+// a blank line, "Usage:  USE_LINE", a blank line and the verb's Short. `path` is the command as
+// Docker names it ("minidocker image ls" for `image list` too).
+std::optional<std::string> argument_count_error(const std::string& path, const Arity& arity,
+                                                size_t given, std::string_view use_line,
+                                                std::string_view short_text);
+
+// argument_count_error for `verb` as docker_args declared it; nullopt for a verb that declared
+// nothing (CLI11 then checks its positionals).
+std::optional<std::string> argument_count_lines(const CLI::App& verb, const std::string& path,
+                                                size_t given);
+
 // Docker's lines (flag_error_lines) for the first word CLI11 set aside, while parsing `app`, that
 // starts with '-': pflag's words for the command that was reading (minidocker itself for a word
 // before the verb); nullopt when nothing of the kind was set aside. Read after app.parse, which
@@ -111,10 +144,16 @@ CLI::Validator mem_swap_bytes_flag();
 // (`-d=false`). Reading stops, leaving the rest as it was, at "--", at the first positional of a
 // verb whose flags end there (run, create, exec: add_container_words) and at a flag the command
 // does not have (unknown_flag_lines then names it, as pflag would).
+// Reading also counts the words that are not flags, after the last verb named, as cobra hands
+// them to the verb's Args check: every word after "--" and, for run, create and exec, every word
+// from the first positional on. It cannot count past a flag it does not know (CLI11 then reports
+// it, as pflag would, before any count) nor when --help was asked for (cobra shows the help).
 struct FlagReading {
   std::vector<std::string> args;
   std::optional<std::string> error;  // Docker's lines: pflag's, then flag_error_lines's
   std::string command;               // "minidocker run": whose flags were read
+  CLI::App* verb = nullptr;          // that command
+  std::optional<size_t> arguments;   // its words besides flags; nullopt when uncounted
 };
 FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args);
 
