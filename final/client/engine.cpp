@@ -176,18 +176,40 @@ bool served_through_daemon(const std::string& verb) {
 
 }  // namespace
 
-std::string flag_error_lines(const CLI::App& command, const std::string& path,
-                             std::string_view error) {
-  std::string lines = fmt::format("{}\nSee '{} --help'.", error, path);
+bool has_verbs(const CLI::App& command) {
   // CLI11 keeps option groups as nameless subcommands: only named ones are commands.
-  auto verbs =
-      command.get_subcommands([](const CLI::App* verb) { return !verb->get_name().empty(); });
-  if (verbs.empty()) return lines;
+  return !command.get_subcommands([](const CLI::App* verb) { return !verb->get_name().empty(); })
+              .empty();
+}
+
+namespace {
+
+// cobra's UsageString of a command, here CLI11's help of it, without its last newlines.
+std::string usage_of(const CLI::App& command, const std::string& path) {
   // The formatter, not command.help(): after a parse, help() shows the chosen verb's instead.
   std::string usage =
       command.get_formatter()->make_help(&command, path, CLI::AppFormatMode::Normal);
   while (!usage.empty() && usage.back() == '\n') usage.pop_back();
-  return lines + "\n\n" + usage;
+  return usage;
+}
+
+}  // namespace
+
+std::string flag_error_lines(const CLI::App& command, const std::string& path,
+                             std::string_view error) {
+  std::string lines = fmt::format("{}\nSee '{} --help'.", error, path);
+  if (!has_verbs(command)) return lines;
+  return lines + "\n\n" + usage_of(command, path);
+}
+
+std::optional<std::string> unknown_command_lines(const CLI::App& command, const std::string& path,
+                                                 const std::vector<std::string>& words) {
+  if (words.empty()) return std::nullopt;
+  // docker itself (cmd/docker/docker.go's noArgs), then a group (cli/required.go's NoArgs for a
+  // command with subcommands: a blank line and its usage).
+  if (command.get_parent() == nullptr)
+    return fmt::format("{0}: '{1}' is not a {0} command.\nSee '{0} --help'", path, words.front());
+  return "\n" + usage_of(command, path);
 }
 
 namespace {
@@ -463,7 +485,7 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
   FlagReading reading;
   reading.command = app.get_name();
   CLI::App* at = &app;
-  size_t arguments = 0;
+  std::vector<std::string> arguments;
   bool help = false;
   auto counted = [&](CLI::App* verb) {
     reading.verb = verb;
@@ -472,9 +494,9 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
   };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& word = args[i];
-    // The rest as they are: `positionals` of them are the verb's arguments, as cobra counts them
-    // (every word after "--"; every word from a verb's first positional on when its flags end
-    // there); nullopt where pflag would stop at a flag it does not know.
+    // The rest as they are: the last `positionals` of them are the verb's arguments, as cobra
+    // takes them (every word after "--"; every word from a verb's first positional on when its
+    // flags end there); nullopt where pflag would stop at a flag it does not know.
     auto as_they_are = [&](std::optional<size_t> positionals) {
       reading.args.insert(reading.args.end(), args.begin() + static_cast<std::ptrdiff_t>(i),
                           args.end());
@@ -482,7 +504,8 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
         reading.verb = at;
         return reading;
       }
-      arguments += *positionals;
+      arguments.insert(arguments.end(), args.end() - static_cast<std::ptrdiff_t>(*positionals),
+                       args.end());
       return counted(at);
     };
     auto unknown = [&] { return as_they_are(std::nullopt); };
@@ -499,11 +522,11 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
       if (CLI::App* verb = subcommand_named(*at, word)) {
         at = verb;
         reading.command += " " + verb->get_name();
-        arguments = 0;
+        arguments.clear();
       } else if (at->get_positionals_at_end() || at->get_prefix_command()) {
         return as_they_are(args.size() - i);
       } else {
-        ++arguments;
+        arguments.push_back(word);
       }
       reading.args.push_back(word);
       continue;
@@ -594,11 +617,16 @@ int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>
   }
   // Then cobra's count of the verb's words (its Args), with Docker's lines and exit 1, before
   // CLI11 reads a positional and long before anything is created.
-  if (reading.verb && reading.arguments)
-    if (auto lines = argument_count_lines(*reading.verb, reading.command, *reading.arguments)) {
+  if (reading.verb && reading.arguments) {
+    std::optional<std::string> lines =
+        has_verbs(*reading.verb)
+            ? unknown_command_lines(*reading.verb, reading.command, *reading.arguments)
+            : argument_count_lines(*reading.verb, reading.command, reading.arguments->size());
+    if (lines) {
       fmt::print(stderr, "{}\n", *lines);
       return 1;
     }
+  }
   try {
     app.parse(std::vector<std::string>(reading.args.rbegin(), reading.args.rend()));
   } catch (const CLI::CallForHelp&) {

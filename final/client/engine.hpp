@@ -104,6 +104,16 @@ std::optional<std::string> argument_count_error(const std::string& path, const A
 std::optional<std::string> argument_count_lines(const CLI::App& verb, const std::string& path,
                                                 size_t given);
 
+// Whether `command` has verbs of its own (minidocker, image, network...), not option groups.
+bool has_verbs(const CLI::App& command);
+
+// Docker 20.10's lines for `words` given to a command that has verbs, where none of them was
+// named: minidocker itself says "minidocker: 'x' is not a minidocker command." and "See
+// 'minidocker --help'" (cmd/docker's noArgs), a group (network, image...) a blank line and its
+// usage (cli/required.go's NoArgs). nullopt without words. Exit 1, as Docker's.
+std::optional<std::string> unknown_command_lines(const CLI::App& command, const std::string& path,
+                                                 const std::vector<std::string>& words);
+
 // Docker's lines (flag_error_lines) for the first word CLI11 set aside, while parsing `app`, that
 // starts with '-': pflag's words for the command that was reading (minidocker itself for a word
 // before the verb); nullopt when nothing of the kind was set aside. Read after app.parse, which
@@ -153,7 +163,8 @@ struct FlagReading {
   std::optional<std::string> error;  // Docker's lines: pflag's, then flag_error_lines's
   std::string command;               // "minidocker run": whose flags were read
   CLI::App* verb = nullptr;          // that command
-  std::optional<size_t> arguments;   // its words besides flags; nullopt when uncounted
+  // its words besides flags, cobra's args; nullopt when uncounted
+  std::optional<std::vector<std::string>> arguments;
 };
 FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args);
 
