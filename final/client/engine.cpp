@@ -607,6 +607,13 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
   return counted(at);
 }
 
+std::optional<std::string> arguments_refused(const FlagReading& reading) {
+  if (reading.error || !reading.verb || !reading.arguments) return std::nullopt;
+  if (has_verbs(*reading.verb))
+    return unknown_command_lines(*reading.verb, reading.command, *reading.arguments);
+  return argument_count_lines(*reading.verb, reading.command, reading.arguments->size());
+}
+
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action, int argc,
                char** argv) {
   // pflag's reading first: its errors come before any of CLI11's, in the order of the words.
@@ -617,15 +624,9 @@ int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>
   }
   // Then cobra's count of the verb's words (its Args), with Docker's lines and exit 1, before
   // CLI11 reads a positional and long before anything is created.
-  if (reading.verb && reading.arguments) {
-    std::optional<std::string> lines =
-        has_verbs(*reading.verb)
-            ? unknown_command_lines(*reading.verb, reading.command, *reading.arguments)
-            : argument_count_lines(*reading.verb, reading.command, reading.arguments->size());
-    if (lines) {
-      fmt::print(stderr, "{}\n", *lines);
-      return 1;
-    }
+  if (std::optional<std::string> lines = arguments_refused(reading)) {
+    fmt::print(stderr, "{}\n", *lines);
+    return 1;
   }
   try {
     app.parse(std::vector<std::string>(reading.args.rbegin(), reading.args.rend()));

@@ -168,6 +168,11 @@ struct FlagReading {
 };
 FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args);
 
+// cobra's check of the words a reading left to its verb, after the flags were fine: the verb's
+// arity (argument_count_lines) or, for minidocker and its groups, unknown_command_lines. Docker's
+// lines, printed with exit 1; nullopt when the words are fine or were not counted.
+std::optional<std::string> arguments_refused(const FlagReading& reading);
+
 // import, images / image ls, tag, rmi / image rm, history, image inspect, image prune, system df.
 // `action` is set to the verb that was chosen.
 void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action);
@@ -284,8 +289,10 @@ void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: first as
 // pflag reads it (read_flags: a flag without its value or with a value it refuses, in pflag's
 // words), then with CLI11; a flag the verb does not have, unknown_flag_lines (Docker's "unknown
-// flag: --x", no prefix); any of these in flag_error_lines's lines, with exit 125. Another
-// bad command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
+// flag: --x", no prefix); any of these in flag_error_lines's lines, with exit 125. With the flags
+// fine, a wrong count of words (arguments_refused) prints Docker's lines and exits 1, before
+// CLI11 reads them. Another bad command line prints "minidocker: <what>\nSee 'minidocker VERB
+// --help'." and exits 125.
 // With -H (or DOCKER_HOST, read here when -H is absent), a verb the daemon does not serve yet
 // fails with one line and exit 1: it is never run in-process behind the user's back.
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action,
