@@ -875,7 +875,7 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
 
   auto* system_cmd = app.add_subcommand("system", "Manage Docker");
   system_cmd->require_subcommand(1);
-  auto* df_cmd = system_cmd->add_subcommand("df", "Show docker disk usage");
+  auto* df_cmd = system_cmd->add_subcommand("df", "Show minidocker disk usage");
   docker_args(df_cmd, "[OPTIONS]", kNoArgs);
   df_cmd->callback([&] { action = [&] { return system_df(options); }; });
 }
