@@ -814,7 +814,8 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
     });
   };
   // Docker's top-level inspect takes any object; ours knows containers, under its Use and Short.
-  CLI::App* inspect_cmd = app.add_subcommand("inspect", "Return low-level information on Docker objects");
+  CLI::App* inspect_cmd =
+      app.add_subcommand("inspect", "Return low-level information on Docker objects");
   docker_args(inspect_cmd, "[OPTIONS] NAME|ID [NAME|ID...]", at_least(1));
   add_inspect(inspect_cmd);
 

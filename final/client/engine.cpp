@@ -254,14 +254,14 @@ std::optional<std::string> argument_count_error(const std::string& path, const A
   if (arity.max == 0u)
     problem = quoted + " accepts no arguments.";
   else if (arity.max == arity.min)
-    problem = fmt::format("{} requires exactly {} {}.", quoted, arity.min,
-                          arguments_word(arity.min));
+    problem =
+        fmt::format("{} requires exactly {} {}.", quoted, arity.min, arguments_word(arity.min));
   else if (!arity.max)
-    problem = fmt::format("{} requires at least {} {}.", quoted, arity.min,
-                          arguments_word(arity.min));
+    problem =
+        fmt::format("{} requires at least {} {}.", quoted, arity.min, arguments_word(arity.min));
   else if (arity.min == 0)
-    problem = fmt::format("{} requires at most {} {}.", quoted, *arity.max,
-                          arguments_word(*arity.max));
+    problem =
+        fmt::format("{} requires at most {} {}.", quoted, *arity.max, arguments_word(*arity.max));
   else  // RequiresRangeArgs pluralizes by the upper bound: "at least 1 and at most 2 arguments"
     problem = fmt::format("{} requires at least {} and at most {} {}.", quoted, arity.min,
                           *arity.max, arguments_word(*arity.max));

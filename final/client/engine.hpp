@@ -92,9 +92,9 @@ constexpr Arity between(size_t min, size_t max) { return {min, max}; }
 void docker_args(CLI::App* verb, std::string use, Arity args);
 
 // Docker 20.10's words for `given` arguments that `arity` refuses (cli/required.go), nullopt when
-// it takes them: "\"minidocker tag\" requires exactly 2 arguments.", "See 'minidocker tag --help'.",
-// a blank line, "Usage:  USE_LINE", a blank line and the verb's Short. `path` is the command as
-// Docker names it ("minidocker image ls" for `image list` too).
+// it takes them: "\"minidocker tag\" requires exactly 2 arguments.", then "See 'minidocker tag
+// --help'.", a blank line, "Usage:  USE_LINE", a blank line and the verb's Short. `path` is the
+// command as Docker names it ("minidocker image ls" for `image list` too).
 std::optional<std::string> argument_count_error(const std::string& path, const Arity& arity,
                                                 size_t given, std::string_view use_line,
                                                 std::string_view short_text);
