@@ -94,7 +94,10 @@ void docker_args(CLI::App* verb, std::string use, Arity args);
 // Docker 20.10's words for `given` arguments that `arity` refuses (cli/required.go), nullopt when
 // it takes them: "\"minidocker tag\" requires exactly 2 arguments.", then "See 'minidocker tag
 // --help'.", a blank line, "Usage:  USE_LINE", a blank line and the verb's Short. `path` is the
-// command as Docker names it ("minidocker image ls" for `image list` too).
+// command as Docker names it ("minidocker image ls" for `image list` too). These are the lines of
+// the 20.10 client the daemon tests drive (build/docker-cli/docker, API v1.41); docker 23+ lays
+// them out otherwise ("docker: 'docker tag' requires 2 arguments", the usage, "Run 'docker tag
+// --help' for more information") with the same counts.
 std::optional<std::string> argument_count_error(const std::string& path, const Arity& arity,
                                                 size_t given, std::string_view use_line,
                                                 std::string_view short_text);
