@@ -6,7 +6,9 @@
 # from inside. Each with our runtime and with runc where the runtime is what does it. And the
 # command line as pflag reads it under Docker's CLI: an option given twice takes its last value,
 # a letter's value may follow '=' (-c=512), and a flag no verb has, a flag without its value or
-# with a value it refuses are refused in pflag's words with Docker's "See" line and exit 125.
+# with a value it refuses are refused in pflag's words with Docker's "See" line and exit 125;
+# with the flags fine, a wrong count of words is refused as cobra's Args check refuses it under
+# Docker's CLI (cli/required.go), with exit 1: the same lines as Docker 20.10's client prints.
 load helpers
 load engine
 bats_require_minimum_version 1.5.0
@@ -398,5 +400,195 @@ See 'minidocker stop --help'."
   assert_failure 125
   assert_output "invalid argument \"xyz\" for \"-m, --memory\" flag: invalid size: 'xyz'
 See 'minidocker run --help'."
+  [[ -z $(md ps -aq) ]]
+}
+
+@test "args: a wrong count of words: Docker's lines, exit 1, nothing made" {
+  local images
+  images=$(md images -q)
+  run md run
+  assert_failure 1
+  assert_output "\"minidocker run\" requires at least 1 argument.
+See 'minidocker run --help'.
+
+Usage:  minidocker run [OPTIONS] IMAGE [COMMAND] [ARG...]
+
+Run a command in a new container"
+  # Flags alone are no image: run's flags were read, its words counted.
+  run md run -d --network none --name made
+  assert_failure 1
+  assert_line --index 0 "\"minidocker run\" requires at least 1 argument."
+  run md rm
+  assert_failure 1
+  assert_output "\"minidocker rm\" requires at least 1 argument.
+See 'minidocker rm --help'.
+
+Usage:  minidocker rm [OPTIONS] CONTAINER [CONTAINER...]
+
+Remove one or more containers"
+  run md ps x
+  assert_failure 1
+  assert_output "\"minidocker ps\" accepts no arguments.
+See 'minidocker ps --help'.
+
+Usage:  minidocker ps [OPTIONS]
+
+List containers"
+  run md tag a
+  assert_failure 1
+  assert_output "\"minidocker tag\" requires exactly 2 arguments.
+See 'minidocker tag --help'.
+
+Usage:  minidocker tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]
+
+Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"
+  run md exec c
+  assert_failure 1
+  assert_output "\"minidocker exec\" requires at least 2 arguments.
+See 'minidocker exec --help'.
+
+Usage:  minidocker exec [OPTIONS] CONTAINER COMMAND [ARG...]
+
+Run a command in a running container"
+  run md network connect x
+  assert_failure 1
+  assert_output "\"minidocker network connect\" requires exactly 2 arguments.
+See 'minidocker network connect --help'.
+
+Usage:  minidocker network connect [OPTIONS] NETWORK CONTAINER
+
+Connect a container to a network"
+  # Docker names the verb by its name, not by the alias typed.
+  run md image list a b
+  assert_failure 1
+  assert_output "\"minidocker image ls\" requires at most 1 argument.
+See 'minidocker image ls --help'.
+
+Usage:  minidocker image ls [OPTIONS] [REPOSITORY[:TAG]]
+
+List images"
+  run md commit
+  assert_failure 1
+  assert_output "\"minidocker commit\" requires at least 1 and at most 2 arguments.
+See 'minidocker commit --help'.
+
+Usage:  minidocker commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]
+
+Create a new image from a container's changes"
+  run md volume create a b
+  assert_failure 1
+  assert_line --index 0 "\"minidocker volume create\" requires at most 1 argument."
+  # Nothing was created: no container, no image or tag, no volume.
+  [[ -z $(md ps -aq) ]]
+  [[ $(md images -q) == "$images" ]]
+  [[ -z $(md volume ls -q) ]]
+}
+
+@test "args: flags are read first: a flag error is the error (exit 125), --help the help" {
+  run md ps --nosuch x
+  assert_failure 125
+  assert_output "unknown flag: --nosuch
+See 'minidocker ps --help'."
+  run md stop --time
+  assert_failure 125
+  assert_output "flag needs an argument: --time
+See 'minidocker stop --help'."
+  run md tag --help
+  assert_success
+  assert_line "Usage:  minidocker tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]"
+  # After "--" every word is the verb's, even one that looks like a flag.
+  run md ps -a -- -q
+  assert_failure 1
+  assert_line --index 0 "\"minidocker ps\" accepts no arguments."
+  # A word that names no verb: minidocker's own words, or a group's usage, exit 1.
+  run md nosuch
+  assert_failure 1
+  assert_output "minidocker: 'nosuch' is not a minidocker command.
+See 'minidocker --help'"
+  run md network nosuch
+  assert_failure 1
+  assert_output "
+$(md network --help)"
+  [[ -z $(md ps -aq) ]]
+}
+
+@test "args: the same lines as Docker 20.10's client prints, for every verb" {
+  local docker="$PROJECT_DIR/build/docker-cli/docker" line want want_status compared=0
+  [[ -x $docker ]] || fail "no $docker: run make deps (scripts/install-deps.sh unpacks it)"
+  # These errors come before the client would talk to any daemon; it is given a socket no one
+  # listens on all the same, and a config directory of the test's own.
+  export DOCKER_HOST="unix://$BATS_TEST_TMPDIR/nobody.sock" DOCKER_CONFIG="$BATS_TEST_TMPDIR/docker-config"
+  while read -r line; do
+    want_status=0
+    # shellcheck disable=SC2086  # the words of the line
+    want=$("$docker" $line 2>&1 </dev/null) || want_status=$?
+    [[ $want_status != 0 ]] || fail "docker $line succeeded"
+    # shellcheck disable=SC2086
+    run md $line </dev/null
+    compared=$((compared + 1))
+    [[ $status == "$want_status" && $output == "${want//docker/minidocker}" ]] ||
+      fail "$line: docker says (exit $want_status)
+${want//docker/minidocker}
+minidocker says (exit $status)
+$output"
+  done <<'EOF'
+run
+create --name x
+start
+ps x
+container ls x
+logs a b
+wait
+stop -t 1
+kill
+rm
+inspect
+container inspect
+port a 80 x
+container prune x
+attach
+restart
+exec -it c
+container exec c
+top
+pause
+unpause
+rename a
+cp a
+diff
+commit c r x
+build
+images a b
+tag a b c
+rmi
+image rm
+history
+image inspect
+image prune x
+import
+load x
+save
+pull
+push
+image pull
+network create
+network ls x
+network rm
+network inspect
+network connect x
+network disconnect -f x
+network prune x
+volume create a b
+volume ls x
+volume rm
+volume inspect
+system df x
+system prune x
+version x
+info x
+nosuch
+EOF
+  # Every line was compared: nothing read the list as its stdin.
+  [[ $compared == 55 ]] || fail "compared $compared lines"
   [[ -z $(md ps -aq) ]]
 }

@@ -498,8 +498,9 @@ int attach_remote(const EngineOptions& options, const AttachFlags& f) {
 
 void add_attach_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
   static AttachFlags attach_flags;
-  auto* attach_cmd =
-      app.add_subcommand("attach", "attach our stdin, stdout and stderr to a running container");
+  auto* attach_cmd = app.add_subcommand(
+      "attach", "Attach local standard input, output, and error streams to a running container");
+  docker_args(attach_cmd, "[OPTIONS] CONTAINER", exactly(1));
   attach_cmd->add_option("container", attach_flags.ref, "NAME or ID")->required();
   attach_cmd->add_flag("--no-stdin", attach_flags.no_stdin, "do not attach stdin");
   attach_cmd->add_flag("--sig-proxy", attach_flags.sig_proxy,
@@ -515,7 +516,8 @@ void add_attach_verbs(CLI::App& app, const EngineOptions& options, std::function
 
   static std::vector<std::string> restart_refs;
   static int restart_seconds = 10;
-  auto* restart_cmd = app.add_subcommand("restart", "stop (SIGTERM, then SIGKILL), then start");
+  auto* restart_cmd = app.add_subcommand("restart", "Restart one or more containers");
+  docker_args(restart_cmd, "[OPTIONS] CONTAINER [CONTAINER...]", at_least(1));
   restart_cmd->add_option("container", restart_refs, "NAME or ID")->required();
   restart_cmd->add_option("--time,-t", restart_seconds, "seconds before SIGKILL (default 10)")
       ->transform(int_flag());

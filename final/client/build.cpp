@@ -104,7 +104,9 @@ int build_verb(const EngineOptions& options, BuildFlags& f) {
 
 void add_build_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
   static BuildFlags flags;
-  auto* cmd = app.add_subcommand("build", "build an image from a Dockerfile (legacy builder)");
+  // Docker's legacy builder; BuildKit is not ours.
+  auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile");
+  docker_args(cmd, "[OPTIONS] PATH | URL | -", exactly(1));
   cmd->add_option("context", flags.request.context, "the build context: a directory")->required();
   cmd->add_option("--tag,-t", flags.request.tags, "NAME[:TAG] for the image (repeatable)")
       ->allow_extra_args(false);

@@ -34,7 +34,8 @@ std::string commit_through_daemon(const EngineOptions& options,
 
 void add_commit_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
   static engine::CommitRequest request;
-  auto* cmd = app.add_subcommand("commit", "create a new image from a container's changes");
+  auto* cmd = app.add_subcommand("commit", "Create a new image from a container's changes");
+  docker_args(cmd, "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", between(1, 2));
   cmd->add_option("container", request.container, "NAME or ID")->required();
   cmd->add_option("repository", request.reference, "REPOSITORY[:TAG] for the new image");
   cmd->add_option("--author,-a", request.author, "the image's author (\"Name <email>\")");

@@ -619,7 +619,8 @@ int for_each_ref(const std::vector<std::string>& refs,
 void add_container_verbs(CLI::App& app, const EngineOptions& options,
                          std::function<int()>& action) {
   static CreateFlags create_flags, run_flags;
-  auto* create_cmd = app.add_subcommand("create", "create a container (not started)");
+  auto* create_cmd = app.add_subcommand("create", "Create a new container");
+  docker_args(create_cmd, "[OPTIONS] IMAGE [COMMAND] [ARG...]", at_least(1));
   add_create_flags(create_cmd, create_flags, false);
   create_cmd->callback([&] {
     action = [&] {
@@ -627,7 +628,8 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
                                   : create_remote(options, create_flags, false);
     };
   });
-  auto* run_cmd = app.add_subcommand("run", "create and start a container");
+  auto* run_cmd = app.add_subcommand("run", "Run a command in a new container");
+  docker_args(run_cmd, "[OPTIONS] IMAGE [COMMAND] [ARG...]", at_least(1));
   add_create_flags(run_cmd, run_flags, true);
   run_cmd->callback([&] {
     action = [&] {
@@ -637,7 +639,8 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   });
 
   static StartFlags start_flags;
-  auto* start_cmd = app.add_subcommand("start", "start created containers");
+  auto* start_cmd = app.add_subcommand("start", "Start one or more stopped containers");
+  docker_args(start_cmd, "[OPTIONS] CONTAINER [CONTAINER...]", at_least(1));
   start_cmd->add_option("container", start_flags.refs, "NAME or ID")->required();
   start_cmd->add_flag("--attach,-a", start_flags.attach, "print its output; exit with its code");
   start_cmd->add_flag("--interactive,-i", start_flags.interactive, "attach our stdin too");
@@ -656,10 +659,13 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
       };
     });
   };
-  add_ps(app.add_subcommand("ps", "list containers"));
+  CLI::App* ps_cmd = app.add_subcommand("ps", "List containers");
+  docker_args(ps_cmd, "[OPTIONS]", kNoArgs);
+  add_ps(ps_cmd);
 
   static LogsFlags logs_flags;
-  auto* logs_cmd = app.add_subcommand("logs", "a container's output (its json log)");
+  auto* logs_cmd = app.add_subcommand("logs", "Fetch the logs of a container");
+  docker_args(logs_cmd, "[OPTIONS] CONTAINER", exactly(1));
   logs_cmd->add_option("container", logs_flags.ref, "NAME or ID")->required();
   logs_cmd->add_flag("--follow,-f", logs_flags.follow, "go on until the container exits");
   logs_cmd->add_flag("--timestamps,-t", logs_flags.timestamps, "each line's time first");
@@ -667,7 +673,9 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   logs_cmd->callback([&] { action = [&] { return logs_verb(options, logs_flags); }; });
 
   static std::vector<std::string> wait_refs;
-  auto* wait_cmd = app.add_subcommand("wait", "wait for containers to exit; print their codes");
+  auto* wait_cmd = app.add_subcommand(
+      "wait", "Block until one or more containers stop, then print their exit codes");
+  docker_args(wait_cmd, "CONTAINER [CONTAINER...]", at_least(1));
   wait_cmd->add_option("container", wait_refs, "NAME or ID")->required();
   wait_cmd->callback([&] {
     action = [&] {
@@ -692,7 +700,8 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
 
   static std::vector<std::string> stop_refs;
   static int stop_seconds = 10;
-  auto* stop_cmd = app.add_subcommand("stop", "SIGTERM, then SIGKILL after a grace period");
+  auto* stop_cmd = app.add_subcommand("stop", "Stop one or more running containers");
+  docker_args(stop_cmd, "[OPTIONS] CONTAINER [CONTAINER...]", at_least(1));
   stop_cmd->add_option("container", stop_refs, "NAME or ID")->required();
   stop_cmd->add_option("--time,-t", stop_seconds, "seconds before SIGKILL (default 10)")
       ->transform(int_flag());
@@ -715,7 +724,8 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
 
   static std::vector<std::string> kill_refs;
   static std::string kill_signal = "KILL";
-  auto* kill_cmd = app.add_subcommand("kill", "send a signal to containers (default SIGKILL)");
+  auto* kill_cmd = app.add_subcommand("kill", "Kill one or more running containers");
+  docker_args(kill_cmd, "[OPTIONS] CONTAINER [CONTAINER...]", at_least(1));
   kill_cmd->add_option("container", kill_refs, "NAME or ID")->required();
   kill_cmd->add_option("--signal,-s", kill_signal, "KILL, TERM, 9, ...");
   kill_cmd->callback([&] {
@@ -741,6 +751,7 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
   static std::vector<std::string> rm_refs;
   static bool rm_force = false, rm_volumes = false;
   auto add_rm = [&](CLI::App* cmd) {
+    docker_args(cmd, "[OPTIONS] CONTAINER [CONTAINER...]", at_least(1));
     cmd->add_option("container", rm_refs, "NAME or ID")->required();
     cmd->add_flag("--force,-f", rm_force, "kill it first if it is running");
     cmd->add_flag("--volumes,-v", rm_volumes, "remove its anonymous volumes too");
@@ -766,7 +777,7 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
       };
     });
   };
-  add_rm(app.add_subcommand("rm", "remove containers"));
+  add_rm(app.add_subcommand("rm", "Remove one or more containers"));
 
   static std::vector<std::string> inspect_refs;
   auto add_inspect = [&](CLI::App* cmd) {
@@ -802,10 +813,16 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
       };
     });
   };
-  add_inspect(app.add_subcommand("inspect", "containers as Docker's JSON"));
+  // Docker's top-level inspect takes any object; ours knows containers, under its Use and Short.
+  CLI::App* inspect_cmd =
+      app.add_subcommand("inspect", "Return low-level information on Docker objects");
+  docker_args(inspect_cmd, "[OPTIONS] NAME|ID [NAME|ID...]", at_least(1));
+  add_inspect(inspect_cmd);
 
   static std::string port_ref, port_private;
-  auto* port_cmd = app.add_subcommand("port", "a container's published ports");
+  auto* port_cmd =
+      app.add_subcommand("port", "List port mappings or a specific mapping for the container");
+  docker_args(port_cmd, "CONTAINER [PRIVATE_PORT[/PROTO]]", between(1, 2));
   port_cmd->add_option("container", port_ref, "NAME or ID")->required();
   port_cmd->add_option("port", port_private, "PRIVATE_PORT[/PROTO]: only this one");
   port_cmd->callback([&] {
@@ -850,13 +867,19 @@ void add_container_verbs(CLI::App& app, const EngineOptions& options,
     };
   });
 
-  auto* container_cmd = app.add_subcommand("container", "manage containers");
+  auto* container_cmd = app.add_subcommand("container", "Manage containers");
   container_cmd->require_subcommand(1);
-  add_ps(container_cmd->add_subcommand("ls", "list containers")->alias("list"));
-  add_rm(container_cmd->add_subcommand("rm", "remove containers")->alias("remove"));
-  add_inspect(container_cmd->add_subcommand("inspect", "containers as Docker's JSON"));
+  CLI::App* ls_cmd = container_cmd->add_subcommand("ls", "List containers")->alias("list");
+  docker_args(ls_cmd, "[OPTIONS]", kNoArgs);
+  add_ps(ls_cmd);
+  add_rm(container_cmd->add_subcommand("rm", "Remove one or more containers")->alias("remove"));
+  CLI::App* container_inspect = container_cmd->add_subcommand(
+      "inspect", "Display detailed information on one or more containers");
+  docker_args(container_inspect, "[OPTIONS] CONTAINER [CONTAINER...]", at_least(1));
+  add_inspect(container_inspect);
   static bool prune_force = false;
-  auto* prune_cmd = container_cmd->add_subcommand("prune", "remove all stopped containers");
+  auto* prune_cmd = container_cmd->add_subcommand("prune", "Remove all stopped containers");
+  docker_args(prune_cmd, "[OPTIONS]", kNoArgs);
   prune_cmd->add_flag("--force,-f", prune_force, "do not ask");
   prune_cmd->callback([&] {
     action = [&] {

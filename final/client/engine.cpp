@@ -176,18 +176,105 @@ bool served_through_daemon(const std::string& verb) {
 
 }  // namespace
 
-std::string flag_error_lines(const CLI::App& command, const std::string& path,
-                             std::string_view error) {
-  std::string lines = fmt::format("{}\nSee '{} --help'.", error, path);
+bool has_verbs(const CLI::App& command) {
   // CLI11 keeps option groups as nameless subcommands: only named ones are commands.
-  auto verbs =
-      command.get_subcommands([](const CLI::App* verb) { return !verb->get_name().empty(); });
-  if (verbs.empty()) return lines;
+  return !command.get_subcommands([](const CLI::App* verb) { return !verb->get_name().empty(); })
+              .empty();
+}
+
+namespace {
+
+// cobra's UsageString of a command, here CLI11's help of it, without its last newlines.
+std::string usage_of(const CLI::App& command, const std::string& path) {
   // The formatter, not command.help(): after a parse, help() shows the chosen verb's instead.
   std::string usage =
       command.get_formatter()->make_help(&command, path, CLI::AppFormatMode::Normal);
   while (!usage.empty() && usage.back() == '\n') usage.pop_back();
-  return lines + "\n\n" + usage;
+  return usage;
+}
+
+}  // namespace
+
+std::string flag_error_lines(const CLI::App& command, const std::string& path,
+                             std::string_view error) {
+  std::string lines = fmt::format("{}\nSee '{} --help'.", error, path);
+  if (!has_verbs(command)) return lines;
+  return lines + "\n\n" + usage_of(command, path);
+}
+
+std::optional<std::string> unknown_command_lines(const CLI::App& command, const std::string& path,
+                                                 const std::vector<std::string>& words) {
+  if (words.empty()) return std::nullopt;
+  // docker itself (cmd/docker/docker.go's noArgs), then a group (cli/required.go's NoArgs for a
+  // command with subcommands: a blank line and its usage).
+  if (command.get_parent() == nullptr)
+    return fmt::format("{0}: '{1}' is not a {0} command.\nSee '{0} --help'", path, words.front());
+  return "\n" + usage_of(command, path);
+}
+
+namespace {
+
+// A verb's Docker grammar travels with it as its help formatter, which prints cobra's usage line
+// in --help; run_engine finds it there again to check the count of words.
+class DockerUsage : public CLI::Formatter {
+ public:
+  DockerUsage(std::string use, Arity args) : use_(std::move(use)), args_(args) {}
+
+  // cobra's UseLine: the command's path, then its Use after the name (Docker's CLI turns off
+  // cobra's " [flags]" suffix: DisableFlagsInUseLine).
+  std::string use_line(const std::string& path) const {
+    return use_.empty() ? path : path + " " + use_;
+  }
+  const Arity& args() const { return args_; }
+
+  std::string make_usage(const CLI::App*, std::string name) const override {
+    return fmt::format("Usage:  {}\n", use_line(name));
+  }
+
+ private:
+  std::string use_;
+  Arity args_;
+};
+
+std::string arguments_word(size_t n) { return n == 1 ? "argument" : "arguments"; }
+
+}  // namespace
+
+void docker_args(CLI::App* verb, std::string use, Arity args) {
+  verb->formatter(std::make_shared<DockerUsage>(std::move(use), args));
+}
+
+std::optional<std::string> argument_count_error(const std::string& path, const Arity& arity,
+                                                size_t given, std::string_view use_line,
+                                                std::string_view short_text) {
+  if (given >= arity.min && (!arity.max || given <= *arity.max)) return std::nullopt;
+  // cobra's CommandPath in Go's %q: Docker's command paths need no escapes.
+  std::string quoted = "\"" + path + "\"";
+  std::string problem;
+  if (arity.max == 0u)
+    problem = quoted + " accepts no arguments.";
+  else if (arity.max == arity.min)
+    problem =
+        fmt::format("{} requires exactly {} {}.", quoted, arity.min, arguments_word(arity.min));
+  else if (!arity.max)
+    problem =
+        fmt::format("{} requires at least {} {}.", quoted, arity.min, arguments_word(arity.min));
+  else if (arity.min == 0)
+    problem =
+        fmt::format("{} requires at most {} {}.", quoted, *arity.max, arguments_word(*arity.max));
+  else  // RequiresRangeArgs pluralizes by the upper bound: "at least 1 and at most 2 arguments"
+    problem = fmt::format("{} requires at least {} and at most {} {}.", quoted, arity.min,
+                          *arity.max, arguments_word(*arity.max));
+  return fmt::format("{}\nSee '{} --help'.\n\nUsage:  {}\n\n{}", problem, path, use_line,
+                     short_text);
+}
+
+std::optional<std::string> argument_count_lines(const CLI::App& verb, const std::string& path,
+                                                size_t given) {
+  auto usage = std::dynamic_pointer_cast<DockerUsage>(verb.get_formatter());
+  if (!usage) return std::nullopt;
+  return argument_count_error(path, usage->args(), given, usage->use_line(path),
+                              verb.get_description());
 }
 
 std::string unknown_flag_error(std::string_view word) {
@@ -398,24 +485,48 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
   FlagReading reading;
   reading.command = app.get_name();
   CLI::App* at = &app;
+  std::vector<std::string> arguments;
+  bool help = false;
+  auto counted = [&](CLI::App* verb) {
+    reading.verb = verb;
+    if (!help) reading.arguments = arguments;
+    return reading;
+  };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& word = args[i];
-    auto as_they_are = [&] {
+    // The rest as they are: the last `positionals` of them are the verb's arguments, as cobra
+    // takes them (every word after "--"; every word from a verb's first positional on when its
+    // flags end there); nullopt where pflag would stop at a flag it does not know.
+    auto as_they_are = [&](std::optional<size_t> positionals) {
       reading.args.insert(reading.args.end(), args.begin() + static_cast<std::ptrdiff_t>(i),
                           args.end());
-      return reading;
+      if (!positionals) {
+        reading.verb = at;
+        return reading;
+      }
+      arguments.insert(arguments.end(), args.end() - static_cast<std::ptrdiff_t>(*positionals),
+                       args.end());
+      return counted(at);
+    };
+    auto unknown = [&] { return as_they_are(std::nullopt); };
+    // cobra shows the help for --help (-h) and checks no count of words then.
+    auto is_help = [&](const CLI::Option* option) {
+      return option == at->get_help_ptr() || option == at->get_help_all_ptr();
     };
     auto refused = [&](std::string_view error) {
       reading.error = flag_error_lines(*at, reading.command, error);
       return reading;
     };
-    if (word == "--") return as_they_are();
+    if (word == "--") return as_they_are(args.size() - i - 1);
     if (word.size() < 2 || word[0] != '-') {
       if (CLI::App* verb = subcommand_named(*at, word)) {
         at = verb;
         reading.command += " " + verb->get_name();
+        arguments.clear();
       } else if (at->get_positionals_at_end() || at->get_prefix_command()) {
-        return as_they_are();
+        return as_they_are(args.size() - i);
+      } else {
+        arguments.push_back(word);
       }
       reading.args.push_back(word);
       continue;
@@ -424,7 +535,8 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
       size_t equals = word.find('=');
       std::string name = word.substr(0, equals);
       CLI::Option* option = at->get_option_no_throw(name);
-      if (option == nullptr) return as_they_are();
+      if (option == nullptr) return unknown();
+      help = help || is_help(option);
       std::optional<std::string> value;
       if (equals != std::string::npos) value = word.substr(equals + 1);
       if (is_bool_flag(*option)) {
@@ -457,7 +569,8 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
       char letter = word[at_letter];
       CLI::Option* option = at->get_option_no_throw(std::string{'-', letter});
       // Letters read so far were plain flags, which CLI11 reads the same from the whole word.
-      if (option == nullptr) return as_they_are();
+      if (option == nullptr) return unknown();
+      help = help || is_help(option);
       std::string_view after = std::string_view(word).substr(at_letter + 1);
       bool after_equals = after.size() > 1 && after[0] == '=';
       if (is_bool_flag(*option)) {
@@ -468,7 +581,7 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
         std::string value(after.substr(1));
         std::optional<bool> on = go_bool(value);
         if (!on) return refused(invalid_argument(value, *option, "give true or false"));
-        if (option->get_lnames().empty()) return as_they_are();
+        if (option->get_lnames().empty()) return unknown();
         read.push_back("--" + option->get_lnames().front() + (*on ? "=true" : "=false"));
         break;
       }
@@ -491,7 +604,14 @@ FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args) {
     }
     reading.args.insert(reading.args.end(), read.begin(), read.end());
   }
-  return reading;
+  return counted(at);
+}
+
+std::optional<std::string> arguments_refused(const FlagReading& reading) {
+  if (reading.error || !reading.verb || !reading.arguments) return std::nullopt;
+  if (has_verbs(*reading.verb))
+    return unknown_command_lines(*reading.verb, reading.command, *reading.arguments);
+  return argument_count_lines(*reading.verb, reading.command, reading.arguments->size());
 }
 
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action, int argc,
@@ -501,6 +621,12 @@ int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>
   if (reading.error) {
     fmt::print(stderr, "{}\n", *reading.error);
     return 125;
+  }
+  // Then cobra's count of the verb's words (its Args), with Docker's lines and exit 1, before
+  // CLI11 reads a positional and long before anything is created.
+  if (std::optional<std::string> lines = arguments_refused(reading)) {
+    fmt::print(stderr, "{}\n", *lines);
+    return 1;
   }
   try {
     app.parse(std::vector<std::string>(reading.args.rbegin(), reading.args.rend()));

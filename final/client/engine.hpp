@@ -71,6 +71,52 @@ std::string unknown_flag_error(std::string_view word);
 std::string flag_error_lines(const CLI::App& command, const std::string& path,
                              std::string_view error);
 
+// How many words a verb takes after its flags, as Docker's CLI checks them before it runs the
+// verb (cobra's Args, docker/cli's cli/required.go): NoArgs is {0, 0}, ExactArgs(2) {2, 2},
+// RequiresMinArgs(1) {1, none}, RequiresMaxArgs(1) {0, 1}, RequiresRangeArgs(1, 2) {1, 2}.
+struct Arity {
+  size_t min = 0;
+  std::optional<size_t> max;  // nullopt: no upper bound
+};
+inline constexpr Arity kNoArgs{0, 0};
+constexpr Arity exactly(size_t n) { return {n, n}; }
+constexpr Arity at_least(size_t n) { return {n, std::nullopt}; }
+constexpr Arity at_most(size_t n) { return {0, n}; }
+constexpr Arity between(size_t min, size_t max) { return {min, max}; }
+
+// Declares a verb's grammar as Docker's CLI has it: `use` is cobra's Use after the verb's name
+// ("[OPTIONS] IMAGE [COMMAND] [ARG...]"; "" for a verb that takes nothing), `args` its arity.
+// The verb's CLI11 description is cobra's Short. Its --help then shows Docker's usage line,
+// "Usage:  minidocker run [OPTIONS] IMAGE [COMMAND] [ARG...]", and run_engine refuses a wrong
+// count of words with argument_count_error's lines.
+void docker_args(CLI::App* verb, std::string use, Arity args);
+
+// Docker 20.10's words for `given` arguments that `arity` refuses (cli/required.go), nullopt when
+// it takes them: "\"minidocker tag\" requires exactly 2 arguments.", then "See 'minidocker tag
+// --help'.", a blank line, "Usage:  USE_LINE", a blank line and the verb's Short. `path` is the
+// command as Docker names it ("minidocker image ls" for `image list` too). These are the lines of
+// the 20.10 client the daemon tests drive (build/docker-cli/docker, API v1.41); docker 23+ lays
+// them out otherwise ("docker: 'docker tag' requires 2 arguments", the usage, "Run 'docker tag
+// --help' for more information") with the same counts.
+std::optional<std::string> argument_count_error(const std::string& path, const Arity& arity,
+                                                size_t given, std::string_view use_line,
+                                                std::string_view short_text);
+
+// argument_count_error for `verb` as docker_args declared it; nullopt for a verb that declared
+// nothing (CLI11 then checks its positionals).
+std::optional<std::string> argument_count_lines(const CLI::App& verb, const std::string& path,
+                                                size_t given);
+
+// Whether `command` has verbs of its own (minidocker, image, network...), not option groups.
+bool has_verbs(const CLI::App& command);
+
+// Docker 20.10's lines for `words` given to a command that has verbs, where none of them was
+// named: minidocker itself says "minidocker: 'x' is not a minidocker command." and "See
+// 'minidocker --help'" (cmd/docker's noArgs), a group (network, image...) a blank line and its
+// usage (cli/required.go's NoArgs). nullopt without words. Exit 1, as Docker's.
+std::optional<std::string> unknown_command_lines(const CLI::App& command, const std::string& path,
+                                                 const std::vector<std::string>& words);
+
 // Docker's lines (flag_error_lines) for the first word CLI11 set aside, while parsing `app`, that
 // starts with '-': pflag's words for the command that was reading (minidocker itself for a word
 // before the verb); nullopt when nothing of the kind was set aside. Read after app.parse, which
@@ -111,12 +157,24 @@ CLI::Validator mem_swap_bytes_flag();
 // (`-d=false`). Reading stops, leaving the rest as it was, at "--", at the first positional of a
 // verb whose flags end there (run, create, exec: add_container_words) and at a flag the command
 // does not have (unknown_flag_lines then names it, as pflag would).
+// Reading also counts the words that are not flags, after the last verb named, as cobra hands
+// them to the verb's Args check: every word after "--" and, for run, create and exec, every word
+// from the first positional on. It cannot count past a flag it does not know (CLI11 then reports
+// it, as pflag would, before any count) nor when --help was asked for (cobra shows the help).
 struct FlagReading {
   std::vector<std::string> args;
   std::optional<std::string> error;  // Docker's lines: pflag's, then flag_error_lines's
   std::string command;               // "minidocker run": whose flags were read
+  CLI::App* verb = nullptr;          // that command
+  // its words besides flags, cobra's args; nullopt when uncounted
+  std::optional<std::vector<std::string>> arguments;
 };
 FlagReading read_flags(CLI::App& app, const std::vector<std::string>& args);
+
+// cobra's check of the words a reading left to its verb, after the flags were fine: the verb's
+// arity (argument_count_lines) or, for minidocker and its groups, unknown_command_lines. Docker's
+// lines, printed with exit 1; nullopt when the words are fine or were not counted.
+std::optional<std::string> arguments_refused(const FlagReading& reading);
 
 // import, images / image ls, tag, rmi / image rm, history, image inspect, image prune, system df.
 // `action` is set to the verb that was chosen.
@@ -234,8 +292,10 @@ void add_daemon_verbs(CLI::App& app, const EngineOptions& options, std::function
 // Parses argv against `app` (whose verbs set `action`) and runs the verb, Docker's way: first as
 // pflag reads it (read_flags: a flag without its value or with a value it refuses, in pflag's
 // words), then with CLI11; a flag the verb does not have, unknown_flag_lines (Docker's "unknown
-// flag: --x", no prefix); any of these in flag_error_lines's lines, with exit 125. Another
-// bad command line prints "minidocker: <what>\nSee 'minidocker VERB --help'." and exits 125.
+// flag: --x", no prefix); any of these in flag_error_lines's lines, with exit 125. With the flags
+// fine, a wrong count of words (arguments_refused) prints Docker's lines and exits 1, before
+// CLI11 reads them. Another bad command line prints "minidocker: <what>\nSee 'minidocker VERB
+// --help'." and exits 125.
 // With -H (or DOCKER_HOST, read here when -H is absent), a verb the daemon does not serve yet
 // fails with one line and exit 1: it is never run in-process behind the user's back.
 int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>& action,

@@ -168,10 +168,13 @@ int user_errors(const std::function<int()>& body) {
 
 void add_file_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
   static CpFlags cp_flags;
-  auto* cp = app.add_subcommand(
-      "cp",
-      "copy files between a container and the host: CONTAINER:SRC DEST or SRC CONTAINER:DEST"
-      " ('-' for a tar stream on stdout or stdin)");
+  auto* cp =
+      app.add_subcommand("cp", "Copy files/folders between a container and the local filesystem");
+  // Docker's Use has two lines, the second naming the program itself.
+  docker_args(cp,
+              "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
+              "\tminidocker cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+              exactly(2));
   cp->add_option("src", cp_flags.src, "CONTAINER:SRC_PATH, SRC_PATH or -")->required();
   cp->add_option("dest", cp_flags.dest, "DEST_PATH, CONTAINER:DEST_PATH or -")->required();
   cp->add_flag("--follow-link,-L", cp_flags.follow_link, "copy what a symlink at SRC points to");
@@ -181,8 +184,9 @@ void add_file_verbs(CLI::App& app, const EngineOptions& options, std::function<i
       [&] { action = [&] { return user_errors([&] { return cp_verb(options, cp_flags); }); }; });
 
   static std::string diff_ref;
-  auto* diff =
-      app.add_subcommand("diff", "the files a container added (A), changed (C), deleted (D)");
+  auto* diff = app.add_subcommand(
+      "diff", "Inspect changes to files or directories on a container's filesystem");
+  docker_args(diff, "CONTAINER", exactly(1));
   diff->add_option("container", diff_ref, "NAME or ID")->required();
   diff->callback(
       [&] { action = [&] { return user_errors([&] { return diff_verb(options, diff_ref); }); }; });

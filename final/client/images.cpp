@@ -798,18 +798,22 @@ nlohmann::json image_inspect_json(const graph::Store& store, const graph::Image&
 void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
   static ImportOptions import_options;
   auto* import_cmd = app.add_subcommand(
-      "import",
-      "import a root filesystem (a tar, a directory or - for stdin) as a one-layer image");
+      "import", "Import the contents from a tarball to create a filesystem image");
+  docker_args(import_cmd, "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]", at_least(1));
   import_cmd
       ->add_option("file", import_options.source, "a tar (plain, gzip or zstd), a directory, or -")
       ->required();
   import_cmd->add_option("repository", import_options.name, "NAME[:TAG] for the image");
+  // Docker's CLI asks for at least one word and reads two: the rest are taken and not used.
+  static std::vector<std::string> import_unused;
+  import_cmd->add_option("unused", import_unused)->group("");
   import_cmd->add_option("--message,-m", import_options.message,
                          "the comment of the image's history entry");
   import_cmd->callback([&] { action = [&] { return import_verb(options, import_options); }; });
 
   static ListOptions list_options;
   auto add_list_flags = [&](CLI::App* cmd) {
+    docker_args(cmd, "[OPTIONS] [REPOSITORY[:TAG]]", at_most(1));
     cmd->add_option("repository", list_options.repository, "only images of NAME[:TAG]");
     cmd->add_flag("--quiet,-q", list_options.quiet, "image IDs only");
     cmd->add_flag("--all,-a", list_options.all,
@@ -818,10 +822,12 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
     cmd->add_flag("--digests", list_options.digests, "a DIGEST column (RepoDigests: pull, push)");
     cmd->callback([&] { action = [&] { return list_images(options, list_options); }; });
   };
-  add_list_flags(app.add_subcommand("images", "list images"));
+  add_list_flags(app.add_subcommand("images", "List images"));
 
   static std::string tag_source, tag_target;
-  auto* tag_cmd = app.add_subcommand("tag", "give an image another name: tag SOURCE TARGET");
+  auto* tag_cmd =
+      app.add_subcommand("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE");
+  docker_args(tag_cmd, "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", exactly(2));
   tag_cmd->add_option("source", tag_source, "IMAGE[:TAG] or ID")->required();
   tag_cmd->add_option("target", tag_target, "NAME[:TAG]")->required();
   tag_cmd->callback([&] { action = [&] { return tag_image(options, tag_source, tag_target); }; });
@@ -829,6 +835,7 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
   static std::vector<std::string> rmi_refs;
   static bool rmi_force = false, rmi_no_prune = false;
   auto add_rmi = [&](CLI::App* cmd) {
+    docker_args(cmd, "[OPTIONS] IMAGE [IMAGE...]", at_least(1));
     cmd->add_option("image", rmi_refs, "IMAGE[:TAG] or ID")->required();
     cmd->add_flag("--force,-f", rmi_force, "also an image a container uses (it is then untagged)");
     cmd->add_flag("--no-prune", rmi_no_prune, "do not delete untagged parents");
@@ -836,11 +843,12 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
       action = [&] { return remove_images(options, rmi_refs, rmi_force, !rmi_no_prune); };
     });
   };
-  add_rmi(app.add_subcommand("rmi", "remove images"));
+  add_rmi(app.add_subcommand("rmi", "Remove one or more images"));
 
   static std::string history_ref;
   static bool history_no_trunc = false, history_quiet = false;
-  auto* history_cmd = app.add_subcommand("history", "the steps that made an image");
+  auto* history_cmd = app.add_subcommand("history", "Show the history of an image");
+  docker_args(history_cmd, "[OPTIONS] IMAGE", exactly(1));
   history_cmd->add_option("image", history_ref, "IMAGE[:TAG] or ID")->required();
   history_cmd->add_flag("--no-trunc", history_no_trunc, "do not shorten the output");
   history_cmd->add_flag("--quiet,-q", history_quiet, "image IDs only");
@@ -848,25 +856,28 @@ void add_image_verbs(CLI::App& app, const EngineOptions& options, std::function<
     action = [&] { return history(options, history_ref, history_no_trunc, history_quiet); };
   });
 
-  auto* image_cmd = app.add_subcommand("image", "manage images");
+  auto* image_cmd = app.add_subcommand("image", "Manage images");
   image_cmd->require_subcommand(1);
-  add_list_flags(image_cmd->add_subcommand("ls", "list images")->alias("list"));
-  add_rmi(image_cmd->add_subcommand("rm", "remove images")->alias("remove"));
+  add_list_flags(image_cmd->add_subcommand("ls", "List images")->alias("list"));
+  add_rmi(image_cmd->add_subcommand("rm", "Remove one or more images")->alias("remove"));
   static std::vector<std::string> inspect_refs;
-  auto* inspect_cmd = image_cmd->add_subcommand("inspect", "images as Docker's JSON");
+  auto* inspect_cmd =
+      image_cmd->add_subcommand("inspect", "Display detailed information on one or more images");
+  docker_args(inspect_cmd, "[OPTIONS] IMAGE [IMAGE...]", at_least(1));
   inspect_cmd->add_option("image", inspect_refs, "IMAGE[:TAG] or ID")->required();
   inspect_cmd->callback([&] { action = [&] { return inspect(options, inspect_refs); }; });
   static bool prune_all = false, prune_force = false;
-  auto* prune_cmd = image_cmd->add_subcommand("prune", "remove unused images");
+  auto* prune_cmd = image_cmd->add_subcommand("prune", "Remove unused images");
+  docker_args(prune_cmd, "[OPTIONS]", kNoArgs);
   prune_cmd->add_flag("--all,-a", prune_all, "every image no container uses, not only dangling");
   prune_cmd->add_flag("--force,-f", prune_force, "do not ask");
   prune_cmd->callback([&] { action = [&] { return prune(options, prune_all, prune_force); }; });
 
-  auto* system_cmd = app.add_subcommand("system", "the engine as a whole");
+  auto* system_cmd = app.add_subcommand("system", "Manage Docker");
   system_cmd->require_subcommand(1);
-  system_cmd->add_subcommand("df", "disk space used by images and containers")->callback([&] {
-    action = [&] { return system_df(options); };
-  });
+  auto* df_cmd = system_cmd->add_subcommand("df", "Show minidocker disk usage");
+  docker_args(df_cmd, "[OPTIONS]", kNoArgs);
+  df_cmd->callback([&] { action = [&] { return system_df(options); }; });
 }
 
 }  // namespace client

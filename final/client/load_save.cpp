@@ -207,16 +207,17 @@ int save(const EngineOptions& engine, const SaveOptions& options) {
 
 void add_load_save_verbs(CLI::App& app, const EngineOptions& engine, std::function<int()>& action) {
   static LoadOptions load_options;
-  auto* load_cmd = app.add_subcommand(
-      "load", "load images from a tar archive (docker save or OCI layout) or STDIN");
+  auto* load_cmd = app.add_subcommand("load", "Load an image from a tar archive or STDIN");
+  docker_args(load_cmd, "[OPTIONS]", kNoArgs);
   load_cmd->add_option("--input,-i", load_options.input,
                        "read from this tar archive file, instead of STDIN");
   load_cmd->add_flag("--quiet,-q", load_options.quiet, "suppress the progress output");
   load_cmd->callback([&] { action = [&] { return load(engine, load_options); }; });
 
   static SaveOptions save_options;
-  auto* save_cmd =
-      app.add_subcommand("save", "save images to a tar archive (streamed to STDOUT by default)");
+  auto* save_cmd = app.add_subcommand(
+      "save", "Save one or more images to a tar archive (streamed to STDOUT by default)");
+  docker_args(save_cmd, "[OPTIONS] IMAGE [IMAGE...]", at_least(1));
   save_cmd->add_option("images", save_options.images, "IMAGE...: names or ids")->required();
   save_cmd->add_option("--output,-o", save_options.output, "write to a file, instead of STDOUT");
   save_cmd->callback([&] { action = [&] { return save(engine, save_options); }; });

@@ -172,11 +172,12 @@ int connect(const EngineOptions& options, const ConnectOptions& opt) {
 }  // namespace
 
 void add_network_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
-  auto* cmd = app.add_subcommand("network", "manage networks");
+  auto* cmd = app.add_subcommand("network", "Manage networks");
   cmd->require_subcommand(1);
 
   static CreateOptions create_options;
-  auto* create_cmd = cmd->add_subcommand("create", "create a bridge network");
+  auto* create_cmd = cmd->add_subcommand("create", "Create a network");
+  docker_args(create_cmd, "[OPTIONS] NETWORK", exactly(1));
   create_cmd->add_option("name", create_options.name, "the network's name")->required();
   create_cmd->add_option("--subnet", create_options.subnet,
                          "its subnet in CIDR form (default: the first free of 172.18-31.0.0/16, "
@@ -197,15 +198,20 @@ void add_network_verbs(CLI::App& app, const EngineOptions& options, std::functio
     c->add_flag("--no-trunc", list_options.no_trunc, "full network IDs");
     c->callback([&] { action = [&] { return list(options, list_options); }; });
   };
-  add_list(cmd->add_subcommand("ls", "list networks")->alias("list"));
+  auto* ls_cmd = cmd->add_subcommand("ls", "List networks")->alias("list");
+  docker_args(ls_cmd, "[OPTIONS]", kNoArgs);
+  add_list(ls_cmd);
 
   static std::vector<std::string> rm_names;
-  auto* rm_cmd = cmd->add_subcommand("rm", "remove networks")->alias("remove");
+  auto* rm_cmd = cmd->add_subcommand("rm", "Remove one or more networks")->alias("remove");
+  docker_args(rm_cmd, "NETWORK [NETWORK...]", at_least(1));
   rm_cmd->add_option("network", rm_names, "NAME or ID")->required();
   rm_cmd->callback([&] { action = [&] { return remove(options, rm_names); }; });
 
   static std::vector<std::string> inspect_names;
-  auto* inspect_cmd = cmd->add_subcommand("inspect", "networks as Docker's JSON");
+  auto* inspect_cmd =
+      cmd->add_subcommand("inspect", "Display detailed information on one or more networks");
+  docker_args(inspect_cmd, "[OPTIONS] NETWORK [NETWORK...]", at_least(1));
   inspect_cmd->add_option("network", inspect_names, "NAME or ID")->required();
   inspect_cmd->callback([&] { action = [&] { return inspect(options, inspect_names); }; });
 
@@ -213,8 +219,9 @@ void add_network_verbs(CLI::App& app, const EngineOptions& options, std::functio
   static bool disconnect_force = false;
   for (const char* verb : {"connect", "disconnect"}) {
     bool is_connect = std::string_view(verb) == "connect";
-    auto* c = cmd->add_subcommand(verb, is_connect ? "connect a container to a network"
-                                                   : "disconnect a container from a network");
+    auto* c = cmd->add_subcommand(verb, is_connect ? "Connect a container to a network"
+                                                   : "Disconnect a container from a network");
+    docker_args(c, "[OPTIONS] NETWORK CONTAINER", exactly(2));
     c->add_option("network", link_network, "NAME or ID")->required();
     c->add_option("container", link_container, "NAME or ID")->required();
     if (!is_connect) c->add_flag("--force,-f", disconnect_force, "(accepted, as Docker's)");
@@ -239,7 +246,8 @@ void add_network_verbs(CLI::App& app, const EngineOptions& options, std::functio
   }
 
   static bool prune_force = false;
-  auto* prune_cmd_user = cmd->add_subcommand("prune", "remove every unused user network");
+  auto* prune_cmd_user = cmd->add_subcommand("prune", "Remove all unused networks");
+  docker_args(prune_cmd_user, "[OPTIONS]", kNoArgs);
   prune_cmd_user->add_flag("--force,-f", prune_force, "do not ask");
   prune_cmd_user->callback([&] {
     action = [&] {

@@ -442,7 +442,8 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
   static std::string rename_old, rename_new;
   // Each verb under `parent`: the top level, and Docker's `container` group (`container exec`).
   auto add_all = [&](CLI::App* parent) {
-    auto* exec_cmd = parent->add_subcommand("exec", "run a command in a running container");
+    auto* exec_cmd = parent->add_subcommand("exec", "Run a command in a running container");
+    docker_args(exec_cmd, "[OPTIONS] CONTAINER COMMAND [ARG...]", at_least(2));
     exec_cmd->add_option("container", exec_flags.ref, "NAME or ID")->required();
     add_container_words(exec_cmd, "command", exec_flags.command,
                         "COMMAND [ARG...]: run in the container, verbatim");
@@ -465,14 +466,17 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
       };
     });
 
-    auto* top_cmd = parent->add_subcommand("top", "the processes of a container (host ps)");
+    auto* top_cmd = parent->add_subcommand("top", "Display the running processes of a container");
+    docker_args(top_cmd, "CONTAINER [ps OPTIONS]", at_least(1));
     top_cmd->add_option("container", top_flags.ref, "NAME or ID")->required();
     add_container_words(top_cmd, "ps_options", top_flags.ps_options,
                         "[ps OPTIONS]: the host's ps options (default -ef)");
     top_cmd->callback([&] { action = [&] { return top_verb(options, top_flags); }; });
 
-    auto* stats_cmd =
-        parent->add_subcommand("stats", "CPU, memory, network and block I/O of containers");
+    auto* stats_cmd = parent->add_subcommand(
+        "stats", "Display a live stream of container(s) resource usage statistics");
+    // Docker's stats checks no count: no words means the running containers.
+    docker_args(stats_cmd, "[OPTIONS] [CONTAINER...]", at_least(0));
     stats_cmd->add_option("container", stats_flags.refs, "NAME or ID (default: the running ones)");
     stats_cmd->add_flag("--no-stream", stats_flags.no_stream,
                         "one reading, then exit (default: a table redrawn every second until "
@@ -487,18 +491,23 @@ void add_ops_verbs(CLI::App& app, const EngineOptions& options, std::function<in
       };
     });
 
-    auto* pause_cmd = parent->add_subcommand("pause", "freeze every process of containers");
+    auto* pause_cmd =
+        parent->add_subcommand("pause", "Pause all processes within one or more containers");
+    docker_args(pause_cmd, "CONTAINER [CONTAINER...]", at_least(1));
     pause_cmd->add_option("container", pause_refs, "NAME or ID")->required();
     pause_cmd->callback([&] {
       action = [&] { return each_container(options, pause_refs, engine::pause, "pause"); };
     });
-    auto* unpause_cmd = parent->add_subcommand("unpause", "thaw paused containers");
+    auto* unpause_cmd =
+        parent->add_subcommand("unpause", "Unpause all processes within one or more containers");
+    docker_args(unpause_cmd, "CONTAINER [CONTAINER...]", at_least(1));
     unpause_cmd->add_option("container", unpause_refs, "NAME or ID")->required();
     unpause_cmd->callback([&] {
       action = [&] { return each_container(options, unpause_refs, engine::unpause, "unpause"); };
     });
 
-    auto* rename_cmd = parent->add_subcommand("rename", "rename a container");
+    auto* rename_cmd = parent->add_subcommand("rename", "Rename a container");
+    docker_args(rename_cmd, "CONTAINER NEW_NAME", exactly(2));
     rename_cmd->add_option("container", rename_old, "the container (name or id)")->required();
     rename_cmd->add_option("new_name", rename_new, "its new name")->required();
     rename_cmd->callback([&] {

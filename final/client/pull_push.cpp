@@ -407,13 +407,15 @@ int push(const EngineOptions& options, const PushOptions& opt) {
 void add_pull_push_verbs(CLI::App& app, const EngineOptions& options,
                          std::function<int()>& action) {
   static PullOptions pull_options;
-  auto* pull_cmd = app.add_subcommand("pull", "download an image from a registry");
+  auto* pull_cmd = app.add_subcommand("pull", "Pull an image or a repository from a registry");
+  docker_args(pull_cmd, "[OPTIONS] NAME[:TAG|@DIGEST]", exactly(1));
   pull_cmd->add_option("name", pull_options.name, "NAME[:TAG|@DIGEST]")->required();
   pull_cmd->add_flag("--quiet,-q", pull_options.quiet, "print only the image's name");
   pull_cmd->callback([&] { action = [&] { return pull(options, pull_options); }; });
 
   static PushOptions push_options;
-  auto* push_cmd = app.add_subcommand("push", "upload an image to a registry");
+  auto* push_cmd = app.add_subcommand("push", "Push an image or a repository to a registry");
+  docker_args(push_cmd, "[OPTIONS] NAME[:TAG]", exactly(1));
   push_cmd->add_option("name", push_options.name, "NAME[:TAG]")->required();
   push_cmd->add_flag("--quiet,-q", push_options.quiet, "print only the pushed name");
   push_cmd->callback([&] { action = [&] { return push(options, push_options); }; });
@@ -423,11 +425,15 @@ void add_pull_push_verbs(CLI::App& app, const EngineOptions& options,
   for (CLI::App* sub : app.get_subcommands([](CLI::App* a) { return a->get_name() == "image"; }))
     image_cmd = sub;
   if (image_cmd != nullptr) {
-    auto* image_pull = image_cmd->add_subcommand("pull", "download an image from a registry");
+    auto* image_pull =
+        image_cmd->add_subcommand("pull", "Pull an image or a repository from a registry");
+    docker_args(image_pull, "[OPTIONS] NAME[:TAG|@DIGEST]", exactly(1));
     image_pull->add_option("name", pull_options.name, "NAME[:TAG|@DIGEST]")->required();
     image_pull->add_flag("--quiet,-q", pull_options.quiet, "print only the image's name");
     image_pull->callback([&] { action = [&] { return pull(options, pull_options); }; });
-    auto* image_push = image_cmd->add_subcommand("push", "upload an image to a registry");
+    auto* image_push =
+        image_cmd->add_subcommand("push", "Push an image or a repository to a registry");
+    docker_args(image_push, "[OPTIONS] NAME[:TAG]", exactly(1));
     image_push->add_option("name", push_options.name, "NAME[:TAG]")->required();
     image_push->add_flag("--quiet,-q", push_options.quiet, "print only the pushed name");
     image_push->callback([&] { action = [&] { return push(options, push_options); }; });

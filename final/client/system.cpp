@@ -89,7 +89,9 @@ Pruned prune_through(const EngineOptions& options, bool all, bool volumes) {
 void add_system_prune(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
   static bool all = false, force = false, volumes = false;
   CLI::App* system_cmd = app.get_subcommand("system");
-  auto* prune_cmd = system_cmd->add_subcommand("prune", "remove unused data; recover from crashes");
+  // Ours also recovers from crashes (system.cpp's header); the words are Docker's.
+  auto* prune_cmd = system_cmd->add_subcommand("prune", "Remove unused data");
+  docker_args(prune_cmd, "[OPTIONS]", kNoArgs);
   prune_cmd->add_flag("--all,-a", all, "every unused image, not only dangling ones");
   prune_cmd->add_flag("--force,-f", force, "do not ask");
   prune_cmd->add_flag("--volumes", volumes, "anonymous volumes no container uses too");

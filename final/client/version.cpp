@@ -252,11 +252,12 @@ nlohmann::json engine_info_json(const EngineOptions& options) {
 }
 
 void add_version_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
-  app.add_subcommand("version", "the client's version, and the daemon's with -H")->callback([&] {
-    action = [&] { return version(options); };
-  });
-  app.add_subcommand("info", "the engine's facts: containers, images, drivers, the host")
-      ->callback([&] { action = [&] { return info(options); }; });
+  auto* version_cmd = app.add_subcommand("version", "Show the Docker version information");
+  docker_args(version_cmd, "[OPTIONS]", kNoArgs);
+  version_cmd->callback([&] { action = [&] { return version(options); }; });
+  auto* info_cmd = app.add_subcommand("info", "Display system-wide information");
+  docker_args(info_cmd, "[OPTIONS]", kNoArgs);
+  info_cmd->callback([&] { action = [&] { return info(options); }; });
 }
 
 }  // namespace client

@@ -164,7 +164,8 @@ int user_errors(const std::function<int()>& body) {
 
 void add_volume_verbs(CLI::App& app, const EngineOptions& options, std::function<int()>& action) {
   static VolumeFlags flags;
-  auto* volume = app.add_subcommand("volume", "manage volumes (<root>/volumes/NAME/_data)");
+  // Each volume is <root>/volumes/NAME/_data.
+  auto* volume = app.add_subcommand("volume", "Manage volumes");
   volume->require_subcommand(1);
   auto verb = [&](CLI::App* cmd, int (*body)(const EngineOptions&, const VolumeFlags&)) {
     cmd->callback([&, body] {
@@ -172,25 +173,32 @@ void add_volume_verbs(CLI::App& app, const EngineOptions& options, std::function
     });
   };
 
-  auto* create = volume->add_subcommand("create", "create a volume (a random name without NAME)");
+  auto* create = volume->add_subcommand("create", "Create a volume");
+  docker_args(create, "[OPTIONS] [VOLUME]", at_most(1));
   create->add_option("name", flags.names, "NAME");
   verb(create, create_verb);
 
-  auto* ls = volume->add_subcommand("ls", "list volumes")->alias("list");
+  auto* ls = volume->add_subcommand("ls", "List volumes")->alias("list");
+  docker_args(ls, "[OPTIONS]", kNoArgs);
   ls->add_flag("--quiet,-q", flags.quiet, "names only");
   verb(ls, ls_verb);
 
-  auto* rm = volume->add_subcommand("rm", "remove volumes (never one in use)")->alias("remove");
+  auto* rm = volume->add_subcommand("rm", "Remove one or more volumes")->alias("remove");
+  docker_args(rm, "[OPTIONS] VOLUME [VOLUME...]", at_least(1));
   rm->add_option("volume", flags.names, "NAME")->required();
   rm->add_flag("--force,-f", flags.force, "no error for a volume that does not exist");
   verb(rm, rm_verb);
 
-  auto* inspect = volume->add_subcommand("inspect", "volumes as Docker's JSON");
+  auto* inspect =
+      volume->add_subcommand("inspect", "Display detailed information on one or more volumes");
+  docker_args(inspect, "[OPTIONS] VOLUME [VOLUME...]", at_least(1));
   inspect->add_option("volume", flags.names, "NAME")->required();
   verb(inspect, inspect_verb);
 
-  auto* prune = volume->add_subcommand(
-      "prune", "remove unused anonymous volumes (-a: every unused volume), as Docker 23+");
+  // Docker 23+'s prune (anonymous volumes; -a every unused one), under its Short; 20.10's was
+  // "Remove all unused local volumes".
+  auto* prune = volume->add_subcommand("prune", "Remove unused local volumes");
+  docker_args(prune, "[OPTIONS]", kNoArgs);
   prune->add_flag("--force,-f", flags.force, "do not ask");
   prune->add_flag("--all,-a", flags.all, "named volumes too");
   verb(prune, prune_verb);

@@ -8,11 +8,15 @@
 // client::read_flags: the command line as pflag reads it before CLI11 parses it (a letter's value
 // after '=', a flag without its value, a value the flag refuses), and the value checks it runs:
 // go_int64, go_bool, go_quoted, int_flag, nano_cpus_flag, mem_bytes_flag.
+// client::argument_count_error, docker_args and arguments_refused: cobra's Args checks, with
+// Docker 20.10's words (cli/required.go), for every verb as main.cpp declares them.
 #include "cli.hpp"
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -481,6 +485,259 @@ TEST(PflagValues, ValueChecks) {
   text = "-1";
   EXPECT_EQ(client::mem_swap_bytes_flag()(text), "");
   EXPECT_EQ(client::mem_bytes_flag()(text), "invalid size: '-1'");
+}
+
+}  // namespace
+
+namespace {
+
+// Docker 20.10's five checks (cli/required.go), each message whole.
+TEST(ArgumentCount, DockersWordsForEachCheck) {
+  const std::string use = "minidocker v [OPTIONS] X";
+  auto lines = [&](const std::string& first) {
+    return first + "\nSee 'minidocker v --help'.\n\nUsage:  " + use + "\n\nDo a thing";
+  };
+  struct Case {
+    client::Arity arity;
+    size_t given;
+    std::optional<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {client::kNoArgs, 0, std::nullopt},
+      {client::kNoArgs, 1, lines("\"minidocker v\" accepts no arguments.")},
+      {client::exactly(1), 1, std::nullopt},
+      {client::exactly(1), 0, lines("\"minidocker v\" requires exactly 1 argument.")},
+      {client::exactly(1), 2, lines("\"minidocker v\" requires exactly 1 argument.")},
+      {client::exactly(2), 1, lines("\"minidocker v\" requires exactly 2 arguments.")},
+      {client::at_least(1), 5, std::nullopt},
+      {client::at_least(1), 0, lines("\"minidocker v\" requires at least 1 argument.")},
+      {client::at_least(2), 1, lines("\"minidocker v\" requires at least 2 arguments.")},
+      {client::at_least(0), 0, std::nullopt},
+      {client::at_most(1), 0, std::nullopt},
+      {client::at_most(1), 2, lines("\"minidocker v\" requires at most 1 argument.")},
+      {client::between(1, 2), 2, std::nullopt},
+      // The plural follows the upper bound, as in Docker's RequiresRangeArgs.
+      {client::between(1, 2), 0,
+       lines("\"minidocker v\" requires at least 1 and at most 2 arguments.")},
+      {client::between(1, 2), 3,
+       lines("\"minidocker v\" requires at least 1 and at most 2 arguments.")},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(client::argument_count_error("minidocker v", c.arity, c.given, use, "Do a thing"),
+              c.want)
+        << c.arity.min << ".." << (c.arity.max ? std::to_string(*c.arity.max) : "") << " given "
+        << c.given;
+}
+
+// Every engine verb as main.cpp declares them (the daemon's own verb aside).
+struct Engine {
+  CLI::App app{"minidocker: the lessons combined into a small Docker", "minidocker"};
+  client::EngineOptions options;
+  std::function<int()> action;
+  Engine() {
+    lab::last_value_wins(app);
+    app.require_subcommand(1);
+    app.add_option("--root", options.root, "the engine's root");
+    app.add_option("--host,-H", options.host, "unix:///PATH");
+    app.add_flag("--explain", options.explain, "narrate");
+    client::add_image_verbs(app, options, action);
+    client::add_load_save_verbs(app, options, action);
+    client::add_pull_push_verbs(app, options, action);
+    client::add_container_verbs(app, options, action);
+    client::add_attach_verbs(app, options, action);
+    client::add_network_verbs(app, options, action);
+    client::add_system_prune(app, options, action);
+    client::add_ops_verbs(app, options, action);
+    client::add_volume_verbs(app, options, action);
+    client::add_file_verbs(app, options, action);
+    client::add_commit_verbs(app, options, action);
+    client::add_build_verbs(app, options, action);
+    client::add_version_verbs(app, options, action);
+  }
+  // What run_engine prints before CLI11 parses: a flag error (exit 125), or the count's (exit 1).
+  std::optional<std::string> refusal(const std::vector<std::string>& words) {
+    client::FlagReading reading = client::read_flags(app, words);
+    if (reading.error) return reading.error;
+    return client::arguments_refused(reading);
+  }
+  // The first line of it, "" when the words are fine.
+  std::string first_line(const std::vector<std::string>& words) {
+    std::optional<std::string> lines = refusal(words);
+    return lines ? lines->substr(0, lines->find('\n')) : "";
+  }
+};
+
+std::vector<std::string> words_of(const std::string& line) {
+  std::vector<std::string> words;
+  std::istringstream in(line);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+// The arity Docker's CLI gives each verb (docker/cli 20.10, and the docker 28 client agrees):
+// too few and too many words, and a count it takes.
+TEST(ArgumentCount, EachVerbAsDockers) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"run", "\"minidocker run\" requires at least 1 argument."},
+      {"run busybox", ""},
+      {"create", "\"minidocker create\" requires at least 1 argument."},
+      {"start", "\"minidocker start\" requires at least 1 argument."},
+      {"ps x", "\"minidocker ps\" accepts no arguments."},
+      {"ps -a", ""},
+      {"container ls x", "\"minidocker container ls\" accepts no arguments."},
+      {"container list x", "\"minidocker container ls\" accepts no arguments."},
+      {"logs", "\"minidocker logs\" requires exactly 1 argument."},
+      {"logs a b", "\"minidocker logs\" requires exactly 1 argument."},
+      {"wait", "\"minidocker wait\" requires at least 1 argument."},
+      {"stop -t 1", "\"minidocker stop\" requires at least 1 argument."},
+      {"kill", "\"minidocker kill\" requires at least 1 argument."},
+      {"rm", "\"minidocker rm\" requires at least 1 argument."},
+      {"rm -f a b c", ""},
+      {"container rm", "\"minidocker container rm\" requires at least 1 argument."},
+      {"container remove", "\"minidocker container rm\" requires at least 1 argument."},
+      {"inspect", "\"minidocker inspect\" requires at least 1 argument."},
+      {"container inspect", "\"minidocker container inspect\" requires at least 1 argument."},
+      {"port", "\"minidocker port\" requires at least 1 and at most 2 arguments."},
+      {"port a 80 x", "\"minidocker port\" requires at least 1 and at most 2 arguments."},
+      {"container prune x", "\"minidocker container prune\" accepts no arguments."},
+      {"attach", "\"minidocker attach\" requires exactly 1 argument."},
+      {"restart", "\"minidocker restart\" requires at least 1 argument."},
+      {"exec c", "\"minidocker exec\" requires at least 2 arguments."},
+      {"exec -it c sh", ""},
+      {"container exec c", "\"minidocker container exec\" requires at least 2 arguments."},
+      {"top", "\"minidocker top\" requires at least 1 argument."},
+      {"top c -o pid", ""},
+      {"stats", ""},
+      {"pause", "\"minidocker pause\" requires at least 1 argument."},
+      {"unpause", "\"minidocker unpause\" requires at least 1 argument."},
+      {"rename a", "\"minidocker rename\" requires exactly 2 arguments."},
+      {"cp a", "\"minidocker cp\" requires exactly 2 arguments."},
+      {"diff", "\"minidocker diff\" requires exactly 1 argument."},
+      {"commit", "\"minidocker commit\" requires at least 1 and at most 2 arguments."},
+      {"commit c r x", "\"minidocker commit\" requires at least 1 and at most 2 arguments."},
+      {"build", "\"minidocker build\" requires exactly 1 argument."},
+      {"build -t x a b", "\"minidocker build\" requires exactly 1 argument."},
+      {"images a b", "\"minidocker images\" requires at most 1 argument."},
+      {"image ls a b", "\"minidocker image ls\" requires at most 1 argument."},
+      {"image list a b", "\"minidocker image ls\" requires at most 1 argument."},
+      {"tag a", "\"minidocker tag\" requires exactly 2 arguments."},
+      {"tag a b c", "\"minidocker tag\" requires exactly 2 arguments."},
+      {"rmi", "\"minidocker rmi\" requires at least 1 argument."},
+      {"image rm", "\"minidocker image rm\" requires at least 1 argument."},
+      {"history", "\"minidocker history\" requires exactly 1 argument."},
+      {"image inspect", "\"minidocker image inspect\" requires at least 1 argument."},
+      {"image prune x", "\"minidocker image prune\" accepts no arguments."},
+      {"import", "\"minidocker import\" requires at least 1 argument."},
+      {"import a b c", ""},
+      {"load x", "\"minidocker load\" accepts no arguments."},
+      {"save", "\"minidocker save\" requires at least 1 argument."},
+      {"pull", "\"minidocker pull\" requires exactly 1 argument."},
+      {"image push", "\"minidocker image push\" requires exactly 1 argument."},
+      {"network create", "\"minidocker network create\" requires exactly 1 argument."},
+      {"network ls x", "\"minidocker network ls\" accepts no arguments."},
+      {"network rm", "\"minidocker network rm\" requires at least 1 argument."},
+      {"network inspect", "\"minidocker network inspect\" requires at least 1 argument."},
+      {"network connect x", "\"minidocker network connect\" requires exactly 2 arguments."},
+      {"network disconnect -f x",
+       "\"minidocker network disconnect\" requires exactly 2 arguments."},
+      {"network prune x", "\"minidocker network prune\" accepts no arguments."},
+      {"volume create a b", "\"minidocker volume create\" requires at most 1 argument."},
+      {"volume create", ""},
+      {"volume ls x", "\"minidocker volume ls\" accepts no arguments."},
+      {"volume rm", "\"minidocker volume rm\" requires at least 1 argument."},
+      {"volume inspect", "\"minidocker volume inspect\" requires at least 1 argument."},
+      {"volume prune x", "\"minidocker volume prune\" accepts no arguments."},
+      {"system df x", "\"minidocker system df\" accepts no arguments."},
+      {"system prune x", "\"minidocker system prune\" accepts no arguments."},
+      {"version x", "\"minidocker version\" accepts no arguments."},
+      {"info x", "\"minidocker info\" accepts no arguments."},
+      // minidocker's own flags before the verb are read first, and are not the verb's words.
+      {"--root /tmp/r --explain ps", ""},
+      {"--root /tmp/r tag a", "\"minidocker tag\" requires exactly 2 arguments."},
+  };
+  Engine engine;
+  for (const auto& [line, want] : cases) EXPECT_EQ(engine.first_line(words_of(line)), want) << line;
+}
+
+// The words cobra hands the verb: after "--" every word, even one that looks like a flag; from
+// run's or exec's first positional on every word; a flag's value is no argument.
+TEST(ArgumentCount, TheWordsCobraCounts) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"ps -- x", "\"minidocker ps\" accepts no arguments."},
+      {"ps -a --", ""},
+      {"rm --", "\"minidocker rm\" requires at least 1 argument."},
+      {"rm -- -f", ""},
+      {"tag -- a", "\"minidocker tag\" requires exactly 2 arguments."},
+      {"logs --tail 5", "\"minidocker logs\" requires exactly 1 argument."},
+      {"logs -n5 c", ""},
+      {"run -d --name x", "\"minidocker run\" requires at least 1 argument."},
+      {"run -- busybox", ""},
+      {"exec -u root c", "\"minidocker exec\" requires at least 2 arguments."},
+      // --help after the container is the command's: two words, no help asked.
+      {"exec c --help", ""},
+      {"exec c -- sh", ""},
+  };
+  Engine engine;
+  for (const auto& [line, want] : cases) EXPECT_EQ(engine.first_line(words_of(line)), want) << line;
+}
+
+// The whole message: Docker's Use line after the command's path, the verb's Short last.
+TEST(ArgumentCount, DockersLinesWhole) {
+  Engine engine;
+  EXPECT_EQ(engine.refusal({"run"}),
+            "\"minidocker run\" requires at least 1 argument.\n"
+            "See 'minidocker run --help'.\n\n"
+            "Usage:  minidocker run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+            "Run a command in a new container");
+  EXPECT_EQ(engine.refusal({"network", "connect", "x"}),
+            "\"minidocker network connect\" requires exactly 2 arguments.\n"
+            "See 'minidocker network connect --help'.\n\n"
+            "Usage:  minidocker network connect [OPTIONS] NETWORK CONTAINER\n\n"
+            "Connect a container to a network");
+  EXPECT_EQ(engine.refusal({"cp", "a"}),
+            "\"minidocker cp\" requires exactly 2 arguments.\n"
+            "See 'minidocker cp --help'.\n\n"
+            "Usage:  minidocker cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
+            "\tminidocker cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH\n\n"
+            "Copy files/folders between a container and the local filesystem");
+}
+
+// Flags first: a flag error is the error (exit 125) whatever the count; --help shows the help;
+// a flag the verb does not have leaves the words uncounted, for CLI11 to report the flag.
+TEST(ArgumentCount, FlagsComeFirst) {
+  Engine engine;
+  EXPECT_EQ(engine.refusal({"stop", "--time"}),
+            "flag needs an argument: --time\nSee 'minidocker stop --help'.");
+  EXPECT_EQ(engine.refusal({"ps", "--all=yes", "x"}),
+            "invalid argument \"yes\" for \"-a, --all\" flag: give true or false\n"
+            "See 'minidocker ps --help'.");
+  EXPECT_EQ(engine.refusal({"run", "--help"}), std::nullopt);
+  EXPECT_EQ(engine.refusal({"tag", "-h", "a"}), std::nullopt);
+  EXPECT_EQ(engine.refusal({"ps", "--nosuch", "x"}), std::nullopt);
+  EXPECT_EQ(engine.refusal({"rm", "-Z"}), std::nullopt);
+}
+
+// A word that names no verb: minidocker's own words, a group's usage (exit 1, as Docker 20.10).
+TEST(ArgumentCount, AWordThatNamesNoVerb) {
+  Engine engine;
+  EXPECT_EQ(engine.refusal({"nosuch"}),
+            "minidocker: 'nosuch' is not a minidocker command.\nSee 'minidocker --help'");
+  std::optional<std::string> group = engine.refusal({"network", "x"});
+  ASSERT_TRUE(group);
+  EXPECT_TRUE(group->starts_with("\nManage networks\n")) << *group;
+  EXPECT_NE(group->find("Connect a container to a network"), std::string::npos) << *group;
+  EXPECT_EQ(engine.refusal({"network"}), std::nullopt);
+}
+
+// --help shows Docker's usage line for a declared verb.
+TEST(ArgumentCount, HelpShowsDockersUsage) {
+  Engine engine;
+  EXPECT_THROW(engine.app.parse(std::vector<std::string>{"--help", "tag"}), CLI::CallForHelp);
+  std::string help = engine.app.help();
+  EXPECT_NE(help.find("Usage:  minidocker tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n"),
+            std::string::npos)
+      << help;
+  EXPECT_TRUE(help.starts_with("Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE\n")) << help;
 }
 
 }  // namespace
