@@ -12,6 +12,7 @@
 
 #include "cli.hpp"
 #include "client/engine.hpp"
+#include "daemon/routes.hpp"
 #include "runtime/command_line.hpp"
 
 namespace {
@@ -30,9 +31,31 @@ bool names_runtime(int argc, char** argv) {
   return false;
 }
 
+// `minidocker --version` (or -v), with no verb: Docker's one line, "Docker version 20.10.24,
+// build 297e128". We embed no commit, so the build is named "source", as a build from a source
+// tree is; `minidocker version` says the rest.
+bool asks_version(int argc, char** argv) {
+  bool asked = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--root" || arg == "--host" || arg == "-H") {
+      ++i;
+    } else if (arg == "--version" || arg == "-v") {
+      asked = true;
+    } else if (!arg.starts_with("-")) {
+      return false;  // a verb: --version is not one of its flags (read_flags says so)
+    }
+  }
+  return asked;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (asks_version(argc, argv)) {
+    fmt::print("minidocker version {}, build source\n", api::kServerVersion);
+    return 0;
+  }
   CLI::App app{"minidocker: the lessons combined into a small Docker"};
   app.name("minidocker");
   // Docker's flags and runc's alike: an option given twice takes its last value.

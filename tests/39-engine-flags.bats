@@ -509,6 +509,19 @@ See 'minidocker --help'"
   assert_failure 1
   assert_output "
 $(md network --help)"
+  # --version (or -v) with no verb: Docker's one line ("Docker version 20.10.24, build 297e128");
+  # before a verb it is a flag that verb does not have.
+  run md --version
+  assert_success
+  assert_output --regexp '^minidocker version [0-9]+\.[0-9]+\.[0-9]+, build [a-z0-9]+$'
+  local line=$output
+  run md -v
+  assert_output "$line"
+  # the version `minidocker version` shows for the client
+  [[ $line == "minidocker version $(md version | awk '/^ Version:/ { print $2; exit }'),"* ]]
+  run md --version ps
+  assert_failure 125
+  assert_line --index 0 "unknown flag: --version"
   [[ -z $(md ps -aq) ]]
 }
 
