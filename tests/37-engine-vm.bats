@@ -16,10 +16,13 @@ setup_file() {
   [[ $(id -u) -eq 0 && -r /dev/kvm && -w /dev/kvm && -x $ROOTFS/bin/busybox ]] || return 0
   "$PROJECT_DIR/tests/vm/prepare.sh"
   local status=0
-  # minidocker is dynamic (its libraries come along); minidocker-monitor and minirunc (the
-  # runtime the engine runs) are static and must sit beside it, where the engine looks for them.
+  # minidocker is dynamic (its libraries come along, and the two it loads on first use:
+  # graph/lazy_libs.cpp); minidocker-monitor and minirunc (the runtime the engine runs) are
+  # static and must sit beside it, where the engine looks for them.
   "$PROJECT_DIR/tests/vm/run-in-vm.sh" --timeout 420 --module overlay \
-    --add-program "$PROJECT_DIR/final/minidocker" --add "$PROJECT_DIR/final/minidocker-monitor" \
+    --add-program "$PROJECT_DIR/final/minidocker" \
+    --add-library libarchive.so.13 --add-library libcrypto.so.3 \
+    --add "$PROJECT_DIR/final/minidocker-monitor" \
     --add "$PROJECT_DIR/final/minirunc" --add "$ROOTFS" \
     "$PROJECT_DIR/tests/vm/engine-check.sh" "$PROJECT_DIR/final/minidocker" "$ROOTFS" \
     >"$VM_OUT.stdout" 2>"$VM_OUT.stderr" || status=$?

@@ -9,6 +9,7 @@
 
 #include "cli.hpp"
 #include "daemon/http_client.hpp"
+#include "graph/lazy_libs.hpp"
 #include "error.hpp"
 #include "exec/bundle.hpp"
 
@@ -664,8 +665,15 @@ int run_engine(CLI::App& app, EngineOptions& options, const std::function<int()>
                verb);
     return 1;
   }
+  // The verbs that unpack, pack or hash load libarchive and libcrypto before they start (see
+  // graph/lazy_libs.hpp); the others never load them.
+  static const std::set<std::string> archive_verbs = {
+      "import", "load", "save", "pull", "push", "commit", "cp", "build", "diff", "export",
+      "image import", "image load", "image save", "image pull", "image push", "image build",
+      "container commit", "container cp", "container diff", "container export", "daemon"};
   return lab::run_guarded("minidocker", [&]() -> int {
     try {
+      if (options.host.empty() && archive_verbs.contains(verb)) graph::load_lazy_libraries();
       return action ? action() : 0;
     } catch (const lab::UserError& e) {
       return report_user_error(e.what());

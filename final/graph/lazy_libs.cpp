@@ -22,6 +22,7 @@
 #include <cstdio>
 
 #include "error.hpp"
+#include "graph/lazy_libs.hpp"
 
 namespace {
 
@@ -52,6 +53,11 @@ void* find(void* library, const char* name) {
 }
 
 }  // namespace
+
+void graph::load_lazy_libraries() {
+  libarchive();
+  libcrypto();
+}
 
 // extern "C" NAME PARAMS: looked up once, then called with ARGS.
 #define LAZY(library, ret, name, params, args)                                              \

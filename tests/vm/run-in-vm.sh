@@ -7,6 +7,9 @@
 #     --module NAME       load kernel module NAME (and what it depends on) before BINARY (repeatable)
 #     --add PATH          copy host file or directory PATH into the VM at the same path (repeatable)
 #     --add-program PATH  copy host program PATH and every library ldd names for it (repeatable)
+#     --add-library NAME  copy the host's shared library NAME (a soname such as libarchive.so.13,
+#                         found by ldconfig) and every library ldd names for it: for a library a
+#                         program dlopens, which ldd does not name (repeatable)
 #     --accel auto|kvm|tcg  how qemu runs the VM (default auto: kvm where it can boot a stock
 #                         kernel, else tcg, qemu's slower CPU emulator; see README.md)
 #     --verbose           also show the kernel's boot messages and the init script's, on stderr
@@ -59,6 +62,12 @@ while (($# > 0)); do
     --add-program)
       [[ -n ${2-} && -f ${2-} && -x ${2-} ]] || { echo "$me: --add-program needs an executable host file, got '${2-}'" >&2; exit 2; }
       programs+=("$(realpath -s "$2")")
+      shift 2
+      ;;
+    --add-library)
+      lib=$(ldconfig -p | awk -v n="${2-}" '$1 == n && /x86-64/ { print $NF; exit }')
+      [[ -n ${2-} && -n $lib && -f $lib ]] || { echo "$me: --add-library needs a library ldconfig -p knows, got '${2-}'" >&2; exit 2; }
+      programs+=("$lib")
       shift 2
       ;;
     --accel)
