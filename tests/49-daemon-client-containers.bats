@@ -69,8 +69,11 @@ drive() {
 
 @test "client: run -it: typed input, the window size follows ours, Ctrl-C is the container's, exit code" {
   daemon_start
+  # The new size reaches the pty through the daemon a moment after our SIGWINCH, as a real
+  # terminal's does: the shell waits for it (the typed line never holds the awaited text).
   run drive 30 100 'expect:/ # ' 'send:stty size\r' 'expect:30 100' 'resize:40,120' \
-    'send:stty size\r' 'expect:40 120' \
+    'send:while [ "$(stty size)" != "40 1""20" ]; do sleep 0.1; done; echo si""ze-$(stty size | tr " " x)\r' \
+    'expect:size-40x120' \
     'send:sleep 1234; echo not-inter""rupted\r' 'poll:pgrep -x -f "sleep 1234"' 'send:\x03' \
     'send:echo still""alive\r' 'expect:stillalive' 'send:exit 5\r' wait -- \
     client run --rm -it --network none busybox sh
